@@ -1,0 +1,33 @@
+# Two commands: `make run` opens the app, `make test` runs every check. Both create .venv first.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test lint screenshots bench clean
+
+$(STAMP): pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[test]'
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/sepconv-tui
+
+lint: $(STAMP)
+	$(BIN)/ruff check sepconv_tui tests benchmarks
+	$(BIN)/ruff format --check sepconv_tui tests benchmarks
+	$(BIN)/mypy
+
+test: lint
+	$(BIN)/pytest
+
+screenshots: $(STAMP)
+	$(BIN)/python scripts/export_screenshots.py
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/bench_compare.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -1,0 +1,183 @@
+"""Command line: no subcommand opens the app; ``compare`` prints the comparison headlessly.
+
+Neither torch nor Textual is imported at module level, so ``--help`` and ``compare`` start fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from typing import NoReturn
+
+from . import __version__
+from .core.spec import FIELD_BOUNDS, LayerSpec, SpecError, range_message
+
+EXIT_MATCH = 0
+EXIT_MISMATCH = 1
+EXIT_BAD_ARGUMENTS = 2
+
+#: CLI flag → LayerSpec field, in the order they appear in --help.
+LAYER_FLAGS: dict[str, str] = {
+    "--in-channels": "in_channels",
+    "--out-channels": "out_channels",
+    "--kernel-size": "kernel_size",
+    "--stride": "stride",
+    "--padding": "padding",
+    "--dilation": "dilation",
+    "--depth-multiplier": "depth_multiplier",
+    "--batch": "batch",
+    "--height": "height",
+    "--width": "width",
+    "--sep-kernel-size": "sep_kernel_size",
+    "--sep-stride": "sep_stride",
+    "--sep-padding": "sep_padding",
+    "--sep-dilation": "sep_dilation",
+}
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors are one line on stderr (no usage block) and exit 2."""
+
+    def error(self, message: str) -> NoReturn:
+        """Print ``prog: error: message`` and exit with the bad-arguments code."""
+        self.exit(EXIT_BAD_ARGUMENTS, f"{self.prog}: error: {message}\n")
+
+
+def bounded_int(field: str) -> Callable[[str], int]:
+    """An argparse ``type`` accepting an integer within ``field``'s bounds."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"must be {range_message(field)}, got {text!r}"
+            ) from None
+        low, high = FIELD_BOUNDS[field]
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"must be {range_message(field)}, got {value}")
+        return value
+
+    parse.__name__ = field  # argparse names the type in some messages
+    return parse
+
+
+def add_layer_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add one flag per LayerSpec field; defaults are the reference experiment."""
+    defaults = LayerSpec()
+    group = parser.add_argument_group("layer (defaults: the reference experiment)")
+    for flag, field in LAYER_FLAGS.items():
+        default = getattr(defaults, field)
+        low, high = FIELD_BOUNDS[field]
+        if field.startswith("sep_"):
+            standard_flag = "--" + field.removeprefix("sep_").replace("_", "-")
+            help_text = f"depthwise conv's own value ({low}–{high}; default: {standard_flag})"
+        else:
+            help_text = f"{low}–{high} (default: {default})"
+        group.add_argument(
+            flag, dest=field, type=bounded_int(field), default=default, help=help_text
+        )
+    group.add_argument(
+        "--no-bias", dest="bias", action="store_false", help="convs without bias (default: bias)"
+    )
+
+
+def spec_from_arguments(arguments: argparse.Namespace) -> LayerSpec:
+    """The LayerSpec the parsed layer flags describe."""
+    values = {field: getattr(arguments, field) for field in LAYER_FLAGS.values()}
+    return LayerSpec(bias=arguments.bias, **values)
+
+
+def add_format_arguments(parser: argparse.ArgumentParser) -> None:
+    """--json / --markdown / --csv, mutually exclusive (default: Rich tables)."""
+    formats = parser.add_mutually_exclusive_group()
+    for name in ("json", "markdown", "csv"):
+        formats.add_argument(
+            f"--{name}",
+            dest="format",
+            action="store_const",
+            const=name,
+            help=f"print {name.upper() if name != 'markdown' else 'Markdown'} instead of tables",
+        )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The whole command line: the app's flags and the subcommands."""
+    parser = OneLineParser(
+        prog="sepconv-tui",
+        description=(
+            "Compare a standard Conv2d with a depthwise-separable block (depthwise conv, "
+            "then 1×1 pointwise): parameters, MACs, output shapes and a shape-match verdict, "
+            "by closed form and by PyTorch. Without a subcommand, open the terminal app "
+            "prefilled with the layer flags."
+        ),
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    add_layer_arguments(parser)
+    subcommands = parser.add_subparsers(
+        dest="command", metavar="COMMAND", parser_class=OneLineParser
+    )
+    compare_parser = subcommands.add_parser(
+        "compare",
+        help="print the comparison (exit 0: shapes match, 1: they differ, 2: bad arguments)",
+        description="Print the comparison. Exit 0 when the shapes match, 1 when they differ "
+        "or a side cannot produce output, 2 on bad arguments.",
+    )
+    add_layer_arguments(compare_parser)
+    add_format_arguments(compare_parser)
+    compare_parser.add_argument(
+        "--closed-form-only",
+        action="store_true",
+        help="skip the PyTorch cross-check (no torch import)",
+    )
+    return parser
+
+
+def run_compare(arguments: argparse.Namespace) -> int:
+    """Print one comparison in the chosen format; return the exit code."""
+    from . import report
+    from .core.compare import compare
+
+    comparison = compare(
+        spec_from_arguments(arguments),
+        method="analytic" if arguments.closed_form_only else "both",
+    )
+    if arguments.format == "json":
+        print(report.to_json(comparison))
+    elif arguments.format == "markdown":
+        print(report.to_markdown(comparison), end="")
+    elif arguments.format == "csv":
+        print(report.to_csv(comparison), end="")
+    else:
+        from rich.console import Console
+
+        Console().print(report.render(comparison))
+    if comparison.shapes_match:
+        return EXIT_MATCH
+    if arguments.format is not None:
+        print(report.verdict_message(comparison), file=sys.stderr)
+    return EXIT_MISMATCH
+
+
+def run_app(arguments: argparse.Namespace) -> int:
+    """Open the terminal app prefilled with the layer flags."""
+    from .tui.app import SepConvApp
+
+    SepConvApp(spec_from_arguments(arguments)).run()
+    return EXIT_MATCH
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``sepconv-tui`` command."""
+    parser = build_parser()
+    arguments = parser.parse_args(argv)
+    try:
+        if arguments.command == "compare":
+            return run_compare(arguments)
+        return run_app(arguments)
+    except SpecError as error:
+        print(f"{parser.prog}: error: {error}", file=sys.stderr)
+        return EXIT_BAD_ARGUMENTS
+    except KeyboardInterrupt:
+        return 130

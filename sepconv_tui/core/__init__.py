@@ -1,0 +1,1 @@
+"""The comparison engine: pure Python arithmetic, plus PyTorch measurement imported on demand."""

@@ -1,0 +1,71 @@
+"""The two PyTorch sides of the comparison: a standard Conv2d and a depthwise-separable block.
+
+This module imports torch at load time; import it lazily (from inside a function).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from .spec import LayerSpec
+
+
+class DepthwiseSeparableConv(nn.Module):
+    """A depthwise conv (``groups=in_channels``) followed by a 1×1 pointwise conv."""
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int,
+        padding: int = 0,
+        *,
+        stride: int = 1,
+        dilation: int = 1,
+        bias: bool = True,
+        depth_multiplier: int = 1,
+    ) -> None:
+        super().__init__()
+        self.depthwise = nn.Conv2d(
+            in_channels,
+            in_channels * depth_multiplier,
+            kernel_size,
+            stride=stride,
+            padding=padding,
+            dilation=dilation,
+            groups=in_channels,
+            bias=bias,
+        )
+        self.pointwise = nn.Conv2d(in_channels * depth_multiplier, out_channels, 1, bias=bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Depthwise, then pointwise."""
+        return self.pointwise(self.depthwise(x))
+
+
+def standard_conv(spec: LayerSpec) -> nn.Conv2d:
+    """The standard (``groups=1``) Conv2d that ``spec`` describes."""
+    return nn.Conv2d(
+        spec.in_channels,
+        spec.out_channels,
+        spec.kernel_size,
+        stride=spec.stride,
+        padding=spec.padding,
+        dilation=spec.dilation,
+        bias=spec.bias,
+    )
+
+
+def separable_block(spec: LayerSpec) -> DepthwiseSeparableConv:
+    """The depthwise-separable block that replaces ``spec``'s standard conv."""
+    return DepthwiseSeparableConv(
+        spec.in_channels,
+        spec.out_channels,
+        spec.separable_kernel_size,
+        spec.separable_padding,
+        stride=spec.separable_stride,
+        dilation=spec.separable_dilation,
+        bias=spec.bias,
+        depth_multiplier=spec.depth_multiplier,
+    )

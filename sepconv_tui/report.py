@@ -1,0 +1,224 @@
+"""Render a Comparison: Rich renderables for the CLI and the app, and JSON / Markdown / CSV."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from dataclasses import dataclass
+
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
+
+from .core.compare import Comparison
+from .core.figures import ConvFigures, SeparableFigures, Shape
+
+CONVENTION = (
+    "MACs = multiply-accumulates, bias adds not counted; FLOPs = 2 × MACs "
+    "(torchinfo and ptflops add bias adds; fvcore calls MACs 'flops')."
+)
+
+
+def format_count(value: int | None) -> str:
+    """An exact count with thousands separators, or a dash when there is none."""
+    return "—" if value is None else f"{value:,}"
+
+
+def format_shape(shape: Shape | None) -> str:
+    """A shape as a Python tuple, e.g. (1, 16, 32, 32), or 'no output'."""
+    return "no output" if shape is None else str(tuple(shape))
+
+
+def format_ratio(ratio: float | None) -> str:
+    """A "× fewer" ratio with two decimals, e.g. 4.77×."""
+    return "—" if ratio is None else f"{ratio:.2f}×"
+
+
+@dataclass(frozen=True)
+class TableRow:
+    """One row of the figures table: a conv, or the separable block's total."""
+
+    layer: str
+    kind: str  # "standard", "part" (depthwise / pointwise) or "total"
+    params: int
+    bias_params: int
+    macs: int | None
+    output_shape: Shape | None
+
+    @property
+    def flops(self) -> int | None:
+        """FLOPs = 2 × MACs."""
+        return None if self.macs is None else 2 * self.macs
+
+
+def table_rows(comparison: Comparison) -> list[TableRow]:
+    """The figures table as plain rows: standard conv, depthwise, pointwise, separable total."""
+    spec = comparison.spec
+    k, k_sep, channels = spec.kernel_size, spec.separable_kernel_size, spec.depthwise_channels
+    standard, separable = comparison.standard, comparison.separable
+    labelled: list[tuple[str, str, ConvFigures | SeparableFigures]] = [
+        (f"Standard conv {k}×{k}, {spec.in_channels}→{spec.out_channels}", "standard", standard),
+        (
+            f"Depthwise {k_sep}×{k_sep} g={spec.in_channels}, {spec.in_channels}→{channels}",
+            "part",
+            separable.depthwise,
+        ),
+        (f"Pointwise 1×1, {channels}→{spec.out_channels}", "part", separable.pointwise),
+        ("Separable total", "total", separable),
+    ]
+    return [
+        TableRow(label, kind, part.params, part.bias_params, part.macs, part.output_shape)
+        for label, kind, part in labelled
+    ]
+
+
+def figures_table(comparison: Comparison) -> Table:
+    """Parameters (bias shown), MACs and output shapes of the standard conv and the block."""
+    table = Table(title="Standard Conv2d vs depthwise-separable block", title_style="bold")
+    table.add_column("Layer")
+    table.add_column("Params", justify="right")
+    table.add_column("Bias", justify="right")
+    table.add_column("MACs", justify="right")
+    table.add_column("Output shape")
+    for row in table_rows(comparison):
+        table.add_row(
+            row.layer if row.kind != "part" else f"  {row.layer}",
+            format_count(row.params),
+            format_count(row.bias_params),
+            format_count(row.macs),
+            format_shape(row.output_shape),
+            style="dim" if row.kind == "part" else "bold",
+            end_section=row.kind == "standard",
+        )
+    return table
+
+
+def ratio_message(comparison: Comparison) -> str:
+    """The headline: parameter ratio (two decimals), MAC ratio and the textbook ratio beside it."""
+    standard_params = format_count(comparison.standard.params)
+    separable_params = format_count(comparison.separable.params)
+    parts = [
+        f"{format_ratio(comparison.param_ratio)} fewer parameters "
+        f"({standard_params} → {separable_params})"
+    ]
+    if comparison.mac_ratio is not None:
+        parts.append(f"{format_ratio(comparison.mac_ratio)} fewer MACs")
+    formula = (
+        "1/(1/C_out + 1/k²)" if comparison.spec.depth_multiplier == 1 else "1/(m·(1/C_out + 1/k²))"
+    )
+    parts.append(f"textbook {formula} = {format_ratio(comparison.textbook_ratio)}")
+    return " · ".join(parts)
+
+
+def flops_message(comparison: Comparison) -> str:
+    """FLOPs of both sides, with the counting convention."""
+    standard, separable = comparison.standard.macs, comparison.separable.macs
+    standard_flops = None if standard is None else 2 * standard
+    separable_flops = None if separable is None else 2 * separable
+    return (
+        f"FLOPs: standard {format_count(standard_flops)} · separable "
+        f"{format_count(separable_flops)}. {CONVENTION}"
+    )
+
+
+def verdict_message(comparison: Comparison) -> str:
+    """✔ when the output shapes match, else ✘ 'mismatch' and why."""
+    standard_shape = comparison.standard.output_shape
+    separable_shape = comparison.separable.output_shape
+    if comparison.shapes_match:
+        return f"✔ Shapes match: both {format_shape(standard_shape)}"
+    if standard_shape is not None and separable_shape is not None:
+        shapes = (
+            f"standard {format_shape(standard_shape)} vs separable {format_shape(separable_shape)}"
+        )
+        return f"✘ Shape mismatch: {shapes}; " + "; ".join(comparison.reasons)
+    return "✘ Shape mismatch: " + "; ".join(comparison.reasons)
+
+
+def verification_message(comparison: Comparison) -> str:
+    """Whether the closed form and PyTorch agree: pending, ✔ or ✘ naming the figures."""
+    verified = comparison.verified
+    if verified is None:
+        return "… PyTorch cross-check pending (figures above are closed-form)"
+    if verified.params is None:
+        return "? " + "; ".join(comparison.notes)
+    if verified.all_agree:
+        return "✔ Closed form and PyTorch agree on params, shapes and MACs"
+    differing = [name for name, ok in verified.to_dict().items() if not ok]
+    return "✘ Closed form and PyTorch differ on " + ", ".join(differing)
+
+
+def verdict_text(comparison: Comparison) -> Text:
+    """The verdict, bold green or bold red."""
+    style = "bold green" if comparison.shapes_match else "bold red"
+    return Text(verdict_message(comparison), style=style)
+
+
+def verification_text(comparison: Comparison) -> Text:
+    """The cross-check line, green when both methods agree."""
+    message = verification_message(comparison)
+    if comparison.verified is None or comparison.verified.params is None:
+        return Text(message, style="yellow")
+    return Text(message, style="green" if comparison.is_verified else "bold red")
+
+
+def render(comparison: Comparison) -> Group:
+    """Everything the CLI prints for one comparison."""
+    return Group(
+        figures_table(comparison),
+        Text(ratio_message(comparison), style="bold"),
+        Text(flops_message(comparison), style="dim"),
+        verdict_text(comparison),
+        verification_text(comparison),
+    )
+
+
+def to_json(comparison: Comparison) -> str:
+    """The comparison as the JSON document of DESIGN.md."""
+    return json.dumps(comparison.to_dict(), indent=2, ensure_ascii=False)
+
+
+def to_markdown(comparison: Comparison) -> str:
+    """The comparison as a Markdown table plus the ratio, verdict and cross-check lines."""
+    lines = [
+        "| Layer | Params | Bias | MACs | FLOPs | Output shape |",
+        "|---|---:|---:|---:|---:|---|",
+    ]
+    for row in table_rows(comparison):
+        lines.append(
+            f"| {row.layer} | {format_count(row.params)} | {format_count(row.bias_params)} | "
+            f"{format_count(row.macs)} | {format_count(row.flops)} | "
+            f"`{format_shape(row.output_shape)}` |"
+        )
+    lines += [
+        "",
+        f"**{ratio_message(comparison)}**",
+        "",
+        f"{verdict_message(comparison)}",
+        "",
+        verification_message(comparison),
+        "",
+        f"_{CONVENTION}_",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def to_csv(comparison: Comparison) -> str:
+    """The figures table as CSV, one row per conv plus the separable total."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["layer", "params", "bias_params", "macs", "flops", "output_shape"])
+    for row in table_rows(comparison):
+        writer.writerow(
+            [
+                row.layer,
+                row.params,
+                row.bias_params,
+                "" if row.macs is None else row.macs,
+                "" if row.flops is None else row.flops,
+                "" if row.output_shape is None else format_shape(row.output_shape),
+            ]
+        )
+    return buffer.getvalue()
