@@ -1,0 +1,97 @@
+"""The headless CLI through a subprocess: output, formats and exit codes 0 / 1 / 2."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+
+def run_cli(*arguments: str) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m sepconv_tui`` with ``arguments``."""
+    return subprocess.run(
+        [sys.executable, "-m", "sepconv_tui", *arguments],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_default_compare_shows_the_reference_experiment() -> None:
+    """Exit 0 and the reference figures in the Rich tables."""
+    result = run_cli("compare")
+    assert result.returncode == 0, result.stderr
+    for figure in ("448", "94", "4.77", "(1, 16, 32, 32)", "Shapes match"):
+        assert figure in result.stdout
+
+
+def test_separable_padding_zero_is_a_mismatch_with_exit_1() -> None:
+    """--sep-padding 0 gives the red verdict, saying which axes differ."""
+    result = run_cli("compare", "--sep-padding", "0")
+    assert result.returncode == 1
+    assert "mismatch" in result.stdout and "height differs" in result.stdout
+
+
+def test_json_output_and_mismatch_reason_on_stderr() -> None:
+    """--json parses; a mismatch also prints the verdict on stderr."""
+    result = run_cli("compare", "--json", "--sep-stride", "2")
+    assert result.returncode == 1
+    document = json.loads(result.stdout)
+    assert document["shapes_match"] is False
+    assert document["separable"]["output_shape"] == [1, 16, 16, 16]
+    assert "mismatch" in result.stderr
+
+
+def test_every_flag_reaches_the_spec() -> None:
+    """Each layer flag lands in the JSON spec."""
+    result = run_cli(
+        "compare", "--json", "--in-channels", "8", "--out-channels", "24", "--kernel-size", "5",
+        "--stride", "2", "--padding", "2", "--dilation", "1", "--depth-multiplier", "2",
+        "--no-bias", "--batch", "4", "--height", "20", "--width", "30",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    document = json.loads(result.stdout)
+    assert document["spec"] | {
+        "in_channels": 8, "out_channels": 24, "kernel_size": 5, "stride": 2, "padding": 2,
+        "dilation": 1, "depth_multiplier": 2, "bias": False, "batch": 4, "height": 20, "width": 30,
+    } == document["spec"]  # fmt: skip
+    assert document["standard"]["output_shape"] == [4, 24, 10, 15]
+    assert document["verified"] == {"params": True, "shapes": True, "macs": True}
+
+
+@pytest.mark.parametrize("flag", ["--markdown", "--csv"])
+def test_other_formats(flag: str) -> None:
+    """Markdown and CSV print the figures."""
+    result = run_cli("compare", flag)
+    assert result.returncode == 0
+    assert "448" in result.stdout and "(1, 16, 32, 32)" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("arguments", "expected"),
+    [
+        (("--in-channels", "0"), "--in-channels: must be an integer from 1 to 1048576, got 0"),
+        (("--height", "abc"), "--height: must be an integer from 1 to 65536, got 'abc'"),
+        (("--kernel-size", "2000"), "--kernel-size: must be an integer from 1 to 1024"),
+        (("--padding", "-1"), "--padding: must be an integer from 0 to 1024"),
+        (("--json", "--csv"), "not allowed with argument"),
+        (("--frobnicate",), "unrecognized arguments"),
+    ],
+)
+def test_bad_arguments_exit_2_with_one_line(arguments: tuple[str, ...], expected: str) -> None:
+    """Bad arguments: exit 2, one line on stderr naming the argument and range, no traceback."""
+    result = run_cli("compare", *arguments)
+    assert result.returncode == 2
+    assert expected in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in result.stderr
+
+
+def test_version() -> None:
+    """--version prints the package version."""
+    from sepconv_tui import __version__
+
+    result = run_cli("--version")
+    assert result.returncode == 0 and __version__ in result.stdout

@@ -1,0 +1,44 @@
+"""Start-up paths stay free of torch (and the CLI free of Textual), checked in fresh processes."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+
+def loaded_modules(code: str) -> set[str]:
+    """Run ``code`` in a fresh interpreter and return the top-level modules it loaded."""
+    probe = code + "\nimport sys\nprint(' '.join(sorted({m.split('.')[0] for m in sys.modules})))"
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True
+    )
+    return set(result.stdout.split())
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        "import sepconv_tui",
+        "import sepconv_tui.core.analytic",
+        "import sepconv_tui.core.measure",
+        "from sepconv_tui import compare; compare(method='analytic')",
+        "import sepconv_tui.report",
+    ],
+)
+def test_core_loads_no_torch_and_no_textual(code: str) -> None:
+    """The core and the report import neither torch nor Textual."""
+    modules = loaded_modules(code)
+    assert "torch" not in modules
+    assert "textual" not in modules
+
+
+def test_help_loads_no_torch_and_no_textual() -> None:
+    """``sepconv-tui --help`` pays for neither torch nor the app."""
+    code = (
+        "import sys\nfrom sepconv_tui.cli import main\n"
+        "try:\n    main(['--help'])\nexcept SystemExit:\n    pass"
+    )
+    modules = loaded_modules(code)
+    assert "torch" not in modules and "textual" not in modules
