@@ -7,10 +7,12 @@ import io
 import json
 from dataclasses import dataclass
 
+from rich import box
 from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
+from .core.analytic import conv_output_size
 from .core.compare import Comparison
 from .core.figures import ConvFigures, SeparableFigures, Shape
 
@@ -73,19 +75,46 @@ def table_rows(comparison: Comparison) -> list[TableRow]:
     ]
 
 
-def figures_table(comparison: Comparison) -> Table:
-    """Parameters (bias shown), MACs and output shapes of the standard conv and the block."""
-    table = Table(title="Standard Conv2d vs depthwise-separable block", title_style="bold")
+#: Short row labels for narrow terminals.
+_COMPACT_LABELS = {"standard": "Standard", "total": "Separable"}
+
+
+def figures_table(comparison: Comparison, *, compact: bool = False) -> Table:
+    """Parameters (bias shown), MACs and output shapes of the standard conv and the block.
+
+    ``compact`` fits about 50 columns: short labels and the bias counts in the caption.
+    """
+    rows = table_rows(comparison)
+    table = Table(
+        title="Standard vs separable"
+        if compact
+        else "Standard Conv2d vs depthwise-separable block",
+        title_style="bold",
+        box=box.SIMPLE_HEAD if compact else box.ROUNDED,
+        pad_edge=not compact,
+    )
     table.add_column("Layer")
     table.add_column("Params", justify="right")
-    table.add_column("Bias", justify="right")
+    if compact:
+        table.caption = (
+            f"bias params: standard {format_count(rows[0].bias_params)}, "
+            f"separable {format_count(rows[-1].bias_params)}"
+        )
+    else:
+        table.add_column("Bias", justify="right")
     table.add_column("MACs", justify="right")
-    table.add_column("Output shape")
-    for row in table_rows(comparison):
+    table.add_column("Output shape", no_wrap=True)
+    for row in rows:
+        if compact:
+            label = _COMPACT_LABELS.get(row.kind, f" {row.layer.split(' ', 1)[0].lower()}")
+            bias_cells: list[str] = []
+        else:
+            label = row.layer if row.kind != "part" else f"  {row.layer}"
+            bias_cells = [format_count(row.bias_params)]
         table.add_row(
-            row.layer if row.kind != "part" else f"  {row.layer}",
+            label,
             format_count(row.params),
-            format_count(row.bias_params),
+            *bias_cells,
             format_count(row.macs),
             format_shape(row.output_shape),
             style="dim" if row.kind == "part" else "bold",
@@ -222,3 +251,67 @@ def to_csv(comparison: Comparison) -> str:
             ]
         )
     return buffer.getvalue()
+
+
+def _output_size_line(
+    name: str, size: int, kernel: int, stride: int, padding: int, dilation: int
+) -> str:
+    """out = ⌊(H + 2p − d·(k−1) − 1)/s⌋ + 1 with the numbers substituted."""
+    out = conv_output_size(size, kernel, stride, padding, dilation)
+    result = str(out) if out > 0 else f"{out} → no output"
+    return f"{name:<11} ⌊({size} + 2·{padding} − {dilation}·({kernel}−1) − 1) / {stride}⌋ + 1 = {result}"
+
+
+def formulas_markdown(comparison: Comparison) -> str:
+    """The closed-form formulas with this comparison's numbers substituted, as Markdown."""
+    spec = comparison.spec
+    c_in, c_out, m = spec.in_channels, spec.out_channels, spec.depth_multiplier
+    k, k_sep, batch = spec.kernel_size, spec.separable_kernel_size, spec.batch
+    standard, depthwise, pointwise = (
+        comparison.standard,
+        comparison.separable.depthwise,
+        comparison.separable.pointwise,
+    )
+    bias_note = "" if spec.bias else " (no bias)"
+
+    def plus_bias(channels: int) -> str:
+        return f" + {channels}" if spec.bias else ""
+
+    def spatial(figures: ConvFigures) -> str:
+        shape = figures.output_shape
+        return "H'·W'" if shape is None else f"{shape[2]}·{shape[3]}"
+
+    lines = [
+        "```text",
+        f"Parameters{bias_note}: C_out·(C_in/groups)·k² (+ C_out bias)",
+        f"  standard   {c_out}·{c_in}·{k}²{plus_bias(c_out)} = {format_count(standard.params)}",
+        f"  depthwise  {spec.depthwise_channels}·1·{k_sep}²{plus_bias(spec.depthwise_channels)} = {format_count(depthwise.params)}",
+        f"  pointwise  {c_out}·{spec.depthwise_channels}·1²{plus_bias(c_out)} = {format_count(pointwise.params)}",
+        f"  ratio      {format_count(standard.params)} / {format_count(comparison.separable.params)}"
+        f" = {format_ratio(comparison.param_ratio)} fewer",
+        "",
+        "Output height: ⌊(H + 2p − d·(k−1) − 1) / s⌋ + 1 (width likewise)",
+        _output_size_line("  standard", spec.height, k, spec.stride, spec.padding, spec.dilation),
+        _output_size_line(
+            "  separable",
+            spec.height,
+            k_sep,
+            spec.separable_stride,
+            spec.separable_padding,
+            spec.separable_dilation,
+        )
+        + " (the 1×1 pointwise keeps it)",
+        "",
+        "MACs = N·C_out·H'·W'·(C_in/groups)·k² (bias adds not counted; FLOPs = 2 × MACs)",
+        f"  standard   {batch}·{c_out}·{spatial(standard)}·{c_in}·{k}² = {format_count(standard.macs)}",
+        f"  depthwise  {batch}·{spec.depthwise_channels}·{spatial(depthwise)}·1·{k_sep}² = "
+        f"{format_count(depthwise.macs)}",
+        f"  pointwise  {batch}·{c_out}·{spatial(pointwise)}·{spec.depthwise_channels}·1² = "
+        f"{format_count(pointwise.macs)}",
+        f"  ratio      {format_ratio(comparison.mac_ratio)} fewer",
+        "",
+        "Textbook (Howard et al. 2017): 1 / (m·(1/C_out + 1/k²))",
+        f"  1 / ({m}·(1/{c_out} + 1/{k}²)) = {format_ratio(comparison.textbook_ratio)} fewer",
+        "```",
+    ]
+    return "\n".join(lines)

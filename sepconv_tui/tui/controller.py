@@ -1,0 +1,95 @@
+"""Form values → LayerSpec or field errors → closed-form comparison now, PyTorch check later."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from textual import work
+from textual.message import Message
+from textual.widget import Widget
+from textual.worker import get_current_worker
+
+from ..core.compare import Comparison, compare, cross_check
+from ..core.spec import FIELD_LABELS, SEPARABLE_GEOMETRY, LayerSpec, SpecError, check_field
+
+
+@dataclass(frozen=True)
+class FormValues:
+    """What the form holds: every integer field as typed, the bias and link switches."""
+
+    text: Mapping[str, str]
+    bias: bool = True
+    linked: bool = True
+
+
+def parse_field(field: str, text: str) -> int:
+    """The integer ``text`` holds for ``field``, or SpecError saying why and the range."""
+    value: object
+    try:
+        value = int(text.strip())
+    except ValueError:
+        value = text  # check_field rejects it with the accepted range
+    return check_field(field, value)
+
+
+def field_error(field: str, text: str) -> str | None:
+    """A user-facing message for a bad value (label, reason, accepted range), or None."""
+    try:
+        parse_field(field, text)
+    except SpecError as error:
+        return f"{FIELD_LABELS[field].capitalize()} {error.message}."
+    return None
+
+
+def parse_form(values: FormValues) -> LayerSpec | dict[str, str]:
+    """A LayerSpec, or {field: message} for every field that is not valid."""
+    numbers: dict[str, int] = {}
+    errors: dict[str, str] = {}
+    for field, text in values.text.items():
+        if values.linked and field in SEPARABLE_GEOMETRY:
+            continue  # linked: the separable block uses the standard conv's geometry
+        message = field_error(field, text)
+        if message is None:
+            numbers[field] = parse_field(field, text)
+        else:
+            errors[field] = message
+    if errors:
+        return errors
+    return LayerSpec(bias=values.bias, **numbers)
+
+
+class Controller(Widget):
+    """Turns form values into comparisons: closed form at once, the PyTorch check in a worker."""
+
+    DEFAULT_CSS = "Controller { display: none; }"
+
+    @dataclass
+    class Updated(Message):
+        """A comparison to show (closed-form, or cross-checked when ``comparison.verified``)."""
+
+        comparison: Comparison
+
+    @dataclass
+    class Invalid(Message):
+        """The form holds bad values: {field: message}."""
+
+        errors: dict[str, str]
+
+    def submit(self, values: FormValues, *, check: bool = True) -> None:
+        """Validate ``values``; post the closed-form result, then cross-check with PyTorch."""
+        parsed = parse_form(values)
+        if isinstance(parsed, dict):
+            self.post_message(self.Invalid(parsed))
+            return
+        comparison = compare(parsed, method="analytic")
+        self.post_message(self.Updated(comparison))
+        if check:
+            self.cross_check(comparison)
+
+    @work(thread=True, exclusive=True, group="cross-check")
+    def cross_check(self, comparison: Comparison) -> None:
+        """Run PyTorch (imported here, off the UI thread) and post the checked comparison."""
+        checked = cross_check(comparison)
+        if not get_current_worker().is_cancelled:
+            self.post_message(self.Updated(checked))

@@ -1,0 +1,65 @@
+"""The help screen: keys, the formulas with the current numbers, what the verdict means."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Markdown
+
+from ... import report
+from ...core.compare import Comparison
+
+KEYS = """\
+| Key | Does |
+|---|---|
+| tab / shift+tab | next / previous field |
+| up / down | step the focused number by 1 |
+| shift+up / shift+down | double / halve it (the natural move for channel counts) |
+| ctrl+l | link / unlink the separable block's geometry |
+| ctrl+r | back to the reference experiment |
+| escape | leave the form (then `e`, `q` and `?` work) |
+| e | export the comparison to Markdown and JSON in the working directory |
+| F1 or ? | this help (escape closes it) |
+| ctrl+p | command palette: every action and the presets |
+| ctrl+q (or q outside a text field) | quit |
+"""
+
+VERDICT = """\
+**Verdict.** Green ✔ means the separable block's output has exactly the standard conv's shape,
+so it can replace it in a network. Red ✘ *mismatch* names the axis and sizes that differ, or
+the side whose kernel spans more than its padded input (no output at all). With the geometry
+linked the shapes always match; unlink it (ctrl+l) to give the depthwise conv its own kernel,
+stride, padding or dilation.
+
+**Cross-check.** Every figure is computed by closed-form arithmetic at once, then by PyTorch
+(meta-device modules, `numel`, forward shapes, `FlopCounterMode`) in the background:
+*pending* until PyTorch answers, ✔ when both agree.
+"""
+
+
+class HelpScreen(ModalScreen[None]):
+    """Keys, formulas with the current numbers substituted, and the verdict explained."""
+
+    BINDINGS = [Binding("escape,f1,question_mark,q", "dismiss", "Close help")]
+
+    def __init__(self, comparison: Comparison) -> None:
+        super().__init__()
+        self.comparison = comparison
+
+    def compose(self) -> ComposeResult:
+        """One scrollable Markdown document."""
+        document = "\n\n".join(
+            [
+                "# sepconv-tui help",
+                "## Keys",
+                KEYS,
+                "## Formulas, with this layer's numbers",
+                report.formulas_markdown(self.comparison),
+                "## What you see",
+                VERDICT,
+            ]
+        )
+        with VerticalScroll(id="help-body"):
+            yield Markdown(document)
