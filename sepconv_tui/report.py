@@ -259,7 +259,8 @@ def _output_size_line(
     """out = ⌊(H + 2p − d·(k−1) − 1)/s⌋ + 1 with the numbers substituted."""
     out = conv_output_size(size, kernel, stride, padding, dilation)
     result = str(out) if out > 0 else f"{out} → no output"
-    return f"{name:<11} ⌊({size} + 2·{padding} − {dilation}·({kernel}−1) − 1) / {stride}⌋ + 1 = {result}"
+    formula = f"⌊({size} + 2·{padding} − {dilation}·({kernel}−1) − 1) / {stride}⌋ + 1"
+    return f"{name:<11} {formula} = {result}"
 
 
 def formulas_markdown(comparison: Comparison) -> str:
@@ -267,6 +268,8 @@ def formulas_markdown(comparison: Comparison) -> str:
     spec = comparison.spec
     c_in, c_out, m = spec.in_channels, spec.out_channels, spec.depth_multiplier
     k, k_sep, batch = spec.kernel_size, spec.separable_kernel_size, spec.batch
+    mid = spec.depthwise_channels
+    count = format_count
     standard, depthwise, pointwise = (
         comparison.standard,
         comparison.separable.depthwise,
@@ -284,10 +287,10 @@ def formulas_markdown(comparison: Comparison) -> str:
     lines = [
         "```text",
         f"Parameters{bias_note}: C_out·(C_in/groups)·k² (+ C_out bias)",
-        f"  standard   {c_out}·{c_in}·{k}²{plus_bias(c_out)} = {format_count(standard.params)}",
-        f"  depthwise  {spec.depthwise_channels}·1·{k_sep}²{plus_bias(spec.depthwise_channels)} = {format_count(depthwise.params)}",
-        f"  pointwise  {c_out}·{spec.depthwise_channels}·1²{plus_bias(c_out)} = {format_count(pointwise.params)}",
-        f"  ratio      {format_count(standard.params)} / {format_count(comparison.separable.params)}"
+        f"  standard   {c_out}·{c_in}·{k}²{plus_bias(c_out)} = {count(standard.params)}",
+        f"  depthwise  {mid}·1·{k_sep}²{plus_bias(mid)} = {count(depthwise.params)}",
+        f"  pointwise  {c_out}·{mid}·1²{plus_bias(c_out)} = {count(pointwise.params)}",
+        f"  ratio      {count(standard.params)} / {count(comparison.separable.params)}"
         f" = {format_ratio(comparison.param_ratio)} fewer",
         "",
         "Output height: ⌊(H + 2p − d·(k−1) − 1) / s⌋ + 1 (width likewise)",
@@ -303,10 +306,10 @@ def formulas_markdown(comparison: Comparison) -> str:
         + " (the 1×1 pointwise keeps it)",
         "",
         "MACs = N·C_out·H'·W'·(C_in/groups)·k² (bias adds not counted; FLOPs = 2 × MACs)",
-        f"  standard   {batch}·{c_out}·{spatial(standard)}·{c_in}·{k}² = {format_count(standard.macs)}",
-        f"  depthwise  {batch}·{spec.depthwise_channels}·{spatial(depthwise)}·1·{k_sep}² = "
+        f"  standard   {batch}·{c_out}·{spatial(standard)}·{c_in}·{k}² = {count(standard.macs)}",
+        f"  depthwise  {batch}·{mid}·{spatial(depthwise)}·1·{k_sep}² = "
         f"{format_count(depthwise.macs)}",
-        f"  pointwise  {batch}·{c_out}·{spatial(pointwise)}·{spec.depthwise_channels}·1² = "
+        f"  pointwise  {batch}·{c_out}·{spatial(pointwise)}·{mid}·1² = "
         f"{format_count(pointwise.macs)}",
         f"  ratio      {format_ratio(comparison.mac_ratio)} fewer",
         "",
