@@ -42,7 +42,13 @@ class TableRow:
     """One row of the figures table: a conv, or the separable block's total."""
 
     layer: str
-    kind: str  # "standard", "part" (depthwise / pointwise) or "total"
+    kind: str  # "standard", "depthwise", "pointwise" or "total"
+
+    @property
+    def is_part(self) -> bool:
+        """True for the depthwise and pointwise rows (the parts of the separable block)."""
+        return self.kind in ("depthwise", "pointwise")
+
     params: int
     bias_params: int
     macs: int | None
@@ -63,10 +69,10 @@ def table_rows(comparison: Comparison) -> list[TableRow]:
         (f"Standard conv {k}×{k}, {spec.in_channels}→{spec.out_channels}", "standard", standard),
         (
             f"Depthwise {k_sep}×{k_sep} g={spec.in_channels}, {spec.in_channels}→{channels}",
-            "part",
+            "depthwise",
             separable.depthwise,
         ),
-        (f"Pointwise 1×1, {channels}→{spec.out_channels}", "part", separable.pointwise),
+        (f"Pointwise 1×1, {channels}→{spec.out_channels}", "pointwise", separable.pointwise),
         ("Separable total", "total", separable),
     ]
     return [
@@ -76,7 +82,7 @@ def table_rows(comparison: Comparison) -> list[TableRow]:
 
 
 #: Short row labels for narrow terminals.
-_COMPACT_LABELS = {"standard": "Standard", "total": "Separable"}
+_COMPACT_LABELS = {"standard": "Std", "depthwise": " dw", "pointwise": " pw", "total": "Sep"}
 
 
 def figures_table(comparison: Comparison, *, compact: bool = False) -> Table:
@@ -94,22 +100,23 @@ def figures_table(comparison: Comparison, *, compact: bool = False) -> Table:
         pad_edge=not compact,
     )
     table.add_column("Layer")
-    table.add_column("Params", justify="right")
+    table.add_column("Params", justify="right", no_wrap=True)
     if compact:
         table.caption = (
-            f"bias params: standard {format_count(rows[0].bias_params)}, "
-            f"separable {format_count(rows[-1].bias_params)}"
+            f"Std = standard conv; dw + pw = Sep, the separable block. Bias params: "
+            f"standard {format_count(rows[0].bias_params)}, separable "
+            f"{format_count(rows[-1].bias_params)}"
         )
     else:
         table.add_column("Bias", justify="right")
-    table.add_column("MACs", justify="right")
+    table.add_column("MACs", justify="right", no_wrap=True)
     table.add_column("Output shape", no_wrap=True)
     for row in rows:
         if compact:
-            label = _COMPACT_LABELS.get(row.kind, f" {row.layer.split(' ', 1)[0].lower()}")
+            label = _COMPACT_LABELS[row.kind]
             bias_cells: list[str] = []
         else:
-            label = row.layer if row.kind != "part" else f"  {row.layer}"
+            label = f"  {row.layer}" if row.is_part else row.layer
             bias_cells = [format_count(row.bias_params)]
         table.add_row(
             label,
@@ -117,7 +124,7 @@ def figures_table(comparison: Comparison, *, compact: bool = False) -> Table:
             *bias_cells,
             format_count(row.macs),
             format_shape(row.output_shape),
-            style="dim" if row.kind == "part" else "bold",
+            style="dim" if row.is_part else "bold",
             end_section=row.kind == "standard",
         )
     return table

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -185,12 +186,18 @@ def compare(spec: LayerSpec | None = None, method: Method = "both") -> Compariso
     return cross_check(Comparison(spec, closed_form, reasons=reasons))
 
 
-def cross_check(comparison: Comparison) -> Comparison:
-    """Add PyTorch's measurement to a closed-form comparison and say whether they agree."""
+def cross_check(
+    comparison: Comparison, measurer: Callable[[LayerSpec], Figures] | None = None
+) -> Comparison:
+    """Add PyTorch's measurement to a closed-form comparison and say whether they agree.
+
+    ``measurer`` defaults to ``measure.figures`` in this process (the app passes one that
+    runs it in a child process).
+    """
     from . import measure
 
     try:
-        measured = measure.figures(comparison.spec)
+        measured = (measurer or measure.figures)(comparison.spec)
     except measure.MeasurementError as error:
         note = f"PyTorch could not measure this layer ({error}); the figures are closed-form only"
         return Comparison(

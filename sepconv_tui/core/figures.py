@@ -22,6 +22,17 @@ class ConvFigures:
         """Parameters in the weight tensor alone."""
         return self.params - self.bias_params
 
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> ConvFigures:
+        """The inverse of ``to_dict``."""
+        shape = values["output_shape"]
+        return cls(
+            values["params"],
+            values["bias_params"],
+            values["macs"],
+            tuple(shape) if shape is not None else None,
+        )
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready figures."""
         return {
@@ -86,3 +97,19 @@ class Figures:
 
     standard: ConvFigures
     separable: SeparableFigures
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready figures of both sides."""
+        return {"standard": self.standard.to_dict(), "separable": self.separable.to_dict()}
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> Figures:
+        """The inverse of ``to_dict``."""
+        separable = values["separable"]
+        return cls(
+            ConvFigures.from_dict(values["standard"]),
+            SeparableFigures(
+                ConvFigures.from_dict(separable["depthwise"]),
+                ConvFigures.from_dict(separable["pointwise"]),
+            ),
+        )

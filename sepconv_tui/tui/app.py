@@ -16,8 +16,7 @@ from .. import report
 from ..core.compare import Comparison
 from ..core.presets import PRESETS
 from ..core.spec import LayerSpec
-from .controller import Controller
-from .widgets.help_screen import HelpScreen
+from .controller import Controller, FormValues
 from .widgets.params_form import ParamsForm
 from .widgets.results_view import ResultsView
 
@@ -25,7 +24,7 @@ from .widgets.results_view import ResultsView
 class SepConvApp(App[None]):
     """Compare a standard Conv2d with its depthwise-separable replacement, keyboard-driven."""
 
-    CSS_PATH = "app.tcss"
+    CSS_PATH = Path(__file__).with_name("app.tcss")  # absolute, so subclasses elsewhere work
     TITLE = "sepconv-tui"
     SUB_TITLE = "standard Conv2d vs depthwise-separable block"
 
@@ -58,11 +57,11 @@ class SepConvApp(App[None]):
 
     def on_mount(self) -> None:
         """Show the closed-form figures in the first frame; PyTorch waits for on_ready."""
-        self.query_one(Controller).submit(self.form.values, check=False)
+        self._submit(self.form.values, check=False)
         self.form.query_one("#in_channels", Input).focus()
 
     def on_ready(self) -> None:
-        """After the first frame: start the PyTorch cross-check (the torch import is ≈ 2.5 s)."""
+        """After the first frame: start the PyTorch cross-check (in its own process)."""
         if self.comparison is not None:
             self.query_one(Controller).cross_check(self.comparison)
 
@@ -76,33 +75,37 @@ class SepConvApp(App[None]):
         """The results view."""
         return self.query_one(ResultsView)
 
+    def _submit(self, values: FormValues, *, check: bool = True) -> None:
+        """Show the closed-form result of ``values`` now (or the field errors)."""
+        result = self.query_one(Controller).submit(values, check=check)
+        if isinstance(result, dict):
+            self.field_errors = result
+            self.form.show_errors(result)
+            self.results.mark_stale(" ".join(result.values()))
+            return
+        self.field_errors = {}
+        self.form.show_errors({})
+        self.comparison = result
+        self.results.show(result)
+
     @on(ParamsForm.Changed)
     def _form_changed(self, event: ParamsForm.Changed) -> None:
-        self.query_one(Controller).submit(event.values)
+        self._submit(event.values)
 
-    @on(Controller.Updated)
-    def _comparison_updated(self, event: Controller.Updated) -> None:
-        comparison = event.comparison
-        checked = comparison.verified is not None
-        # A cross-check of an older spec can land after a newer edit: keep only the current one.
-        if checked and (self.comparison is None or comparison.spec != self.comparison.spec):
+    @on(Controller.Checked)
+    def _cross_checked(self, event: Controller.Checked) -> None:
+        # A check of an older spec can land after a newer edit: keep only the current one.
+        if self.comparison is None or event.comparison.spec != self.comparison.spec:
             return
-        if not checked:  # a closed-form result means the form is valid again
-            self.field_errors = {}
-            self.form.show_errors({})
-        self.comparison = comparison
-        self.results.show(comparison)
-        if self.field_errors:
+        self.comparison = event.comparison
+        self.results.show(event.comparison)
+        if self.field_errors:  # the form is invalid again: the result stays marked stale
             self.results.mark_stale(" ".join(self.field_errors.values()))
-
-    @on(Controller.Invalid)
-    def _form_invalid(self, event: Controller.Invalid) -> None:
-        self.field_errors = event.errors
-        self.form.show_errors(event.errors)
-        self.results.mark_stale(" ".join(event.errors.values()))
 
     def action_help(self) -> None:
         """Show the help screen for the current comparison."""
+        from .widgets.help_screen import HelpScreen  # Markdown costs start-up time; load on use
+
         if self.comparison is not None and not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen(self.comparison))
 

@@ -12,6 +12,7 @@ from textual.worker import get_current_worker
 
 from ..core.compare import Comparison, compare, cross_check
 from ..core.spec import FIELD_LABELS, SEPARABLE_GEOMETRY, LayerSpec, SpecError, check_field
+from .torch_process import measure_figures
 
 
 @dataclass(frozen=True)
@@ -65,31 +66,27 @@ class Controller(Widget):
     DEFAULT_CSS = "Controller { display: none; }"
 
     @dataclass
-    class Updated(Message):
-        """A comparison to show (closed-form, or cross-checked when ``comparison.verified``)."""
+    class Checked(Message):
+        """PyTorch has cross-checked a comparison (``comparison.verified`` is set)."""
 
         comparison: Comparison
 
-    @dataclass
-    class Invalid(Message):
-        """The form holds bad values: {field: message}."""
+    def submit(self, values: FormValues, *, check: bool = True) -> Comparison | dict[str, str]:
+        """The closed-form comparison for ``values`` at once (or {field: message}).
 
-        errors: dict[str, str]
-
-    def submit(self, values: FormValues, *, check: bool = True) -> None:
-        """Validate ``values``; post the closed-form result, then cross-check with PyTorch."""
+        With ``check``, a worker then cross-checks it with PyTorch and posts ``Checked``.
+        """
         parsed = parse_form(values)
         if isinstance(parsed, dict):
-            self.post_message(self.Invalid(parsed))
-            return
+            return parsed
         comparison = compare(parsed, method="analytic")
-        self.post_message(self.Updated(comparison))
         if check:
             self.cross_check(comparison)
+        return comparison
 
     @work(thread=True, exclusive=True, group="cross-check")
     def cross_check(self, comparison: Comparison) -> None:
-        """Run PyTorch (imported here, off the UI thread) and post the checked comparison."""
-        checked = cross_check(comparison)
+        """Have PyTorch (in its own process) measure the layer; post the checked comparison."""
+        checked = cross_check(comparison, measure_figures)
         if not get_current_worker().is_cancelled:
-            self.post_message(self.Updated(checked))
+            self.post_message(self.Checked(checked))

@@ -170,6 +170,7 @@ class ParamsForm(VerticalScroll):
                 if value is None:  # linked: prefill with the standard conv's value
                     value = getattr(spec, SEPARABLE_GEOMETRY[number_input.field])
                 number_input.value = str(value)
+                number_input.cursor_position = len(number_input.value)  # drop any old selection
             self.query_one("#bias", Switch).value = spec.bias
             self.query_one("#link", Switch).value = spec.geometry_linked
         self._show_separable_geometry(not spec.geometry_linked)

@@ -1,0 +1,181 @@
+"""App responsiveness: time to the first frame with figures, edit latency, keys during torch load.
+
+Run: .venv/bin/python benchmarks/bench_app.py   (prints a table; not a test)
+
+Each measurement runs in a fresh process, so torch is not yet imported, as for a real user.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+RUNS = 7
+
+
+def report_line(*values: object) -> None:
+    """Write one line to the real stdout (Textual redirects ``print`` while an app runs)."""
+    os.write(1, (" ".join(str(value) for value in values) + "\n").encode())
+
+
+def child_first_frame(kind: str) -> None:
+    """Print seconds from process start (BENCH_START) to the first frame, then exit."""
+    start = float(os.environ["BENCH_START"])
+    from textual.app import App, ComposeResult
+    from textual.widgets import Footer, Header, Input, Static, Switch
+
+    if kind == "bare":
+
+        class Bare(App[None]):
+            """The same skeleton with no sepconv_tui and no torch."""
+
+            def compose(self) -> ComposeResult:
+                yield Header()
+                for index in range(14):
+                    yield Input(str(index))
+                yield Switch()
+                yield Switch()
+                yield Static("ratio", id="ratio")
+                yield Static("verdict", id="verdict")
+                yield Footer()
+
+            def on_ready(self) -> None:
+                report_line(time.time() - start, "ratio")
+                self.exit()
+
+        Bare().run(headless=True)
+        return
+
+    from sepconv_tui.tui.app import SepConvApp
+
+    class Timed(SepConvApp):
+        """SepConvApp reporting its first frame."""
+
+        def on_ready(self) -> None:
+            ratio = str(self.query_one("#ratio", Static).render())
+            report_line(time.time() - start, "4.77×" in ratio)
+            self.exit()
+
+    Timed().run(headless=True)
+    os._exit(0)  # don't wait for the cross-check thread that on_ready started
+
+
+def child_edit_latency() -> None:
+    """Print the median ms from setting a field to the updated #ratio."""
+    from textual.widgets import Input, Static
+
+    from sepconv_tui.tui.app import SepConvApp
+
+    async def run() -> None:
+        app = SepConvApp()
+        async with app.run_test() as pilot:
+            await pilot.pause()
+            field = app.query_one("#out_channels", Input)
+            ratio = app.query_one("#ratio", Static)
+            latencies = []
+            for value in range(17, 77):
+                before = str(ratio.render())
+                start = time.perf_counter()
+                field.value = str(value)
+                while str(ratio.render()) == before:
+                    await asyncio.sleep(0)
+                latencies.append(time.perf_counter() - start)
+            report_line(statistics.median(latencies) * 1e3, max(latencies) * 1e3)
+
+    asyncio.run(run())
+    os._exit(0)
+
+
+def child_keys_during_load() -> None:
+    """Press keys until the first PyTorch check is back; print the worst handling time in ms."""
+    from textual.widgets import Input
+
+    from sepconv_tui.tui.app import SepConvApp
+
+    async def run() -> None:
+        app = SepConvApp()
+        async with app.run_test() as pilot:
+            field = app.query_one("#out_channels", Input)
+            field.focus()
+            await pilot.pause()
+            latencies = []
+            deadline = time.perf_counter() + 10
+            while not app.comparison or not app.comparison.verified:
+                before = field.value
+                start = time.perf_counter()
+                app.simulate_key("up")  # as the terminal driver would deliver it
+                while field.value == before:
+                    await asyncio.sleep(0)
+                latencies.append(time.perf_counter() - start)
+                await asyncio.sleep(0.05)
+                if time.perf_counter() > deadline:
+                    break
+            report_line(max(latencies) * 1e3, statistics.median(latencies) * 1e3, len(latencies))
+
+    asyncio.run(run())
+    os._exit(0)
+
+
+def run_child(*arguments: str) -> list[str]:
+    """Run this script as a child in a fresh interpreter; return its last output line's words."""
+    environment = dict(os.environ, BENCH_START=repr(time.time()))
+    result = subprocess.run(
+        [sys.executable, __file__, "--child", *arguments],
+        capture_output=True,
+        text=True,
+        env=environment,
+        check=True,
+    )
+    return result.stdout.strip().splitlines()[-1].split()
+
+
+def main() -> None:
+    """Measure and print the table."""
+    from rich.console import Console
+    from rich.table import Table
+
+    app_times, bare_times = [], []
+    for _ in range(RUNS):  # interleaved, so machine noise hits both alike
+        seconds, shows_figures = run_child("first-frame", "app")
+        assert shows_figures == "True", "the first frame must already show the closed-form figures"
+        app_times.append(float(seconds))
+        bare_times.append(float(run_child("first-frame", "bare")[0]))
+    app_first, bare_first = statistics.median(app_times), statistics.median(bare_times)
+    edit_median, edit_max = map(float, run_child("edit-latency"))
+    key_max, key_median, key_count = run_child("keys-during-load")
+
+    table = Table(title=f"sepconv-tui app benchmark (median of {RUNS} fresh processes)")
+    table.add_column("measurement")
+    table.add_column("result", justify="right")
+    table.add_column("target", justify="right")
+    table.add_row("process start → first frame with figures (app)", f"{app_first * 1e3:.0f} ms", "")
+    table.add_row(
+        "process start → first frame (bare Textual skeleton)", f"{bare_first * 1e3:.0f} ms", ""
+    )
+    table.add_row("  ratio app / bare", f"{app_first / bare_first:.2f}×", "≤ 1.5×")
+    table.add_row(
+        "edit → updated #ratio, median (max) of 60",
+        f"{edit_median:.1f} ms ({edit_max:.1f})",
+        "≤ 50 ms",
+    )
+    table.add_row(
+        f"keypress handled while torch loads, worst of {key_count} (median)",
+        f"{float(key_max):.0f} ms ({float(key_median):.0f})",
+        "≤ 100 ms",
+    )
+    Console().print(table)
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 2 and sys.argv[1] == "--child":
+        {
+            "first-frame": lambda: child_first_frame(sys.argv[3]),
+            "edit-latency": child_edit_latency,
+            "keys-during-load": child_keys_during_load,
+        }[sys.argv[2]]()
+    else:
+        main()

@@ -1,0 +1,35 @@
+"""A child process that answers PyTorch measurements: one JSON spec per stdin line.
+
+``python -m sepconv_tui.core.measure_server`` reads ``LayerSpec.to_dict()`` lines and writes
+``{"figures": Figures.to_dict()}`` or ``{"error": message}`` lines; it ends at end of input.
+The app runs it so that importing torch (about a second at a time under the GIL) never
+freezes the UI thread.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+from . import measure
+from .spec import LayerSpec, SpecError
+
+
+def answer(line: str) -> dict[str, object]:
+    """The reply to one request line."""
+    try:
+        spec = LayerSpec.from_dict(json.loads(line))
+        return {"figures": measure.figures(spec).to_dict()}
+    except (ValueError, SpecError, measure.MeasurementError) as error:
+        return {"error": str(error)}
+
+
+def main() -> None:
+    """Answer requests until standard input closes."""
+    for line in sys.stdin:
+        sys.stdout.write(json.dumps(answer(line)) + "\n")
+        sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()

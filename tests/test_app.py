@@ -1,0 +1,246 @@
+"""Behaviour of the app through Pilot: assertions on state, not on pixels."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+from app_states import settle, type_into
+from hypothesis import given
+from hypothesis import strategies as st
+from textual.widgets import Input, Select, Static, Switch
+
+from sepconv_tui import compare, report
+from sepconv_tui.core.presets import PRESETS_BY_KEY
+from sepconv_tui.core.spec import FIELD_BOUNDS, LayerSpec
+from sepconv_tui.tui.app import SepConvApp
+from sepconv_tui.tui.widgets.help_screen import HelpScreen
+
+
+def text_of(app: SepConvApp, selector: str) -> str:
+    """The plain text a Static shows."""
+    return str(app.query_one(selector, Static).render())
+
+
+async def test_starts_at_the_reference_experiment() -> None:
+    """Ratio 4.77×, green verdict, and both methods agree once the worker is done."""
+    app = SepConvApp()
+    async with app.run_test() as pilot:
+        assert "4.77× fewer parameters" in text_of(app, "#ratio")
+        assert "5.76×" in text_of(app, "#ratio")
+        await settle(pilot)
+        verdict = app.query_one("#verdict")
+        assert verdict.has_class("-match") and not verdict.has_class("-mismatch")
+        assert "(1, 16, 32, 32)" in text_of(app, "#verdict")
+        assert "agree" in text_of(app, "#check")
+        assert app.comparison is not None and app.comparison.is_verified
+
+
+async def test_first_frame_shows_closed_form_with_the_check_pending() -> None:
+    """Before the PyTorch worker answers, the closed-form figures are shown and marked pending."""
+    app = SepConvApp()
+    async with app.run_test() as pilot:
+        await pilot.pause()
+        first = app.query_one("#check")
+        assert "4.77×" in text_of(app, "#ratio")
+        assert first.has_class("-pending") or first.has_class("-agree")
+        await settle(pilot)
+        assert app.query_one("#check").has_class("-agree")
+
+
+async def test_editing_updates_the_ratio() -> None:
+    """Typing a new out-channels value updates the headline to compare()'s figure."""
+    app = SepConvApp()
+    async with app.run_test() as pilot:
+        await type_into(pilot, "out_channels", "64")
+        await settle(pilot)
+        expected = compare(LayerSpec(out_channels=64), method="analytic")
+        assert f"{expected.param_ratio:.2f}× fewer parameters" in text_of(app, "#ratio")
+        assert app.comparison is not None and app.comparison.spec.out_channels == 64
+
+
+async def test_bad_value_marks_the_field_and_keeps_the_last_result() -> None:
+    """Text in a field: -invalid, a message with the range, last result kept and marked stale."""
+    app = SepConvApp()
+    async with app.run_test() as pilot:
+        await type_into(pilot, "in_channels", "abc")
+        await pilot.pause()
+        field = app.query_one("#in_channels", Input)
+        assert field.has_class("-invalid")
+        message = text_of(app, "#in_channels-error")
+        assert "In channels" in message and "from 1 to 1048576" in message
+        assert "4.77× fewer parameters" in text_of(app, "#ratio")
+        assert app.query_one("#results").has_class("-stale")
+        await type_into(pilot, "in_channels", "3")
+        await pilot.pause()
+        assert not field.has_class("-invalid")
+        assert not app.query_one("#results").has_class("-stale")
+
+
+async def test_zero_and_over_the_bound_are_invalid() -> None:
+    """0 and bound + 1 are rejected with the accepted range."""
+    app = SepConvApp()
+    async with app.run_test() as pilot:
+        await type_into(pilot, "stride", "0")
+        await pilot.pause()
+        assert app.query_one("#stride").has_class("-invalid")
+        await type_into(pilot, "stride", "1")
+        await type_into(pilot, "height", str(FIELD_BOUNDS["height"][1] + 1))
+        await pilot.pause()
+        assert app.query_one("#height").has_class("-invalid")
+        assert "from 1 to 65536" in text_of(app, "#height-error")
+
+
+async def test_unlinking_and_padding_zero_gives_the_red_verdict() -> None:
+    """ctrl+l reveals the separable geometry; padding 0 there is a height/width mismatch."""
+    app = SepConvApp()
+    async with app.run_test() as pilot:
+        assert not app.query_one("#separable-geometry").display
+        await pilot.press("ctrl+l")
+        await pilot.pause()
+        assert app.query_one("#separable-geometry").display
+        assert app.query_one("#sep_padding", Input).value == "1"  # prefilled from the standard
+        await type_into(pilot, "sep_padding", "0")
+        await settle(pilot)
+        verdict = app.query_one("#verdict")
+        assert verdict.has_class("-mismatch")
+        assert "mismatch" in text_of(app, "#verdict")
+        assert "height differs: standard 32, separable 30" in text_of(app, "#verdict")
+        await pilot.press("ctrl+l")
+        await settle(pilot)
+        assert app.query_one("#verdict").has_class("-match")
+
+
+async def test_arrow_keys_step_and_shift_arrows_double_and_halve() -> None:
+    """up/down ±1, shift+up ×2, shift+down ÷2, clamped to the bounds."""
+    app = SepConvApp()
+    async with app.run_test() as pilot:
+        app.query_one("#out_channels", Input).focus()
+        await pilot.press("up", "shift+up", "shift+up")
+        assert app.query_one("#out_channels", Input).value == "68"
+        await pilot.press("shift+down", "down")
+        assert app.query_one("#out_channels", Input).value == "33"
+        app.query_one("#padding", Input).focus()
+        await pilot.press("down", "down", "down")
+        assert app.query_one("#padding", Input).value == "0"
+
+
+async def test_preset_from_the_select_fills_the_form() -> None:
+    """Choosing a preset fills every field with its layer."""
+    app = SepConvApp()
+    async with app.run_test() as pilot:
+        app.query_one("#preset", Select).value = "xception_middle"
+        await settle(pilot)
+        assert app.query_one("#in_channels", Input).value == "728"
+        assert app.query_one("#height", Input).value == "19"
+        assert app.query_one("#bias", Switch).value is False
+        assert app.comparison is not None
+        assert app.comparison.spec == PRESETS_BY_KEY["xception_middle"].spec
+
+
+async def test_preset_from_the_command_palette() -> None:
+    """ctrl+p, type a preset's name, enter: the form holds that layer."""
+    app = SepConvApp()
+    async with app.run_test() as pilot:
+        await pilot.press("ctrl+p")
+        await pilot.pause()
+        await pilot.press(*"EfficientNet-B0 stage 6")
+        await pilot.pause(0.5)
+        await pilot.press("enter")
+        await settle(pilot)
+        assert app.query_one("#kernel_size", Input).value == "5"
+        assert app.query_one("#in_channels", Input).value == "480"
+
+
+async def test_ctrl_r_goes_back_to_the_reference() -> None:
+    """After edits, ctrl+r restores the reference experiment."""
+    app = SepConvApp(LayerSpec(in_channels=64, height=7, width=7))
+    async with app.run_test() as pilot:
+        await pilot.press("ctrl+r")
+        await settle(pilot)
+        assert app.comparison is not None and app.comparison.spec == LayerSpec()
+        assert "4.77×" in text_of(app, "#ratio")
+
+
+async def test_help_screen_shows_formulas_with_the_numbers() -> None:
+    """F1 opens help with the current numbers substituted; escape closes it."""
+    app = SepConvApp()
+    async with app.run_test() as pilot:
+        await pilot.press("f1")
+        await pilot.pause()
+        assert isinstance(app.screen, HelpScreen)
+        assert app.comparison is not None
+        assert "16·3·3² + 16 = 448" in report.formulas_markdown(app.comparison)
+        await pilot.press("escape")
+        await pilot.pause()
+        assert not isinstance(app.screen, HelpScreen)
+        await pilot.press("escape", "question_mark")  # ? works once focus left the form
+        await pilot.pause()
+        assert isinstance(app.screen, HelpScreen)
+
+
+async def test_export_writes_markdown_and_json_that_parse(tmp_path: Path) -> None:
+    """escape then e writes both files into the export directory and notifies."""
+    app = SepConvApp(export_dir=tmp_path)
+    async with app.run_test() as pilot:
+        await settle(pilot)
+        await pilot.press("escape", "e")
+        await pilot.pause()
+        json_files = list(tmp_path.glob("*.json"))
+        markdown_files = list(tmp_path.glob("*.md"))
+        assert len(json_files) == 1 and len(markdown_files) == 1
+        document = json.loads(json_files[0].read_text())
+        assert document["standard"]["params"] == 448 and document["shapes_match"] is True
+        assert "| 94 |" in markdown_files[0].read_text()
+
+
+async def test_q_types_in_a_field_and_quits_outside_it() -> None:
+    """q in a text field is text (the field turns invalid); outside a field q quits."""
+    app = SepConvApp()
+    async with app.run_test() as pilot:
+        await type_into(pilot, "batch", "q")
+        await pilot.pause()
+        assert app.is_running
+        assert app.query_one("#batch").has_class("-invalid")
+        await pilot.press("escape", "q")
+        await pilot.pause()
+        assert not app.is_running
+
+
+async def test_cli_flags_prefill_the_form() -> None:
+    """The app starts from the spec the CLI flags describe."""
+    app = SepConvApp(LayerSpec(in_channels=32, height=112, width=112))
+    async with app.run_test():
+        assert app.query_one("#in_channels", Input).value == "32"
+        assert app.query_one("#height", Input).value == "112"
+
+
+FIELDS = ["in_channels", "out_channels", "kernel_size", "padding", "batch", "height"]
+
+
+@given(field=st.sampled_from(FIELDS), text=st.text(max_size=8))
+def test_random_text_never_crashes_and_keeps_the_result(field: str, text: str) -> None:
+    """Any text in any field: no crash; an invalid value is marked and the result survives."""
+
+    async def scenario() -> None:
+        app = SepConvApp()
+        async with app.run_test() as pilot:
+            app.query_one(f"#{field}", Input).value = text
+            await pilot.pause()
+            try:
+                low, high = FIELD_BOUNDS[field]
+                accepted = low <= int(text) <= high
+            except ValueError:
+                accepted = False
+            marked = app.query_one(f"#{field}").has_class("-invalid")
+            assert marked == (not accepted)
+            if marked:
+                assert "4.77×" in text_of(app, "#ratio")
+                assert app.query_one("#results").has_class("-stale")
+            else:
+                assert app.comparison is not None
+                assert getattr(app.comparison.spec, field) == int(text)
+            assert app.comparison is not None
+
+    asyncio.run(scenario())
