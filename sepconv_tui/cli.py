@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from typing import NoReturn
 
 from . import __version__
+from .core.networks import NETWORKS
 from .core.spec import FIELD_BOUNDS, LayerSpec, SpecError, range_message
 
 EXIT_MATCH = 0
@@ -131,7 +132,77 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="skip the PyTorch cross-check (no torch import)",
     )
+    network_parser = subcommands.add_parser(
+        "network",
+        help="a whole published network, standard convs vs separable blocks",
+        description="Per-layer params and MACs of a published network built with separable "
+        "blocks (as published) and with standard convs, by closed form and PyTorch.",
+    )
+    network_parser.add_argument("name", choices=NETWORKS, help="the network")
+    network_parser.add_argument(
+        "--width-multiplier",
+        type=bounded_float("--width-multiplier", 0.0, 4.0),
+        default=1.0,
+        help="α: thins every layer (0 < α ≤ 4; default 1)",
+    )
+    network_parser.add_argument(
+        "--resolution",
+        type=bounded_network_resolution,
+        default=224,
+        help="input height and width (32–4096; default 224)",
+    )
+    add_format_arguments(network_parser)
     return parser
+
+
+def bounded_float(name: str, low: float, high: float) -> Callable[[str], float]:
+    """An argparse ``type`` accepting a number with low < value ≤ high."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            value = float("nan")
+        if not low < value <= high:  # also rejects NaN
+            raise argparse.ArgumentTypeError(
+                f"must be a number greater than {low:g} and at most {high:g}, got {text!r}"
+            )
+        return value
+
+    return parse
+
+
+def bounded_network_resolution(text: str) -> int:
+    """An argparse ``type`` for a network's input size: an integer from 32 to 4096."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if not 32 <= value <= 4096:
+        raise argparse.ArgumentTypeError(f"must be an integer from 32 to 4096, got {text!r}")
+    return value
+
+
+def run_network(arguments: argparse.Namespace) -> int:
+    """Print a network's per-layer table and totals; return the exit code."""
+    from . import network_report
+    from .core.measure import verify_network
+    from .core.networks import network_report as build_report
+
+    report = verify_network(
+        build_report(arguments.name, arguments.width_multiplier, arguments.resolution)
+    )
+    if arguments.format == "json":
+        print(network_report.to_json(report))
+    elif arguments.format == "markdown":
+        print(network_report.to_markdown(report), end="")
+    elif arguments.format == "csv":
+        print(network_report.to_csv(report), end="")
+    else:
+        from rich.console import Console
+
+        Console().print(network_report.render(report))
+    return EXIT_MATCH
 
 
 def run_compare(arguments: argparse.Namespace) -> int:
@@ -175,6 +246,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if arguments.command == "compare":
             return run_compare(arguments)
+        if arguments.command == "network":
+            return run_network(arguments)
         return run_app(arguments)
     except SpecError as error:
         print(f"{parser.prog}: error: {error}", file=sys.stderr)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from .networks import BlockConfig
 from .spec import LayerSpec
 
 
@@ -68,4 +69,33 @@ def separable_block(spec: LayerSpec) -> DepthwiseSeparableConv:
         dilation=spec.separable_dilation,
         bias=spec.bias,
         depth_multiplier=spec.depth_multiplier,
+    )
+
+
+def network_block(block: BlockConfig, variant: str) -> nn.Module:
+    """One block of a network as PyTorch modules: conv (or dw + pw) with BN and ReLU, or the FC."""
+    if block.kind == "classifier":
+        return nn.Sequential(nn.Flatten(), nn.Linear(block.in_channels, block.out_channels))
+    k, stride = block.kernel_size, block.stride
+    if block.kind == "stem" or variant == "standard":
+        return nn.Sequential(
+            nn.Conv2d(block.in_channels, block.out_channels, k, stride, k // 2, bias=False),
+            nn.BatchNorm2d(block.out_channels),
+            nn.ReLU(inplace=True),
+        )
+    return nn.Sequential(
+        nn.Conv2d(
+            block.in_channels,
+            block.in_channels,
+            k,
+            stride,
+            k // 2,
+            groups=block.in_channels,
+            bias=False,
+        ),
+        nn.BatchNorm2d(block.in_channels),
+        nn.ReLU(inplace=True),
+        nn.Conv2d(block.in_channels, block.out_channels, 1, bias=False),
+        nn.BatchNorm2d(block.out_channels),
+        nn.ReLU(inplace=True),
     )

@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from .figures import ConvFigures, Figures, SeparableFigures
+from .networks import NetworkReport
 from .spec import LayerSpec
 
 if TYPE_CHECKING:
@@ -68,3 +69,44 @@ def figures(spec: LayerSpec) -> Figures:
 def warm_up() -> None:
     """Pay torch's one-off import and first-use costs now (≈ 3 s), e.g. in a worker thread."""
     figures(LayerSpec())
+
+
+def network_rows(report: NetworkReport) -> list[tuple[int, int, int, int, tuple[int, ...]]]:
+    """Per block on the meta device: std params, std MACs, sep params, sep MACs, output shape."""
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from .layers import network_block
+    from .networks import mobilenet_v1_blocks
+
+    measured = []
+    blocks = mobilenet_v1_blocks(report.width_multiplier)
+    for block, row in zip(blocks, report.rows, strict=True):
+        figures: list[int] = []
+        shape: tuple[int, ...] = ()
+        for variant in ("standard", "separable"):
+            with torch.device("meta"):
+                module = network_block(block, variant).eval()
+                x = torch.empty(row.input_shape)
+            counter = FlopCounterMode(display=False)
+            with counter, torch.no_grad():
+                shape = tuple(module(x).shape)
+            figures += [sum(p.numel() for p in module.parameters()), counter.get_total_flops() // 2]
+        measured.append((figures[0], figures[1], figures[2], figures[3], shape))
+    return measured
+
+
+def verify_network(report: NetworkReport) -> NetworkReport:
+    """The report with ``verified`` set: PyTorch against the closed form, block by block."""
+    from dataclasses import replace
+
+    measured = network_rows(report)
+    pairs = list(zip(report.rows, measured, strict=True))
+    verified = {
+        "params": all(
+            (row.standard_params, row.separable_params) == (m[0], m[2]) for row, m in pairs
+        ),
+        "macs": all((row.standard_macs, row.separable_macs) == (m[1], m[3]) for row, m in pairs),
+        "shapes": all(row.output_shape == m[4] for row, m in pairs),
+    }
+    return replace(report, verified=verified)

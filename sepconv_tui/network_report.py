@@ -1,0 +1,150 @@
+"""Render a NetworkReport: a Rich per-layer table with totals, and JSON / Markdown / CSV."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+from rich import box
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
+
+from .core.networks import NetworkReport
+from .report import format_count, format_ratio, format_shape
+
+PAPER_NOTE = (
+    "Howard et al. 2017, Table 4 (α = 1, 224): Conv MobileNet 29.3M params, 4866M mult-adds; "
+    "MobileNet 4.2M params, 569M mult-adds."
+)
+
+
+def _title(report: NetworkReport) -> str:
+    """E.g. mobilenet_v1 α=1.0 @ 224×224."""
+    size = report.resolution
+    return f"{report.name} α={report.width_multiplier:g} @ {size}×{size}"
+
+
+def _millions(value: int) -> str:
+    """A count in millions with two decimals, e.g. 4.23M."""
+    return f"{value / 1e6:.2f}M"
+
+
+def network_table(report: NetworkReport) -> Table:
+    """Per block: input shape, and params / MACs of the standard and separable variants."""
+    table = Table(title=_title(report), title_style="bold", box=box.ROUNDED)
+    table.add_column("Layer")
+    table.add_column("Input shape", no_wrap=True)
+    for heading in ("Std params", "Std MACs", "Sep params", "Sep MACs"):
+        table.add_column(heading, justify="right", no_wrap=True)
+    for row in report.rows:
+        table.add_row(
+            row.name,
+            format_shape(row.input_shape),
+            format_count(row.standard_params),
+            format_count(row.standard_macs),
+            format_count(row.separable_params),
+            format_count(row.separable_macs),
+        )
+    standard, separable = report.standard, report.separable
+    table.add_section()
+    table.add_row(
+        "Total",
+        "",
+        format_count(standard.params),
+        format_count(standard.macs),
+        format_count(separable.params),
+        format_count(separable.macs),
+        style="bold",
+    )
+    return table
+
+
+def summary_message(report: NetworkReport) -> str:
+    """Totals in millions, the ratios and the cross-check."""
+    standard, separable = report.standard, report.separable
+    line = (
+        f"Standard convs: {_millions(standard.params)} params, {_millions(standard.macs)} MACs · "
+        f"separable (published): {_millions(separable.params)} params, "
+        f"{_millions(separable.macs)} MACs · "
+        f"{format_ratio(standard.params / separable.params)} fewer params, "
+        f"{format_ratio(standard.macs / separable.macs)} fewer MACs"
+    )
+    if report.verified is None:
+        return line
+    agree = all(report.verified.values())
+    return line + (
+        "\n✔ Closed form and PyTorch agree" if agree else "\n✘ Closed form and PyTorch differ"
+    )
+
+
+def render(report: NetworkReport) -> Group:
+    """Everything the CLI prints for a network."""
+    return Group(
+        network_table(report),
+        Text(summary_message(report), style="bold"),
+        Text(
+            "Params include batch norm; MACs count convs and the classifier (no bias adds). "
+            + PAPER_NOTE,
+            style="dim",
+        ),
+    )
+
+
+def to_json(report: NetworkReport) -> str:
+    """The network as JSON."""
+    return json.dumps(report.to_dict(), indent=2, ensure_ascii=False)
+
+
+def to_markdown(report: NetworkReport) -> str:
+    """The per-layer table and totals as Markdown."""
+    lines = [
+        f"### {_title(report)}",
+        "",
+        "| Layer | Input shape | Std params | Std MACs | Sep params | Sep MACs |",
+        "|---|---|---:|---:|---:|---:|",
+    ]
+    for row in report.rows:
+        lines.append(
+            f"| {row.name} | `{format_shape(row.input_shape)}` | "
+            f"{format_count(row.standard_params)} | {format_count(row.standard_macs)} | "
+            f"{format_count(row.separable_params)} | {format_count(row.separable_macs)} |"
+        )
+    standard, separable = report.standard, report.separable
+    lines += [
+        f"| **Total** | | **{format_count(standard.params)}** | **{format_count(standard.macs)}** "
+        f"| **{format_count(separable.params)}** | **{format_count(separable.macs)}** |",
+        "",
+        summary_message(report),
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def to_csv(report: NetworkReport) -> str:
+    """One CSV row per block."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(
+        [
+            "layer",
+            "input_shape",
+            "standard_params",
+            "standard_macs",
+            "separable_params",
+            "separable_macs",
+        ]
+    )
+    for row in report.rows:
+        writer.writerow(
+            [
+                row.name,
+                format_shape(row.input_shape),
+                row.standard_params,
+                row.standard_macs,
+                row.separable_params,
+                row.separable_macs,
+            ]
+        )
+    return buffer.getvalue()

@@ -1,0 +1,96 @@
+"""Whole networks: MobileNetV1 against the paper's published tables, and the two methods."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from sepconv_tui.core.measure import verify_network
+from sepconv_tui.core.networks import network_report
+
+
+def test_mobilenet_v1_matches_table_4() -> None:
+    """Howard et al. 2017, Table 4: Conv MobileNet 29.3M / 4866M; MobileNet 4.2M / 569M."""
+    report = network_report("mobilenet_v1")
+    assert round(report.standard.params / 1e6, 1) == 29.3
+    assert report.standard.macs / 1e6 == pytest.approx(4866, rel=1e-3)
+    assert round(report.separable.params / 1e6, 1) == 4.2
+    assert round(report.separable.macs / 1e6) == 569
+
+
+@pytest.mark.parametrize(
+    ("width_multiplier", "million_params", "million_macs"),
+    [(1.0, 4.2, 569), (0.75, 2.6, 325), (0.5, 1.3, 149), (0.25, 0.5, 41)],
+)
+def test_width_multiplier_matches_table_6(
+    width_multiplier: float, million_params: float, million_macs: int
+) -> None:
+    """Table 6: α thins every layer, the classifier's input included."""
+    report = network_report("mobilenet_v1", width_multiplier=width_multiplier)
+    assert round(report.separable.params / 1e6, 1) == million_params
+    assert round(report.separable.macs / 1e6) == million_macs
+
+
+@pytest.mark.parametrize(
+    ("resolution", "million_macs"), [(224, 569), (192, 418), (160, 290), (128, 186)]
+)
+def test_resolution_matches_table_7(resolution: int, million_macs: int) -> None:
+    """Table 7: the resolution scales the MACs, not the parameters (4.2M throughout)."""
+    report = network_report("mobilenet_v1", resolution=resolution)
+    assert report.separable.macs / 1e6 == pytest.approx(million_macs, abs=1)
+    assert round(report.separable.params / 1e6, 1) == 4.2
+
+
+def test_thirteenth_depthwise_layer_has_stride_1() -> None:
+    """The 7×7 map survives to the pool: the last block's input and output are 7×7."""
+    rows = network_report("mobilenet_v1").rows
+    assert rows[-2].input_shape == (1, 1024, 7, 7)
+    assert rows[-2].output_shape == (1, 1024, 7, 7)
+
+
+@pytest.mark.parametrize(("width_multiplier", "resolution"), [(1.0, 224), (0.5, 160)])
+def test_closed_form_equals_pytorch(width_multiplier: float, resolution: int) -> None:
+    """Every block's params, MACs and output shape agree with a meta-device PyTorch model."""
+    report = verify_network(network_report("mobilenet_v1", width_multiplier, resolution))
+    assert report.verified == {"params": True, "macs": True, "shapes": True}
+
+
+def test_cli_json_layers_sum_to_the_totals() -> None:
+    """`sepconv-tui network mobilenet_v1 --json`: per-layer sums equal the totals."""
+    result = subprocess.run(
+        [sys.executable, "-m", "sepconv_tui", "network", "mobilenet_v1", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    document = json.loads(result.stdout)
+    for variant in ("standard", "separable"):
+        for figure in ("params", "macs"):
+            layer_sum = sum(layer[f"{variant}_{figure}"] for layer in document["layers"])
+            assert layer_sum == document[variant][figure]
+    assert document["verified"] == {"params": True, "macs": True, "shapes": True}
+    assert len(document["layers"]) == 15
+
+
+@pytest.mark.parametrize(
+    "arguments",
+    [
+        ("resnet50",),
+        ("mobilenet_v1", "--width-multiplier", "0"),
+        ("mobilenet_v1", "--resolution", "8"),
+    ],
+)
+def test_cli_bad_arguments_exit_2(arguments: tuple[str, ...]) -> None:
+    """Unknown networks and out-of-range α or resolution: exit 2, one line."""
+    result = subprocess.run(
+        [sys.executable, "-m", "sepconv_tui", "network", *arguments],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert len(result.stderr.strip().splitlines()) == 1
