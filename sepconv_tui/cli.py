@@ -13,6 +13,7 @@ from typing import NoReturn
 from . import __version__
 from .core.networks import NETWORKS
 from .core.spec import FIELD_BOUNDS, LayerSpec, SpecError, range_message
+from .core.sweep import SWEEP_POINTS
 
 EXIT_MATCH = 0
 EXIT_MISMATCH = 1
@@ -152,6 +153,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="input height and width (32–4096; default 224)",
     )
     add_format_arguments(network_parser)
+    sweep_parser = subcommands.add_parser(
+        "sweep",
+        help="the exact ratios as one field moves, beside the textbook curve",
+        description="Exact param and MAC ratios (standard ÷ separable) at each value of one "
+        "field, beside the textbook 1/(m·(1/C_out + 1/k²)). Other fields from the layer flags.",
+    )
+    sweep_parser.add_argument("--over", choices=list(SWEEP_POINTS), required=True)
+    add_layer_arguments(sweep_parser)
+    add_format_arguments(sweep_parser)
     return parser
 
 
@@ -205,6 +215,25 @@ def run_network(arguments: argparse.Namespace) -> int:
     return EXIT_MATCH
 
 
+def run_sweep(arguments: argparse.Namespace) -> int:
+    """Print a sweep in the chosen format; return the exit code."""
+    from . import report
+    from .core.sweep import sweep
+
+    points = sweep(arguments.over, spec_from_arguments(arguments))
+    if arguments.format == "json":
+        print(report.sweep_to_json(points))
+    elif arguments.format == "markdown":
+        print(report.sweep_to_markdown(points), end="")
+    elif arguments.format == "csv":
+        print(report.sweep_to_csv(points), end="")
+    else:
+        from rich.console import Console
+
+        Console().print(report.sweep_table(points))
+    return EXIT_MATCH
+
+
 def run_compare(arguments: argparse.Namespace) -> int:
     """Print one comparison in the chosen format; return the exit code."""
     from . import report
@@ -246,6 +275,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if arguments.command == "compare":
             return run_compare(arguments)
+        if arguments.command == "sweep":
+            return run_sweep(arguments)
         if arguments.command == "network":
             return run_network(arguments)
         return run_app(arguments)

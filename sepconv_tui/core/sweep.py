@@ -1,0 +1,58 @@
+"""Sweeps: how the exact ratios move with one field, beside the textbook 1/C_out + 1/k² curve."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any
+
+from .compare import Comparison, compare
+from .spec import LayerSpec
+
+#: The values each sweepable field takes.
+SWEEP_POINTS: dict[str, tuple[int, ...]] = {
+    "out_channels": tuple(2**power for power in range(11)),  # 1 … 1024
+    "in_channels": tuple(2**power for power in range(11)),
+    "kernel_size": (1, 3, 5, 7, 9, 11, 13, 15),
+    "depth_multiplier": tuple(2**power for power in range(8)),  # 1 … 128
+}
+
+
+@dataclass(frozen=True)
+class SweepPoint:
+    """One point of a sweep: the swept value and the comparison there."""
+
+    field: str
+    value: int
+    comparison: Comparison
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready point, keyed by the swept field's name."""
+        comparison = self.comparison
+        return {
+            self.field: self.value,
+            "param_ratio": comparison.param_ratio,
+            "mac_ratio": comparison.mac_ratio,
+            "textbook_ratio": comparison.textbook_ratio,
+            "standard_params": comparison.standard.params,
+            "separable_params": comparison.separable.params,
+            "standard_macs": comparison.standard.macs,
+            "separable_macs": comparison.separable.macs,
+            "shapes_match": comparison.shapes_match,
+        }
+
+
+def sweep(field: str, base: LayerSpec | None = None) -> list[SweepPoint]:
+    """Closed-form comparisons of ``base`` with ``field`` set to each of its sweep values.
+
+    A kernel sweep keeps 'same' padding (k // 2 · dilation) so both outputs keep their size.
+    """
+    if field not in SWEEP_POINTS:
+        raise ValueError(f"cannot sweep {field!r}; choose one of {', '.join(SWEEP_POINTS)}")
+    base = base if base is not None else LayerSpec()
+    points = []
+    for value in SWEEP_POINTS[field]:
+        spec = replace(base, **{field: value})  # type: ignore[arg-type]
+        if field == "kernel_size":
+            spec = replace(spec, padding=(value // 2) * base.dilation)
+        points.append(SweepPoint(field, value, compare(spec, method="analytic")))
+    return points
