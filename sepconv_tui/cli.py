@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable, Sequence
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from . import __version__
 from .core.networks import NETWORKS
@@ -202,17 +202,25 @@ def run_network(arguments: argparse.Namespace) -> int:
     report = verify_network(
         build_report(arguments.name, arguments.width_multiplier, arguments.resolution)
     )
-    if arguments.format == "json":
-        print(network_report.to_json(report))
-    elif arguments.format == "markdown":
-        print(network_report.to_markdown(report), end="")
-    elif arguments.format == "csv":
-        print(network_report.to_csv(report), end="")
-    else:
+    emit(
+        arguments.format,
+        json=lambda: network_report.to_json(report),
+        markdown=lambda: network_report.to_markdown(report),
+        csv=lambda: network_report.to_csv(report),
+        rich=lambda: network_report.render(report),
+    )
+    return EXIT_MATCH
+
+
+def emit(output_format: str | None, **renderers: Callable[[], Any]) -> None:
+    """Print with the renderer named by --json/--markdown/--csv, or the Rich one by default."""
+    if output_format is None:
         from rich.console import Console
 
-        Console().print(network_report.render(report))
-    return EXIT_MATCH
+        Console().print(renderers["rich"]())
+        return
+    text = str(renderers[output_format]())
+    print(text, end="" if text.endswith("\n") else "\n")
 
 
 def run_sweep(arguments: argparse.Namespace) -> int:
@@ -221,16 +229,13 @@ def run_sweep(arguments: argparse.Namespace) -> int:
     from .core.sweep import sweep
 
     points = sweep(arguments.over, spec_from_arguments(arguments))
-    if arguments.format == "json":
-        print(report.sweep_to_json(points))
-    elif arguments.format == "markdown":
-        print(report.sweep_to_markdown(points), end="")
-    elif arguments.format == "csv":
-        print(report.sweep_to_csv(points), end="")
-    else:
-        from rich.console import Console
-
-        Console().print(report.sweep_table(points))
+    emit(
+        arguments.format,
+        json=lambda: report.sweep_to_json(points),
+        markdown=lambda: report.sweep_to_markdown(points),
+        csv=lambda: report.sweep_to_csv(points),
+        rich=lambda: report.sweep_table(points),
+    )
     return EXIT_MATCH
 
 
@@ -243,16 +248,13 @@ def run_compare(arguments: argparse.Namespace) -> int:
         spec_from_arguments(arguments),
         method="analytic" if arguments.closed_form_only else "both",
     )
-    if arguments.format == "json":
-        print(report.to_json(comparison))
-    elif arguments.format == "markdown":
-        print(report.to_markdown(comparison), end="")
-    elif arguments.format == "csv":
-        print(report.to_csv(comparison), end="")
-    else:
-        from rich.console import Console
-
-        Console().print(report.render(comparison))
+    emit(
+        arguments.format,
+        json=lambda: report.to_json(comparison),
+        markdown=lambda: report.to_markdown(comparison),
+        csv=lambda: report.to_csv(comparison),
+        rich=lambda: report.render(comparison),
+    )
     if comparison.shapes_match:
         return EXIT_MATCH
     if arguments.format is not None:
