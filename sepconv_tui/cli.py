@@ -162,7 +162,49 @@ def build_parser() -> argparse.ArgumentParser:
     sweep_parser.add_argument("--over", choices=list(SWEEP_POINTS), required=True)
     add_layer_arguments(sweep_parser)
     add_format_arguments(sweep_parser)
+    bench_parser = subcommands.add_parser(
+        "bench",
+        help="time real forward passes of both sides (torch.utils.benchmark)",
+        description="Time both sides' forward passes (fp32, inference) with "
+        "torch.utils.benchmark's blocked_autorange: median and IQR, the measured speed ratio "
+        "beside the MAC ratio. Refuses a layer whose weights, input and outputs would exceed "
+        "the memory budget. Exit 2 on bad arguments, an absent device or a refusal.",
+    )
+    add_layer_arguments(bench_parser)
+    bench_parser.add_argument(
+        "--device", choices=["cpu", "cuda"], default="cpu", help="where to run (default: cpu)"
+    )
+    bench_parser.add_argument(
+        "--threads",
+        type=bounded_count("--threads", 1, 1024),
+        default=None,
+        help="intra-op threads, 1–1024 (default: torch's, usually the core count)",
+    )
+    bench_parser.add_argument(
+        "--memory-budget-mb",
+        type=bounded_count("--memory-budget-mb", 1, 16_777_216),
+        default=None,
+        help="refuse layers needing more (default: a quarter of the free RAM or GPU memory)",
+    )
+    add_format_arguments(bench_parser)
     return parser
+
+
+def bounded_count(name: str, low: int, high: int) -> Callable[[str], int]:
+    """An argparse ``type`` accepting an integer from ``low`` to ``high``."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = low - 1
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(
+                f"must be an integer from {low} to {high:,}, got {text!r}"
+            )
+        return value
+
+    return parse
 
 
 def bounded_float(name: str, low: float, high: float) -> Callable[[str], float]:
@@ -262,6 +304,32 @@ def run_compare(arguments: argparse.Namespace) -> int:
     return EXIT_MISMATCH
 
 
+def run_bench(arguments: argparse.Namespace) -> int:
+    """Time both sides and print the latency table; return the exit code."""
+    from . import latency_report
+    from .core.latency import BenchError, benchmark
+
+    budget = arguments.memory_budget_mb
+    try:
+        result = benchmark(
+            spec_from_arguments(arguments),
+            arguments.device,
+            arguments.threads,
+            budget * 1024 * 1024 if budget is not None else None,
+        )
+    except BenchError as error:
+        print(f"sepconv-tui bench: error: {error}", file=sys.stderr)
+        return EXIT_BAD_ARGUMENTS
+    emit(
+        arguments.format,
+        json=lambda: latency_report.to_json(result),
+        markdown=lambda: latency_report.to_markdown(result),
+        csv=lambda: latency_report.to_csv(result),
+        rich=lambda: latency_report.render(result),
+    )
+    return EXIT_MATCH
+
+
 def run_app(arguments: argparse.Namespace) -> int:
     """Open the terminal app prefilled with the layer flags."""
     from .tui.app import SepConvApp
@@ -281,6 +349,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_sweep(arguments)
         if arguments.command == "network":
             return run_network(arguments)
+        if arguments.command == "bench":
+            return run_bench(arguments)
         return run_app(arguments)
     except SpecError as error:
         print(f"{parser.prog}: error: {error}", file=sys.stderr)

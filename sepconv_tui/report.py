@@ -16,6 +16,7 @@ from .core.analytic import conv_output_size
 from .core.compare import Comparison
 from .core.figures import ConvFigures, SeparableFigures, Shape
 from .core.sweep import SweepPoint
+from .memory_report import memory_markdown, memory_table
 
 CONVENTION = (
     "MACs = multiply-accumulates, bias adds not counted; FLOPs = 2 × MACs "
@@ -208,6 +209,8 @@ def render(comparison: Comparison) -> Group:
         Text(flops_message(comparison), style="dim"),
         verdict_text(comparison),
         verification_text(comparison),
+        Text(),
+        memory_table(comparison.memory),
     )
 
 
@@ -238,6 +241,9 @@ def to_markdown(comparison: Comparison) -> str:
         "",
         f"_{CONVENTION}_",
         "",
+        "### Memory",
+        "",
+        memory_markdown(comparison.memory),
     ]
     return "\n".join(lines)
 

@@ -8,6 +8,7 @@ from typing import Any, Literal
 
 from . import analytic
 from .figures import ConvFigures, Figures, SeparableFigures
+from .memory import Memory, memory
 from .spec import LayerSpec
 
 Method = Literal["both", "analytic"]
@@ -80,6 +81,11 @@ class Comparison:
         return analytic.textbook_ratio(spec.out_channels, spec.kernel_size, spec.depth_multiplier)
 
     @property
+    def memory(self) -> Memory:
+        """Weight and activation sizes of both sides (from the closed-form figures)."""
+        return memory(self.spec.input_shape, self.figures)
+
+    @property
     def is_verified(self) -> bool:
         """True when PyTorch ran and agreed with the closed form on every figure."""
         return self.verified is not None and self.verified.all_agree
@@ -94,6 +100,7 @@ class Comparison:
             "mac_ratio": self.mac_ratio,
             "textbook_ratio": self.textbook_ratio,
             "shapes_match": self.shapes_match,
+            "memory": self.memory.to_dict(),
             "reasons": list(self.reasons),
             "verified": self.verified.to_dict() if self.verified is not None else None,
             "notes": list(self.notes),

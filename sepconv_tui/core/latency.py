@@ -1,0 +1,286 @@
+"""Measured latency: real forward passes of both sides with torch.utils.benchmark.
+
+Before anything is allocated, the memory a run needs (fp32 weights, input and every output)
+is estimated in closed form and refused over a budget (default: a quarter of the free RAM, or
+of the free GPU memory for cuda). torch is imported inside the functions.
+
+``python -m sepconv_tui.core.latency`` runs one benchmark for the app in a child process: it
+reads a JSON request on stdin and writes progress lines, then a result or an error line.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any
+
+from .compare import compare
+from .memory import DTYPE_BYTES, format_bytes
+from .spec import LayerSpec
+
+if TYPE_CHECKING:
+    from torch import nn
+
+DEVICES = ("cpu", "cuda")
+#: What a benchmark goes through, in order; progress callbacks get an index into this.
+STAGES = (
+    "building both sides",
+    "timing the standard conv",
+    "timing the separable block",
+)
+#: torch.utils.benchmark runs each side for at least this long (seconds) by default.
+MIN_RUN_TIME_S = 0.2
+WARM_UP_RUNS = 3
+
+Progress = Callable[[int, str], None]
+
+
+class BenchError(ValueError):
+    """A benchmark that cannot or should not run: no such device, over the memory budget."""
+
+
+@dataclass(frozen=True)
+class Timing:
+    """One side's forward-pass time: median and interquartile range over the timed runs."""
+
+    median_s: float
+    iqr_s: float
+    runs: int  # timed blocks
+    loops_per_run: int  # forward passes per block
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> Timing:
+        """The inverse of ``asdict``."""
+        return cls(**values)
+
+
+@dataclass(frozen=True)
+class BenchResult:
+    """Both sides timed on one device, with the MAC ratio they should follow and the memory."""
+
+    spec: LayerSpec
+    device: str
+    threads: int
+    standard: Timing
+    separable: Timing
+    mac_ratio: float
+    estimated_bytes: int
+    allocated_bytes: int  # what the run's tensors actually took
+    budget_bytes: int
+    torch_version: str
+
+    @property
+    def speed_ratio(self) -> float:
+        """Standard median ÷ separable median ("× faster"; below 1 means slower)."""
+        return self.standard.median_s / self.separable.median_s
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON document of ``sepconv-tui bench --json``."""
+        return {
+            "spec": self.spec.to_dict(),
+            "device": self.device,
+            "threads": self.threads,
+            "standard": asdict(self.standard),
+            "separable": asdict(self.separable),
+            "speed_ratio": self.speed_ratio,
+            "mac_ratio": self.mac_ratio,
+            "memory": {
+                "estimated_bytes": self.estimated_bytes,
+                "allocated_bytes": self.allocated_bytes,
+                "budget_bytes": self.budget_bytes,
+            },
+            "torch": self.torch_version,
+            "conventions": {
+                "median_s": "seconds per forward pass (batch included), median over timed blocks",
+                "speed_ratio": "standard median ÷ separable median",
+                "mac_ratio": "standard MACs ÷ separable MACs",
+                "dtype": "float32, inference mode",
+            },
+        }
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> BenchResult:
+        """The inverse of ``to_dict``."""
+        memory = values["memory"]
+        return cls(
+            LayerSpec.from_dict(values["spec"]),
+            values["device"],
+            values["threads"],
+            Timing.from_dict(values["standard"]),
+            Timing.from_dict(values["separable"]),
+            values["mac_ratio"],
+            memory["estimated_bytes"],
+            memory["allocated_bytes"],
+            memory["budget_bytes"],
+            values["torch"],
+        )
+
+
+def estimate_bytes(spec: LayerSpec) -> int:
+    """fp32 bytes a run holds: both sides' weights, the input and every output."""
+    memory = compare(spec, method="analytic").memory
+    standard, separable = memory.standard, memory.separable
+    elements = (
+        standard.weights
+        + standard.input
+        + standard.output
+        + separable.weights
+        + separable.intermediate
+        + separable.output
+    )
+    return elements * DTYPE_BYTES["fp32"]
+
+
+def free_ram_bytes() -> int:
+    """Memory the kernel says is available (MemAvailable), or free pages where it has none."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+
+
+def check_device(device: str) -> None:
+    """Raise BenchError unless ``device`` can run here."""
+    if device not in DEVICES:
+        raise BenchError(f"--device must be one of {', '.join(DEVICES)}, got {device!r}")
+    if device == "cuda":
+        import torch
+
+        if not torch.cuda.is_available():
+            build = torch.version.cuda
+            why = (
+                f"this torch {torch.__version__} is a CPU-only build"
+                if build is None
+                else "no CUDA GPU is visible"
+            )
+            raise BenchError(f"--device cuda: CUDA is not available ({why}); use --device cpu")
+
+
+def default_budget_bytes(device: str) -> int:
+    """A quarter of the free RAM (cpu) or of the free GPU memory (cuda)."""
+    if device == "cuda":
+        import torch
+
+        free, _total = torch.cuda.mem_get_info()
+        return free // 4
+    return free_ram_bytes() // 4
+
+
+def check_budget(spec: LayerSpec, budget_bytes: int) -> int:
+    """The estimate for ``spec``; BenchError when it exceeds ``budget_bytes`` or has no output."""
+    comparison = compare(spec, method="analytic")
+    if comparison.standard.output_shape is None or comparison.separable.output_shape is None:
+        raise BenchError("cannot time this layer: " + "; ".join(comparison.reasons))
+    estimate = estimate_bytes(spec)
+    if estimate > budget_bytes:
+        raise BenchError(
+            f"refusing to allocate {format_bytes(estimate)} (weights, input and outputs in "
+            f"fp32): over the memory budget of {format_bytes(budget_bytes)}; use a smaller "
+            "layer or raise --memory-budget-mb"
+        )
+    return estimate
+
+
+def _time(module: nn.Module, x: Any, threads: int, min_run_time: float) -> Timing:
+    """Warm ``module`` up, then time it with Timer.blocked_autorange."""
+    import torch
+    from torch.utils import benchmark
+
+    with torch.inference_mode():
+        for _ in range(WARM_UP_RUNS):
+            module(x)
+    timer = benchmark.Timer(
+        stmt="with torch.inference_mode(): module(x)",
+        globals={"module": module, "x": x, "torch": torch},
+        num_threads=threads,
+    )
+    measurement = timer.blocked_autorange(min_run_time=min_run_time)
+    return Timing(
+        measurement.median, measurement.iqr, len(measurement.times), measurement.number_per_run
+    )
+
+
+def benchmark(
+    spec: LayerSpec,
+    device: str = "cpu",
+    threads: int | None = None,
+    budget_bytes: int | None = None,
+    *,
+    min_run_time: float = MIN_RUN_TIME_S,
+    progress: Progress | None = None,
+) -> BenchResult:
+    """Time real forward passes of both sides of ``spec`` on ``device`` (fp32, inference)."""
+    report = progress if progress is not None else (lambda _index, _stage: None)
+    check_device(device)
+    budget = budget_bytes if budget_bytes is not None else default_budget_bytes(device)
+    estimate = check_budget(spec, budget)
+
+    import torch
+
+    from .layers import separable_block, standard_conv
+
+    threads = threads if threads is not None else torch.get_num_threads()
+    report(0, STAGES[0])
+    torch.manual_seed(0)
+    with torch.device(device):
+        standard = standard_conv(spec).eval()
+        separable = separable_block(spec).eval()
+        x = torch.randn(spec.input_shape)
+    with torch.inference_mode():
+        outputs = [standard(x), separable.depthwise(x)]
+        outputs.append(separable.pointwise(outputs[1]))
+    tensors = [*standard.parameters(), *separable.parameters(), x, *outputs]
+    allocated = sum(tensor.nbytes for tensor in tensors)
+    del outputs
+    report(1, STAGES[1])
+    standard_timing = _time(standard, x, threads, min_run_time)
+    report(2, STAGES[2])
+    separable_timing = _time(separable, x, threads, min_run_time)
+    mac_ratio = compare(spec, method="analytic").mac_ratio
+    assert mac_ratio is not None  # check_budget refused layers without output
+    return BenchResult(
+        spec,
+        device,
+        threads,
+        standard_timing,
+        separable_timing,
+        mac_ratio,
+        estimate,
+        allocated,
+        budget,
+        torch.__version__,
+    )
+
+
+def _write(message: dict[str, Any]) -> None:
+    """One JSON line to the parent."""
+    sys.stdout.write(json.dumps(message) + "\n")
+    sys.stdout.flush()
+
+
+def main() -> None:
+    """Child-process mode: one request on stdin, progress and a result (or error) on stdout."""
+    request = json.loads(sys.stdin.readline())
+    try:
+        result = benchmark(
+            LayerSpec.from_dict(request["spec"]),
+            request.get("device", "cpu"),
+            request.get("threads"),
+            request.get("budget_bytes"),
+            progress=lambda index, stage: _write({"stage": index, "label": stage}),
+        )
+    except (BenchError, RuntimeError) as error:
+        _write({"error": str(error).splitlines()[0]})
+        return
+    _write({"result": result.to_dict()})
+
+
+if __name__ == "__main__":
+    main()

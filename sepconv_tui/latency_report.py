@@ -1,0 +1,125 @@
+"""Render a BenchResult: the latency table, the speed-vs-MACs sentence, JSON / Markdown / CSV."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+from rich import box
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
+
+from .core.latency import BenchResult, Timing
+from .core.memory import format_bytes
+from .report import format_ratio
+
+#: A measured speed-up below this fraction of the MAC ratio earns an explanation.
+DIVERGENCE = 0.5
+
+
+def format_seconds(seconds: float) -> str:
+    """A duration in the unit that keeps three significant digits: 412 µs, 3.21 ms, 1.20 s."""
+    if seconds < 1e-3:
+        return f"{seconds * 1e6:.3g} µs"
+    if seconds < 1:
+        return f"{seconds * 1e3:.3g} ms"
+    return f"{seconds:.3g} s"
+
+
+def _rows(result: BenchResult) -> list[tuple[str, Timing]]:
+    """(side, timing) for both sides."""
+    return [("Standard conv", result.standard), ("Separable block", result.separable)]
+
+
+def setup_line(result: BenchResult) -> str:
+    """Device, threads, input and the memory the run took against its budget."""
+    spec = result.spec
+    shape = "×".join(str(size) for size in spec.input_shape)
+    return (
+        f"{result.device}, {result.threads} thread{'s' if result.threads != 1 else ''}, "
+        f"fp32 input {shape}, torch {result.torch_version}; tensors "
+        f"{format_bytes(result.allocated_bytes)} (estimated {format_bytes(result.estimated_bytes)}"
+        f", budget {format_bytes(result.budget_bytes)})"
+    )
+
+
+def speed_message(result: BenchResult) -> str:
+    """The measured speed ratio beside the MAC ratio, and why when they diverge."""
+    speed, macs = result.speed_ratio, result.mac_ratio
+    if speed >= 1:
+        headline = f"Separable block {format_ratio(speed)} faster"
+    else:
+        headline = f"Separable block {format_ratio(1 / speed)} slower"
+    message = f"{headline} measured; MACs predict {format_ratio(macs)} fewer."
+    if speed < DIVERGENCE * macs:
+        message += (
+            " The measured speed-up is far below the MAC ratio: a depthwise conv does only k² "
+            "MACs per value it reads, so it is bound by memory traffic, not arithmetic, and "
+            "the extra intermediate tensor and second kernel launch cost time too."
+        )
+    return message
+
+
+def latency_table(result: BenchResult) -> Table:
+    """Median, IQR and runs of both sides."""
+    table = Table(
+        title="Measured latency (forward pass)",
+        title_style="bold",
+        box=box.ROUNDED,
+        caption=setup_line(result),
+    )
+    table.add_column("Side")
+    for heading in ("Median", "IQR", "Runs × loops"):
+        table.add_column(heading, justify="right", no_wrap=True)
+    for side, timing in _rows(result):
+        table.add_row(
+            side,
+            format_seconds(timing.median_s),
+            format_seconds(timing.iqr_s),
+            f"{timing.runs} × {timing.loops_per_run}",
+        )
+    return table
+
+
+def render(result: BenchResult) -> Group:
+    """Everything ``sepconv-tui bench`` prints."""
+    return Group(latency_table(result), Text(speed_message(result), style="bold"))
+
+
+def to_json(result: BenchResult) -> str:
+    """The bench JSON document."""
+    return json.dumps(result.to_dict(), indent=2, ensure_ascii=False)
+
+
+def to_markdown(result: BenchResult) -> str:
+    """The latency table and the speed sentence as Markdown."""
+    lines = ["| Side | Median | IQR | Runs × loops |", "|---|---:|---:|---:|"]
+    for side, timing in _rows(result):
+        lines.append(
+            f"| {side} | {format_seconds(timing.median_s)} | {format_seconds(timing.iqr_s)} | "
+            f"{timing.runs} × {timing.loops_per_run} |"
+        )
+    lines += ["", f"_{setup_line(result)}_", "", f"**{speed_message(result)}**", ""]
+    return "\n".join(lines)
+
+
+def to_csv(result: BenchResult) -> str:
+    """One CSV row per side, with the shared setup in every row."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["side", "median_s", "iqr_s", "runs", "loops_per_run", "device", "threads"])
+    for side, timing in _rows(result):
+        writer.writerow(
+            [
+                side,
+                timing.median_s,
+                timing.iqr_s,
+                timing.runs,
+                timing.loops_per_run,
+                result.device,
+                result.threads,
+            ]
+        )
+    return buffer.getvalue()
