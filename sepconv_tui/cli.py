@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
 from . import __version__
-from .core.networks import NETWORKS
+from .core.networks import NETWORKS, parse_resolution, parse_width_multiplier
 from .core.spec import FIELD_BOUNDS, LayerSpec, SpecError, range_message
 from .core.sweep import SWEEP_POINTS
 
@@ -142,13 +142,13 @@ def build_parser() -> argparse.ArgumentParser:
     network_parser.add_argument("name", choices=NETWORKS, help="the network")
     network_parser.add_argument(
         "--width-multiplier",
-        type=bounded_float("--width-multiplier", 0.0, 4.0),
+        type=argument_type(parse_width_multiplier),
         default=1.0,
         help="α: thins every layer (0 < α ≤ 4; default 1)",
     )
     network_parser.add_argument(
         "--resolution",
-        type=bounded_network_resolution,
+        type=argument_type(parse_resolution),
         default=224,
         help="input height and width (32–4096; default 224)",
     )
@@ -207,32 +207,16 @@ def bounded_count(name: str, low: int, high: int) -> Callable[[str], int]:
     return parse
 
 
-def bounded_float(name: str, low: float, high: float) -> Callable[[str], float]:
-    """An argparse ``type`` accepting a number with low < value ≤ high."""
+def argument_type(parse: Callable[[str], Any]) -> Callable[[str], Any]:
+    """An argparse ``type`` from a core parser whose ValueError names the accepted range."""
 
-    def parse(text: str) -> float:
+    def convert(text: str) -> Any:
         try:
-            value = float(text)
-        except ValueError:
-            value = float("nan")
-        if not low < value <= high:  # also rejects NaN
-            raise argparse.ArgumentTypeError(
-                f"must be a number greater than {low:g} and at most {high:g}, got {text!r}"
-            )
-        return value
+            return parse(text)
+        except ValueError as error:
+            raise argparse.ArgumentTypeError(str(error)) from None
 
-    return parse
-
-
-def bounded_network_resolution(text: str) -> int:
-    """An argparse ``type`` for a network's input size: an integer from 32 to 4096."""
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if not 32 <= value <= 4096:
-        raise argparse.ArgumentTypeError(f"must be an integer from 32 to 4096, got {text!r}")
-    return value
+    return convert
 
 
 def run_network(arguments: argparse.Namespace) -> int:

@@ -55,7 +55,7 @@ def speed_message(result: BenchResult) -> str:
     message = f"{headline} measured; MACs predict {format_ratio(macs)} fewer."
     if speed < DIVERGENCE * macs:
         message += (
-            " The measured speed-up is far below the MAC ratio: a depthwise conv does only k² "
+            " Time falls far less than MACs do: a depthwise conv does only k² "
             "MACs per value it reads, so it is bound by memory traffic, not arithmetic, and "
             "the extra intermediate tensor and second kernel launch cost time too."
         )

@@ -61,22 +61,38 @@ def network_table(report: NetworkReport) -> Table:
     return table
 
 
-def summary_message(report: NetworkReport) -> str:
-    """Totals in millions, the ratios and the cross-check."""
+def totals_message(report: NetworkReport) -> str:
+    """Totals in millions and the ratios."""
     standard, separable = report.standard, report.separable
-    line = (
+    return (
         f"Standard convs: {_millions(standard.params)} params, {_millions(standard.macs)} MACs · "
         f"separable (published): {_millions(separable.params)} params, "
         f"{_millions(separable.macs)} MACs · "
         f"{format_ratio(standard.params / separable.params)} fewer params, "
         f"{format_ratio(standard.macs / separable.macs)} fewer MACs"
     )
+
+
+def check_message(report: NetworkReport) -> str:
+    """Whether PyTorch agrees with the closed form, block by block (or that it is pending)."""
     if report.verified is None:
-        return line
-    agree = all(report.verified.values())
-    return line + (
-        "\n✔ Closed form and PyTorch agree" if agree else "\n✘ Closed form and PyTorch differ"
-    )
+        return "… PyTorch cross-check pending (figures are closed-form)"
+    if all(report.verified.values()):
+        return "✔ Closed form and PyTorch agree on every block's params, MACs and shape"
+    differing = [name for name, ok in report.verified.items() if not ok]
+    return "✘ Closed form and PyTorch differ on " + ", ".join(differing)
+
+
+def summary_message(report: NetworkReport) -> str:
+    """Totals, ratios and, once PyTorch has run, the cross-check."""
+    if report.verified is None:
+        return totals_message(report)
+    return totals_message(report) + "\n" + check_message(report)
+
+
+NOTES = (
+    "Params include batch norm; MACs count convs and the classifier (no bias adds). " + PAPER_NOTE
+)
 
 
 def render(report: NetworkReport) -> Group:
@@ -84,11 +100,7 @@ def render(report: NetworkReport) -> Group:
     return Group(
         network_table(report),
         Text(summary_message(report), style="bold"),
-        Text(
-            "Params include batch norm; MACs count convs and the classifier (no bias adds). "
-            + PAPER_NOTE,
-            style="dim",
-        ),
+        Text(NOTES, style="dim"),
     )
 
 

@@ -103,6 +103,6 @@ def figures(spec: LayerSpec) -> Figures:
     return Figures(standard, SeparableFigures(depthwise, pointwise))
 
 
-def textbook_ratio(out_channels: int, kernel: int, depth_multiplier: int = 1) -> float:
+def textbook_ratio(out_channels: float, kernel: float, depth_multiplier: float = 1) -> float:
     """Howard et al. (2017): standard ÷ separable cost = 1 / (m · (1/C_out + 1/k²))."""
     return 1.0 / (depth_multiplier * (1.0 / out_channels + 1.0 / kernel**2))

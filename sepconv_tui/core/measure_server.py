@@ -1,7 +1,9 @@
 """A child process that answers PyTorch measurements: one JSON spec per stdin line.
 
 ``python -m sepconv_tui.core.measure_server`` reads ``LayerSpec.to_dict()`` lines and writes
-``{"figures": Figures.to_dict()}`` or ``{"error": message}`` lines; it ends at end of input.
+``{"figures": Figures.to_dict()}`` or ``{"error": message}`` lines; a line
+``{"network": {"name", "width_multiplier", "resolution"}}`` gets ``{"verified": {...}}``
+(``measure.verify_network``). It ends at end of input.
 The app runs it so that importing torch (about a second at a time under the GIL) never
 freezes the UI thread.
 """
@@ -12,15 +14,23 @@ import json
 import sys
 
 from . import measure
+from .networks import network_report
 from .spec import LayerSpec, SpecError
 
 
 def answer(line: str) -> dict[str, object]:
     """The reply to one request line."""
     try:
-        spec = LayerSpec.from_dict(json.loads(line))
+        request = json.loads(line)
+        if "network" in request:
+            network = request["network"]
+            report = network_report(
+                network["name"], network["width_multiplier"], network["resolution"]
+            )
+            return {"verified": measure.verify_network(report).verified}
+        spec = LayerSpec.from_dict(request)
         return {"figures": measure.figures(spec).to_dict()}
-    except (ValueError, SpecError, measure.MeasurementError) as error:
+    except (KeyError, ValueError, SpecError, measure.MeasurementError) as error:
         return {"error": str(error)}
 
 

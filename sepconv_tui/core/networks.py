@@ -35,6 +35,36 @@ MOBILENET_V1_BLOCKS: tuple[tuple[int, int], ...] = (
 MOBILENET_V1_STEM = 32
 CLASSES = 1000
 NETWORKS = ("mobilenet_v1",)
+#: α: greater than the first, at most the second.
+WIDTH_MULTIPLIER_RANGE = (0.0, 4.0)
+#: Input height and width, inclusive.
+RESOLUTION_RANGE = (32, 4096)
+
+
+def parse_width_multiplier(text: str) -> float:
+    """α from ``text``, or ValueError naming the accepted range."""
+    low, high = WIDTH_MULTIPLIER_RANGE
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not low < value <= high:  # also rejects NaN
+        raise ValueError(
+            f"must be a number greater than {low:g} and at most {high:g}, got {text!r}"
+        )
+    return value
+
+
+def parse_resolution(text: str) -> int:
+    """The input size from ``text``, or ValueError naming the accepted range."""
+    low, high = RESOLUTION_RANGE
+    try:
+        value = int(text)
+    except ValueError:
+        value = low - 1
+    if not low <= value <= high:
+        raise ValueError(f"must be an integer from {low} to {high}, got {text!r}")
+    return value
 
 
 @dataclass(frozen=True)

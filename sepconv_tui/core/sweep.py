@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from math import log2
 from typing import Any
 
+from . import analytic
 from .compare import Comparison, compare
 from .spec import LayerSpec
 
@@ -56,3 +58,25 @@ def sweep(field: str, base: LayerSpec | None = None) -> list[SweepPoint]:
             spec = replace(spec, padding=(value // 2) * base.dilation)
         points.append(SweepPoint(field, value, compare(spec, method="analytic")))
     return points
+
+
+def textbook_curve(field: str, base: LayerSpec, samples: int = 200) -> list[tuple[float, float]]:
+    """(value, textbook ratio) at ``samples`` values across the field's sweep range.
+
+    Powers-of-two fields are sampled evenly in log2, kernels evenly; the ratio is the
+    paper's 1 / (m · (1/C_out + 1/k²)) evaluated at non-integer values too, as a curve.
+    """
+    values = SWEEP_POINTS[field]
+    low, high = values[0], values[-1]
+    curve = []
+    for index in range(samples):
+        fraction = index / (samples - 1)
+        if field == "kernel_size":
+            value = low + fraction * (high - low)
+        else:
+            value = 2 ** (fraction * log2(high / low)) * low
+        out_channels = value if field == "out_channels" else base.out_channels
+        kernel = value if field == "kernel_size" else base.kernel_size
+        multiplier = value if field == "depth_multiplier" else base.depth_multiplier
+        curve.append((value, analytic.textbook_ratio(out_channels, kernel, multiplier)))
+    return curve

@@ -9,16 +9,29 @@ from textual import on
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal
+from textual.lazy import Lazy
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Input
+from textual.widgets import Footer, Header, Input, TabbedContent, TabPane
 
 from .. import report
 from ..core.compare import Comparison
 from ..core.presets import PRESETS
 from ..core.spec import LayerSpec
 from .controller import Controller, FormValues
+from .export import Export
+from .widgets.latency_view import LatencyView
+from .widgets.network_view import NetworkView
 from .widgets.params_form import ParamsForm
 from .widgets.results_view import ResultsView
+from .widgets.sweep_view import SweepView
+
+#: Tab id → its title, with the key that shows it.
+TABS = {
+    "layer": "Layer F2",
+    "network": "Network F3",
+    "sweep": "Sweep F4",
+    "latency": "Latency F5 (b)",
+}
 
 
 class SepConvApp(App[None]):
@@ -36,7 +49,12 @@ class SepConvApp(App[None]):
         Binding("ctrl+r", "reference", "Reference"),
         Binding("ctrl+l", "toggle_link", "Link geometry"),
         Binding("e", "export", "Export"),
-        Binding("escape", "leave_form", "Results"),
+        Binding("b", "bench", "Bench"),
+        Binding("escape", "escape", "Results / cancel"),
+        Binding("f2", "show_tab('layer')", "Layer", show=False),
+        Binding("f3", "show_tab('network')", "Network", show=False),
+        Binding("f4", "show_tab('sweep')", "Sweep", show=False),
+        Binding("f5", "show_tab('latency')", "Latency", show=False),
     ]
 
     def __init__(self, spec: LayerSpec | None = None, *, export_dir: Path | None = None) -> None:
@@ -47,11 +65,19 @@ class SepConvApp(App[None]):
         self.field_errors: dict[str, str] = {}
 
     def compose(self) -> ComposeResult:
-        """Header, the form (left) and the results (right), footer."""
+        """Header; tabs: the layer (form left, results right), network, sweep, latency; footer."""
         yield Header()
-        with Horizontal(id="layer-view"):
-            yield ParamsForm(self.initial_spec, id="form")
-            yield ResultsView(id="results")
+        with TabbedContent(initial="layer", id="tabs"):
+            with TabPane(TABS["layer"], id="layer"), Horizontal(id="layer-view"):
+                yield ParamsForm(self.initial_spec, id="form")
+                yield ResultsView(id="results")
+            # The other tabs start hidden: mount them after the first frame.
+            with TabPane(TABS["network"], id="network"):
+                yield Lazy(NetworkView(id="network-view"))
+            with TabPane(TABS["sweep"], id="sweep"):
+                yield Lazy(SweepView(self.initial_spec, id="sweep-view"))
+            with TabPane(TABS["latency"], id="latency"):
+                yield Lazy(LatencyView(self.initial_spec, id="latency-view"))
         yield Controller()
         yield Footer()
 
@@ -87,6 +113,10 @@ class SepConvApp(App[None]):
         self.form.show_errors({})
         self.comparison = result
         self.results.show(result)
+        for sweep_view in self.query(SweepView):
+            sweep_view.set_base(result.spec)
+        for latency_view in self.query(LatencyView):
+            latency_view.set_spec(result.spec)
 
     @on(ParamsForm.Changed)
     def _form_changed(self, event: ParamsForm.Changed) -> None:
@@ -118,28 +148,76 @@ class SepConvApp(App[None]):
         """Link or unlink the separable block's geometry."""
         self.form.toggle_link()
 
-    def action_leave_form(self) -> None:
-        """Move focus to the results, so single-letter keys work."""
-        self.results.focus()
+    @property
+    def active_tab(self) -> str:
+        """The id of the tab on show."""
+        return self.query_one(TabbedContent).active
+
+    def action_show_tab(self, tab: str) -> None:
+        """Show ``tab`` and focus its body, so its single-letter keys work."""
+        self.query_one(TabbedContent).active = tab
+        self._focus_body(tab)
+
+    def _focus_body(self, tab: str) -> None:
+        """Focus the tab's results or scrollable body."""
+        body_ids = {"network": "#network-body", "sweep": "#sweep-body", "latency": "#latency-body"}
+        if tab == "layer":
+            self.results.focus()
+        else:
+            self.call_after_refresh(lambda: self._focus_if_mounted(body_ids[tab]))
+
+    def _focus_if_mounted(self, selector: str) -> None:
+        """Focus ``selector`` once its lazily mounted tab exists."""
+        for widget in self.query(selector):
+            widget.focus()
+
+    def action_escape(self) -> None:
+        """Cancel a running benchmark; otherwise leave the text field for the results."""
+        for latency_view in self.query(LatencyView):
+            if latency_view.cancel():
+                return
+        self._focus_body(self.active_tab)
+
+    def action_bench(self) -> None:
+        """Show the Latency tab and time the current layer."""
+        self.query_one(TabbedContent).active = "latency"
+        self._focus_body("latency")
+        self.call_after_refresh(self._start_bench)
+
+    def _start_bench(self) -> None:
+        """Start the benchmark once the Latency tab is mounted."""
+        for latency_view in self.query(LatencyView):
+            latency_view.start()
 
     def load_preset(self, spec: LayerSpec) -> None:
         """Fill the form with a preset's layer."""
         self.form.load(spec)
 
-    def action_export(self) -> None:
-        """Write the current comparison to Markdown and JSON files and say where."""
+    def _layer_export(self) -> Export | None:
+        """The current comparison as Markdown and JSON."""
         if self.comparison is None:
-            return
+            return None
         spec = self.comparison.spec
         stem = (
             f"sepconv-{spec.in_channels}to{spec.out_channels}-k{spec.kernel_size}"
             f"-s{spec.stride}-{spec.height}x{spec.width}"
         )
-        markdown_path = self.export_dir / f"{stem}.md"
-        json_path = self.export_dir / f"{stem}.json"
+        return Export(stem, report.to_markdown(self.comparison), report.to_json(self.comparison))
+
+    def action_export(self) -> None:
+        """Write what the active tab shows to Markdown and JSON files and say where."""
+        tab = self.active_tab
+        if tab == "layer":
+            export = self._layer_export()
+        else:
+            views = {"network": NetworkView, "sweep": SweepView, "latency": LatencyView}
+            export = next((view.export() for view in self.query(views[tab])), None)
+        if export is None:
+            message = "Nothing to export yet: press b to run the benchmark first."
+            self.notify(message if tab == "latency" else "Nothing to export yet.")
+            return
         try:
-            markdown_path.write_text(report.to_markdown(self.comparison), encoding="utf-8")
-            json_path.write_text(report.to_json(self.comparison) + "\n", encoding="utf-8")
+            markdown_path, json_path = export.write(self.export_dir)
         except OSError as error:
             self.notify(f"Export failed: {error}", severity="error")
             return
@@ -160,6 +238,15 @@ class SepConvApp(App[None]):
             "Export", "Markdown and JSON in the working directory", self.action_export
         )
         yield SystemCommand("Help", "Keys, formulas and the verdict", self.action_help)
+        yield SystemCommand(
+            "Benchmark latency", "Time both sides' forward passes", self.action_bench
+        )
+        for tab, title in TABS.items():
+            yield SystemCommand(
+                f"Show tab: {title.split()[0]}",
+                f"Switch to the {title.split()[0]} view",
+                lambda tab=tab: self.action_show_tab(tab),
+            )
         for preset in PRESETS:
             yield SystemCommand(
                 f"Preset: {preset.name}",

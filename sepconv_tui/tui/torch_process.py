@@ -11,9 +11,12 @@ import json
 import subprocess
 import sys
 import threading
+from dataclasses import replace
+from typing import Any
 
 from ..core.figures import Figures
 from ..core.measure import MeasurementError
+from ..core.networks import NetworkReport
 from ..core.spec import LayerSpec
 
 _process: subprocess.Popen[str] | None = None
@@ -34,20 +37,37 @@ def _running_process() -> subprocess.Popen[str]:
     return _process
 
 
-def measure_figures(spec: LayerSpec) -> Figures:
-    """``measure.figures(spec)``, computed by the child process."""
+def _ask(request: dict[str, Any]) -> dict[str, Any]:
+    """Send one request to the child process and return its reply."""
     with _lock:  # one request in flight: the child answers in order
         process = _running_process()
         assert process.stdin is not None and process.stdout is not None
         try:
-            process.stdin.write(json.dumps(spec.to_dict()) + "\n")
+            process.stdin.write(json.dumps(request) + "\n")
             process.stdin.flush()
             line = process.stdout.readline()
         except OSError as error:
             raise MeasurementError(f"the PyTorch process stopped ({error})") from error
         if not line:
             raise MeasurementError("the PyTorch process stopped; edit a field to retry")
-    reply = json.loads(line)
+    reply: dict[str, Any] = json.loads(line)
     if "error" in reply:
         raise MeasurementError(reply["error"])
-    return Figures.from_dict(reply["figures"])
+    return reply
+
+
+def measure_figures(spec: LayerSpec) -> Figures:
+    """``measure.figures(spec)``, computed by the child process."""
+    return Figures.from_dict(_ask(spec.to_dict())["figures"])
+
+
+def verify_network(report: NetworkReport) -> NetworkReport:
+    """``measure.verify_network(report)``, computed by the child process."""
+    request = {
+        "network": {
+            "name": report.name,
+            "width_multiplier": report.width_multiplier,
+            "resolution": report.resolution,
+        }
+    }
+    return replace(report, verified=_ask(request)["verified"])

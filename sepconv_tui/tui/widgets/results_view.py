@@ -8,6 +8,7 @@ from textual.widgets import Static
 
 from ... import report
 from ...core.compare import Comparison
+from ...memory_report import memory_table
 
 #: Below this many columns the results use the report's compact table.
 COMPACT_WIDTH = 72
@@ -19,13 +20,14 @@ class ResultsView(VerticalScroll, can_focus=True):
     comparison: Comparison | None = None
 
     def compose(self) -> ComposeResult:
-        """Headline, verdict, cross-check, staleness note, table, FLOPs and convention."""
+        """Headline, verdict, cross-check, staleness note, table, FLOPs, memory."""
         yield Static(id="ratio")
         yield Static(id="verdict")
         yield Static(id="check")
         yield Static(id="stale")
         yield Static(id="table")
         yield Static(id="flops")
+        yield Static(id="memory")
 
     def show(self, comparison: Comparison) -> None:
         """Display ``comparison`` and clear any staleness."""
@@ -42,6 +44,7 @@ class ResultsView(VerticalScroll, can_focus=True):
         self.comparison = comparison
         self._update_table()
         self.query_one("#flops", Static).update(report.flops_message(comparison))
+        self.query_one("#memory", Static).update(memory_table(comparison.memory))
         self.mark_stale(None)
 
     def mark_stale(self, reason: str | None) -> None:

@@ -1,0 +1,209 @@
+"""The Latency tab: measured forward-pass times of both sides, and both sides' memory."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.message import Message
+from textual.widgets import Button, Input, Label, ProgressBar, Select, Static
+
+from ... import latency_report
+from ...core.compare import compare
+from ...core.latency import STAGES, BenchError, BenchResult
+from ...core.spec import LayerSpec
+from ...memory_report import memory_markdown, memory_table
+from ..bench_process import BenchRun
+from ..export import Export
+
+THREADS_RANGE = (1, 1024)
+
+
+def parse_threads(text: str) -> int | None:
+    """None (torch's default) for an empty field, else 1–1024; ValueError naming the range."""
+    if not text.strip():
+        return None
+    low, high = THREADS_RANGE
+    try:
+        value = int(text)
+    except ValueError:
+        value = low - 1
+    if not low <= value <= high:
+        raise ValueError(
+            f"Threads must be an integer from {low} to {high} (empty: torch's default), "
+            f"got {text!r}."
+        )
+    return value
+
+
+class LatencyView(Vertical):
+    """Runs ``sepconv-tui bench`` for the Layer tab's layer in a worker; escape cancels."""
+
+    @dataclass
+    class Stage(Message):
+        """``run`` reached stage ``index`` of STAGES."""
+
+        run: BenchRun
+        index: int
+        label: str
+
+    @dataclass
+    class Finished(Message):
+        """``run`` ended: a result, or an error message (neither when it was cancelled)."""
+
+        run: BenchRun
+        result: BenchResult | None
+        error: str | None = None
+
+    def __init__(self, spec: LayerSpec, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.spec = spec
+        self.result: BenchResult | None = None
+        self._run: BenchRun | None = None
+
+    def compose(self) -> ComposeResult:
+        """Layer line, device / threads / run, progress, the timing and memory tables."""
+        yield Static(id="latency-layer")
+        with Horizontal(id="latency-controls"):
+            yield Label("Device", classes="control-label")
+            yield Select(
+                [("cpu", "cpu"), ("cuda", "cuda")],
+                value="cpu",
+                allow_blank=False,
+                id="device",
+                compact=True,
+            )
+            yield Label("Threads", classes="control-label")
+            yield Input(
+                placeholder=f"default: {os.cpu_count()}",
+                id="threads",
+                type="integer",
+                compact=True,
+            )
+            yield Button("Run (b)", id="run-bench", variant="primary", compact=True)
+        yield Static(id="latency-error", classes="view-error")
+        with Horizontal(id="bench-progress-row"):
+            yield ProgressBar(total=len(STAGES), show_eta=False, id="bench-progress")
+            yield Static("Press b to time both sides.", id="bench-status")
+        with VerticalScroll(id="latency-body", can_focus=True):
+            yield Static(id="latency-table")
+            yield Static(id="speed")
+            yield Static(id="memory-table")
+
+    def on_mount(self) -> None:
+        """Describe the layer and show its memory."""
+        self._show_layer()
+
+    @property
+    def running(self) -> bool:
+        """True while a benchmark runs."""
+        return self._run is not None
+
+    def set_spec(self, spec: LayerSpec) -> None:
+        """Time ``spec`` from now on; a result for another layer is marked as such."""
+        self.spec = spec
+        if self.is_mounted:
+            self._show_layer()
+
+    def _show_layer(self) -> None:
+        """The layer line and its memory table."""
+        spec = self.spec
+        line = (
+            f"Layer (from the Layer tab): Conv2d({spec.in_channels}, {spec.out_channels}, "
+            f"{spec.kernel_size}, stride={spec.stride}, padding={spec.padding}) vs separable, "
+            f"input {'×'.join(map(str, spec.input_shape))}"
+        )
+        if self.result is not None and self.result.spec != spec:
+            line += "  ·  the timings below are for an earlier layer"
+        self.query_one("#latency-layer", Static).update(line)
+        self.query_one("#memory-table", Static).update(
+            memory_table(compare(spec, method="analytic").memory)
+        )
+
+    def _show_error(self, message: str | None) -> None:
+        error = self.query_one("#latency-error", Static)
+        error.update(f"⚠ {message}" if message else "")
+        error.display = message is not None
+
+    def start(self) -> None:
+        """Start a benchmark of the current layer (unless one is running)."""
+        if self.running:
+            return
+        try:
+            threads = parse_threads(self.query_one("#threads", Input).value)
+        except ValueError as error:
+            self._show_error(str(error))
+            return
+        self._show_error(None)
+        device = self.query_one("#device", Select).value
+        assert isinstance(device, str)  # allow_blank=False
+        self._run = BenchRun(self.spec, device, threads)
+        self.query_one("#bench-progress", ProgressBar).update(progress=0)
+        self.query_one("#bench-status", Static).update("Starting PyTorch… (escape cancels)")
+        self.set_class(True, "-running")
+        self._bench(self._run)
+
+    def cancel(self) -> bool:
+        """Cancel a running benchmark; False when none runs."""
+        if self._run is None:
+            return False
+        self._run.cancel()
+        self._run = None
+        self.set_class(False, "-running")
+        self.query_one("#bench-status", Static).update("Cancelled; the last result is kept.")
+        return True
+
+    @work(thread=True, exclusive=True, group="bench")
+    def _bench(self, run: BenchRun) -> None:
+        """Run ``run`` in its process; post its stages and its end."""
+        try:
+            result = run.run(lambda index, label: self.post_message(self.Stage(run, index, label)))
+        except BenchError as error:
+            self.post_message(self.Finished(run, None, str(error)))
+            return
+        self.post_message(self.Finished(run, result))
+
+    @on(Stage)
+    def _stage(self, event: Stage) -> None:
+        if event.run is self._run:
+            self.query_one("#bench-progress", ProgressBar).update(progress=event.index)
+            self.query_one("#bench-status", Static).update(
+                f"{event.label.capitalize()}… (escape cancels)"
+            )
+
+    @on(Finished)
+    def _finished(self, event: Finished) -> None:
+        if event.run is not self._run:
+            return  # a late message from a cancelled run
+        self._run = None
+        self.set_class(False, "-running")
+        status = self.query_one("#bench-status", Static)
+        if event.result is None:
+            self._show_error(event.error)
+            status.update("Not run; the last result is kept.")
+            return
+        self.result = event.result
+        self.query_one("#bench-progress", ProgressBar).update(progress=len(STAGES))
+        status.update("Done.")
+        self.query_one("#latency-table", Static).update(latency_report.latency_table(self.result))
+        self.query_one("#speed", Static).update(latency_report.speed_message(self.result))
+        self._show_layer()
+
+    @on(Button.Pressed, "#run-bench")
+    def _run_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        self.start()
+
+    def export(self) -> Export | None:
+        """The last benchmark, with its layer's memory table, as Markdown; the bench JSON."""
+        result = self.result
+        if result is None:
+            return None
+        spec = result.spec
+        stem = f"sepconv-bench-{spec.in_channels}to{spec.out_channels}-{result.device}"
+        memory = memory_markdown(compare(spec, method="analytic").memory)
+        markdown = latency_report.to_markdown(result) + "\n### Memory\n\n" + memory
+        return Export(stem, markdown, latency_report.to_json(result))
