@@ -11,7 +11,17 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from app_states import STATES  # noqa: E402
 
-SCREENSHOTS = ("default", "mismatch", "help", "invalid", "preset", "small")
+SCREENSHOTS = (
+    "default",
+    "mismatch",
+    "help",
+    "invalid",
+    "preset",
+    "small",
+    "network",
+    "sweep",
+    "bench",
+)
 
 
 async def export(name: str) -> Path:

@@ -47,6 +47,7 @@ class AppState:
     size: tuple[int, int] = (120, 40)
     spec: LayerSpec = field(default_factory=LayerSpec)
     steps: Callable[[Pilot], Awaitable[None]] | None = None
+    pinned: bool = True  # False: timings on screen, so a screenshot but no snapshot test
 
     def make_app(self) -> SepConvApp:
         """A fresh app at this state's starting layer."""
@@ -59,6 +60,8 @@ class AppState:
         if self.steps is not None:
             await self.steps(pilot)
         await settle(pilot)
+        still_cursor(pilot.app)  # type: ignore[arg-type]  # lazily mounted tabs' Inputs too
+        await pilot.pause()
 
 
 async def _edit(pilot: Pilot) -> None:
@@ -84,6 +87,47 @@ async def _preset(pilot: Pilot) -> None:
     pilot.app.query_one("#preset", Select).value = "mobilenet_v1_14"
 
 
+async def _network(pilot: Pilot) -> None:
+    await pilot.press("f3")
+
+
+async def _network_thin(pilot: Pilot) -> None:
+    await pilot.press("f3")
+    await settle(pilot)
+    await type_into(pilot, "width-multiplier", "0.5")
+    await type_into(pilot, "resolution", "160")
+
+
+async def _network_invalid(pilot: Pilot) -> None:
+    await pilot.press("f3")
+    await settle(pilot)
+    await type_into(pilot, "width-multiplier", "0")
+
+
+async def _sweep(pilot: Pilot) -> None:
+    await pilot.press("f4")
+
+
+async def _sweep_kernel(pilot: Pilot) -> None:
+    await pilot.press("f4")
+    await settle(pilot)
+    pilot.app.query_one("#sweep-field", Select).value = "kernel_size"
+
+
+async def _latency(pilot: Pilot) -> None:
+    await pilot.press("f5")
+
+
+async def _bench(pilot: Pilot) -> None:
+    await pilot.press("escape", "b")
+    for _ in range(3000):  # the benchmark runs in a child process: wait for its result
+        await asyncio.sleep(0.02)
+        if pilot.app.query("#latency-view") and not pilot.app.query_one("#latency-view").has_class(
+            "-running"
+        ):
+            break
+
+
 STATES: dict[str, AppState] = {
     state.name: state
     for state in (
@@ -98,5 +142,16 @@ STATES: dict[str, AppState] = {
         AppState("help", "The help screen over the reference experiment.", steps=_help),
         AppState("preset", "The MobileNetV1 14×14×512 preset.", steps=_preset),
         AppState("small", "The reference experiment at 80×24.", size=(80, 24)),
+        AppState("network", "MobileNetV1, both variants, checked by PyTorch.", steps=_network),
+        AppState("network_thin", "MobileNetV1 at α = 0.5, 160×160.", steps=_network_thin),
+        AppState(
+            "network_invalid",
+            "α = 0: the field's range, last network kept.",
+            steps=_network_invalid,
+        ),
+        AppState("sweep", "Sweep over out channels, beside the textbook curve.", steps=_sweep),
+        AppState("sweep_kernel", "Sweep over odd kernel sizes.", steps=_sweep_kernel),
+        AppState("latency", "The Latency tab before a run: memory per dtype.", steps=_latency),
+        AppState("bench", "A measured benchmark (b).", steps=_bench, pinned=False),
     )
 }

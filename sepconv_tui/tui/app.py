@@ -210,8 +210,15 @@ class SepConvApp(App[None]):
         if tab == "layer":
             export = self._layer_export()
         else:
-            views = {"network": NetworkView, "sweep": SweepView, "latency": LatencyView}
-            export = next((view.export() for view in self.query(views[tab])), None)
+            view_ids = {
+                "network": "#network-view",
+                "sweep": "#sweep-view",
+                "latency": "#latency-view",
+            }
+            view = next(iter(self.query(view_ids[tab])), None)
+            export = (
+                view.export() if isinstance(view, NetworkView | SweepView | LatencyView) else None
+            )
         if export is None:
             message = "Nothing to export yet: press b to run the benchmark first."
             self.notify(message if tab == "latency" else "Nothing to export yet.")

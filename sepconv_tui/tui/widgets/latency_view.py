@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
 from textual import on, work
@@ -78,7 +77,7 @@ class LatencyView(Vertical):
             )
             yield Label("Threads", classes="control-label")
             yield Input(
-                placeholder=f"default: {os.cpu_count()}",
+                placeholder="torch's default",
                 id="threads",
                 type="integer",
                 compact=True,
@@ -159,8 +158,12 @@ class LatencyView(Vertical):
     @work(thread=True, exclusive=True, group="bench")
     def _bench(self, run: BenchRun) -> None:
         """Run ``run`` in its process; post its stages and its end."""
+
+        def on_stage(index: int, label: str) -> None:
+            self.post_message(self.Stage(run, index, label))
+
         try:
-            result = run.run(lambda index, label: self.post_message(self.Stage(run, index, label)))
+            result = run.run(on_stage)
         except BenchError as error:
             self.post_message(self.Finished(run, None, str(error)))
             return
