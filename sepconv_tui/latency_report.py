@@ -11,11 +11,13 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
+from .core.compare import compare
 from .core.latency import BenchResult, Timing
 from .core.memory import format_bytes
 from .report import format_ratio
 
-#: A measured speed-up below this fraction of the MAC ratio earns an explanation.
+#: A measured speed-up below this fraction of the MAC ratio (or above its inverse multiple)
+#: earns an explanation.
 DIVERGENCE = 0.5
 
 
@@ -49,15 +51,22 @@ def speed_message(result: BenchResult) -> str:
     """The measured speed ratio beside the MAC ratio, and why when they diverge."""
     speed, macs = result.speed_ratio, result.mac_ratio
     if speed >= 1:
-        headline = f"Separable block {format_ratio(speed)} faster"
+        message = f"Measured: the separable block runs {format_ratio(speed)} faster"
+        message += f"; it does {format_ratio(macs)} fewer MACs."
     else:
-        headline = f"Separable block {format_ratio(1 / speed)} slower"
-    message = f"{headline} measured; MACs predict {format_ratio(macs)} fewer."
+        message = f"Measured: the separable block runs {format_ratio(1 / speed)} slower"
+        message += f", though it does {format_ratio(macs)} fewer MACs."
     if speed < DIVERGENCE * macs:
         message += (
-            " Time falls far less than MACs do: a depthwise conv does only k² "
-            "MACs per value it reads, so it is bound by memory traffic, not arithmetic, and "
-            "the extra intermediate tensor and second kernel launch cost time too."
+            " Time falls far less than MACs: a depthwise conv does only k² MACs per value it "
+            "reads, so it is bound by memory traffic rather than arithmetic, and the second "
+            "kernel launch and the intermediate tensor cost time too."
+        )
+    elif speed > macs / DIVERGENCE:
+        weights = compare(result.spec, method="analytic").memory.standard.weight_bytes("fp32")
+        message += (
+            f" Time falls further than MACs: the standard conv's {format_bytes(weights)} of "
+            "fp32 weights outgrow the caches, so it too runs below its arithmetic peak."
         )
     return message
 

@@ -152,6 +152,12 @@ STATES: dict[str, AppState] = {
         AppState("sweep", "Sweep over out channels, beside the textbook curve.", steps=_sweep),
         AppState("sweep_kernel", "Sweep over odd kernel sizes.", steps=_sweep_kernel),
         AppState("latency", "The Latency tab before a run: memory per dtype.", steps=_latency),
-        AppState("bench", "A measured benchmark (b).", steps=_bench, pinned=False),
+        AppState(
+            "bench",
+            "A measured benchmark (b) of a MobileNetV1 layer, 256→256 on 28×28.",
+            spec=LayerSpec(in_channels=256, out_channels=256, height=28, width=28, bias=False),
+            steps=_bench,
+            pinned=False,
+        ),
     )
 }

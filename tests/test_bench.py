@@ -77,13 +77,21 @@ def test_layer_without_output_is_refused() -> None:
 
 
 def test_speed_message_explains_divergence() -> None:
-    """A speed ratio far below the MAC ratio earns the memory-bound explanation."""
-    result = benchmark(LayerSpec(), threads=1, min_run_time=0.01)
-    slow = BenchResult.from_dict(
-        {**result.to_dict(), "separable": {**result.to_dict()["standard"]}}
-    )
-    assert "1.00× faster" in latency_report.speed_message(slow)
-    assert "memory traffic" in latency_report.speed_message(slow)
+    """Speed far below the MAC ratio, or far above it, each get their explanation."""
+    measured = benchmark(LayerSpec(), threads=1, min_run_time=0.01).to_dict()
+
+    def with_separable_median(median_s: float) -> str:
+        separable = {**measured["separable"], "median_s": median_s}
+        return latency_report.speed_message(
+            BenchResult.from_dict({**measured, "separable": separable})
+        )
+
+    standard_s = measured["standard"]["median_s"]
+    assert "runs 1.00× faster" in with_separable_median(standard_s)
+    assert "memory traffic" in with_separable_median(standard_s)
+    assert "runs 2.00× slower" in with_separable_median(2 * standard_s)
+    assert "1.75 KiB of fp32 weights" in with_separable_median(standard_s / 20)
+    assert with_separable_median(standard_s / 5.76).endswith("fewer MACs.")  # as predicted
 
 
 def run_bench(*arguments: str) -> subprocess.CompletedProcess[str]:

@@ -128,7 +128,7 @@ async def test_b_times_both_sides_and_export_writes_the_bench_json(tmp_path: Pat
         assert view.result is not None and view.result.spec == LayerSpec()
         assert view.result.standard.median_s > 0 and view.result.separable.median_s > 0
         assert app.query_one("#bench-progress", ProgressBar).progress == len(STAGES)
-        assert "MACs predict 5.76× fewer" in text_of(app, "#speed")
+        assert "5.76× fewer MACs" in text_of(app, "#speed")
         assert "earlier layer" in text_of(app, "#latency-layer")  # in_channels is now 4
         await pilot.press("e")
         exported = json.loads((tmp_path / "sepconv-bench-3to16-cpu.json").read_text())

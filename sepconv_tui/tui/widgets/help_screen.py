@@ -14,13 +14,15 @@ from ...core.compare import Comparison
 KEYS = """\
 | Key | Does |
 |---|---|
+| F2 / F3 / F4 / F5 | Layer / Network / Sweep / Latency tab |
+| b | time both sides of the current layer (Latency tab) |
 | tab / shift+tab | next / previous field |
 | up / down | step the focused number by 1 |
 | shift+up / shift+down | double / halve it (the natural move for channel counts) |
 | ctrl+l | link / unlink the separable block's geometry |
 | ctrl+r | back to the reference experiment |
-| escape | leave the form (then `e`, `q` and `?` work) |
-| e | export the comparison to Markdown and JSON in the working directory |
+| escape | cancel a running benchmark; else leave the text field (then `e`, `b`, `q`, `?` work) |
+| e | export what the tab shows to Markdown and JSON in the working directory |
 | F1 or ? | this help (escape closes it) |
 | ctrl+p | command palette: every action and the presets |
 | ctrl+q (or q outside a text field) | quit |
