@@ -139,18 +139,18 @@ def build_parser() -> argparse.ArgumentParser:
         description="Per-layer params and MACs of a published network built with separable "
         "blocks (as published) and with standard convs, by closed form and PyTorch.",
     )
-    network_parser.add_argument("name", choices=NETWORKS, help="the network")
+    network_parser.add_argument("name", choices=list(NETWORKS), help="the network")
     network_parser.add_argument(
         "--width-multiplier",
         type=argument_type(parse_width_multiplier),
         default=1.0,
-        help="α: thins every layer (0 < α ≤ 4; default 1)",
+        help="α: thins every layer (0 < α ≤ 4; default 1; mobilenet_v1 only)",
     )
     network_parser.add_argument(
         "--resolution",
         type=argument_type(parse_resolution),
-        default=224,
-        help="input height and width (32–4096; default 224)",
+        default=None,
+        help="input height and width (32–4096; default: the paper's, 224 or 299)",
     )
     add_format_arguments(network_parser)
     sweep_parser = subcommands.add_parser(
@@ -225,9 +225,12 @@ def run_network(arguments: argparse.Namespace) -> int:
     from .core.measure import verify_network
     from .core.networks import network_report as build_report
 
-    report = verify_network(
-        build_report(arguments.name, arguments.width_multiplier, arguments.resolution)
-    )
+    try:
+        closed_form = build_report(arguments.name, arguments.width_multiplier, arguments.resolution)
+    except ValueError as error:
+        print(f"sepconv-tui network: error: {error}", file=sys.stderr)
+        return EXIT_BAD_ARGUMENTS
+    report = verify_network(closed_form)
     emit(
         arguments.format,
         json=lambda: network_report.to_json(report),

@@ -14,10 +14,13 @@ from rich.text import Text
 from .core.networks import NetworkReport
 from .report import format_count, format_ratio, format_shape
 
-PAPER_NOTE = (
-    "Howard et al. 2017, Table 4 (α = 1, 224): Conv MobileNet 29.3M params, 4866M mult-adds; "
-    "MobileNet 4.2M params, 569M mult-adds."
-)
+#: What each network's paper publishes, to read the totals against.
+PAPER_NOTES = {
+    "mobilenet_v1": "Howard et al. 2017, Table 4 (α = 1, 224): Conv MobileNet 29.3M params, "
+    "4866M mult-adds; MobileNet 4.2M params, 569M mult-adds.",
+    "xception": "Chollet 2017, Table 3: Xception 22,855,952 parameters (MACs not published). "
+    "Standard: each separable conv swapped for a full 3×3 conv.",
+}
 
 
 def _title(report: NetworkReport) -> str:
@@ -34,10 +37,14 @@ def _millions(value: int) -> str:
 def network_table(report: NetworkReport) -> Table:
     """Per block: input shape, and params / MACs of the standard and separable variants."""
     table = Table(title=_title(report), title_style="bold", box=box.ROUNDED)
-    table.add_column("Layer")
-    table.add_column("Input shape", no_wrap=True)
-    for heading in ("Std params", "Std MACs", "Sep params", "Sep MACs"):
-        table.add_column(heading, justify="right", no_wrap=True)
+    table.add_column("Layer", ratio=1)  # wraps first when the terminal is narrow
+    table.add_column("Input shape", ratio=1)
+    totals = (report.standard.params, report.standard.macs, report.separable.params)
+    totals += (report.separable.macs,)
+    for heading, total in zip(("Std params", "Std MACs", "Sep params", "Sep MACs"), totals):
+        # The totals are the widest numbers; never squeeze a count into an ellipsis.
+        width = max(len(heading), len(format_count(total)))
+        table.add_column(heading, justify="right", no_wrap=True, min_width=width)
     for row in report.rows:
         table.add_row(
             row.name,
@@ -90,9 +97,12 @@ def summary_message(report: NetworkReport) -> str:
     return totals_message(report) + "\n" + check_message(report)
 
 
-NOTES = (
-    "Params include batch norm; MACs count convs and the classifier (no bias adds). " + PAPER_NOTE
-)
+def notes(report: NetworkReport) -> str:
+    """The counting conventions and what the paper publishes."""
+    return (
+        "Params include batch norm; MACs count convs and the classifier (no bias adds, pools "
+        "or residual adds). " + PAPER_NOTES.get(report.name, "")
+    )
 
 
 def render(report: NetworkReport) -> Group:
@@ -100,7 +110,7 @@ def render(report: NetworkReport) -> Group:
     return Group(
         network_table(report),
         Text(summary_message(report), style="bold"),
-        Text(NOTES, style="dim"),
+        Text(notes(report), style="dim"),
     )
 
 

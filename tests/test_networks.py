@@ -94,3 +94,39 @@ def test_cli_bad_arguments_exit_2(arguments: tuple[str, ...]) -> None:
     )
     assert result.returncode == 2
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_xception_matches_table_3_exactly() -> None:
+    """Chollet 2017, Table 3: Xception has 22,855,952 parameters (BN's γ and β included)."""
+    report = network_report("xception")
+    assert report.resolution == 299
+    assert report.separable.params == 22_855_952
+    assert report.rows[-2].output_shape == (1, 2048, 10, 10)  # the exit flow's last map
+
+
+def test_xception_shortcuts_meet_their_pools() -> None:
+    """Each 1×1/s2 shortcut's output has the pooled main path's shape, so the add is valid."""
+    rows = network_report("xception").rows
+    for index, row in enumerate(rows):
+        if "shortcut" in row.name:
+            assert rows[index - 1].name.endswith("maxpool 3×3/s2")
+            assert row.output_shape == rows[index - 1].output_shape
+
+
+def test_xception_closed_form_equals_pytorch() -> None:
+    """Every row of Xception (pools and shortcuts included) agrees with PyTorch on meta."""
+    report = verify_network(network_report("xception"))
+    assert report.verified == {"params": True, "macs": True, "shapes": True}
+
+
+def test_width_multiplier_is_refused_where_the_paper_does_not_define_it() -> None:
+    """Xception has no α: the CLI says so in one line and exits 2."""
+    result = subprocess.run(
+        [sys.executable, "-m", "sepconv_tui", "network", "xception", "--width-multiplier", "0.5"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "defined for mobilenet_v1 only" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1

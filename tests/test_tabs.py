@@ -64,6 +64,25 @@ async def test_network_parameters_and_bad_input_keep_the_last_report() -> None:
         assert view.report.rows == expected.rows  # the last good network stays
 
 
+async def test_choosing_xception_starts_at_its_paper_input() -> None:
+    """Picking Xception sets 299×299 and α = 1 and shows its 22,855,952 parameters."""
+    app = SepConvApp()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await show(pilot, "f3")
+        await type_into(pilot, "width-multiplier", "0.5")
+        app.query_one("#network-name", Select).value = "xception"
+        await settle(pilot)
+        view = app.query_one(NetworkView)
+        assert app.query_one("#resolution", Input).value == "299"
+        assert view.report is not None and view.report.name == "xception"
+        assert view.report.separable.params == 22_855_952
+        assert view.report.verified == {"params": True, "macs": True, "shapes": True}
+        await type_into(pilot, "width-multiplier", "0.75")
+        await pilot.pause()
+        assert "defined for mobilenet_v1 only" in text_of(app, "#network-error")
+        assert view.report.name == "xception" and view.report.width_multiplier == 1.0
+
+
 async def test_sweep_tab_follows_the_layer_tab_and_the_field() -> None:
     """F4 sweeps the Layer tab's layer; a new field or a new layer recomputes the points."""
     app = SepConvApp()

@@ -73,29 +73,26 @@ def separable_block(spec: LayerSpec) -> DepthwiseSeparableConv:
 
 
 def network_block(block: BlockConfig, variant: str) -> nn.Module:
-    """One block of a network as PyTorch modules: conv (or dw + pw) with BN and ReLU, or the FC."""
+    """One row of a network as PyTorch modules, in the "standard" or "separable" variant."""
     if block.kind == "classifier":
         return nn.Sequential(nn.Flatten(), nn.Linear(block.in_channels, block.out_channels))
-    k, stride = block.kernel_size, block.stride
-    if block.kind == "stem" or variant == "standard":
+    k, stride, padding = block.kernel_size, block.stride, block.conv_padding
+    if block.kind == "pool":
+        return nn.MaxPool2d(k, stride, padding)
+    c_in, c_out = block.in_channels, block.out_channels
+    if block.kind == "conv" or variant == "standard":
         return nn.Sequential(
-            nn.Conv2d(block.in_channels, block.out_channels, k, stride, k // 2, bias=False),
-            nn.BatchNorm2d(block.out_channels),
+            nn.Conv2d(c_in, c_out, k, stride, padding, bias=False),
+            nn.BatchNorm2d(c_out),
             nn.ReLU(inplace=True),
         )
+    between: list[nn.Module] = (
+        [nn.BatchNorm2d(c_in), nn.ReLU(inplace=True)] if block.bn_between else []
+    )
     return nn.Sequential(
-        nn.Conv2d(
-            block.in_channels,
-            block.in_channels,
-            k,
-            stride,
-            k // 2,
-            groups=block.in_channels,
-            bias=False,
-        ),
-        nn.BatchNorm2d(block.in_channels),
-        nn.ReLU(inplace=True),
-        nn.Conv2d(block.in_channels, block.out_channels, 1, bias=False),
-        nn.BatchNorm2d(block.out_channels),
+        nn.Conv2d(c_in, c_in, k, stride, padding, groups=c_in, bias=False),
+        *between,
+        nn.Conv2d(c_in, c_out, 1, bias=False),
+        nn.BatchNorm2d(c_out),
         nn.ReLU(inplace=True),
     )

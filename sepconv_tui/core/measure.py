@@ -77,10 +77,10 @@ def network_rows(report: NetworkReport) -> list[tuple[int, int, int, int, tuple[
     from torch.utils.flop_counter import FlopCounterMode
 
     from .layers import network_block
-    from .networks import mobilenet_v1_blocks
+    from .networks import network_blocks
 
     measured = []
-    blocks = mobilenet_v1_blocks(report.width_multiplier)
+    blocks = network_blocks(report.name, report.width_multiplier, report.resolution)
     for block, row in zip(blocks, report.rows, strict=True):
         figures: list[int] = []
         shape: tuple[int, ...] = ()

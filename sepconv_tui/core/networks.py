@@ -1,16 +1,25 @@
 """Whole published networks, built twice: separable (as published) and with standard convs.
 
+Every separable conv is swapped for one full conv of the same kernel, stride and widths in the
+"standard" variant; stems, 1×1 residual convs, pools and classifiers stay as they are.
+
 MobileNetV1 (Howard et al. 2017, arXiv 1704.04861, Table 1): a 3×3 stem conv, 13
-depthwise-separable blocks, 7×7 average pool and a 1024·α → 1000 classifier with bias; batch
-norm (2 parameters per channel) after every conv, whose own bias is off. The "standard"
-variant is the paper's "Conv MobileNet": each depthwise + pointwise pair becomes one full
-3×3 conv of the same stride and widths. Table 1 prints s2 for the 13th depthwise layer, but
-the feature map must stay 7×7 for the 7×7 pool (and only stride 1 reproduces Table 4), so it
-is stride 1 here.
+depthwise-separable blocks (BN and ReLU between depthwise and pointwise), 7×7 average pool and
+a 1024·α → 1000 classifier with bias; batch norm (2 parameters per channel) after every conv,
+whose own bias is off. Its "standard" variant is the paper's "Conv MobileNet". Table 1 prints
+s2 for the 13th depthwise layer, but the feature map must stay 7×7 for the 7×7 pool (and only
+stride 1 reproduces Table 4), so it is stride 1 here.
+
+Xception (Chollet 2017, arXiv 1610.02357, Figure 5): two valid 3×3 stem convs, entry flow of
+three residual blocks (two separable convs, a 3×3/s2 max pool, a 1×1/s2 conv on the shortcut),
+a middle flow of eight blocks of three 728-wide separable convs, the exit flow, global average
+pool and a 2048 → 1000 classifier with bias. Its separable convs have no BN between depthwise
+and pointwise; BN follows every conv. Table 3 counts 22,855,952 parameters.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -34,7 +43,6 @@ MOBILENET_V1_BLOCKS: tuple[tuple[int, int], ...] = (
 )
 MOBILENET_V1_STEM = 32
 CLASSES = 1000
-NETWORKS = ("mobilenet_v1",)
 #: α: greater than the first, at most the second.
 WIDTH_MULTIPLIER_RANGE = (0.0, 4.0)
 #: Input height and width, inclusive.
@@ -69,14 +77,31 @@ def parse_resolution(text: str) -> int:
 
 @dataclass(frozen=True)
 class BlockConfig:
-    """One block of a network: its channels, kernel and stride."""
+    """One row of a network: a conv, a separable conv (the swapped part), a pool or the FC."""
 
     name: str
-    kind: str  # "stem" (standard conv in both variants), "block" (the swapped pair), "classifier"
+    kind: str  # "conv" (same in both variants), "separable" (swapped), "pool", "classifier"
     in_channels: int
     out_channels: int
+    input_size: int  # the input's height and width (square inputs)
     kernel_size: int = 3
     stride: int = 1
+    padding: int | None = None  # None: "same" for odd kernels, k // 2
+    bn_between: bool = True  # separable: BN and ReLU between depthwise and pointwise
+
+    @property
+    def conv_padding(self) -> int:
+        """The padding, with None read as k // 2."""
+        return self.kernel_size // 2 if self.padding is None else self.padding
+
+    @property
+    def output_size(self) -> int:
+        """The output's height and width (1 for the classifier)."""
+        if self.kind == "classifier":
+            return 1
+        return conv_output_size(
+            self.input_size, self.kernel_size, self.stride, self.conv_padding, 1
+        )
 
 
 @dataclass(frozen=True)
@@ -158,26 +183,117 @@ def scaled(channels: int, width_multiplier: float) -> int:
     return max(1, int(channels * width_multiplier))
 
 
-def mobilenet_v1_blocks(width_multiplier: float = 1.0) -> list[BlockConfig]:
+def mobilenet_v1_blocks(width_multiplier: float = 1.0, resolution: int = 224) -> list[BlockConfig]:
     """MobileNetV1's stem, 13 blocks and classifier at width multiplier α."""
     stem = scaled(MOBILENET_V1_STEM, width_multiplier)
-    blocks = [BlockConfig("conv1 3×3/s2", "stem", 3, stem, 3, 2)]
+    blocks = [BlockConfig("conv1 3×3/s2", "conv", 3, stem, resolution, 3, 2)]
     in_channels = stem
     for index, (channels, stride) in enumerate(MOBILENET_V1_BLOCKS, start=1):
         out_channels = scaled(channels, width_multiplier)
+        name = f"block{index} {in_channels}→{out_channels}/s{stride}"
         blocks.append(
             BlockConfig(
-                f"block{index} {in_channels}→{out_channels}/s{stride}",
-                "block",
-                in_channels,
-                out_channels,
-                3,
-                stride,
+                name, "separable", in_channels, out_channels, blocks[-1].output_size, 3, stride
             )
         )
         in_channels = out_channels
-    blocks.append(BlockConfig(f"fc {in_channels}→{CLASSES}", "classifier", in_channels, CLASSES))
+    blocks.append(BlockConfig(f"fc {in_channels}→{CLASSES}", "classifier", in_channels, CLASSES, 1))
     return blocks
+
+
+def _xception_residual_block(
+    name: str, in_channels: int, widths: tuple[int, int], size: int
+) -> list[BlockConfig]:
+    """Two separable convs, a 3×3/s2 max pool, and the 1×1/s2 conv on the shortcut."""
+    first, second = widths
+    return [
+        BlockConfig(
+            f"{name} sep {in_channels}→{first}",
+            "separable",
+            in_channels,
+            first,
+            size,
+            bn_between=False,
+        ),
+        BlockConfig(
+            f"{name} sep {first}→{second}", "separable", first, second, size, bn_between=False
+        ),
+        BlockConfig(f"{name} maxpool 3×3/s2", "pool", second, second, size, 3, 2),
+        BlockConfig(
+            f"{name} shortcut 1×1/s2 {in_channels}→{second}",
+            "conv",
+            in_channels,
+            second,
+            size,
+            1,
+            2,
+        ),
+    ]
+
+
+def xception_blocks(width_multiplier: float = 1.0, resolution: int = 299) -> list[BlockConfig]:
+    """Xception's entry, middle and exit flows and classifier (α must be 1: not defined)."""
+    if width_multiplier != 1.0:
+        raise ValueError(
+            "the width multiplier is defined for mobilenet_v1 only; use 1 for xception"
+        )
+    blocks = [BlockConfig("conv1 3×3/s2 valid", "conv", 3, 32, resolution, 3, 2, padding=0)]
+    blocks.append(BlockConfig("conv2 3×3 valid", "conv", 32, 64, blocks[-1].output_size, padding=0))
+    in_channels = 64
+    for index, width in enumerate((128, 256, 728), start=2):  # entry flow
+        size = blocks[-1].output_size
+        blocks += _xception_residual_block(f"block{index}", in_channels, (width, width), size)
+        in_channels = width
+    for index in range(5, 13):  # middle flow: identity shortcuts
+        size = blocks[-1].output_size
+        for repeat in range(1, 4):
+            blocks.append(
+                BlockConfig(
+                    f"block{index} sep{repeat} 728→728",
+                    "separable",
+                    728,
+                    728,
+                    size,
+                    bn_between=False,
+                )
+            )
+    size = blocks[-1].output_size
+    blocks += _xception_residual_block("block13", 728, (728, 1024), size)  # exit flow
+    size = blocks[-1].output_size
+    blocks.append(
+        BlockConfig("block14 sep 1024→1536", "separable", 1024, 1536, size, bn_between=False)
+    )
+    blocks.append(
+        BlockConfig("block14 sep 1536→2048", "separable", 1536, 2048, size, bn_between=False)
+    )
+    blocks.append(BlockConfig(f"fc 2048→{CLASSES}", "classifier", 2048, CLASSES, 1))
+    return blocks
+
+
+@dataclass(frozen=True)
+class Network:
+    """A published network: how to build its rows, its default input and its source."""
+
+    title: str
+    default_resolution: int
+    blocks: Callable[[float, int], list[BlockConfig]]
+
+
+NETWORKS: dict[str, Network] = {
+    "mobilenet_v1": Network("MobileNetV1 (Howard et al. 2017)", 224, mobilenet_v1_blocks),
+    "xception": Network("Xception (Chollet 2017)", 299, xception_blocks),
+}
+
+
+def network_blocks(
+    name: str, width_multiplier: float = 1.0, resolution: int | None = None
+) -> list[BlockConfig]:
+    """The rows of network ``name`` (ValueError for an unknown name or an α it does not define)."""
+    if name not in NETWORKS:
+        raise ValueError(f"unknown network {name!r}; known: {', '.join(NETWORKS)}")
+    network = NETWORKS[name]
+    size = resolution if resolution is not None else network.default_resolution
+    return network.blocks(width_multiplier, size)
 
 
 def _bn(channels: int) -> int:
@@ -185,52 +301,51 @@ def _bn(channels: int) -> int:
     return 2 * channels
 
 
+def block_row(block: BlockConfig) -> NetworkRow:
+    """A block's closed-form params and MACs in both variants."""
+    c_in, c_out, k, size = (
+        block.in_channels,
+        block.out_channels,
+        block.kernel_size,
+        block.input_size,
+    )
+    if block.kind == "classifier":
+        params = c_in * c_out + c_out
+        macs = c_in * c_out
+        return NetworkRow(block.name, (1, c_in), (1, c_out), params, macs, params, macs)
+    out = block.output_size
+    input_shape, output_shape = (1, c_in, size, size), (1, c_out, out, out)
+    if block.kind == "pool":
+        return NetworkRow(block.name, input_shape, output_shape, 0, 0, 0, 0)
+    standard_params = conv_params(c_in, c_out, k, 1, False) + _bn(c_out)
+    standard_macs = conv_macs(1, c_in, c_out, out, out, k, 1)
+    if block.kind == "conv":
+        separable_params, separable_macs = standard_params, standard_macs
+    else:
+        separable_params = (
+            conv_params(c_in, c_in, k, c_in, False)
+            + (_bn(c_in) if block.bn_between else 0)
+            + conv_params(c_in, c_out, 1, 1, False)
+            + _bn(c_out)
+        )
+        separable_macs = conv_macs(1, c_in, c_in, out, out, k, c_in) + conv_macs(
+            1, c_in, c_out, out, out, 1, 1
+        )
+    return NetworkRow(
+        block.name,
+        input_shape,
+        output_shape,
+        standard_params,
+        standard_macs,
+        separable_params,
+        separable_macs,
+    )
+
+
 def network_report(
-    name: str = "mobilenet_v1", width_multiplier: float = 1.0, resolution: int = 224
+    name: str = "mobilenet_v1", width_multiplier: float = 1.0, resolution: int | None = None
 ) -> NetworkReport:
     """The closed-form per-layer table and totals of a network, both variants."""
-    if name not in NETWORKS:
-        raise ValueError(f"unknown network {name!r}; known: {', '.join(NETWORKS)}")
-    rows: list[NetworkRow] = []
-    size = resolution
-    for block in mobilenet_v1_blocks(width_multiplier):
-        c_in, c_out, k, stride = (
-            block.in_channels,
-            block.out_channels,
-            block.kernel_size,
-            block.stride,
-        )
-        input_shape: tuple[int, ...] = (1, c_in, size, size)
-        if block.kind == "classifier":
-            params = c_in * c_out + c_out
-            macs = c_in * c_out
-            rows.append(NetworkRow(block.name, (1, c_in), (1, c_out), params, macs, params, macs))
-            continue
-        out = conv_output_size(size, k, stride, k // 2, 1)
-        standard_params = conv_params(c_in, c_out, k, 1, False) + _bn(c_out)
-        standard_macs = conv_macs(1, c_in, c_out, out, out, k, 1)
-        if block.kind == "stem":
-            separable_params, separable_macs = standard_params, standard_macs
-        else:
-            separable_params = (
-                conv_params(c_in, c_in, k, c_in, False)
-                + _bn(c_in)
-                + conv_params(c_in, c_out, 1, 1, False)
-                + _bn(c_out)
-            )
-            separable_macs = conv_macs(1, c_in, c_in, out, out, k, c_in) + conv_macs(
-                1, c_in, c_out, out, out, 1, 1
-            )
-        rows.append(
-            NetworkRow(
-                block.name,
-                input_shape,
-                (1, c_out, out, out),
-                standard_params,
-                standard_macs,
-                separable_params,
-                separable_macs,
-            )
-        )
-        size = out
-    return NetworkReport(name, width_multiplier, resolution, tuple(rows))
+    blocks = network_blocks(name, width_multiplier, resolution)
+    rows = tuple(block_row(block) for block in blocks)
+    return NetworkReport(name, width_multiplier, blocks[0].input_size, rows)

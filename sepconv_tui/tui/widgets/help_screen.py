@@ -21,7 +21,7 @@ KEYS = """\
 | shift+up / shift+down | double / halve it (the natural move for channel counts) |
 | ctrl+l | link / unlink the separable block's geometry |
 | ctrl+r | back to the reference experiment |
-| escape | cancel a running benchmark; else leave the text field (then `e`, `b`, `q`, `?` work) |
+| escape | cancel a running benchmark; else leave the text field (then e, b, q and ? work) |
 | e | export what the tab shows to Markdown and JSON in the working directory |
 | F1 or ? | this help (escape closes it) |
 | ctrl+p | command palette: every action and the presets |

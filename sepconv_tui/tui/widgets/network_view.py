@@ -16,7 +16,6 @@ from ...core.measure import MeasurementError
 from ...core.networks import NETWORKS, NetworkReport, parse_resolution, parse_width_multiplier
 from ..export import Export
 
-NETWORK_NAMES = {"mobilenet_v1": "MobileNetV1 (Howard et al. 2017)"}
 PARAMETER_LABELS = {"width-multiplier": "Width multiplier α", "resolution": "Resolution"}
 
 
@@ -36,8 +35,8 @@ class NetworkView(Vertical):
         with Horizontal(id="network-controls"):
             yield Label("Network", classes="control-label")
             yield Select(
-                [(NETWORK_NAMES.get(name, name), name) for name in NETWORKS],
-                value=NETWORKS[0],
+                [(network.title, name) for name, network in NETWORKS.items()],
+                value="mobilenet_v1",
                 allow_blank=False,
                 id="network-name",
                 compact=True,
@@ -51,7 +50,7 @@ class NetworkView(Vertical):
         yield Static(id="network-check")
         with VerticalScroll(id="network-body", can_focus=True):
             yield Static(id="network-table")
-            yield Static(network_report.NOTES, id="network-notes")
+            yield Static(id="network-notes")
 
     def on_mount(self) -> None:
         """Show the published network at α = 1, 224×224."""
@@ -88,11 +87,18 @@ class NetworkView(Vertical):
             error.update("⚠ " + " ".join(parsed.values()) + " Showing the last valid network.")
             error.display = True
             return
-        error.display = False
         from ...core.networks import network_report as build_report
 
-        self.show(build_report(*parsed))
-        self.cross_check(self.report)
+        try:
+            report = build_report(*parsed)
+        except ValueError as problem:  # e.g. α for a network that does not define it
+            self.query_one("#width-multiplier", Input).set_class(True, "-invalid")
+            error.update(f"⚠ Width multiplier α: {problem}. Showing the last valid network.")
+            error.display = True
+            return
+        error.display = False
+        self.show(report)
+        self.cross_check(report)
 
     def show(self, report: NetworkReport) -> None:
         """Display ``report``: summary, check line and table."""
@@ -103,6 +109,7 @@ class NetworkView(Vertical):
         check.set_class(report.verified is None, "-pending")
         check.set_class(report.verified is not None and all(report.verified.values()), "-agree")
         self.query_one("#network-table", Static).update(network_report.network_table(report))
+        self.query_one("#network-notes", Static).update(network_report.notes(report))
 
     @work(thread=True, exclusive=True, group="network-check")
     def cross_check(self, report: NetworkReport | None) -> None:
@@ -124,9 +131,19 @@ class NetworkView(Vertical):
             self.show(event.report)
 
     @on(Input.Changed)
-    @on(Select.Changed)
-    def _parameters_changed(self, event: Input.Changed | Select.Changed) -> None:
+    def _parameters_changed(self, event: Input.Changed) -> None:
         event.stop()
+        self.refresh_report()
+
+    @on(Select.Changed, "#network-name")
+    def _network_changed(self, event: Select.Changed) -> None:
+        """A new network starts at its paper's input size and α = 1."""
+        event.stop()
+        if isinstance(event.value, str):
+            with self.prevent(Input.Changed):
+                self.query_one("#width-multiplier", Input).value = "1.0"
+                resolution = NETWORKS[event.value].default_resolution
+                self.query_one("#resolution", Input).value = str(resolution)
         self.refresh_report()
 
     def export(self) -> Export | None:
