@@ -39,9 +39,10 @@ def network_table(report: NetworkReport) -> Table:
     table = Table(title=_title(report), title_style="bold", box=box.ROUNDED)
     table.add_column("Layer", ratio=1)  # wraps first when the terminal is narrow
     table.add_column("Input shape", ratio=1)
-    totals = (report.standard.params, report.standard.macs, report.separable.params)
-    totals += (report.separable.macs,)
-    for heading, total in zip(("Std params", "Std MACs", "Sep params", "Sep MACs"), totals):
+    standard, separable = report.standard, report.separable
+    totals = (standard.params, standard.macs, separable.params, separable.macs)
+    headings = ("Std params", "Std MACs", "Sep params", "Sep MACs")
+    for heading, total in zip(headings, totals, strict=True):
         # The totals are the widest numbers; never squeeze a count into an ellipsis.
         width = max(len(heading), len(format_count(total)))
         table.add_column(heading, justify="right", no_wrap=True, min_width=width)

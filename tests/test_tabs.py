@@ -99,7 +99,7 @@ async def test_sweep_tab_follows_the_layer_tab_and_the_field() -> None:
         assert [p.value for p in view.points] == [1, 3, 5, 7, 9, 11, 13, 15]
         await pilot.press("f2")
         await type_into(pilot, "out_channels", "64")
-        await pilot.pause()
+        await show(pilot, "f4")  # the sweep takes the layer when it is shown
         assert view.base == LayerSpec(in_channels=32, out_channels=64)
         assert [p.to_dict() for p in view.points] == [
             p.to_dict() for p in sweep("kernel_size", view.base)

@@ -9,8 +9,8 @@ from textual import on
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal
-from textual.lazy import Lazy
 from textual.screen import Screen
+from textual.widget import Widget
 from textual.widgets import Footer, Header, Input, TabbedContent, TabPane
 
 from .. import report
@@ -71,13 +71,9 @@ class SepConvApp(App[None]):
             with TabPane(TABS["layer"], id="layer"), Horizontal(id="layer-view"):
                 yield ParamsForm(self.initial_spec, id="form")
                 yield ResultsView(id="results")
-            # The other tabs start hidden: mount them after the first frame.
-            with TabPane(TABS["network"], id="network"):
-                yield Lazy(NetworkView(id="network-view"))
-            with TabPane(TABS["sweep"], id="sweep"):
-                yield Lazy(SweepView(self.initial_spec, id="sweep-view"))
-            with TabPane(TABS["latency"], id="latency"):
-                yield Lazy(LatencyView(self.initial_spec, id="latency-view"))
+            # The other tabs' views are mounted when first shown (see _view), not at start-up.
+            for tab in ("network", "sweep", "latency"):
+                yield TabPane(TABS[tab], id=tab)
         yield Controller()
         yield Footer()
 
@@ -113,10 +109,6 @@ class SepConvApp(App[None]):
         self.form.show_errors({})
         self.comparison = result
         self.results.show(result)
-        for sweep_view in self.query(SweepView):
-            sweep_view.set_base(result.spec)
-        for latency_view in self.query(LatencyView):
-            latency_view.set_spec(result.spec)
 
     @on(ParamsForm.Changed)
     def _form_changed(self, event: ParamsForm.Changed) -> None:
@@ -153,41 +145,66 @@ class SepConvApp(App[None]):
         """The id of the tab on show."""
         return self.query_one(TabbedContent).active
 
-    def action_show_tab(self, tab: str) -> None:
+    async def _view(self, tab: str) -> Widget | None:
+        """The view of ``tab``, mounted on its first showing and given the current layer.
+
+        Edits happen on the Layer tab, so the Sweep and Latency views only need the layer
+        when they are shown (keeping each edit cheap). None for the Layer tab.
+        """
+        if tab == "layer":
+            return None
+        spec = self.comparison.spec if self.comparison is not None else self.initial_spec
+        existing = self.query(f"#{tab}-view")
+        if existing:
+            shown = existing.first()
+            if isinstance(shown, SweepView):
+                shown.set_base(spec)
+            elif isinstance(shown, LatencyView):
+                shown.set_spec(spec)
+            return shown
+        view: Widget
+        if tab == "network":
+            view = NetworkView(id="network-view")
+        elif tab == "sweep":
+            view = SweepView(spec, id="sweep-view")
+        else:
+            view = LatencyView(spec, id="latency-view")
+        await self.query_one(f"#{tab}", TabPane).mount(view)
+        return view
+
+    @on(TabbedContent.TabActivated)
+    async def _tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        if event.pane.id is not None:
+            await self._view(event.pane.id)
+
+    async def action_show_tab(self, tab: str) -> None:
         """Show ``tab`` and focus its body, so its single-letter keys work."""
         self.query_one(TabbedContent).active = tab
-        self._focus_body(tab)
+        await self._focus_body(tab)
 
-    def _focus_body(self, tab: str) -> None:
+    async def _focus_body(self, tab: str) -> None:
         """Focus the tab's results or scrollable body."""
-        body_ids = {"network": "#network-body", "sweep": "#sweep-body", "latency": "#latency-body"}
         if tab == "layer":
             self.results.focus()
-        else:
-            self.call_after_refresh(lambda: self._focus_if_mounted(body_ids[tab]))
+            return
+        view = await self._view(tab)
+        if view is not None:
+            view.query_one(f"#{tab}-body").focus()
 
-    def _focus_if_mounted(self, selector: str) -> None:
-        """Focus ``selector`` once its lazily mounted tab exists."""
-        for widget in self.query(selector):
-            widget.focus()
-
-    def action_escape(self) -> None:
+    async def action_escape(self) -> None:
         """Cancel a running benchmark; otherwise leave the text field for the results."""
         for latency_view in self.query(LatencyView):
             if latency_view.cancel():
                 return
-        self._focus_body(self.active_tab)
+        await self._focus_body(self.active_tab)
 
-    def action_bench(self) -> None:
+    async def action_bench(self) -> None:
         """Show the Latency tab and time the current layer."""
         self.query_one(TabbedContent).active = "latency"
-        self._focus_body("latency")
-        self.call_after_refresh(self._start_bench)
-
-    def _start_bench(self) -> None:
-        """Start the benchmark once the Latency tab is mounted."""
-        for latency_view in self.query(LatencyView):
-            latency_view.start()
+        await self._focus_body("latency")
+        view = await self._view("latency")
+        if isinstance(view, LatencyView):
+            view.start()
 
     def load_preset(self, spec: LayerSpec) -> None:
         """Fill the form with a preset's layer."""
@@ -252,7 +269,7 @@ class SepConvApp(App[None]):
             yield SystemCommand(
                 f"Show tab: {title.split()[0]}",
                 f"Switch to the {title.split()[0]} view",
-                lambda tab=tab: self.action_show_tab(tab),
+                lambda tab=tab: self.run_worker(self.action_show_tab(tab)),
             )
         for preset in PRESETS:
             yield SystemCommand(
