@@ -34,11 +34,21 @@ def _millions(value: int) -> str:
     return f"{value / 1e6:.2f}M"
 
 
-def network_table(report: NetworkReport) -> Table:
-    """Per block: input shape, and params / MACs of the standard and separable variants."""
-    table = Table(title=_title(report), title_style="bold", box=box.ROUNDED)
+def network_table(report: NetworkReport, *, compact: bool = False) -> Table:
+    """Per block: input shape, and params / MACs of the standard and separable variants.
+
+    ``compact`` fits about 80 columns: no input-shape column, lighter borders.
+    """
+    table = Table(
+        title=_title(report),
+        title_style="bold",
+        box=box.SIMPLE_HEAD if compact else box.ROUNDED,
+        pad_edge=not compact,
+        caption="Input shapes: in a wider view, or in the export." if compact else None,
+    )
     table.add_column("Layer", ratio=1)  # wraps first when the terminal is narrow
-    table.add_column("Input shape", ratio=1)
+    if not compact:
+        table.add_column("Input shape", ratio=1)
     standard, separable = report.standard, report.separable
     totals = (standard.params, standard.macs, separable.params, separable.macs)
     headings = ("Std params", "Std MACs", "Sep params", "Sep MACs")
@@ -49,7 +59,7 @@ def network_table(report: NetworkReport) -> Table:
     for row in report.rows:
         table.add_row(
             row.name,
-            format_shape(row.input_shape),
+            *([] if compact else [format_shape(row.input_shape)]),
             format_count(row.standard_params),
             format_count(row.standard_macs),
             format_count(row.separable_params),
@@ -59,7 +69,7 @@ def network_table(report: NetworkReport) -> Table:
     table.add_section()
     table.add_row(
         "Total",
-        "",
+        *([] if compact else [""]),
         format_count(standard.params),
         format_count(standard.macs),
         format_count(separable.params),

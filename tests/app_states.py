@@ -143,6 +143,12 @@ STATES: dict[str, AppState] = {
         AppState("preset", "The MobileNetV1 14×14×512 preset.", steps=_preset),
         AppState("small", "The reference experiment at 80×24.", size=(80, 24)),
         AppState("network", "MobileNetV1, both variants, checked by PyTorch.", steps=_network),
+        AppState(
+            "network_small",
+            "The Network tab at 80×24: compact table.",
+            size=(80, 24),
+            steps=_network,
+        ),
         AppState("network_thin", "MobileNetV1 at α = 0.5, 160×160.", steps=_network_thin),
         AppState(
             "network_invalid",

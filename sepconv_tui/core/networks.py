@@ -280,8 +280,8 @@ class Network:
 
 
 NETWORKS: dict[str, Network] = {
-    "mobilenet_v1": Network("MobileNetV1 (Howard et al. 2017)", 224, mobilenet_v1_blocks),
-    "xception": Network("Xception (Chollet 2017)", 299, xception_blocks),
+    "mobilenet_v1": Network("MobileNetV1", 224, mobilenet_v1_blocks),
+    "xception": Network("Xception", 299, xception_blocks),
 }
 
 

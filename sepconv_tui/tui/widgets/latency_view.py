@@ -193,6 +193,7 @@ class LatencyView(Vertical):
         status.update("Done.")
         self.query_one("#latency-table", Static).update(latency_report.latency_table(self.result))
         self.query_one("#speed", Static).update(latency_report.speed_message(self.result))
+        self.add_class("-measured")
         self._show_layer()
 
     @on(Button.Pressed, "#run-bench")

@@ -16,6 +16,8 @@ from ...core.measure import MeasurementError
 from ...core.networks import NETWORKS, NetworkReport, parse_resolution, parse_width_multiplier
 from ..export import Export
 
+#: Below this many columns the per-layer table drops its input-shape column.
+COMPACT_WIDTH = 100
 PARAMETER_LABELS = {"width-multiplier": "Width multiplier α", "resolution": "Resolution"}
 
 
@@ -108,8 +110,19 @@ class NetworkView(Vertical):
         check.update(network_report.check_message(report))
         check.set_class(report.verified is None, "-pending")
         check.set_class(report.verified is not None and all(report.verified.values()), "-agree")
-        self.query_one("#network-table", Static).update(network_report.network_table(report))
+        self._update_table()
         self.query_one("#network-notes", Static).update(network_report.notes(report))
+
+    def _update_table(self) -> None:
+        """Render the per-layer table, compact when the view is narrow."""
+        if self.report is not None:
+            compact = self.size.width < COMPACT_WIDTH
+            table = network_report.network_table(self.report, compact=compact)
+            self.query_one("#network-table", Static).update(table)
+
+    def on_resize(self) -> None:
+        """Switch between the full and the compact table."""
+        self._update_table()
 
     @work(thread=True, exclusive=True, group="network-check")
     def cross_check(self, report: NetworkReport | None) -> None:
