@@ -193,3 +193,21 @@ async def test_bad_threads_and_absent_cuda_are_messages_not_tracebacks() -> None
             await pilot.pause()
             assert "CUDA is not available" in text_of(app, "#latency-error")
             assert view.result is None
+
+
+async def test_quitting_during_a_benchmark_stops_its_process() -> None:
+    """The benchmark's child process does not outlive the app."""
+    app = SepConvApp()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("escape", "b")
+        await pilot.pause()
+        run = app.query_one(LatencyView)._run
+        assert run is not None
+        for _ in range(500):  # until the worker has started the process
+            if run._process is not None:
+                break
+            await asyncio.sleep(0.01)
+    process = run._process
+    assert process is not None
+    process.wait(timeout=10)  # killed: it ends at once instead of finishing the benchmark
+    assert process.returncode != 0

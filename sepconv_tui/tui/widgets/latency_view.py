@@ -155,6 +155,11 @@ class LatencyView(Vertical):
         self.query_one("#bench-status", Static).update("Cancelled; the last result is kept.")
         return True
 
+    def on_unmount(self) -> None:
+        """Quitting the app stops a running benchmark's process too."""
+        if self._run is not None:
+            self._run.cancel()
+
     @work(thread=True, exclusive=True, group="bench")
     def _bench(self, run: BenchRun) -> None:
         """Run ``run`` in its process; post its stages and its end."""
