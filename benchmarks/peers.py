@@ -71,7 +71,7 @@ TOOLS: dict[str, Tool] = {
     "torchinfo": Tool("torchinfo 1.8", "mult-adds incl. bias adds; real forward", True),
     "fvcore": Tool("fvcore", '"flops" = MACs, no bias adds; traced forward', False),
     "ptflops": Tool("ptflops", "MACs incl. bias adds; real forward", True),
-    "thop": Tool("thop", "MACs, no bias adds; params of leaf modules only", False),
+    "thop": Tool("thop", "MACs, no bias adds; params summed over submodules only", False),
 }
 
 
