@@ -11,8 +11,9 @@ from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
 from . import __version__
+from .core.latency import parse_threads
 from .core.networks import NETWORKS, parse_resolution, parse_width_multiplier
-from .core.spec import FIELD_BOUNDS, LayerSpec, SpecError, range_message
+from .core.spec import FIELD_BOUNDS, LayerSpec, SpecError, parse_int_in_range, range_message
 from .core.sweep import SWEEP_POINTS
 
 EXIT_MATCH = 0
@@ -176,35 +177,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     bench_parser.add_argument(
         "--threads",
-        type=bounded_count("--threads", 1, 1024),
+        type=argument_type(parse_threads),
         default=None,
         help="intra-op threads, 1–1024 (default: torch's, usually the core count)",
     )
     bench_parser.add_argument(
         "--memory-budget-mb",
-        type=bounded_count("--memory-budget-mb", 1, 16_777_216),
+        type=argument_type(lambda text: parse_int_in_range(text, 1, 16_777_216)),
         default=None,
         help="refuse layers needing more (default: a quarter of the free RAM or GPU memory)",
     )
     add_format_arguments(bench_parser)
     return parser
-
-
-def bounded_count(name: str, low: int, high: int) -> Callable[[str], int]:
-    """An argparse ``type`` accepting an integer from ``low`` to ``high``."""
-
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            value = low - 1
-        if not low <= value <= high:
-            raise argparse.ArgumentTypeError(
-                f"must be an integer from {low} to {high:,}, got {text!r}"
-            )
-        return value
-
-    return parse
 
 
 def argument_type(parse: Callable[[str], Any]) -> Callable[[str], Any]:

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from .compare import compare
 from .memory import DTYPE_BYTES, format_bytes
-from .spec import LayerSpec
+from .spec import LayerSpec, parse_int_in_range
 
 if TYPE_CHECKING:
     from torch import nn
@@ -36,7 +36,17 @@ STAGES = (
 MIN_RUN_TIME_S = 0.2
 WARM_UP_RUNS = 3
 
+#: Intra-op threads a benchmark accepts.
+THREADS_RANGE = (1, 1024)
+
 Progress = Callable[[int, str], None]
+
+
+def parse_threads(text: str) -> int | None:
+    """None (torch's default) for empty ``text``, else 1–1024; ValueError naming the range."""
+    if not text.strip():
+        return None
+    return parse_int_in_range(text, *THREADS_RANGE)
 
 
 class BenchError(ValueError):

@@ -24,6 +24,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from .analytic import conv_macs, conv_output_size, conv_params
+from .spec import parse_int_in_range
 
 #: MobileNetV1 body after the stem: (output channels at α = 1, depthwise stride).
 MOBILENET_V1_BLOCKS: tuple[tuple[int, int], ...] = (
@@ -65,14 +66,7 @@ def parse_width_multiplier(text: str) -> float:
 
 def parse_resolution(text: str) -> int:
     """The input size from ``text``, or ValueError naming the accepted range."""
-    low, high = RESOLUTION_RANGE
-    try:
-        value = int(text)
-    except ValueError:
-        value = low - 1
-    if not low <= value <= high:
-        raise ValueError(f"must be an integer from {low} to {high}, got {text!r}")
-    return value
+    return parse_int_in_range(text, *RESOLUTION_RANGE)
 
 
 @dataclass(frozen=True)

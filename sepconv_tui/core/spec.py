@@ -66,6 +66,17 @@ def range_message(field: str) -> str:
     return f"an integer from {low} to {high}"
 
 
+def parse_int_in_range(text: str, low: int, high: int) -> int:
+    """The integer ``text`` holds if it is from ``low`` to ``high``; else ValueError saying so."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = low - 1  # not a number: rejected below, with the range
+    if not low <= value <= high:
+        raise ValueError(f"must be an integer from {low} to {high}, got {text!r}")
+    return value
+
+
 def check_field(field: str, value: Any) -> int:
     """Return ``value`` as an int if it is within ``field``'s bounds, else raise SpecError."""
     if isinstance(value, bool) or not isinstance(value, int):

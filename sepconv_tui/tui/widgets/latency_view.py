@@ -12,30 +12,11 @@ from textual.widgets import Button, Input, Label, ProgressBar, Select, Static
 
 from ... import latency_report
 from ...core.compare import compare
-from ...core.latency import STAGES, BenchError, BenchResult
+from ...core.latency import STAGES, BenchError, BenchResult, parse_threads
 from ...core.spec import LayerSpec
 from ...memory_report import memory_markdown, memory_table
 from ..bench_process import BenchRun
 from ..export import Export
-
-THREADS_RANGE = (1, 1024)
-
-
-def parse_threads(text: str) -> int | None:
-    """None (torch's default) for an empty field, else 1–1024; ValueError naming the range."""
-    if not text.strip():
-        return None
-    low, high = THREADS_RANGE
-    try:
-        value = int(text)
-    except ValueError:
-        value = low - 1
-    if not low <= value <= high:
-        raise ValueError(
-            f"Threads must be an integer from {low} to {high} (empty: torch's default), "
-            f"got {text!r}."
-        )
-    return value
 
 
 class LatencyView(Vertical):
@@ -134,7 +115,7 @@ class LatencyView(Vertical):
         try:
             threads = parse_threads(self.query_one("#threads", Input).value)
         except ValueError as error:
-            self._show_error(str(error))
+            self._show_error(f"Threads {error} (empty: torch's default).")
             return
         self._show_error(None)
         device = self.query_one("#device", Select).value

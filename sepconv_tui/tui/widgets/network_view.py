@@ -13,8 +13,15 @@ from textual.worker import get_current_worker
 
 from ... import network_report
 from ...core.measure import MeasurementError
-from ...core.networks import NETWORKS, NetworkReport, parse_resolution, parse_width_multiplier
+from ...core.networks import (
+    NETWORKS,
+    NetworkReport,
+    parse_resolution,
+    parse_width_multiplier,
+)
+from ...core.networks import network_report as build_report
 from ..export import Export
+from ..torch_process import verify_network
 
 #: Below this many columns the per-layer table drops its input-shape column.
 COMPACT_WIDTH = 100
@@ -89,8 +96,6 @@ class NetworkView(Vertical):
             error.update("⚠ " + " ".join(parsed.values()) + " Showing the last valid network.")
             error.display = True
             return
-        from ...core.networks import network_report as build_report
-
         try:
             report = build_report(*parsed)
         except ValueError as problem:  # e.g. α for a network that does not define it
@@ -125,12 +130,8 @@ class NetworkView(Vertical):
         self._update_table()
 
     @work(thread=True, exclusive=True, group="network-check")
-    def cross_check(self, report: NetworkReport | None) -> None:
+    def cross_check(self, report: NetworkReport) -> None:
         """Have PyTorch (in the measurement process) verify ``report``; post Checked."""
-        from ..torch_process import verify_network
-
-        if report is None:
-            return
         try:
             checked = verify_network(report)
         except MeasurementError:
