@@ -13,8 +13,8 @@ import torch
 
 from sepconv_tui.core.latency import benchmark
 from sepconv_tui.core.presets import PRESETS
-from sepconv_tui.latency_report import format_seconds
-from sepconv_tui.report import format_ratio
+from sepconv_tui.report.format import format_ratio
+from sepconv_tui.report.latency import format_seconds
 
 
 def main() -> None:

@@ -27,7 +27,7 @@ from sepconv_tui.cli import LAYER_FLAGS
 from sepconv_tui.core.compare import Comparison, compare
 from sepconv_tui.core.memory import format_bytes
 from sepconv_tui.core.spec import LayerSpec
-from sepconv_tui.report import format_count, format_shape
+from sepconv_tui.report.format import format_count, format_shape
 
 LAYERS: dict[str, tuple[str, LayerSpec]] = {
     "reference": ("reference 3→16 @ 32×32", LayerSpec()),

@@ -205,9 +205,9 @@ def argument_type(parse: Callable[[str], Any]) -> Callable[[str], Any]:
 
 def run_network(arguments: argparse.Namespace) -> int:
     """Print a network's per-layer table and totals; return the exit code."""
-    from . import network_report
     from .core.measure import verify_network
     from .core.networks import network_report as build_report
+    from .report import network as network_report
 
     try:
         closed_form = build_report(arguments.name, arguments.width_multiplier, arguments.resolution)
@@ -238,24 +238,24 @@ def emit(output_format: str | None, **renderers: Callable[[], Any]) -> None:
 
 def run_sweep(arguments: argparse.Namespace) -> int:
     """Print a sweep in the chosen format; return the exit code."""
-    from . import report
     from .core.sweep import sweep
+    from .report import sweep as sweep_report
 
     points = sweep(arguments.over, spec_from_arguments(arguments))
     emit(
         arguments.format,
-        json=lambda: report.sweep_to_json(points),
-        markdown=lambda: report.sweep_to_markdown(points),
-        csv=lambda: report.sweep_to_csv(points),
-        rich=lambda: report.sweep_table(points),
+        json=lambda: sweep_report.sweep_to_json(points),
+        markdown=lambda: sweep_report.sweep_to_markdown(points),
+        csv=lambda: sweep_report.sweep_to_csv(points),
+        rich=lambda: sweep_report.sweep_table(points),
     )
     return EXIT_MATCH
 
 
 def run_compare(arguments: argparse.Namespace) -> int:
     """Print one comparison in the chosen format; return the exit code."""
-    from . import report
     from .core.compare import compare
+    from .report import layer as report
 
     comparison = compare(
         spec_from_arguments(arguments),
@@ -277,8 +277,8 @@ def run_compare(arguments: argparse.Namespace) -> int:
 
 def run_bench(arguments: argparse.Namespace) -> int:
     """Time both sides and print the latency table; return the exit code."""
-    from . import latency_report
     from .core.latency import BenchError, benchmark
+    from .report import latency as latency_report
 
     budget = arguments.memory_budget_mb
     try:

@@ -11,9 +11,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 from textual.widgets import Input, Select, Static, Switch
 
-from sepconv_tui import compare, report
+from sepconv_tui import compare
 from sepconv_tui.core.presets import PRESETS_BY_KEY
 from sepconv_tui.core.spec import FIELD_BOUNDS, LayerSpec
+from sepconv_tui.report import layer as report
 from sepconv_tui.tui.app import SepConvApp
 from sepconv_tui.tui.widgets.help_screen import HelpScreen
 

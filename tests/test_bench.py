@@ -9,10 +9,11 @@ import sys
 import pytest
 import torch
 
-from sepconv_tui import LayerSpec, compare, latency_report
+from sepconv_tui import LayerSpec, compare
 from sepconv_tui.core.latency import BenchError, BenchResult, benchmark, estimate_bytes
 from sepconv_tui.core.layers import separable_block, standard_conv
 from sepconv_tui.core.memory import DTYPE_BYTES
+from sepconv_tui.report import latency as latency_report
 
 SPECS = [
     LayerSpec(),

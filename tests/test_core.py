@@ -8,9 +8,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sepconv_tui import LayerSpec, SpecError, compare, report
+from sepconv_tui import LayerSpec, SpecError, compare
 from sepconv_tui.core import analytic, measure
 from sepconv_tui.core.spec import FIELD_BOUNDS
+from sepconv_tui.report import layer as report
 
 
 def test_reference_experiment_reproduces_448_vs_94() -> None:

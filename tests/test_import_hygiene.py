@@ -24,7 +24,7 @@ def loaded_modules(code: str) -> set[str]:
         "import sepconv_tui.core.analytic",
         "import sepconv_tui.core.measure",
         "from sepconv_tui import compare; compare(method='analytic')",
-        "import sepconv_tui.report",
+        "import sepconv_tui.report.layer, sepconv_tui.report.network, sepconv_tui.report.latency",
     ],
 )
 def test_core_loads_no_torch_and_no_textual(code: str) -> None:

@@ -10,10 +10,11 @@ from app_states import settle, type_into
 from textual.pilot import Pilot
 from textual.widgets import Input, ProgressBar, Select, Static
 
-from sepconv_tui import LayerSpec, report
+from sepconv_tui import LayerSpec
 from sepconv_tui.core.latency import STAGES
 from sepconv_tui.core.networks import network_report
 from sepconv_tui.core.sweep import sweep
+from sepconv_tui.report import sweep as sweep_report
 from sepconv_tui.tui.app import SepConvApp
 from sepconv_tui.tui.widgets.latency_view import LatencyView
 from sepconv_tui.tui.widgets.network_view import NetworkView
@@ -118,7 +119,9 @@ async def test_export_writes_what_each_tab_shows(tmp_path: Path) -> None:
         await show(pilot, "f4")
         await pilot.press("e")
         exported = json.loads((tmp_path / "sepconv-sweep-out_channels.json").read_text())
-        assert exported == json.loads(report.sweep_to_json(sweep("out_channels", LayerSpec())))
+        assert exported == json.loads(
+            sweep_report.sweep_to_json(sweep("out_channels", LayerSpec()))
+        )
         await show(pilot, "f5")
         await pilot.press("e")  # nothing measured yet: a notice, no file
         assert not list(tmp_path.glob("sepconv-bench-*"))

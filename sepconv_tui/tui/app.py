@@ -13,10 +13,10 @@ from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Footer, Header, Input, TabbedContent, TabPane
 
-from .. import report
 from ..core.compare import Comparison
 from ..core.presets import PRESETS
 from ..core.spec import LayerSpec
+from ..report import layer as report
 from .controller import Controller, FormValues
 from .export import Export
 from .widgets.latency_view import LatencyView

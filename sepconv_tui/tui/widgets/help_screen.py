@@ -8,8 +8,8 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Markdown
 
-from ... import report
 from ...core.compare import Comparison
+from ...report import layer as report
 
 KEYS = """\
 | Key | Does |

@@ -10,11 +10,11 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.widgets import Button, Input, Label, ProgressBar, Select, Static
 
-from ... import latency_report
 from ...core.compare import compare
 from ...core.latency import STAGES, BenchError, BenchResult, parse_threads
 from ...core.spec import LayerSpec
-from ...memory_report import memory_markdown, memory_table
+from ...report import latency as latency_report
+from ...report.memory import memory_markdown, memory_table
 from ..bench_process import BenchRun
 from ..export import Export
 

@@ -11,7 +11,6 @@ from textual.message import Message
 from textual.widgets import Input, Label, Select, Static
 from textual.worker import get_current_worker
 
-from ... import network_report
 from ...core.measure import MeasurementError
 from ...core.networks import (
     NETWORKS,
@@ -20,6 +19,7 @@ from ...core.networks import (
     parse_width_multiplier,
 )
 from ...core.networks import network_report as build_report
+from ...report import network as network_report
 from ..export import Export
 from ..torch_process import verify_network
 

@@ -6,9 +6,9 @@ from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
-from ... import report
 from ...core.compare import Comparison
-from ...memory_report import memory_table
+from ...report import layer as report
+from ...report.memory import memory_table
 
 #: Below this many columns the results use the report's compact table.
 COMPACT_WIDTH = 72

@@ -9,9 +9,9 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Label, Select, Static
 
-from ... import report
 from ...core.spec import FIELD_LABELS, LayerSpec
 from ...core.sweep import SWEEP_POINTS, SweepPoint, sweep, textbook_curve
+from ...report import sweep as report
 from ..export import Export
 
 #: The exact ratios at each sweep point: label, Comparison attribute, colour.

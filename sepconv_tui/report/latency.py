@@ -11,10 +11,10 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-from .core.compare import compare
-from .core.latency import BenchResult, Timing
-from .core.memory import format_bytes
-from .report import format_ratio
+from ..core.compare import compare
+from ..core.latency import BenchResult, Timing
+from ..core.memory import format_bytes
+from .format import format_ratio
 
 #: A measured speed-up below this fraction of the MAC ratio (or above its inverse multiple)
 #: earns an explanation.

@@ -12,31 +12,16 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-from .core.analytic import conv_output_size
-from .core.compare import Comparison
-from .core.figures import ConvFigures, SeparableFigures, Shape
-from .core.sweep import SweepPoint
-from .memory_report import memory_markdown, memory_table
+from ..core.analytic import conv_output_size
+from ..core.compare import Comparison
+from ..core.figures import ConvFigures, SeparableFigures, Shape
+from .format import format_count, format_ratio, format_shape
+from .memory import memory_markdown, memory_table
 
 CONVENTION = (
     "MACs = multiply-accumulates, bias adds not counted; FLOPs = 2 × MACs "
     "(torchinfo and ptflops add bias adds; fvcore calls MACs 'flops')."
 )
-
-
-def format_count(value: int | None) -> str:
-    """An exact count with thousands separators, or a dash when there is none."""
-    return "—" if value is None else f"{value:,}"
-
-
-def format_shape(shape: Shape | None) -> str:
-    """A shape as a Python tuple, e.g. (1, 16, 32, 32), or 'no output'."""
-    return "no output" if shape is None else str(tuple(shape))
-
-
-def format_ratio(ratio: float | None) -> str:
-    """A "× fewer" ratio with two decimals, e.g. 4.77×."""
-    return "—" if ratio is None else f"{ratio:.2f}×"
 
 
 @dataclass(frozen=True)
@@ -332,55 +317,3 @@ def formulas_markdown(comparison: Comparison) -> str:
         "```",
     ]
     return "\n".join(lines)
-
-
-def sweep_table(points: list[SweepPoint]) -> Table:
-    """The exact param and MAC ratios at each point beside the textbook ratio."""
-    field = points[0].field if points else "value"
-    table = Table(title=f"Sweep over {field}", title_style="bold", box=box.ROUNDED)
-    table.add_column(field, justify="right")
-    for heading in ("Std params", "Sep params", "Param ratio", "MAC ratio", "Textbook"):
-        table.add_column(heading, justify="right", no_wrap=True)
-    for point in points:
-        comparison = point.comparison
-        table.add_row(
-            str(point.value),
-            format_count(comparison.standard.params),
-            format_count(comparison.separable.params),
-            format_ratio(comparison.param_ratio),
-            format_ratio(comparison.mac_ratio),
-            format_ratio(comparison.textbook_ratio),
-        )
-    return table
-
-
-def sweep_to_json(points: list[SweepPoint]) -> str:
-    """``{"points": [...]}``, each point keyed by the swept field."""
-    return json.dumps({"points": [point.to_dict() for point in points]}, indent=2)
-
-
-def sweep_to_csv(points: list[SweepPoint]) -> str:
-    """One CSV row per point."""
-    rows = [point.to_dict() for point in points]
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=list(rows[0]), lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
-    return buffer.getvalue()
-
-
-def sweep_to_markdown(points: list[SweepPoint]) -> str:
-    """The sweep table as Markdown."""
-    field = points[0].field
-    lines = [
-        f"| {field} | Std params | Sep params | Param ratio | MAC ratio | Textbook |",
-        "|---:|---:|---:|---:|---:|---:|",
-    ]
-    for point in points:
-        c = point.comparison
-        lines.append(
-            f"| {point.value} | {format_count(c.standard.params)} | "
-            f"{format_count(c.separable.params)} | {format_ratio(c.param_ratio)} | "
-            f"{format_ratio(c.mac_ratio)} | {format_ratio(c.textbook_ratio)} |"
-        )
-    return "\n".join(lines) + "\n"

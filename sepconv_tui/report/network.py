@@ -11,8 +11,8 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-from .core.networks import NetworkReport
-from .report import format_count, format_ratio, format_shape
+from ..core.networks import NetworkReport
+from .format import format_count, format_ratio, format_shape
 
 #: What each network's paper publishes, to read the totals against.
 PAPER_NOTES = {

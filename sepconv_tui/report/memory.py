@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from rich import box
 from rich.table import Table
 
-from .core.memory import DTYPE_BYTES, Memory, SideMemory, format_bytes
+from ..core.memory import DTYPE_BYTES, Memory, SideMemory, format_bytes
 
 ACTIVATIONS_NOTE = (
     "Activations: input + output, plus the depthwise output the pointwise conv reads "
