@@ -5,27 +5,41 @@ This module imports torch at load time; import it lazily (from inside a function
 
 from __future__ import annotations
 
+from typing import Any, Literal
+
 import torch
 from torch import nn
 
 from .networks import BlockConfig
 from .spec import LayerSpec
 
+IntPair = int | tuple[int, int]
+Padding = int | tuple[int, int] | str
+PaddingMode = Literal["zeros", "reflect", "replicate", "circular"]
+
 
 class DepthwiseSeparableConv(nn.Module):
-    """A depthwise conv (``groups=in_channels``) followed by a 1×1 pointwise conv."""
+    """A depthwise conv (``groups=in_channels``) followed by a 1×1 pointwise conv.
+
+    Kernel, stride, padding and dilation take an int or an (h, w) pair, and padding may be
+    ``"same"`` or ``"valid"``, exactly as ``nn.Conv2d`` takes them: the depthwise conv carries
+    the geometry of the conv it replaces, the pointwise conv only mixes channels.
+    """
 
     def __init__(
         self,
         in_channels: int,
         out_channels: int,
-        kernel_size: int,
-        padding: int = 0,
+        kernel_size: IntPair,
+        padding: Padding = 0,
         *,
-        stride: int = 1,
-        dilation: int = 1,
+        stride: IntPair = 1,
+        dilation: IntPair = 1,
         bias: bool = True,
         depth_multiplier: int = 1,
+        padding_mode: PaddingMode = "zeros",
+        device: Any = None,
+        dtype: torch.dtype | None = None,
     ) -> None:
         super().__init__()
         self.depthwise = nn.Conv2d(
@@ -37,8 +51,38 @@ class DepthwiseSeparableConv(nn.Module):
             dilation=dilation,
             groups=in_channels,
             bias=bias,
+            padding_mode=padding_mode,
+            device=device,
+            dtype=dtype,
         )
-        self.pointwise = nn.Conv2d(in_channels * depth_multiplier, out_channels, 1, bias=bias)
+        self.pointwise = nn.Conv2d(
+            in_channels * depth_multiplier,
+            out_channels,
+            1,
+            bias=bias,
+            device=device,
+            dtype=dtype,
+        )
+
+    @classmethod
+    def from_conv(cls, conv: nn.Conv2d, depth_multiplier: int = 1) -> DepthwiseSeparableConv:
+        """The block that replaces ``conv``: same channels, geometry, bias, device and dtype."""
+        padding: Padding = (
+            conv.padding if isinstance(conv.padding, str) else (conv.padding[0], conv.padding[1])
+        )
+        return cls(
+            conv.in_channels,
+            conv.out_channels,
+            (conv.kernel_size[0], conv.kernel_size[1]),
+            padding,
+            stride=(conv.stride[0], conv.stride[1]),
+            dilation=(conv.dilation[0], conv.dilation[1]),
+            bias=conv.bias is not None,
+            depth_multiplier=depth_multiplier,
+            padding_mode=conv.padding_mode,
+            device=conv.weight.device,
+            dtype=conv.weight.dtype,
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Depthwise, then pointwise."""
