@@ -1,4 +1,9 @@
-"""PyTorch measurement: meta-device modules, ``numel``, forward shapes and FlopCounterMode.
+"""PyTorch measurement: meta-device modules, ``numel``, forward shapes and PyTorch's FLOP formulas.
+
+One layer (``figures``) runs each conv on the meta device and applies the FLOP formula torch
+registers for ``aten.convolution`` to the tensors it really ran on. A whole network
+(``network_rows``) runs under FlopCounterMode, whose first use imports ``torch._dynamo``
+(≈ 1 s): worth it for a network's many ops, not for a single layer's three convs.
 
 torch is imported inside the functions, so importing this module costs nothing.
 """
@@ -26,25 +31,43 @@ def _is_empty_output_error(error: RuntimeError) -> bool:
     return "too small" in text or "Kernel size can't be greater than actual input size" in text
 
 
-def _run_conv(conv: nn.Conv2d, x: torch.Tensor | None) -> tuple[ConvFigures, torch.Tensor | None]:
-    """Count ``conv``'s parameters and run it on ``x`` under FlopCounterMode."""
-    from torch.utils.flop_counter import FlopCounterMode
+def _conv_macs(conv: nn.Conv2d, x: torch.Tensor, y: torch.Tensor) -> int:
+    """MACs by PyTorch's own ``aten.convolution`` FLOP formula, on the tensors ``conv`` ran on."""
+    import torch
+    from torch.utils.flop_counter import flop_registry
 
+    formula = flop_registry[torch.ops.aten.convolution]
+    # The arguments Conv2d.forward hands aten.convolution, which FlopCounterMode would pass
+    # the formula itself; the formula reads the input, weight and output shapes.
+    flops: int = formula(
+        x,
+        conv.weight,
+        conv.bias,
+        conv.stride,
+        conv.padding,
+        conv.dilation,
+        False,  # transposed
+        (0, 0),  # output_padding
+        conv.groups,
+        out_val=y,
+    )
+    # The formula counts a multiply and an add per MAC (FLOPs = 2 × MACs), no bias adds.
+    return flops // 2
+
+
+def _run_conv(conv: nn.Conv2d, x: torch.Tensor | None) -> tuple[ConvFigures, torch.Tensor | None]:
+    """Count ``conv``'s parameters, run it on ``x`` and apply torch's FLOP formula."""
     params = sum(parameter.numel() for parameter in conv.parameters())
     bias_params = conv.bias.numel() if conv.bias is not None else 0
     if x is None:
         return ConvFigures(params, bias_params, None, None), None
-    counter = FlopCounterMode(display=False)
     try:
-        with counter:
-            y = conv(x)
+        y = conv(x)
     except RuntimeError as error:
         if _is_empty_output_error(error):
             return ConvFigures(params, bias_params, None, None), None
         raise MeasurementError(str(error).splitlines()[0]) from error
-    # FlopCounterMode counts a multiply and an add per MAC (FLOPs = 2 × MACs), no bias adds.
-    macs = counter.get_total_flops() // 2
-    return ConvFigures(params, bias_params, macs, tuple(y.shape)), y
+    return ConvFigures(params, bias_params, _conv_macs(conv, x, y), tuple(y.shape)), y
 
 
 def figures(spec: LayerSpec) -> Figures:
