@@ -65,8 +65,13 @@ class DepthwiseSeparableConv(nn.Module):
         )
 
     @classmethod
-    def from_conv(cls, conv: nn.Conv2d, depth_multiplier: int = 1) -> DepthwiseSeparableConv:
-        """The block that replaces ``conv``: same channels, geometry, bias, device and dtype."""
+    def from_conv(
+        cls, conv: nn.Conv2d, depth_multiplier: int = 1, *, device: Any = None
+    ) -> DepthwiseSeparableConv:
+        """The block that replaces ``conv``: same channels, geometry, bias, dtype and device.
+
+        ``device`` overrides where the block is built (e.g. "meta" to count it for free).
+        """
         padding: Padding = (
             conv.padding if isinstance(conv.padding, str) else (conv.padding[0], conv.padding[1])
         )
@@ -80,7 +85,7 @@ class DepthwiseSeparableConv(nn.Module):
             bias=conv.bias is not None,
             depth_multiplier=depth_multiplier,
             padding_mode=conv.padding_mode,
-            device=conv.weight.device,
+            device=conv.weight.device if device is None else device,
             dtype=conv.weight.dtype,
         )
 
