@@ -1,13 +1,18 @@
 """sepconv-tui against the tools people use instead: torchinfo, fvcore, ptflops and thop.
 
-For four layers, each tool measures both sides (the standard conv and the separable block) in
-its own process. The table shows the whole-process wall time (median of --runs), the peak RSS,
-and the params / MACs / output shape each tool reports, marked ✔ or ✘ against sepconv-tui's
-closed form under that tool's own convention (bias adds counted or not).
+Layers: for four layers, each tool measures both sides (the standard conv and the separable
+block) in its own process. The table shows the whole-process wall time (median of --runs), the
+peak RSS, and the params / MACs / output shape each tool reports, marked ✔ or ✘ against
+sepconv-tui's closed form under that tool's own convention (bias adds counted or not).
+
+Whole models: for four torchvision models, each tool counts the model (built with
+weights=None on the CPU, one image at the weights' crop size) in its own process, and
+sepconv-tui runs `sepconv-tui model torchvision:NAME --json`. Params and MACs are marked ✔ or ✘
+against torchvision's published figures (meta["num_params"], meta["_ops"] in GMACs).
 
 Run:  .venv/bin/pip install -c constraints.txt -e '.[bench]'
-      .venv/bin/python benchmarks/peers.py [--runs 3] [--layers reference,...]
-Prints a Markdown table (see benchmarks/README.md for what each column means).
+      .venv/bin/python benchmarks/peers.py [--runs 3] [--layers reference,...] [--models vgg16,...]
+Prints Markdown tables (see benchmarks/README.md for what each column means).
 """
 
 from __future__ import annotations
@@ -72,6 +77,29 @@ TOOLS: dict[str, Tool] = {
     "fvcore": Tool("fvcore", '"flops" = MACs, no bias adds; traced forward', False),
     "ptflops": Tool("ptflops", "MACs incl. bias adds; real forward", True),
     "thop": Tool("thop", "MACs, no bias adds; params summed over submodules only", False),
+    "sepconv-model": Tool("sepconv-tui model", "", False),
+}
+
+#: Which tools run on layers and which on whole models (`sepconv-tui model` takes no layer, and
+#: `compare` takes no model).
+LAYER_TOOLS = ("sepconv-closed", "sepconv-torch", "torchinfo", "fvcore", "ptflops", "thop")
+MODEL_TOOLS = ("sepconv-model", "torchinfo", "fvcore", "ptflops", "thop")
+
+MODELS = ("resnet50", "efficientnet_b0", "vgg16", "convnext_large")
+
+#: What each tool's whole-model figures count, which is why most differ from torchvision's
+#: published GMACs (conv and matmul multiply-adds only, bias adds not counted).
+MODEL_CONVENTIONS: dict[str, str] = {
+    "sepconv-model": "MACs of conv + matmul, no bias adds; meta device, no forward on data",
+    "torchinfo": (
+        "mult-adds: conv weights and biases × output positions, any other layer's params once "
+        "per image (so a Linear on a 4-D input counts one position); real forward"
+    ),
+    "fvcore": '"flops" = MACs of conv, matmul, norms, pooling; traced forward; skips',
+    "ptflops": "MACs incl. bias adds, norms, activations, pooling; real forward",
+    "thop": (
+        "MACs incl. norms and activations; params only of modules it has a rule for; real forward"
+    ),
 }
 
 
@@ -116,6 +144,53 @@ def measure_with(tool: str, spec: LayerSpec) -> dict[str, Any]:
             raise ValueError(f"unknown tool {tool!r}")
         figures[side] = {"params": int(params), "macs": int(macs), "shape": shape}
     return figures
+
+
+def crop_size(name: str) -> int:
+    """The crop size torchvision's default weights for model ``name`` were evaluated at."""
+    from torchvision import models
+
+    return int(models.get_model_weights(name).DEFAULT.transforms().crop_size[0])
+
+
+def measure_model_with(tool: str, name: str) -> dict[str, Any]:
+    """Child side: ``tool``'s params and MACs for torchvision model ``name`` (batch 1, CPU)."""
+    import torch
+    from torchvision import models
+
+    model = models.get_model(name, weights=None).eval()
+    image = torch.randn(1, 3, crop_size(name), crop_size(name))
+    skipped: list[str] = []
+    if tool == "torchinfo":
+        from torchinfo import summary
+
+        stats = summary(model, input_size=tuple(image.shape), verbose=0)
+        params, macs = stats.total_params, stats.total_mult_adds
+    elif tool == "fvcore":
+        from fvcore.nn import FlopCountAnalysis, parameter_count
+
+        analysis = FlopCountAnalysis(model, image)
+        analysis.unsupported_ops_warnings(False)
+        analysis.uncalled_modules_warnings(False)
+        params, macs = parameter_count(model)[""], analysis.total()
+        skipped = sorted(op.removeprefix("aten::") for op in analysis.unsupported_ops())
+    elif tool == "ptflops":
+        from ptflops import get_model_complexity_info
+
+        macs, params = get_model_complexity_info(
+            model,
+            tuple(image.shape[1:]),
+            as_strings=False,
+            print_per_layer_stat=False,
+            verbose=False,
+        )
+    elif tool == "thop":
+        from thop import profile
+
+        macs, params = profile(model, inputs=(image,), verbose=False)
+    else:
+        raise ValueError(f"unknown tool {tool!r}")
+    return {"params": int(params), "macs": int(macs), "skipped": skipped}
 
 
 def sepconv_command(tool: str, spec: LayerSpec) -> list[str]:
@@ -180,6 +255,16 @@ def run_once(command: list[str]) -> tuple[float, int, str]:
     return float(seconds), int(max_rss_kib) * 1024, launched.stdout  # Linux reports KiB
 
 
+def run_command(command: list[str], runs: int) -> tuple[list[float], int, dict[str, Any]]:
+    """Wall seconds of each of ``runs`` fresh processes, their peak RSS, and the JSON printed."""
+    seconds, peak, output = [], 0, ""
+    for _ in range(runs):
+        wall, rss, output = run_once(command)
+        seconds.append(wall)
+        peak = max(peak, rss)
+    return seconds, peak, json.loads(output)
+
+
 def run_tool(tool: str, key: str, runs: int) -> Run:
     """Run ``tool`` on layer ``key`` ``runs`` times, each in a fresh process."""
     spec = LAYERS[key][1]
@@ -187,14 +272,20 @@ def run_tool(tool: str, key: str, runs: int) -> Run:
         command = sepconv_command(tool, spec)
     else:
         command = [sys.executable, __file__, "--child", tool, "--layer", key]
-    seconds, peak, output = [], 0, ""
-    for _ in range(runs):
-        wall, rss, output = run_once(command)
-        seconds.append(wall)
-        peak = max(peak, rss)
-    document = json.loads(output)
+    seconds, peak, document = run_command(command, runs)
     figures = figures_from_compare(document) if tool.startswith("sepconv") else document
     return Run(seconds, peak, figures)
+
+
+def run_model_tool(tool: str, name: str, runs: int) -> Run:
+    """Run ``tool`` on torchvision model ``name`` ``runs`` times, each in a fresh process."""
+    if tool == "sepconv-model":
+        command = [sys.executable, "-m", "sepconv_tui", "model", f"torchvision:{name}", "--json"]
+        seconds, peak, document = run_command(command, runs)
+        original = document["original"]
+        return Run(seconds, peak, {"params": original["params"], "macs": original["macs"]})
+    command = [sys.executable, __file__, "--child", tool, "--model", name]
+    return Run(*run_command(command, runs))
 
 
 def expected(comparison: Comparison, side: str, tool: Tool) -> dict[str, Any]:
@@ -237,35 +328,57 @@ def table_row(layer: str, tool: Tool, run: Run, comparison: Comparison) -> str:
     return "| " + " | ".join(cells) + " |"
 
 
-def main() -> None:
-    """Run every tool on every layer and print the Markdown table and the target ratios."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=3, help="processes per tool and layer")
-    parser.add_argument("--layers", default=",".join(LAYERS), help="comma-separated layer keys")
-    parser.add_argument("--tools", default=",".join(TOOLS), help="comma-separated tool keys")
-    parser.add_argument("--child", help=argparse.SUPPRESS)
-    parser.add_argument("--layer", help=argparse.SUPPRESS)
-    arguments = parser.parse_args()
-    if arguments.child:
-        print(json.dumps(measure_with(arguments.child, LAYERS[arguments.layer][1])))
-        return
+@dataclass(frozen=True)
+class Published:
+    """torchvision's published figures for a model's default weights."""
 
-    print(
-        f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python "
-        f"{platform.python_version()}, torch {version('torch')}; median of {arguments.runs} "
-        "processes per cell.\n"
-    )
+    params: int
+    gmacs: float  # meta["_ops"]: conv and matmul multiply-adds, in billions
+    decimals: int  # how many decimals torchvision prints it with
+    crop: int
+
+
+def published(name: str) -> Published:
+    """The figures torchvision publishes for model ``name``'s default weights."""
+    from torchvision import models
+
+    weights = models.get_model_weights(name).DEFAULT
+    gmacs = float(weights.meta["_ops"])
+    decimals = len(repr(gmacs).partition(".")[2])
+    return Published(weights.meta["num_params"], gmacs, decimals, crop_size(name))
+
+
+def model_row(name: str, tool: str, run: Run, want: Published) -> str:
+    """One Markdown row: a tool's whole-model figures against torchvision's published ones."""
+    gmacs = round(run.figures["macs"] / 1e9, want.decimals)
+    convention = MODEL_CONVENTIONS[tool]
+    if tool == "fvcore":
+        convention += " " + (", ".join(run.figures["skipped"]) or "nothing")
+    cells = [
+        f"{name} @ {want.crop}²",
+        TOOLS[tool].name,
+        f"{statistics.median(run.seconds):.2f} s",
+        format_bytes(run.peak_rss_bytes),
+        mark(run.figures["params"], want.params, format_count(run.figures["params"])),
+        mark(gmacs, want.gmacs, f"{gmacs:.{want.decimals}f}"),
+        convention,
+    ]
+    return "| " + " | ".join(cells) + " |"
+
+
+def print_layer_table(layers: list[str], tools: list[str], runs: int) -> None:
+    """Run ``tools`` on ``layers`` and print the layer table and the 256×512 target ratios."""
     print(
         "| Layer | Tool | Wall | Peak RSS | Std params | Sep params | Std MACs | Sep MACs "
         "| Output shape | Convention |"
     )
     print("|---|---|---:|---:|---:|---:|---:|---:|---|---|")
     results: dict[tuple[str, str], Run] = {}
-    for key in arguments.layers.split(","):
+    for key in layers:
         label, spec = LAYERS[key]
         comparison = compare(spec, method="analytic")
-        for tool_key in arguments.tools.split(","):
-            run = run_tool(tool_key, key, arguments.runs)
+        for tool_key in tools:
+            run = run_tool(tool_key, key, runs)
             results[key, tool_key] = run
             print(table_row(label, TOOLS[tool_key], run, comparison), flush=True)
     if ("256x512", "torchinfo") in results:
@@ -273,13 +386,110 @@ def main() -> None:
         print("\nTargets on 256→256 @ 512×512 (sepconv-tui ÷ torchinfo):\n")
         for tool_key in ("sepconv-closed", "sepconv-torch"):
             if ("256x512", tool_key) in results:
-                run = results["256x512", tool_key]
-                time_ratio = statistics.median(run.seconds) / statistics.median(reference.seconds)
-                rss_ratio = run.peak_rss_bytes / reference.peak_rss_bytes
                 print(
-                    f"- {TOOLS[tool_key].name}: time {time_ratio:.3f}× (target ≤ 0.35×), "
-                    f"peak RSS {rss_ratio:.3f}× (target ≤ 0.25×)"
+                    f"- {TOOLS[tool_key].name}: "
+                    + ratios(results["256x512", tool_key], reference, 0.35, 0.25)
                 )
+
+
+def ratios(run: Run, reference: Run, time_target: float, rss_target: float) -> str:
+    """``run``'s median wall time and peak RSS as fractions of ``reference``'s, with targets."""
+    time_ratio = statistics.median(run.seconds) / statistics.median(reference.seconds)
+    rss_ratio = run.peak_rss_bytes / reference.peak_rss_bytes
+    return (
+        f"time {time_ratio:.3f}× (target ≤ {time_target}×), "
+        f"peak RSS {rss_ratio:.3f}× (target ≤ {rss_target}×)"
+    )
+
+
+def print_model_table(names: list[str], tools: list[str], runs: int) -> None:
+    """Run ``tools`` on whole models and print the table and the convnext_large target ratios."""
+    print("| Model | Tool | Wall | Peak RSS | Params | GMACs | Convention |")
+    print("|---|---|---:|---:|---:|---:|---|")
+    results: dict[tuple[str, str], Run] = {}
+    for name in names:
+        want = published(name)
+        cells = [f"{name} @ {want.crop}²", "torchvision (published)", "", ""]
+        cells += [format_count(want.params), f"{want.gmacs:.{want.decimals}f}"]
+        cells.append('meta["num_params"], meta["_ops"]: conv + matmul MACs, no bias adds')
+        print("| " + " | ".join(cells) + " |", flush=True)
+        for tool in tools:
+            run = run_model_tool(tool, name, runs)
+            results[name, tool] = run
+            print(model_row(name, tool, run, want), flush=True)
+    pair = ("convnext_large", "sepconv-model"), ("convnext_large", "torchinfo")
+    if all(key in results for key in pair):
+        print("\nTargets on convnext_large (sepconv-tui model ÷ torchinfo's summary):\n")
+        print("- " + ratios(results[pair[0]], results[pair[1]], 0.6, 0.5))
+
+
+def classification_models(requested: str) -> tuple[str, ...]:
+    """The four default models, plus torchvision's classification models if others are asked."""
+    if all(name in MODELS for name in requested.split(",") if name):
+        return MODELS  # spares the parent torchvision's import
+    import torchvision
+
+    return tuple(torchvision.models.list_models(module=torchvision.models))  # classification
+
+
+def parse_keys(
+    parser: argparse.ArgumentParser, option: str, text: str, accepted: tuple[str, ...]
+) -> list[str]:
+    """The comma-separated keys of ``option``, each one of ``accepted`` (else exit 2)."""
+    keys = [key for key in text.split(",") if key]
+    unknown = [key for key in keys if key not in accepted]
+    if unknown:
+        listed = (
+            ", ".join(accepted)
+            if len(accepted) <= 10
+            else "a name from " + ", ".join([*accepted[:3], "…", accepted[-1]])
+        )
+        parser.error(f"{option}: unknown {', '.join(unknown)}; accepted: {listed}")
+    return keys
+
+
+def main() -> None:
+    """Run every tool on every layer and model; print the Markdown tables and target ratios."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=3, help="processes per tool and layer/model")
+    parser.add_argument(
+        "--layers", default=",".join(LAYERS), help="comma-separated layer keys ('' for none)"
+    )
+    parser.add_argument(
+        "--models",
+        default=",".join(MODELS),
+        help="comma-separated torchvision models ('' for none)",
+    )
+    parser.add_argument("--tools", default=",".join(TOOLS), help="comma-separated tool keys")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--layer", help=argparse.SUPPRESS)
+    parser.add_argument("--model", help=argparse.SUPPRESS)
+    arguments = parser.parse_args()
+    if arguments.child and arguments.model:
+        print(json.dumps(measure_model_with(arguments.child, arguments.model)))
+        return
+    if arguments.child:
+        print(json.dumps(measure_with(arguments.child, LAYERS[arguments.layer][1])))
+        return
+    if arguments.runs < 1:
+        parser.error(f"--runs: {arguments.runs} is not a count; accepted: 1 or more")
+    layers = parse_keys(parser, "--layers", arguments.layers, tuple(LAYERS))
+    models = parse_keys(
+        parser, "--models", arguments.models, classification_models(arguments.models)
+    )
+    tools = parse_keys(parser, "--tools", arguments.tools, tuple(TOOLS))
+
+    print(
+        f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python "
+        f"{platform.python_version()}, torch {version('torch')}; median of {arguments.runs} "
+        "processes per cell.\n"
+    )
+    if layers:
+        print_layer_table(layers, [tool for tool in tools if tool in LAYER_TOOLS], arguments.runs)
+    if layers and models:
+        print()
+    if models:
+        print_model_table(models, [tool for tool in tools if tool in MODEL_TOOLS], arguments.runs)
 
 
 if __name__ == "__main__":
