@@ -106,3 +106,105 @@ def figures(spec: LayerSpec) -> Figures:
 def textbook_ratio(out_channels: float, kernel: float, depth_multiplier: float = 1) -> float:
     """Howard et al. (2017): standard ÷ separable cost = 1 / (m · (1/C_out + 1/k²))."""
     return 1.0 / (depth_multiplier * (1.0 / out_channels + 1.0 / kernel**2))
+
+
+# Per-axis arithmetic for convs found in real models: rectangular kernels, per-axis strides,
+# "same"/"valid" padding. An axis pair is (height, width), as nn.Conv2d stores it.
+Pair = tuple[int, int]
+#: A Conv2d's padding as nn.Conv2d stores it: an (h, w) pair, "same" or "valid".
+Conv2dPadding = Pair | str
+
+
+def pair(value: int | tuple[int, ...] | list[int]) -> Pair:
+    """``value`` as an (h, w) pair: an int applies to both axes."""
+    if isinstance(value, int):
+        return (value, value)
+    if len(value) == 1:
+        return (value[0], value[0])
+    return (value[0], value[1])
+
+
+def total_padding(padding: Conv2dPadding, kernel: Pair, dilation: Pair) -> Pair:
+    """Padding added along each axis, both sides together ("same" pads d·(k − 1))."""
+    if padding == "valid":
+        return (0, 0)
+    if padding == "same":
+        return (dilation[0] * (kernel[0] - 1), dilation[1] * (kernel[1] - 1))
+    if isinstance(padding, str):
+        raise ValueError(f"padding must be 'same', 'valid' or an (h, w) pair, got {padding!r}")
+    return (2 * padding[0], 2 * padding[1])
+
+
+def conv2d_output_hw(
+    height: int,
+    width: int,
+    *,
+    kernel: Pair,
+    stride: Pair = (1, 1),
+    padding: Conv2dPadding = (0, 0),
+    dilation: Pair = (1, 1),
+) -> Pair:
+    """Output (H′, W′) per axis: floor((size + pad − d·(k − 1) − 1) / s) + 1; ≤ 0: no output."""
+    pad_h, pad_w = total_padding(padding, kernel, dilation)
+    return (
+        (height + pad_h - dilation[0] * (kernel[0] - 1) - 1) // stride[0] + 1,
+        (width + pad_w - dilation[1] * (kernel[1] - 1) - 1) // stride[1] + 1,
+    )
+
+
+def conv2d_params(
+    in_channels: int, out_channels: int, kernel: Pair, groups: int = 1, bias: bool = True
+) -> int:
+    """Parameters of a Conv2d: C_out · (C_in / groups) · kh · kw (+ C_out bias)."""
+    weights = out_channels * (in_channels // groups) * kernel[0] * kernel[1]
+    return weights + (out_channels if bias else 0)
+
+
+def conv2d_macs(
+    batch: int,
+    in_channels: int,
+    out_channels: int,
+    output_hw: Pair,
+    kernel: Pair,
+    groups: int = 1,
+) -> int:
+    """MACs of a Conv2d, bias adds not counted: N · C_out · H′ · W′ · (C_in / groups) · kh · kw."""
+    out_height, out_width = output_hw
+    per_output = (in_channels // groups) * kernel[0] * kernel[1]
+    return batch * out_channels * out_height * out_width * per_output
+
+
+def separable_params(
+    in_channels: int, out_channels: int, kernel: Pair, bias: bool, depth_multiplier: int = 1
+) -> int:
+    """Parameters of the depthwise (C_in → C_in·m, groups C_in) + 1×1 pointwise block."""
+    middle = in_channels * depth_multiplier
+    depthwise = conv2d_params(in_channels, middle, kernel, in_channels, bias)
+    return depthwise + conv2d_params(middle, out_channels, (1, 1), 1, bias)
+
+
+def separable_macs(
+    batch: int,
+    in_channels: int,
+    out_channels: int,
+    output_hw: Pair,
+    kernel: Pair,
+    depth_multiplier: int = 1,
+) -> int:
+    """MACs of the separable block whose depthwise conv has the replaced conv's geometry."""
+    middle = in_channels * depth_multiplier
+    depthwise = conv2d_macs(batch, in_channels, middle, output_hw, kernel, in_channels)
+    return depthwise + conv2d_macs(batch, middle, out_channels, output_hw, (1, 1))
+
+
+def linear_params(in_features: int, out_features: int, bias: bool = True) -> int:
+    """Parameters of a Linear layer: in · out (+ out bias)."""
+    return in_features * out_features + (out_features if bias else 0)
+
+
+def linear_macs(input_shape: tuple[int, ...], in_features: int, out_features: int) -> int:
+    """MACs of a Linear layer on an input of any rank: every leading element × in · out."""
+    rows = 1
+    for size in input_shape[:-1]:
+        rows *= size
+    return rows * in_features * out_features

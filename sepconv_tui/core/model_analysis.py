@@ -1,0 +1,336 @@
+"""A whole model's convs and linears, what a separable swap of each would cost, and selections.
+
+Plain data, no torch, no Rich: ``core.model_measure`` fills it, ``report.model`` renders it,
+and the app rebuilds it from JSON (``ModelAnalysis.from_dict``) and toggles swaps by arithmetic
+(``with_swaps``) without going back to PyTorch.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+Shape = tuple[int, ...]
+
+#: What ``--swap`` accepts, for messages.
+SELECTION_FORMS = "saving, all, none, top:N, or comma-separated layer names and globs"
+
+
+class SelectionError(ValueError):
+    """A ``--swap`` selection that is malformed or names no candidate."""
+
+
+@dataclass(frozen=True)
+class Cost:
+    """Parameters and multiply-accumulates (over every call; bias adds not counted)."""
+
+    params: int
+    macs: int
+
+    def to_dict(self) -> dict[str, int]:
+        """``{"params": …, "macs": …}``."""
+        return {"params": self.params, "macs": self.macs}
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> Cost:
+        """The inverse of ``to_dict``."""
+        return cls(int(values["params"]), int(values["macs"]))
+
+
+def _tuple(value: Any) -> Any:
+    """A JSON list back to a tuple (strings and None unchanged)."""
+    return tuple(value) if isinstance(value, list) else value
+
+
+def _list(value: Any) -> Any:
+    """A tuple to a JSON list (strings and None unchanged)."""
+    return list(value) if isinstance(value, tuple) else value
+
+
+@dataclass(frozen=True)
+class ModelLayer:
+    """One conv or linear of a model: geometry, shapes seen, cost as is and as separable."""
+
+    name: str  # the module path, e.g. "layer1.0.conv1"
+    kind: str  # "conv" (nn.Conv2d), "linear" (nn.Linear) or "other" (another conv type)
+    module_type: str  # the class name, e.g. "Conv2d"
+    in_channels: int  # in_features for a linear
+    out_channels: int  # out_features for a linear
+    kernel_size: tuple[int, int] | None  # None for a linear or a non-2-D conv
+    stride: tuple[int, ...] | None
+    padding: tuple[int, ...] | str | None  # (h, w), "same" or "valid"
+    dilation: tuple[int, ...] | None
+    groups: int
+    bias: bool
+    padding_mode: str | None
+    input_shape: Shape | None  # of the first call; None when the forward never called it
+    output_shape: Shape | None
+    calls: int
+    candidate: bool
+    reason: str | None  # why it is not a candidate (None for a candidate)
+    swap: bool
+    standard: Cost
+    separable: Cost | None  # the replacement block's cost; None unless a candidate
+    error: float | None = None  # reserved: relative error of the swapped layer's weights
+
+    @property
+    def param_saving(self) -> int:
+        """Parameters a swap removes (negative when the block is larger)."""
+        return self.standard.params - self.separable.params if self.separable else 0
+
+    @property
+    def mac_saving(self) -> int:
+        """MACs a swap removes over every call (negative when the block costs more)."""
+        return self.standard.macs - self.separable.macs if self.separable else 0
+
+    @property
+    def cost(self) -> Cost:
+        """What the layer costs in the model as selected (separable when swapped)."""
+        return self.separable if self.swap and self.separable is not None else self.standard
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON object of one layer."""
+        return {
+            "name": self.name,
+            "kind": self.kind,
+            "module_type": self.module_type,
+            "in_channels": self.in_channels,
+            "out_channels": self.out_channels,
+            "kernel_size": _list(self.kernel_size),
+            "stride": _list(self.stride),
+            "padding": _list(self.padding),
+            "dilation": _list(self.dilation),
+            "groups": self.groups,
+            "bias": self.bias,
+            "padding_mode": self.padding_mode,
+            "input_shape": _list(self.input_shape),
+            "output_shape": _list(self.output_shape),
+            "calls": self.calls,
+            "candidate": self.candidate,
+            "reason": self.reason,
+            "swap": self.swap,
+            "standard": self.standard.to_dict(),
+            "separable": self.separable.to_dict() if self.separable is not None else None,
+            "error": self.error,
+        }
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> ModelLayer:
+        """The inverse of ``to_dict``."""
+        separable = values["separable"]
+        return cls(
+            name=values["name"],
+            kind=values["kind"],
+            module_type=values["module_type"],
+            in_channels=values["in_channels"],
+            out_channels=values["out_channels"],
+            kernel_size=_tuple(values["kernel_size"]),
+            stride=_tuple(values["stride"]),
+            padding=_tuple(values["padding"]),
+            dilation=_tuple(values["dilation"]),
+            groups=values["groups"],
+            bias=values["bias"],
+            padding_mode=values["padding_mode"],
+            input_shape=_tuple(values["input_shape"]),
+            output_shape=_tuple(values["output_shape"]),
+            calls=values["calls"],
+            candidate=values["candidate"],
+            reason=values["reason"],
+            swap=values["swap"],
+            standard=Cost.from_dict(values["standard"]),
+            separable=Cost.from_dict(separable) if separable is not None else None,
+            error=values.get("error"),
+        )
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Which candidates to swap: a rule ("saving", "all", "none", "top") or name patterns."""
+
+    rule: str  # "saving" | "all" | "none" | "top" | "names"
+    count: int | None = None  # N of top:N
+    patterns: tuple[str, ...] = ()  # layer names or globs, for rule "names"
+
+    def __str__(self) -> str:
+        """The text ``parse_selection`` reads back."""
+        if self.rule == "top":
+            return f"top:{self.count}"
+        if self.rule == "names":
+            return ",".join(self.patterns)
+        return self.rule
+
+
+def parse_selection(text: str) -> Selection:
+    """``--swap`` text → Selection; SelectionError naming what is accepted."""
+    cleaned = text.strip()
+    if cleaned in ("saving", "all", "none"):
+        return Selection(cleaned)
+    if cleaned.startswith("top:"):
+        count_text = cleaned.removeprefix("top:").strip()
+        if not count_text.isdigit() or int(count_text) < 1:
+            raise SelectionError(f"--swap top:N needs a whole number N ≥ 1, got {text!r}")
+        return Selection("top", count=int(count_text))
+    # A "rule:value" form that is not top:N is a typo or a form this version lacks.
+    if ":" in cleaned:
+        raise SelectionError(f"--swap must be {SELECTION_FORMS}; got {text!r}")
+    patterns = tuple(part.strip() for part in cleaned.split(","))
+    if not cleaned or any(not pattern for pattern in patterns):
+        raise SelectionError(f"--swap must be {SELECTION_FORMS}; got {text!r}")
+    return Selection("names", patterns=patterns)
+
+
+def _ratio(before: int, after: int) -> float | None:
+    """before ÷ after ("× fewer"), None when after is 0."""
+    return before / after if after else None
+
+
+@dataclass(frozen=True)
+class ModelAnalysis:
+    """A model's conv/linear rows, the ops the closed form does not model, and the totals."""
+
+    source: str
+    input_shape: Shape
+    output_shape: Shape | None  # the first tensor the forward returned
+    layers: tuple[ModelLayer, ...]
+    other: Cost  # everything else, counted by PyTorch alone: norms, attention matmuls, …
+    depth_multiplier: int = 1
+    device: str = "meta"  # where the forward ran: "meta", or "cpu" for models meta cannot run
+    verified: dict[str, bool] = field(default_factory=dict)  # params, macs, shapes
+    notes: tuple[str, ...] = ()
+
+    @property
+    def swapped_names(self) -> frozenset[str]:
+        """The layers the current selection swaps."""
+        return frozenset(layer.name for layer in self.layers if layer.swap)
+
+    @property
+    def candidates(self) -> tuple[ModelLayer, ...]:
+        """The layers a separable block can replace."""
+        return tuple(layer for layer in self.layers if layer.candidate)
+
+    @property
+    def original(self) -> Cost:
+        """The model as it is."""
+        return Cost(
+            sum(layer.standard.params for layer in self.layers) + self.other.params,
+            sum(layer.standard.macs for layer in self.layers) + self.other.macs,
+        )
+
+    @property
+    def swapped(self) -> Cost:
+        """The model with the selected layers swapped."""
+        return Cost(
+            sum(layer.cost.params for layer in self.layers) + self.other.params,
+            sum(layer.cost.macs for layer in self.layers) + self.other.macs,
+        )
+
+    @property
+    def param_ratio(self) -> float | None:
+        """Original ÷ swapped parameters ("× fewer")."""
+        return _ratio(self.original.params, self.swapped.params)
+
+    @property
+    def mac_ratio(self) -> float | None:
+        """Original ÷ swapped MACs ("× fewer")."""
+        return _ratio(self.original.macs, self.swapped.macs)
+
+    def with_swaps(self, names: frozenset[str] | set[str]) -> ModelAnalysis:
+        """The analysis with exactly ``names`` swapped; ValueError for a non-candidate name."""
+        candidate_names = {layer.name for layer in self.candidates}
+        unknown = sorted(set(names) - candidate_names)
+        if unknown:
+            raise SelectionError(
+                f"not swap candidates: {', '.join(unknown[:5])}"
+                + (f" and {len(unknown) - 5} more" if len(unknown) > 5 else "")
+            )
+        layers = tuple(
+            layer if layer.swap == (layer.name in names) else replace(layer, swap=not layer.swap)
+            for layer in self.layers
+        )
+        return replace(self, layers=layers)
+
+    def selected_names(self, selection: Selection) -> frozenset[str]:
+        """The candidate names ``selection`` picks; SelectionError for a pattern matching none."""
+        candidates = self.candidates
+        if selection.rule == "none":
+            return frozenset()
+        if selection.rule == "all":
+            return frozenset(layer.name for layer in candidates)
+        if selection.rule == "saving":
+            return frozenset(layer.name for layer in candidates if layer.param_saving > 0)
+        if selection.rule == "top":
+            # Ties keep the model's order, so the same model always gives the same pick.
+            ranked = sorted(candidates, key=lambda layer: -layer.mac_saving)
+            return frozenset(layer.name for layer in ranked[: selection.count])
+        names: set[str] = set()
+        for pattern in selection.patterns:
+            matched = {
+                layer.name for layer in candidates if fnmatch.fnmatchcase(layer.name, pattern)
+            }
+            if not matched:
+                raise SelectionError(self._no_match_message(pattern))
+            names |= matched
+        return frozenset(names)
+
+    def _no_match_message(self, pattern: str) -> str:
+        """Why ``pattern`` picks nothing: a non-candidate layer, or no such layer."""
+        for layer in self.layers:
+            if fnmatch.fnmatchcase(layer.name, pattern):
+                return (
+                    f"--swap {pattern!r} matches no candidate: {layer.name} is not one "
+                    f"({layer.reason})"
+                )
+        close = [layer.name for layer in self.candidates[:3]]
+        return (
+            f"--swap {pattern!r} matches no layer of this model; candidates are named like "
+            + ", ".join(close)
+        )
+
+    def select(self, selection: Selection | str) -> ModelAnalysis:
+        """The analysis with ``selection``'s candidates swapped (text is parsed first)."""
+        if isinstance(selection, str):
+            selection = parse_selection(selection)
+        return self.with_swaps(self.selected_names(selection))
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON of ``sepconv-tui model --json``."""
+        original, swapped = self.original, self.swapped
+        return {
+            "source": self.source,
+            "input_shape": list(self.input_shape),
+            "output_shape": _list(self.output_shape),
+            "depth_multiplier": self.depth_multiplier,
+            "device": self.device,
+            "original": original.to_dict(),
+            "swapped": swapped.to_dict(),
+            "param_ratio": self.param_ratio,
+            "mac_ratio": self.mac_ratio,
+            "candidates": len(self.candidates),
+            "swapped_count": len(self.swapped_names),
+            "other_ops": self.other.to_dict(),
+            "layers": [layer.to_dict() for layer in self.layers],
+            "verified": dict(self.verified),
+            "notes": list(self.notes),
+        }
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> ModelAnalysis:
+        """The inverse of ``to_dict`` (derived totals are recomputed, not read)."""
+        return cls(
+            source=values["source"],
+            input_shape=tuple(values["input_shape"]),
+            output_shape=_tuple(values["output_shape"]),
+            layers=tuple(ModelLayer.from_dict(layer) for layer in values["layers"]),
+            other=Cost.from_dict(values["other_ops"]),
+            depth_multiplier=values["depth_multiplier"],
+            device=values["device"],
+            verified=dict(values["verified"]),
+            notes=tuple(values["notes"]),
+        )
+
+    def __rich__(self) -> Any:
+        """The same table and summary the CLI prints (Rich is imported only here)."""
+        from ..report.model import render
+
+        return render(self)

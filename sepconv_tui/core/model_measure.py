@@ -1,0 +1,482 @@
+"""Analyse a whole model: every Conv2d and Linear by closed form and by PyTorch, and the swap.
+
+One forward on the meta device (no memory) with forward hooks on the convs and linears records
+the shapes each saw; ``FlopCounterMode`` counts the same forward per module and in total. The
+closed form (``core.analytic``) recomputes each layer from its attributes and those shapes; the
+two are compared layer by layer. torch is imported inside the functions.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from . import analytic
+from .model_analysis import Cost, ModelAnalysis, ModelLayer, Selection, parse_selection
+from .model_source import (
+    BuiltModel,
+    ModelSource,
+    ModelSourceError,
+    Shape,
+    build_model,
+    parameter_bytes,
+    parse_source,
+)
+from .spec import FIELD_BOUNDS, range_message
+
+if TYPE_CHECKING:
+    import torch
+    from torch import nn
+
+
+class _MetaUnsupported(Exception):
+    """The forward cannot run on meta tensors (data-dependent control flow, ``.item()``)."""
+
+
+@dataclass
+class _Forward:
+    """What one forward pass recorded."""
+
+    calls: dict[str, list[tuple[Shape, Shape | None]]]  # layer → (input, output) per call
+    flops: dict[str, dict[Any, int]]  # FlopCounterMode's counts by module path
+    total_flops: int
+    output_shape: Shape | None
+
+
+@dataclass
+class _Checks:
+    """Closed form against PyTorch, and the first few differences for the notes."""
+
+    params: bool = True
+    macs: bool = True
+    shapes: bool = True
+    differences: list[str] = field(default_factory=list)
+
+    def compare(self, what: str, layer: str, closed: Any, measured: Any) -> None:
+        """Record whether the two methods agree on ``what`` for ``layer``."""
+        if closed == measured:
+            return
+        setattr(self, what, False)
+        if len(self.differences) < 3:
+            self.differences.append(f"{layer} {what}: closed form {closed}, PyTorch {measured}")
+
+
+def _first_line(error: BaseException) -> str:
+    """The first line of an error's message."""
+    lines = str(error).strip().splitlines()
+    return lines[0] if lines else type(error).__name__
+
+
+def _tracker_names(model: nn.Module) -> dict[nn.Module, str]:
+    """Each module's name as FlopCounterMode's ModuleTracker gives it (root class, then paths)."""
+    names: dict[nn.Module, str] = {model: type(model).__name__}
+    seen: set[nn.Module] = set()
+
+    def visit(module: nn.Module) -> None:
+        if module in seen:
+            return
+        for child_name, child in module.named_children():
+            names[child] = f"{names[module]}.{child_name}"
+            visit(child)
+        seen.add(module)
+
+    visit(model)
+    return names
+
+
+def _counted_layers(model: nn.Module) -> list[tuple[str, nn.Module]]:
+    """Every conv (any dimension or transpose) and linear, by module path."""
+    from torch import nn
+
+    return [
+        (name, module)
+        for name, module in model.named_modules()
+        if isinstance(module, (nn.Linear, nn.modules.conv._ConvNd))
+    ]
+
+
+@contextmanager
+def _eval_mode(model: nn.Module) -> Iterator[None]:
+    """Run in eval mode, then give every module its own training flag back."""
+    modes = {module: module.training for module in model.modules()}
+    model.eval()
+    try:
+        yield
+    finally:
+        for module, training in modes.items():
+            module.training = training
+
+
+def _input_dtype(model: nn.Module) -> torch.dtype:
+    """The dtype of the model's first floating parameter (float32 when it has none)."""
+    import torch
+
+    for parameter in model.parameters():
+        if parameter.is_floating_point():
+            return parameter.dtype
+    return torch.float32
+
+
+def _is_meta_failure(error: BaseException) -> bool:
+    """True for errors a meta tensor causes, which real tensors would not."""
+    return isinstance(error, NotImplementedError) or "meta" in str(error).lower()
+
+
+def _forward(model: nn.Module, input_shape: Shape, device: str) -> _Forward:
+    """Run ``model`` once on ``device`` with hooks and FlopCounterMode; record what it did."""
+    import torch
+    from torch.func import functional_call
+    from torch.utils._pytree import tree_flatten
+    from torch.utils.flop_counter import FlopCounterMode
+
+    calls: dict[str, list[tuple[Shape, Shape | None]]] = {}
+    handles = []
+    for name, module in _counted_layers(model):
+        calls[name] = []
+
+        def record(_module: Any, args: Any, output: Any, name: str = name) -> None:
+            if args and isinstance(args[0], torch.Tensor):
+                out = tuple(output.shape) if isinstance(output, torch.Tensor) else None
+                calls[name].append((tuple(args[0].shape), out))
+
+        handles.append(module.register_forward_hook(record))
+    dtype = _input_dtype(model)
+    if device == "meta":
+        x = torch.empty(input_shape, device="meta", dtype=dtype)
+    else:
+        x = torch.randn(input_shape, dtype=dtype, generator=torch.Generator().manual_seed(0))
+    # A real module the caller passed runs on meta stand-ins of its tensors: nothing is
+    # copied and the module is left as it was.
+    substitutes: dict[str, torch.Tensor] | None = None
+    if device == "meta":
+        tensors = {**dict(model.named_parameters()), **dict(model.named_buffers())}
+        if any(tensor.device.type != "meta" for tensor in tensors.values()):
+            substitutes = {
+                name: torch.empty_like(tensor, device="meta") for name, tensor in tensors.items()
+            }
+    counter = FlopCounterMode(display=False)
+    try:
+        with _eval_mode(model), counter, torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            if substitutes is not None:
+                output = functional_call(model, substitutes, (x,))
+            else:
+                output = model(x)
+    except Exception as error:
+        if device == "meta" and _is_meta_failure(error):
+            raise _MetaUnsupported(_first_line(error)) from error
+        raise ModelSourceError(
+            f"the forward fails at input shape {tuple(input_shape)}: {_first_line(error)}"
+        ) from None
+    finally:
+        for handle in handles:
+            handle.remove()
+    tensors_out = [leaf for leaf in tree_flatten(output)[0] if isinstance(leaf, torch.Tensor)]
+    return _Forward(
+        calls,
+        counter.get_flop_counts(),
+        counter.get_total_flops(),
+        tuple(tensors_out[0].shape) if tensors_out else None,
+    )
+
+
+def _reason(module: nn.Module) -> str | None:
+    """Why a layer is not a swap candidate (None when it is one)."""
+    from torch import nn
+
+    if isinstance(module, nn.Linear):
+        return "linear layer"
+    if not isinstance(module, nn.Conv2d):
+        return f"{type(module).__name__}, not a Conv2d"
+    if module.groups > 1 and module.groups == module.in_channels:
+        return "already depthwise (groups = C_in)"
+    if module.groups > 1:
+        return f"grouped (groups = {module.groups})"
+    if tuple(module.kernel_size) == (1, 1):
+        return "1×1 kernel (already pointwise)"
+    return None
+
+
+def _geometry(module: nn.Module) -> dict[str, Any]:
+    """A conv's or linear's geometry as the JSON describes it."""
+    from torch import nn
+
+    if isinstance(module, nn.Linear):
+        return {
+            "in_channels": module.in_features,
+            "out_channels": module.out_features,
+            "kernel_size": None,
+            "stride": None,
+            "padding": None,
+            "dilation": None,
+            "groups": 1,
+            "bias": module.bias is not None,
+            "padding_mode": None,
+        }
+    conv: Any = module
+    padding = conv.padding if isinstance(conv.padding, str) else tuple(conv.padding)
+    is_2d = isinstance(module, nn.Conv2d)
+    return {
+        "in_channels": conv.in_channels,
+        "out_channels": conv.out_channels,
+        "kernel_size": analytic.pair(conv.kernel_size) if is_2d else None,
+        "stride": tuple(conv.stride),
+        "padding": padding,
+        "dilation": tuple(conv.dilation),
+        "groups": conv.groups,
+        "bias": conv.bias is not None,
+        "padding_mode": conv.padding_mode,
+    }
+
+
+def _batch_and_hw(shape: Shape) -> tuple[int, tuple[int, int]]:
+    """(N, (H, W)) of a batched (N, C, H, W) or unbatched (C, H, W) input."""
+    batch = shape[0] if len(shape) == 4 else 1
+    return batch, (shape[-2], shape[-1])
+
+
+def _conv_call(
+    geometry: dict[str, Any], input_shape: Shape, depth_multiplier: int
+) -> tuple[int, int, Shape]:
+    """Closed form of one call of a Conv2d: its MACs, the separable block's, the output shape."""
+    kernel = geometry["kernel_size"]
+    batch, (height, width) = _batch_and_hw(input_shape)
+    output_hw = analytic.conv2d_output_hw(
+        height,
+        width,
+        kernel=kernel,
+        stride=analytic.pair(geometry["stride"]),
+        padding=geometry["padding"],
+        dilation=analytic.pair(geometry["dilation"]),
+    )
+    c_in, c_out, groups = geometry["in_channels"], geometry["out_channels"], geometry["groups"]
+    macs = analytic.conv2d_macs(batch, c_in, c_out, output_hw, kernel, groups)
+    separable = analytic.separable_macs(batch, c_in, c_out, output_hw, kernel, depth_multiplier)
+    output_shape = (*input_shape[:-3], c_out, *output_hw)
+    return macs, separable, output_shape
+
+
+class _SeparableCounter:
+    """PyTorch's count of each candidate's separable block, built on meta (cached by geometry)."""
+
+    def __init__(self, depth_multiplier: int) -> None:
+        self.depth_multiplier = depth_multiplier
+        self.cache: dict[tuple[Any, ...], tuple[int, int, list[Shape]]] = {}
+
+    def measure(self, conv: nn.Conv2d, input_shapes: list[Shape]) -> tuple[int, int, list[Shape]]:
+        """Params, MACs over the calls, and output shapes of ``conv``'s replacement."""
+        import torch
+        from torch.utils.flop_counter import FlopCounterMode
+
+        from .layers import DepthwiseSeparableConv
+
+        key = (repr(conv), conv.weight.dtype, tuple(input_shapes))
+        if key not in self.cache:
+            block = DepthwiseSeparableConv.from_conv(conv, self.depth_multiplier, device="meta")
+            params = sum(parameter.numel() for parameter in block.parameters())
+            macs, shapes = 0, []
+            for shape in input_shapes:
+                counter = FlopCounterMode(display=False)
+                with counter, torch.no_grad():
+                    x = torch.empty(shape, device="meta", dtype=conv.weight.dtype)
+                    shapes.append(tuple(block(x).shape))
+                macs += counter.get_total_flops() // 2
+            self.cache[key] = (params, macs, shapes)
+        return self.cache[key]
+
+
+def _layers(
+    model: nn.Module, forward: _Forward, depth_multiplier: int, checks: _Checks
+) -> tuple[list[ModelLayer], int, int]:
+    """One row per conv and linear; also the parameters and MACs PyTorch gives all rows."""
+    from torch import nn
+
+    tracker_names = _tracker_names(model)
+    separable_counter = _SeparableCounter(depth_multiplier)
+    rows: list[ModelLayer] = []
+    measured_params = measured_macs = 0
+    for name, module in _counted_layers(model):
+        calls = forward.calls[name]
+        geometry = _geometry(module)
+        torch_params = sum(parameter.numel() for parameter in module.parameters(recurse=False))
+        counts = forward.flops.get(tracker_names.get(module, ""), {})
+        torch_macs = sum(counts.values()) // 2 if calls else 0
+        measured_params += torch_params
+        measured_macs += torch_macs
+        reason = _reason(module)
+        kind = "linear" if isinstance(module, nn.Linear) else "conv"
+        separable: Cost | None = None
+        if isinstance(module, nn.Linear):
+            params = analytic.linear_params(
+                module.in_features, module.out_features, geometry["bias"]
+            )
+            macs = sum(
+                analytic.linear_macs(shape, module.in_features, module.out_features)
+                for shape, _ in calls
+            )
+            closed_shapes = [(*shape[:-1], module.out_features) for shape, _ in calls]
+        elif isinstance(module, nn.Conv2d):
+            kernel = geometry["kernel_size"]
+            c_in, c_out = geometry["in_channels"], geometry["out_channels"]
+            params = analytic.conv2d_params(
+                c_in, c_out, kernel, geometry["groups"], geometry["bias"]
+            )
+            per_call = [_conv_call(geometry, shape, depth_multiplier) for shape, _ in calls]
+            macs = sum(call[0] for call in per_call)
+            closed_shapes = [call[2] for call in per_call]
+            if reason is None:
+                separable = Cost(
+                    analytic.separable_params(
+                        c_in, c_out, kernel, geometry["bias"], depth_multiplier
+                    ),
+                    sum(call[1] for call in per_call),
+                )
+                block_params, block_macs, block_shapes = separable_counter.measure(
+                    module, [shape for shape, _ in calls]
+                )
+                checks.compare("params", f"{name} (separable)", separable.params, block_params)
+                checks.compare("macs", f"{name} (separable)", separable.macs, block_macs)
+                checks.compare("shapes", f"{name} (separable)", closed_shapes, block_shapes)
+        else:
+            # Other conv types are listed with PyTorch's figures; the closed form skips them.
+            kind = "other"
+            params, macs = torch_params, torch_macs
+            closed_shapes = [output for _, output in calls]  # type: ignore[misc]
+        checks.compare("params", name, params, torch_params)
+        checks.compare("macs", name, macs, torch_macs)
+        checks.compare("shapes", name, closed_shapes, [output for _, output in calls])
+        rows.append(
+            ModelLayer(
+                name=name,
+                kind=kind,
+                module_type=type(module).__name__,
+                input_shape=calls[0][0] if calls else None,
+                output_shape=calls[0][1] if calls else None,
+                calls=len(calls),
+                candidate=reason is None,
+                reason=reason,
+                swap=False,
+                standard=Cost(params, macs),
+                separable=separable,
+                **geometry,
+            )
+        )
+    return rows, measured_params, measured_macs
+
+
+def _check_input_shape(shape: Any) -> Shape:
+    """A tuple of positive ints, or ModelSourceError."""
+    try:
+        values = tuple(int(size) for size in shape)
+    except (TypeError, ValueError):
+        raise ModelSourceError(f"input_shape must be whole numbers, got {shape!r}") from None
+    if not values or any(size < 1 for size in values) or values != tuple(shape):
+        raise ModelSourceError(f"input_shape must be whole numbers ≥ 1, got {tuple(shape)!r}")
+    return values
+
+
+def _materialise(
+    source: ModelSource | None,
+    built: BuiltModel,
+    input_shape: Shape,
+    why: str,
+    budget_bytes: int | None,
+) -> nn.Module:
+    """The model with real CPU tensors, refused over the memory budget (as ``bench`` does)."""
+    from math import prod
+
+    from .latency import default_budget_bytes
+    from .memory import format_bytes
+
+    model = built.module
+    on_meta = any(tensor.is_meta for tensor in [*model.parameters(), *model.buffers()])
+    if on_meta and source is None:
+        raise ModelSourceError(
+            f"the forward cannot run on the meta device ({why}) and this module's weights are "
+            "on meta: pass a module built on the CPU"
+        )
+    needed = 4 * prod(input_shape) + (parameter_bytes(model) if on_meta else 0)
+    budget = budget_bytes if budget_bytes is not None else default_budget_bytes("cpu")
+    if needed > budget:
+        raise ModelSourceError(
+            f"the forward cannot run on the meta device ({why}); on the CPU it needs at least "
+            f"{format_bytes(needed)} (weights and input, fp32), over the memory budget of "
+            f"{format_bytes(budget)}"
+        )
+    if not on_meta:
+        return model
+    assert source is not None
+    return build_model(source, real=True).module
+
+
+def analyze_model(
+    source: str | nn.Module,
+    *,
+    input_shape: Shape | None = None,
+    select: str | Selection = "saving",
+    depth_multiplier: int = 1,
+    memory_budget_bytes: int | None = None,
+) -> ModelAnalysis:
+    """Every conv and linear of ``source`` by closed form and PyTorch, with ``select`` swapped.
+
+    ``source``: "torchvision:NAME", "timm:NAME", "package.module:callable",
+    "path/to/file.py:callable", or an ``nn.Module`` (left as it was). ``input_shape`` defaults to
+    the input the model was published for. Bad input raises ModelSourceError (or SelectionError).
+    """
+    from torch import nn
+
+    selection = parse_selection(select) if isinstance(select, str) else select
+    low, high = FIELD_BOUNDS["depth_multiplier"]
+    if not isinstance(depth_multiplier, int) or not low <= depth_multiplier <= high:
+        raise ModelSourceError(
+            f"--depth-multiplier must be {range_message('depth_multiplier')}, "
+            f"got {depth_multiplier!r}"
+        )
+    parsed: ModelSource | None = None
+    if isinstance(source, nn.Module):
+        label = type(source).__name__
+        built = BuiltModel(source, (1, 3, 224, 224))
+    else:
+        parsed = parse_source(source)
+        label = str(parsed)
+        built = build_model(parsed)
+    shape = (
+        _check_input_shape(input_shape) if input_shape is not None else built.default_input_shape
+    )
+    notes = list(built.notes)
+    model, device = built.module, "meta"
+    try:
+        forward = _forward(model, shape, "meta")
+    except _MetaUnsupported as error:
+        model = _materialise(parsed, built, shape, str(error), memory_budget_bytes)
+        forward = _forward(model, shape, "cpu")
+        device = "cpu"
+        notes.append(f"ran on real CPU tensors: the forward cannot run on meta ({error})")
+    checks = _Checks()
+    rows, row_params, row_macs = _layers(model, forward, depth_multiplier, checks)
+    total_params = sum(parameter.numel() for parameter in model.parameters())
+    uncalled = [row.name for row in rows if row.calls == 0]
+    if uncalled:
+        listed = ", ".join(uncalled[:3]) + (
+            f" and {len(uncalled) - 3} more" if len(uncalled) > 3 else ""
+        )
+        notes.append(
+            f"{len(uncalled)} layers not called as modules by this forward ({listed}): "
+            "parameters counted; MACs of any functional use are in other ops"
+        )
+    notes += [f"closed form ≠ PyTorch: {difference}" for difference in checks.differences]
+    analysis = ModelAnalysis(
+        source=label,
+        input_shape=shape,
+        output_shape=forward.output_shape,
+        layers=tuple(rows),
+        other=Cost(total_params - row_params, forward.total_flops // 2 - row_macs),
+        depth_multiplier=depth_multiplier,
+        device=device,
+        verified={"params": checks.params, "macs": checks.macs, "shapes": checks.shapes},
+        notes=tuple(notes),
+    )
+    return analysis.select(selection)
