@@ -90,7 +90,7 @@ def figures(spec: LayerSpec) -> Figures:
 
 
 def warm_up() -> None:
-    """Pay torch's one-off import and first-use costs now (≈ 3 s), e.g. in a worker thread."""
+    """Pay torch's one-off costs now (import, sympy on the first meta conv), e.g. in a worker."""
     figures(LayerSpec())
 
 
