@@ -188,7 +188,48 @@ def build_parser() -> argparse.ArgumentParser:
         help="refuse layers needing more (default: a quarter of the free RAM or GPU memory)",
     )
     add_format_arguments(bench_parser)
+    add_model_parser(subcommands)
     return parser
+
+
+def add_model_parser(subcommands: Any) -> None:
+    """The ``model`` subcommand: a whole model's convs, which to swap, and the totals."""
+    model_parser = subcommands.add_parser(
+        "model",
+        help="a whole model's convs: which to swap for separable blocks, and what it gains",
+        description="Every Conv2d and Linear of a model, by closed form and PyTorch (on the "
+        "meta device: no weights, no memory), the swap candidates, and the model's params and "
+        "MACs before and after the selected swaps. Exit 2 on bad input.",
+    )
+    model_parser.add_argument(
+        "source",
+        metavar="SOURCE",
+        help="torchvision:NAME, timm:NAME, package.module:callable or path/to/file.py:callable",
+    )
+    shape_group = model_parser.add_mutually_exclusive_group()
+    shape_group.add_argument(
+        "--input-shape",
+        metavar="N,C,H,W",
+        help="input shape (default: the one the model was published for, else 1,3,224,224)",
+    )
+    shape_group.add_argument(
+        "--resolution",
+        type=argument_type(lambda text: parse_int_in_range(text, 1, 65536)),
+        help="input height and width, 1–65536 (other axes as published)",
+    )
+    model_parser.add_argument(
+        "--depth-multiplier",
+        type=bounded_int("depth_multiplier"),
+        default=1,
+        help=f"the separable blocks' m, {range_message('depth_multiplier')} (default: 1)",
+    )
+    model_parser.add_argument(
+        "--swap",
+        default="saving",
+        help="saving (default: every candidate whose block has fewer params), all, none, "
+        "top:N (the N saving the most MACs), or layer names and globs: 'layer1.*,conv1'",
+    )
+    add_format_arguments(model_parser)
 
 
 def argument_type(parse: Callable[[str], Any]) -> Callable[[str], Any]:
@@ -301,6 +342,52 @@ def run_bench(arguments: argparse.Namespace) -> int:
     return EXIT_MATCH
 
 
+def run_model(arguments: argparse.Namespace) -> int:
+    """Analyse a whole model and print its table and totals; return the exit code."""
+    import shutil
+
+    from .core.model_analysis import SelectionError, parse_selection
+    from .core.model_source import (
+        ModelSourceError,
+        build_model,
+        parse_input_shape,
+        parse_source,
+        with_resolution,
+    )
+
+    try:
+        selection = parse_selection(arguments.swap)
+        source = parse_source(arguments.source)
+        input_shape = None
+        if arguments.input_shape is not None:
+            input_shape = parse_input_shape(arguments.input_shape)
+        elif arguments.resolution is not None:
+            default_shape = build_model(source).default_input_shape
+            input_shape = with_resolution(default_shape, arguments.resolution)
+        from .core.model_measure import analyze_model
+
+        analysis = analyze_model(
+            str(source),
+            input_shape=input_shape,
+            select=selection,
+            depth_multiplier=arguments.depth_multiplier,
+        )
+    except (ModelSourceError, SelectionError) as error:
+        print(f"sepconv-tui model: error: {error}", file=sys.stderr)
+        return EXIT_BAD_ARGUMENTS
+    from .report import model as model_report
+
+    compact = shutil.get_terminal_size().columns < model_report.WIDE_COLUMNS
+    emit(
+        arguments.format,
+        json=lambda: model_report.to_json(analysis),
+        markdown=lambda: model_report.to_markdown(analysis),
+        csv=lambda: model_report.to_csv(analysis),
+        rich=lambda: model_report.render(analysis, compact=compact),
+    )
+    return EXIT_MATCH
+
+
 def run_app(arguments: argparse.Namespace) -> int:
     """Open the terminal app prefilled with the layer flags."""
     from .tui.app import SepConvApp
@@ -322,6 +409,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_network(arguments)
         if arguments.command == "bench":
             return run_bench(arguments)
+        if arguments.command == "model":
+            return run_model(arguments)
         return run_app(arguments)
     except SpecError as error:
         print(f"{parser.prog}: error: {error}", file=sys.stderr)

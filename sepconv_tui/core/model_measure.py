@@ -133,15 +133,22 @@ def _forward(model: nn.Module, input_shape: Shape, device: str) -> _Forward:
     from torch.utils.flop_counter import FlopCounterMode
 
     calls: dict[str, list[tuple[Shape, Shape | None]]] = {}
+    entered: list[str] = []  # layers whose forward is running, to say where an error arose
     handles = []
     for name, module in _counted_layers(model):
         calls[name] = []
 
+        def enter(module: Any, args: Any, name: str = name) -> None:
+            shape = tuple(args[0].shape) if args and isinstance(args[0], torch.Tensor) else ()
+            entered.append(f"{name} ({module!r} on input {shape})")
+
         def record(_module: Any, args: Any, output: Any, name: str = name) -> None:
+            entered.pop()
             if args and isinstance(args[0], torch.Tensor):
                 out = tuple(output.shape) if isinstance(output, torch.Tensor) else None
                 calls[name].append((tuple(args[0].shape), out))
 
+        handles.append(module.register_forward_pre_hook(enter))
         handles.append(module.register_forward_hook(record))
     dtype = _input_dtype(model)
     if device == "meta":
@@ -168,8 +175,9 @@ def _forward(model: nn.Module, input_shape: Shape, device: str) -> _Forward:
     except Exception as error:
         if device == "meta" and _is_meta_failure(error):
             raise _MetaUnsupported(_first_line(error)) from error
+        where = f"\nin {entered[-1]}" if entered else ""
         raise ModelSourceError(
-            f"the forward fails at input shape {tuple(input_shape)}: {_first_line(error)}"
+            f"the forward fails at input shape {tuple(input_shape)}: {_first_line(error)}{where}"
         ) from None
     finally:
         for handle in handles:

@@ -1,0 +1,333 @@
+"""Render a ModelAnalysis: a torchinfo-like per-layer table with the swap; JSON / Markdown / CSV."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from typing import Any
+
+from rich import box
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
+
+from ..core.model_analysis import ModelAnalysis, ModelLayer
+from .format import format_count, format_ratio, format_shape
+
+
+def format_short(value: int) -> str:
+    """A count in short form: 11.69M, 1.81G, 9.41K, 512."""
+    for size, suffix in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "K")):
+        if abs(value) >= size:
+            return f"{value / size:.2f}{suffix}"
+    return str(value)
+
+
+def format_kernel(layer: ModelLayer) -> str:
+    """E.g. 3×3, 1×7, or a dash for a linear."""
+    return "—" if layer.kernel_size is None else f"{layer.kernel_size[0]}×{layer.kernel_size[1]}"
+
+
+def format_stride(layer: ModelLayer) -> str:
+    """E.g. s2, s1×2, or nothing for stride 1 and linears."""
+    stride = layer.stride
+    if not stride or all(step == 1 for step in stride):
+        return ""
+    return "s" + "×".join(str(step) for step in dict.fromkeys(stride))
+
+
+def format_saving(layer: ModelLayer) -> str:
+    """What a swap saves: the MAC ratio (or the param ratio for an uncalled layer)."""
+    if layer.separable is None:
+        return "—"
+    if layer.calls and layer.separable.macs:
+        return format_ratio(layer.standard.macs / layer.separable.macs)
+    return format_ratio(layer.standard.params / layer.separable.params) + " p"
+
+
+#: Columns a terminal needs for the wide table; narrower ones get the compact one.
+WIDE_COLUMNS = 140
+
+
+def short_reason(layer: ModelLayer) -> str:
+    """Why a layer is not a candidate, in a word: 1×1, depthwise, grouped, linear, other."""
+    reason = layer.reason or ""
+    for start, word in (
+        ("1×1", "1×1"),
+        ("already depthwise", "depthwise"),
+        ("grouped", "grouped"),
+        ("linear", "linear"),
+    ):
+        if reason.startswith(start):
+            return word
+    return "other"
+
+
+def _swap_mark(layer: ModelLayer) -> Text:
+    """✔ swapped, · candidate kept, or in a word why it is not a candidate."""
+    if layer.swap:
+        return Text("✔", style="bold green")
+    if layer.candidate:
+        return Text("·", style="dim")
+    return Text(short_reason(layer), style="dim")
+
+
+def _shape_cell(layer: ModelLayer) -> str:
+    """Input → output shape, or 'not called'."""
+    if layer.input_shape is None:
+        return "not called"
+    calls = f" ×{layer.calls}" if layer.calls > 1 else ""
+    return f"{format_shape(layer.input_shape)} → {format_shape(layer.output_shape)}{calls}"
+
+
+def model_table(analysis: ModelAnalysis, *, compact: bool = False) -> Table:
+    """Per conv/linear: shapes, kernel, channels, params and MACs as is and as separable, swap.
+
+    ``compact`` fits 80 columns: no shapes or channels, counts in short form (11.69M).
+    """
+    table = Table(
+        title=f"{analysis.source} @ {format_shape(analysis.input_shape)}",
+        title_style="bold",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+        collapse_padding=compact,
+    )
+    count = format_short if compact else format_count
+    # Long module paths fold rather than squeeze the counts, which never wrap.
+    table.add_column("Layer", overflow="fold", min_width=14 if compact else 22)
+    if not compact:
+        table.add_column("Input → output", min_width=17)
+    table.add_column("Kernel", no_wrap=True)
+    if not compact:
+        table.add_column("C_in → C_out", justify="right", no_wrap=True)
+    for heading in ("Params", "MACs", "Sep params", "Sep MACs"):
+        table.add_column(heading, justify="right", no_wrap=True)
+    table.add_column("Saving", justify="right", no_wrap=True)
+    table.add_column("Swap", no_wrap=True, min_width=9)  # fits "depthwise"
+    for layer in analysis.layers:
+        separable = layer.separable
+        table.add_row(
+            layer.name,
+            *([] if compact else [_shape_cell(layer)]),
+            (format_kernel(layer) + " " + format_stride(layer)).strip(),
+            *([] if compact else [f"{layer.in_channels} → {layer.out_channels}"]),
+            count(layer.standard.params),
+            count(layer.standard.macs),
+            count(separable.params) if separable else "—",
+            count(separable.macs) if separable else "—",
+            format_saving(layer),
+            _swap_mark(layer),
+            style=None if layer.calls else "dim",
+        )
+    other = analysis.other
+    table.add_row(
+        Text("other ops (PyTorch)", style="italic"),
+        *([] if compact else ["", ""]),
+        "",
+        count(other.params),
+        count(other.macs),
+        "",
+        "",
+        "",
+        "",
+    )
+    original, swapped = analysis.original, analysis.swapped
+    table.add_section()
+    table.add_row(
+        "Total",
+        *([] if compact else ["", ""]),
+        "",
+        count(original.params),
+        count(original.macs),
+        count(swapped.params),
+        count(swapped.macs),
+        format_ratio(analysis.mac_ratio),
+        f"{len(analysis.swapped_names)}/{len(analysis.candidates)}",
+        style="bold",
+    )
+    return table
+
+
+def _both(value: int) -> str:
+    """Exact and short: 11,689,512 (11.69M)."""
+    return f"{format_count(value)} ({format_short(value)})"
+
+
+def totals_message(analysis: ModelAnalysis) -> str:
+    """Params and MACs before → after, with the ratios and the candidates swapped."""
+    original, swapped = analysis.original, analysis.swapped
+    return (
+        f"Params: {_both(original.params)} → {_both(swapped.params)}, "
+        f"{format_ratio(analysis.param_ratio)} fewer\n"
+        f"MACs:   {_both(original.macs)} → {_both(swapped.macs)}, "
+        f"{format_ratio(analysis.mac_ratio)} fewer\n"
+        f"Swapped {len(analysis.swapped_names)} of {len(analysis.candidates)} candidate convs "
+        f"(depth multiplier {analysis.depth_multiplier})"
+    )
+
+
+def check_message(analysis: ModelAnalysis) -> str:
+    """Whether the closed form and PyTorch agree on every layer."""
+    where = "meta device" if analysis.device == "meta" else "CPU"
+    if analysis.verified and all(analysis.verified.values()):
+        return (
+            "✔ Closed form and PyTorch (numel, FlopCounterMode on the "
+            f"{where}) agree on every layer's params, MACs and shapes, both sides"
+        )
+    differing = [name for name, ok in analysis.verified.items() if not ok]
+    return "✘ Closed form and PyTorch differ on " + ", ".join(differing) + " (see notes)"
+
+
+def render(analysis: ModelAnalysis, *, compact: bool = False) -> Group:
+    """Everything the CLI prints for a model: table, totals, cross-check, notes."""
+    check_style = "green" if all(analysis.verified.values()) else "red"
+    parts: list[Any] = [
+        model_table(analysis, compact=compact),
+        Text(totals_message(analysis), style="bold"),
+        Text(check_message(analysis), style=check_style),
+    ]
+    parts += [Text("Note: " + note, style="dim") for note in analysis.notes]
+    parts.append(
+        Text(
+            "MACs exclude bias adds (FLOPs = 2 × MACs); other ops: norms, embeddings, "
+            "attention matmuls… counted by PyTorch alone. Swap: ✔ swapped, · candidate kept, "
+            "else why not. Saving: MACs ÷ separable MACs (p: params, for a layer never called). "
+            "Total: as is, then swapped.",
+            style="dim",
+        )
+    )
+    return Group(*parts)
+
+
+def to_json(analysis: ModelAnalysis) -> str:
+    """The analysis as indented JSON (``ModelAnalysis.to_dict``)."""
+    return json.dumps(analysis.to_dict(), indent=2)
+
+
+def to_markdown(analysis: ModelAnalysis) -> str:
+    """A GitHub Markdown table with the totals and the cross-check below it."""
+    lines = [
+        f"### {analysis.source} @ {format_shape(analysis.input_shape)}",
+        "",
+        "| Layer | Input → output | Kernel | C_in → C_out | Params | MACs | Sep params "
+        "| Sep MACs | Saving | Swap |",
+        "|---|---|---|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for layer in analysis.layers:
+        separable = layer.separable
+        mark = "✔" if layer.swap else ("·" if layer.candidate else layer.reason or "")
+        lines.append(
+            f"| {layer.name} | {_shape_cell(layer)} | "
+            f"{(format_kernel(layer) + ' ' + format_stride(layer)).strip()} | "
+            f"{layer.in_channels} → {layer.out_channels} | {format_count(layer.standard.params)} | "
+            f"{format_count(layer.standard.macs)} | "
+            f"{format_count(separable.params) if separable else '—'} | "
+            f"{format_count(separable.macs) if separable else '—'} | "
+            f"{format_saving(layer)} | {mark} |"
+        )
+    other, original, swapped = analysis.other, analysis.original, analysis.swapped
+    lines.append(
+        f"| other ops (PyTorch) | | | | {format_count(other.params)} | "
+        f"{format_count(other.macs)} | | | | |"
+    )
+    lines.append(
+        f"| **Total** | | | | **{format_count(original.params)}** | "
+        f"**{format_count(original.macs)}** | **{format_count(swapped.params)}** | "
+        f"**{format_count(swapped.macs)}** | **{format_ratio(analysis.mac_ratio)}** | "
+        f"{len(analysis.swapped_names)}/{len(analysis.candidates)} |"
+    )
+    lines += ["", *totals_message(analysis).splitlines(), "", check_message(analysis)]
+    lines += [f"- {note}" for note in analysis.notes]
+    return "\n".join(lines) + "\n"
+
+
+#: CSV columns, one row per layer plus "other ops" and the totals.
+CSV_COLUMNS = (
+    "name",
+    "kind",
+    "module_type",
+    "input_shape",
+    "output_shape",
+    "calls",
+    "kernel_size",
+    "stride",
+    "padding",
+    "dilation",
+    "groups",
+    "bias",
+    "in_channels",
+    "out_channels",
+    "params",
+    "macs",
+    "separable_params",
+    "separable_macs",
+    "candidate",
+    "reason",
+    "swap",
+)
+
+
+def _cell(value: Any) -> Any:
+    """A CSV cell: tuples as 1x3x224x224, None as empty."""
+    if value is None:
+        return ""
+    if isinstance(value, tuple):
+        return "x".join(str(part) for part in value)
+    return value
+
+
+def to_csv(analysis: ModelAnalysis) -> str:
+    """One CSV row per layer, then "other ops" and the totals (as is and swapped)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    for layer in analysis.layers:
+        separable = layer.separable
+        writer.writerow(
+            [
+                _cell(value)
+                for value in (
+                    layer.name,
+                    layer.kind,
+                    layer.module_type,
+                    layer.input_shape,
+                    layer.output_shape,
+                    layer.calls,
+                    layer.kernel_size,
+                    layer.stride,
+                    layer.padding,
+                    layer.dilation,
+                    layer.groups,
+                    layer.bias,
+                    layer.in_channels,
+                    layer.out_channels,
+                    layer.standard.params,
+                    layer.standard.macs,
+                    separable.params if separable else None,
+                    separable.macs if separable else None,
+                    layer.candidate,
+                    layer.reason,
+                    layer.swap,
+                )
+            ]
+        )
+    other, original, swapped = analysis.other, analysis.original, analysis.swapped
+    writer.writerow(
+        ["other ops", "other", *[""] * 12, other.params, other.macs, "", "", "", "", ""]
+    )
+    writer.writerow(
+        [
+            "total",
+            "total",
+            *[""] * 12,
+            original.params,
+            original.macs,
+            swapped.params,
+            swapped.macs,
+            "",
+            "",
+            len(analysis.swapped_names),
+        ]
+    )
+    return buffer.getvalue()
