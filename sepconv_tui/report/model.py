@@ -47,7 +47,7 @@ def format_saving(layer: ModelLayer) -> str:
 
 
 #: Columns a terminal needs for the wide table; narrower ones get the compact one.
-WIDE_COLUMNS = 140
+WIDE_COLUMNS = 160
 
 
 def short_reason(layer: ModelLayer) -> str:
@@ -81,6 +81,14 @@ def _shape_cell(layer: ModelLayer) -> str:
     return f"{format_shape(layer.input_shape)} → {format_shape(layer.output_shape)}{calls}"
 
 
+def _shape_cells(layer: ModelLayer) -> list[str]:
+    """Input and output shape cells (×N when called N times), or 'not called'."""
+    if layer.input_shape is None:
+        return ["not called", ""]
+    calls = f" ×{layer.calls}" if layer.calls > 1 else ""
+    return [format_shape(layer.input_shape), format_shape(layer.output_shape) + calls]
+
+
 def model_table(analysis: ModelAnalysis, *, compact: bool = False) -> Table:
     """Per conv/linear: shapes, kernel, channels, params and MACs as is and as separable, swap.
 
@@ -91,13 +99,14 @@ def model_table(analysis: ModelAnalysis, *, compact: bool = False) -> Table:
         title_style="bold",
         box=box.SIMPLE_HEAD,
         pad_edge=False,
-        collapse_padding=compact,
+        collapse_padding=True,
     )
     count = format_short if compact else format_count
     # Long module paths fold rather than squeeze the counts, which never wrap.
-    table.add_column("Layer", overflow="fold", min_width=14 if compact else 22)
+    table.add_column("Layer", overflow="fold", min_width=14)
     if not compact:
-        table.add_column("Input → output", min_width=17)
+        table.add_column("Input", no_wrap=True)
+        table.add_column("→ Output", no_wrap=True)
     table.add_column("Kernel", no_wrap=True)
     if not compact:
         table.add_column("C_in → C_out", justify="right", no_wrap=True)
@@ -109,7 +118,7 @@ def model_table(analysis: ModelAnalysis, *, compact: bool = False) -> Table:
         separable = layer.separable
         table.add_row(
             layer.name,
-            *([] if compact else [_shape_cell(layer)]),
+            *([] if compact else _shape_cells(layer)),
             (format_kernel(layer) + " " + format_stride(layer)).strip(),
             *([] if compact else [f"{layer.in_channels} → {layer.out_channels}"]),
             count(layer.standard.params),
@@ -123,7 +132,7 @@ def model_table(analysis: ModelAnalysis, *, compact: bool = False) -> Table:
     other = analysis.other
     table.add_row(
         Text("other ops (PyTorch)", style="italic"),
-        *([] if compact else ["", ""]),
+        *([] if compact else ["", "", ""]),
         "",
         count(other.params),
         count(other.macs),
@@ -136,7 +145,7 @@ def model_table(analysis: ModelAnalysis, *, compact: bool = False) -> Table:
     table.add_section()
     table.add_row(
         "Total",
-        *([] if compact else ["", ""]),
+        *([] if compact else ["", "", ""]),
         "",
         count(original.params),
         count(original.macs),
