@@ -383,3 +383,19 @@ def test_conv_shape_error_names_the_layer(capsys: pytest.CaptureFixture[str]) ->
     """A forward failing on meta says which layer and which input (PyTorch's own message)."""
     code, _, err = run_cli(capsys, CUSTOM, "--input-shape", "1,4,16,16")
     assert code == 2 and "in stem (Conv2d(3, 8" in err and "(1, 4, 16, 16)" in err
+
+
+def test_model_modules_load_no_torch() -> None:
+    """The analysis data, the source parser, the measure module and the report import no torch."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sepconv_tui.core.model_analysis, sepconv_tui.core.model_source, "
+        "sepconv_tui.core.model_measure, sepconv_tui.report.model, sepconv_tui\n"
+        "import sys; print('torch' in sys.modules, 'textual' in sys.modules)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert result.stdout.split() == ["False", "False"]
