@@ -14,10 +14,13 @@ from sepconv_tui.tui.app import SepConvApp
 
 
 async def settle(pilot: Pilot) -> None:
-    """Wait until every worker (the PyTorch cross-check) has finished and the screen is drawn."""
+    """Wait until the last edit is fully shown, every worker (the PyTorch cross-check) has
+    finished, and the screen is drawn."""
     await pilot.pause()
     for _ in range(1500):
-        if all(worker.is_finished for worker in pilot.app.workers):
+        if not getattr(pilot.app, "render_pending", False) and all(
+            worker.is_finished for worker in pilot.app.workers
+        ):
             break
         await asyncio.sleep(0.02)
     await pilot.pause()

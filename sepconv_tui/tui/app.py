@@ -8,10 +8,12 @@ from pathlib import Path
 from textual import on
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
-from textual.containers import Horizontal
+from textual.content import Content
+from textual.css.query import NoMatches
 from textual.screen import Screen
+from textual.timer import Timer
 from textual.widget import Widget
-from textual.widgets import Footer, Header, Input, TabbedContent, TabPane
+from textual.widgets import Header, Input, TabbedContent, TabPane
 
 from ..core.compare import Comparison
 from ..core.presets import PRESETS
@@ -22,8 +24,12 @@ from .export import Export
 from .widgets.latency_view import LatencyView
 from .widgets.network_view import NetworkView
 from .widgets.params_form import ParamsForm
+from .widgets.quiet_footer import QuietFooter
 from .widgets.results_view import ResultsView
 from .widgets.sweep_view import SweepView
+
+#: Quiet time (s) after an edit before the tables follow it (see SepConvApp._form_changed).
+RENDER_DELAY = 0.1
 
 #: Tab id → its title, with the key that shows it.
 TABS = {
@@ -63,19 +69,26 @@ class SepConvApp(App[None]):
         self.export_dir = export_dir if export_dir is not None else Path.cwd()
         self.comparison: Comparison | None = None
         self.field_errors: dict[str, str] = {}
+        self._render_timer: Timer | None = None
+
+    def format_title(self, title: str, sub_title: str) -> Content:
+        """ "title — sub title" in the header; one Content, so the spaces around the dash stay."""
+        return Content.assemble(f"{title} — ", (sub_title, "dim")) if sub_title else Content(title)
 
     def compose(self) -> ComposeResult:
         """Header; tabs: the layer (form left, results right), network, sweep, latency; footer."""
         yield Header()
         with TabbedContent(initial="layer", id="tabs"):
-            with TabPane(TABS["layer"], id="layer"), Horizontal(id="layer-view"):
+            # Form and results sit in the pane itself (horizontal in app.tcss): one container
+            # fewer for every key to bubble through.
+            with TabPane(TABS["layer"], id="layer"):
                 yield ParamsForm(self.initial_spec, id="form")
                 yield ResultsView(id="results")
             # The other tabs' views are mounted when first shown (see _view), not at start-up.
             for tab in ("network", "sweep", "latency"):
                 yield TabPane(TABS[tab], id=tab)
         yield Controller()
-        yield Footer()
+        yield QuietFooter()
 
     def on_mount(self) -> None:
         """Show the closed-form figures in the first frame; PyTorch waits for on_ready."""
@@ -99,7 +112,10 @@ class SepConvApp(App[None]):
 
     def _submit(self, values: FormValues, *, check: bool = True) -> None:
         """Show the closed-form result of ``values`` now (or the field errors)."""
-        result = self.query_one(Controller).submit(values, check=check)
+        self._show(self.query_one(Controller).submit(values, check=False), check=check)
+
+    def _show(self, result: Comparison | dict[str, str], *, check: bool = True) -> None:
+        """Show a comparison (then have PyTorch check it), or the field errors."""
         if isinstance(result, dict):
             self.field_errors = result
             self.form.show_errors(result)
@@ -109,10 +125,42 @@ class SepConvApp(App[None]):
         self.form.show_errors({})
         self.comparison = result
         self.results.show(result)
+        if check:
+            self.query_one(Controller).cross_check(result)
 
     @on(ParamsForm.Changed)
     def _form_changed(self, event: ParamsForm.Changed) -> None:
-        self._submit(event.values)
+        """Follow an edit: the headline at once, the tables once the typing pauses.
+
+        The closed form takes microseconds and a headline repaint well under a millisecond, but
+        the tables lay the screen out again (tens of ms). Done on every key, that holds the event
+        loop while a Tab bubbles back to the app, and the keys typed after it reach the field
+        that had the focus; so the full render waits for RENDER_DELAY without a key.
+        """
+        try:
+            controller = self.query_one(Controller)
+        except NoMatches:  # the app is closing
+            return
+        result = controller.submit(event.values, check=False)
+        if isinstance(result, dict):
+            self.field_errors = result
+        else:
+            self.field_errors = {}
+            self.comparison = result
+            self.results.show_headline(result)
+        if self._render_timer is not None:
+            self._render_timer.stop()
+        self._render_timer = self.set_timer(RENDER_DELAY, lambda: self._render_pending(result))
+
+    def _render_pending(self, result: Comparison | dict[str, str]) -> None:
+        """The typing has paused: show everything for the last edit, and check it."""
+        self._render_timer = None
+        self._show(result)
+
+    @property
+    def render_pending(self) -> bool:
+        """True while an edit waits for the typing to pause before its full render."""
+        return self._render_timer is not None
 
     @on(Controller.Checked)
     def _cross_checked(self, event: Controller.Checked) -> None:
@@ -120,9 +168,7 @@ class SepConvApp(App[None]):
         if self.comparison is None or event.comparison.spec != self.comparison.spec:
             return
         self.comparison = event.comparison
-        self.results.show(event.comparison)
-        if self.field_errors:  # the form is invalid again: the result stays marked stale
-            self.results.mark_stale(" ".join(self.field_errors.values()))
+        self.results.show_check(event.comparison)
 
     def action_help(self) -> None:
         """Show the help screen for the current comparison."""

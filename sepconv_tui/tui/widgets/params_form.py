@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from textual import on
+from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.geometry import Size
 from textual.message import Message
+from textual.reactive import Reactive
 from textual.validation import ValidationResult, Validator
+from textual.widget import Widget
 from textual.widgets import Input, Label, Select, Static, Switch
 
 from ...core.presets import PRESETS, PRESETS_BY_KEY
@@ -44,6 +47,12 @@ class NumberInput(Input):
         Binding("shift+down", "scale(0.5)", "÷2", show=False),
     ]
 
+    # Input sets its virtual size to its text's length on every keystroke, and Widget's
+    # virtual_size lays the whole screen out again when it changes. This Input has a fixed
+    # size, so a keystroke need only repaint it: laying out the app's ~100 widgets per key
+    # held the event loop long enough for the keys typed after a Tab to overtake it.
+    virtual_size: Reactive[Size] = Reactive(Size(0, 0), repaint=True, layout=False)
+
     def __init__(self, field: str, value: int) -> None:
         super().__init__(
             str(value),
@@ -54,6 +63,25 @@ class NumberInput(Input):
             select_on_focus=True,
         )
         self.field = field
+
+    async def _on_key(self, event: events.Key) -> None:
+        """Run the binding of a non-printable key (Tab, Backspace, arrows…) here, in typing order.
+
+        Textual types a printable key into the Input at once, but runs a binding only once the
+        key has bubbled through every container up to the app. Whenever that round trip waited
+        behind other work, the keys typed next overtook it: digits landed before a Backspace,
+        or in the field a Tab was leaving. ``Screen.active_bindings`` names the binding the app
+        would run (the focused widget's first; priority bindings never reach this handler), so
+        running it here changes only the order, to the one the keys were typed in.
+        """
+        if event.is_printable:
+            return  # Input._on_key types it
+        active = self.screen.active_bindings.get(event.key)
+        if active is None or active.binding.priority or not active.enabled:
+            return
+        event.prevent_default()  # Input._on_key has nothing left to do
+        event.stop()
+        await self.app.run_action(active.binding.action, active.node)
 
     def _set_clamped(self, value: int) -> None:
         """Set the value, kept within the field's bounds."""
@@ -76,19 +104,23 @@ class NumberInput(Input):
             self.app.bell()
 
 
-def field_row(field: str, value: int) -> Vertical:
-    """A label, the field's Input, and the (hidden until needed) error message below."""
+def field_widgets(field: str, value: int) -> tuple[Widget, ...]:
+    """A row with the field's label and Input, then its error line (hidden until needed).
+
+    The error line is the form's own child, not wrapped with the row: every container between
+    an Input and the screen is one more queue a key bubbles through before Tab moves the focus.
+    """
     # Under the "Depthwise geometry" heading the separable fields need no "separable" prefix.
     label = FIELD_LABELS[SEPARABLE_GEOMETRY.get(field, field)].capitalize()
-    return Vertical(
-        Horizontal(
-            Label(label, classes="field-label"),
-            NumberInput(field, value),
-            classes="field-row",
-        ),
+    return (
+        Horizontal(Label(label, classes="field-label"), NumberInput(field, value), classes="row"),
         Static("", id=f"{field}-error", classes="field-error"),
-        classes="field",
     )
+
+
+def switch_row(label: str, switch: Switch) -> Horizontal:
+    """A row with a label and a switch."""
+    return Horizontal(Label(label, classes="field-label"), switch, classes="row")
 
 
 class ParamsForm(VerticalScroll):
@@ -116,28 +148,22 @@ class ParamsForm(VerticalScroll):
         )
         yield Label("Standard conv", classes="section")
         for field in STANDARD_FIELDS:
-            yield field_row(field, getattr(spec, field))
-        yield Horizontal(
-            Label("Bias", classes="field-label"), Switch(spec.bias, id="bias"), classes="switch-row"
-        )
+            yield from field_widgets(field, getattr(spec, field))
+        yield switch_row("Bias", Switch(spec.bias, id="bias"))
         yield Label("Separable block", classes="section")
         for field in BLOCK_FIELDS:
-            yield field_row(field, getattr(spec, field))
-        yield Horizontal(
-            Label("Same geometry", classes="field-label"),
-            Switch(spec.geometry_linked, id="link"),
-            classes="switch-row",
-        )
+            yield from field_widgets(field, getattr(spec, field))
+        yield switch_row("Same geometry", Switch(spec.geometry_linked, id="link"))
         with Vertical(id="separable-geometry"):
             yield Label("Depthwise geometry", classes="subsection")
             for sep_field, standard_field in SEPARABLE_GEOMETRY.items():
                 value = getattr(spec, sep_field)
-                yield field_row(
+                yield from field_widgets(
                     sep_field, value if value is not None else getattr(spec, standard_field)
                 )
         yield Label("Input", classes="section")
         for field in INPUT_FIELDS:
-            yield field_row(field, getattr(spec, field))
+            yield from field_widgets(field, getattr(spec, field))
 
     def on_mount(self) -> None:
         """Show the separable geometry only when it is unlinked."""
@@ -185,8 +211,9 @@ class ParamsForm(VerticalScroll):
         for number_input in self.query(NumberInput):
             message = errors.get(number_input.field, "")
             error_label = self.query_one(f"#{number_input.field}-error", Static)
-            error_label.update(message)
-            error_label.display = bool(message)
+            if str(error_label.content) != message:  # an update lays the screen out again
+                error_label.update(message)
+                error_label.display = bool(message)
             number_input.set_class(bool(message), "-invalid")
 
     @on(Input.Changed)

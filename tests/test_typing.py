@@ -1,0 +1,55 @@
+"""Fast typing: every key lands in the field it was typed into, in the app as in a bare app."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+import pytest
+from app_states import settle, still_cursor
+from key_bursts import BURSTS, FINAL_SPEC, BareForm, field_values, post_keys
+from textual.app import App
+from textual.widgets import Static
+
+from sepconv_tui import compare
+from sepconv_tui.tui.app import SepConvApp
+
+#: Seconds between keys: a fast typist's burst is ~30 ms a key, key repeat ~30 ms; this is faster.
+KEY_GAP = 0.005
+
+
+@pytest.mark.parametrize("make_app", [SepConvApp, BareForm], ids=["app", "bare-control"])
+async def test_bursts_of_keys_land_where_they_were_typed(make_app: Callable[[], App[None]]) -> None:
+    """Tab, shift+Tab, Backspace and digits a few ms apart: every field ends as typed."""
+    app = make_app()
+    async with app.run_test() as pilot:
+        await settle(pilot)
+        if isinstance(app, SepConvApp):
+            still_cursor(app)
+        for burst in BURSTS:
+            await post_keys(app, burst.keys, KEY_GAP)
+            await settle(pilot)
+            assert field_values(app, list(burst.expected)) == burst.expected, burst.keys
+        if isinstance(app, SepConvApp):
+            expected = compare(FINAL_SPEC, method="analytic")
+            ratio = str(app.query_one("#ratio", Static).render())
+            assert ratio.startswith(f"{expected.param_ratio:.2f}× fewer parameters")
+            assert app.comparison is not None and app.comparison.spec == FINAL_SPEC
+            assert not app.query_one("#results").has_class("-stale")
+
+
+async def test_the_headline_follows_each_key_before_the_tables() -> None:
+    """Within a burst #ratio follows every edit; the tables follow once the typing pauses."""
+    app = SepConvApp()
+    async with app.run_test() as pilot:
+        await settle(pilot)
+        table_before = app.query_one("#table", Static).content
+        await post_keys(app, ("tab", "backspace", "6", "4"), 0)
+        await asyncio.sleep(0.05)  # the keys are handled; the pause (RENDER_DELAY) has not passed
+        await pilot.pause()
+        assert app.render_pending
+        assert "(448 → " not in str(app.query_one("#ratio", Static).render())
+        assert app.query_one("#table", Static).content is table_before
+        await settle(pilot)
+        assert not app.render_pending
+        assert app.query_one("#table", Static).content is not table_before
