@@ -87,6 +87,7 @@ LAYER_TOOLS = ("sepconv-closed", "sepconv-torch", "torchinfo", "fvcore", "ptflop
 MODEL_TOOLS = ("sepconv-model", "torchinfo", "fvcore", "ptflops", "thop")
 
 MODELS = ("resnet50", "efficientnet_b0", "vgg16", "convnext_large")
+IMPORT_FLOOR = "import torch, torchvision"
 
 #: What each tool's whole-model figures count, which is why most differ from torchvision's
 #: published GMACs (conv and matmul multiply-adds only, bias adds not counted).
@@ -238,7 +239,7 @@ def figures_from_compare(document: dict[str, Any]) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class Run:
-    """One tool on one layer: wall times, peak RSS, and what it reported."""
+    """One tool on one layer or model: wall times, peak RSS, and what it reported."""
 
     seconds: list[float]
     peak_rss_bytes: int
@@ -272,14 +273,14 @@ def run_once(command: list[str]) -> tuple[float, int, str]:
     return float(seconds), int(max_rss_kib) * 1024, launched.stdout  # Linux reports KiB
 
 
-def run_command(command: list[str], runs: int) -> tuple[list[float], int, dict[str, Any]]:
-    """Wall seconds of each of ``runs`` fresh processes, their peak RSS, and the JSON printed."""
+def run_command(command: list[str], runs: int) -> Run:
+    """``runs`` fresh processes of ``command``: wall times, peak RSS, the JSON it printed."""
     seconds, peak, output = [], 0, ""
     for _ in range(runs):
         wall, rss, output = run_once(command)
         seconds.append(wall)
         peak = max(peak, rss)
-    return seconds, peak, json.loads(output)
+    return Run(seconds, peak, json.loads(output) if output.strip() else {})
 
 
 def run_tool(tool: str, key: str, runs: int) -> Run:
@@ -289,20 +290,21 @@ def run_tool(tool: str, key: str, runs: int) -> Run:
         command = sepconv_command(tool, spec)
     else:
         command = [sys.executable, __file__, "--child", tool, "--layer", key]
-    seconds, peak, document = run_command(command, runs)
-    figures = figures_from_compare(document) if tool.startswith("sepconv") else document
-    return Run(seconds, peak, figures)
+    run = run_command(command, runs)
+    if tool.startswith("sepconv"):
+        return Run(run.seconds, run.peak_rss_bytes, figures_from_compare(run.figures))
+    return run
 
 
 def run_model_tool(tool: str, name: str, runs: int) -> Run:
     """Run ``tool`` on torchvision model ``name`` ``runs`` times, each in a fresh process."""
     if tool == "sepconv-model":
         command = [sys.executable, "-m", "sepconv_tui", "model", f"torchvision:{name}", "--json"]
-        seconds, peak, document = run_command(command, runs)
-        original = document["original"]
-        return Run(seconds, peak, {"params": original["params"], "macs": original["macs"]})
-    command = [sys.executable, __file__, "--child", tool, "--model", name]
-    return Run(*run_command(command, runs))
+        run = run_command(command, runs)
+        original = run.figures["original"]
+        figures = {"params": original["params"], "macs": original["macs"]}
+        return Run(run.seconds, run.peak_rss_bytes, figures)
+    return run_command([sys.executable, __file__, "--child", tool, "--model", name], runs)
 
 
 def expected(comparison: Comparison, side: str, tool: Tool) -> dict[str, Any]:
@@ -441,9 +443,18 @@ def print_model_table(names: list[str], tools: list[str], runs: int) -> None:
     if all(key in results for key in pair):
         ratio = ratios(results[pair[0]], results[pair[1]], 0.6, 0.5)
         print(f"- convnext_large, `sepconv-tui model` ÷ torchinfo's `summary`: {ratio}")
+        # The floor any torch-based counter pays before it counts anything.
+        floor = run_command([sys.executable, "-c", IMPORT_FLOOR], runs)
+        reference = results[pair[1]]
+        print(
+            f'- the floor, `python -c "{IMPORT_FLOOR}"` alone: '
+            f"{statistics.median(floor.seconds):.2f} s, {format_bytes(floor.peak_rss_bytes)}: "
+            f"time {statistics.median(floor.seconds) / statistics.median(reference.seconds):.3f}×, "
+            f"peak RSS {floor.peak_rss_bytes / reference.peak_rss_bytes:.3f}× torchinfo's"
+        )
     if warm:
         command = [sys.executable, __file__, "--child", "warm", "--model", "resnet50"]
-        seconds = run_command(command, 1)[2]["seconds"]
+        seconds = run_command(command, 1).figures["seconds"]
         print(
             "- resnet50 analysed in a warm process (`sepconv_tui.analyze_model`, after one "
             f"warm-up call): median {statistics.median(seconds) * 1000:.0f} ms, slowest "
