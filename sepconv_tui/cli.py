@@ -169,7 +169,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Time both sides' forward passes (fp32, inference) with "
         "torch.utils.benchmark's blocked_autorange: median and IQR, the measured speed ratio "
         "beside the MAC ratio. Refuses a layer whose weights, input and outputs would exceed "
-        "the memory budget. Exit 2 on bad arguments, an absent device or a refusal.",
+        "the memory budget. With --model, times a whole model and its swapped copy instead "
+        "(the layer flags then only give --depth-multiplier). Exit 2 on bad arguments, an "
+        "absent device or a refusal.",
     )
     add_layer_arguments(bench_parser)
     bench_parser.add_argument(
@@ -187,9 +189,111 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="refuse layers needing more (default: a quarter of the free RAM or GPU memory)",
     )
+    bench_parser.add_argument(
+        "--channels-last",
+        action="store_true",
+        help="NHWC memory format for the input and weights (default: NCHW)",
+    )
+    add_bench_model_arguments(bench_parser)
     add_format_arguments(bench_parser)
     add_model_parser(subcommands)
+    add_swap_parser(subcommands)
     return parser
+
+
+#: --swap's help, shared by ``model``, ``swap`` and ``bench --model``.
+SWAP_HELP = (
+    "saving (default: every candidate whose block has fewer params), all, none, "
+    "top:N (the N saving the most MACs), max-error:X (those whose SVD error is ≤ X; needs "
+    "weights), or layer names and globs: 'layer1.*,conv1'"
+)
+
+
+def add_bench_model_arguments(bench_parser: argparse.ArgumentParser) -> None:
+    """``bench --model SOURCE`` and the flags that go with it."""
+    group = bench_parser.add_argument_group("whole model (--model)")
+    group.add_argument(
+        "--model",
+        metavar="SOURCE",
+        help="time this model and its swapped copy: torchvision:NAME, timm:NAME, "
+        "package.module:callable or path/to/file.py:callable",
+    )
+    group.add_argument("--swap", help=SWAP_HELP)
+    group.add_argument(
+        "--input-shape",
+        metavar="N,C,H,W",
+        help="input shape (default: the one the model was published for, else 1,3,224,224)",
+    )
+    group.add_argument(
+        "--weights",
+        metavar="STATE_DICT",
+        help="load this state_dict (default: random weights, which time the same)",
+    )
+    # Seconds each side is timed for; tests shorten it (not a user-facing knob).
+    group.add_argument(
+        "--min-run-time",
+        type=argument_type(lambda text: _positive_seconds(text)),
+        default=None,
+        help=argparse.SUPPRESS,
+    )
+
+
+def _positive_seconds(text: str) -> float:
+    """A duration in seconds, 0.001–60; ValueError otherwise."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0.001 <= value <= 60:
+        raise ValueError(f"must be 0.001–60 seconds, got {text!r}")
+    return value
+
+
+def add_swap_parser(subcommands: Any) -> None:
+    """The ``swap`` subcommand: write the swapped model's state_dict and its plan."""
+    swap_parser = subcommands.add_parser(
+        "swap",
+        help="build the swapped model from the original's weights; write swapped.pt and plan.json",
+        description="Replace the selected convs of a model by depthwise-separable blocks "
+        "initialised from the original weights (per input channel, the top singular triplets "
+        "of the conv's kernel: exact when its rank allows, the closest block otherwise). "
+        "Writes DIR/swapped.pt (the state_dict) and DIR/plan.json, and prints each swapped "
+        "conv's relative weight error. Exit 2 on bad input.",
+    )
+    swap_parser.add_argument(
+        "source",
+        metavar="SOURCE",
+        help="torchvision:NAME, timm:NAME, package.module:callable or path/to/file.py:callable",
+    )
+    swap_parser.add_argument(
+        "--weights",
+        metavar="STATE_DICT",
+        help="the original's state_dict (default: the model's own random initialisation)",
+    )
+    swap_parser.add_argument("--swap", default="saving", help=SWAP_HELP)
+    swap_parser.add_argument(
+        "--depth-multiplier",
+        type=bounded_int("depth_multiplier"),
+        default=1,
+        help=f"the separable blocks' m, {range_message('depth_multiplier')} (default: 1)",
+    )
+    swap_parser.add_argument(
+        "--init",
+        choices=["svd", "random"],
+        default="svd",
+        help="svd: from the original weights (default); random: PyTorch's initialisation",
+    )
+    swap_parser.add_argument(
+        "--input-shape",
+        metavar="N,C,H,W",
+        help="input shape (default: the one the model was published for, else 1,3,224,224)",
+    )
+    swap_parser.add_argument(
+        "--out", metavar="DIR", required=True, help="where to write swapped.pt and plan.json"
+    )
+    swap_parser.add_argument(
+        "--json", dest="format", action="store_const", const="json", help="print the plan JSON"
+    )
 
 
 def add_model_parser(subcommands: Any) -> None:
@@ -223,12 +327,7 @@ def add_model_parser(subcommands: Any) -> None:
         default=1,
         help=f"the separable blocks' m, {range_message('depth_multiplier')} (default: 1)",
     )
-    model_parser.add_argument(
-        "--swap",
-        default="saving",
-        help="saving (default: every candidate whose block has fewer params), all, none, "
-        "top:N (the N saving the most MACs), or layer names and globs: 'layer1.*,conv1'",
-    )
+    model_parser.add_argument("--swap", default="saving", help=SWAP_HELP)
     add_format_arguments(model_parser)
 
 
@@ -318,9 +417,16 @@ def run_compare(arguments: argparse.Namespace) -> int:
 
 def run_bench(arguments: argparse.Namespace) -> int:
     """Time both sides and print the latency table; return the exit code."""
-    from .core.latency import BenchError, benchmark
+    from .core.latency import MIN_RUN_TIME_S, BenchError, benchmark
     from .report import latency as latency_report
 
+    if arguments.model is not None:
+        return run_bench_model(arguments)
+    for flag in ("swap", "input_shape", "weights"):
+        if getattr(arguments, flag) is not None:
+            option = "--" + flag.replace("_", "-")
+            print(f"sepconv-tui bench: error: {option} needs --model SOURCE", file=sys.stderr)
+            return EXIT_BAD_ARGUMENTS
     budget = arguments.memory_budget_mb
     try:
         result = benchmark(
@@ -328,6 +434,8 @@ def run_bench(arguments: argparse.Namespace) -> int:
             arguments.device,
             arguments.threads,
             budget * 1024 * 1024 if budget is not None else None,
+            min_run_time=arguments.min_run_time or MIN_RUN_TIME_S,
+            channels_last=arguments.channels_last,
         )
     except BenchError as error:
         print(f"sepconv-tui bench: error: {error}", file=sys.stderr)
@@ -339,6 +447,99 @@ def run_bench(arguments: argparse.Namespace) -> int:
         csv=lambda: latency_report.to_csv(result),
         rich=lambda: latency_report.render(result),
     )
+    return EXIT_MATCH
+
+
+def run_bench_model(arguments: argparse.Namespace) -> int:
+    """Time a whole model and its swapped copy; return the exit code."""
+    from .core.latency import BenchError
+    from .core.model_analysis import SelectionError, parse_selection
+    from .core.model_source import ModelSourceError, parse_input_shape, parse_source
+    from .core.swap_plan import SwapError
+
+    budget = arguments.memory_budget_mb
+    try:
+        selection = parse_selection(arguments.swap or "saving")
+        source = parse_source(arguments.model)
+        input_shape = None
+        if arguments.input_shape is not None:
+            input_shape = parse_input_shape(arguments.input_shape)
+        from .core.model_bench import MODEL_MIN_RUN_TIME_S, benchmark_model
+
+        result = benchmark_model(
+            str(source),
+            select=selection,
+            input_shape=input_shape,
+            depth_multiplier=arguments.depth_multiplier,
+            device=arguments.device,
+            threads=arguments.threads,
+            channels_last=arguments.channels_last,
+            weights=arguments.weights,
+            budget_bytes=budget * 1024 * 1024 if budget is not None else None,
+            min_run_time=arguments.min_run_time or MODEL_MIN_RUN_TIME_S,
+        )
+    except (BenchError, ModelSourceError, SelectionError, SwapError) as error:
+        print(f"sepconv-tui bench: error: {error}", file=sys.stderr)
+        return EXIT_BAD_ARGUMENTS
+    from .report import model_bench as model_bench_report
+
+    emit(
+        arguments.format,
+        json=lambda: model_bench_report.to_json(result),
+        markdown=lambda: model_bench_report.to_markdown(result),
+        csv=lambda: model_bench_report.to_csv(result),
+        rich=lambda: model_bench_report.render(result),
+    )
+    return EXIT_MATCH
+
+
+def run_swap(arguments: argparse.Namespace) -> int:
+    """Swap a model's convs from its weights, write swapped.pt and plan.json; return the code."""
+    from pathlib import Path
+
+    from .core.model_analysis import SelectionError, parse_selection
+    from .core.model_source import ModelSourceError, parse_input_shape, parse_source
+    from .core.swap_plan import SwapError
+
+    out = Path(arguments.out)
+    try:
+        selection = parse_selection(arguments.swap)
+        source = parse_source(arguments.source)
+        input_shape = None
+        if arguments.input_shape is not None:
+            input_shape = parse_input_shape(arguments.input_shape)
+        if out.exists() and not out.is_dir():
+            raise SwapError(f"--out {arguments.out!r} is a file, not a folder")
+        from .core.swap import swap_from_source
+
+        result = swap_from_source(
+            str(source),
+            selection,
+            weights=arguments.weights,
+            depth_multiplier=arguments.depth_multiplier,
+            init=arguments.init,
+            input_shape=input_shape,
+        )
+        from .report import swap as swap_report
+
+        written = [str(out / "swapped.pt"), str(out / "plan.json")]
+        import torch
+
+        out.mkdir(parents=True, exist_ok=True)
+        torch.save(result.model.state_dict(), written[0])
+        Path(written[1]).write_text(swap_report.to_json(result) + "\n", encoding="utf-8")
+    except (ModelSourceError, SelectionError, SwapError) as error:
+        print(f"sepconv-tui swap: error: {error}", file=sys.stderr)
+        return EXIT_BAD_ARGUMENTS
+    except OSError as error:
+        print(f"sepconv-tui swap: error: --out {arguments.out!r}: {error}", file=sys.stderr)
+        return EXIT_BAD_ARGUMENTS
+    if arguments.format == "json":
+        print(swap_report.to_json(result))
+    else:
+        from rich.console import Console
+
+        Console().print(swap_report.render(result, written))
     return EXIT_MATCH
 
 
@@ -411,6 +612,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_bench(arguments)
         if arguments.command == "model":
             return run_model(arguments)
+        if arguments.command == "swap":
+            return run_swap(arguments)
         return run_app(arguments)
     except SpecError as error:
         print(f"{parser.prog}: error: {error}", file=sys.stderr)

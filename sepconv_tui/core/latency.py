@@ -82,6 +82,7 @@ class BenchResult:
     allocated_bytes: int  # what the run's tensors actually took
     budget_bytes: int
     torch_version: str
+    channels_last: bool = False  # input and weights in NHWC memory format
 
     @property
     def speed_ratio(self) -> float:
@@ -94,6 +95,7 @@ class BenchResult:
             "spec": self.spec.to_dict(),
             "device": self.device,
             "threads": self.threads,
+            "channels_last": self.channels_last,
             "standard": asdict(self.standard),
             "separable": asdict(self.separable),
             "speed_ratio": self.speed_ratio,
@@ -127,6 +129,7 @@ class BenchResult:
             memory["allocated_bytes"],
             memory["budget_bytes"],
             values["torch"],
+            values.get("channels_last", False),
         )
 
 
@@ -199,7 +202,7 @@ def check_budget(spec: LayerSpec, budget_bytes: int) -> int:
     return estimate
 
 
-def _time(module: nn.Module, x: Any, threads: int, min_run_time: float) -> Timing:
+def time_forward(module: nn.Module, x: Any, threads: int, min_run_time: float) -> Timing:
     """Warm ``module`` up, then time it with Timer.blocked_autorange."""
     import torch
     from torch.utils import benchmark
@@ -229,8 +232,13 @@ def benchmark(
     *,
     min_run_time: float = MIN_RUN_TIME_S,
     progress: Progress | None = None,
+    channels_last: bool = False,
 ) -> BenchResult:
-    """Time real forward passes of both sides of ``spec`` on ``device`` (fp32, inference)."""
+    """Time real forward passes of both sides of ``spec`` on ``device`` (fp32, inference).
+
+    ``channels_last`` puts the input and both sides' weights in NHWC memory format, where
+    PyTorch's CPU depthwise kernels behave very differently.
+    """
     report = progress if progress is not None else (lambda _index, _stage: None)
     check_device(device)
     budget = budget_bytes if budget_bytes is not None else default_budget_bytes(device)
@@ -247,6 +255,10 @@ def benchmark(
         standard = standard_conv(spec).eval()
         separable = separable_block(spec).eval()
         x = torch.randn(spec.input_shape)
+    if channels_last:
+        standard = standard.to(memory_format=torch.channels_last)
+        separable = separable.to(memory_format=torch.channels_last)
+        x = x.contiguous(memory_format=torch.channels_last)
     with torch.inference_mode():
         outputs = [standard(x), separable.depthwise(x)]
         outputs.append(separable.pointwise(outputs[1]))
@@ -254,9 +266,9 @@ def benchmark(
     allocated = sum(tensor.nbytes for tensor in tensors)
     del outputs
     report(1, STAGES[1])
-    standard_timing = _time(standard, x, threads, min_run_time)
+    standard_timing = time_forward(standard, x, threads, min_run_time)
     report(2, STAGES[2])
-    separable_timing = _time(separable, x, threads, min_run_time)
+    separable_timing = time_forward(separable, x, threads, min_run_time)
     mac_ratio = compare(spec, method="analytic").mac_ratio
     assert mac_ratio is not None  # check_budget refused layers without output
     return BenchResult(
@@ -270,6 +282,7 @@ def benchmark(
         allocated,
         budget,
         torch.__version__,
+        channels_last,
     )
 
 
@@ -289,6 +302,7 @@ def main() -> None:
             request.get("threads"),
             request.get("budget_bytes"),
             progress=lambda index, stage: _write({"stage": index, "label": stage}),
+            channels_last=bool(request.get("channels_last", False)),
         )
     except (BenchError, RuntimeError) as error:
         _write({"error": str(error).splitlines()[0]})

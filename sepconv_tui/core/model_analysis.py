@@ -14,7 +14,7 @@ from typing import Any
 Shape = tuple[int, ...]
 
 #: What ``--swap`` accepts, for messages.
-SELECTION_FORMS = "saving, all, none, top:N, or comma-separated layer names and globs"
+SELECTION_FORMS = "saving, all, none, top:N, max-error:X, or comma-separated layer names and globs"
 
 
 class SelectionError(ValueError):
@@ -148,14 +148,17 @@ class ModelLayer:
 class Selection:
     """Which candidates to swap: a rule ("saving", "all", "none", "top") or name patterns."""
 
-    rule: str  # "saving" | "all" | "none" | "top" | "names"
+    rule: str  # "saving" | "all" | "none" | "top" | "max-error" | "names"
     count: int | None = None  # N of top:N
     patterns: tuple[str, ...] = ()  # layer names or globs, for rule "names"
+    max_error: float | None = None  # X of max-error:X
 
     def __str__(self) -> str:
         """The text ``parse_selection`` reads back."""
         if self.rule == "top":
             return f"top:{self.count}"
+        if self.rule == "max-error":
+            return f"max-error:{self.max_error:g}"
         if self.rule == "names":
             return ",".join(self.patterns)
         return self.rule
@@ -171,13 +174,28 @@ def parse_selection(text: str) -> Selection:
         if not count_text.isdigit() or int(count_text) < 1:
             raise SelectionError(f"--swap top:N needs a whole number N ≥ 1, got {text!r}")
         return Selection("top", count=int(count_text))
-    # A "rule:value" form that is not top:N is a typo or a form this version lacks.
+    if cleaned.startswith("max-error:"):
+        return Selection("max-error", max_error=_parse_max_error(text, cleaned))
+    # A "rule:value" form that is not top:N or max-error:X is a typo or a form this version lacks.
     if ":" in cleaned:
         raise SelectionError(f"--swap must be {SELECTION_FORMS}; got {text!r}")
     patterns = tuple(part.strip() for part in cleaned.split(","))
     if not cleaned or any(not pattern for pattern in patterns):
         raise SelectionError(f"--swap must be {SELECTION_FORMS}; got {text!r}")
     return Selection("names", patterns=patterns)
+
+
+def _parse_max_error(text: str, cleaned: str) -> float:
+    """X of "max-error:X": a number from 0 to 1; SelectionError otherwise."""
+    value_text = cleaned.removeprefix("max-error:").strip()
+    try:
+        value = float(value_text)
+    except ValueError:
+        value = -1.0
+    # A relative error of the best approximation lies in [0, 1]; nan fails the comparison too.
+    if not 0 <= value <= 1:
+        raise SelectionError(f"--swap max-error:X needs a number X from 0 to 1, got {text!r}")
+    return value
 
 
 def _ratio(before: int, after: int) -> float | None:
@@ -250,6 +268,21 @@ class ModelAnalysis:
         )
         return replace(self, layers=layers)
 
+    def with_errors(self, errors: dict[str, float]) -> ModelAnalysis:
+        """The analysis with each named layer's ``error`` set (others keep theirs).
+
+        ``errors`` maps layer names to the relative error ‖W − Ŵ‖_F / ‖W‖_F of the separable
+        block initialised from the layer's weights (``core.swap.layer_errors`` computes them).
+        """
+        unknown = sorted(set(errors) - {layer.name for layer in self.layers})
+        if unknown:
+            raise SelectionError(f"errors for layers this model lacks: {', '.join(unknown[:5])}")
+        layers = tuple(
+            replace(layer, error=float(errors[layer.name])) if layer.name in errors else layer
+            for layer in self.layers
+        )
+        return replace(self, layers=layers)
+
     def selected_names(self, selection: Selection) -> frozenset[str]:
         """The candidate names ``selection`` picks; SelectionError for a pattern matching none."""
         candidates = self.candidates
@@ -263,6 +296,18 @@ class ModelAnalysis:
             # Ties keep the model's order, so the same model always gives the same pick.
             ranked = sorted(candidates, key=lambda layer: -layer.mac_saving)
             return frozenset(layer.name for layer in ranked[: selection.count])
+        if selection.rule == "max-error":
+            if any(layer.error is None for layer in candidates):
+                raise SelectionError(
+                    f"--swap {selection} needs each candidate's error, which needs the "
+                    "model's weights (sepconv-tui swap, or --weights)"
+                )
+            threshold = selection.max_error if selection.max_error is not None else 0.0
+            return frozenset(
+                layer.name
+                for layer in candidates
+                if layer.error is not None and layer.error <= threshold
+            )
         names: set[str] = set()
         for pattern in selection.patterns:
             matched = {

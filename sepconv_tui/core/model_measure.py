@@ -12,6 +12,7 @@ import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import analytic
@@ -191,7 +192,7 @@ def _forward(model: nn.Module, input_shape: Shape, device: str) -> _Forward:
     )
 
 
-def _reason(module: nn.Module) -> str | None:
+def candidate_reason(module: nn.Module) -> str | None:
     """Why a layer is not a swap candidate (None when it is one)."""
     from torch import nn
 
@@ -314,7 +315,7 @@ def _layers(
         torch_macs = sum(counts.values()) // 2 if calls else 0
         measured_params += torch_params
         measured_macs += torch_macs
-        reason = _reason(module)
+        reason = candidate_reason(module)
         kind = "linear" if isinstance(module, nn.Linear) else "conv"
         separable: Cost | None = None
         if isinstance(module, nn.Linear):
@@ -427,12 +428,15 @@ def analyze_model(
     select: str | Selection = "saving",
     depth_multiplier: int = 1,
     memory_budget_bytes: int | None = None,
+    weights: str | Path | None = None,
 ) -> ModelAnalysis:
     """Every conv and linear of ``source`` by closed form and PyTorch, with ``select`` swapped.
 
     ``source``: "torchvision:NAME", "timm:NAME", "package.module:callable",
     "path/to/file.py:callable", or an ``nn.Module`` (left as it was). ``input_shape`` defaults to
-    the input the model was published for. Bad input raises ModelSourceError (or SelectionError).
+    the input the model was published for. ``weights``: a state_dict file for a SOURCE string;
+    each candidate's ``error`` is then the relative error of a swap initialised from it (SVD),
+    which ``select="max-error:X"`` needs. Bad input raises ModelSourceError (or SelectionError).
     """
     from torch import nn
 
@@ -445,12 +449,23 @@ def analyze_model(
         )
     parsed: ModelSource | None = None
     if isinstance(source, nn.Module):
+        if weights is not None:
+            raise ModelSourceError(
+                "weights= applies to a SOURCE string: load them into your module instead"
+            )
         label = type(source).__name__
         built = BuiltModel(source, (1, 3, 224, 224))
     else:
         parsed = parse_source(source)
         label = str(parsed)
         built = build_model(parsed)
+    errors: dict[str, float] = {}
+    if weights is not None:
+        from .swap import layer_errors, load_weights
+
+        # Assigned onto the meta build: the only memory is the state_dict's own.
+        load_weights(built.module, weights, assign=True)
+        errors = layer_errors(built.module, depth_multiplier)
     shape = (
         _check_input_shape(input_shape) if input_shape is not None else built.default_input_shape
     )
@@ -487,4 +502,4 @@ def analyze_model(
         verified={"params": checks.params, "macs": checks.macs, "shapes": checks.shapes},
         notes=tuple(notes),
     )
-    return analysis.select(selection)
+    return analysis.with_errors(errors).select(selection)

@@ -39,9 +39,10 @@ def setup_line(result: BenchResult) -> str:
     """Device, threads, input and the memory the run took against its budget."""
     spec = result.spec
     shape = "×".join(str(size) for size in spec.input_shape)
+    layout = ", channels-last" if result.channels_last else ""
     return (
         f"{result.device}, {result.threads} thread{'s' if result.threads != 1 else ''}, "
-        f"fp32 input {shape}, torch {result.torch_version}; tensors "
+        f"fp32 input {shape}{layout}, torch {result.torch_version}; tensors "
         f"{format_bytes(result.allocated_bytes)} (estimated {format_bytes(result.estimated_bytes)}"
         f", budget {format_bytes(result.budget_bytes)})"
     )

@@ -1,0 +1,114 @@
+"""Render a ModelBenchResult: both models' latency, speed beside MACs, JSON / Markdown / CSV."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+from rich import box
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
+
+from ..core.latency import Timing
+from ..core.memory import format_bytes
+from ..core.model_bench import ModelBenchResult
+from .format import format_ratio, format_shape
+from .latency import format_seconds
+
+
+def _rows(result: ModelBenchResult) -> list[tuple[str, Timing]]:
+    """(side, timing) for both models."""
+    return [("Original", result.original), ("Swapped", result.swapped)]
+
+
+def setup_line(result: ModelBenchResult) -> str:
+    """Device, threads, layout, input, the swap and the memory estimate against its budget."""
+    layout = "channels-last" if result.channels_last else "NCHW"
+    return (
+        f"{result.device}, {result.threads} thread{'s' if result.threads != 1 else ''}, fp32 "
+        f"{layout} input {format_shape(result.input_shape)}, torch {result.torch_version}; "
+        f"--swap {result.selection}: {result.swapped_count} of {result.candidates} candidates "
+        f"(m = {result.depth_multiplier}); estimated {format_bytes(result.estimated_bytes)}, "
+        f"budget {format_bytes(result.budget_bytes)}"
+    )
+
+
+def speed_message(result: ModelBenchResult) -> str:
+    """The measured speed ratio beside the MAC and param ratios."""
+    speed = result.speed_ratio
+    if speed >= 1:
+        message = f"Measured: the swapped model runs {format_ratio(speed)} faster"
+    else:
+        message = f"Measured: the swapped model runs {format_ratio(1 / speed)} slower"
+    return (
+        message + f"; it does {format_ratio(result.mac_ratio)} fewer MACs and has "
+        f"{format_ratio(result.param_ratio)} fewer params."
+    )
+
+
+def latency_table(result: ModelBenchResult) -> Table:
+    """Median, IQR and runs of both models."""
+    table = Table(
+        title=f"{result.source}: measured latency (forward pass)",
+        title_style="bold",
+        box=box.ROUNDED,
+        caption=setup_line(result),
+    )
+    table.add_column("Model")
+    for heading in ("Median", "IQR", "Runs × loops"):
+        table.add_column(heading, justify="right", no_wrap=True)
+    for side, timing in _rows(result):
+        table.add_row(
+            side,
+            format_seconds(timing.median_s),
+            format_seconds(timing.iqr_s),
+            f"{timing.runs} × {timing.loops_per_run}",
+        )
+    return table
+
+
+def render(result: ModelBenchResult) -> Group:
+    """Everything ``sepconv-tui bench --model`` prints."""
+    return Group(latency_table(result), Text(speed_message(result), style="bold"))
+
+
+def to_json(result: ModelBenchResult) -> str:
+    """The whole-model bench JSON document."""
+    return json.dumps(result.to_dict(), indent=2, ensure_ascii=False)
+
+
+def to_markdown(result: ModelBenchResult) -> str:
+    """The latency table and the speed sentence as Markdown."""
+    lines = ["| Model | Median | IQR | Runs × loops |", "|---|---:|---:|---:|"]
+    for side, timing in _rows(result):
+        lines.append(
+            f"| {side} | {format_seconds(timing.median_s)} | {format_seconds(timing.iqr_s)} | "
+            f"{timing.runs} × {timing.loops_per_run} |"
+        )
+    lines += ["", f"_{setup_line(result)}_", "", f"**{speed_message(result)}**", ""]
+    return "\n".join(lines)
+
+
+def to_csv(result: ModelBenchResult) -> str:
+    """One CSV row per model, with the shared setup in every row."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(
+        ["model", "median_s", "iqr_s", "runs", "loops_per_run", "device", "threads", "layout"]
+    )
+    for side, timing in _rows(result):
+        writer.writerow(
+            [
+                side.lower(),
+                timing.median_s,
+                timing.iqr_s,
+                timing.runs,
+                timing.loops_per_run,
+                result.device,
+                result.threads,
+                "channels_last" if result.channels_last else "nchw",
+            ]
+        )
+    return buffer.getvalue()
