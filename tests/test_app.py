@@ -42,7 +42,7 @@ async def test_first_frame_shows_closed_form_with_the_check_pending() -> None:
     """Before the PyTorch worker answers, the closed-form figures are shown and marked pending."""
     app = SepConvApp()
     async with app.run_test() as pilot:
-        await pilot.pause()
+        await settle(pilot)
         first = app.query_one("#check")
         assert "4.77×" in text_of(app, "#ratio")
         assert first.has_class("-pending") or first.has_class("-agree")
@@ -66,7 +66,7 @@ async def test_bad_value_marks_the_field_and_keeps_the_last_result() -> None:
     app = SepConvApp()
     async with app.run_test() as pilot:
         await type_into(pilot, "in_channels", "abc")
-        await pilot.pause()
+        await settle(pilot)
         field = app.query_one("#in_channels", Input)
         assert field.has_class("-invalid")
         message = text_of(app, "#in_channels-error")
@@ -74,7 +74,7 @@ async def test_bad_value_marks_the_field_and_keeps_the_last_result() -> None:
         assert "4.77× fewer parameters" in text_of(app, "#ratio")
         assert app.query_one("#results").has_class("-stale")
         await type_into(pilot, "in_channels", "3")
-        await pilot.pause()
+        await settle(pilot)
         assert not field.has_class("-invalid")
         assert not app.query_one("#results").has_class("-stale")
 
@@ -84,11 +84,11 @@ async def test_zero_and_over_the_bound_are_invalid() -> None:
     app = SepConvApp()
     async with app.run_test() as pilot:
         await type_into(pilot, "stride", "0")
-        await pilot.pause()
+        await settle(pilot)
         assert app.query_one("#stride").has_class("-invalid")
         await type_into(pilot, "stride", "1")
         await type_into(pilot, "height", str(FIELD_BOUNDS["height"][1] + 1))
-        await pilot.pause()
+        await settle(pilot)
         assert app.query_one("#height").has_class("-invalid")
         assert "from 1 to 65536" in text_of(app, "#height-error")
 
@@ -97,9 +97,10 @@ async def test_unlinking_and_padding_zero_gives_the_red_verdict() -> None:
     """ctrl+l reveals the separable geometry; padding 0 there is a height/width mismatch."""
     app = SepConvApp()
     async with app.run_test() as pilot:
-        assert not app.query_one("#separable-geometry").display
+        # Mounted when first unlinked: nothing of it before.
+        assert not any(geometry.display for geometry in app.query("#separable-geometry"))
         await pilot.press("ctrl+l")
-        await pilot.pause()
+        await settle(pilot)
         assert app.query_one("#separable-geometry").display
         assert app.query_one("#sep_padding", Input).value == "1"  # prefilled from the standard
         await type_into(pilot, "sep_padding", "0")
@@ -131,6 +132,7 @@ async def test_preset_from_the_select_fills_the_form() -> None:
     """Choosing a preset fills every field with its layer."""
     app = SepConvApp()
     async with app.run_test() as pilot:
+        await settle(pilot)  # the picker is mounted after the first frame
         app.query_one("#preset", Select).value = "xception_middle"
         await settle(pilot)
         assert app.query_one("#in_channels", Input).value == "728"
@@ -145,7 +147,7 @@ async def test_preset_from_the_command_palette() -> None:
     app = SepConvApp()
     async with app.run_test() as pilot:
         await pilot.press("ctrl+p")
-        await pilot.pause()
+        await settle(pilot)
         await pilot.press(*"EfficientNet-B0 stage 6")
         await pilot.pause(0.5)
         await pilot.press("enter")
@@ -169,15 +171,15 @@ async def test_help_screen_shows_formulas_with_the_numbers() -> None:
     app = SepConvApp()
     async with app.run_test() as pilot:
         await pilot.press("f1")
-        await pilot.pause()
+        await settle(pilot)
         assert isinstance(app.screen, HelpScreen)
         assert app.comparison is not None
         assert "16·3·3² + 16 = 448" in report.formulas_markdown(app.comparison)
         await pilot.press("escape")
-        await pilot.pause()
+        await settle(pilot)
         assert not isinstance(app.screen, HelpScreen)
         await pilot.press("escape", "question_mark")  # ? works once focus left the form
-        await pilot.pause()
+        await settle(pilot)
         assert isinstance(app.screen, HelpScreen)
 
 
@@ -187,7 +189,7 @@ async def test_export_writes_markdown_and_json_that_parse(tmp_path: Path) -> Non
     async with app.run_test() as pilot:
         await settle(pilot)
         await pilot.press("escape", "e")
-        await pilot.pause()
+        await settle(pilot)
         json_files = list(tmp_path.glob("*.json"))
         markdown_files = list(tmp_path.glob("*.md"))
         assert len(json_files) == 1 and len(markdown_files) == 1
@@ -201,11 +203,11 @@ async def test_q_types_in_a_field_and_quits_outside_it() -> None:
     app = SepConvApp()
     async with app.run_test() as pilot:
         await type_into(pilot, "batch", "q")
-        await pilot.pause()
+        await settle(pilot)
         assert app.is_running
         assert app.query_one("#batch").has_class("-invalid")
         await pilot.press("escape", "q")
-        await pilot.pause()
+        await settle(pilot)
         assert not app.is_running
 
 
@@ -228,7 +230,7 @@ def test_random_text_never_crashes_and_keeps_the_result(field: str, text: str) -
         app = SepConvApp()
         async with app.run_test() as pilot:
             app.query_one(f"#{field}", Input).value = text
-            await pilot.pause()
+            await settle(pilot)
             try:
                 low, high = FIELD_BOUNDS[field]
                 accepted = low <= int(text) <= high

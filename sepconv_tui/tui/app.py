@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from contextlib import suppress
 from pathlib import Path
 
 from textual import on
@@ -18,26 +19,45 @@ from textual.widgets import Header, Input, TabbedContent, TabPane
 from ..core.compare import Comparison
 from ..core.presets import PRESETS
 from ..core.spec import LayerSpec
-from ..report import layer as report
 from .controller import Controller, FormValues
-from .export import Export
-from .widgets.latency_view import LatencyView
-from .widgets.network_view import NetworkView
+from .tab_view import Tab, TabView
 from .widgets.params_form import ParamsForm
 from .widgets.quiet_footer import QuietFooter
 from .widgets.results_view import ResultsView
-from .widgets.sweep_view import SweepView
 
 #: Quiet time (s) after an edit before the tables follow it (see SepConvApp._form_changed).
 RENDER_DELAY = 0.1
 
-#: Tab id → its title, with the key that shows it.
-TABS = {
-    "layer": "Layer F2",
-    "network": "Network F3",
-    "sweep": "Sweep F4",
-    "latency": "Latency F5 (b)",
-}
+
+def network_view(spec: LayerSpec) -> Widget:
+    """The Network tab's view (its module loads on first showing, not at start-up)."""
+    from .widgets.network_view import NetworkView
+
+    return NetworkView(id="network-view")
+
+
+def sweep_view(spec: LayerSpec) -> Widget:
+    """The Sweep tab's view."""
+    from .widgets.sweep_view import SweepView
+
+    return SweepView(spec, id="sweep-view")
+
+
+def latency_view(spec: LayerSpec) -> Widget:
+    """The Latency tab's view."""
+    from .widgets.latency_view import LatencyView
+
+    return LatencyView(spec, id="latency-view")
+
+
+#: The Layer tab (form and results, composed at start-up) and every tab mounted when first shown.
+LAYER_TAB = Tab("layer", "Layer", "f2", lambda spec: ResultsView(id="results"))
+TABS = (
+    LAYER_TAB,
+    Tab("network", "Network", "f3", network_view),
+    Tab("sweep", "Sweep", "f4", sweep_view),
+    Tab("latency", "Latency", "f5", latency_view),
+)
 
 
 class SepConvApp(App[None]):
@@ -57,10 +77,7 @@ class SepConvApp(App[None]):
         Binding("e", "export", "Export"),
         Binding("b", "bench", "Bench"),
         Binding("escape", "escape", "Results / cancel"),
-        Binding("f2", "show_tab('layer')", "Layer", show=False),
-        Binding("f3", "show_tab('network')", "Network", show=False),
-        Binding("f4", "show_tab('sweep')", "Sweep", show=False),
-        Binding("f5", "show_tab('latency')", "Latency", show=False),
+        *(Binding(tab.key, f"show_tab('{tab.id}')", tab.title, show=False) for tab in TABS),
     ]
 
     def __init__(self, spec: LayerSpec | None = None, *, export_dir: Path | None = None) -> None:
@@ -81,12 +98,12 @@ class SepConvApp(App[None]):
         with TabbedContent(initial="layer", id="tabs"):
             # Form and results sit in the pane itself (horizontal in app.tcss): one container
             # fewer for every key to bubble through.
-            with TabPane(TABS["layer"], id="layer"):
+            with TabPane(LAYER_TAB.label, id=LAYER_TAB.id):
                 yield ParamsForm(self.initial_spec, id="form")
                 yield ResultsView(id="results")
             # The other tabs' views are mounted when first shown (see _view), not at start-up.
-            for tab in ("network", "sweep", "latency"):
-                yield TabPane(TABS[tab], id=tab)
+            for tab in TABS[1:]:
+                yield TabPane(tab.label, id=tab.id)
         yield Controller()
         yield QuietFooter()
 
@@ -155,7 +172,8 @@ class SepConvApp(App[None]):
     def _render_pending(self, result: Comparison | dict[str, str]) -> None:
         """The typing has paused: show everything for the last edit, and check it."""
         self._render_timer = None
-        self._show(result)
+        with suppress(NoMatches):  # the app closed during the pause
+            self._show(result)
 
     @property
     def render_pending(self) -> bool:
@@ -191,32 +209,32 @@ class SepConvApp(App[None]):
         """The id of the tab on show."""
         return self.query_one(TabbedContent).active
 
-    async def _view(self, tab: str) -> Widget | None:
-        """The view of ``tab``, mounted on its first showing and given the current layer.
+    async def _view(self, tab_id: str) -> TabView:
+        """The view of tab ``tab_id``, mounted on its first showing, given the current layer.
 
-        Edits happen on the Layer tab, so the Sweep and Latency views only need the layer
-        when they are shown (keeping each edit cheap). None for the Layer tab.
+        Edits happen on the Layer tab, so the other views take the layer only when they are
+        shown (keeping each edit cheap).
         """
-        if tab == "layer":
-            return None
         spec = self.comparison.spec if self.comparison is not None else self.initial_spec
-        existing = self.query(f"#{tab}-view")
-        if existing:
-            shown = existing.first()
-            if isinstance(shown, SweepView):
-                shown.set_base(spec)
-            elif isinstance(shown, LatencyView):
-                shown.set_spec(spec)
-            return shown
+        existing = self.query(f"#{tab_id}-view, #{tab_id} > ResultsView")
         view: Widget
-        if tab == "network":
-            view = NetworkView(id="network-view")
-        elif tab == "sweep":
-            view = SweepView(spec, id="sweep-view")
+        if existing:
+            view = existing.first()
         else:
-            view = LatencyView(spec, id="latency-view")
-        await self.query_one(f"#{tab}", TabPane).mount(view)
-        return view
+            tab = next(tab for tab in TABS if tab.id == tab_id)
+            view = tab.make_view(spec)
+            await self.query_one(f"#{tab_id}", TabPane).mount(view)
+        tab_view: TabView = view  # type: ignore[assignment]  # every make_view builds one
+        tab_view.take_layer(spec)
+        return tab_view
+
+    def _mounted_views(self) -> list[TabView]:
+        """The views mounted so far."""
+        return [
+            view  # type: ignore[misc]
+            for tab in TABS
+            for view in self.query(f"#{tab.id}-view, #{tab.id} > ResultsView")
+        ]
 
     @on(TabbedContent.TabActivated)
     async def _tab_activated(self, event: TabbedContent.TabActivated) -> None:
@@ -230,61 +248,36 @@ class SepConvApp(App[None]):
 
     async def _focus_body(self, tab: str) -> None:
         """Focus the tab's results or scrollable body."""
-        if tab == "layer":
+        if tab == LAYER_TAB.id:
             self.results.focus()
             return
-        view = await self._view(tab)
-        if view is not None:
-            view.query_one(f"#{tab}-body").focus()
+        await self._view(tab)
+        self.query_one(f"#{tab}-body").focus()
 
     async def action_escape(self) -> None:
-        """Cancel a running benchmark; otherwise leave the text field for the results."""
-        for latency_view in self.query(LatencyView):
-            if latency_view.cancel():
-                return
+        """Cancel a running benchmark or analysis; otherwise leave the text field for the body."""
+        if any(view.cancel() for view in self._mounted_views()):
+            return
         await self._focus_body(self.active_tab)
 
     async def action_bench(self) -> None:
-        """Show the Latency tab and time the current layer."""
+        """Time what the tab shows; from a tab with nothing to time, time the layer."""
+        if (await self._view(self.active_tab)).bench():
+            return
         self.query_one(TabbedContent).active = "latency"
         await self._focus_body("latency")
-        view = await self._view("latency")
-        if isinstance(view, LatencyView):
-            view.start()
+        (await self._view("latency")).bench()
 
     def load_preset(self, spec: LayerSpec) -> None:
         """Fill the form with a preset's layer."""
         self.form.load(spec)
 
-    def _layer_export(self) -> Export | None:
-        """The current comparison as Markdown and JSON."""
-        if self.comparison is None:
-            return None
-        spec = self.comparison.spec
-        stem = (
-            f"sepconv-{spec.in_channels}to{spec.out_channels}-k{spec.kernel_size}"
-            f"-s{spec.stride}-{spec.height}x{spec.width}"
-        )
-        return Export(stem, report.to_markdown(self.comparison), report.to_json(self.comparison))
-
-    def action_export(self) -> None:
-        """Write what the active tab shows to Markdown and JSON files and say where."""
-        tab = self.active_tab
-        if tab == "layer":
-            export = self._layer_export()
-        else:
-            view_ids = {
-                "network": "#network-view",
-                "sweep": "#sweep-view",
-                "latency": "#latency-view",
-            }
-            view = next(iter(self.query(view_ids[tab])), None)
-            export = (
-                view.export() if isinstance(view, NetworkView | SweepView | LatencyView) else None
-            )
+    async def action_export(self) -> None:
+        """Write what the active tab shows to files and say where."""
+        view = await self._view(self.active_tab)
+        export = view.export()
         if export is None:
-            message = "Nothing to export yet: press b to run the benchmark first."
-            self.notify(message if tab == "latency" else "Nothing to export yet.")
+            self.notify(view.nothing_to_export)
             return
         try:
             markdown_path, json_path = export.write(self.export_dir)
@@ -305,17 +298,19 @@ class SepConvApp(App[None]):
             self.action_toggle_link,
         )
         yield SystemCommand(
-            "Export", "Markdown and JSON in the working directory", self.action_export
+            "Export",
+            "What the tab shows, into the working directory",
+            lambda: self.run_worker(self.action_export()),
         )
         yield SystemCommand("Help", "Keys, formulas and the verdict", self.action_help)
         yield SystemCommand(
             "Benchmark latency", "Time both sides' forward passes", self.action_bench
         )
-        for tab, title in TABS.items():
+        for tab in TABS:
             yield SystemCommand(
-                f"Show tab: {title.split()[0]}",
-                f"Switch to the {title.split()[0]} view",
-                lambda tab=tab: self.run_worker(self.action_show_tab(tab)),
+                f"Show tab: {tab.title}",
+                f"Switch to the {tab.title} view ({tab.key.upper()})",
+                lambda tab_id=tab.id: self.run_worker(self.action_show_tab(tab_id)),
             )
         for preset in PRESETS:
             yield SystemCommand(

@@ -17,10 +17,13 @@ from ...report import latency as latency_report
 from ...report.memory import memory_markdown, memory_table
 from ..bench_process import BenchRun
 from ..export import Export
+from ..tab_view import TabViewDefaults
 
 
-class LatencyView(Vertical):
+class LatencyView(TabViewDefaults, Vertical):
     """Runs ``sepconv-tui bench`` for the Layer tab's layer in a worker; escape cancels."""
+
+    nothing_to_export = "Nothing to export yet: press b to run the benchmark first."
 
     @dataclass
     class Stage(Message):
@@ -82,7 +85,7 @@ class LatencyView(Vertical):
         """True while a benchmark runs."""
         return self._run is not None
 
-    def set_spec(self, spec: LayerSpec) -> None:
+    def take_layer(self, spec: LayerSpec) -> None:
         """Time ``spec`` from now on; a result for another layer is marked as such."""
         self.spec = spec
         if self.is_mounted:
@@ -125,6 +128,11 @@ class LatencyView(Vertical):
         self.query_one("#bench-status", Static).update("Starting PyTorch… (escape cancels)")
         self.set_class(True, "-running")
         self._bench(self._run)
+
+    def bench(self) -> bool:
+        """Time the layer (``b``)."""
+        self.start()
+        return True
 
     def cancel(self) -> bool:
         """Cancel a running benchmark; False when none runs."""

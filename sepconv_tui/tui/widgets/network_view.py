@@ -21,6 +21,7 @@ from ...core.networks import (
 from ...core.networks import network_report as build_report
 from ...report import network as network_report
 from ..export import Export
+from ..tab_view import TabViewDefaults
 from ..torch_process import verify_network
 
 #: Below this many columns the per-layer table drops its input-shape column.
@@ -28,7 +29,7 @@ COMPACT_WIDTH = 100
 PARAMETER_LABELS = {"width-multiplier": "Width multiplier α", "resolution": "Resolution"}
 
 
-class NetworkView(Vertical):
+class NetworkView(TabViewDefaults, Vertical):
     """Per-layer params and MACs of both variants, totals, and the PyTorch cross-check."""
 
     @dataclass

@@ -12,7 +12,6 @@ from textual.geometry import Size
 from textual.message import Message
 from textual.reactive import Reactive
 from textual.validation import ValidationResult, Validator
-from textual.widget import Widget
 from textual.widgets import Input, Label, Select, Static, Switch
 
 from ...core.presets import PRESETS, PRESETS_BY_KEY
@@ -53,7 +52,7 @@ class NumberInput(Input):
     # held the event loop long enough for the keys typed after a Tab to overtake it.
     virtual_size: Reactive[Size] = Reactive(Size(0, 0), repaint=True, layout=False)
 
-    def __init__(self, field: str, value: int) -> None:
+    def __init__(self, field: str, value: int | str) -> None:
         super().__init__(
             str(value),
             id=field,
@@ -104,17 +103,27 @@ class NumberInput(Input):
             self.app.bell()
 
 
-def field_widgets(field: str, value: int) -> tuple[Widget, ...]:
-    """A row with the field's label and Input, then its error line (hidden until needed).
+def separable_text(spec: LayerSpec) -> dict[str, str]:
+    """The depthwise geometry fields' text for ``spec`` (the standard conv's values if linked)."""
+    return {
+        sep_field: str(getattr(spec, sep_field) or getattr(spec, standard_field))
+        for sep_field, standard_field in SEPARABLE_GEOMETRY.items()
+    }
 
-    The error line is the form's own child, not wrapped with the row: every container between
-    an Input and the screen is one more queue a key bubbles through before Tab moves the focus.
+
+def field_row(field: str, value: int | str) -> Horizontal:
+    """A row with the field's label and Input.
+
+    Its error line is mounted below it when first needed (see ParamsForm.show_errors): every
+    widget the first frame does not show costs start-up time.
     """
     # Under the "Depthwise geometry" heading the separable fields need no "separable" prefix.
     label = FIELD_LABELS[SEPARABLE_GEOMETRY.get(field, field)].capitalize()
-    return (
-        Horizontal(Label(label, classes="field-label"), NumberInput(field, value), classes="row"),
-        Static("", id=f"{field}-error", classes="field-error"),
+    return Horizontal(
+        Label(label, classes="field-label"),
+        NumberInput(field, value),
+        classes="row",
+        id=f"{field}-row",
     )
 
 
@@ -138,39 +147,56 @@ class ParamsForm(VerticalScroll):
         self._last_posted: FormValues | None = None
 
     def compose(self) -> ComposeResult:
-        """Preset picker, standard conv, separable block, input, linked geometry."""
+        """Standard conv, separable block, input; the preset picker and the depthwise geometry
+        (hidden while linked) are mounted after the first frame or when first needed."""
         spec = self._initial
-        yield Select(
-            [(preset.name, preset.key) for preset in PRESETS],
-            prompt="Preset: a published layer…",
-            id="preset",
-            compact=True,
-        )
         yield Label("Standard conv", classes="section")
         for field in STANDARD_FIELDS:
-            yield from field_widgets(field, getattr(spec, field))
+            yield field_row(field, getattr(spec, field))
         yield switch_row("Bias", Switch(spec.bias, id="bias"))
         yield Label("Separable block", classes="section")
         for field in BLOCK_FIELDS:
-            yield from field_widgets(field, getattr(spec, field))
+            yield field_row(field, getattr(spec, field))
         yield switch_row("Same geometry", Switch(spec.geometry_linked, id="link"))
-        with Vertical(id="separable-geometry"):
-            yield Label("Depthwise geometry", classes="subsection")
-            for sep_field, standard_field in SEPARABLE_GEOMETRY.items():
-                value = getattr(spec, sep_field)
-                yield from field_widgets(
-                    sep_field, value if value is not None else getattr(spec, standard_field)
-                )
-        yield Label("Input", classes="section")
+        if not spec.geometry_linked:
+            yield self._separable_geometry(separable_text(spec))
+        yield Label("Input", classes="section", id="input-section")
         for field in INPUT_FIELDS:
-            yield from field_widgets(field, getattr(spec, field))
+            yield field_row(field, getattr(spec, field))
 
     def on_mount(self) -> None:
-        """Show the separable geometry only when it is unlinked."""
-        self._show_separable_geometry(not self.query_one("#link", Switch).value)
+        """Mount the preset picker once the first frame is on screen."""
+        self._last_posted = self.values  # mounting the Inputs changes nothing
+        self.call_after_refresh(self._mount_preset_picker)
 
-    def _show_separable_geometry(self, show: bool) -> None:
-        self.query_one("#separable-geometry").display = show
+    def _mount_preset_picker(self) -> None:
+        if self.is_attached and not self.query("#preset"):
+            options = [(preset.name, preset.key) for preset in PRESETS]
+            prompt = "Preset: a published layer…"
+            picker = Select(options, prompt=prompt, id="preset", compact=True)
+            self.mount(picker, before=0)
+
+    @staticmethod
+    def _separable_geometry(text: dict[str, str]) -> Vertical:
+        """The depthwise conv's own geometry, each field holding ``text[field]``."""
+        rows = [field_row(field, text[field]) for field in SEPARABLE_GEOMETRY]
+        heading = Label("Depthwise geometry", classes="subsection")
+        return Vertical(heading, *rows, id="separable-geometry")
+
+    def _show_separable_geometry(self, text: dict[str, str] | None) -> None:
+        """Show the depthwise geometry holding ``text`` (mounted the first time), or hide it."""
+        existing = self.query("#separable-geometry")
+        if text is None:
+            existing.set(display=False)
+        elif not existing:
+            self.mount(self._separable_geometry(text), before="#input-section")
+        else:
+            with self.prevent(Input.Changed):
+                for field, value in text.items():
+                    sep_input = self.query_one(f"#{field}", NumberInput)
+                    sep_input.value = value
+                    sep_input.cursor_position = len(value)  # drop any old selection
+            existing.set(display=True)
 
     @property
     def values(self) -> FormValues:
@@ -192,14 +218,13 @@ class ParamsForm(VerticalScroll):
         """Fill every field from ``spec`` and post one Changed."""
         with self.prevent(Input.Changed, Switch.Changed):
             for number_input in self.query(NumberInput):
-                value = getattr(spec, number_input.field)
-                if value is None:  # linked: prefill with the standard conv's value
-                    value = getattr(spec, SEPARABLE_GEOMETRY[number_input.field])
-                number_input.value = str(value)
+                if number_input.field in SEPARABLE_GEOMETRY:
+                    continue  # below, with the geometry's visibility
+                number_input.value = str(getattr(spec, number_input.field))
                 number_input.cursor_position = len(number_input.value)  # drop any old selection
             self.query_one("#bias", Switch).value = spec.bias
             self.query_one("#link", Switch).value = spec.geometry_linked
-        self._show_separable_geometry(not spec.geometry_linked)
+        self._show_separable_geometry(None if spec.geometry_linked else separable_text(spec))
         self._post_changed()
 
     def toggle_link(self) -> None:
@@ -207,14 +232,23 @@ class ParamsForm(VerticalScroll):
         self.query_one("#link", Switch).toggle()
 
     def show_errors(self, errors: dict[str, str]) -> None:
-        """Show each field's message under it; clear the others."""
+        """Show each field's message under it (mounting its line the first time); clear the
+        others."""
         for number_input in self.query(NumberInput):
-            message = errors.get(number_input.field, "")
-            error_label = self.query_one(f"#{number_input.field}-error", Static)
-            if str(error_label.content) != message:  # an update lays the screen out again
-                error_label.update(message)
-                error_label.display = bool(message)
+            field = number_input.field
+            message = errors.get(field, "")
             number_input.set_class(bool(message), "-invalid")
+            error_lines = self.query(f"#{field}-error").results(Static)
+            error_line = next(error_lines, None)
+            if error_line is None:
+                if message:
+                    error_line = Static(message, id=f"{field}-error", classes="field-error")
+                    self.query_one(f"#{field}-row").parent.mount(  # type: ignore[union-attr]
+                        error_line, after=f"#{field}-row"
+                    )
+            elif str(error_line.content) != message:  # an update lays the screen out again
+                error_line.update(message)
+                error_line.display = bool(message)
 
     @on(Input.Changed)
     def _input_changed(self, event: Input.Changed) -> None:
@@ -229,13 +263,15 @@ class ParamsForm(VerticalScroll):
     @on(Switch.Changed, "#link")
     def _link_changed(self, event: Switch.Changed) -> None:
         event.stop()
-        if not event.value:
+        if event.value:
+            self._show_separable_geometry(None)
+        else:
             # Unlinking starts from the standard conv's geometry, so the layer stays valid.
-            with self.prevent(Input.Changed):
-                for sep_field, standard_field in SEPARABLE_GEOMETRY.items():
-                    standard_value = self.query_one(f"#{standard_field}", Input).value
-                    self.query_one(f"#{sep_field}", Input).value = standard_value
-        self._show_separable_geometry(not event.value)
+            standard = {
+                sep_field: self.query_one(f"#{standard_field}", NumberInput).value
+                for sep_field, standard_field in SEPARABLE_GEOMETRY.items()
+            }
+            self._show_separable_geometry(standard)
         self._post_changed()
 
     @on(Select.Changed, "#preset")

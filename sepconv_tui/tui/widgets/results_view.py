@@ -10,6 +10,8 @@ from textual.widgets import Static
 from ...core.compare import Comparison
 from ...report import layer as report
 from ...report.memory import memory_table
+from ..export import Export
+from ..tab_view import TabViewDefaults
 
 #: Below this many columns the results use the report's compact table.
 COMPACT_WIDTH = 72
@@ -26,7 +28,7 @@ def update_in_place(static: Static, text: str) -> None:
     static.update(text, layout=not width or len(Content(text).wrap(width)) != old_lines)
 
 
-class ResultsView(VerticalScroll, can_focus=True):
+class ResultsView(TabViewDefaults, VerticalScroll, can_focus=True):
     """Renders a Comparison with the report's renderables; never computes anything itself."""
 
     comparison: Comparison | None = None
@@ -84,6 +86,17 @@ class ResultsView(VerticalScroll, can_focus=True):
             compact = self.size.width < COMPACT_WIDTH
             table = report.figures_table(self.comparison, compact=compact)
             self.query_one("#table", Static).update(table)
+
+    def export(self) -> Export | None:
+        """The comparison on show as Markdown and JSON."""
+        if self.comparison is None:
+            return None
+        spec = self.comparison.spec
+        stem = (
+            f"sepconv-{spec.in_channels}to{spec.out_channels}-k{spec.kernel_size}"
+            f"-s{spec.stride}-{spec.height}x{spec.width}"
+        )
+        return Export(stem, report.to_markdown(self.comparison), report.to_json(self.comparison))
 
     def on_resize(self) -> None:
         """Switch between the full and the compact table."""

@@ -13,6 +13,7 @@ from ...core.spec import FIELD_LABELS, LayerSpec
 from ...core.sweep import SWEEP_POINTS, SweepPoint, sweep, textbook_curve
 from ...report import sweep as report
 from ..export import Export
+from ..tab_view import TabViewDefaults
 
 #: The exact ratios at each sweep point: label, Comparison attribute, colour.
 EXACT_CURVES = (
@@ -33,7 +34,7 @@ def describe(spec: LayerSpec) -> str:
     )
 
 
-class SweepView(Vertical):
+class SweepView(TabViewDefaults, Vertical):
     """A plot and a table of the param, MAC and textbook ratios across one field."""
 
     def __init__(self, base: LayerSpec, *, id: str | None = None) -> None:
@@ -70,7 +71,7 @@ class SweepView(Vertical):
         assert isinstance(value, str)  # allow_blank=False
         return value
 
-    def set_base(self, spec: LayerSpec) -> None:
+    def take_layer(self, spec: LayerSpec) -> None:
         """Sweep around ``spec`` from now on."""
         if spec != self.base:
             self.base = spec
