@@ -1,4 +1,4 @@
-"""App responsiveness: time to the first frame with figures, edit latency, keys during torch load.
+"""App responsiveness: first frame, edit latency, fastest safe typing pace, keys during torch load.
 
 Run: .venv/bin/python benchmarks/bench_app.py   (prints a table; not a test)
 
@@ -120,6 +120,44 @@ def child_keys_during_load() -> None:
     os._exit(0)
 
 
+#: Key gaps tried, slowest first (seconds); the fastest at which every burst lands is reported.
+PACES = (0.05, 0.03, 0.02, 0.01, 0.005, 0.003, 0.002, 0.001)
+PACE_REPEATS = 3
+
+
+def child_typing_pace(kind: str) -> None:
+    """Print the smallest key gap (ms) at which every burst of tests/key_bursts.py lands right."""
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(__file__)), "tests"))
+    from key_bursts import BURSTS, BareForm, field_values, post_keys
+
+    from sepconv_tui.tui.app import SepConvApp
+
+    async def all_land(gap: float) -> bool:
+        app = SepConvApp() if kind == "app" else BareForm()
+        async with app.run_test() as pilot:
+            await asyncio.sleep(0.5)  # past start-up and the first PyTorch check
+            await pilot.pause()
+            for burst in BURSTS:
+                await post_keys(app, burst.keys, gap)
+                await asyncio.sleep(0.3)  # past the app's pause before the tables follow
+                await pilot.pause()
+                if field_values(app, list(burst.expected)) != burst.expected:
+                    return False
+        return True
+
+    async def run() -> None:
+        safe = None
+        for gap in PACES:
+            results = [await all_land(gap) for _ in range(PACE_REPEATS)]
+            if not all(results):
+                break
+            safe = gap
+        report_line("none" if safe is None else safe * 1e3)
+
+    asyncio.run(run())
+    os._exit(0)
+
+
 def run_child(*arguments: str) -> list[str]:
     """Run this script as a child in a fresh interpreter; return its last output line's words."""
     environment = dict(os.environ, BENCH_START=repr(time.time()))
@@ -147,6 +185,8 @@ def main() -> None:
     app_first, bare_first = statistics.median(app_times), statistics.median(bare_times)
     edit_median, edit_max = map(float, run_child("edit-latency"))
     key_max, key_median, key_count = run_child("keys-during-load")
+    app_pace = run_child("typing-pace", "app")[0]
+    bare_pace = run_child("typing-pace", "bare")[0]
 
     table = Table(title=f"sepconv-tui app benchmark (median of {RUNS} fresh processes)")
     table.add_column("measurement")
@@ -163,6 +203,12 @@ def main() -> None:
         "≤ 50 ms",
     )
     table.add_row(
+        f"fastest key gap with no key lost, {PACE_REPEATS}× each burst (app)",
+        f"{app_pace} ms",
+        "≤ bare",
+    )
+    table.add_row("  the same, bare Textual app with plain Inputs", f"{bare_pace} ms", "")
+    table.add_row(
         f"keypress handled while torch loads, worst of {key_count} (median)",
         f"{float(key_max):.0f} ms ({float(key_median):.0f})",
         "≤ 100 ms",
@@ -176,6 +222,7 @@ if __name__ == "__main__":
             "first-frame": lambda: child_first_frame(sys.argv[3]),
             "edit-latency": child_edit_latency,
             "keys-during-load": child_keys_during_load,
+            "typing-pace": lambda: child_typing_pace(sys.argv[3]),
         }[sys.argv[2]]()
     else:
         main()

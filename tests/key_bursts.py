@@ -1,12 +1,13 @@
 """Bursts of keys posted the way the terminal driver delivers them, for tests and bench_app.py.
 
 ``pilot.press`` waits for each key to be handled, so it cannot show a key overtaking a focus
-change; posting ``events.Key`` to the app a few ms apart, as the driver's thread does, can.
+change; posting ``events.Key`` to the app a few ms apart from a thread, as the driver does, can.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 from dataclasses import dataclass
 
 from textual import events
@@ -56,10 +57,15 @@ def key_event(key: str) -> events.Key:
 
 
 async def post_keys(app: App[None], keys: tuple[str, ...], gap: float) -> None:
-    """Post ``keys`` to ``app`` ``gap`` seconds apart, without waiting for any to be handled."""
-    for key in keys:
-        app.post_message(key_event(key))
-        await asyncio.sleep(gap)
+    """Post ``keys`` to ``app`` ``gap`` seconds apart from another thread, as the terminal
+    driver's input thread does: a busy event loop does not slow the typing down."""
+
+    def type_keys() -> None:
+        for key in keys:
+            app.post_message(key_event(key))  # thread-safe
+            time.sleep(gap)
+
+    await asyncio.to_thread(type_keys)
 
 
 def field_values(app: App[None], fields: list[str] | tuple[str, ...]) -> dict[str, str]:

@@ -71,8 +71,16 @@ class NumberInput(Input):
         behind other work, the keys typed next overtook it: digits landed before a Backspace,
         or in the field a Tab was leaving. ``Screen.active_bindings`` names the binding the app
         would run (the focused widget's first; priority bindings never reach this handler), so
-        running it here changes only the order, to the one the keys were typed in.
+        running it here changes only the order, to the one the keys were typed in. A key that
+        arrives after this field has lost the focus goes on to the field that has it.
         """
+        focused = self.screen.focused
+        if focused is not None and focused is not self:
+            # Typed after a focus move, but forwarded here before the move happened: pass it on.
+            event.prevent_default()
+            event.stop()
+            focused.post_message(events.Key(event.key, event.character))
+            return
         if event.is_printable:
             return  # Input._on_key types it
         active = self.screen.active_bindings.get(event.key)
