@@ -251,6 +251,7 @@ class ParamsForm(VerticalScroll):
             if error_line is None:
                 if message:
                     error_line = Static(message, id=f"{field}-error", classes="field-error")
+                    error_line.display = True  # the class hides it until it has a message
                     self.query_one(f"#{field}-row").parent.mount(  # type: ignore[union-attr]
                         error_line, after=f"#{field}-row"
                     )
