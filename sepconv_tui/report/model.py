@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from dataclasses import dataclass
 from typing import Any
 
 from rich import box
@@ -340,3 +341,177 @@ def to_csv(analysis: ModelAnalysis) -> str:
         ]
     )
     return buffer.getvalue()
+
+
+# The Model tab: the summary above its table, the table's cells, and the MACs per stage.
+
+
+def summary_lines(analysis: ModelAnalysis) -> list[str]:
+    """The Model tab's summary: model and input, params and MACs as is → selected, the check.
+
+    Exact figures with thousands separators beside the short form (11,689,512 (11.69M)), both
+    "× fewer" ratios, how many candidates are swapped, and whether the two methods agree.
+    """
+    original, swapped = analysis.original, analysis.swapped
+    output = format_shape(analysis.output_shape) if analysis.output_shape else "no tensor"
+    agree = analysis.verified and all(analysis.verified.values())
+    differing = ", ".join(name for name, ok in analysis.verified.items() if not ok)
+    return [
+        f"{analysis.source}  {format_shape(analysis.input_shape)} → {output}, "
+        f"depth multiplier {analysis.depth_multiplier}",
+        f"Params {_both(original.params)} → {_both(swapped.params)}: "
+        f"{format_ratio(analysis.param_ratio)} fewer",
+        f"MACs   {_both(original.macs)} → {_both(swapped.macs)}: "
+        f"{format_ratio(analysis.mac_ratio)} fewer",
+        f"Swapped {len(analysis.swapped_names)} of {len(analysis.candidates)} candidates  "
+        + (
+            "✔ closed form and PyTorch agree"
+            if agree
+            else f"✘ closed form and PyTorch differ on {differing or 'nothing checked'}"
+        ),
+    ]
+
+
+def has_errors(analysis: ModelAnalysis) -> bool:
+    """True when the analysis carries weight errors (it was made with the model's weights)."""
+    return any(layer.error is not None for layer in analysis.layers)
+
+
+def table_columns(
+    analysis: ModelAnalysis, *, compact: bool, narrow: bool = False
+) -> list[tuple[str, str]]:
+    """(key, heading) of each column of the Model tab's table.
+
+    ``compact`` drops the shape and channel columns (and counts go short); ``narrow`` (80
+    columns) drops the separable params and MACs too: the summary above has their totals.
+    """
+    columns = [("layer", "Layer")]
+    if not compact:
+        columns += [("shapes", "Input → output")]
+    columns += [("kernel", "Kernel")]
+    if not compact:
+        columns += [("channels", "C_in → C_out")]
+    columns += [("params", "Params"), ("macs", "MACs")]
+    if not narrow:
+        columns += [("sep_params", "Sep params"), ("sep_macs", "Sep MACs")]
+    columns += [("saving", "Saving")]
+    if has_errors(analysis):
+        columns += [("error", "Error")]
+    columns += [("swap", "Swap")]
+    return columns
+
+
+def swap_cell(layer: ModelLayer) -> Text:
+    """The swap mark of a row: ✔ swapped, · candidate kept, else in a word why not."""
+    return _swap_mark(layer)
+
+
+def _right(text: str, style: str = "") -> Text:
+    """A right-aligned cell (counts line up in a DataTable)."""
+    return Text(text, style=style, justify="right")
+
+
+def _error_cell(layer: ModelLayer) -> Text:
+    """A layer's relative weight error, e.g. 0.412, or a dash."""
+    return _right("—" if layer.error is None else f"{layer.error:.3f}")
+
+
+def layer_cells(
+    layer: ModelLayer, columns: list[tuple[str, str]], *, compact: bool
+) -> list[str | Text]:
+    """One row of the Model tab's table, cell by cell in ``columns`` order."""
+    count = format_short if compact else format_count
+    separable = layer.separable
+    style = "" if layer.calls else "dim"
+    values: dict[str, str | Text] = {
+        "layer": Text(layer.name, style=style),
+        "shapes": Text(_shape_cell(layer), style=style),
+        "kernel": (format_kernel(layer) + " " + format_stride(layer)).strip(),
+        "channels": _right(f"{layer.in_channels} → {layer.out_channels}"),
+        "params": _right(count(layer.standard.params), style),
+        "macs": _right(count(layer.standard.macs), style),
+        "sep_params": _right(count(separable.params) if separable else "—", style),
+        "sep_macs": _right(count(separable.macs) if separable else "—", style),
+        "saving": _right(format_saving(layer), style),
+        "error": _error_cell(layer),
+        "swap": swap_cell(layer),
+    }
+    return [values[key] for key, _ in columns]
+
+
+def other_cells(analysis: ModelAnalysis, columns: list[tuple[str, str]], *, compact: bool) -> list:
+    """The "other ops" row: what PyTorch counts outside the convs and linears."""
+    count = format_short if compact else format_count
+    values = {
+        "layer": Text("other ops (PyTorch)", style="italic"),
+        "params": _right(count(analysis.other.params)),
+        "macs": _right(count(analysis.other.macs)),
+    }
+    return [values.get(key, "") for key, _ in columns]
+
+
+def total_cells(analysis: ModelAnalysis, columns: list[tuple[str, str]], *, compact: bool) -> list:
+    """The totals row: params and MACs as is, then with the selection, the MAC ratio, k/n."""
+    count = format_short if compact else format_count
+    original, swapped = analysis.original, analysis.swapped
+    values = {
+        "layer": Text("Total (as is, selected)", style="bold"),
+        "params": _right(count(original.params), "bold"),
+        "macs": _right(count(original.macs), "bold"),
+        "sep_params": _right(count(swapped.params), "bold"),
+        "sep_macs": _right(count(swapped.macs), "bold"),
+        "saving": _right(format_ratio(analysis.mac_ratio), "bold"),
+        "swap": Text(f"{len(analysis.swapped_names)}/{len(analysis.candidates)}", style="bold"),
+    }
+    return [values.get(key, "") for key, _ in columns]
+
+
+@dataclass(frozen=True)
+class StageMacs:
+    """One bar pair of the Model tab's chart: a stage's MACs as is and with the selection."""
+
+    label: str
+    original: int
+    selected: int
+
+
+#: Up to this many convs and linears, the chart shows one bar pair per layer.
+PER_LAYER_BARS = 12
+#: The chart groups by the shortest name prefix that gives at most this many stages.
+MAX_STAGES = 20
+
+
+def _prefix(name: str, depth: int) -> str:
+    """The first ``depth`` dotted parts of a module path."""
+    return ".".join(name.split(".")[:depth])
+
+
+def stage_macs(analysis: ModelAnalysis) -> list[StageMacs]:
+    """MACs per stage (per layer for a small model), as is and with the selection.
+
+    A stage is a module-path prefix ("layer1", "features.3"): the shortest depth that splits
+    the model into several stages without exceeding MAX_STAGES; layers never called are left
+    out, and so are the other ops (PyTorch counts them for the model as a whole).
+    """
+    layers = [layer for layer in analysis.layers if layer.calls]
+    if len(layers) <= PER_LAYER_BARS:
+        groups = [layer.name for layer in layers]
+        key = {layer.name: layer.name for layer in layers}
+    else:
+        deepest = max(len(layer.name.split(".")) for layer in layers)
+        chosen = 1
+        for depth in range(1, deepest + 1):
+            count = len({_prefix(layer.name, depth) for layer in layers})
+            if count > MAX_STAGES:
+                break
+            chosen = depth
+            if count >= 4:
+                break
+        key = {layer.name: _prefix(layer.name, chosen) for layer in layers}
+        groups = list(dict.fromkeys(key.values()))
+    original = dict.fromkeys(groups, 0)
+    selected = dict.fromkeys(groups, 0)
+    for layer in layers:
+        original[key[layer.name]] += layer.standard.macs
+        selected[key[layer.name]] += layer.cost.macs
+    return [StageMacs(group, original[group], selected[group]) for group in groups]

@@ -20,7 +20,7 @@ from ..core.compare import Comparison
 from ..core.presets import PRESETS
 from ..core.spec import LayerSpec
 from .controller import Controller, FormValues
-from .tab_view import Tab, TabView
+from .tab_view import OpenLayer, Tab, TabView
 from .widgets.params_form import ParamsForm
 from .widgets.quiet_footer import QuietFooter
 from .widgets.results_view import ResultsView
@@ -50,6 +50,13 @@ def latency_view(spec: LayerSpec) -> Widget:
     return LatencyView(spec, id="latency-view")
 
 
+def model_view(spec: LayerSpec) -> Widget:
+    """The Model tab's view."""
+    from .widgets.model_view import ModelView
+
+    return ModelView(id="model-view")
+
+
 #: The Layer tab (form and results, composed at start-up) and every tab mounted when first shown.
 LAYER_TAB = Tab("layer", "Layer", "f2", lambda spec: ResultsView(id="results"))
 TABS = (
@@ -57,6 +64,7 @@ TABS = (
     Tab("network", "Network", "f3", network_view),
     Tab("sweep", "Sweep", "f4", sweep_view),
     Tab("latency", "Latency", "f5", latency_view),
+    Tab("model", "Model", "f6", model_view),
 )
 
 
@@ -268,6 +276,13 @@ class SepConvApp(App[None]):
         await self._focus_body("latency")
         (await self._view("latency")).bench()
 
+    @on(OpenLayer)
+    async def _open_layer(self, event: OpenLayer) -> None:
+        """A view's layer (e.g. a model's conv) into the form, and the Layer tab on show."""
+        self.form.load(event.spec)
+        await self.action_show_tab(LAYER_TAB.id)
+        self.notify(f"Layer tab: {event.origin}")
+
     def load_preset(self, spec: LayerSpec) -> None:
         """Fill the form with a preset's layer."""
         self.form.load(spec)
@@ -284,7 +299,8 @@ class SepConvApp(App[None]):
         except OSError as error:
             self.notify(f"Export failed: {error}", severity="error")
             return
-        self.notify(f"Exported to {markdown_path} and {json_path.name}", title="Export")
+        others = ", ".join([json_path.name, *export.extra_names])
+        self.notify(f"Exported to {markdown_path} and {others}", title="Export")
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         """Textual's commands, every action of this app, and the presets."""

@@ -1,4 +1,5 @@
-"""What a view's ``e`` key writes: a file stem, the Markdown and the JSON of what it shows."""
+"""What a view's ``e`` key writes: a file stem, the Markdown and the JSON of what it shows,
+and any further files (the Model tab adds a CSV and a swap plan)."""
 
 from __future__ import annotations
 
@@ -8,16 +9,26 @@ from pathlib import Path
 
 @dataclass(frozen=True)
 class Export:
-    """One view's figures as Markdown and JSON, to be written as ``<stem>.md`` and ``.json``."""
+    """One view's figures as ``<stem>.md`` and ``<stem>.json``, plus ``extra`` files."""
 
     stem: str
     markdown: str
     json: str
+    #: (suffix, text) of each further file, written as ``<stem><suffix>``, e.g. (".csv", …).
+    extra: tuple[tuple[str, str], ...] = ()
 
     def write(self, directory: Path) -> tuple[Path, Path]:
-        """Write both files into ``directory``; return their paths (OSError on failure)."""
+        """Write every file into ``directory``; return the Markdown and JSON paths (OSError on
+        failure)."""
         markdown_path = directory / f"{self.stem}.md"
         json_path = directory / f"{self.stem}.json"
         markdown_path.write_text(self.markdown, encoding="utf-8")
         json_path.write_text(self.json + "\n", encoding="utf-8")
+        for suffix, text in self.extra:
+            (directory / f"{self.stem}{suffix}").write_text(text, encoding="utf-8")
         return markdown_path, json_path
+
+    @property
+    def extra_names(self) -> tuple[str, ...]:
+        """The further files' names, for the message that says where everything went."""
+        return tuple(f"{self.stem}{suffix}" for suffix, _ in self.extra)

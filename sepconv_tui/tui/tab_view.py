@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
+from textual.message import Message
 from textual.widget import Widget
 
 from ..core.spec import LayerSpec
@@ -46,6 +47,14 @@ class TabViewDefaults:
     def bench(self) -> bool:
         """Nothing to time."""
         return False
+
+
+@dataclass
+class OpenLayer(Message):
+    """A view asks the app to open ``spec`` in the Layer tab (``origin`` says where it is from)."""
+
+    spec: LayerSpec
+    origin: str
 
 
 @dataclass(frozen=True)
