@@ -296,15 +296,37 @@ def run_tool(tool: str, key: str, runs: int) -> Run:
     return run
 
 
+def model_command(tool: str, name: str) -> list[str]:
+    """The command that runs ``tool`` on torchvision model ``name`` and prints JSON."""
+    if tool == "sepconv-model":
+        return [sys.executable, "-m", "sepconv_tui", "model", f"torchvision:{name}", "--json"]
+    return [sys.executable, __file__, "--child", tool, "--model", name]
+
+
 def run_model_tool(tool: str, name: str, runs: int) -> Run:
     """Run ``tool`` on torchvision model ``name`` ``runs`` times, each in a fresh process."""
+    run = run_command(model_command(tool, name), runs)
     if tool == "sepconv-model":
-        command = [sys.executable, "-m", "sepconv_tui", "model", f"torchvision:{name}", "--json"]
-        run = run_command(command, runs)
         original = run.figures["original"]
         figures = {"params": original["params"], "macs": original["macs"]}
         return Run(run.seconds, run.peak_rss_bytes, figures)
-    return run_command([sys.executable, __file__, "--child", tool, "--model", name], runs)
+    return run
+
+
+def interleaved(commands: list[list[str]], runs: int) -> list[Run]:
+    """``runs`` rounds of one fresh process per command in turn: wall times and peak RSS.
+
+    Taking turns spreads the shared machine's noisy spells over every command alike, which
+    matters for a ratio of two whole-process times.
+    """
+    seconds: list[list[float]] = [[] for _ in commands]
+    peaks = [0] * len(commands)
+    for _ in range(runs):
+        for index, command in enumerate(commands):
+            wall, rss, _ = run_once(command)
+            seconds[index].append(wall)
+            peaks[index] = max(peaks[index], rss)
+    return [Run(times, peak, {}) for times, peak in zip(seconds, peaks, strict=True)]
 
 
 def expected(comparison: Comparison, side: str, tool: Tool) -> dict[str, Any]:
@@ -411,46 +433,48 @@ def print_layer_table(layers: list[str], tools: list[str], runs: int) -> None:
                 )
 
 
-def ratios(run: Run, reference: Run, time_target: float, rss_target: float) -> str:
+def ratios(
+    run: Run, reference: Run, time_target: float | None = None, rss_target: float | None = None
+) -> str:
     """``run``'s median wall time and peak RSS as fractions of ``reference``'s, with targets."""
     time_ratio = statistics.median(run.seconds) / statistics.median(reference.seconds)
     rss_ratio = run.peak_rss_bytes / reference.peak_rss_bytes
-    return (
-        f"time {time_ratio:.3f}× (target ≤ {time_target}×), "
-        f"peak RSS {rss_ratio:.3f}× (target ≤ {rss_target}×)"
-    )
+    time_text = f"time {time_ratio:.3f}×"
+    rss_text = f"peak RSS {rss_ratio:.3f}×"
+    if time_target is not None:
+        time_text += f" (target ≤ {time_target}×)"
+    if rss_target is not None:
+        rss_text += f" (target ≤ {rss_target}×)"
+    return f"{time_text}, {rss_text}"
 
 
-def print_model_table(names: list[str], tools: list[str], runs: int) -> None:
-    """Run ``tools`` on whole models and print the table and the convnext_large target ratios."""
-    print("| Model | Tool | Wall | Peak RSS | Params | GMACs | Convention |")
-    print("|---|---|---:|---:|---:|---:|---|")
-    results: dict[tuple[str, str], Run] = {}
-    for name in names:
-        want = published(name)
-        cells = [f"{name} @ {want.crop}²", "torchvision (published)", "", ""]
-        cells += [format_count(want.params), f"{want.gmacs:.{want.decimals}f}"]
-        cells.append('meta["num_params"], meta["_ops"]: conv + matmul MACs, no bias adds')
-        print("| " + " | ".join(cells) + " |", flush=True)
-        for tool in tools:
-            run = run_model_tool(tool, name, runs)
-            results[name, tool] = run
-            print(model_row(name, tool, run, want), flush=True)
-    pair = ("convnext_large", "sepconv-model"), ("convnext_large", "torchinfo")
+def whole_process(run: Run) -> str:
+    """``run``'s median wall time and peak RSS, e.g. "3.61 s, 1.08 GiB"."""
+    return f"{statistics.median(run.seconds):.2f} s, {format_bytes(run.peak_rss_bytes)}"
+
+
+def print_model_targets(names: list[str], tools: list[str], runs: int) -> None:
+    """The issue's whole-model targets: convnext_large against torchinfo, warm resnet50."""
+    versus = "convnext_large" in names and {"sepconv-model", "torchinfo"} <= set(tools)
     warm = "resnet50" in names and "sepconv-model" in tools
-    if warm or all(key in results for key in pair):
-        print("\nTargets:\n")
-    if all(key in results for key in pair):
-        ratio = ratios(results[pair[0]], results[pair[1]], 0.6, 0.5)
-        print(f"- convnext_large, `sepconv-tui model` ÷ torchinfo's `summary`: {ratio}")
+    if not (versus or warm):
+        return
+    print("\nTargets:\n")
+    if versus:
+        commands = [
+            model_command(tool, "convnext_large") for tool in ("sepconv-model", "torchinfo")
+        ]
         # The floor any torch-based counter pays before it counts anything.
-        floor = run_command([sys.executable, "-c", IMPORT_FLOOR], runs)
-        reference = results[pair[1]]
+        commands.append([sys.executable, "-c", IMPORT_FLOOR])
+        sepconv, torchinfo, floor = interleaved(commands, runs)
         print(
-            f'- the floor, `python -c "{IMPORT_FLOOR}"` alone: '
-            f"{statistics.median(floor.seconds):.2f} s, {format_bytes(floor.peak_rss_bytes)}: "
-            f"time {statistics.median(floor.seconds) / statistics.median(reference.seconds):.3f}×, "
-            f"peak RSS {floor.peak_rss_bytes / reference.peak_rss_bytes:.3f}× torchinfo's"
+            f"- convnext_large, `sepconv-tui model` ({whole_process(sepconv)}) ÷ torchinfo's "
+            f"`summary` ({whole_process(torchinfo)}), median of {runs} interleaved rounds: "
+            + ratios(sepconv, torchinfo, 0.6, 0.5)
+        )
+        print(
+            f'- the floor, `python -c "{IMPORT_FLOOR}"` alone ({whole_process(floor)}) ÷ '
+            f"torchinfo's: {ratios(floor, torchinfo)}"
         )
     if warm:
         command = [sys.executable, __file__, "--child", "warm", "--model", "resnet50"]
@@ -460,6 +484,21 @@ def print_model_table(names: list[str], tools: list[str], runs: int) -> None:
             f"warm-up call): median {statistics.median(seconds) * 1000:.0f} ms, slowest "
             f"{max(seconds) * 1000:.0f} ms of {len(seconds)} (target ≤ 300 ms)"
         )
+
+
+def print_model_table(names: list[str], tools: list[str], runs: int) -> None:
+    """Run ``tools`` on whole models; print the table and the whole-model targets."""
+    print("| Model | Tool | Wall | Peak RSS | Params | GMACs | Convention |")
+    print("|---|---|---:|---:|---:|---:|---|")
+    for name in names:
+        want = published(name)
+        cells = [f"{name} @ {want.crop}²", "torchvision (published)", "", ""]
+        cells += [format_count(want.params), f"{want.gmacs:.{want.decimals}f}"]
+        cells.append('meta["num_params"], meta["_ops"]: conv + matmul MACs, no bias adds')
+        print("| " + " | ".join(cells) + " |", flush=True)
+        for tool in tools:
+            print(model_row(name, tool, run_model_tool(tool, name, runs), want), flush=True)
+    print_model_targets(names, tools, runs)
 
 
 def classification_models(requested: str) -> tuple[str, ...]:
