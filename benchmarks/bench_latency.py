@@ -1,7 +1,9 @@
-"""Measured latency of both sides for the published presets: how far speed lags the MAC ratio.
+"""Measured latency of both sides for the published presets, and of whole models all swapped.
 
 Run: .venv/bin/python benchmarks/bench_latency.py [--threads N] [--device cpu|cuda]
-Prints a Markdown table (one `sepconv-tui bench` per preset, in this process).
+[--only layers|models]
+Prints Markdown tables: one `sepconv-tui bench` per preset, then one `sepconv-tui bench --model
+M --swap all` per model, NCHW and channels-last (all in this process).
 """
 
 from __future__ import annotations
@@ -12,22 +14,77 @@ import platform
 import torch
 
 from sepconv_tui.core.latency import benchmark
+from sepconv_tui.core.model_bench import MODEL_MIN_RUN_TIME_S, benchmark_model
 from sepconv_tui.core.presets import PRESETS
 from sepconv_tui.report.format import format_ratio
 from sepconv_tui.report.latency import format_seconds
 
+#: Whole models timed with every candidate conv swapped.
+MODELS = ("resnet18", "resnet50", "vgg16", "mobilenet_v2")
+
+
+def machine_line(device: str, threads: int) -> str:
+    """The device, threads and torch a table was measured with."""
+    name = torch.cuda.get_device_name() if device == "cuda" else platform.processor()
+    return (
+        f"Device: {device} ({name or platform.machine()}), {threads} threads, "
+        f"torch {torch.__version__}, fp32, batch 1, median ± IQR per forward pass."
+    )
+
+
+def bench_models(device: str, threads: int | None, min_run_time: float) -> None:
+    """Time each model and its all-swapped copy, NCHW and channels-last; print the table."""
+    rows = []
+    used_threads = 0
+    for name in MODELS:
+        for channels_last in (False, True):
+            result = benchmark_model(
+                f"torchvision:{name}",
+                select="all",
+                device=device,
+                threads=threads,
+                channels_last=channels_last,
+                min_run_time=min_run_time,
+            )
+            used_threads = result.threads
+            rows.append(
+                f"| {name} ({result.swapped_count}/{result.candidates} swapped) | "
+                f"{'channels-last' if channels_last else 'NCHW'} | "
+                f"{format_seconds(result.original.median_s)} ± "
+                f"{format_seconds(result.original.iqr_s)} | "
+                f"{format_seconds(result.swapped.median_s)} ± "
+                f"{format_seconds(result.swapped.iqr_s)} | {format_ratio(result.speed_ratio)} | "
+                f"{format_ratio(result.mac_ratio)} | {format_ratio(result.param_ratio)} |"
+            )
+    print(machine_line(device, used_threads) + "\n")
+    print("| Model | Layout | Original | Swapped | Speed ratio | MAC ratio | Param ratio |")
+    print("|---|---|---:|---:|---:|---:|---:|")
+    print("\n".join(rows))
+
 
 def main() -> None:
-    """Time every preset and print the table with the machine it ran on."""
+    """Time every preset and whole model; print the tables with the machine they ran on."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
+    parser.add_argument("--only", choices=["layers", "models"], default=None)
+    parser.add_argument("--model-min-run-time", type=float, default=MODEL_MIN_RUN_TIME_S)
     arguments = parser.parse_args()
+    if arguments.only != "models":
+        bench_layers(arguments.device, arguments.threads)
+    if arguments.only is None:
+        print()
+    if arguments.only != "layers":
+        bench_models(arguments.device, arguments.threads, arguments.model_min_run_time)
+
+
+def bench_layers(device: str, threads: int | None) -> None:
+    """Time every preset's two sides; print the table."""
     rows = []
-    threads = 0
+    used_threads = 0
     for preset in PRESETS:
-        result = benchmark(preset.spec, arguments.device, arguments.threads)
-        threads = result.threads
+        result = benchmark(preset.spec, device, threads)
+        used_threads = result.threads
         rows.append(
             f"| {preset.name} | {format_seconds(result.standard.median_s)} "
             f"± {format_seconds(result.standard.iqr_s)} | "
@@ -35,11 +92,7 @@ def main() -> None:
             f"{format_seconds(result.separable.iqr_s)} | {format_ratio(result.speed_ratio)} | "
             f"{format_ratio(result.mac_ratio)} |"
         )
-    device = torch.cuda.get_device_name() if arguments.device == "cuda" else platform.processor()
-    print(
-        f"Device: {arguments.device} ({device or platform.machine()}), {threads} threads, "
-        f"torch {torch.__version__}, fp32, batch 1, median ± IQR per forward pass.\n"
-    )
+    print(machine_line(device, used_threads) + "\n")
     print("| Layer | Standard | Separable | Speed ratio | MAC ratio |")
     print("|---|---:|---:|---:|---:|")
     print("\n".join(rows))
