@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from textual.pilot import Pilot
 from textual.widgets import Input, Select
@@ -131,6 +133,33 @@ async def _bench(pilot: Pilot) -> None:
             break
 
 
+#: A recorded `sepconv-tui model torchvision:resnet18 --json` (no torch, no timings on screen).
+RESNET18_ANALYSIS = Path(__file__).with_name("data") / "resnet18_analysis.json"
+
+
+async def _model(pilot: Pilot) -> None:
+    """The Model tab showing the recorded resnet18 analysis, its table focused."""
+    from sepconv_tui.core.model_analysis import ModelAnalysis
+    from sepconv_tui.tui.widgets.model_view import ModelView
+
+    await pilot.press("f6")
+    await settle(pilot)
+    analysis = ModelAnalysis.from_dict(json.loads(RESNET18_ANALYSIS.read_text()))
+    pilot.app.query_one(ModelView).show_analysis(analysis)
+    await pilot.press("escape")  # from the source field to the table
+
+
+async def _model_top(pilot: Pilot) -> None:
+    await _model(pilot)
+    await pilot.press("t")
+
+
+async def _model_error(pilot: Pilot) -> None:
+    await _model(pilot)
+    await type_into(pilot, "model-source", "torchvision:resnet5O")
+    await pilot.press("enter")
+
+
 STATES: dict[str, AppState] = {
     state.name: state
     for state in (
@@ -167,6 +196,24 @@ STATES: dict[str, AppState] = {
             spec=LayerSpec(in_channels=256, out_channels=256, height=28, width=28, bias=False),
             steps=_bench,
             pinned=False,
+        ),
+        AppState(
+            "model",
+            "The Model tab: resnet18 analysed; its default selection (those that save "
+            "parameters) swaps every candidate.",
+            steps=_model,
+        ),
+        AppState("model_top", "After t: the top 10 convs by MACs saved swapped.", steps=_model_top),
+        AppState(
+            "model_error",
+            "A misspelt model: the engine's suggestion under the field, the last analysis stale.",
+            steps=_model_error,
+        ),
+        AppState(
+            "model_small", "The Model tab at 80×24: compact columns.", size=(80, 24), steps=_model
+        ),
+        AppState(
+            "model_wide", "The Model tab at 160×50: every column.", size=(160, 50), steps=_model
         ),
     )
 }

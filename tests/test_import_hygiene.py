@@ -25,6 +25,8 @@ def loaded_modules(code: str) -> set[str]:
         "import sepconv_tui.core.measure",
         "from sepconv_tui import compare; compare(method='analytic')",
         "import sepconv_tui.report.layer, sepconv_tui.report.network, sepconv_tui.report.latency",
+        "import sepconv_tui.report.model, sepconv_tui.core.layer_from_model",
+        "import sepconv_tui.core.model_server",
     ],
 )
 def test_core_loads_no_torch_and_no_textual(code: str) -> None:
@@ -42,3 +44,12 @@ def test_help_loads_no_torch_and_no_textual() -> None:
     )
     modules = loaded_modules(code)
     assert "torch" not in modules and "textual" not in modules
+
+
+def test_model_tab_loads_no_torch() -> None:
+    """The Model tab's view and its process client leave torch to the child process."""
+    code = (
+        "import sepconv_tui.tui.app, sepconv_tui.tui.widgets.model_view, "
+        "sepconv_tui.tui.model_process"
+    )
+    assert "torch" not in loaded_modules(code)

@@ -386,19 +386,18 @@ class ModelView(TabViewDefaults, Vertical):
         stages = report.stage_macs(analysis)
         if stages:
             scale, unit = (1e9, "G") if max(s.original for s in stages) >= 1e9 else (1e6, "M")
-            # plotext takes a label and a colour per series; textual-plotext's stub says one.
-            plt.multiple_bar(  # type: ignore[call-arg]
+            # plotext takes a colour per series (textual-plotext's stub says one); the title
+            # names them, as a legend would cover the first bars.
+            plt.multiple_bar(
                 [stage.label for stage in stages],
                 [
                     [stage.original / scale for stage in stages],
                     [stage.selected / scale for stage in stages],
                 ],
-                labels=["as is", "with the selection"],
                 color=["orange", "green"],  # type: ignore[arg-type]
             )
-            plt.title(
-                f"{unit}MACs per {'stage' if len(stages) < len(analysis.layers) else 'layer'}"
-            )
+            per = "stage" if len(stages) < len(analysis.layers) else "layer"
+            plt.title(f"{unit}MACs per {per}: as is (orange), with the selection (green)")
         plot.refresh()
 
     def on_resize(self) -> None:

@@ -1,0 +1,249 @@
+"""The Model tab: a real analysis in the child process, toggles, the Layer tab, errors, export."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from app_states import RESNET18_ANALYSIS, settle, type_into
+from textual.pilot import Pilot
+from textual.widgets import Input, Static
+
+from sepconv_tui.core.layer_from_model import LayerFitError, layer_spec
+from sepconv_tui.core.model_analysis import ModelAnalysis
+from sepconv_tui.core.spec import LayerSpec
+from sepconv_tui.core.swap_plan import SwapPlan
+from sepconv_tui.report import model as report
+from sepconv_tui.tui.app import SepConvApp
+from sepconv_tui.tui.widgets.model_view import ModelTable, ModelView, export_stem
+
+RESNET18_PARAMS = 11_689_512
+RESNET18_ALL_SWAPPED = 1_946_107
+
+
+def recorded() -> ModelAnalysis:
+    """The recorded resnet18 analysis (default selection: every candidate)."""
+    return ModelAnalysis.from_dict(json.loads(RESNET18_ANALYSIS.read_text()))
+
+
+def text_of(app: SepConvApp, selector: str) -> str:
+    """The plain text a Static shows."""
+    return str(app.query_one(selector, Static).render())
+
+
+async def model_tab(pilot: Pilot, analysis: ModelAnalysis | None = None) -> ModelView:
+    """Show the Model tab (with ``analysis`` fed in, no child process) and return its view."""
+    await pilot.press("f6")
+    await settle(pilot)
+    view = pilot.app.query_one(ModelView)
+    if analysis is not None:
+        view.show_analysis(analysis)
+        await pilot.press("escape")  # to the table
+        await pilot.pause()
+    return view
+
+
+async def cursor_to(pilot: Pilot, name: str) -> None:
+    """Move the table's cursor to the row of layer ``name``."""
+    table = pilot.app.query_one(ModelTable)
+    table.move_cursor(row=table.get_row_index(name), animate=False)
+    await pilot.pause()
+
+
+async def test_resnet18_analysed_in_the_child_then_toggled_by_keys() -> None:
+    """Typing torchvision:resnet18 + enter: 11,689,512 params; a → 1.95M, n → as is, space."""
+    app = SepConvApp()
+    async with app.run_test(size=(120, 40)) as pilot:
+        view = await model_tab(pilot)
+        assert app.focused is app.query_one("#model-source")  # nothing analysed: type first
+        await type_into(pilot, "model-source", "torchvision:resnet1")
+        await settle(pilot)  # the names arrive from the child: the field suggests
+        assert app.query_one("#model-source", Input)._suggestion.startswith("torchvision:resnet1")
+        await pilot.press("8", "enter")
+        await settle(pilot)
+        analysis = view.analysis
+        assert analysis is not None and analysis.source == "torchvision:resnet18"
+        assert analysis.original.params == RESNET18_PARAMS
+        assert analysis.verified == {"params": True, "macs": True, "shapes": True}
+        assert "11,689,512 (11.69M)" in text_of(app, "#model-summary")
+        table = app.query_one(ModelTable)
+        assert table.row_count == len(analysis.layers) + 2  # other ops, totals
+
+        await pilot.press("escape")
+        assert app.focused is table
+        await pilot.press("n")
+        assert view.analysis is not None
+        assert view.analysis.swapped == view.analysis.original
+        assert "Swapped 0 of 17" in text_of(app, "#model-summary")
+        await pilot.press("a")
+        assert view.analysis.swapped.params == RESNET18_ALL_SWAPPED
+        assert "1,946,107 (1.95M)" in text_of(app, "#model-summary")
+        assert "Swapped 17 of 17" in text_of(app, "#model-summary")
+
+        await cursor_to(pilot, "layer1.0.conv2")
+        await pilot.press("space")
+        assert view.analysis.swapped_names == analysis.swapped_names - {"layer1.0.conv2"}
+        assert "Swapped 16 of 17" in text_of(app, "#model-summary")
+        assert str(table.get_cell("layer1.0.conv2", "swap")) == "·"
+        await pilot.press("space")
+        assert "layer1.0.conv2" in view.analysis.swapped_names
+        assert str(table.get_cell("layer1.0.conv2", "swap")) == "✔"
+
+
+async def test_bad_source_shows_the_suggestion_and_keeps_the_last_analysis() -> None:
+    """torchvision:resnet5O: the engine's "did you mean 'resnet50'" in place, resnet18 stale."""
+    app = SepConvApp()
+    async with app.run_test(size=(120, 40)) as pilot:
+        view = await model_tab(pilot, recorded())
+        await type_into(pilot, "model-source", "torchvision:resnet5O")
+        await pilot.press("enter")
+        await settle(pilot)
+        assert "did you mean 'resnet50'" in text_of(app, "#model-error")
+        assert app.query_one("#model-source").has_class("-invalid")
+        assert view.stale and view.has_class("-stale")
+        assert view.analysis is not None and view.analysis.source == "torchvision:resnet18"
+        assert "Stale" in text_of(app, "#model-status")
+
+
+async def test_bad_text_is_caught_before_any_child_process() -> None:
+    """A source without a form and a malformed input shape are reported in place at once."""
+    app = SepConvApp()
+    async with app.run_test(size=(120, 40)) as pilot:
+        view = await model_tab(pilot)
+        await type_into(pilot, "model-source", "resnet18")
+        await pilot.press("enter")
+        assert "SOURCE must be torchvision:NAME" in text_of(app, "#model-error")
+        assert not view.running and view.analysis is None
+        await type_into(pilot, "model-source", "torchvision:resnet18")
+        await type_into(pilot, "model-input-shape", "1,3,224")
+        await pilot.press("enter")
+        assert "Input shape must be four whole numbers" in text_of(app, "#model-error")
+        assert app.query_one("#model-input-shape").has_class("-invalid")
+        assert not view.running
+
+
+async def test_escape_cancels_a_running_analysis() -> None:
+    """Escape while the child works: nothing shown, the status says cancelled, no late result."""
+    app = SepConvApp()
+    async with app.run_test(size=(120, 40)) as pilot:
+        view = await model_tab(pilot)
+        await type_into(pilot, "model-source", "torchvision:resnet18")
+        await pilot.press("enter")
+        assert view.running
+        await pilot.press("escape")
+        assert not view.running
+        assert "Cancelled" in text_of(app, "#model-status")
+        await settle(pilot)
+        assert view.analysis is None
+
+
+async def test_enter_opens_a_conv_in_the_layer_tab() -> None:
+    """Enter on layer2.0.conv1 fills the form with its geometry and input; on fc it says why not."""
+    app = SepConvApp()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await model_tab(pilot, recorded())
+        await cursor_to(pilot, "fc")
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.active_tab == "model"
+        await cursor_to(pilot, "layer2.0.conv1")
+        await pilot.press("enter")
+        await settle(pilot)
+        assert app.active_tab == "layer"
+        assert app.comparison is not None
+        assert app.comparison.spec == LayerSpec(
+            in_channels=64,
+            out_channels=128,
+            kernel_size=3,
+            stride=2,
+            padding=1,
+            bias=False,
+            height=56,
+            width=56,
+        )
+
+
+async def test_export_writes_markdown_json_csv_and_the_plan(tmp_path: Path) -> None:
+    """e: the four files of what the tab shows; the plan names exactly the swapped convs."""
+    app = SepConvApp(export_dir=tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        view = await model_tab(pilot, recorded())
+        await pilot.press("t", "e")
+        await pilot.pause()
+        assert view.analysis is not None
+        stem = tmp_path / "sepconv-model-torchvision-resnet18"
+        exported = json.loads(stem.with_suffix(".json").read_text())
+        assert exported == view.analysis.to_dict() and exported["swapped_count"] == 10
+        plan = SwapPlan.from_dict(json.loads(Path(f"{stem}-plan.json").read_text()))
+        assert set(plan.swapped) == view.analysis.swapped_names
+        assert plan.source == "torchvision:resnet18" and plan.input_shape == (1, 3, 224, 224)
+        rows = list(csv.reader(io.StringIO(stem.with_suffix(".csv").read_text())))
+        assert rows[-1][0] == "total" and int(rows[-1][-1]) == 10
+        assert "| conv1 |" in stem.with_suffix(".md").read_text()
+
+
+async def test_narrow_terminal_gets_compact_columns() -> None:
+    """At 80×24 the table drops shapes, channels and the separable columns, and the chart."""
+    app = SepConvApp()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await model_tab(pilot, recorded())
+        keys = [column.value for column in app.query_one(ModelTable).columns]
+        assert keys == ["layer", "kernel", "params", "macs", "saving", "swap"]
+        assert not app.query_one("#model-chart").display
+
+
+def test_layer_spec_of_a_model_conv_and_why_not() -> None:
+    """A square conv becomes its LayerSpec; rectangular, grouped and linear layers say why not."""
+    analysis = recorded()
+    layers = {layer.name: layer for layer in analysis.layers}
+    assert layer_spec(layers["conv1"]) == LayerSpec(
+        in_channels=3,
+        out_channels=64,
+        kernel_size=7,
+        stride=2,
+        padding=3,
+        bias=False,
+        height=224,
+        width=224,
+    )
+    with pytest.raises(LayerFitError, match="not a Conv2d"):
+        layer_spec(layers["fc"])
+    with pytest.raises(LayerFitError, match="kernel size 1×7"):
+        layer_spec(replace(layers["conv1"], kernel_size=(1, 7)))
+    with pytest.raises(LayerFitError, match="groups=2"):
+        layer_spec(replace(layers["conv1"], groups=2))
+    same = replace(layers["layer1.0.conv1"], padding="same")
+    assert layer_spec(same).padding == 1
+
+
+def test_summary_and_stages_follow_the_selection() -> None:
+    """Exact and short figures, both ratios, k of n; the stages add up to the layers' MACs."""
+    analysis = recorded().select("none")
+    lines = report.summary_lines(analysis)
+    assert "11,689,512 (11.69M) → 11,689,512 (11.69M): 1.00× fewer" in lines[1]
+    assert "Swapped 0 of 17 candidates" in lines[3] and "agree" in lines[3]
+    stages = report.stage_macs(analysis)
+    assert [stage.label for stage in stages] == [
+        "conv1",
+        "layer1",
+        "layer2",
+        "layer3",
+        "layer4",
+        "fc",
+    ]
+    assert sum(stage.original for stage in stages) == analysis.original.macs - analysis.other.macs
+    swapped = analysis.select("all")
+    assert sum(stage.selected for stage in report.stage_macs(swapped)) == (
+        swapped.swapped.macs - swapped.other.macs
+    )
+    assert "6.01× fewer" in report.summary_lines(swapped)[1]
+
+
+def test_export_stem_names_the_source() -> None:
+    """Files are named after the model, without the path of a file source."""
+    assert export_stem("torchvision:resnet18") == "sepconv-model-torchvision-resnet18"
+    assert export_stem("models/my_net.py:build") == "sepconv-model-my_net.py-build"
