@@ -21,6 +21,10 @@ SCREENSHOTS = (
     "network",
     "sweep",
     "bench",
+    "model",
+    "model_top",
+    "model_error",
+    "model_small",
 )
 
 
@@ -34,8 +38,14 @@ async def export(name: str) -> Path:
 
 
 def main() -> None:
-    """Export every screenshot the README shows."""
-    for name in SCREENSHOTS:
+    """Export every screenshot the README shows (``--only NAME`` …: just those)."""
+    names = list(SCREENSHOTS)
+    if "--only" in sys.argv:
+        names = sys.argv[sys.argv.index("--only") + 1 :]
+        unknown = [name for name in names if name not in STATES]
+        if not names or unknown:
+            sys.exit(f"--only takes state names from tests/app_states.py, got {unknown or names}")
+    for name in names:
         print(asyncio.run(export(name)))
 
 

@@ -14,7 +14,9 @@ from ...report import layer as report
 KEYS = """\
 | Key | Does |
 |---|---|
-| F2 / F3 / F4 / F5 | Layer / Network / Sweep / Latency tab |
+| F2 … F6 | Layer / Network / Sweep / Latency / Model tab |
+| enter (Model tab) | in a field: analyse the model; on the table: open the conv in the Layer tab |
+| space a n s t | on the Model table: swap the row / all / none / those saving params / top 10 |
 | b | time both sides of the current layer (Latency tab) |
 | tab / shift+tab | next / previous field |
 | up / down | step the focused number by 1 |
