@@ -247,3 +247,70 @@ def test_export_stem_names_the_source() -> None:
     """Files are named after the model, without the path of a file source."""
     assert export_stem("torchvision:resnet18") == "sepconv-model-torchvision-resnet18"
     assert export_stem("models/my_net.py:build") == "sepconv-model-my_net.py-build"
+
+
+async def test_b_times_the_original_and_the_selection_in_a_child() -> None:
+    """b: both models timed in a child process (progress in the status line), then shown."""
+    app = SepConvApp()
+    async with app.run_test(size=(120, 40)) as pilot:
+        view = await model_tab(pilot, recorded().select("top:3"))
+        view.bench_min_run_time = 0.02  # the timings' precision is not under test
+        await pilot.press("b")
+        assert view.benchmarking and "Timing" in text_of(app, "#model-status")
+        await settle(pilot)
+        result = view.bench_result
+        assert result is not None and not view.benchmarking
+        assert (result.source, result.swapped_count, result.candidates) == (
+            "torchvision:resnet18",
+            3,
+            17,
+        )
+        assert result.original.median_s > 0 and result.swapped.median_s > 0
+        assert "Measured: the swapped model runs" in text_of(app, "#model-bench")
+        await pilot.press("a")
+        assert view.has_class("-bench-old")  # the timings were for the top-3 selection
+
+
+async def test_escape_cancels_a_running_benchmark() -> None:
+    """Escape during b stops the child; no result arrives later."""
+    app = SepConvApp()
+    async with app.run_test(size=(120, 40)) as pilot:
+        view = await model_tab(pilot, recorded())
+        await pilot.press("b")
+        assert view.benchmarking
+        await pilot.press("escape")
+        assert not view.benchmarking
+        await settle(pilot)
+        assert view.bench_result is None
+        assert "cancelled" in text_of(app, "#model-status")
+
+
+async def test_a_model_file_with_weights_shows_each_layers_error(tmp_path: Path) -> None:
+    """A file.py:callable source and a state_dict: the table gains the SVD error column."""
+    import torch
+
+    from sepconv_tui.core.model_source import build_model
+
+    torch.manual_seed(0)
+    source = "tests/models/custom_model.py:build"
+    weights = tmp_path / "custom.pt"
+    torch.save(build_model(source, real=True).module.state_dict(), weights)
+    app = SepConvApp()
+    async with app.run_test(size=(160, 50)) as pilot:
+        view = await model_tab(pilot)
+        await type_into(pilot, "model-source", source)
+        await type_into(pilot, "model-weights", str(weights))
+        await pilot.press("enter")
+        await settle(pilot)
+        assert view.analysis is not None and view.analysis.source == source
+        errors = {layer.name: layer.error for layer in view.analysis.candidates}
+        assert set(errors) == {"stem", "same", "reflect", "shared"}
+        assert all(error is not None and 0 < error < 1 for error in errors.values())
+        table = app.query_one(ModelTable)
+        assert "error" in [column.value for column in table.columns]
+        assert str(table.get_cell("stem", "error")) == f"{errors['stem']:.3f}"
+        await type_into(pilot, "model-weights", str(tmp_path / "missing.pt"))
+        await pilot.press("enter")
+        await settle(pilot)
+        assert app.query_one("#model-weights").has_class("-invalid")
+        assert "Weights" in text_of(app, "#model-error") and view.stale

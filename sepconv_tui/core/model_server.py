@@ -7,7 +7,13 @@
   "weights": path | null}}`` → ``{"analysis": ModelAnalysis.to_dict()}``;
 - anything that fails → ``{"error": message}`` (the engine's message, with its suggestion).
 
-It ends at end of input. The app keeps one running so that torch, torchvision and timm are
+It ends at end of input. ``python -m sepconv_tui.core.model_server bench`` instead reads one
+request ``{"source", "select", "input_shape", "depth_multiplier", "device", "threads",
+"weights", "min_run_time"}`` and times the original and the swapped model
+(``core.model_bench.benchmark_model``), writing ``{"stage": i, "label": …}`` lines, then
+``{"result": ModelBenchResult.to_dict()}`` or ``{"error": message}``.
+
+The app keeps one analysis process running so that torch, torchvision and timm are
 imported once, off the UI process (whose GIL a torch import would hold for seconds); it kills
 the process to cancel an analysis and starts a fresh one for the next request.
 """
@@ -55,11 +61,47 @@ def answer(line: str) -> dict[str, Any]:
         return {"error": f"{type(error).__name__}: {_first_line(error)}"}
 
 
+def _write(message: dict[str, Any]) -> None:
+    """One JSON line to the parent."""
+    sys.stdout.write(json.dumps(message) + "\n")
+    sys.stdout.flush()
+
+
+def bench(request: dict[str, Any]) -> dict[str, Any]:
+    """Time one whole-model benchmark, writing its stages; the result or the error message."""
+    from .latency import BenchError
+    from .model_analysis import SelectionError
+    from .model_bench import MODEL_MIN_RUN_TIME_S, benchmark_model
+    from .model_source import ModelSourceError
+    from .swap_plan import SwapError
+
+    shape = request.get("input_shape")
+    try:
+        result = benchmark_model(
+            request["source"],
+            select=request.get("select", "saving"),
+            input_shape=tuple(shape) if shape is not None else None,
+            depth_multiplier=int(request.get("depth_multiplier", 1)),
+            device=request.get("device", "cpu"),
+            threads=request.get("threads"),
+            weights=request.get("weights"),
+            min_run_time=float(request.get("min_run_time", MODEL_MIN_RUN_TIME_S)),
+            progress=lambda index, stage: _write({"stage": index, "label": stage}),
+        )
+    except (BenchError, ModelSourceError, SelectionError, SwapError) as error:
+        return {"error": _first_line(error)}
+    except Exception as error:  # a model's own code can raise anything: report, never die
+        return {"error": f"{type(error).__name__}: {_first_line(error)}"}
+    return {"result": result.to_dict()}
+
+
 def main() -> None:
-    """Answer requests until standard input closes."""
+    """Answer requests until standard input closes (``bench``: time one request)."""
+    if sys.argv[1:] == ["bench"]:
+        _write(bench(json.loads(sys.stdin.readline())))
+        return
     for line in sys.stdin:
-        sys.stdout.write(json.dumps(answer(line)) + "\n")
-        sys.stdout.flush()
+        _write(answer(line))
 
 
 if __name__ == "__main__":

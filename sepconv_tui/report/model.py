@@ -14,7 +14,10 @@ from rich.table import Table
 from rich.text import Text
 
 from ..core.model_analysis import ModelAnalysis, ModelLayer
+from ..core.model_bench import ModelBenchResult
 from .format import format_count, format_ratio, format_shape
+from .latency import format_seconds
+from .model_bench import speed_message
 
 
 def format_short(value: int) -> str:
@@ -515,3 +518,16 @@ def stage_macs(analysis: ModelAnalysis) -> list[StageMacs]:
         original[key[layer.name]] += layer.standard.macs
         selected[key[layer.name]] += layer.cost.macs
     return [StageMacs(group, original[group], selected[group]) for group in groups]
+
+
+def bench_lines(result: ModelBenchResult) -> list[str]:
+    """Two lines for the Model tab: both models' median (and IQR), then the speed beside MACs."""
+    layout = "channels-last" if result.channels_last else "NCHW"
+    threads = f"{result.threads} thread{'s' if result.threads != 1 else ''}"
+    return [
+        f"Timed ({result.device}, {threads}, fp32 {layout}, {result.swapped_count} of "
+        f"{result.candidates} swapped): original {format_seconds(result.original.median_s)} "
+        f"(IQR {format_seconds(result.original.iqr_s)}), swapped "
+        f"{format_seconds(result.swapped.median_s)} (IQR {format_seconds(result.swapped.iqr_s)})",
+        speed_message(result),
+    ]

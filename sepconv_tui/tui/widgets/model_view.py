@@ -21,13 +21,16 @@ from textual.suggester import Suggester, SuggestionReady
 from textual.widget import Widget
 from textual.widgets import DataTable, Input, Label, Static
 
+from ...core.latency import BenchError
 from ...core.layer_from_model import LayerFitError, layer_spec
-from ...core.model_analysis import ModelAnalysis, SelectionError
+from ...core.model_analysis import ModelAnalysis, Selection, SelectionError
+from ...core.model_bench import MODEL_MIN_RUN_TIME_S, STAGES, ModelBenchResult
 from ...core.model_source import SOURCE_FORMS, ModelSourceError, parse_input_shape, parse_source
 from ...core.swap_plan import plan_from_analysis
 from ...report import model as report
 from ..export import Export
 from ..model_process import (
+    ModelBenchRun,
     ModelProcess,
     ModelProcessError,
     Request,
@@ -52,7 +55,8 @@ SELECTION_KEYS = (
     ("s", "saving", "Saving"),
     ("t", "top:10", "Top 10"),
 )
-HINT = "space swap · a all · n none · s saving · t top 10 · enter Layer tab · e export"
+#: The status line once an analysis is shown (cut at the right edge on narrow terminals).
+HINT = "space swap · a all · n none · s saving · t top 10 · enter Layer tab · b time · e export"
 
 
 class ModelNameSuggester(Suggester):
@@ -128,6 +132,22 @@ class ModelView(TabViewDefaults, Vertical):
         error: str | None = None
 
     @dataclass
+    class BenchStage(Message):
+        """``run`` reached stage ``index`` of the whole-model benchmark's STAGES."""
+
+        run: ModelBenchRun
+        index: int
+        label: str
+
+    @dataclass
+    class BenchFinished(Message):
+        """``run`` ended: a result, or an error message (neither when it was cancelled)."""
+
+        run: ModelBenchRun
+        result: ModelBenchResult | None
+        error: str | None = None
+
+    @dataclass
     class NamesLoaded(Message):
         """The model names the installed packages can build, for the suggester."""
 
@@ -142,6 +162,12 @@ class ModelView(TabViewDefaults, Vertical):
         self._request: Request | None = None
         self._names_requested = False
         self._layout: tuple[bool, bool] | None = None  # (compact, narrow) of the table as built
+        self.bench_result: ModelBenchResult | None = None
+        self._weights: str | None = None  # the state_dict the shown analysis was made with
+        self._bench_names: frozenset[str] = frozenset()  # the selection bench_result timed
+        self._bench_run: ModelBenchRun | None = None
+        #: Seconds each model is timed for at least (tests shorten it).
+        self.bench_min_run_time = MODEL_MIN_RUN_TIME_S
 
     def compose(self) -> ComposeResult:
         """Source and input shape; error; status; summary; the table and the chart."""
@@ -157,9 +183,12 @@ class ModelView(TabViewDefaults, Vertical):
             )
             yield Label("Input", classes="control-label")
             yield Input(placeholder="the model's own", id="model-input-shape", compact=True)
+            yield Label("Weights", classes="control-label")
+            yield Input(placeholder="none (a .pt)", id="model-weights", compact=True)
         yield Static(id="model-error", classes="view-error")
         yield Static(f"Type a model source and press enter: {SOURCE_FORMS}.", id="model-status")
         yield Static(id="model-summary")
+        yield Static(id="model-bench")
         with ModelBody(id="model-body"):
             yield ModelTable(id="model-table", cursor_type="row")
             yield PlotextPlot(id="model-chart")
@@ -169,9 +198,11 @@ class ModelView(TabViewDefaults, Vertical):
         self._layout_classes()
 
     def on_unmount(self) -> None:
-        """Quitting the app stops the model process too."""
+        """Quitting the app stops the model process (and a running benchmark) too."""
         if self._request is not None:
             self._request.cancelled = True
+        if self._bench_run is not None:
+            self._bench_run.cancel()
         self._process.close()
 
     # Requests -----------------------------------------------------------------------------
@@ -208,14 +239,14 @@ class ModelView(TabViewDefaults, Vertical):
         if suggestion is not None:
             source_input.post_message(SuggestionReady(source_input.value, suggestion))
 
-    @on(Input.Submitted, "#model-source, #model-input-shape")
+    @on(Input.Submitted, "#model-source, #model-input-shape, #model-weights")
     def _submitted(self, event: Input.Submitted) -> None:
         event.stop()
         self.analyse()
 
     def _field_error(self, field_id: str | None, message: str | None) -> None:
         """Show ``message`` under the inputs (None clears it) and mark the field at fault."""
-        for input_id in ("model-source", "model-input-shape"):
+        for input_id in ("model-source", "model-input-shape", "model-weights"):
             self.query_one(f"#{input_id}", Input).set_class(input_id == field_id, "-invalid")
         error = self.query_one("#model-error", Static)
         error.update(f"⚠ {message}" if message else "")
@@ -226,6 +257,7 @@ class ModelView(TabViewDefaults, Vertical):
         still running); bad text is reported in place without a round trip."""
         source = self.query_one("#model-source", Input).value.strip()
         shape_text = self.query_one("#model-input-shape", Input).value.strip()
+        weights = self.query_one("#model-weights", Input).value.strip() or None
         try:
             if not source:
                 raise ModelSourceError(f"type a model source: {SOURCE_FORMS}")
@@ -240,7 +272,7 @@ class ModelView(TabViewDefaults, Vertical):
             return
         self.cancel()
         self._field_error(None, None)
-        self._request = request = analysis_request(source, shape)
+        self._request = request = analysis_request(source, shape, weights=weights)
         self._status(f"Analysing {source}… (escape cancels)", running=True)
         self.query_one(ModelBody).loading = True
         self._analyse(request)
@@ -263,14 +295,26 @@ class ModelView(TabViewDefaults, Vertical):
         self._request = None
         self.query_one(ModelBody).loading = False
         if event.analysis is not None:
+            self._weights = event.request.payload["analyze"]["weights"]
             self.show_analysis(event.analysis)
             return
         message = event.error or "the analysis stopped"
-        field = "model-input-shape" if message.startswith("--input-shape") else "model-source"
-        self._failed(field, message.replace("--input-shape", "Input shape"))
+        field = "model-source"
+        for flag, input_id, label in (
+            ("--input-shape", "model-input-shape", "Input shape"),
+            ("--weights", "model-weights", "Weights"),
+        ):
+            if message.startswith(flag):
+                field, message = input_id, message.replace(flag, label, 1)
+        self._failed(field, message)
 
     def cancel(self) -> bool:
-        """Cancel a running analysis (escape); False when none runs."""
+        """Cancel a running analysis or benchmark (escape); False when none runs."""
+        if self._bench_run is not None:
+            self._bench_run.cancel()
+            self._bench_run = None
+            self._status("Benchmark cancelled.", running=False)
+            return True
         request = self._request
         if request is None:
             return False
@@ -310,7 +354,7 @@ class ModelView(TabViewDefaults, Vertical):
         """Show ``analysis`` (from the model process, or recorded): summary, table, chart."""
         self.analysis = analysis
         self.stale = False
-        self.remove_class("-stale")
+        self.remove_class("-stale", "-benched")  # timings were for the previous analysis
         self.add_class("-analysed")
         self._field_error(None, None)
         source_input = self.query_one("#model-source", Input)
@@ -370,6 +414,8 @@ class ModelView(TabViewDefaults, Vertical):
         summary = Text("\n".join(lines))
         summary.stylize("bold", 0, len(lines[0]))
         self.query_one("#model-summary", Static).update(summary)
+        # Timings of another selection stay visible, dimmed, until b runs again.
+        self.set_class(analysis.swapped_names != self._bench_names, "-bench-old")
         self._plot()
 
     def _plot(self) -> None:
@@ -472,6 +518,85 @@ class ModelView(TabViewDefaults, Vertical):
             self.notify(f"Not opened in the Layer tab: {error}.", severity="warning")
             return
         self.post_message(OpenLayer(spec, f"{analysis.source} {layer.name}"))
+
+    # Whole-model latency ------------------------------------------------------------------
+
+    def _selection_text(self, analysis: ModelAnalysis) -> str:
+        """The current selection as ``--swap`` text: a rule when one gives it, else the names."""
+        swapped = analysis.swapped_names
+        for rule in ("saving", "all", "none"):
+            if analysis.selected_names(Selection(rule)) == swapped:
+                return rule
+        return ",".join(sorted(swapped))
+
+    def bench(self) -> bool:
+        """Time the original model and the current selection (``b``) in a child process."""
+        analysis = self.analysis
+        if analysis is None or self.stale:
+            self.notify("Analyse a model first (type its source, press enter), then b times it.")
+            return True
+        if self._bench_run is not None or self.running:
+            return True
+        self._field_error(None, None)
+        run = ModelBenchRun(
+            {
+                "source": analysis.source,
+                "select": self._selection_text(analysis),
+                "input_shape": list(analysis.input_shape),
+                "depth_multiplier": analysis.depth_multiplier,
+                "device": "cpu",
+                "threads": None,
+                "weights": self._weights,
+                "min_run_time": self.bench_min_run_time,
+            }
+        )
+        self._bench_run = run
+        self._status("Timing: starting PyTorch… (escape cancels)", running=True)
+        self._time_models(run)
+        return True
+
+    @property
+    def benchmarking(self) -> bool:
+        """True while a whole-model benchmark runs."""
+        return self._bench_run is not None
+
+    @work(thread=True, group="model-bench")
+    def _time_models(self, run: ModelBenchRun) -> None:
+        """Run ``run`` in its process; post its stages and its end."""
+
+        def on_stage(index: int, label: str) -> None:
+            self.post_message(self.BenchStage(run, index, label))
+
+        try:
+            result = run.run(on_stage)
+        except BenchError as error:
+            self.post_message(self.BenchFinished(run, None, str(error)))
+            return
+        self.post_message(self.BenchFinished(run, result))
+
+    @on(BenchStage)
+    def _bench_stage(self, event: BenchStage) -> None:
+        if event.run is self._bench_run:
+            self._status(
+                f"Timing {event.index + 1}/{len(STAGES)}: {event.label}… (escape cancels)",
+                running=True,
+            )
+
+    @on(BenchFinished)
+    def _bench_finished(self, event: BenchFinished) -> None:
+        if event.run is not self._bench_run:
+            return  # a late message from a cancelled run
+        self._bench_run = None
+        if event.result is None:
+            self._field_error(None, f"Benchmark: {event.error or 'stopped'}")
+            self._status(HINT, running=False)
+            return
+        self.bench_result = result = event.result
+        self._bench_names = self.analysis.swapped_names if self.analysis else frozenset()
+        self.remove_class("-bench-old")
+        self._status(HINT, running=False)
+        self.query_one("#model-bench", Static).update("\n".join(report.bench_lines(result)))
+        self.add_class("-benched")
 
     # Export -------------------------------------------------------------------------------
 
