@@ -72,25 +72,40 @@ def speed_message(result: BenchResult) -> str:
     return message
 
 
-def latency_table(result: BenchResult) -> Table:
-    """Median, IQR and runs of both sides."""
-    table = Table(
-        title="Measured latency (forward pass)",
-        title_style="bold",
-        box=box.ROUNDED,
-        caption=setup_line(result),
-    )
-    table.add_column("Side")
-    for heading in ("Median", "IQR", "Runs × loops"):
-        table.add_column(heading, justify="right", no_wrap=True)
-    for side, timing in _rows(result):
+def timings_table(title: str, heading: str, rows: list[tuple[str, Timing]], caption: str) -> Table:
+    """Median, IQR and runs × loops, one row per timed thing (a side, a model)."""
+    table = Table(title=title, title_style="bold", box=box.ROUNDED, caption=caption)
+    table.add_column(heading)
+    for column in ("Median", "IQR", "Runs × loops"):
+        table.add_column(column, justify="right", no_wrap=True)
+    for name, timing in rows:
         table.add_row(
-            side,
+            name,
             format_seconds(timing.median_s),
             format_seconds(timing.iqr_s),
             f"{timing.runs} × {timing.loops_per_run}",
         )
     return table
+
+
+def timings_markdown(
+    heading: str, rows: list[tuple[str, Timing]], setup: str, conclusion: str
+) -> str:
+    """The timings table as Markdown, then the setup line and the speed sentence."""
+    lines = [f"| {heading} | Median | IQR | Runs × loops |", "|---|---:|---:|---:|"]
+    for name, timing in rows:
+        lines.append(
+            f"| {name} | {format_seconds(timing.median_s)} | {format_seconds(timing.iqr_s)} | "
+            f"{timing.runs} × {timing.loops_per_run} |"
+        )
+    lines += ["", f"_{setup}_", "", f"**{conclusion}**", ""]
+    return "\n".join(lines)
+
+
+def latency_table(result: BenchResult) -> Table:
+    """Median, IQR and runs of both sides."""
+    title = "Measured latency (forward pass)"
+    return timings_table(title, "Side", _rows(result), setup_line(result))
 
 
 def render(result: BenchResult) -> Group:
@@ -105,14 +120,7 @@ def to_json(result: BenchResult) -> str:
 
 def to_markdown(result: BenchResult) -> str:
     """The latency table and the speed sentence as Markdown."""
-    lines = ["| Side | Median | IQR | Runs × loops |", "|---|---:|---:|---:|"]
-    for side, timing in _rows(result):
-        lines.append(
-            f"| {side} | {format_seconds(timing.median_s)} | {format_seconds(timing.iqr_s)} | "
-            f"{timing.runs} × {timing.loops_per_run} |"
-        )
-    lines += ["", f"_{setup_line(result)}_", "", f"**{speed_message(result)}**", ""]
-    return "\n".join(lines)
+    return timings_markdown("Side", _rows(result), setup_line(result), speed_message(result))
 
 
 def to_csv(result: BenchResult) -> str:

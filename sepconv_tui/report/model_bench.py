@@ -6,7 +6,6 @@ import csv
 import io
 import json
 
-from rich import box
 from rich.console import Group
 from rich.table import Table
 from rich.text import Text
@@ -15,7 +14,7 @@ from ..core.latency import Timing
 from ..core.memory import format_bytes
 from ..core.model_bench import ModelBenchResult
 from .format import format_ratio, format_shape
-from .latency import format_seconds
+from .latency import timings_markdown, timings_table
 
 
 def _rows(result: ModelBenchResult) -> list[tuple[str, Timing]]:
@@ -50,23 +49,8 @@ def speed_message(result: ModelBenchResult) -> str:
 
 def latency_table(result: ModelBenchResult) -> Table:
     """Median, IQR and runs of both models."""
-    table = Table(
-        title=f"{result.source}: measured latency (forward pass)",
-        title_style="bold",
-        box=box.ROUNDED,
-        caption=setup_line(result),
-    )
-    table.add_column("Model")
-    for heading in ("Median", "IQR", "Runs × loops"):
-        table.add_column(heading, justify="right", no_wrap=True)
-    for side, timing in _rows(result):
-        table.add_row(
-            side,
-            format_seconds(timing.median_s),
-            format_seconds(timing.iqr_s),
-            f"{timing.runs} × {timing.loops_per_run}",
-        )
-    return table
+    title = f"{result.source}: measured latency (forward pass)"
+    return timings_table(title, "Model", _rows(result), setup_line(result))
 
 
 def render(result: ModelBenchResult) -> Group:
@@ -81,14 +65,7 @@ def to_json(result: ModelBenchResult) -> str:
 
 def to_markdown(result: ModelBenchResult) -> str:
     """The latency table and the speed sentence as Markdown."""
-    lines = ["| Model | Median | IQR | Runs × loops |", "|---|---:|---:|---:|"]
-    for side, timing in _rows(result):
-        lines.append(
-            f"| {side} | {format_seconds(timing.median_s)} | {format_seconds(timing.iqr_s)} | "
-            f"{timing.runs} × {timing.loops_per_run} |"
-        )
-    lines += ["", f"_{setup_line(result)}_", "", f"**{speed_message(result)}**", ""]
-    return "\n".join(lines)
+    return timings_markdown("Model", _rows(result), setup_line(result), speed_message(result))
 
 
 def to_csv(result: ModelBenchResult) -> str:
