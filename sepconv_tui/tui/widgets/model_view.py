@@ -297,6 +297,9 @@ class ModelView(TabViewDefaults, Vertical):
         if event.analysis is not None:
             self._weights = event.request.payload["analyze"]["weights"]
             self.show_analysis(event.analysis)
+            # From the field just entered to the table, whose keys come next.
+            if isinstance(self.app.focused, Input) and self.app.focused in self.query(Input):
+                self.query_one(ModelTable).focus()
             return
         message = event.error or "the analysis stopped"
         field = "model-source"
