@@ -355,13 +355,7 @@ def run_network(arguments: argparse.Namespace) -> int:
         print(f"sepconv-tui network: error: {error}", file=sys.stderr)
         return EXIT_BAD_ARGUMENTS
     report = verify_network(closed_form)
-    emit(
-        arguments.format,
-        json=lambda: network_report.to_json(report),
-        markdown=lambda: network_report.to_markdown(report),
-        csv=lambda: network_report.to_csv(report),
-        rich=lambda: network_report.render(report),
-    )
+    emit_report(arguments.format, network_report, report)
     return EXIT_MATCH
 
 
@@ -374,6 +368,17 @@ def emit(output_format: str | None, **renderers: Callable[[], Any]) -> None:
         return
     text = str(renderers[output_format]())
     print(text, end="" if text.endswith("\n") else "\n")
+
+
+def emit_report(output_format: str | None, report_module: Any, value: Any) -> None:
+    """``emit`` with a report module's four renderers (to_json, to_markdown, to_csv, render)."""
+    emit(
+        output_format,
+        json=lambda: report_module.to_json(value),
+        markdown=lambda: report_module.to_markdown(value),
+        csv=lambda: report_module.to_csv(value),
+        rich=lambda: report_module.render(value),
+    )
 
 
 def run_sweep(arguments: argparse.Namespace) -> int:
@@ -401,13 +406,7 @@ def run_compare(arguments: argparse.Namespace) -> int:
         spec_from_arguments(arguments),
         method="analytic" if arguments.closed_form_only else "both",
     )
-    emit(
-        arguments.format,
-        json=lambda: report.to_json(comparison),
-        markdown=lambda: report.to_markdown(comparison),
-        csv=lambda: report.to_csv(comparison),
-        rich=lambda: report.render(comparison),
-    )
+    emit_report(arguments.format, report, comparison)
     if comparison.shapes_match:
         return EXIT_MATCH
     if arguments.format is not None:
@@ -440,13 +439,7 @@ def run_bench(arguments: argparse.Namespace) -> int:
     except BenchError as error:
         print(f"sepconv-tui bench: error: {error}", file=sys.stderr)
         return EXIT_BAD_ARGUMENTS
-    emit(
-        arguments.format,
-        json=lambda: latency_report.to_json(result),
-        markdown=lambda: latency_report.to_markdown(result),
-        csv=lambda: latency_report.to_csv(result),
-        rich=lambda: latency_report.render(result),
-    )
+    emit_report(arguments.format, latency_report, result)
     return EXIT_MATCH
 
 
@@ -483,13 +476,7 @@ def run_bench_model(arguments: argparse.Namespace) -> int:
         return EXIT_BAD_ARGUMENTS
     from .report import model_bench as model_bench_report
 
-    emit(
-        arguments.format,
-        json=lambda: model_bench_report.to_json(result),
-        markdown=lambda: model_bench_report.to_markdown(result),
-        csv=lambda: model_bench_report.to_csv(result),
-        rich=lambda: model_bench_report.render(result),
-    )
+    emit_report(arguments.format, model_bench_report, result)
     return EXIT_MATCH
 
 
