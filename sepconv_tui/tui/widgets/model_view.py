@@ -416,7 +416,11 @@ class ModelView(TabViewDefaults, Vertical):
         lines = report.summary_lines(analysis)
         summary = Text("\n".join(lines))
         summary.stylize("bold", 0, len(lines[0]))
-        self.query_one("#model-summary", Static).update(summary)
+        shown = self.query_one("#model-summary", Static)
+        # Four lines that fit the width keep their size: a repaint, not a layout of the
+        # screen (which would hold the next key for tens of ms).
+        fits = shown.size.width > 0 and all(len(line) < shown.size.width for line in lines)
+        shown.update(summary, layout=not fits)
         # Timings of another selection stay visible, dimmed, until b runs again.
         self.set_class(analysis.swapped_names != self._bench_names, "-bench-old")
         self._plot()
