@@ -12,12 +12,11 @@ import json
 import subprocess
 import sys
 import threading
-from collections.abc import Callable
 from typing import Any
 
-from ..core.latency import BenchError
 from ..core.model_analysis import ModelAnalysis, Shape
 from ..core.model_bench import ModelBenchResult
+from .bench_process import StagedRun
 
 
 class ModelProcessError(RuntimeError):
@@ -132,51 +131,9 @@ def analysis_of(reply: dict[str, Any]) -> ModelAnalysis:
     return ModelAnalysis.from_dict(reply["analysis"])
 
 
-class ModelBenchRun:
-    """One whole-model benchmark in its own process; ``cancel`` from any thread stops it."""
+class ModelBenchRun(StagedRun[ModelBenchResult]):
+    """One whole-model benchmark (``python -m sepconv_tui.core.model_server bench``)."""
 
     def __init__(self, request: dict[str, Any]) -> None:
-        self.request = request
-        self.cancelled = False
-        self._process: subprocess.Popen[str] | None = None
-
-    def run(self, on_stage: Callable[[int, str], None]) -> ModelBenchResult | None:
-        """Start the child, report its stages, return its result (None when cancelled).
-
-        Raises BenchError with the child's message when it refuses or fails.
-        """
-        self._process = process = subprocess.Popen(
-            [sys.executable, "-m", "sepconv_tui.core.model_server", "bench"],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,  # the UI owns the terminal
-            text=True,
-        )
-        assert process.stdin is not None and process.stdout is not None
-        if self.cancelled:  # cancelled while starting
-            process.kill()
-        try:
-            process.stdin.write(json.dumps(self.request) + "\n")
-            process.stdin.close()
-            for line in process.stdout:
-                message = json.loads(line)
-                if "stage" in message:
-                    on_stage(message["stage"], message["label"])
-                elif "result" in message:
-                    return ModelBenchResult.from_dict(message["result"])
-                elif "error" in message:
-                    raise BenchError(message["error"])
-        except OSError:  # the pipe closed: killed by cancel
-            pass
-        finally:
-            process.stdout.close()
-            process.wait()
-        if self.cancelled:
-            return None
-        raise BenchError("the benchmark process stopped without a result")
-
-    def cancel(self) -> None:
-        """Stop the run now."""
-        self.cancelled = True
-        if self._process is not None and self._process.poll() is None:
-            self._process.kill()
+        command = ["sepconv_tui.core.model_server", "bench"]
+        super().__init__(command, request, ModelBenchResult.from_dict)
