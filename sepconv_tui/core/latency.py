@@ -204,7 +204,13 @@ def check_budget(spec: LayerSpec, budget_bytes: int) -> int:
 
 def time_forward(module: nn.Module, x: Any, threads: int, min_run_time: float) -> Timing:
     """Warm ``module`` up, then time it with Timer.blocked_autorange."""
+    import logging
+
     import torch
+
+    # Importing torch.utils.benchmark loads cpp_extension, which logs "No CUDA runtime is found"
+    # on a CUDA build without a GPU: noise on stderr, as the run is on the CPU anyway.
+    logging.getLogger("torch.utils.cpp_extension").setLevel(logging.ERROR)
     from torch.utils import benchmark
 
     started = time.perf_counter()
