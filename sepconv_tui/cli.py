@@ -527,6 +527,13 @@ def run_swap(arguments: argparse.Namespace) -> int:
         from rich.console import Console
 
         Console().print(swap_report.render(result, written))
+        if arguments.weights is None and result.init == "svd":
+            # A freshly built model has random kernels, which are far from separable: say so, or
+            # the errors read as what the swap does to a trained model.
+            print(
+                "No --weights: the original weights are PyTorch's default initialisation, so "
+                "these errors are a random kernel's, not a trained model's."
+            )
     return EXIT_MATCH
 
 
