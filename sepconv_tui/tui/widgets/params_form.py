@@ -7,11 +7,12 @@ from dataclasses import dataclass
 from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.containers import Grid, VerticalScroll
 from textual.geometry import Size
 from textual.message import Message
 from textual.reactive import Reactive
 from textual.validation import ValidationResult, Validator
+from textual.widget import Widget
 from textual.widgets import Input, Label, Select, Static, Switch
 
 from ...core.presets import PRESETS, PRESETS_BY_KEY
@@ -119,25 +120,22 @@ def separable_text(spec: LayerSpec) -> dict[str, str]:
     }
 
 
-def field_row(field: str, value: int | str) -> Horizontal:
-    """A row with the field's label and Input.
+def field_widgets(field: str, value: int | str) -> tuple[Label, NumberInput]:
+    """The field's label and Input: one row of its section's two-column grid.
 
-    Its error line is mounted below it when first needed (see ParamsForm.show_errors): every
-    widget the first frame does not show costs start-up time.
+    No row container: every widget costs start-up time, and every container between an Input
+    and the screen is one more queue a key bubbles through.
     """
     # Under the "Depthwise geometry" heading the separable fields need no "separable" prefix.
     label = FIELD_LABELS[SEPARABLE_GEOMETRY.get(field, field)].capitalize()
-    return Horizontal(
-        Label(label, classes="field-label"),
-        NumberInput(field, value),
-        classes="row",
-        id=f"{field}-row",
-    )
+    return Label(label, classes="field-label"), NumberInput(field, value)
 
 
-def switch_row(label: str, switch: Switch) -> Horizontal:
-    """A row with a label and a switch."""
-    return Horizontal(Label(label, classes="field-label"), switch, classes="row")
+def section(title: str, *children: Widget, id: str) -> Grid:
+    """A titled two-column grid (label | field) of the form."""
+    grid = Grid(*children, classes="section", id=id)
+    grid.border_title = title
+    return grid
 
 
 class ParamsForm(VerticalScroll):
@@ -158,19 +156,27 @@ class ParamsForm(VerticalScroll):
         """Standard conv, separable block, input; the preset picker and the depthwise geometry
         (hidden while linked) are mounted after the first frame or when first needed."""
         spec = self._initial
-        yield Label("Standard conv", classes="section")
-        for field in STANDARD_FIELDS:
-            yield field_row(field, getattr(spec, field))
-        yield switch_row("Bias", Switch(spec.bias, id="bias"))
-        yield Label("Separable block", classes="section")
-        for field in BLOCK_FIELDS:
-            yield field_row(field, getattr(spec, field))
-        yield switch_row("Same geometry", Switch(spec.geometry_linked, id="link"))
+        yield section(
+            "Standard conv",
+            *(w for field in STANDARD_FIELDS for w in field_widgets(field, getattr(spec, field))),
+            Label("Bias", classes="field-label"),
+            Switch(spec.bias, id="bias"),
+            id="standard-section",
+        )
+        yield section(
+            "Separable block",
+            *(w for field in BLOCK_FIELDS for w in field_widgets(field, getattr(spec, field))),
+            Label("Same geometry", classes="field-label"),
+            Switch(spec.geometry_linked, id="link"),
+            id="block-section",
+        )
         if not spec.geometry_linked:
             yield self._separable_geometry(separable_text(spec))
-        yield Label("Input", classes="section", id="input-section")
-        for field in INPUT_FIELDS:
-            yield field_row(field, getattr(spec, field))
+        yield section(
+            "Input",
+            *(w for field in INPUT_FIELDS for w in field_widgets(field, getattr(spec, field))),
+            id="input-section",
+        )
 
     def on_mount(self) -> None:
         """Mount the preset picker once the first frame is on screen."""
@@ -185,11 +191,10 @@ class ParamsForm(VerticalScroll):
             self.mount(picker, before=0)
 
     @staticmethod
-    def _separable_geometry(text: dict[str, str]) -> Vertical:
+    def _separable_geometry(text: dict[str, str]) -> Grid:
         """The depthwise conv's own geometry, each field holding ``text[field]``."""
-        rows = [field_row(field, text[field]) for field in SEPARABLE_GEOMETRY]
-        heading = Label("Depthwise geometry", classes="subsection")
-        return Vertical(heading, *rows, id="separable-geometry")
+        widgets = (w for field in SEPARABLE_GEOMETRY for w in field_widgets(field, text[field]))
+        return section("Depthwise geometry", *widgets, id="separable-geometry")
 
     def _show_separable_geometry(self, text: dict[str, str] | None) -> None:
         """Show the depthwise geometry holding ``text`` (mounted the first time), or hide it."""
@@ -240,24 +245,34 @@ class ParamsForm(VerticalScroll):
         self.query_one("#link", Switch).toggle()
 
     def show_errors(self, errors: dict[str, str]) -> None:
-        """Show each field's message under it (mounting its line the first time); clear the
-        others."""
+        """Show each field's message below its section (mounting its line the first time);
+        clear the others.
+
+        Below the section, not the field: a grid sizes an auto row by one column's width, so a
+        message spanning both columns would leave blank rows under it.
+        """
         for number_input in self.query(NumberInput):
             field = number_input.field
             message = errors.get(field, "")
             number_input.set_class(bool(message), "-invalid")
-            error_lines = self.query(f"#{field}-error").results(Static)
-            error_line = next(error_lines, None)
-            if error_line is None:
-                if message:
-                    error_line = Static(message, id=f"{field}-error", classes="field-error")
-                    error_line.display = True  # the class hides it until it has a message
-                    self.query_one(f"#{field}-row").parent.mount(  # type: ignore[union-attr]
-                        error_line, after=f"#{field}-row"
-                    )
-            elif str(error_line.content) != message:  # an update lays the screen out again
-                error_line.update(message)
+            error_line = next(self.query(f"#{field}-error").results(Static), None)
+            if error_line is None and message:
+                error_line = Static(id=f"{field}-error", classes="field-error")
+                self.mount(error_line, after=self._last_line_of(number_input))
+            if error_line is not None and str(error_line.content) != message:
+                error_line.update(message)  # an update lays the screen out again: only if new
                 error_line.display = bool(message)
+
+    def _last_line_of(self, number_input: NumberInput) -> Widget:
+        """The section of ``number_input``, or the last error line already below it."""
+        section_grid = number_input.parent
+        assert isinstance(section_grid, Widget)
+        below = section_grid
+        for sibling in self.children[self.children.index(section_grid) + 1 :]:
+            if not sibling.has_class("field-error"):
+                break
+            below = sibling
+        return below
 
     @on(Input.Changed)
     def _input_changed(self, event: Input.Changed) -> None:
