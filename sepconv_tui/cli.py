@@ -207,6 +207,20 @@ SWAP_HELP = (
     "top:N (the N saving the most MACs), max-error:X (those whose SVD error is ≤ X; needs "
     "weights), or layer names and globs: 'layer1.*,conv1'"
 )
+SOURCE_HELP = "torchvision:NAME, timm:NAME, package.module:callable or path/to/file.py:callable"
+INPUT_SHAPE_HELP = "input shape (default: the one the model was published for, else 1,3,224,224)"
+
+
+def add_model_arguments(parser: argparse.ArgumentParser) -> None:
+    """SOURCE, --swap and --depth-multiplier, as ``model`` and ``swap`` take them."""
+    parser.add_argument("source", metavar="SOURCE", help=SOURCE_HELP)
+    parser.add_argument("--swap", default="saving", help=SWAP_HELP)
+    parser.add_argument(
+        "--depth-multiplier",
+        type=bounded_int("depth_multiplier"),
+        default=1,
+        help=f"the separable blocks' m, {range_message('depth_multiplier')} (default: 1)",
+    )
 
 
 def add_bench_model_arguments(bench_parser: argparse.ArgumentParser) -> None:
@@ -215,14 +229,13 @@ def add_bench_model_arguments(bench_parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--model",
         metavar="SOURCE",
-        help="time this model and its swapped copy: torchvision:NAME, timm:NAME, "
-        "package.module:callable or path/to/file.py:callable",
+        help=f"time this model and its swapped copy: {SOURCE_HELP}",
     )
     group.add_argument("--swap", help=SWAP_HELP)
     group.add_argument(
         "--input-shape",
         metavar="N,C,H,W",
-        help="input shape (default: the one the model was published for, else 1,3,224,224)",
+        help=INPUT_SHAPE_HELP,
     )
     group.add_argument(
         "--weights",
@@ -260,22 +273,11 @@ def add_swap_parser(subcommands: Any) -> None:
         "Writes DIR/swapped.pt (the state_dict) and DIR/plan.json, and prints each swapped "
         "conv's relative weight error. Exit 2 on bad input.",
     )
-    swap_parser.add_argument(
-        "source",
-        metavar="SOURCE",
-        help="torchvision:NAME, timm:NAME, package.module:callable or path/to/file.py:callable",
-    )
+    add_model_arguments(swap_parser)
     swap_parser.add_argument(
         "--weights",
         metavar="STATE_DICT",
         help="the original's state_dict (default: the model's own random initialisation)",
-    )
-    swap_parser.add_argument("--swap", default="saving", help=SWAP_HELP)
-    swap_parser.add_argument(
-        "--depth-multiplier",
-        type=bounded_int("depth_multiplier"),
-        default=1,
-        help=f"the separable blocks' m, {range_message('depth_multiplier')} (default: 1)",
     )
     swap_parser.add_argument(
         "--init",
@@ -286,7 +288,7 @@ def add_swap_parser(subcommands: Any) -> None:
     swap_parser.add_argument(
         "--input-shape",
         metavar="N,C,H,W",
-        help="input shape (default: the one the model was published for, else 1,3,224,224)",
+        help=INPUT_SHAPE_HELP,
     )
     swap_parser.add_argument(
         "--out", metavar="DIR", required=True, help="where to write swapped.pt and plan.json"
@@ -305,29 +307,18 @@ def add_model_parser(subcommands: Any) -> None:
         "meta device: no weights, no memory), the swap candidates, and the model's params and "
         "MACs before and after the selected swaps. Exit 2 on bad input.",
     )
-    model_parser.add_argument(
-        "source",
-        metavar="SOURCE",
-        help="torchvision:NAME, timm:NAME, package.module:callable or path/to/file.py:callable",
-    )
+    add_model_arguments(model_parser)
     shape_group = model_parser.add_mutually_exclusive_group()
     shape_group.add_argument(
         "--input-shape",
         metavar="N,C,H,W",
-        help="input shape (default: the one the model was published for, else 1,3,224,224)",
+        help=INPUT_SHAPE_HELP,
     )
     shape_group.add_argument(
         "--resolution",
         type=argument_type(lambda text: parse_int_in_range(text, 1, 65536)),
         help="input height and width, 1–65536 (other axes as published)",
     )
-    model_parser.add_argument(
-        "--depth-multiplier",
-        type=bounded_int("depth_multiplier"),
-        default=1,
-        help=f"the separable blocks' m, {range_message('depth_multiplier')} (default: 1)",
-    )
-    model_parser.add_argument("--swap", default="saving", help=SWAP_HELP)
     add_format_arguments(model_parser)
 
 
