@@ -18,3 +18,11 @@ def format_shape(shape: Shape | None) -> str:
 def format_ratio(ratio: float | None) -> str:
     """A "× fewer" ratio with two decimals, e.g. 4.77×."""
     return "—" if ratio is None else f"{ratio:.2f}×"
+
+
+def format_short(value: int) -> str:
+    """A count in short form: 11.69M, 1.81G, 9.41K, 512."""
+    for size, suffix in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "K")):
+        if abs(value) >= size:
+            return f"{value / size:.2f}{suffix}"
+    return str(value)

@@ -9,23 +9,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from rich import box
-from rich.console import Group
+from rich.console import Group, JustifyMethod
 from rich.table import Table
 from rich.text import Text
 
 from ..core.model_analysis import ModelAnalysis, ModelLayer
 from ..core.model_bench import ModelBenchResult
-from .format import format_count, format_ratio, format_shape
+from .format import format_count, format_ratio, format_shape, format_short
 from .latency import format_seconds
 from .model_bench import speed_message
-
-
-def format_short(value: int) -> str:
-    """A count in short form: 11.69M, 1.81G, 9.41K, 512."""
-    for size, suffix in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "K")):
-        if abs(value) >= size:
-            return f"{value / size:.2f}{suffix}"
-    return str(value)
 
 
 def format_kernel(layer: ModelLayer) -> str:
@@ -96,6 +88,7 @@ def _shape_cells(layer: ModelLayer) -> list[str]:
 def model_table(analysis: ModelAnalysis, *, compact: bool = False) -> Table:
     """Per conv/linear: shapes, kernel, channels, params and MACs as is and as separable, swap.
 
+    The same columns and cells as the Model tab's table (``table_columns``, ``layer_cells``);
     ``compact`` fits 80 columns: no shapes or channels, counts in short form (11.69M).
     """
     table = Table(
@@ -105,60 +98,20 @@ def model_table(analysis: ModelAnalysis, *, compact: bool = False) -> Table:
         pad_edge=False,
         collapse_padding=True,
     )
-    count = format_short if compact else format_count
-    # Long module paths fold rather than squeeze the counts, which never wrap.
-    table.add_column("Layer", overflow="fold", min_width=14)
-    if not compact:
-        table.add_column("Input", no_wrap=True)
-        table.add_column("→ Output", no_wrap=True)
-    table.add_column("Kernel", no_wrap=True)
-    if not compact:
-        table.add_column("C_in → C_out", justify="right", no_wrap=True)
-    for heading in ("Params", "MACs", "Sep params", "Sep MACs"):
-        table.add_column(heading, justify="right", no_wrap=True)
-    table.add_column("Saving", justify="right", no_wrap=True)
-    table.add_column("Swap", no_wrap=True, min_width=9)  # fits "depthwise"
+    columns = table_columns(analysis, compact=compact)
+    for key, heading in columns:
+        if key == "layer":  # long module paths fold rather than squeeze the counts
+            table.add_column(heading, overflow="fold", min_width=14)
+        else:
+            justify: JustifyMethod = "left" if key in ("shapes", "kernel", "swap") else "right"
+            table.add_column(
+                heading, justify=justify, no_wrap=True, min_width=9 if key == "swap" else None
+            )
     for layer in analysis.layers:
-        separable = layer.separable
-        table.add_row(
-            layer.name,
-            *([] if compact else _shape_cells(layer)),
-            (format_kernel(layer) + " " + format_stride(layer)).strip(),
-            *([] if compact else [f"{layer.in_channels} → {layer.out_channels}"]),
-            count(layer.standard.params),
-            count(layer.standard.macs),
-            count(separable.params) if separable else "—",
-            count(separable.macs) if separable else "—",
-            format_saving(layer),
-            _swap_mark(layer),
-            style=None if layer.calls else "dim",
-        )
-    other = analysis.other
-    table.add_row(
-        Text("other ops (PyTorch)", style="italic"),
-        *([] if compact else ["", "", ""]),
-        "",
-        count(other.params),
-        count(other.macs),
-        "",
-        "",
-        "",
-        "",
-    )
-    original, swapped = analysis.original, analysis.swapped
+        table.add_row(*layer_cells(layer, columns, compact=compact))
+    table.add_row(*other_cells(analysis, columns, compact=compact))
     table.add_section()
-    table.add_row(
-        "Total",
-        *([] if compact else ["", "", ""]),
-        "",
-        count(original.params),
-        count(original.macs),
-        count(swapped.params),
-        count(swapped.macs),
-        format_ratio(analysis.mac_ratio),
-        f"{len(analysis.swapped_names)}/{len(analysis.candidates)}",
-        style="bold",
-    )
+    table.add_row(*total_cells(analysis, columns, compact=compact, label="Total"))
     return table
 
 
@@ -453,12 +406,18 @@ def other_cells(analysis: ModelAnalysis, columns: list[tuple[str, str]], *, comp
     return [values.get(key, "") for key, _ in columns]
 
 
-def total_cells(analysis: ModelAnalysis, columns: list[tuple[str, str]], *, compact: bool) -> list:
+def total_cells(
+    analysis: ModelAnalysis,
+    columns: list[tuple[str, str]],
+    *,
+    compact: bool,
+    label: str = "Total (as is, selected)",
+) -> list:
     """The totals row: params and MACs as is, then with the selection, the MAC ratio, k/n."""
     count = format_short if compact else format_count
     original, swapped = analysis.original, analysis.swapped
     values = {
-        "layer": Text("Total (as is, selected)", style="bold"),
+        "layer": Text(label, style="bold"),
         "params": _right(count(original.params), "bold"),
         "macs": _right(count(original.macs), "bold"),
         "sep_params": _right(count(swapped.params), "bold"),

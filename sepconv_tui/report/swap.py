@@ -12,8 +12,8 @@ from rich.text import Text
 
 from ..core.model_analysis import ModelLayer
 from ..core.swap_plan import SwapResult
-from .format import format_count, format_ratio
-from .model import format_kernel, format_saving, format_short, format_stride
+from .format import format_count, format_ratio, format_short
+from .model import format_kernel, format_saving, format_stride
 
 #: Errors at or below this are shown green (the block nearly reproduces the conv), above
 #: ``LARGE_ERROR`` red (the swapped layer will need retraining).
