@@ -17,6 +17,7 @@ run: $(STAMP)
 	$(BIN)/sepconv-tui
 
 lint: $(STAMP)
+	$(BIN)/lint-imports --no-cache
 	$(BIN)/ruff check sepconv_tui tests benchmarks
 	$(BIN)/ruff format --check sepconv_tui tests benchmarks
 	$(BIN)/mypy

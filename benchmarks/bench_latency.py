@@ -14,8 +14,8 @@ import platform
 import torch
 
 from sepconv_tui.core.latency import benchmark
-from sepconv_tui.core.model_bench import MODEL_MIN_RUN_TIME_S, benchmark_model
 from sepconv_tui.core.presets import PRESETS
+from sepconv_tui.model.bench import MODEL_MIN_RUN_TIME_S, benchmark_model
 from sepconv_tui.report.format import format_ratio
 from sepconv_tui.report.latency import format_seconds
 

@@ -25,8 +25,8 @@ def loaded_modules(code: str) -> set[str]:
         "import sepconv_tui.core.measure",
         "from sepconv_tui import compare; compare(method='analytic')",
         "import sepconv_tui.report.layer, sepconv_tui.report.network, sepconv_tui.report.latency",
-        "import sepconv_tui.report.model, sepconv_tui.core.layer_from_model",
-        "import sepconv_tui.core.model_server",
+        "import sepconv_tui.report.model, sepconv_tui.model.layer_spec",
+        "import sepconv_tui.workers.model_server",
     ],
 )
 def test_core_loads_no_torch_and_no_textual(code: str) -> None:

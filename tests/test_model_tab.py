@@ -13,10 +13,10 @@ from app_states import RESNET18_ANALYSIS, settle, type_into
 from textual.pilot import Pilot
 from textual.widgets import Input, Static
 
-from sepconv_tui.core.layer_from_model import LayerFitError, layer_spec
-from sepconv_tui.core.model_analysis import ModelAnalysis
 from sepconv_tui.core.spec import LayerSpec
-from sepconv_tui.core.swap_plan import SwapPlan
+from sepconv_tui.model.analysis import ModelAnalysis
+from sepconv_tui.model.layer_spec import LayerFitError, layer_spec
+from sepconv_tui.model.plan import SwapPlan
 from sepconv_tui.report import model as report
 from sepconv_tui.tui.app import SepConvApp
 from sepconv_tui.tui.widgets.model_view import ModelTable, ModelView, export_stem
@@ -289,7 +289,7 @@ async def test_a_model_file_with_weights_shows_each_layers_error(tmp_path: Path)
     """A file.py:callable source and a state_dict: the table gains the SVD error column."""
     import torch
 
-    from sepconv_tui.core.model_source import build_model
+    from sepconv_tui.model.source import build_model
 
     torch.manual_seed(0)
     source = "tests/models/custom_model.py:build"

@@ -12,11 +12,11 @@ from torch import nn
 
 from sepconv_tui.cli import main
 from sepconv_tui.core.layers import DepthwiseSeparableConv
-from sepconv_tui.core.model_analysis import SelectionError, parse_selection
-from sepconv_tui.core.model_bench import ModelBenchResult
-from sepconv_tui.core.model_measure import analyze_model
-from sepconv_tui.core.swap import apply_plan, effective_kernel, layer_errors, swap_convs
-from sepconv_tui.core.swap_plan import SwapError, SwapPlan, plan_from_analysis
+from sepconv_tui.model.analysis import SelectionError, parse_selection
+from sepconv_tui.model.bench import ModelBenchResult
+from sepconv_tui.model.plan import SwapError, SwapPlan, plan_from_analysis
+from sepconv_tui.model.swap import apply_plan, effective_kernel, layer_errors, swap_convs
+from sepconv_tui.model.trace import analyze_model
 
 MODELS = Path(__file__).parent / "models"
 CUSTOM = f"{MODELS / 'custom_model.py'}:build"
@@ -25,7 +25,7 @@ SHAPE = (1, 3, 16, 16)
 
 def custom_model() -> nn.Module:
     """tests/models/custom_model.py's CustomNet with seeded random weights."""
-    from sepconv_tui.core.model_source import build_model
+    from sepconv_tui.model.source import build_model
 
     torch.manual_seed(0)
     return build_model(CUSTOM, real=True).module
@@ -142,7 +142,7 @@ def test_random_init_and_meta_weights() -> None:
     model = custom_model()
     result = swap_convs(model, "all", init="random")
     assert all(error > 0.5 for error in result.relative_error.values())
-    from sepconv_tui.core.model_source import build_model
+    from sepconv_tui.model.source import build_model
 
     empty = build_model(CUSTOM).module
     with pytest.raises(SwapError, match="meta device"):
@@ -342,8 +342,8 @@ def test_plan_and_report_modules_load_no_torch() -> None:
     import sys
 
     code = (
-        "import sepconv_tui.core.swap_plan, sepconv_tui.core.model_bench, "
-        "sepconv_tui.core.swap, sepconv_tui.report.swap, sepconv_tui.report.model_bench\n"
+        "import sepconv_tui.model.plan, sepconv_tui.model.bench, "
+        "sepconv_tui.model.swap, sepconv_tui.report.swap, sepconv_tui.report.model_bench\n"
         "import sys; print('torch' in sys.modules, 'textual' in sys.modules)"
     )
     result = subprocess.run(

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
+from ..errors import UserError
 from .compare import compare
 from .memory import DTYPE_BYTES, format_bytes
 from .spec import LayerSpec, parse_int_in_range
@@ -49,7 +50,7 @@ def parse_threads(text: str) -> int | None:
     return parse_int_in_range(text, *THREADS_RANGE)
 
 
-class BenchError(ValueError):
+class BenchError(UserError):
     """A benchmark that cannot or should not run: no such device, over the memory budget."""
 
 

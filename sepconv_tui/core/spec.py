@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
+from ..errors import UserError
+
 #: Accepted range (inclusive) of every integer field. The UI, the CLI and LayerSpec share it.
 FIELD_BOUNDS: dict[str, tuple[int, int]] = {
     "in_channels": (1, 2**20),
@@ -51,13 +53,16 @@ SEPARABLE_GEOMETRY: dict[str, str] = {
 }
 
 
-class SpecError(ValueError):
-    """A LayerSpec field holds a value outside its accepted range."""
+class SpecError(UserError):
+    """A LayerSpec field holds a value outside its accepted range (``str`` is "field: message")."""
 
     def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
-        self.field = field
-        self.message = message
+        super().__init__(message, field=field)
+        self.args = (f"{field}: {message}",)
+
+    def __str__(self) -> str:
+        """ "field: message", as the CLI prints it."""
+        return f"{self.field}: {self.message}"
 
 
 def range_message(field: str) -> str:

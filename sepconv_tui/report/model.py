@@ -13,8 +13,8 @@ from rich.console import Group, JustifyMethod
 from rich.table import Table
 from rich.text import Text
 
-from ..core.model_analysis import ModelAnalysis, ModelLayer
-from ..core.model_bench import ModelBenchResult
+from ..model.analysis import RICH_RENDERERS, ModelAnalysis, ModelLayer
+from ..model.bench import ModelBenchResult
 from .format import format_count, format_ratio, format_shape, format_short
 from .latency import format_seconds
 from .model_bench import speed_message
@@ -490,3 +490,7 @@ def bench_lines(result: ModelBenchResult) -> list[str]:
         f"{format_seconds(result.swapped.median_s)} (IQR {format_seconds(result.swapped.iqr_s)})",
         speed_message(result),
     ]
+
+
+# So that a notebook's rich.print(analysis) draws this without the data importing the report.
+RICH_RENDERERS[ModelAnalysis] = render

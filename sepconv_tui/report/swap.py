@@ -10,8 +10,8 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-from ..core.model_analysis import ModelLayer
-from ..core.swap_plan import SwapResult
+from ..model.analysis import ModelLayer
+from ..model.plan import SwapResult
 from .format import format_count, format_ratio, format_short
 from .model import format_kernel, format_saving, format_stride
 

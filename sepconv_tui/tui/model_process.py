@@ -1,4 +1,4 @@
-"""The client side of the model-analysis process (core/model_server.py).
+"""The client side of the model-analysis process (workers/model_server.py).
 
 The child imports torch, torchvision and timm once and then answers each request; the UI
 process never imports them. Requests are answered one at a time, in order. ``cancel`` kills
@@ -14,8 +14,8 @@ import sys
 import threading
 from typing import Any
 
-from ..core.model_analysis import ModelAnalysis, Shape
-from ..core.model_bench import ModelBenchResult
+from ..model.analysis import ModelAnalysis, Shape
+from ..model.bench import ModelBenchResult
 from .bench_process import StagedRun
 
 
@@ -44,7 +44,7 @@ class ModelProcess:
         """The child process, started if it is not running."""
         if self._process is None or self._process.poll() is not None:
             self._process = subprocess.Popen(
-                [sys.executable, "-m", "sepconv_tui.core.model_server"],
+                [sys.executable, "-m", "sepconv_tui.workers.model_server"],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.DEVNULL,  # the UI owns the terminal
@@ -132,8 +132,8 @@ def analysis_of(reply: dict[str, Any]) -> ModelAnalysis:
 
 
 class ModelBenchRun(StagedRun[ModelBenchResult]):
-    """One whole-model benchmark (``python -m sepconv_tui.core.model_server bench``)."""
+    """One whole-model benchmark (``python -m sepconv_tui.workers.model_server bench``)."""
 
     def __init__(self, request: dict[str, Any]) -> None:
-        command = ["sepconv_tui.core.model_server", "bench"]
+        command = ["sepconv_tui.workers.model_server", "bench"]
         super().__init__(command, request, ModelBenchResult.from_dict)

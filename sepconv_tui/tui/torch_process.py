@@ -1,4 +1,4 @@
-"""The client side of the PyTorch measurement process (core/measure_server.py).
+"""The client side of the PyTorch measurement process (workers/measure_server.py).
 
 Importing torch holds the GIL for about a second at a time, so a torch import in a thread
 freezes the UI; in a child process it costs the UI nothing. The child starts on the first
@@ -28,7 +28,7 @@ def _running_process() -> subprocess.Popen[str]:
     global _process
     if _process is None or _process.poll() is not None:
         _process = subprocess.Popen(
-            [sys.executable, "-m", "sepconv_tui.core.measure_server"],
+            [sys.executable, "-m", "sepconv_tui.workers.measure_server"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,  # the UI owns the terminal

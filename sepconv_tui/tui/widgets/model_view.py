@@ -1,6 +1,6 @@
 """The Model tab: analyse a whole model, toggle swaps row by row, watch the totals move.
 
-The analysis runs in the model process (core/model_server.py); toggles are arithmetic on the
+The analysis runs in the model process (workers/model_server.py); toggles are arithmetic on the
 returned ModelAnalysis (``with_swaps``/``select``) and every text comes from report/model.py.
 """
 
@@ -22,11 +22,11 @@ from textual.widget import Widget
 from textual.widgets import DataTable, Input, Label, Static
 
 from ...core.latency import BenchError
-from ...core.layer_from_model import LayerFitError, layer_spec
-from ...core.model_analysis import ModelAnalysis, Selection, SelectionError
-from ...core.model_bench import MODEL_MIN_RUN_TIME_S, STAGES, ModelBenchResult
-from ...core.model_source import SOURCE_FORMS, ModelSourceError, parse_input_shape, parse_source
-from ...core.swap_plan import plan_from_analysis
+from ...model.analysis import ModelAnalysis, Selection, SelectionError
+from ...model.bench import MODEL_MIN_RUN_TIME_S, STAGES, ModelBenchResult
+from ...model.layer_spec import LayerFitError, layer_spec
+from ...model.plan import plan_from_analysis
+from ...model.source import SOURCE_FORMS, ModelSourceError, parse_input_shape, parse_source
 from ...report import model as report
 from ..export import Export
 from ..model_process import (

@@ -9,15 +9,31 @@ two are compared layer by layer. torch is imported inside the functions.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import analytic
-from .model_analysis import Cost, ModelAnalysis, ModelLayer, Selection, parse_selection
-from .model_source import (
+from ..core import analytic
+from ..errors import first_line
+from .analysis import (
+    Cost,
+    ModelAnalysis,
+    ModelLayer,
+    Selection,
+    check_depth_multiplier,
+    parse_selection,
+)
+from .candidates import (
+    candidate_reason,
+    counted_layers,
+    eval_mode,
+    geometry,
+    input_dtype,
+    layer_kind,
+    own_params,
+)
+from .factorise import layer_errors
+from .source import (
     BuiltModel,
     ModelSource,
     ModelSourceError,
@@ -26,7 +42,7 @@ from .model_source import (
     parameter_bytes,
     parse_source,
 )
-from .spec import FIELD_BOUNDS, range_message
+from .weights import load_weights
 
 if TYPE_CHECKING:
     import torch
@@ -65,12 +81,6 @@ class _Checks:
             self.differences.append(f"{layer} {what}: closed form {closed}, PyTorch {measured}")
 
 
-def _first_line(error: BaseException) -> str:
-    """The first line of an error's message."""
-    lines = str(error).strip().splitlines()
-    return lines[0] if lines else type(error).__name__
-
-
 def _tracker_names(model: nn.Module) -> dict[nn.Module, str]:
     """Each module's name as FlopCounterMode's ModuleTracker gives it (root class, then paths)."""
     names: dict[nn.Module, str] = {model: type(model).__name__}
@@ -88,39 +98,6 @@ def _tracker_names(model: nn.Module) -> dict[nn.Module, str]:
     return names
 
 
-def _counted_layers(model: nn.Module) -> list[tuple[str, nn.Module]]:
-    """Every conv (any dimension or transpose) and linear, by module path."""
-    from torch import nn
-
-    return [
-        (name, module)
-        for name, module in model.named_modules()
-        if isinstance(module, (nn.Linear, nn.modules.conv._ConvNd))
-    ]
-
-
-@contextmanager
-def _eval_mode(model: nn.Module) -> Iterator[None]:
-    """Run in eval mode, then give every module its own training flag back."""
-    modes = {module: module.training for module in model.modules()}
-    model.eval()
-    try:
-        yield
-    finally:
-        for module, training in modes.items():
-            module.training = training
-
-
-def _input_dtype(model: nn.Module) -> torch.dtype:
-    """The dtype of the model's first floating parameter (float32 when it has none)."""
-    import torch
-
-    for parameter in model.parameters():
-        if parameter.is_floating_point():
-            return parameter.dtype
-    return torch.float32
-
-
 def _is_meta_failure(error: BaseException) -> bool:
     """True for errors a meta tensor causes, which real tensors would not."""
     return isinstance(error, NotImplementedError) or "meta" in str(error).lower()
@@ -136,7 +113,7 @@ def _forward(model: nn.Module, input_shape: Shape, device: str) -> _Forward:
     calls: dict[str, list[tuple[Shape, Shape | None]]] = {}
     entered: list[str] = []  # layers whose forward is running, to say where an error arose
     handles = []
-    for name, module in _counted_layers(model):
+    for name, module in counted_layers(model):
         calls[name] = []
 
         def enter(module: Any, args: Any, name: str = name) -> None:
@@ -151,7 +128,7 @@ def _forward(model: nn.Module, input_shape: Shape, device: str) -> _Forward:
 
         handles.append(module.register_forward_pre_hook(enter))
         handles.append(module.register_forward_hook(record))
-    dtype = _input_dtype(model)
+    dtype = input_dtype(model)
     if device == "meta":
         x = torch.empty(input_shape, device="meta", dtype=dtype)
     else:
@@ -167,7 +144,7 @@ def _forward(model: nn.Module, input_shape: Shape, device: str) -> _Forward:
             }
     counter = FlopCounterMode(display=False)
     try:
-        with _eval_mode(model), counter, torch.no_grad(), warnings.catch_warnings():
+        with eval_mode(model), counter, torch.no_grad(), warnings.catch_warnings():
             warnings.simplefilter("ignore")
             if substitutes is not None:
                 output = functional_call(model, substitutes, (x,))
@@ -175,10 +152,10 @@ def _forward(model: nn.Module, input_shape: Shape, device: str) -> _Forward:
                 output = model(x)
     except Exception as error:
         if device == "meta" and _is_meta_failure(error):
-            raise _MetaUnsupported(_first_line(error)) from error
+            raise _MetaUnsupported(first_line(error)) from error
         where = f"\nin {entered[-1]}" if entered else ""
         raise ModelSourceError(
-            f"the forward fails at input shape {tuple(input_shape)}: {_first_line(error)}{where}"
+            f"the forward fails at input shape {tuple(input_shape)}: {first_line(error)}{where}"
         ) from None
     finally:
         for handle in handles:
@@ -190,55 +167,6 @@ def _forward(model: nn.Module, input_shape: Shape, device: str) -> _Forward:
         counter.get_total_flops(),
         tuple(tensors_out[0].shape) if tensors_out else None,
     )
-
-
-def candidate_reason(module: nn.Module) -> str | None:
-    """Why a layer is not a swap candidate (None when it is one)."""
-    from torch import nn
-
-    if isinstance(module, nn.Linear):
-        return "linear layer"
-    if not isinstance(module, nn.Conv2d):
-        return f"{type(module).__name__}, not a Conv2d"
-    if module.groups > 1 and module.groups == module.in_channels:
-        return "already depthwise (groups = C_in)"
-    if module.groups > 1:
-        return f"grouped (groups = {module.groups})"
-    if tuple(module.kernel_size) == (1, 1):
-        return "1×1 kernel (already pointwise)"
-    return None
-
-
-def _geometry(module: nn.Module) -> dict[str, Any]:
-    """A conv's or linear's geometry as the JSON describes it."""
-    from torch import nn
-
-    if isinstance(module, nn.Linear):
-        return {
-            "in_channels": module.in_features,
-            "out_channels": module.out_features,
-            "kernel_size": None,
-            "stride": None,
-            "padding": None,
-            "dilation": None,
-            "groups": 1,
-            "bias": module.bias is not None,
-            "padding_mode": None,
-        }
-    conv: Any = module
-    padding = conv.padding if isinstance(conv.padding, str) else tuple(conv.padding)
-    is_2d = isinstance(module, nn.Conv2d)
-    return {
-        "in_channels": conv.in_channels,
-        "out_channels": conv.out_channels,
-        "kernel_size": analytic.pair(conv.kernel_size) if is_2d else None,
-        "stride": tuple(conv.stride),
-        "padding": padding,
-        "dilation": tuple(conv.dilation),
-        "groups": conv.groups,
-        "bias": conv.bias is not None,
-        "padding_mode": conv.padding_mode,
-    }
 
 
 def _batch_and_hw(shape: Shape) -> tuple[int, tuple[int, int]]:
@@ -280,7 +208,7 @@ class _SeparableCounter:
         import torch
         from torch.utils.flop_counter import FlopCounterMode
 
-        from .layers import DepthwiseSeparableConv
+        from ..core.layers import DepthwiseSeparableConv
 
         key = (repr(conv), conv.weight.dtype, tuple(input_shapes))
         if key not in self.cache:
@@ -307,20 +235,20 @@ def _layers(
     separable_counter = _SeparableCounter(depth_multiplier)
     rows: list[ModelLayer] = []
     measured_params = measured_macs = 0
-    for name, module in _counted_layers(model):
+    for name, module in counted_layers(model):
         calls = forward.calls[name]
-        geometry = _geometry(module)
-        torch_params = sum(parameter.numel() for parameter in module.parameters(recurse=False))
+        layer_geometry = geometry(module)
+        torch_params = own_params(module)
         counts = forward.flops.get(tracker_names.get(module, ""), {})
         torch_macs = sum(counts.values()) // 2 if calls else 0
         measured_params += torch_params
         measured_macs += torch_macs
         reason = candidate_reason(module)
-        kind = "linear" if isinstance(module, nn.Linear) else "conv"
+        kind = layer_kind(module)
         separable: Cost | None = None
         if isinstance(module, nn.Linear):
             params = analytic.linear_params(
-                module.in_features, module.out_features, geometry["bias"]
+                module.in_features, module.out_features, layer_geometry["bias"]
             )
             macs = sum(
                 analytic.linear_macs(shape, module.in_features, module.out_features)
@@ -328,18 +256,18 @@ def _layers(
             )
             closed_shapes = [(*shape[:-1], module.out_features) for shape, _ in calls]
         elif isinstance(module, nn.Conv2d):
-            kernel = geometry["kernel_size"]
-            c_in, c_out = geometry["in_channels"], geometry["out_channels"]
+            kernel = layer_geometry["kernel_size"]
+            c_in, c_out = layer_geometry["in_channels"], layer_geometry["out_channels"]
             params = analytic.conv2d_params(
-                c_in, c_out, kernel, geometry["groups"], geometry["bias"]
+                c_in, c_out, kernel, layer_geometry["groups"], layer_geometry["bias"]
             )
-            per_call = [_conv_call(geometry, shape, depth_multiplier) for shape, _ in calls]
+            per_call = [_conv_call(layer_geometry, shape, depth_multiplier) for shape, _ in calls]
             macs = sum(call[0] for call in per_call)
             closed_shapes = [call[2] for call in per_call]
             if reason is None:
                 separable = Cost(
                     analytic.separable_params(
-                        c_in, c_out, kernel, geometry["bias"], depth_multiplier
+                        c_in, c_out, kernel, layer_geometry["bias"], depth_multiplier
                     ),
                     sum(call[1] for call in per_call),
                 )
@@ -351,7 +279,6 @@ def _layers(
                 checks.compare("shapes", f"{name} (separable)", closed_shapes, block_shapes)
         else:
             # Other conv types are listed with PyTorch's figures; the closed form skips them.
-            kind = "other"
             params, macs = torch_params, torch_macs
             closed_shapes = [output for _, output in calls]  # type: ignore[misc]
         checks.compare("params", name, params, torch_params)
@@ -370,7 +297,7 @@ def _layers(
                 swap=False,
                 standard=Cost(params, macs),
                 separable=separable,
-                **geometry,
+                **layer_geometry,
             )
         )
     return rows, measured_params, measured_macs
@@ -397,8 +324,8 @@ def _materialise(
     """The model with real CPU tensors, refused over the memory budget (as ``bench`` does)."""
     from math import prod
 
-    from .latency import default_budget_bytes
-    from .memory import format_bytes
+    from ..core.latency import default_budget_bytes
+    from ..core.memory import format_bytes
 
     model = built.module
     on_meta = any(tensor.is_meta for tensor in [*model.parameters(), *model.buffers()])
@@ -441,12 +368,7 @@ def analyze_model(
     from torch import nn
 
     selection = parse_selection(select) if isinstance(select, str) else select
-    low, high = FIELD_BOUNDS["depth_multiplier"]
-    if not isinstance(depth_multiplier, int) or not low <= depth_multiplier <= high:
-        raise ModelSourceError(
-            f"--depth-multiplier must be {range_message('depth_multiplier')}, "
-            f"got {depth_multiplier!r}"
-        )
+    depth_multiplier = check_depth_multiplier(depth_multiplier)
     parsed: ModelSource | None = None
     if isinstance(source, nn.Module):
         if weights is not None:
@@ -461,8 +383,6 @@ def analyze_model(
         built = build_model(parsed)
     errors: dict[str, float] = {}
     if weights is not None:
-        from .swap import layer_errors, load_weights
-
         # Assigned onto the meta build: the only memory is the state_dict's own.
         load_weights(built.module, weights, assign=True)
         errors = layer_errors(built.module, depth_multiplier)

@@ -10,11 +10,11 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
-from . import __version__
-from .core.latency import parse_threads
-from .core.networks import NETWORKS, parse_resolution, parse_width_multiplier
-from .core.spec import FIELD_BOUNDS, LayerSpec, SpecError, parse_int_in_range, range_message
-from .core.sweep import SWEEP_POINTS
+from .. import __version__
+from ..core.latency import parse_threads
+from ..core.networks import NETWORKS, parse_resolution, parse_width_multiplier
+from ..core.spec import FIELD_BOUNDS, LayerSpec, SpecError, parse_int_in_range, range_message
+from ..core.sweep import SWEEP_POINTS
 
 EXIT_MATCH = 0
 EXIT_MISMATCH = 1
@@ -336,9 +336,9 @@ def argument_type(parse: Callable[[str], Any]) -> Callable[[str], Any]:
 
 def run_network(arguments: argparse.Namespace) -> int:
     """Print a network's per-layer table and totals; return the exit code."""
-    from .core.measure import verify_network
-    from .core.networks import network_report as build_report
-    from .report import network as network_report
+    from ..core.measure import verify_network
+    from ..core.networks import network_report as build_report
+    from ..report import network as network_report
 
     try:
         closed_form = build_report(arguments.name, arguments.width_multiplier, arguments.resolution)
@@ -374,8 +374,8 @@ def emit_report(output_format: str | None, report_module: Any, value: Any) -> No
 
 def run_sweep(arguments: argparse.Namespace) -> int:
     """Print a sweep in the chosen format; return the exit code."""
-    from .core.sweep import sweep
-    from .report import sweep as sweep_report
+    from ..core.sweep import sweep
+    from ..report import sweep as sweep_report
 
     points = sweep(arguments.over, spec_from_arguments(arguments))
     emit(
@@ -390,8 +390,8 @@ def run_sweep(arguments: argparse.Namespace) -> int:
 
 def run_compare(arguments: argparse.Namespace) -> int:
     """Print one comparison in the chosen format; return the exit code."""
-    from .core.compare import compare
-    from .report import layer as report
+    from ..core.compare import compare
+    from ..report import layer as report
 
     comparison = compare(
         spec_from_arguments(arguments),
@@ -407,8 +407,8 @@ def run_compare(arguments: argparse.Namespace) -> int:
 
 def run_bench(arguments: argparse.Namespace) -> int:
     """Time both sides and print the latency table; return the exit code."""
-    from .core.latency import MIN_RUN_TIME_S, BenchError, benchmark
-    from .report import latency as latency_report
+    from ..core.latency import MIN_RUN_TIME_S, BenchError, benchmark
+    from ..report import latency as latency_report
 
     if arguments.model is not None:
         return run_bench_model(arguments)
@@ -436,10 +436,10 @@ def run_bench(arguments: argparse.Namespace) -> int:
 
 def run_bench_model(arguments: argparse.Namespace) -> int:
     """Time a whole model and its swapped copy; return the exit code."""
-    from .core.latency import BenchError
-    from .core.model_analysis import SelectionError, parse_selection
-    from .core.model_source import ModelSourceError, parse_input_shape, parse_source
-    from .core.swap_plan import SwapError
+    from ..core.latency import BenchError
+    from ..model.analysis import SelectionError, parse_selection
+    from ..model.plan import SwapError
+    from ..model.source import ModelSourceError, parse_input_shape, parse_source
 
     budget = arguments.memory_budget_mb
     try:
@@ -448,7 +448,7 @@ def run_bench_model(arguments: argparse.Namespace) -> int:
         input_shape = None
         if arguments.input_shape is not None:
             input_shape = parse_input_shape(arguments.input_shape)
-        from .core.model_bench import MODEL_MIN_RUN_TIME_S, benchmark_model
+        from ..model.bench import MODEL_MIN_RUN_TIME_S, benchmark_model
 
         result = benchmark_model(
             str(source),
@@ -465,7 +465,7 @@ def run_bench_model(arguments: argparse.Namespace) -> int:
     except (BenchError, ModelSourceError, SelectionError, SwapError) as error:
         print(f"sepconv-tui bench: error: {error}", file=sys.stderr)
         return EXIT_BAD_ARGUMENTS
-    from .report import model_bench as model_bench_report
+    from ..report import model_bench as model_bench_report
 
     emit_report(arguments.format, model_bench_report, result)
     return EXIT_MATCH
@@ -475,9 +475,9 @@ def run_swap(arguments: argparse.Namespace) -> int:
     """Swap a model's convs from its weights, write swapped.pt and plan.json; return the code."""
     from pathlib import Path
 
-    from .core.model_analysis import SelectionError, parse_selection
-    from .core.model_source import ModelSourceError, parse_input_shape, parse_source
-    from .core.swap_plan import SwapError
+    from ..model.analysis import SelectionError, parse_selection
+    from ..model.plan import SwapError
+    from ..model.source import ModelSourceError, parse_input_shape, parse_source
 
     out = Path(arguments.out)
     try:
@@ -488,7 +488,7 @@ def run_swap(arguments: argparse.Namespace) -> int:
             input_shape = parse_input_shape(arguments.input_shape)
         if out.exists() and not out.is_dir():
             raise SwapError(f"--out {arguments.out!r} is a file, not a folder")
-        from .core.swap import swap_from_source
+        from ..model.swap import swap_from_source
 
         result = swap_from_source(
             str(source),
@@ -498,7 +498,7 @@ def run_swap(arguments: argparse.Namespace) -> int:
             init=arguments.init,
             input_shape=input_shape,
         )
-        from .report import swap as swap_report
+        from ..report import swap as swap_report
 
         written = [str(out / "swapped.pt"), str(out / "plan.json")]
         import torch
@@ -532,8 +532,8 @@ def run_model(arguments: argparse.Namespace) -> int:
     """Analyse a whole model and print its table and totals; return the exit code."""
     import shutil
 
-    from .core.model_analysis import SelectionError, parse_selection
-    from .core.model_source import (
+    from ..model.analysis import SelectionError, parse_selection
+    from ..model.source import (
         ModelSourceError,
         build_model,
         parse_input_shape,
@@ -550,7 +550,7 @@ def run_model(arguments: argparse.Namespace) -> int:
         elif arguments.resolution is not None:
             default_shape = build_model(source).default_input_shape
             input_shape = with_resolution(default_shape, arguments.resolution)
-        from .core.model_measure import analyze_model
+        from ..model.trace import analyze_model
 
         analysis = analyze_model(
             str(source),
@@ -561,7 +561,7 @@ def run_model(arguments: argparse.Namespace) -> int:
     except (ModelSourceError, SelectionError) as error:
         print(f"sepconv-tui model: error: {error}", file=sys.stderr)
         return EXIT_BAD_ARGUMENTS
-    from .report import model as model_report
+    from ..report import model as model_report
 
     compact = shutil.get_terminal_size().columns < model_report.WIDE_COLUMNS
     emit(
@@ -576,7 +576,7 @@ def run_model(arguments: argparse.Namespace) -> int:
 
 def run_app(arguments: argparse.Namespace) -> int:
     """Open the terminal app prefilled with the layer flags."""
-    from .tui.app import SepConvApp
+    from ..tui.app import SepConvApp
 
     SepConvApp(spec_from_arguments(arguments)).run()
     return EXIT_MATCH

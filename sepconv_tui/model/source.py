@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..errors import UserError, first_line
+
 if TYPE_CHECKING:
     import torch
     from torch import nn
@@ -30,8 +32,10 @@ DEFAULT_INPUT_SHAPE: Shape = (1, 3, 224, 224)
 MODELS_EXTRA = "install sepconv-tui[models] (with a torchvision that matches your torch)"
 
 
-class ModelSourceError(ValueError):
+class ModelSourceError(UserError):
     """A source that cannot be resolved, built or run; the message is for the user as is."""
+
+    default_field = "source"
 
 
 @dataclass(frozen=True)
@@ -142,12 +146,6 @@ def _closest(name: str, names: list[str]) -> str:
     return f"; did you mean {close[0]!r}?" if close else ""
 
 
-def _first_line(error: BaseException) -> str:
-    """``ExceptionType: first line of its message``."""
-    text = str(error).strip().splitlines()
-    return f"{type(error).__name__}: {text[0]}" if text else type(error).__name__
-
-
 @dataclass(frozen=True)
 class BuiltModel:
     """A model built from a source, the input it was published for, and what the build did."""
@@ -235,7 +233,7 @@ def _load_file(path_text: str) -> Any:
         spec.loader.exec_module(module)
     except Exception as error:
         sys.modules.pop(module_name, None)
-        raise ModelSourceError(f"{path_text} does not import: {_first_line(error)}") from None
+        raise ModelSourceError(f"{path_text} does not import: {first_line(error)}") from None
     finally:
         if folder in sys.path:
             sys.path.remove(folder)
@@ -249,7 +247,7 @@ def _load_module(dotted: str) -> Any:
     except ModuleNotFoundError as error:
         raise ModelSourceError(f"module {dotted!r} not found ({error})") from None
     except Exception as error:
-        raise ModelSourceError(f"module {dotted!r} does not import: {_first_line(error)}") from None
+        raise ModelSourceError(f"module {dotted!r} does not import: {first_line(error)}") from None
 
 
 def _factory(module: Any, where: str, attribute: str) -> Callable[[], Any]:
@@ -281,7 +279,7 @@ def _call_factory(factory: Callable[[], Any], label: str) -> nn.Module:
     except ModelSourceError:
         raise
     except Exception as error:
-        raise ModelSourceError(f"{label} raised {_first_line(error)}") from None
+        raise ModelSourceError(f"{label} raised {first_line(error)}") from None
     if not isinstance(model, nn.Module):
         raise ModelSourceError(f"{label} returned {type(model).__name__}, not a torch.nn.Module")
     return model

@@ -1,6 +1,6 @@
 """A child process that answers PyTorch measurements: one JSON spec per stdin line.
 
-``python -m sepconv_tui.core.measure_server`` reads ``LayerSpec.to_dict()`` lines and writes
+``python -m sepconv_tui.workers.measure_server`` reads ``LayerSpec.to_dict()`` lines and writes
 ``{"figures": Figures.to_dict()}`` or ``{"error": message}`` lines; a line
 ``{"network": {"name", "width_multiplier", "resolution"}}`` gets ``{"verified": {...}}``
 (``measure.verify_network``). It ends at end of input.
@@ -13,9 +13,9 @@ from __future__ import annotations
 import json
 import sys
 
-from . import measure
-from .networks import network_report
-from .spec import LayerSpec, SpecError
+from ..core import measure
+from ..core.networks import network_report
+from ..core.spec import LayerSpec, SpecError
 
 
 def answer(line: str) -> dict[str, object]:

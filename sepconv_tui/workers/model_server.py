@@ -1,13 +1,13 @@
 """A child process that analyses models for the app: one JSON request per stdin line.
 
-``python -m sepconv_tui.core.model_server`` answers, one line each:
+``python -m sepconv_tui.workers.model_server`` answers, one line each:
 
 - ``{"names": true}`` → ``{"names": ["torchvision:alexnet", …, "timm:…"]}`` (``model_names``);
 - ``{"analyze": {"source", "input_shape": [N, C, H, W] | null, "select", "depth_multiplier",
   "weights": path | null}}`` → ``{"analysis": ModelAnalysis.to_dict()}``;
 - anything that fails → ``{"error": message}`` (the engine's message, with its suggestion).
 
-It ends at end of input. ``python -m sepconv_tui.core.model_server bench`` instead reads one
+It ends at end of input. ``python -m sepconv_tui.workers.model_server bench`` instead reads one
 request ``{"source", "select", "input_shape", "depth_multiplier", "device", "threads",
 "weights", "min_run_time"}`` and times the original and the swapped model
 (``core.model_bench.benchmark_model``), writing ``{"stage": i, "label": …}`` lines, then
@@ -24,27 +24,23 @@ import json
 import sys
 from typing import Any
 
-
-def _first_line(error: BaseException) -> str:
-    """The error's first line, prefixed with its type when it is not one of ours."""
-    text = str(error).strip().splitlines()
-    return text[0] if text else type(error).__name__
+from ..errors import first_line
 
 
 def answer(line: str) -> dict[str, Any]:
     """The reply to one request line."""
-    from .model_analysis import SelectionError
-    from .model_source import ModelSourceError
-    from .swap_plan import SwapError
+    from ..model.analysis import SelectionError
+    from ..model.plan import SwapError
+    from ..model.source import ModelSourceError
 
     try:
         request = json.loads(line)
         if request.get("names"):
-            from .model_source import model_names
+            from ..model.source import model_names
 
             return {"names": model_names()}
         options = request["analyze"]
-        from .model_measure import analyze_model
+        from ..model.trace import analyze_model
 
         shape = options.get("input_shape")
         analysis = analyze_model(
@@ -58,7 +54,7 @@ def answer(line: str) -> dict[str, Any]:
     except (ModelSourceError, SelectionError, SwapError) as error:
         return {"error": str(error)}
     except Exception as error:  # a model's own code can raise anything: report, never die
-        return {"error": f"{type(error).__name__}: {_first_line(error)}"}
+        return {"error": f"{type(error).__name__}: {first_line(error)}"}
 
 
 def _write(message: dict[str, Any]) -> None:
@@ -69,11 +65,11 @@ def _write(message: dict[str, Any]) -> None:
 
 def bench(request: dict[str, Any]) -> dict[str, Any]:
     """Time one whole-model benchmark, writing its stages; the result or the error message."""
-    from .latency import BenchError
-    from .model_analysis import SelectionError
-    from .model_bench import MODEL_MIN_RUN_TIME_S, benchmark_model
-    from .model_source import ModelSourceError
-    from .swap_plan import SwapError
+    from ..core.latency import BenchError
+    from ..model.analysis import SelectionError
+    from ..model.bench import MODEL_MIN_RUN_TIME_S, benchmark_model
+    from ..model.plan import SwapError
+    from ..model.source import ModelSourceError
 
     shape = request.get("input_shape")
     try:
@@ -89,9 +85,9 @@ def bench(request: dict[str, Any]) -> dict[str, Any]:
             progress=lambda index, stage: _write({"stage": index, "label": stage}),
         )
     except (BenchError, ModelSourceError, SelectionError, SwapError) as error:
-        return {"error": _first_line(error)}
+        return {"error": first_line(error)}
     except Exception as error:  # a model's own code can raise anything: report, never die
-        return {"error": f"{type(error).__name__}: {_first_line(error)}"}
+        return {"error": f"{type(error).__name__}: {first_line(error)}"}
     return {"result": result.to_dict()}
 
 

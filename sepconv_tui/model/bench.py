@@ -14,7 +14,7 @@ from math import prod
 from pathlib import Path
 from typing import Any
 
-from .latency import (
+from ..core.latency import (
     BenchError,
     Progress,
     Timing,
@@ -22,9 +22,9 @@ from .latency import (
     default_budget_bytes,
     time_forward,
 )
-from .memory import format_bytes
-from .model_analysis import ModelAnalysis, Selection
-from .model_source import Shape
+from ..core.memory import format_bytes
+from .analysis import ModelAnalysis, Selection
+from .source import Shape
 
 #: What a whole-model benchmark goes through, in order.
 STAGES = (
@@ -169,7 +169,7 @@ def benchmark_model(
     report = progress if progress is not None else (lambda _index, _stage: None)
     check_device(device)
     report(0, STAGES[0])
-    from .model_measure import analyze_model
+    from .trace import analyze_model
 
     analysis = analyze_model(
         source,
@@ -183,7 +183,7 @@ def benchmark_model(
 
     import torch
 
-    from .model_source import build_model
+    from .source import build_model
     from .swap import load_weights, swap_convs
 
     report(1, STAGES[1])

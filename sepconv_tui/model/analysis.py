@@ -8,8 +8,12 @@ and the app rebuilds it from JSON (``ModelAnalysis.from_dict``) and toggles swap
 from __future__ import annotations
 
 import fnmatch
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
+
+from ..core.spec import FIELD_BOUNDS, range_message
+from ..errors import UserError
 
 Shape = tuple[int, ...]
 
@@ -17,8 +21,70 @@ Shape = tuple[int, ...]
 SELECTION_FORMS = "saving, all, none, top:N, max-error:X, or comma-separated layer names and globs"
 
 
-class SelectionError(ValueError):
+class SelectionError(UserError):
     """A ``--swap`` selection that is malformed or names no candidate."""
+
+    default_field = "swap"
+
+
+class SwapError(UserError):
+    """A swap or a plan that cannot be carried out; the message is for the user as is."""
+
+
+#: What ``--depth-multiplier`` accepts, for messages.
+DEPTH_MULTIPLIER_FORMS = "an integer from 1 to 64, or auto:E with 0 < E ≤ 1"
+
+
+@dataclass(frozen=True)
+class AutoDepth:
+    """``auto:E``: each layer's smallest m whose per-channel SVD keeps a fraction E of ‖W‖²_F."""
+
+    energy: float
+
+    def __str__(self) -> str:
+        """The text ``parse_depth_multiplier`` reads back."""
+        return f"auto:{self.energy:g}"
+
+
+#: One m for every swapped layer, a rule that picks each layer's, or each layer's own.
+DepthChoice = int | AutoDepth
+
+
+def check_depth_multiplier(value: Any, where: str = "--depth-multiplier") -> int:
+    """``value`` as an int from 1 to 64 (FIELD_BOUNDS), or SwapError naming ``where``."""
+    low, high = FIELD_BOUNDS["depth_multiplier"]
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise SwapError(
+            f"{where} must be {range_message('depth_multiplier')}, got {value!r}",
+            field="depth_multiplier",
+        )
+    return value
+
+
+def parse_depth_multiplier(value: Any) -> DepthChoice:
+    """``--depth-multiplier`` text (or an int, or AutoDepth) → DepthChoice; SwapError otherwise."""
+    if isinstance(value, AutoDepth):
+        value = str(value)
+    if isinstance(value, str):
+        cleaned = value.strip()
+        if cleaned.startswith("auto:"):
+            try:
+                energy = float(cleaned.removeprefix("auto:"))
+            except ValueError:
+                energy = -1.0
+            if not 0 < energy <= 1:  # nan fails too
+                raise SwapError(
+                    f"--depth-multiplier auto:E needs a number E with 0 < E ≤ 1, got {value!r}",
+                    field="depth_multiplier",
+                )
+            return AutoDepth(energy)
+        if cleaned.lstrip("-").isdigit():
+            return check_depth_multiplier(int(cleaned))
+        raise SwapError(
+            f"--depth-multiplier must be {DEPTH_MULTIPLIER_FORMS}, got {value!r}",
+            field="depth_multiplier",
+        )
+    return check_depth_multiplier(value)
 
 
 @dataclass(frozen=True)
@@ -375,7 +441,17 @@ class ModelAnalysis:
         )
 
     def __rich__(self) -> Any:
-        """The same table and summary the CLI prints (Rich is imported only here)."""
-        from ..report.model import render
+        """The CLI's table and summary once ``report.model`` is loaded (``sepconv_tui`` loads
+        it for ``analyze_model``); a one-line summary before. The report layer registers
+        itself in RICH_RENDERERS so that this plain-data module never imports it."""
+        renderer = RICH_RENDERERS.get(type(self))
+        if renderer is not None:
+            return renderer(self)
+        return (
+            f"{self.source}: {self.original.params:,} → {self.swapped.params:,} params, "
+            f"{len(self.swapped_names)} of {len(self.candidates)} candidates swapped"
+        )
 
-        return render(self)
+
+#: How ``__rich__`` draws each plain-data type; filled by the report modules when imported.
+RICH_RENDERERS: dict[type, Callable[[Any], Any]] = {}

@@ -7,8 +7,8 @@ padded "same". Plain data, no torch.
 
 from __future__ import annotations
 
-from .model_analysis import ModelLayer
-from .spec import LayerSpec, SpecError
+from ..core.spec import LayerSpec, SpecError
+from .analysis import ModelLayer
 
 
 class LayerFitError(ValueError):

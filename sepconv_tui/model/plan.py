@@ -24,8 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .model_analysis import ModelAnalysis, Shape
-from .spec import FIELD_BOUNDS, range_message
+from ..core.spec import FIELD_BOUNDS, range_message
+from .analysis import ModelAnalysis, Shape, SwapError
 
 if TYPE_CHECKING:
     from torch import nn
@@ -34,10 +34,6 @@ PLAN_FORMAT = "sepconv-tui swap plan"
 PLAN_VERSION = 1
 #: What ``init`` accepts, in the order the CLI lists them.
 INITS = ("svd", "random")
-
-
-class SwapError(ValueError):
-    """A swap or a plan that cannot be carried out; the message is for the user as is."""
 
 
 @dataclass(frozen=True)

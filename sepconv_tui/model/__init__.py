@@ -1,0 +1,5 @@
+"""A whole model, one job a module, imports one way along this chain (import-linter checks it).
+
+analysis (plain data) → source, weights → candidates → factorise (per-channel SVD) → trace
+(``analyze_model``) → plan → swap → bench → data → fidelity → recover.
+"""

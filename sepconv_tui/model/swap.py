@@ -1,0 +1,208 @@
+"""Apply the swap: a model copy whose selected convs are separable blocks, from the old weights.
+
+A standard kernel W (C_out × C_in × kh × kw) and a separable block's effective kernel Ŵ
+(Ŵ[:, i] = Σ_r pointwise[:, i·m + r] ⊗ depthwise[i·m + r]) agree exactly when every C_out × (kh·kw)
+matrix W[:, i] has rank ≤ m. So the block closest to W in Frobenius norm takes, per input
+channel, the top m singular triplets of W[:, i] (Eckart–Young): right singular vectors become
+the depthwise filters, σ·u the pointwise weights. torch is imported inside the functions.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .analysis import Selection, check_depth_multiplier, parse_selection
+from .candidates import candidate_reason, static_analysis
+from .factorise import effective_kernel, has_real_weights, layer_errors, relative_error, svd_factors
+from .plan import INITS, SwapError, SwapPlan, SwapResult
+from .source import Shape
+from .weights import load_weights
+
+if TYPE_CHECKING:
+    from torch import nn
+
+    from ..core.layers import DepthwiseSeparableConv
+
+
+def _replace(model: nn.Module, blocks: dict[nn.Module, nn.Module]) -> None:
+    """Put each block where its conv was registered (every place, for a conv used twice)."""
+    for module in list(model.modules()):
+        for child_name, child in list(module.named_children()):
+            if child in blocks:
+                setattr(module, child_name, blocks[child])
+
+
+def _block(conv: nn.Conv2d, depth_multiplier: int) -> DepthwiseSeparableConv:
+    """The block replacing ``conv``, in ``conv``'s training mode, PyTorch's default init."""
+    from ..core.layers import DepthwiseSeparableConv
+
+    block = DepthwiseSeparableConv.from_conv(conv, depth_multiplier)
+    block.train(conv.training)
+    return block
+
+
+def _initialise_from_svd(block: DepthwiseSeparableConv, conv: nn.Conv2d) -> None:
+    """Depthwise and pointwise weights from the SVD; depthwise bias 0, pointwise bias = conv's."""
+    import torch
+
+    multiplier = block.depthwise.out_channels // block.depthwise.in_channels
+    depthwise, pointwise = svd_factors(conv.weight, multiplier)
+    with torch.no_grad():
+        block.depthwise.weight.copy_(depthwise)
+        block.pointwise.weight.copy_(pointwise)
+        if block.depthwise.bias is not None:
+            block.depthwise.bias.zero_()
+        if block.pointwise.bias is not None and conv.bias is not None:
+            block.pointwise.bias.copy_(conv.bias)
+
+
+def _count(model: nn.Module) -> int:
+    """Parameters, each shared one once."""
+    return sum(parameter.numel() for parameter in model.parameters())
+
+
+def swap_convs(
+    model: nn.Module,
+    select: str | Selection = "saving",
+    *,
+    depth_multiplier: int = 1,
+    init: str = "svd",
+    input_shape: Shape | None = None,
+    source: str | None = None,
+) -> SwapResult:
+    """A copy of ``model`` with ``select``'s candidate convs as separable blocks.
+
+    ``select`` as in ``analyze_model`` (plus ``max-error:X``: the candidates whose SVD error is
+    ≤ X); ``top:N`` ranks by MACs, so it needs ``input_shape``. ``init="svd"`` starts each
+    block from the conv's weights (exact when every W[:, i] has rank ≤ m, the closest block
+    otherwise); ``"random"`` keeps PyTorch's default initialisation. ``model`` is not touched;
+    the copy keeps its device and dtypes. ``source`` is only recorded in the plan.
+    """
+    selection = parse_selection(select) if isinstance(select, str) else select
+    depth_multiplier = check_depth_multiplier(depth_multiplier)
+    if init not in INITS:
+        raise SwapError(f"--init must be svd or random, got {init!r}")
+    real = has_real_weights(model)
+    if init == "svd" and not real:
+        raise SwapError(
+            "init='svd' needs the model's weights, but they are on the meta device: build it "
+            "for real (or load weights), or use init='random'"
+        )
+    if input_shape is not None:
+        from .trace import analyze_model
+
+        analysis = analyze_model(
+            model, input_shape=input_shape, select="none", depth_multiplier=depth_multiplier
+        )
+    elif selection.rule == "top":
+        raise SwapError(
+            f"--swap {selection} ranks layers by the MACs a swap saves, which needs an input "
+            "shape: pass input_shape (--input-shape)"
+        )
+    else:
+        analysis = static_analysis(model, depth_multiplier)
+    if real:
+        analysis = analysis.with_errors(layer_errors(model, depth_multiplier))
+    analysis = analysis.select(selection)
+    if source is not None:
+        analysis = replace(analysis, source=source)
+    names = [layer.name for layer in analysis.layers if layer.swap]
+
+    swapped_model = copy.deepcopy(model)
+    modules = dict(swapped_model.named_modules())
+    blocks: dict[nn.Module, nn.Module] = {}
+    errors: dict[str, float] = {}
+    for name in names:
+        conv: Any = modules[name]
+        block = _block(conv, depth_multiplier)
+        if init == "svd":
+            _initialise_from_svd(block, conv)
+        if real:
+            errors[name] = relative_error(conv.weight, effective_kernel(block))
+        blocks[conv] = block
+    _replace(swapped_model, blocks)
+    return SwapResult(
+        model=swapped_model,
+        swapped=tuple(names),
+        relative_error=errors,
+        depth_multiplier=depth_multiplier,
+        init=init,
+        source=source,
+        input_shape=input_shape,
+        params={"original": _count(model), "swapped": _count(swapped_model)},
+        analysis=analysis if input_shape is not None else None,
+    )
+
+
+def apply_plan(model: nn.Module, plan: SwapPlan | Mapping[str, Any]) -> nn.Module:
+    """Replace ``plan``'s convs of ``model`` by blocks, in place; return ``model``.
+
+    The blocks keep PyTorch's default initialisation (the weights come from a state_dict):
+    ``apply_plan(build(), plan).load_state_dict(torch.load("swapped.pt"))``. On a model built
+    on the meta device, load with ``assign=True``.
+    """
+    if not isinstance(plan, SwapPlan):
+        plan = SwapPlan.from_dict(dict(plan))
+    modules = dict(model.named_modules())
+    blocks: dict[nn.Module, nn.Module] = {}
+    for name in plan.swapped:
+        module = modules.get(name)
+        if module is None:
+            raise SwapError(f"the swap plan names {name!r}, which this model does not have")
+        reason = candidate_reason(module)
+        if reason is not None:
+            raise SwapError(
+                f"the swap plan names {name!r}, which is not a swap candidate: {reason}"
+            )
+        blocks[module] = _block(module, plan.depth_multiplier)
+    _replace(model, blocks)
+    return model
+
+
+def swap_from_source(
+    source: str,
+    select: str | Selection = "saving",
+    *,
+    weights: str | Path | None = None,
+    depth_multiplier: int = 1,
+    init: str = "svd",
+    input_shape: Shape | None = None,
+    budget_bytes: int | None = None,
+) -> SwapResult:
+    """``swap_convs`` on a model built for real from ``source`` (with ``weights`` loaded).
+
+    The input defaults to the one the model was published for. The original, its swapped copy
+    and the state_dict must fit the memory budget (``bench``'s: a quarter of the free RAM).
+    """
+    from ..core.latency import default_budget_bytes
+    from ..core.memory import format_bytes
+    from .source import build_model, parameter_bytes, parse_source
+
+    parsed = parse_source(source)
+    empty = build_model(parsed)
+    shape = input_shape if input_shape is not None else empty.default_input_shape
+    copies = 3 if weights is not None else 2
+    needed = copies * parameter_bytes(empty.module)
+    budget = budget_bytes if budget_bytes is not None else default_budget_bytes("cpu")
+    if needed > budget:
+        raise SwapError(
+            f"{parsed} needs about {format_bytes(needed)} (the original, its swapped copy"
+            f"{' and the state_dict' if weights is not None else ''}): over the memory budget "
+            f"of {format_bytes(budget)}"
+        )
+    del empty
+    model = build_model(parsed, real=True).module
+    if weights is not None:
+        load_weights(model, weights)
+    return swap_convs(
+        model,
+        select,
+        depth_multiplier=depth_multiplier,
+        init=init,
+        input_shape=shape,
+        source=str(parsed),
+    )
