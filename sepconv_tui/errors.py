@@ -21,7 +21,13 @@ class UserError(ValueError):
         self.field = field if field is not None else self.default_field
 
 
-def first_line(error: BaseException) -> str:
-    """The first non-empty line of an error's message (its class name when it has none)."""
+def first_line(error: BaseException, *, with_type: bool = False) -> str:
+    """The first non-empty line of an error's message (its class name when it has none).
+
+    ``with_type`` prefixes the class name ("RuntimeError: boom"), for errors raised by the
+    user's own code, where the type says as much as the message.
+    """
     lines = [line.strip() for line in str(error).strip().splitlines() if line.strip()]
-    return lines[0] if lines else type(error).__name__
+    if not lines:
+        return type(error).__name__
+    return f"{type(error).__name__}: {lines[0]}" if with_type else lines[0]

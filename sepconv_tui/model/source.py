@@ -233,7 +233,7 @@ def _load_file(path_text: str) -> Any:
         spec.loader.exec_module(module)
     except Exception as error:
         sys.modules.pop(module_name, None)
-        raise ModelSourceError(f"{path_text} does not import: {first_line(error)}") from None
+        raise ModelSourceError(f"{path_text} does not import: {first_line(error, with_type=True)}") from None
     finally:
         if folder in sys.path:
             sys.path.remove(folder)
@@ -247,7 +247,7 @@ def _load_module(dotted: str) -> Any:
     except ModuleNotFoundError as error:
         raise ModelSourceError(f"module {dotted!r} not found ({error})") from None
     except Exception as error:
-        raise ModelSourceError(f"module {dotted!r} does not import: {first_line(error)}") from None
+        raise ModelSourceError(f"module {dotted!r} does not import: {first_line(error, with_type=True)}") from None
 
 
 def _factory(module: Any, where: str, attribute: str) -> Callable[[], Any]:
@@ -279,7 +279,7 @@ def _call_factory(factory: Callable[[], Any], label: str) -> nn.Module:
     except ModelSourceError:
         raise
     except Exception as error:
-        raise ModelSourceError(f"{label} raised {first_line(error)}") from None
+        raise ModelSourceError(f"{label} raised {first_line(error, with_type=True)}") from None
     if not isinstance(model, nn.Module):
         raise ModelSourceError(f"{label} returned {type(model).__name__}, not a torch.nn.Module")
     return model
