@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from ..core.analytic import separable_params
 from ..core.spec import FIELD_BOUNDS, range_message
 from ..errors import UserError
 
@@ -138,7 +139,8 @@ class ModelLayer:
     swap: bool
     standard: Cost
     separable: Cost | None  # the replacement block's cost; None unless a candidate
-    error: float | None = None  # reserved: relative error of the swapped layer's weights
+    error: float | None = None  # ‖W − Ŵ‖_F / ‖W‖_F of the SVD-initialised block, with weights
+    depth_multiplier: int = 1  # this layer's m (the separable cost is at this m)
 
     @property
     def param_saving(self) -> int:
@@ -179,6 +181,7 @@ class ModelLayer:
             "standard": self.standard.to_dict(),
             "separable": self.separable.to_dict() if self.separable is not None else None,
             "error": self.error,
+            "depth_multiplier": self.depth_multiplier,
         }
 
     @classmethod
@@ -207,6 +210,30 @@ class ModelLayer:
             standard=Cost.from_dict(values["standard"]),
             separable=Cost.from_dict(separable) if separable is not None else None,
             error=values.get("error"),
+            depth_multiplier=int(values.get("depth_multiplier", 1)),
+        )
+
+    def with_depth_multiplier(self, depth_multiplier: int) -> ModelLayer:
+        """The row with its separable block at ``depth_multiplier`` (arithmetic only).
+
+        The block's MACs are linear in m (both convs scale with C_in·m), so the new MACs are
+        the old ones × m_new / m_old exactly; the params come from the closed form.
+        """
+        if self.separable is None or depth_multiplier == self.depth_multiplier:
+            return replace(self, depth_multiplier=depth_multiplier)
+        assert self.kernel_size is not None
+        params = separable_params(
+            self.in_channels, self.out_channels, self.kernel_size, self.bias, depth_multiplier
+        )
+        macs = self.separable.macs // self.depth_multiplier * depth_multiplier
+        extra = self.separable.params - separable_params(
+            self.in_channels, self.out_channels, self.kernel_size, self.bias, self.depth_multiplier
+        )
+        return replace(
+            self,
+            depth_multiplier=depth_multiplier,
+            separable=Cost(params + extra, macs),
+            error=None,
         )
 
 
@@ -278,7 +305,7 @@ class ModelAnalysis:
     output_shape: Shape | None  # the first tensor the forward returned
     layers: tuple[ModelLayer, ...]
     other: Cost  # everything else, counted by PyTorch alone: norms, attention matmuls, …
-    depth_multiplier: int = 1
+    depth_multiplier: int = 1  # the m a layer gets unless chosen per layer (see ``multipliers``)
     device: str = "meta"  # where the forward ran: "meta", or "cpu" for models meta cannot run
     verified: dict[str, bool] = field(default_factory=dict)  # params, macs, shapes
     notes: tuple[str, ...] = ()
@@ -330,6 +357,48 @@ class ModelAnalysis:
             )
         layers = tuple(
             layer if layer.swap == (layer.name in names) else replace(layer, swap=not layer.swap)
+            for layer in self.layers
+        )
+        return replace(self, layers=layers)
+
+    @property
+    def multipliers(self) -> dict[str, int]:
+        """Each candidate's depth multiplier."""
+        return {layer.name: layer.depth_multiplier for layer in self.candidates}
+
+    @property
+    def shared_multiplier(self) -> int | None:
+        """The m every swapped layer (every candidate, when none is) shares; None if they differ."""
+        layers = [layer for layer in self.candidates if layer.swap] or list(self.candidates)
+        values = {layer.depth_multiplier for layer in layers}
+        if not values:
+            return self.depth_multiplier
+        return values.pop() if len(values) == 1 else None
+
+    def multiplier_json(self) -> int | dict[str, int]:
+        """``depth_multiplier`` as JSON and plans write it: an int when shared, else per layer."""
+        shared = self.shared_multiplier
+        if shared is not None:
+            return shared
+        return {layer.name: layer.depth_multiplier for layer in self.candidates if layer.swap}
+
+    def with_depth_multipliers(self, multipliers: dict[str, int] | int) -> ModelAnalysis:
+        """The analysis with each named candidate's block at its m (an int: every candidate's).
+
+        Arithmetic only; a layer whose m changes loses its weight error (it was for the old m).
+        """
+        if isinstance(multipliers, int):
+            multipliers = {layer.name: multipliers for layer in self.candidates}
+        unknown = sorted(set(multipliers) - {layer.name for layer in self.candidates})
+        if unknown:
+            raise SwapError(
+                f"depth multipliers for layers that are not candidates: {', '.join(unknown[:5])}",
+                field="depth_multiplier",
+            )
+        layers = tuple(
+            layer.with_depth_multiplier(check_depth_multiplier(multipliers[layer.name]))
+            if layer.name in multipliers
+            else layer
             for layer in self.layers
         )
         return replace(self, layers=layers)
@@ -411,7 +480,7 @@ class ModelAnalysis:
             "source": self.source,
             "input_shape": list(self.input_shape),
             "output_shape": _list(self.output_shape),
-            "depth_multiplier": self.depth_multiplier,
+            "depth_multiplier": self.multiplier_json(),
             "device": self.device,
             "original": original.to_dict(),
             "swapped": swapped.to_dict(),
@@ -434,7 +503,9 @@ class ModelAnalysis:
             output_shape=_tuple(values["output_shape"]),
             layers=tuple(ModelLayer.from_dict(layer) for layer in values["layers"]),
             other=Cost.from_dict(values["other_ops"]),
-            depth_multiplier=values["depth_multiplier"],
+            depth_multiplier=(
+                values["depth_multiplier"] if isinstance(values["depth_multiplier"], int) else 1
+            ),
             device=values["device"],
             verified=dict(values["verified"]),
             notes=tuple(values["notes"]),

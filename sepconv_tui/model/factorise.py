@@ -11,9 +11,11 @@ picks m for ``auto:E``. torch is imported inside the functions.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from .analysis import SwapError, check_depth_multiplier
+from ..core.spec import FIELD_BOUNDS
+from .analysis import AutoDepth, DepthChoice, SwapError, check_depth_multiplier
 from .candidates import candidate_reason
 
 if TYPE_CHECKING:
@@ -104,9 +106,68 @@ def candidate_convs(model: nn.Module) -> list[tuple[str, nn.Conv2d]]:
     ]
 
 
-def layer_errors(model: nn.Module, depth_multiplier: int = 1) -> dict[str, float]:
-    """Each candidate conv's ``svd_error``: what a swap initialised from its weights loses."""
-    depth_multiplier = check_depth_multiplier(depth_multiplier)
+def layer_errors(
+    model: nn.Module, depth_multiplier: int | Mapping[str, int] = 1
+) -> dict[str, float]:
+    """Each candidate conv's ``svd_error`` at its m: what a swap initialised from it loses.
+
+    ``depth_multiplier``: one m for all, or each layer's (layers it does not name get m = 1).
+    """
     if not has_real_weights(model):
         raise SwapError("the model's weights are on the meta device: errors need real weights")
-    return {name: svd_error(conv.weight, depth_multiplier) for name, conv in candidate_convs(model)}
+    errors = {}
+    for name, conv in candidate_convs(model):
+        multiplier = (
+            depth_multiplier.get(name, 1)
+            if isinstance(depth_multiplier, Mapping)
+            else depth_multiplier
+        )
+        errors[name] = svd_error(conv.weight, check_depth_multiplier(multiplier))
+    return errors
+
+
+def kept_energy(weight: torch.Tensor) -> list[float]:
+    """Fraction of ‖W‖²_F the best block keeps at m = 1, 2, … up to the rank min(C_out, kh·kw)."""
+    _u, s, _vh = _per_channel_svd(weight)
+    per_rank = (s**2).sum(dim=0)  # Σ over input channels of σ²_r, r = 1 … rank
+    total = float(per_rank.sum())
+    if total == 0:
+        return [1.0] * per_rank.shape[0]
+    return [float(kept) / total for kept in per_rank.cumsum(dim=0)]
+
+
+def auto_multiplier(weight: torch.Tensor, energy: float) -> int:
+    """The smallest m whose per-channel SVD keeps a fraction ``energy`` of ‖W‖²_F (E = 1 − error²).
+
+    Capped at the rank min(C_out, kh·kw), where the block is exact, and at the largest m allowed.
+    """
+    fractions = kept_energy(weight)
+    high = FIELD_BOUNDS["depth_multiplier"][1]
+    # A tolerance so that E = 1 stops at the full rank despite float rounding.
+    for multiplier, kept in enumerate(fractions[:high], start=1):
+        if kept >= energy - 1e-9:
+            return multiplier
+    return min(len(fractions), high)
+
+
+def resolve_multipliers(
+    model: nn.Module, choice: DepthChoice | Mapping[str, int], names: Iterable[str] | None = None
+) -> dict[str, int]:
+    """Each candidate's m (``names`` only, when given) under ``choice``: an int, auto:E or a map.
+
+    ``auto:E`` needs real weights (SwapError otherwise); a map gives m = 1 to layers it omits.
+    """
+    candidates = dict(candidate_convs(model))
+    wanted = list(candidates) if names is None else [name for name in names if name in candidates]
+    if isinstance(choice, Mapping):
+        return {name: check_depth_multiplier(choice.get(name, 1)) for name in wanted}
+    if isinstance(choice, AutoDepth):
+        if not has_real_weights(model):
+            raise SwapError(
+                f"--depth-multiplier {choice} picks each layer's m from its weights: give the "
+                "model's weights (--weights)",
+                field="depth_multiplier",
+            )
+        return {name: auto_multiplier(candidates[name].weight, choice.energy) for name in wanted}
+    multiplier = check_depth_multiplier(choice)
+    return {name: multiplier for name in wanted}

@@ -4,16 +4,18 @@ Plain data, no torch: ``core.swap`` writes a plan when it swaps (``SwapResult.to
 reads one back (``apply_plan``); the app writes one from its selection alone
 (``plan_from_analysis``), without weights. The JSON::
 
-    {"format": "sepconv-tui swap plan", "version": 1,
+    {"format": "sepconv-tui swap plan", "version": 2,
      "source": "torchvision:resnet18" | null,   # what to build the original from
      "input_shape": [1, 3, 224, 224] | null,     # the input the selection was made at
-     "depth_multiplier": 1,
+     "depth_multiplier": 1 | {"conv1": 2, "layer1.0.conv1": 1, ...},  # shared, or per layer
      "init": "svd" | "random" | null,            # null: written without weights
      "swapped": ["conv1", "layer1.0.conv1", ...],
      "relative_error": {"conv1": 0.41, ...} | null,
      "params": {"original": 11689512, "swapped": 1946107} | null}
 
 Only ``swapped`` and ``depth_multiplier`` decide the architecture; the rest is provenance.
+Version 2 writes ``depth_multiplier`` as an integer when every swapped layer shares it and as
+``{layer: m}`` otherwise; version 1 (always an integer) is still read.
 """
 
 from __future__ import annotations
@@ -24,14 +26,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..core.spec import FIELD_BOUNDS, range_message
-from .analysis import ModelAnalysis, Shape, SwapError
+from .analysis import ModelAnalysis, Shape, SwapError, check_depth_multiplier
 
 if TYPE_CHECKING:
     from torch import nn
 
 PLAN_FORMAT = "sepconv-tui swap plan"
-PLAN_VERSION = 1
+PLAN_VERSION = 2
+#: Versions ``SwapPlan.from_dict`` reads.
+READABLE_VERSIONS = (1, 2)
 #: What ``init`` accepts, in the order the CLI lists them.
 INITS = ("svd", "random")
 
@@ -41,13 +44,19 @@ class SwapPlan:
     """Which candidate convs are swapped, with what depth multiplier, and where it came from."""
 
     swapped: tuple[str, ...]
-    depth_multiplier: int = 1
+    depth_multiplier: int | dict[str, int] = 1  # shared, or each swapped layer's
     source: str | None = None
     input_shape: Shape | None = None
     init: str | None = None
     relative_error: dict[str, float] | None = None
     params: dict[str, int] | None = None  # {"original": …, "swapped": …}
     extra: dict[str, Any] = field(default_factory=dict)  # keys a newer writer added, kept
+
+    def multiplier_for(self, name: str) -> int:
+        """The depth multiplier of swapped layer ``name``."""
+        if isinstance(self.depth_multiplier, dict):
+            return self.depth_multiplier[name]
+        return self.depth_multiplier
 
     def to_dict(self) -> dict[str, Any]:
         """The plan JSON (see the module docstring)."""
@@ -56,7 +65,7 @@ class SwapPlan:
             "version": PLAN_VERSION,
             "source": self.source,
             "input_shape": list(self.input_shape) if self.input_shape is not None else None,
-            "depth_multiplier": self.depth_multiplier,
+            "depth_multiplier": compact_multipliers(self.swapped, self.depth_multiplier),
             "init": self.init,
             "swapped": list(self.swapped),
             "relative_error": dict(self.relative_error) if self.relative_error else None,
@@ -72,20 +81,14 @@ class SwapPlan:
         if values.get("format", PLAN_FORMAT) != PLAN_FORMAT:
             raise SwapError(f"not a swap plan: format is {values.get('format')!r}")
         version = values.get("version", PLAN_VERSION)
-        if version != PLAN_VERSION:
-            raise SwapError(f"swap plan version {version!r}: this sepconv-tui reads version 1")
+        if version not in READABLE_VERSIONS:
+            raise SwapError(
+                f"swap plan version {version!r}: this sepconv-tui reads versions 1 and 2"
+            )
         swapped = values.get("swapped")
         if not isinstance(swapped, list) or not all(isinstance(n, str) for n in swapped):
             raise SwapError("swap plan: 'swapped' must be a list of layer names")
-        multiplier = values.get("depth_multiplier", 1)
-        low, high = FIELD_BOUNDS["depth_multiplier"]
-        if isinstance(multiplier, bool) or not isinstance(multiplier, int):
-            multiplier = -1
-        if not low <= multiplier <= high:
-            raise SwapError(
-                f"swap plan: 'depth_multiplier' must be {range_message('depth_multiplier')}, "
-                f"got {values.get('depth_multiplier')!r}"
-            )
+        multiplier = _plan_multipliers(values, swapped, allow_map=version >= 2)
         init = values.get("init")
         if init is not None and init not in INITS:
             raise SwapError(f"swap plan: 'init' must be svd, random or null, got {init!r}")
@@ -99,6 +102,37 @@ class SwapPlan:
             params=values.get("params") or None,
             extra={key: value for key, value in values.items() if key not in _KNOWN_KEYS},
         )
+
+
+def compact_multipliers(
+    swapped: tuple[str, ...] | list[str], multipliers: int | dict[str, int]
+) -> int | dict[str, int]:
+    """An int when every swapped layer has the same m, else ``{layer: m}`` of the swapped ones."""
+    if isinstance(multipliers, int):
+        return multipliers
+    values = {multipliers[name] for name in swapped}
+    if len(values) == 1:
+        return values.pop()
+    if not values:
+        return 1
+    return {name: multipliers[name] for name in swapped}
+
+
+def _plan_multipliers(
+    values: dict[str, Any], swapped: list[str], *, allow_map: bool
+) -> int | dict[str, int]:
+    """``depth_multiplier`` of a plan: an int, or (version 2) a map covering every swapped layer."""
+    raw = values.get("depth_multiplier", 1)
+    where = "swap plan: 'depth_multiplier'"
+    if isinstance(raw, dict) and allow_map:
+        missing = [name for name in swapped if name not in raw]
+        if missing:
+            raise SwapError(f"{where} gives no m for {', '.join(missing[:3])}")
+        return {name: check_depth_multiplier(raw[name], f"{where} of {name!r}") for name in swapped}
+    forms = "an integer or a {layer: m} map" if allow_map else "an integer"
+    if isinstance(raw, bool) or not isinstance(raw, int):
+        raise SwapError(f"{where} must be {forms}, got {raw!r}")
+    return check_depth_multiplier(raw, where)
 
 
 _KNOWN_KEYS = {
@@ -177,7 +211,7 @@ def plan_from_analysis(analysis: ModelAnalysis) -> dict[str, Any]:
     )
     plan = SwapPlan(
         swapped=tuple(layer.name for layer in swapped),
-        depth_multiplier=analysis.depth_multiplier,
+        depth_multiplier={layer.name: layer.depth_multiplier for layer in swapped},
         source=analysis.source,
         input_shape=analysis.input_shape,
         init=None,
@@ -194,12 +228,18 @@ class SwapResult:
     model: nn.Module
     swapped: tuple[str, ...]
     relative_error: dict[str, float]  # ‖W − Ŵ‖_F / ‖W‖_F of each swapped layer as initialised
-    depth_multiplier: int = 1
+    depth_multiplier: int | dict[str, int] = 1  # shared, or each swapped layer's
     init: str = "svd"
     source: str | None = None
     input_shape: Shape | None = None
     params: dict[str, int] | None = None  # {"original": …, "swapped": …}
     analysis: ModelAnalysis | None = None  # with the swaps and errors, when an input was given
+    # The model it was swapped from (not a copy), for fidelity and recovery; not in the plan.
+    original: nn.Module | None = field(default=None, repr=False, compare=False)
+
+    def multiplier_for(self, name: str) -> int:
+        """The depth multiplier of swapped layer ``name``."""
+        return self.plan.multiplier_for(name)
 
     @property
     def plan(self) -> SwapPlan:

@@ -15,10 +15,17 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .analysis import Selection, check_depth_multiplier, parse_selection
+from .analysis import AutoDepth, Selection, parse_depth_multiplier, parse_selection
 from .candidates import candidate_reason, static_analysis
-from .factorise import effective_kernel, has_real_weights, layer_errors, relative_error, svd_factors
-from .plan import INITS, SwapError, SwapPlan, SwapResult
+from .factorise import (
+    effective_kernel,
+    has_real_weights,
+    layer_errors,
+    relative_error,
+    resolve_multipliers,
+    svd_factors,
+)
+from .plan import INITS, SwapError, SwapPlan, SwapResult, compact_multipliers
 from .source import Shape
 from .weights import load_weights
 
@@ -69,7 +76,7 @@ def swap_convs(
     model: nn.Module,
     select: str | Selection = "saving",
     *,
-    depth_multiplier: int = 1,
+    depth_multiplier: int | str | AutoDepth | Mapping[str, int] = 1,
     init: str = "svd",
     input_shape: Shape | None = None,
     source: str | None = None,
@@ -81,9 +88,14 @@ def swap_convs(
     block from the conv's weights (exact when every W[:, i] has rank ≤ m, the closest block
     otherwise); ``"random"`` keeps PyTorch's default initialisation. ``model`` is not touched;
     the copy keeps its device and dtypes. ``source`` is only recorded in the plan.
+    ``depth_multiplier``: one m, ``{layer: m}`` (m = 1 for layers it omits), or ``"auto:E"``.
     """
     selection = parse_selection(select) if isinstance(select, str) else select
-    depth_multiplier = check_depth_multiplier(depth_multiplier)
+    choice = (
+        dict(depth_multiplier)
+        if isinstance(depth_multiplier, Mapping)
+        else parse_depth_multiplier(depth_multiplier)
+    )
     if init not in INITS:
         raise SwapError(f"--init must be svd or random, got {init!r}")
     real = has_real_weights(model)
@@ -92,11 +104,12 @@ def swap_convs(
             "init='svd' needs the model's weights, but they are on the meta device: build it "
             "for real (or load weights), or use init='random'"
         )
+    multipliers = resolve_multipliers(model, choice)
     if input_shape is not None:
         from .trace import analyze_model
 
         analysis = analyze_model(
-            model, input_shape=input_shape, select="none", depth_multiplier=depth_multiplier
+            model, input_shape=input_shape, select="none", depth_multiplier=multipliers
         )
     elif selection.rule == "top":
         raise SwapError(
@@ -104,9 +117,9 @@ def swap_convs(
             "shape: pass input_shape (--input-shape)"
         )
     else:
-        analysis = static_analysis(model, depth_multiplier)
+        analysis = static_analysis(model).with_depth_multipliers(multipliers)
     if real:
-        analysis = analysis.with_errors(layer_errors(model, depth_multiplier))
+        analysis = analysis.with_errors(layer_errors(model, multipliers))
     analysis = analysis.select(selection)
     if source is not None:
         analysis = replace(analysis, source=source)
@@ -118,7 +131,7 @@ def swap_convs(
     errors: dict[str, float] = {}
     for name in names:
         conv: Any = modules[name]
-        block = _block(conv, depth_multiplier)
+        block = _block(conv, multipliers[name])
         if init == "svd":
             _initialise_from_svd(block, conv)
         if real:
@@ -129,12 +142,13 @@ def swap_convs(
         model=swapped_model,
         swapped=tuple(names),
         relative_error=errors,
-        depth_multiplier=depth_multiplier,
+        depth_multiplier=compact_multipliers(names, multipliers),
         init=init,
         source=source,
         input_shape=input_shape,
         params={"original": _count(model), "swapped": _count(swapped_model)},
         analysis=analysis if input_shape is not None else None,
+        original=model,
     )
 
 
@@ -158,7 +172,7 @@ def apply_plan(model: nn.Module, plan: SwapPlan | Mapping[str, Any]) -> nn.Modul
             raise SwapError(
                 f"the swap plan names {name!r}, which is not a swap candidate: {reason}"
             )
-        blocks[module] = _block(module, plan.depth_multiplier)
+        blocks[module] = _block(module, plan.multiplier_for(name))
     _replace(model, blocks)
     return model
 
@@ -206,3 +220,55 @@ def swap_from_source(
         input_shape=shape,
         source=str(parsed),
     )
+
+
+#: The files ``save`` writes into its folder.
+SWAPPED_FILE, PLAN_FILE, FIDELITY_FILE = "swapped.pt", "plan.json", "fidelity.json"
+
+
+def save(
+    result: SwapResult, out_dir: str | Path, *, fidelity: dict[str, Any] | None = None
+) -> list[Path]:
+    """Write DIR/swapped.pt (the state_dict), DIR/plan.json and, given, DIR/fidelity.json.
+
+    Each file is written under a temporary name and renamed into place once whole, so an
+    interrupted save (ctrl-c, a full disk) leaves no half-written file behind. Returns the paths.
+    SwapError when ``out_dir`` is a file or cannot be created.
+    """
+    import json
+    import os
+    import tempfile
+
+    import torch
+
+    folder = Path(out_dir)
+    if folder.exists() and not folder.is_dir():
+        raise SwapError(f"--out {str(out_dir)!r} is a file, not a folder", field="out")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise SwapError(f"--out {str(out_dir)!r}: {error.strerror}", field="out") from None
+    contents: list[tuple[str, Any]] = [
+        (SWAPPED_FILE, result.model.state_dict()),
+        (PLAN_FILE, json.dumps(result.to_dict(), indent=2) + "\n"),
+    ]
+    if fidelity is not None:
+        contents.append((FIDELITY_FILE, json.dumps(fidelity, indent=2) + "\n"))
+    staged: list[tuple[Path, Path]] = []
+    try:
+        for name, content in contents:
+            handle, temporary_name = tempfile.mkstemp(prefix=f".{name}.", dir=folder)
+            os.close(handle)
+            staged.append((Path(temporary_name), folder / name))
+            if isinstance(content, str):
+                Path(temporary_name).write_text(content, encoding="utf-8")
+            else:
+                torch.save(content, temporary_name)
+        for temporary, final in staged:
+            os.replace(temporary, final)
+    except OSError as error:
+        raise SwapError(f"--out {str(out_dir)!r}: {error.strerror or error}", field="out") from None
+    finally:
+        for temporary, _final in staged:
+            temporary.unlink(missing_ok=True)
+    return [final for _temporary, final in staged]

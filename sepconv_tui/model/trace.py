@@ -9,18 +9,20 @@ two are compared layer by layer. torch is imported inside the functions.
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..core import analytic
 from ..errors import first_line
 from .analysis import (
+    AutoDepth,
     Cost,
     ModelAnalysis,
     ModelLayer,
     Selection,
-    check_depth_multiplier,
+    parse_depth_multiplier,
     parse_selection,
 )
 from .candidates import (
@@ -32,7 +34,7 @@ from .candidates import (
     layer_kind,
     own_params,
 )
-from .factorise import layer_errors
+from .factorise import layer_errors, resolve_multipliers
 from .source import (
     BuiltModel,
     ModelSource,
@@ -353,7 +355,7 @@ def analyze_model(
     *,
     input_shape: Shape | None = None,
     select: str | Selection = "saving",
-    depth_multiplier: int = 1,
+    depth_multiplier: int | str | AutoDepth | Mapping[str, int] = 1,
     memory_budget_bytes: int | None = None,
     weights: str | Path | None = None,
 ) -> ModelAnalysis:
@@ -363,12 +365,20 @@ def analyze_model(
     "path/to/file.py:callable", or an ``nn.Module`` (left as it was). ``input_shape`` defaults to
     the input the model was published for. ``weights``: a state_dict file for a SOURCE string;
     each candidate's ``error`` is then the relative error of a swap initialised from it (SVD),
-    which ``select="max-error:X"`` needs. Bad input raises ModelSourceError (or SelectionError).
+    which ``select="max-error:X"`` needs. ``depth_multiplier``: one m for every candidate, a
+    ``{layer: m}`` map, or ``"auto:E"`` (each layer's smallest m keeping a fraction E of its
+    kernel's energy; needs weights). Bad input raises a UserError (ModelSourceError, …).
     """
     from torch import nn
 
     selection = parse_selection(select) if isinstance(select, str) else select
-    depth_multiplier = check_depth_multiplier(depth_multiplier)
+    choice = (
+        dict(depth_multiplier)
+        if isinstance(depth_multiplier, Mapping)
+        else parse_depth_multiplier(depth_multiplier)
+    )
+    # The trace counts every block at one m; per-layer m are applied after, by arithmetic.
+    base_multiplier = choice if isinstance(choice, int) else 1
     parsed: ModelSource | None = None
     if isinstance(source, nn.Module):
         if weights is not None:
@@ -385,7 +395,11 @@ def analyze_model(
     if weights is not None:
         # Assigned onto the meta build: the only memory is the state_dict's own.
         load_weights(built.module, weights, assign=True)
-        errors = layer_errors(built.module, depth_multiplier)
+    multipliers: dict[str, int] = {}
+    if not isinstance(choice, int):
+        multipliers = resolve_multipliers(built.module, choice)
+    if weights is not None:
+        errors = layer_errors(built.module, multipliers or base_multiplier)
     shape = (
         _check_input_shape(input_shape) if input_shape is not None else built.default_input_shape
     )
@@ -399,7 +413,7 @@ def analyze_model(
         device = "cpu"
         notes.append(f"ran on real CPU tensors: the forward cannot run on meta ({error})")
     checks = _Checks()
-    rows, row_params, row_macs = _layers(model, forward, depth_multiplier, checks)
+    rows, row_params, row_macs = _layers(model, forward, base_multiplier, checks)
     total_params = sum(parameter.numel() for parameter in model.parameters())
     uncalled = [row.name for row in rows if row.calls == 0]
     if uncalled:
@@ -417,9 +431,16 @@ def analyze_model(
         output_shape=forward.output_shape,
         layers=tuple(rows),
         other=Cost(total_params - row_params, forward.total_flops // 2 - row_macs),
-        depth_multiplier=depth_multiplier,
+        depth_multiplier=base_multiplier,
         device=device,
         verified={"params": checks.params, "macs": checks.macs, "shapes": checks.shapes},
         notes=tuple(notes),
     )
+    rows_at_base = tuple(
+        row if row.separable is None else replace(row, depth_multiplier=base_multiplier)
+        for row in analysis.layers
+    )
+    analysis = replace(analysis, layers=rows_at_base)
+    if multipliers:
+        analysis = analysis.with_depth_multipliers(multipliers)
     return analysis.with_errors(errors).select(selection)
