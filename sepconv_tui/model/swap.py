@@ -15,6 +15,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..errors import UserError, first_line
 from .analysis import AutoDepth, Selection, parse_depth_multiplier, parse_selection
 from .candidates import candidate_reason, static_analysis
 from .factorise import (
@@ -26,7 +27,7 @@ from .factorise import (
     svd_factors,
 )
 from .plan import INITS, SwapError, SwapPlan, SwapResult, compact_multipliers
-from .source import Shape
+from .source import ModelSource, Shape
 from .weights import load_weights
 
 if TYPE_CHECKING:
@@ -177,28 +178,16 @@ def apply_plan(model: nn.Module, plan: SwapPlan | Mapping[str, Any]) -> nn.Modul
     return model
 
 
-def swap_from_source(
-    source: str,
-    select: str | Selection = "saving",
-    *,
-    weights: str | Path | None = None,
-    depth_multiplier: int = 1,
-    init: str = "svd",
-    input_shape: Shape | None = None,
-    budget_bytes: int | None = None,
-) -> SwapResult:
-    """``swap_convs`` on a model built for real from ``source`` (with ``weights`` loaded).
-
-    The input defaults to the one the model was published for. The original, its swapped copy
-    and the state_dict must fit the memory budget (``bench``'s: a quarter of the free RAM).
-    """
+def _check_budget(
+    parsed: ModelSource, weights: str | Path | None, budget_bytes: int | None
+) -> Shape:
+    """The model's default input shape; SwapError when the original, its swapped copy and
+    the state_dict would exceed the memory budget (``bench``'s: a quarter of the free RAM)."""
     from ..core.latency import default_budget_bytes
     from ..core.memory import format_bytes
-    from .source import build_model, parameter_bytes, parse_source
+    from .source import build_model, parameter_bytes
 
-    parsed = parse_source(source)
     empty = build_model(parsed)
-    shape = input_shape if input_shape is not None else empty.default_input_shape
     copies = 3 if weights is not None else 2
     needed = copies * parameter_bytes(empty.module)
     budget = budget_bytes if budget_bytes is not None else default_budget_bytes("cpu")
@@ -208,7 +197,29 @@ def swap_from_source(
             f"{' and the state_dict' if weights is not None else ''}): over the memory budget "
             f"of {format_bytes(budget)}"
         )
-    del empty
+    return empty.default_input_shape
+
+
+def swap_from_source(
+    source: str,
+    select: str | Selection = "saving",
+    *,
+    weights: str | Path | None = None,
+    depth_multiplier: int | str | AutoDepth | Mapping[str, int] = 1,
+    init: str = "svd",
+    input_shape: Shape | None = None,
+    budget_bytes: int | None = None,
+) -> SwapResult:
+    """``swap_convs`` on a model built for real from ``source`` (with ``weights`` loaded).
+
+    The input defaults to the one the model was published for. The original, its swapped copy
+    and the state_dict must fit the memory budget (``bench``'s: a quarter of the free RAM).
+    """
+    from .source import build_model, parse_source
+
+    parsed = parse_source(source)
+    default_shape = _check_budget(parsed, weights, budget_bytes)
+    shape = input_shape if input_shape is not None else default_shape
     model = build_model(parsed, real=True).module
     if weights is not None:
         load_weights(model, weights)
@@ -272,3 +283,71 @@ def save(
         for temporary, _final in staged:
             temporary.unlink(missing_ok=True)
     return [final for _temporary, final in staged]
+
+
+def load_swapped(
+    source: str,
+    out_dir: str | Path,
+    *,
+    weights: str | Path | None = None,
+    input_shape: Shape | None = None,
+    budget_bytes: int | None = None,
+) -> tuple[nn.Module, nn.Module, SwapResult]:
+    """(original, swapped, its SwapResult) from what ``save`` wrote into ``out_dir``.
+
+    The original is built for real from ``source`` (with ``weights`` loaded); the swapped
+    model is a copy with DIR/plan.json applied and DIR/swapped.pt loaded. SwapError (field
+    "swapped") when the folder lacks either file or they do not fit the model.
+    """
+    import torch
+
+    from .plan import read_plan
+    from .source import build_model, parse_source
+    from .weights import read_state_dict
+
+    folder = Path(out_dir)
+    where = f"--swapped {str(out_dir)!r}"
+    for name in (PLAN_FILE, SWAPPED_FILE):
+        if not (folder / name).is_file():
+            raise SwapError(
+                f"{where} has no {name}: give a folder `sepconv-tui swap --out` wrote",
+                field="swapped",
+            )
+    try:
+        plan = read_plan(folder / PLAN_FILE)
+    except SwapError as error:
+        raise SwapError(f"{where}: {error}", field="swapped") from None
+    parsed = parse_source(source)
+    _check_budget(parsed, weights, budget_bytes)
+    original = build_model(parsed, real=True).module
+    if weights is not None:
+        load_weights(original, weights)
+    swapped = apply_plan(copy.deepcopy(original), plan)
+    try:
+        state = read_state_dict(folder / SWAPPED_FILE)
+        swapped.load_state_dict(state)
+    except (RuntimeError, UserError) as error:
+        raise SwapError(
+            f"{where}: {SWAPPED_FILE} does not fit {parsed} with its plan: {first_line(error)}",
+            field="swapped",
+        ) from None
+    with torch.no_grad():
+        errors = {
+            name: relative_error(
+                dict(original.named_modules())[name].weight,  # type: ignore[arg-type]
+                effective_kernel(dict(swapped.named_modules())[name]),  # type: ignore[arg-type]
+            )
+            for name in plan.swapped
+        }
+    result = SwapResult(
+        model=swapped,
+        swapped=plan.swapped,
+        relative_error=errors,
+        depth_multiplier=plan.depth_multiplier,
+        init=plan.init or "svd",
+        source=str(parsed),
+        input_shape=input_shape or plan.input_shape,
+        params={"original": _count(original), "swapped": _count(swapped)},
+        original=original,
+    )
+    return original, swapped, result
