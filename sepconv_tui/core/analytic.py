@@ -111,8 +111,20 @@ def textbook_ratio(out_channels: float, kernel: float, depth_multiplier: float =
 # Per-axis arithmetic for convs found in real models: rectangular kernels, per-axis strides,
 # "same"/"valid" padding. An axis pair is (height, width), as nn.Conv2d stores it.
 Pair = tuple[int, int]
-#: A Conv2d's padding as nn.Conv2d stores it: an (h, w) pair, "same" or "valid".
+#: A Conv2d's padding: an (h, w) pair, "same" or "valid" as nn.Conv2d stores it, or ``TF_SAME``.
 Conv2dPadding = Pair | str
+#: TensorFlow's "SAME" padding, which timm's Conv2dSame computes from each input's size at run
+#: time (nn.Conv2d's own "same" is fixed at d·(k − 1) and allows stride 1 only).
+TF_SAME = "tf-same"
+
+
+def tf_same_padding(size: int, kernel: int, stride: int = 1, dilation: int = 1) -> Pair:
+    """(before, after) of TensorFlow's "SAME" along one axis; the odd pixel goes after.
+
+    Total max((⌈size / s⌉ − 1)·s + d·(k − 1) + 1 − size, 0): just enough for ⌈size / s⌉ outputs.
+    """
+    total = max((-(-size // stride) - 1) * stride + dilation * (kernel - 1) + 1 - size, 0)
+    return (total // 2, total - total // 2)
 
 
 def pair(value: int | tuple[int, ...] | list[int]) -> Pair:
@@ -130,6 +142,8 @@ def total_padding(padding: Conv2dPadding, kernel: Pair, dilation: Pair) -> Pair:
         return (0, 0)
     if padding == "same":
         return (dilation[0] * (kernel[0] - 1), dilation[1] * (kernel[1] - 1))
+    if padding == TF_SAME:
+        raise ValueError(f"{TF_SAME!r} padding depends on the input size: see tf_same_padding")
     if isinstance(padding, str):
         raise ValueError(f"padding must be 'same', 'valid' or an (h, w) pair, got {padding!r}")
     return (2 * padding[0], 2 * padding[1])
@@ -145,7 +159,11 @@ def conv2d_output_hw(
     dilation: Pair = (1, 1),
 ) -> Pair:
     """Output (H′, W′) per axis: floor((size + pad − d·(k − 1) − 1) / s) + 1; ≤ 0: no output."""
-    pad_h, pad_w = total_padding(padding, kernel, dilation)
+    if padding == TF_SAME:
+        pad_h = sum(tf_same_padding(height, kernel[0], stride[0], dilation[0]))
+        pad_w = sum(tf_same_padding(width, kernel[1], stride[1], dilation[1]))
+    else:
+        pad_h, pad_w = total_padding(padding, kernel, dilation)
     return (
         (height + pad_h - dilation[0] * (kernel[0] - 1) - 1) // stride[0] + 1,
         (width + pad_w - dilation[1] * (kernel[1] - 1) - 1) // stride[1] + 1,

@@ -8,8 +8,10 @@ from __future__ import annotations
 from typing import Any, Literal
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
+from .analytic import TF_SAME, pair, tf_same_padding
 from .networks import BlockConfig
 from .spec import LayerSpec
 
@@ -17,13 +19,79 @@ IntPair = int | tuple[int, int]
 Padding = int | tuple[int, int] | str
 PaddingMode = Literal["zeros", "reflect", "replicate", "circular"]
 
+#: timm's Conv2d subclasses that pad TensorFlow's "SAME" from the input size in every forward,
+#: and those that do when their ``same_pad`` flag says so (built with a 'same' meta cannot fix).
+_TIMM_SAME = frozenset({"Conv2dSame", "Conv2dSameExport"})
+_TIMM_SAME_IF_FLAGGED = frozenset({"StdConv2dSame", "ScaledStdConv2dSame"})
+
+
+class SamePadConv2d(nn.Conv2d):
+    """A Conv2d that pads TensorFlow's "SAME" from each input's size, as timm's Conv2dSame does.
+
+    The total padding of an axis is max((⌈size / s⌉ − 1)·s + d·(k − 1) + 1 − size, 0), the odd
+    pixel at the bottom or right: the output is ⌈size / s⌉ whatever the input.
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: IntPair,
+        *,
+        stride: IntPair = 1,
+        dilation: IntPair = 1,
+        groups: int = 1,
+        bias: bool = True,
+        device: Any = None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
+        super().__init__(
+            in_channels,
+            out_channels,
+            kernel_size,
+            stride=stride,
+            padding=0,
+            dilation=dilation,
+            groups=groups,
+            bias=bias,
+            device=device,
+            dtype=dtype,
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Pad for this input's size, then convolve without padding."""
+        kernel, stride, dilation = pair(self.kernel_size), pair(self.stride), pair(self.dilation)
+        top, bottom = tf_same_padding(int(x.shape[-2]), kernel[0], stride[0], dilation[0])
+        left, right = tf_same_padding(int(x.shape[-1]), kernel[1], stride[1], dilation[1])
+        return self._conv_forward(F.pad(x, (left, right, top, bottom)), self.weight, self.bias)
+
+
+def forward_class(module: nn.Module) -> type:
+    """The class whose ``forward`` ``module`` runs (the first in its MRO to define one)."""
+    return next(cls for cls in type(module).__mro__ if "forward" in vars(cls))
+
+
+def is_timm_class(cls: type, names: frozenset[str]) -> bool:
+    """True when ``cls`` is one of timm's classes called ``names`` (any timm version's module)."""
+    return cls.__name__ in names and cls.__module__.partition(".")[0] == "timm"
+
+
+def pads_same_at_run_time(conv: nn.Module) -> bool:
+    """True for a conv whose forward pads TensorFlow's "SAME" from each input's size."""
+    owner = forward_class(conv)
+    if issubclass(owner, SamePadConv2d) or is_timm_class(owner, _TIMM_SAME):
+        return True
+    return is_timm_class(owner, _TIMM_SAME_IF_FLAGGED) and bool(getattr(conv, "same_pad", False))
+
 
 class DepthwiseSeparableConv(nn.Module):
     """A depthwise conv (``groups=in_channels``) followed by a 1×1 pointwise conv.
 
     Kernel, stride, padding and dilation take an int or an (h, w) pair, and padding may be
-    ``"same"`` or ``"valid"``, exactly as ``nn.Conv2d`` takes them: the depthwise conv carries
-    the geometry of the conv it replaces, the pointwise conv only mixes channels.
+    ``"same"`` or ``"valid"``, exactly as ``nn.Conv2d`` takes them, or ``"tf-same"``
+    (TensorFlow's "SAME", computed from each input's size, as timm's Conv2dSame pads): the
+    depthwise conv carries the geometry of the conv it replaces, the pointwise conv only mixes
+    channels.
     """
 
     def __init__(
@@ -42,19 +110,35 @@ class DepthwiseSeparableConv(nn.Module):
         dtype: torch.dtype | None = None,
     ) -> None:
         super().__init__()
-        self.depthwise = nn.Conv2d(
-            in_channels,
-            in_channels * depth_multiplier,
-            kernel_size,
-            stride=stride,
-            padding=padding,
-            dilation=dilation,
-            groups=in_channels,
-            bias=bias,
-            padding_mode=padding_mode,
-            device=device,
-            dtype=dtype,
-        )
+        self.depthwise: nn.Conv2d
+        if padding == TF_SAME:
+            if padding_mode != "zeros":
+                raise ValueError(f"padding {TF_SAME!r} pads zeros, not {padding_mode!r}")
+            self.depthwise = SamePadConv2d(
+                in_channels,
+                in_channels * depth_multiplier,
+                kernel_size,
+                stride=stride,
+                dilation=dilation,
+                groups=in_channels,
+                bias=bias,
+                device=device,
+                dtype=dtype,
+            )
+        else:
+            self.depthwise = nn.Conv2d(
+                in_channels,
+                in_channels * depth_multiplier,
+                kernel_size,
+                stride=stride,
+                padding=padding,
+                dilation=dilation,
+                groups=in_channels,
+                bias=bias,
+                padding_mode=padding_mode,
+                device=device,
+                dtype=dtype,
+            )
         self.pointwise = nn.Conv2d(
             in_channels * depth_multiplier,
             out_channels,
@@ -70,11 +154,17 @@ class DepthwiseSeparableConv(nn.Module):
     ) -> DepthwiseSeparableConv:
         """The block that replaces ``conv``: same channels, geometry, bias, dtype and device.
 
-        ``device`` overrides where the block is built (e.g. "meta" to count it for free).
+        A conv that pads TensorFlow's "SAME" at run time (timm's Conv2dSame) gets a depthwise
+        conv that pads the same way. ``device`` overrides where the block is built (e.g.
+        "meta" to count it for free).
         """
-        padding: Padding = (
-            conv.padding if isinstance(conv.padding, str) else (conv.padding[0], conv.padding[1])
-        )
+        padding: Padding
+        if pads_same_at_run_time(conv):
+            padding = TF_SAME
+        elif isinstance(conv.padding, str):
+            padding = conv.padding
+        else:
+            padding = (conv.padding[0], conv.padding[1])
         return cls(
             conv.in_channels,
             conv.out_channels,

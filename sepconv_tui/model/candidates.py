@@ -30,6 +30,73 @@ def counted_layers(model: nn.Module) -> list[tuple[str, nn.Module]]:
     ]
 
 
+#: timm's weight-standardised convs: the kernel they convolve with is W standardised per output
+#: channel (Qiao et al. 2019), and for the Scaled ones also × gain · scale (Brock et al. 2021).
+_TIMM_STD = frozenset({"StdConv2d", "StdConv2dSame"})
+_TIMM_SCALED_STD = frozenset({"ScaledStdConv2d", "ScaledStdConv2dSame"})
+_TIMM_SAME = frozenset({"Conv2dSame", "Conv2dSameExport"})
+
+
+def _known_forward(conv: nn.Conv2d) -> bool:
+    """True when we know what ``conv``'s forward computes: a conv of ``effective_weight``.
+
+    nn.Conv2d's own forward, our SamePadConv2d, and timm's same-padded and weight-standardised
+    convs. Another subclass's forward may do anything to the kernel or the input.
+    """
+    from torch import nn
+
+    from ..core.layers import SamePadConv2d, forward_class, is_timm_class
+
+    owner = forward_class(conv)
+    if owner is nn.Conv2d:
+        # A subclass may change the conv itself in _conv_forward and keep nn.Conv2d's forward.
+        conv_forward = next(cls for cls in type(conv).__mro__ if "_conv_forward" in vars(cls))
+        return conv_forward is nn.Conv2d
+    return issubclass(owner, SamePadConv2d) or is_timm_class(
+        owner, _TIMM_SAME | _TIMM_STD | _TIMM_SCALED_STD
+    )
+
+
+def effective_weight(conv: nn.Conv2d) -> torch.Tensor:
+    """The kernel ``conv``'s forward convolves with: its weight, or timm's standardised one.
+
+    timm's StdConv2d standardises W per output channel before each conv, and ScaledStdConv2d
+    then multiplies by gain · scale; a block replacing one must reproduce that kernel (the
+    gain, a per-output-channel factor, folds into the pointwise weights), not the raw W.
+    """
+    import torch.nn.functional as F
+
+    from ..core.layers import forward_class, is_timm_class
+
+    owner = forward_class(conv)
+    weight = conv.weight
+    if not is_timm_class(owner, _TIMM_STD | _TIMM_SCALED_STD):
+        return weight
+    standardised: Any = conv  # timm's attributes: eps, and gain and scale when Scaled
+    scale = None
+    if is_timm_class(owner, _TIMM_SCALED_STD):
+        scale = (standardised.gain * standardised.scale).view(-1)
+    # timm's own formula: batch_norm over each output channel's fan-in, biased variance.
+    return F.batch_norm(
+        weight.reshape(1, conv.out_channels, -1),
+        None,
+        None,
+        weight=scale,
+        training=True,
+        momentum=0.0,
+        eps=standardised.eps,
+    ).reshape_as(weight)
+
+
+def extra_params(module: nn.Module) -> int:
+    """Parameters a conv or linear subclass holds beside weight and bias (timm's ``gain``)."""
+    return sum(
+        parameter.numel()
+        for name, parameter in module.named_parameters(recurse=False)
+        if name not in ("weight", "bias")
+    )
+
+
 def candidate_reason(module: nn.Module) -> str | None:
     """Why a layer is not a swap candidate (None when it is one)."""
     from torch import nn
@@ -38,6 +105,8 @@ def candidate_reason(module: nn.Module) -> str | None:
         return "linear layer"
     if not isinstance(module, nn.Conv2d):
         return f"{type(module).__name__}, not a Conv2d"
+    if not _known_forward(module):
+        return f"{type(module).__name__} has its own forward: what it computes is unknown"
     if module.groups > 1 and module.groups == module.in_channels:
         return "already depthwise (groups = C_in)"
     if module.groups > 1:
@@ -63,9 +132,13 @@ def geometry(module: nn.Module) -> dict[str, Any]:
             "bias": module.bias is not None,
             "padding_mode": None,
         }
+    from ..core.layers import pads_same_at_run_time
+
     conv: Any = module
     padding = conv.padding if isinstance(conv.padding, str) else tuple(conv.padding)
     is_2d = isinstance(module, nn.Conv2d)
+    if is_2d and pads_same_at_run_time(module):
+        padding = analytic.TF_SAME  # conv.padding is 0: the forward pads from the input's size
     return {
         "in_channels": conv.in_channels,
         "out_channels": conv.out_channels,

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..core.spec import FIELD_BOUNDS
 from .analysis import AutoDepth, DepthChoice, SwapError, check_depth_multiplier
-from .candidates import candidate_reason
+from .candidates import candidate_reason, effective_weight
 
 if TYPE_CHECKING:
     import torch
@@ -122,7 +122,7 @@ def layer_errors(
             if isinstance(depth_multiplier, Mapping)
             else depth_multiplier
         )
-        errors[name] = svd_error(conv.weight, check_depth_multiplier(multiplier))
+        errors[name] = svd_error(effective_weight(conv), check_depth_multiplier(multiplier))
     return errors
 
 
@@ -168,6 +168,9 @@ def resolve_multipliers(
                 "model's weights (--weights)",
                 field="depth_multiplier",
             )
-        return {name: auto_multiplier(candidates[name].weight, choice.energy) for name in wanted}
+        return {
+            name: auto_multiplier(effective_weight(candidates[name]), choice.energy)
+            for name in wanted
+        }
     multiplier = check_depth_multiplier(choice)
     return {name: multiplier for name in wanted}

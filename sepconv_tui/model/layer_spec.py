@@ -2,11 +2,12 @@
 
 The Layer tab describes a square geometry (one kernel size, stride, padding and dilation for
 both axes) on an N×C×H×W input; a model's conv may be rectangular, grouped, never called, or
-padded "same". Plain data, no torch.
+padded "same" (TensorFlow's, unevenly). Plain data, no torch.
 """
 
 from __future__ import annotations
 
+from ..core.analytic import TF_SAME, tf_same_padding
 from ..core.spec import LayerSpec, SpecError
 from .analysis import ModelLayer
 
@@ -27,11 +28,27 @@ def _one(values: tuple[int, ...] | None, what: str, name: str) -> int:
     return values[0]
 
 
-def _padding(layer: ModelLayer, kernel: int, dilation: int) -> int:
+def _tf_same(layer: ModelLayer, kernel: int, stride: int, dilation: int) -> int:
+    """TensorFlow "SAME" padding at the layer's input as one int, when it pads evenly."""
+    assert layer.input_shape is not None
+    height, width = layer.input_shape[-2:]
+    pads = sorted({tf_same_padding(size, kernel, stride, dilation) for size in (height, width)})
+    if len(pads) == 1 and pads[0][0] == pads[0][1]:
+        return pads[0][0]
+    shown = ", ".join(f"{before} before and {after} after" for before, after in pads)
+    raise LayerFitError(
+        f"{layer.name} pads TensorFlow 'same' unevenly at {height}×{width} ({shown}): the "
+        "Layer tab pads both sides equally"
+    )
+
+
+def _padding(layer: ModelLayer, kernel: int, stride: int, dilation: int) -> int:
     """The layer's padding as one int ("valid" is 0; "same" the padding it works out to)."""
     padding = layer.padding
     if padding == "valid":
         return 0
+    if padding == TF_SAME:
+        return _tf_same(layer, kernel, stride, dilation)
     if padding == "same":
         total = dilation * (kernel - 1)
         if total % 2:
@@ -59,7 +76,7 @@ def layer_spec(layer: ModelLayer, depth_multiplier: int = 1) -> LayerSpec:
     kernel = _one(layer.kernel_size, "kernel size", layer.name)
     stride = _one(layer.stride, "stride", layer.name)
     dilation = _one(layer.dilation, "dilation", layer.name)
-    padding = _padding(layer, kernel, dilation)
+    padding = _padding(layer, kernel, stride, dilation)
     batch, _, height, width = layer.input_shape
     try:
         return LayerSpec(

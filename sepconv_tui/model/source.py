@@ -153,6 +153,9 @@ class BuiltModel:
     module: nn.Module
     default_input_shape: Shape
     notes: tuple[str, ...] = ()
+    # The class whose load_state_dict the factory called (None: it called none). Such a
+    # model's weights are its own trained ones, not random, and a meta build dropped them.
+    weights_loader: str | None = None
 
 
 def _torchvision_weights(name: str) -> Any:
@@ -233,7 +236,9 @@ def _load_file(path_text: str) -> Any:
         spec.loader.exec_module(module)
     except Exception as error:
         sys.modules.pop(module_name, None)
-        raise ModelSourceError(f"{path_text} does not import: {first_line(error, with_type=True)}") from None
+        raise ModelSourceError(
+            f"{path_text} does not import: {first_line(error, with_type=True)}"
+        ) from None
     finally:
         if folder in sys.path:
             sys.path.remove(folder)
@@ -247,7 +252,9 @@ def _load_module(dotted: str) -> Any:
     except ModuleNotFoundError as error:
         raise ModelSourceError(f"module {dotted!r} not found ({error})") from None
     except Exception as error:
-        raise ModelSourceError(f"module {dotted!r} does not import: {first_line(error, with_type=True)}") from None
+        raise ModelSourceError(
+            f"module {dotted!r} does not import: {first_line(error, with_type=True)}"
+        ) from None
 
 
 def _factory(module: Any, where: str, attribute: str) -> Callable[[], Any]:
@@ -286,6 +293,29 @@ def _call_factory(factory: Callable[[], Any], label: str) -> nn.Module:
 
 
 @contextmanager
+def _recording_loads() -> Iterator[list[str]]:
+    """Record the class of each module whose ``load_state_dict`` runs (the load itself runs).
+
+    A factory that loads its own trained weights (facenet-pytorch's ``ONet()`` does, in
+    ``__init__``) loses them in a meta build: what it loaded is what the analysis should see.
+    """
+    from torch import nn
+
+    loads: list[str] = []
+    load_state_dict = nn.Module.load_state_dict
+
+    def recording_load(self: nn.Module, *args: Any, **kwargs: Any) -> Any:
+        loads.append(type(self).__name__)
+        return load_state_dict(self, *args, **kwargs)
+
+    nn.Module.load_state_dict = recording_load  # type: ignore[method-assign]
+    try:
+        yield loads
+    finally:
+        nn.Module.load_state_dict = load_state_dict  # type: ignore[method-assign]
+
+
+@contextmanager
 def _building(real: bool) -> Iterator[None]:
     """Build on meta (the default) or, for a model meta cannot run, on the CPU for real."""
     if real:
@@ -307,9 +337,9 @@ def build_model(source: ModelSource | str, *, real: bool = False) -> BuiltModel:
     load = _load_file if source.kind == "file" else _load_module
     module = load(source.location)
     factory = _factory(module, source.location, source.attribute)
-    with _building(real):
+    with _building(real), _recording_loads() as loads:
         model = _call_factory(factory, str(source))
-    return BuiltModel(model, DEFAULT_INPUT_SHAPE)
+    return BuiltModel(model, DEFAULT_INPUT_SHAPE, weights_loader=loads[0] if loads else None)
 
 
 def model_names() -> list[str]:

@@ -29,12 +29,13 @@ from .candidates import (
     candidate_reason,
     counted_layers,
     eval_mode,
+    extra_params,
     geometry,
     input_dtype,
     layer_kind,
     own_params,
 )
-from .factorise import layer_errors, resolve_multipliers
+from .factorise import has_real_weights, layer_errors, resolve_multipliers
 from .source import (
     BuiltModel,
     ModelSource,
@@ -251,7 +252,7 @@ def _layers(
         if isinstance(module, nn.Linear):
             params = analytic.linear_params(
                 module.in_features, module.out_features, layer_geometry["bias"]
-            )
+            ) + extra_params(module)
             macs = sum(
                 analytic.linear_macs(shape, module.in_features, module.out_features)
                 for shape, _ in calls
@@ -260,9 +261,10 @@ def _layers(
         elif isinstance(module, nn.Conv2d):
             kernel = layer_geometry["kernel_size"]
             c_in, c_out = layer_geometry["in_channels"], layer_geometry["out_channels"]
+            # A subclass's own parameters (ScaledStdConv2d's gain) count as PyTorch counts them.
             params = analytic.conv2d_params(
                 c_in, c_out, kernel, layer_geometry["groups"], layer_geometry["bias"]
-            )
+            ) + extra_params(module)
             per_call = [_conv_call(layer_geometry, shape, depth_multiplier) for shape, _ in calls]
             macs = sum(call[0] for call in per_call)
             closed_shapes = [call[2] for call in per_call]
@@ -350,6 +352,32 @@ def _materialise(
     return build_model(source, real=True).module
 
 
+def _with_own_weights(
+    source: ModelSource, built: BuiltModel, budget_bytes: int | None
+) -> BuiltModel:
+    """``source`` built for real when its factory loads its own weights, which meta dropped.
+
+    Its errors are then its trained weights'. The model and the state_dict its factory loads
+    must fit the memory budget; over it, the meta build comes back with a note saying why.
+    """
+    from ..core.latency import default_budget_bytes
+    from ..core.memory import format_bytes
+
+    why = (
+        f"{source} loads its own weights ({built.weights_loader}.load_state_dict ran in its build)"
+    )
+    needed = 2 * parameter_bytes(built.module)
+    budget = budget_bytes if budget_bytes is not None else default_budget_bytes("cpu")
+    if needed > budget:
+        note = (
+            f"{why}; building it for real needs about {format_bytes(needed)}, over the memory "
+            f"budget of {format_bytes(budget)}: no errors (save its state_dict, pass --weights)"
+        )
+        return replace(built, notes=(*built.notes, note))
+    real = build_model(source, real=True)
+    return replace(real, notes=(*real.notes, f"{why}: errors are those weights'"))
+
+
 def analyze_model(
     source: str | nn.Module,
     *,
@@ -395,10 +423,16 @@ def analyze_model(
     if weights is not None:
         # Assigned onto the meta build: the only memory is the state_dict's own.
         load_weights(built.module, weights, assign=True)
+    elif parsed is not None and built.weights_loader is not None:
+        built = _with_own_weights(parsed, built, memory_budget_bytes)
+    # The errors need trained weights: a --weights file's, or those the factory loads itself.
+    trained = weights is not None or (
+        built.weights_loader is not None and has_real_weights(built.module)
+    )
     multipliers: dict[str, int] = {}
     if not isinstance(choice, int):
         multipliers = resolve_multipliers(built.module, choice)
-    if weights is not None:
+    if trained:
         errors = layer_errors(built.module, multipliers or base_multiplier)
     shape = (
         _check_input_shape(input_shape) if input_shape is not None else built.default_input_shape
