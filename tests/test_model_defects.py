@@ -258,3 +258,19 @@ def test_swapping_a_model_with_its_own_weights_starts_from_them() -> None:
 
     result = swap_from_source(f"{OWN}:OwnWeights", "all", input_shape=(1, 3, 16, 16))
     assert result.relative_error and max(result.relative_error.values()) < 1e-6
+
+
+def test_a_swap_of_standardised_convs_reproduces_the_network() -> None:
+    """swap_convs factorises the kernel a (Scaled)StdConv2d uses, and its errors measure that:
+    at full rank the swapped network computes what the original does and the errors are 0."""
+    from sepconv_tui.model.swap import swap_convs
+
+    torch.manual_seed(0)
+    model = _TimmConvs().eval()
+    with torch.no_grad():
+        model.scaled.gain.uniform_(0.5, 2.0)
+    result = swap_convs(model, "same,std,scaled,scaled_same", depth_multiplier=9)
+    x = torch.randn(1, 3, 15, 15)
+    with torch.no_grad():
+        torch.testing.assert_close(result.model.eval()(x), model(x), atol=1e-4, rtol=1e-4)
+    assert max(result.relative_error.values()) < 1e-6

@@ -378,11 +378,12 @@ def recover(
 
 def _weight_errors(original: nn.Module, swapped: nn.Module, layers: list[str]) -> dict[str, float]:
     """‖W − Ŵ‖_F / ‖W‖_F of each block's effective kernel against the original conv's kernel."""
+    from .candidates import effective_weight
     from .factorise import effective_kernel, relative_error
 
     originals = dict(original.named_modules())
     blocks = dict(swapped.named_modules())
     return {
-        name: relative_error(originals[name].weight, effective_kernel(blocks[name]))  # type: ignore[arg-type]
+        name: relative_error(effective_weight(originals[name]), effective_kernel(blocks[name]))
         for name in layers
     }

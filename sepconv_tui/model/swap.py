@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import UserError, first_line
 from .analysis import AutoDepth, Selection, parse_depth_multiplier, parse_selection
-from .candidates import candidate_reason, static_analysis
+from .candidates import candidate_reason, effective_weight, static_analysis
 from .factorise import (
     effective_kernel,
     has_real_weights,
@@ -58,7 +58,8 @@ def _initialise_from_svd(block: DepthwiseSeparableConv, conv: nn.Conv2d) -> None
     import torch
 
     multiplier = block.depthwise.out_channels // block.depthwise.in_channels
-    depthwise, pointwise = svd_factors(conv.weight, multiplier)
+    # The kernel the conv's forward uses (timm's StdConv2d standardises its weight).
+    depthwise, pointwise = svd_factors(effective_weight(conv), multiplier)
     with torch.no_grad():
         block.depthwise.weight.copy_(depthwise)
         block.pointwise.weight.copy_(pointwise)
@@ -136,7 +137,7 @@ def swap_convs(
         if init == "svd":
             _initialise_from_svd(block, conv)
         if real:
-            errors[name] = relative_error(conv.weight, effective_kernel(block))
+            errors[name] = relative_error(effective_weight(conv), effective_kernel(block))
         blocks[conv] = block
     _replace(swapped_model, blocks)
     return SwapResult(
@@ -334,8 +335,8 @@ def load_swapped(
     with torch.no_grad():
         errors = {
             name: relative_error(
-                dict(original.named_modules())[name].weight,  # type: ignore[arg-type]
-                effective_kernel(dict(swapped.named_modules())[name]),  # type: ignore[arg-type]
+                effective_weight(dict(original.named_modules())[name]),
+                effective_kernel(dict(swapped.named_modules())[name]),
             )
             for name in plan.swapped
         }
