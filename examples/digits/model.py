@@ -28,6 +28,10 @@ def _conv(in_channels: int, out_channels: int) -> list[nn.Module]:
 class DigitsNet(nn.Module):
     """1×1 stem, two 3×3 convs at 8×8, max-pool, two 3×3 convs at 4×4, pool, linear head."""
 
+    #: The input it was trained on, published as timm does, so that sepconv-tui needs no
+    #: --input-shape for it.
+    pretrained_cfg = {"input_size": (1, 8, 8)}
+
     def __init__(self, width: int = 48) -> None:
         super().__init__()
         self.stem = nn.Sequential(

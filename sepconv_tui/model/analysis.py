@@ -33,7 +33,7 @@ class SwapError(UserError):
 
 
 #: What ``--depth-multiplier`` accepts, for messages.
-DEPTH_MULTIPLIER_FORMS = "an integer from 1 to 64, or auto:E with 0 < E ≤ 1"
+DEPTH_MULTIPLIER_FORMS = f"{range_message('depth_multiplier')}, or auto:E with 0 < E ≤ 1"
 
 
 @dataclass(frozen=True)

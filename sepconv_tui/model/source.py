@@ -213,10 +213,15 @@ def _build_timm(name: str, real: bool) -> BuiltModel:
         )
     with _building(real):
         module = _call_factory(lambda: timm.create_model(name, pretrained=False), f"timm:{name}")
+    return BuiltModel(module, published_input_shape(module))
+
+
+def published_input_shape(module: Any) -> Shape:
+    """(1, C, H, W) from a model's ``pretrained_cfg["input_size"]`` (timm's convention, which
+    a user's own model may follow to publish its input too), else DEFAULT_INPUT_SHAPE."""
     config = getattr(module, "pretrained_cfg", None) or {}
-    input_size = config.get("input_size")
-    shape = (1, *map(int, input_size)) if input_size else DEFAULT_INPUT_SHAPE
-    return BuiltModel(module, shape)
+    input_size = config.get("input_size") if isinstance(config, dict) else None
+    return (1, *map(int, input_size)) if input_size else DEFAULT_INPUT_SHAPE
 
 
 def _load_file(path_text: str) -> Any:
@@ -339,7 +344,9 @@ def build_model(source: ModelSource | str, *, real: bool = False) -> BuiltModel:
     factory = _factory(module, source.location, source.attribute)
     with _building(real), _recording_loads() as loads:
         model = _call_factory(factory, str(source))
-    return BuiltModel(model, DEFAULT_INPUT_SHAPE, weights_loader=loads[0] if loads else None)
+    return BuiltModel(
+        model, published_input_shape(model), weights_loader=loads[0] if loads else None
+    )
 
 
 def model_names() -> list[str]:

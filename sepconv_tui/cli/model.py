@@ -1,0 +1,502 @@
+"""The whole-model subcommands: ``model``, ``swap``, ``fidelity`` and ``bench --model``.
+
+SOURCE, --swap, --depth-multiplier, --input-shape and --weights are declared once
+(``add_model_arguments``) and read once (``read_model_arguments``); --data and the recovery
+flags likewise. Every UserError the engine raises is printed once, as one line, with exit 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..core.spec import parse_int_in_range
+from ..errors import UserError
+from ..model.analysis import (
+    DEPTH_MULTIPLIER_FORMS,
+    DepthChoice,
+    Selection,
+    parse_depth_multiplier,
+    parse_selection,
+)
+from ..model.source import ModelSource, Shape, parse_input_shape, parse_source
+from .common import EXIT_MATCH, add_format_arguments, argument_type, emit, emit_report, fail
+
+#: --swap's help, shared by ``model``, ``swap``, ``fidelity`` and ``bench --model``.
+SWAP_HELP = (
+    "saving (default: every candidate whose block has fewer params), all, none, "
+    "top:N (the N saving the most MACs), max-error:X (those whose SVD error is ≤ X; needs "
+    "weights), or layer names and globs: 'layer1.*,conv1'"
+)
+SOURCE_HELP = "torchvision:NAME, timm:NAME, package.module:callable or path/to/file.py:callable"
+INPUT_SHAPE_HELP = "input shape (default: the one the model was published for, else 1,3,224,224)"
+DEPTH_HELP = (
+    f"the separable blocks' m: {DEPTH_MULTIPLIER_FORMS} (each layer's smallest m whose SVD "
+    "keeps a fraction E of its kernel's energy; needs weights). Default: 1"
+)
+DATA_HELP = (
+    "an image folder (sub-folders are classes), a .pt file (an N×C×H×W tensor, "
+    "{'inputs', 'labels'} or (inputs, labels)) or synthetic:N (Gaussian inputs)"
+)
+
+
+@dataclass(frozen=True)
+class ModelArguments:
+    """SOURCE and the flags that go with it, parsed and checked."""
+
+    source: ModelSource
+    selection: Selection
+    depth_multiplier: DepthChoice
+    input_shape: Shape | None
+    weights: str | None
+
+
+def add_model_arguments(parser: argparse.ArgumentParser, *, weights_help: str) -> None:
+    """SOURCE, --swap, --depth-multiplier, --input-shape and --weights."""
+    parser.add_argument("source", metavar="SOURCE", help=SOURCE_HELP)
+    parser.add_argument("--swap", default="saving", help=SWAP_HELP)
+    parser.add_argument("--depth-multiplier", default="1", metavar="M", help=DEPTH_HELP)
+    parser.add_argument("--weights", metavar="STATE_DICT", help=weights_help)
+
+
+def add_input_shape_argument(parser: Any) -> None:
+    """--input-shape N,C,H,W."""
+    parser.add_argument("--input-shape", metavar="N,C,H,W", help=INPUT_SHAPE_HELP)
+
+
+def read_model_arguments(arguments: argparse.Namespace) -> ModelArguments:
+    """The checked SOURCE, --swap, --depth-multiplier, --input-shape and --weights."""
+    input_shape = getattr(arguments, "input_shape", None)
+    return ModelArguments(
+        source=parse_source(arguments.source),
+        selection=parse_selection(arguments.swap),
+        depth_multiplier=parse_depth_multiplier(arguments.depth_multiplier),
+        input_shape=parse_input_shape(input_shape) if input_shape is not None else None,
+        weights=arguments.weights,
+    )
+
+
+def add_data_arguments(parser: argparse.ArgumentParser, *, required: bool) -> None:
+    """--data and how it is read: --limit, --batch-size, --mean, --std."""
+    group = parser.add_argument_group("data")
+    group.add_argument("--data", metavar="DATA", required=required, help=DATA_HELP)
+    group.add_argument(
+        "--limit",
+        type=argument_type(lambda text: parse_int_in_range(text, 1, 10_000_000)),
+        help="use only the first N samples",
+    )
+    group.add_argument(
+        "--batch-size",
+        type=argument_type(lambda text: parse_int_in_range(text, 1, 65_536)),
+        default=64,
+        help="samples per forward pass, 1–65536 (default: 64)",
+    )
+    group.add_argument(
+        "--mean",
+        metavar="M,M,M",
+        help="per-channel mean images are normalised with (default: the source's, or ImageNet's)",
+    )
+    group.add_argument("--std", metavar="S,S,S", help="per-channel std (as --mean)")
+
+
+def _data_options(arguments: argparse.Namespace) -> dict[str, Any]:
+    """The keyword arguments ``load_data`` takes from the data flags."""
+    return {
+        "mean": _floats(arguments.mean, "--mean"),
+        "std": _floats(arguments.std, "--std"),
+        "limit": arguments.limit,
+    }
+
+
+def _floats(text: str | None, flag: str) -> tuple[float, ...] | None:
+    """Comma-separated numbers, or None; DataError naming ``flag`` otherwise."""
+    from ..model.data import DataError
+
+    if text is None:
+        return None
+    try:
+        return tuple(float(part) for part in text.split(","))
+    except ValueError:
+        raise DataError(
+            f"{flag} must be comma-separated numbers, one per channel, got {text!r}",
+            field=flag[2:],
+        ) from None
+
+
+def add_model_parser(subcommands: Any) -> None:
+    """The ``model`` subcommand: a whole model's convs, which to swap, and the totals."""
+    model_parser = subcommands.add_parser(
+        "model",
+        help="a whole model's convs: which to swap for separable blocks, and what it gains",
+        description="Every Conv2d and Linear of a model, by closed form and PyTorch (on the "
+        "meta device: no weights, no memory), the swap candidates, and the model's params and "
+        "MACs before and after the selected swaps. Exit 2 on bad input.",
+    )
+    add_model_arguments(
+        model_parser, weights_help="a state_dict: adds each candidate's SVD error (and auto:E)"
+    )
+    shape_group = model_parser.add_mutually_exclusive_group()
+    add_input_shape_argument(shape_group)
+    shape_group.add_argument(
+        "--resolution",
+        type=argument_type(lambda text: parse_int_in_range(text, 1, 65536)),
+        help="input height and width, 1–65536 (other axes as published)",
+    )
+    add_format_arguments(model_parser)
+
+
+def run_model(arguments: argparse.Namespace) -> int:
+    """Analyse a whole model and print its table and totals; return the exit code."""
+    from ..model.source import build_model, with_resolution
+
+    try:
+        given = read_model_arguments(arguments)
+        input_shape = given.input_shape
+        if input_shape is None and arguments.resolution is not None:
+            default_shape = build_model(given.source).default_input_shape
+            input_shape = with_resolution(default_shape, arguments.resolution)
+        from ..model.trace import analyze_model
+
+        analysis = analyze_model(
+            str(given.source),
+            input_shape=input_shape,
+            select=given.selection,
+            depth_multiplier=given.depth_multiplier,
+            weights=given.weights,
+        )
+    except UserError as error:
+        return fail("model", error)
+    from ..report import model as model_report
+
+    compact = shutil.get_terminal_size().columns < model_report.WIDE_COLUMNS
+    emit(
+        arguments.format,
+        json=lambda: model_report.to_json(analysis),
+        markdown=lambda: model_report.to_markdown(analysis),
+        csv=lambda: model_report.to_csv(analysis),
+        rich=lambda: model_report.render(analysis, compact=compact),
+    )
+    return EXIT_MATCH
+
+
+def add_swap_parser(subcommands: Any) -> None:
+    """The ``swap`` subcommand: write the swapped model's state_dict and its plan."""
+    from ..model.recover import DEFAULT_CALIBRATION, DEFAULT_LR, DEFAULT_STEPS, RECOVER_MODES
+
+    swap_parser = subcommands.add_parser(
+        "swap",
+        help="build the swapped model from the original's weights; write swapped.pt and plan.json",
+        description="Replace the selected convs of a model by depthwise-separable blocks "
+        "initialised from the original weights (per input channel, the top singular triplets "
+        "of the conv's kernel: exact when its rank allows, the closest block otherwise). "
+        "Writes DIR/swapped.pt (the state_dict) and DIR/plan.json, and prints each swapped "
+        "conv's relative weight error. With --data, repairs the swap on that data "
+        "(least-squares reconstruction of each block, then optionally distillation) and "
+        "writes DIR/fidelity.json: the held-out fidelity after each stage. Exit 2 on bad input.",
+    )
+    add_model_arguments(
+        swap_parser,
+        weights_help="the original's state_dict (default: the model's own initialisation)",
+    )
+    swap_parser.add_argument(
+        "--init",
+        choices=["svd", "random"],
+        default="svd",
+        help="svd: from the original weights (default); random: PyTorch's initialisation",
+    )
+    add_input_shape_argument(swap_parser)
+    swap_parser.add_argument(
+        "--out", metavar="DIR", required=True, help="where to write swapped.pt and plan.json"
+    )
+    swap_parser.add_argument(
+        "--json", dest="format", action="store_const", const="json", help="print the plan JSON"
+    )
+    add_data_arguments(swap_parser, required=False)
+    group = swap_parser.add_argument_group("recovery (needs --data)")
+    group.add_argument(
+        "--recover",
+        choices=list(RECOVER_MODES),
+        help="none, reconstruct (least squares per block; the default with --data) or "
+        "distill (reconstruct, then --steps of distillation from the original)",
+    )
+    positive = argument_type(lambda text: parse_int_in_range(text, 1, 10_000_000))
+    group.add_argument(
+        "--calibration",
+        type=positive,
+        help=f"samples the least squares are fitted on (default: {DEFAULT_CALIBRATION})",
+    )
+    group.add_argument(
+        "--holdout",
+        type=positive,
+        help="the last N samples, only ever measured (default: 10%%, at most 1,000)",
+    )
+    group.add_argument(
+        "--steps", type=positive, help=f"distillation steps (default: {DEFAULT_STEPS})"
+    )
+    group.add_argument(
+        "--lr",
+        type=argument_type(_positive_float),
+        help=f"distillation learning rate (Adam; default: {DEFAULT_LR:g})",
+    )
+
+
+def _positive_float(text: str) -> float:
+    """A finite number > 0; ValueError otherwise."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 < value < float("inf"):
+        raise ValueError(f"must be a number > 0, got {text!r}")
+    return value
+
+
+#: Flags that mean nothing without --data.
+RECOVERY_FLAGS = ("recover", "calibration", "holdout", "steps", "lr", "limit", "mean", "std")
+
+
+def run_swap(arguments: argparse.Namespace) -> int:
+    """Swap a model's convs, optionally repair them on data, write DIR; return the exit code."""
+    from rich.console import Console
+
+    from ..report import fidelity as fidelity_report
+    from ..report import swap as swap_report
+    from .progress import stderr_progress
+
+    try:
+        given = read_model_arguments(arguments)
+        if arguments.data is None:
+            for flag in RECOVERY_FLAGS:
+                if getattr(arguments, flag) is not None:
+                    option = "--" + flag.replace("_", "-")
+                    return fail("swap", f"{option} needs --data DATA")
+        if arguments.recover == "none" and any(
+            getattr(arguments, flag) is not None for flag in ("steps", "lr", "calibration")
+        ):
+            return fail(
+                "swap", "--calibration, --steps and --lr need --recover reconstruct or distill"
+            )
+        out = Path(arguments.out)
+        if out.exists() and not out.is_dir():
+            return fail("swap", f"--out {arguments.out!r} is a file, not a folder")
+        from ..model.swap import save, swap_from_source
+
+        with stderr_progress() as progress:
+            result = swap_from_source(
+                str(given.source),
+                given.selection,
+                weights=given.weights,
+                depth_multiplier=given.depth_multiplier,
+                init=arguments.init,
+                input_shape=given.input_shape,
+            )
+            recovery = None
+            if arguments.data is not None:
+                recovery = _recover(arguments, given, result, progress)
+                result = recovery.result
+        written = save(result, out, fidelity=recovery.to_dict() if recovery else None)
+    except UserError as error:
+        return fail("swap", error)
+    if arguments.format == "json":
+        print(swap_report.to_json(result))
+        return EXIT_MATCH
+    console = Console()
+    console.print(swap_report.render(result, [str(path) for path in written]))
+    if recovery is not None:
+        console.print(fidelity_report.render_recovery(recovery))
+    elif (
+        given.weights is None
+        and result.init == "svd"
+        and given.source.kind
+        in (
+            "torchvision",
+            "timm",
+        )
+    ):
+        # A freshly built torchvision/timm model has random kernels, far from separable: say
+        # so, or the errors read as what the swap does to a trained model.
+        print(
+            "No --weights: the original weights are PyTorch's default initialisation, so "
+            "these errors are a random kernel's, not a trained model's."
+        )
+    return EXIT_MATCH
+
+
+def _recover(
+    arguments: argparse.Namespace, given: ModelArguments, result: Any, progress: Any
+) -> Any:
+    """Load --data and run the recovery the flags ask for."""
+    from ..model.data import load_data
+    from ..model.recover import DEFAULT_CALIBRATION, DEFAULT_LR, DEFAULT_STEPS, recover
+
+    assert result.original is not None
+    shape = result.input_shape or given.input_shape
+    data = load_data(
+        arguments.data,
+        input_shape=shape,
+        source=str(given.source),
+        model=result.original,
+        **_data_options(arguments),
+    )
+    return recover(
+        result,
+        data,
+        mode=arguments.recover or "reconstruct",
+        calibration=arguments.calibration or DEFAULT_CALIBRATION,
+        holdout=arguments.holdout,
+        steps=arguments.steps or DEFAULT_STEPS,
+        lr=arguments.lr or DEFAULT_LR,
+        batch_size=arguments.batch_size,
+        progress=progress,
+    )
+
+
+def add_fidelity_parser(subcommands: Any) -> None:
+    """The ``fidelity`` subcommand: what the swap does to the model's outputs on data."""
+    fidelity_parser = subcommands.add_parser(
+        "fidelity",
+        help="run the original and the swapped model on data: output error, agreement, accuracy",
+        description="Run the original and the swapped model (a swap written by `swap --out "
+        "DIR`, or --swap made now from the weights) on every sample of DATA: the final "
+        "outputs' relative error, top-1 agreement with the original for classifiers, both "
+        "accuracies when DATA has labels, and per swapped layer its output error alone "
+        "(local) and inside the swapped network, beside its weight error. Measure on data "
+        "the swap was not fitted on. Exit 2 on bad input.",
+    )
+    add_model_arguments(fidelity_parser, weights_help="the original's state_dict")
+    add_input_shape_argument(fidelity_parser)
+    fidelity_parser.add_argument(
+        "--swapped",
+        metavar="DIR",
+        help="the swap `sepconv-tui swap --out DIR` wrote (plan.json and swapped.pt); "
+        "default: swap --swap now, initialised by SVD",
+    )
+    add_data_arguments(fidelity_parser, required=True)
+    add_format_arguments(fidelity_parser)
+
+
+def run_fidelity(arguments: argparse.Namespace) -> int:
+    """Measure the swapped model against the original on --data; return the exit code."""
+    from ..report import fidelity as fidelity_report
+    from .progress import stderr_progress
+
+    try:
+        given = read_model_arguments(arguments)
+        if arguments.swapped is not None and arguments.swap != "saving":
+            return fail("fidelity", "--swap and --swapped DIR exclude each other")
+        from ..model.data import load_data
+        from ..model.fidelity import measure_fidelity
+
+        with stderr_progress() as progress:
+            original, swapped, result = _models_for_fidelity(arguments, given)
+            data = load_data(
+                arguments.data,
+                input_shape=result.input_shape or given.input_shape,
+                source=str(given.source),
+                model=original,
+                **_data_options(arguments),
+            )
+            fidelity = measure_fidelity(
+                original,
+                swapped,
+                data,
+                layers=list(result.swapped),
+                weight_errors=result.relative_error,
+                depth_multipliers={name: result.multiplier_for(name) for name in result.swapped},
+                batch_size=arguments.batch_size,
+                progress=lambda done, total: progress("measure", done, total, "fidelity"),
+            )
+    except UserError as error:
+        return fail("fidelity", error)
+    emit_report(arguments.format, fidelity_report, fidelity)
+    return EXIT_MATCH
+
+
+def _models_for_fidelity(arguments: argparse.Namespace, given: ModelArguments) -> Any:
+    """(original, swapped, SwapResult) from --swapped DIR, or from swapping now."""
+    from ..model.swap import load_swapped, swap_from_source
+
+    if arguments.swapped is not None:
+        return load_swapped(
+            str(given.source),
+            arguments.swapped,
+            weights=given.weights,
+            input_shape=given.input_shape,
+        )
+    result = swap_from_source(
+        str(given.source),
+        given.selection,
+        weights=given.weights,
+        depth_multiplier=given.depth_multiplier,
+        input_shape=given.input_shape,
+    )
+    return result.original, result.model, result
+
+
+def add_bench_model_arguments(bench_parser: argparse.ArgumentParser) -> None:
+    """``bench --model SOURCE`` and the flags that go with it."""
+    group = bench_parser.add_argument_group("whole model (--model)")
+    group.add_argument(
+        "--model",
+        metavar="SOURCE",
+        help=f"time this model and its swapped copy: {SOURCE_HELP}",
+    )
+    group.add_argument("--swap", help=SWAP_HELP)
+    add_input_shape_argument(group)
+    group.add_argument(
+        "--weights",
+        metavar="STATE_DICT",
+        help="load this state_dict (default: random weights, which time the same)",
+    )
+    # Seconds each side is timed for; tests shorten it (not a user-facing knob).
+    group.add_argument(
+        "--min-run-time",
+        type=argument_type(_seconds),
+        default=None,
+        help=argparse.SUPPRESS,
+    )
+
+
+def _seconds(text: str) -> float:
+    """A duration in seconds, 0.001–60; ValueError otherwise."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0.001 <= value <= 60:
+        raise ValueError(f"must be 0.001–60 seconds, got {text!r}")
+    return value
+
+
+def run_bench_model(arguments: argparse.Namespace) -> int:
+    """Time a whole model and its swapped copy; return the exit code."""
+    budget = arguments.memory_budget_mb
+    try:
+        selection = parse_selection(arguments.swap or "saving")
+        source = parse_source(arguments.model)
+        input_shape = None
+        if arguments.input_shape is not None:
+            input_shape = parse_input_shape(arguments.input_shape)
+        from ..model.bench import MODEL_MIN_RUN_TIME_S, benchmark_model
+
+        result = benchmark_model(
+            str(source),
+            select=selection,
+            input_shape=input_shape,
+            depth_multiplier=arguments.depth_multiplier,
+            device=arguments.device,
+            threads=arguments.threads,
+            channels_last=arguments.channels_last,
+            weights=arguments.weights,
+            budget_bytes=budget * 1024 * 1024 if budget is not None else None,
+            min_run_time=arguments.min_run_time or MODEL_MIN_RUN_TIME_S,
+        )
+    except UserError as error:
+        return fail("bench", error)
+    from ..report import model_bench as model_bench_report
+
+    emit_report(arguments.format, model_bench_report, result)
+    return EXIT_MATCH

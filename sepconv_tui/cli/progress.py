@@ -1,0 +1,50 @@
+"""A Rich progress bar on stderr for the long steps of ``swap --data`` and ``fidelity``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+#: progress(stage, done, total, label), as ``model.recover`` and ``model.fidelity`` call it.
+ProgressCallback = Callable[[str, int, int, str], None]
+
+#: What each stage's bar says.
+STAGE_TITLES = {
+    "reconstruct": "Least squares, layer by layer",
+    "distill": "Distilling from the original",
+    "measure": "Measuring held-out fidelity",
+}
+
+
+@contextmanager
+def stderr_progress() -> Iterator[ProgressCallback]:
+    """A callback that draws one bar per stage on stderr (nothing when stderr is not a terminal
+    Rich can draw on); the bars go when the block ends."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
+
+    console = Console(stderr=True)
+    bars = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[label]}"),
+        console=console,
+        transient=True,
+        disable=not console.is_terminal,
+    )
+    tasks: dict[str, TaskID] = {}
+
+    def update(stage: str, done: int, total: int, label: str) -> None:
+        key = f"{stage}:{label}" if stage == "measure" else stage
+        if key not in tasks:
+            title = STAGE_TITLES.get(stage, stage)
+            if stage == "measure":
+                title = f"{title} ({label})"
+            tasks[key] = bars.add_task(title, total=total, label="")
+        bars.update(
+            tasks[key], completed=done, total=total, label="" if stage == "measure" else label
+        )
+
+    with bars:
+        yield update
