@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +29,8 @@ from .common import EXIT_MATCH, add_format_arguments, argument_type, emit, emit_
 SWAP_HELP = (
     "saving (default: every candidate whose block has fewer params), all, none, "
     "top:N (the N saving the most MACs), max-error:X (those whose SVD error is ≤ X; needs "
-    "weights), or layer names and globs: 'layer1.*,conv1'"
+    "weights), agreement:X (the most layers whose swap, reconstructed, keeps top-1 agreement "
+    "≥ X on --data), or layer names and globs: 'layer1.*,conv1'"
 )
 SOURCE_HELP = "torchvision:NAME, timm:NAME, package.module:callable or path/to/file.py:callable"
 INPUT_SHAPE_HELP = "input shape (default: the one the model was published for, else 1,3,224,224)"
@@ -77,6 +78,38 @@ def read_model_arguments(arguments: argparse.Namespace) -> ModelArguments:
         input_shape=parse_input_shape(input_shape) if input_shape is not None else None,
         weights=arguments.weights,
     )
+
+
+def resolve_agreement(
+    arguments: argparse.Namespace, given: ModelArguments, progress: Any
+) -> ModelArguments:
+    """``--swap agreement:X`` as the layer names it picks (measured on --data); else ``given``."""
+    if given.selection.rule != "agreement":
+        return given
+    from ..model.analysis import SelectionError
+    from ..model.recover import DEFAULT_CALIBRATION
+    from ..model.tradeoff import tradeoff_from_source
+
+    if getattr(arguments, "data", None) is None:
+        raise SelectionError(
+            f"--swap {given.selection} measures each swap on data: it needs --data DATA"
+        )
+    tradeoff, _analysis = tradeoff_from_source(
+        str(given.source),
+        arguments.data,
+        weights=given.weights,
+        depth_multiplier=given.depth_multiplier,
+        input_shape=given.input_shape,
+        data_options=_data_options(arguments),
+        holdout=getattr(arguments, "holdout", None),
+        calibration=getattr(arguments, "calibration", None) or DEFAULT_CALIBRATION,
+        batch_size=arguments.batch_size,
+        progress=progress,
+    )
+    assert given.selection.min_agreement is not None
+    names = tradeoff.largest_prefix(given.selection.min_agreement)
+    selection = Selection("names", patterns=names) if names else Selection("none")
+    return replace(given, selection=selection)
 
 
 def add_data_arguments(parser: argparse.ArgumentParser, *, required: bool) -> None:
@@ -145,15 +178,19 @@ def add_model_parser(subcommands: Any) -> None:
         type=argument_type(lambda text: parse_int_in_range(text, 1, 65536)),
         help="input height and width, 1–65536 (other axes as published)",
     )
+    add_data_arguments(model_parser, required=False)
     add_format_arguments(model_parser)
 
 
 def run_model(arguments: argparse.Namespace) -> int:
     """Analyse a whole model and print its table and totals; return the exit code."""
     from ..model.source import build_model, with_resolution
+    from .progress import stderr_progress
 
     try:
         given = read_model_arguments(arguments)
+        with stderr_progress() as progress:
+            given = resolve_agreement(arguments, given, progress)
         input_shape = given.input_shape
         if input_shape is None and arguments.resolution is not None:
             default_shape = build_model(given.source).default_input_shape
@@ -285,6 +322,7 @@ def run_swap(arguments: argparse.Namespace) -> int:
         from ..model.swap import save, swap_from_source
 
         with stderr_progress() as progress:
+            given = resolve_agreement(arguments, given, progress)
             result = swap_from_source(
                 str(given.source),
                 given.selection,
@@ -391,6 +429,7 @@ def run_fidelity(arguments: argparse.Namespace) -> int:
         from ..model.fidelity import measure_fidelity
 
         with stderr_progress() as progress:
+            given = resolve_agreement(arguments, given, progress)
             original, swapped, result = _models_for_fidelity(arguments, given)
             data = load_data(
                 arguments.data,

@@ -13,6 +13,8 @@ STAGE_TITLES = {
     "reconstruct": "Least squares, layer by layer",
     "distill": "Distilling from the original",
     "measure": "Measuring held-out fidelity",
+    "rank": "Each layer swapped alone",
+    "curve": "Growing the swap, measured",
 }
 
 

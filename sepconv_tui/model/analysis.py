@@ -19,7 +19,9 @@ from ..errors import UserError
 Shape = tuple[int, ...]
 
 #: What ``--swap`` accepts, for messages.
-SELECTION_FORMS = "saving, all, none, top:N, max-error:X, or comma-separated layer names and globs"
+SELECTION_FORMS = (
+    "saving, all, none, top:N, max-error:X, agreement:X, or comma-separated layer names and globs"
+)
 
 
 class SelectionError(UserError):
@@ -245,6 +247,7 @@ class Selection:
     count: int | None = None  # N of top:N
     patterns: tuple[str, ...] = ()  # layer names or globs, for rule "names"
     max_error: float | None = None  # X of max-error:X
+    min_agreement: float | None = None  # X of agreement:X
 
     def __str__(self) -> str:
         """The text ``parse_selection`` reads back."""
@@ -252,6 +255,8 @@ class Selection:
             return f"top:{self.count}"
         if self.rule == "max-error":
             return f"max-error:{self.max_error:g}"
+        if self.rule == "agreement":
+            return f"agreement:{self.min_agreement:g}"
         if self.rule == "names":
             return ",".join(self.patterns)
         return self.rule
@@ -268,7 +273,9 @@ def parse_selection(text: str) -> Selection:
             raise SelectionError(f"--swap top:N needs a whole number N ≥ 1, got {text!r}")
         return Selection("top", count=int(count_text))
     if cleaned.startswith("max-error:"):
-        return Selection("max-error", max_error=_parse_max_error(text, cleaned))
+        return Selection("max-error", max_error=_parse_fraction(text, cleaned, "max-error"))
+    if cleaned.startswith("agreement:"):
+        return Selection("agreement", min_agreement=_parse_fraction(text, cleaned, "agreement"))
     # A "rule:value" form that is not top:N or max-error:X is a typo or a form this version lacks.
     if ":" in cleaned:
         raise SelectionError(f"--swap must be {SELECTION_FORMS}; got {text!r}")
@@ -278,16 +285,17 @@ def parse_selection(text: str) -> Selection:
     return Selection("names", patterns=patterns)
 
 
-def _parse_max_error(text: str, cleaned: str) -> float:
-    """X of "max-error:X": a number from 0 to 1; SelectionError otherwise."""
-    value_text = cleaned.removeprefix("max-error:").strip()
+def _parse_fraction(text: str, cleaned: str, rule: str) -> float:
+    """X of "max-error:X" or "agreement:X": a number from 0 to 1; SelectionError otherwise."""
+    value_text = cleaned.removeprefix(f"{rule}:").strip()
     try:
         value = float(value_text)
     except ValueError:
         value = -1.0
-    # A relative error of the best approximation lies in [0, 1]; nan fails the comparison too.
+    # A relative error of the best approximation, or a share of samples, lies in [0, 1];
+    # nan fails the comparison too.
     if not 0 <= value <= 1:
-        raise SelectionError(f"--swap max-error:X needs a number X from 0 to 1, got {text!r}")
+        raise SelectionError(f"--swap {rule}:X needs a number X from 0 to 1, got {text!r}")
     return value
 
 
@@ -431,6 +439,11 @@ class ModelAnalysis:
             # Ties keep the model's order, so the same model always gives the same pick.
             ranked = sorted(candidates, key=lambda layer: -layer.mac_saving)
             return frozenset(layer.name for layer in ranked[: selection.count])
+        if selection.rule == "agreement":
+            raise SelectionError(
+                f"--swap {selection} measures the model on data: it needs --data (and the "
+                "model's weights)"
+            )
         if selection.rule == "max-error":
             if any(layer.error is None for layer in candidates):
                 raise SelectionError(

@@ -363,9 +363,9 @@ def recover(
         )
         weight_errors = _weight_errors(source_model, model, layers)
         stages.append(measure("distill"))
-    recovered = replace(
-        result, model=model, relative_error=weight_errors, init=result.init, original=source_model
-    )
+    # The result keeps the SVD start's weight errors (what plan.json records of the init);
+    # each stage's own are in its fidelity's layers.
+    recovered = replace(result, model=model, original=source_model)
     return Recovery(
         result=recovered,
         stages=tuple(stages),

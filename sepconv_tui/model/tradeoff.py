@@ -1,0 +1,238 @@
+"""The trade-off a user picks from: the model's MACs against held-out agreement, measured.
+
+Each candidate is first swapped alone (SVD start, then least-squares reconstruction on the
+fitting split) and measured on the held-out split: what it costs in fidelity per MAC it
+saves orders the candidates. Then the swap grows along that order, one layer at a time, and
+every prefix is swapped, reconstructed and measured again, so each point of the curve is a
+real model's figures, not a sum of single-layer estimates. ``agreement:X`` picks the largest
+prefix whose agreement is ≥ X. torch is imported inside the functions (by what this calls).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from .analysis import ModelAnalysis, Selection, SelectionError
+from .data import Data, split
+from .fidelity import DEFAULT_BATCH_SIZE, Fidelity, measure_fidelity
+from .recover import DEFAULT_CALIBRATION, reconstruct
+
+if TYPE_CHECKING:
+    from torch import nn
+
+#: progress(stage, done, total, label): "rank" per candidate, then "curve" per prefix.
+Progress = Callable[[str, int, int, str], None]
+
+
+@dataclass(frozen=True)
+class TradeoffPoint:
+    """The model with the first ``len(swapped)`` layers of the order swapped and reconstructed."""
+
+    swapped: tuple[str, ...]
+    params: int
+    macs: int
+    agreement: float | None  # top-1 agreement with the original (classifier outputs)
+    accuracy: float | None  # when the data has labels
+    output_error: float
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON object of one point."""
+        return {
+            "swapped": list(self.swapped),
+            "params": self.params,
+            "macs": self.macs,
+            "agreement": self.agreement,
+            "accuracy": self.accuracy,
+            "output_error": self.output_error,
+        }
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any]) -> TradeoffPoint:
+        """The inverse of ``to_dict``."""
+        return cls(
+            tuple(values["swapped"]),
+            int(values["params"]),
+            int(values["macs"]),
+            values.get("agreement"),
+            values.get("accuracy"),
+            float(values["output_error"]),
+        )
+
+
+@dataclass(frozen=True)
+class Tradeoff:
+    """Candidates in the order that costs least fidelity per MAC saved, and the measured curve."""
+
+    order: tuple[str, ...]
+    alone: dict[str, float]  # each layer swapped alone: its agreement (or 1 − output error)
+    points: tuple[TradeoffPoint, ...]  # points[k]: the first k of ``order`` swapped, k = 0 … n
+    evaluated: int  # held-out samples each point was measured on
+    calibration: int  # samples each reconstruction was fitted on
+
+    @property
+    def classifier(self) -> bool:
+        """True when the points carry agreement (the outputs are N×K logits)."""
+        return all(point.agreement is not None for point in self.points)
+
+    def largest_prefix(self, budget: float) -> tuple[str, ...]:
+        """The swap of the longest prefix whose agreement is ≥ ``budget`` (none: nothing)."""
+        if not self.classifier:
+            raise SelectionError(
+                "--swap agreement:X needs a classifier (N×K outputs) to compare top-1 classes"
+            )
+        best: tuple[str, ...] = ()
+        for point in self.points:
+            if point.agreement is not None and point.agreement >= budget:
+                best = point.swapped
+        return best
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON the app and ``--json`` carry."""
+        return {
+            "order": list(self.order),
+            "alone": dict(self.alone),
+            "points": [point.to_dict() for point in self.points],
+            "evaluated": self.evaluated,
+            "calibration": self.calibration,
+        }
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any]) -> Tradeoff:
+        """The inverse of ``to_dict``."""
+        return cls(
+            tuple(values["order"]),
+            {str(name): float(value) for name, value in values["alone"].items()},
+            tuple(TradeoffPoint.from_dict(point) for point in values["points"]),
+            int(values["evaluated"]),
+            int(values["calibration"]),
+        )
+
+
+def _ignore(_stage: str, _done: int, _total: int, _label: str) -> None:
+    """A progress callback that does nothing."""
+
+
+def _score(fidelity: Fidelity) -> float:
+    """Higher is better: the agreement for classifiers, else 1 − the output error."""
+    if fidelity.agreement is not None:
+        return fidelity.agreement
+    return 1.0 - fidelity.output_error
+
+
+def measure_tradeoff(
+    original: nn.Module,
+    analysis: ModelAnalysis,
+    data: Data,
+    *,
+    candidates: list[str] | None = None,
+    holdout: int | None = None,
+    calibration: int = DEFAULT_CALIBRATION,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    progress: Progress | None = None,
+) -> Tradeoff:
+    """Rank ``candidates`` (default: every candidate saving MACs) and measure each prefix.
+
+    ``analysis`` gives each layer's MACs as is and as separable at its depth multiplier (the
+    m every swap here uses); ``data`` is split once as ``recover`` splits it.
+    """
+    from .swap import swap_convs
+
+    progress = progress or _ignore
+    rows = {layer.name: layer for layer in analysis.candidates}
+    names = [
+        name
+        for name in (candidates if candidates is not None else list(rows))
+        if name in rows and rows[name].mac_saving > 0
+    ]
+    multipliers = {name: rows[name].depth_multiplier for name in rows}
+    fitting, held_out = split(data, holdout)
+
+    def measured(swap: list[str]) -> Fidelity:
+        selection = Selection("names", patterns=tuple(swap)) if swap else Selection("none")
+        result = swap_convs(original, selection, depth_multiplier=multipliers)
+        model = result.model
+        if swap:
+            reconstruct(
+                original, model, swap, fitting, calibration=calibration, batch_size=batch_size
+            )
+        return measure_fidelity(original, model, held_out, layers=swap, batch_size=batch_size)
+
+    alone: dict[str, float] = {}
+    for index, name in enumerate(names, start=1):
+        alone[name] = _score(measured([name]))
+        progress("rank", index, len(names), name)
+    # Fidelity lost per MAC saved, cheapest first; ties keep the model's order.
+    order = sorted(names, key=lambda name: (1.0 - alone[name]) / rows[name].mac_saving)
+    baseline = analysis.with_swaps(set())
+    points = [TradeoffPoint((), baseline.swapped.params, baseline.swapped.macs, 1.0, None, 0.0)]
+    accuracy_original: float | None = None
+    for count in range(1, len(order) + 1):
+        prefix = order[:count]
+        fidelity = measured(prefix)
+        accuracy_original = fidelity.original_accuracy
+        cost = analysis.with_swaps(set(prefix)).swapped
+        points.append(
+            TradeoffPoint(
+                tuple(prefix),
+                cost.params,
+                cost.macs,
+                fidelity.agreement,
+                fidelity.swapped_accuracy,
+                fidelity.output_error,
+            )
+        )
+        progress("curve", count, len(order), prefix[-1])
+    if points and accuracy_original is not None:
+        points[0] = TradeoffPoint((), points[0].params, points[0].macs, 1.0, accuracy_original, 0.0)
+    if len(points) > 1 and points[1].agreement is None:
+        points[0] = TradeoffPoint((), points[0].params, points[0].macs, None, None, 0.0)
+    return Tradeoff(
+        order=tuple(order),
+        alone=alone,
+        points=tuple(points),
+        evaluated=len(held_out),
+        calibration=min(calibration, len(fitting)),
+    )
+
+
+def tradeoff_from_source(
+    source: str,
+    data: str,
+    *,
+    weights: str | None = None,
+    depth_multiplier: Any = 1,
+    input_shape: tuple[int, ...] | None = None,
+    data_options: Mapping[str, Any] | None = None,
+    holdout: int | None = None,
+    calibration: int = DEFAULT_CALIBRATION,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    progress: Progress | None = None,
+) -> tuple[Tradeoff, ModelAnalysis]:
+    """``measure_tradeoff`` on a model built for real from ``source`` (``weights`` loaded) and
+    the data ``data`` names (``load_data``'s forms); also the analysis it ranked from."""
+    from .data import load_data
+    from .swap import swap_from_source
+
+    result = swap_from_source(
+        source, "none", weights=weights, depth_multiplier=depth_multiplier, input_shape=input_shape
+    )
+    assert result.original is not None and result.analysis is not None
+    loaded = load_data(
+        data,
+        input_shape=result.input_shape,
+        source=source,
+        model=result.original,
+        **dict(data_options or {}),
+    )
+    tradeoff = measure_tradeoff(
+        result.original,
+        result.analysis,
+        loaded,
+        holdout=holdout,
+        calibration=calibration,
+        batch_size=batch_size,
+        progress=progress,
+    )
+    return tradeoff, result.analysis
