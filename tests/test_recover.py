@@ -319,3 +319,22 @@ def test_swap_bad_recovery_input_exits_2_and_writes_nothing(
     assert message in err
     assert len(err.strip().splitlines()) == 1
     assert not out.exists()
+
+
+def test_a_new_m_error_and_auto_are_arithmetic_on_the_analysis(digits: dict[str, Any]) -> None:
+    """With weights, each row carries its kept energies: m's error and auto:E without torch."""
+    weights = str(digits["weights"])
+    analysis = analyze_model(digits["source"], select="all", weights=weights)
+    by_torch = analyze_model(
+        digits["source"], select="all", depth_multiplier="auto:0.9", weights=weights
+    )
+    assert analysis.auto_multipliers(0.9) == by_torch.multipliers
+    at_two = analysis.with_depth_multipliers(2)
+    by_torch_two = analyze_model(
+        digits["source"], select="all", depth_multiplier=2, weights=weights
+    )
+    for layer, expected in zip(at_two.candidates, by_torch_two.candidates, strict=True):
+        assert layer.error == pytest.approx(expected.error, rel=1e-9)
+        assert layer.separable == expected.separable
+    with pytest.raises(SwapError, match="weights"):
+        analyze_model(digits["source"], select="all").auto_multipliers(0.9)

@@ -8,6 +8,7 @@ and the app rebuilds it from JSON (``ModelAnalysis.from_dict``) and toggles swap
 from __future__ import annotations
 
 import fnmatch
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -143,6 +144,9 @@ class ModelLayer:
     separable: Cost | None  # the replacement block's cost; None unless a candidate
     error: float | None = None  # ‖W − Ŵ‖_F / ‖W‖_F of the SVD-initialised block, with weights
     depth_multiplier: int = 1  # this layer's m (the separable cost is at this m)
+    # With weights: the fraction of ‖W‖²_F the best block keeps at m = 1, 2, … (up to the rank),
+    # so that a new m's error and auto:E are arithmetic: error(m) = √(1 − kept[m − 1]).
+    kept_energy: tuple[float, ...] | None = None
 
     @property
     def param_saving(self) -> int:
@@ -184,6 +188,7 @@ class ModelLayer:
             "separable": self.separable.to_dict() if self.separable is not None else None,
             "error": self.error,
             "depth_multiplier": self.depth_multiplier,
+            "kept_energy": list(self.kept_energy) if self.kept_energy is not None else None,
         }
 
     @classmethod
@@ -213,7 +218,25 @@ class ModelLayer:
             separable=Cost.from_dict(separable) if separable is not None else None,
             error=values.get("error"),
             depth_multiplier=int(values.get("depth_multiplier", 1)),
+            kept_energy=_tuple(values.get("kept_energy")),
         )
+
+    def error_at(self, depth_multiplier: int) -> float | None:
+        """The SVD start's weight error at ``depth_multiplier``, when the energies are known."""
+        if not self.kept_energy:
+            return None
+        kept = self.kept_energy[min(depth_multiplier, len(self.kept_energy)) - 1]
+        return math.sqrt(max(0.0, 1.0 - kept))
+
+    def auto_multiplier(self, energy: float) -> int | None:
+        """The smallest m keeping a fraction ``energy`` of ‖W‖²_F (None without the energies)."""
+        if not self.kept_energy:
+            return None
+        high = FIELD_BOUNDS["depth_multiplier"][1]
+        for multiplier, kept in enumerate(self.kept_energy[:high], start=1):
+            if kept >= energy - 1e-9:  # so that E = 1 stops at the full rank despite rounding
+                return multiplier
+        return min(len(self.kept_energy), high)
 
     def with_depth_multiplier(self, depth_multiplier: int) -> ModelLayer:
         """The row with its separable block at ``depth_multiplier`` (arithmetic only).
@@ -235,7 +258,7 @@ class ModelLayer:
             self,
             depth_multiplier=depth_multiplier,
             separable=Cost(params + extra, macs),
-            error=None,
+            error=self.error_at(depth_multiplier),
         )
 
 
@@ -406,6 +429,37 @@ class ModelAnalysis:
         layers = tuple(
             layer.with_depth_multiplier(check_depth_multiplier(multipliers[layer.name]))
             if layer.name in multipliers
+            else layer
+            for layer in self.layers
+        )
+        return replace(self, layers=layers)
+
+    def auto_multipliers(self, energy: float) -> dict[str, int]:
+        """Each candidate's m under auto:``energy``; SwapError when the weights' energies are
+        unknown (the analysis was made without weights)."""
+        multipliers = {}
+        for layer in self.candidates:
+            multiplier = layer.auto_multiplier(energy)
+            if multiplier is None:
+                raise SwapError(
+                    f"--depth-multiplier auto:{energy:g} picks each layer's m from its weights: "
+                    "give the model's weights",
+                    field="depth_multiplier",
+                )
+            multipliers[layer.name] = multiplier
+        return multipliers
+
+    def with_energies(self, energies: dict[str, list[float]]) -> ModelAnalysis:
+        """The analysis with each named candidate's kept-energy fractions (and so its error)."""
+        layers = tuple(
+            replace(
+                layer,
+                kept_energy=tuple(energies[layer.name]),
+                error=replace(layer, kept_energy=tuple(energies[layer.name])).error_at(
+                    layer.depth_multiplier
+                ),
+            )
+            if layer.name in energies
             else layer
             for layer in self.layers
         )

@@ -126,6 +126,13 @@ def layer_errors(
     return errors
 
 
+def layer_energies(model: nn.Module) -> dict[str, list[float]]:
+    """Each candidate's ``kept_energy`` (of the kernel its forward uses)."""
+    if not has_real_weights(model):
+        raise SwapError("the model's weights are on the meta device: energies need real weights")
+    return {name: kept_energy(effective_weight(conv)) for name, conv in candidate_convs(model)}
+
+
 def kept_energy(weight: torch.Tensor) -> list[float]:
     """Fraction of ‖W‖²_F the best block keeps at m = 1, 2, … up to the rank min(C_out, kh·kw)."""
     _u, s, _vh = _per_channel_svd(weight)

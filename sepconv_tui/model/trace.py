@@ -35,7 +35,7 @@ from .candidates import (
     layer_kind,
     own_params,
 )
-from .factorise import has_real_weights, layer_errors, resolve_multipliers
+from .factorise import has_real_weights, layer_energies, layer_errors, resolve_multipliers
 from .source import (
     BuiltModel,
     ModelSource,
@@ -432,8 +432,10 @@ def analyze_model(
     multipliers: dict[str, int] = {}
     if not isinstance(choice, int):
         multipliers = resolve_multipliers(built.module, choice)
+    energies: dict[str, list[float]] = {}
     if trained:
         errors = layer_errors(built.module, multipliers or base_multiplier)
+        energies = layer_energies(built.module)
     shape = (
         _check_input_shape(input_shape) if input_shape is not None else built.default_input_shape
     )
@@ -475,6 +477,7 @@ def analyze_model(
         for row in analysis.layers
     )
     analysis = replace(analysis, layers=rows_at_base)
+    analysis = analysis.with_energies(energies)
     if multipliers:
         analysis = analysis.with_depth_multipliers(multipliers)
     return analysis.with_errors(errors).select(selection)
