@@ -20,7 +20,7 @@ from ..core.compare import Comparison
 from ..core.presets import PRESETS
 from ..core.spec import LayerSpec
 from .controller import Controller, FormValues
-from .tab_view import OpenLayer, Tab, TabView
+from .tab_view import OpenLayer, Tab, TabView, focus_now
 from .widgets.params_form import ParamsForm
 from .widgets.quiet_footer import QuietFooter
 from .widgets.results_view import ResultsView
@@ -118,7 +118,7 @@ class SepConvApp(App[None]):
     def on_mount(self) -> None:
         """Show the closed-form figures in the first frame; PyTorch waits for on_ready."""
         self._submit(self.form.values, check=False)
-        self.form.query_one("#in_channels", Input).focus()
+        focus_now(self.form.query_one("#in_channels", Input))
 
     def on_ready(self) -> None:
         """After the first frame: start the PyTorch cross-check (in its own process)."""
@@ -251,16 +251,35 @@ class SepConvApp(App[None]):
 
     async def action_show_tab(self, tab: str) -> None:
         """Show ``tab`` and focus its body, so its single-letter keys work."""
-        self.query_one(TabbedContent).active = tab
+        self._switch_to(tab)
         await self._focus_body(tab)
 
+    def _switch_to(self, tab: str) -> None:
+        """Show ``tab``, its focus to be set by the caller.
+
+        The focus leaves the old tab first. A focused widget that is hidden passes the focus to
+        a sibling, which is hidden too; that sibling's TabPane.Focused then makes TabbedContent
+        show the old tab again, hiding the new one for a frame, whose focused field in turn
+        passes the focus on (F6 ended on the input shape field, or back on the Layer tab).
+        """
+        tabs = self.query_one(TabbedContent)
+        tabs.screen.set_focus(None)
+        tabs.active = tab
+
     async def _focus_body(self, tab: str) -> None:
-        """Focus the tab's results or scrollable body."""
+        """Focus the tab's results or scrollable body, at once.
+
+        (See focus_now: a focus that waited its turn could land after a later tab switch.)
+        """
         if tab == LAYER_TAB.id:
-            self.results.focus()
+            focus_now(self.results)
             return
         await self._view(tab)
-        self.query_one(f"#{tab}-body").focus()
+        body = self.query_one(f"#{tab}-body")
+        if body.focusable:
+            focus_now(body)
+        else:  # a container that picks the child to focus (the Model tab's table or source)
+            body.focus()
 
     async def action_escape(self) -> None:
         """Cancel a running benchmark or analysis; otherwise leave the text field for the body."""
@@ -272,7 +291,7 @@ class SepConvApp(App[None]):
         """Time what the tab shows; from a tab with nothing to time, time the layer."""
         if (await self._view(self.active_tab)).bench():
             return
-        self.query_one(TabbedContent).active = "latency"
+        self._switch_to("latency")
         await self._focus_body("latency")
         (await self._view("latency")).bench()
 

@@ -49,6 +49,16 @@ class TabViewDefaults:
         return False
 
 
+def focus_now(widget: Widget) -> None:
+    """Focus ``widget`` before the next message is handled.
+
+    Widget.focus waits its turn in the app's queue: a key queued before it (F2 right after F6)
+    would switch tabs first, and the late focus, landing in a hidden pane, would make
+    TabbedContent show that pane again (TabPane.Focused).
+    """
+    widget.screen.set_focus(widget)
+
+
 @dataclass
 class OpenLayer(Message):
     """A view asks the app to open ``spec`` in the Layer tab (``origin`` says where it is from)."""
