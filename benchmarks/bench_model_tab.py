@@ -25,7 +25,8 @@ from textual.pilot import Pilot  # noqa: E402
 from textual.widgets import Input, Static  # noqa: E402
 
 from sepconv_tui.tui.app import SepConvApp  # noqa: E402
-from sepconv_tui.tui.widgets.model_view import ModelTable, ModelView  # noqa: E402
+from sepconv_tui.tui.widgets.model_table import ModelTable  # noqa: E402
+from sepconv_tui.tui.widgets.model_view import ModelView  # noqa: E402
 
 TOGGLES = 21
 

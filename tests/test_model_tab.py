@@ -19,7 +19,8 @@ from sepconv_tui.model.layer_spec import LayerFitError, layer_spec
 from sepconv_tui.model.plan import SwapPlan
 from sepconv_tui.report import model as report
 from sepconv_tui.tui.app import SepConvApp
-from sepconv_tui.tui.widgets.model_view import ModelTable, ModelView, export_stem
+from sepconv_tui.tui.widgets.model_table import ModelTable
+from sepconv_tui.tui.widgets.model_view import ModelView, export_stem
 
 RESNET18_PARAMS = 11_689_512
 RESNET18_ALL_SWAPPED = 1_946_107
@@ -121,7 +122,7 @@ async def test_bad_text_is_caught_before_any_child_process() -> None:
         await type_into(pilot, "model-source", "torchvision:resnet18")
         await type_into(pilot, "model-input-shape", "1,3,224")
         await pilot.press("enter")
-        assert "Input shape must be four whole numbers" in text_of(app, "#model-error")
+        assert "--input-shape must be four whole numbers" in text_of(app, "#model-error")
         assert app.query_one("#model-input-shape").has_class("-invalid")
         assert not view.running
 
@@ -313,4 +314,4 @@ async def test_a_model_file_with_weights_shows_each_layers_error(tmp_path: Path)
         await pilot.press("enter")
         await settle(pilot)
         assert app.query_one("#model-weights").has_class("-invalid")
-        assert "Weights" in text_of(app, "#model-error") and view.stale
+        assert "does not exist" in text_of(app, "#model-error") and view.stale

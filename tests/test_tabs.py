@@ -207,10 +207,10 @@ async def test_quitting_during_a_benchmark_stops_its_process() -> None:
         run = app.query_one(LatencyView)._run
         assert run is not None
         for _ in range(500):  # until the worker has started the process
-            if run._process is not None:
+            if run.process.popen is not None:
                 break
             await asyncio.sleep(0.01)
-    process = run._process
+    process = run.process.popen
     assert process is not None
     process.wait(timeout=10)  # killed: it ends at once instead of finishing the benchmark
     assert process.returncode != 0

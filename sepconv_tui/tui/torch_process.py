@@ -1,73 +1,49 @@
-"""The client side of the PyTorch measurement process (workers/measure_server.py).
+"""The Layer, Network and Latency tabs' PyTorch work, done by workers/measure_server.py.
 
-Importing torch holds the GIL for about a second at a time, so a torch import in a thread
-freezes the UI; in a child process it costs the UI nothing. The child starts on the first
-request and then answers each measurement in about a millisecond.
+One measurement process starts on the first request and then answers each measurement in
+about a millisecond; a benchmark runs in a process of its own, so that escape can kill it
+without losing the measurer's warm torch.
 """
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-import threading
 from dataclasses import replace
-from typing import Any
 
 from ..core.figures import Figures
 from ..core.measure import MeasurementError
 from ..core.networks import NetworkReport
 from ..core.spec import LayerSpec
+from ..workers.messages import BenchLayer, LayerBenched, MeasureLayer, VerifyNetwork
+from .child_process import Call, ChildError, ChildProcess
 
-_process: subprocess.Popen[str] | None = None
-_lock = threading.Lock()
+MEASURE_SERVER = "sepconv_tui.workers.measure_server"
 
-
-def _running_process() -> subprocess.Popen[str]:
-    """The measurement process, started if it is not running."""
-    global _process
-    if _process is None or _process.poll() is not None:
-        _process = subprocess.Popen(
-            [sys.executable, "-m", "sepconv_tui.workers.measure_server"],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,  # the UI owns the terminal
-            text=True,
-        )
-    return _process
-
-
-def _ask(request: dict[str, Any]) -> dict[str, Any]:
-    """Send one request to the child process and return its reply."""
-    with _lock:  # one request in flight: the child answers in order
-        process = _running_process()
-        assert process.stdin is not None and process.stdout is not None
-        try:
-            process.stdin.write(json.dumps(request) + "\n")
-            process.stdin.flush()
-            line = process.stdout.readline()
-        except OSError as error:
-            raise MeasurementError(f"the PyTorch process stopped ({error})") from error
-        if not line:
-            raise MeasurementError("the PyTorch process stopped; edit a field to retry")
-    reply: dict[str, Any] = json.loads(line)
-    if "error" in reply:
-        raise MeasurementError(reply["error"])
-    return reply
+_measurer = ChildProcess(
+    MEASURE_SERVER, stopped="the PyTorch process stopped; edit a field to retry"
+)
 
 
 def measure_figures(spec: LayerSpec) -> Figures:
     """``measure.figures(spec)``, computed by the child process."""
-    return Figures.from_dict(_ask(spec.to_dict())["figures"])
+    try:
+        return _measurer.ask(MeasureLayer(spec)).figures
+    except ChildError as error:
+        raise MeasurementError(error.message) from error
 
 
 def verify_network(report: NetworkReport) -> NetworkReport:
     """``measure.verify_network(report)``, computed by the child process."""
-    request = {
-        "network": {
-            "name": report.name,
-            "width_multiplier": report.width_multiplier,
-            "resolution": report.resolution,
-        }
-    }
-    return replace(report, verified=_ask(request)["verified"])
+    request = VerifyNetwork(report.name, report.width_multiplier, report.resolution)
+    try:
+        verified = _measurer.ask(request).verified
+    except ChildError as error:
+        raise MeasurementError(error.message) from error
+    return replace(report, verified=verified)
+
+
+def layer_bench(spec: LayerSpec, device: str, threads: int | None) -> Call[LayerBenched]:
+    """A latency benchmark of ``spec`` (``sepconv-tui bench``), in a process of its own."""
+    process = ChildProcess(
+        MEASURE_SERVER, one_shot=True, stopped="the benchmark process stopped without a result"
+    )
+    return process.call(BenchLayer(spec, device, threads))

@@ -1,44 +1,61 @@
-"""A child process that answers PyTorch measurements: one JSON spec per stdin line.
+"""The child process that measures layers with PyTorch for the Layer, Network and Latency tabs.
 
-``python -m sepconv_tui.workers.measure_server`` reads ``LayerSpec.to_dict()`` lines and writes
-``{"figures": Figures.to_dict()}`` or ``{"error": message}`` lines; a line
-``{"network": {"name", "width_multiplier", "resolution"}}`` gets ``{"verified": {...}}``
-(``measure.verify_network``). It ends at end of input.
-The app runs it so that importing torch (about a second at a time under the GIL) never
-freezes the UI thread.
+``python -m sepconv_tui.workers.measure_server`` answers, one request line at a time
+(workers/messages.py): MeasureLayer → Measured (``core.measure.figures``), VerifyNetwork →
+NetworkVerified (``core.measure.verify_network``), BenchLayer → a Progress per stage, then
+LayerBenched (``core.latency.benchmark``); anything that fails → Failed. It ends at end of input.
+The app runs it so that importing torch (about a second at a time under the GIL) never freezes
+the UI thread; a benchmark gets a process of its own, which escape kills.
 """
 
 from __future__ import annotations
 
-import json
-import sys
+from .messages import (
+    BenchLayer,
+    LayerBenched,
+    Measured,
+    MeasureLayer,
+    NetworkVerified,
+    Progress,
+    Reply,
+    Request,
+    VerifyNetwork,
+)
+from .serve import Report, serve
 
-from ..core import measure
-from ..core.networks import network_report
-from ..core.spec import LayerSpec, SpecError
 
+def handle(request: Request[Reply], report: Report) -> Reply:
+    """Answer one request (torch is imported by the first one that needs it)."""
+    from ..core import measure
 
-def answer(line: str) -> dict[str, object]:
-    """The reply to one request line."""
-    try:
-        request = json.loads(line)
-        if "network" in request:
-            network = request["network"]
-            report = network_report(
-                network["name"], network["width_multiplier"], network["resolution"]
-            )
-            return {"verified": measure.verify_network(report).verified}
-        spec = LayerSpec.from_dict(request)
-        return {"figures": measure.figures(spec).to_dict()}
-    except (KeyError, ValueError, SpecError, measure.MeasurementError) as error:
-        return {"error": str(error)}
+    if isinstance(request, MeasureLayer):
+        return Measured(measure.figures(request.spec))
+    if isinstance(request, VerifyNetwork):
+        from ..core.networks import network_report
+
+        network = network_report(request.name, request.width_multiplier, request.resolution)
+        verified = measure.verify_network(network).verified
+        assert verified is not None  # verify_network sets it
+        return NetworkVerified(verified)
+    if isinstance(request, BenchLayer):
+        from ..core.latency import STAGES, benchmark
+
+        result = benchmark(
+            request.spec,
+            request.device,
+            request.threads,
+            request.budget_bytes,
+            progress=lambda index, label: report(Progress("bench", index, len(STAGES), label)),
+            channels_last=request.channels_last,
+        )
+        return LayerBenched(result)
+    raise ValueError(f"the measure server does not answer {request.kind}")
 
 
 def main() -> None:
     """Answer requests until standard input closes."""
-    for line in sys.stdin:
-        sys.stdout.write(json.dumps(answer(line)) + "\n")
-        sys.stdout.flush()
+    # torch's RuntimeErrors (no CUDA, out of memory) and MeasurementError: their first line.
+    serve(handle, plain=(RuntimeError,))
 
 
 if __name__ == "__main__":

@@ -1,103 +1,71 @@
-"""A child process that analyses models for the app: one JSON request per stdin line.
+"""The child process that analyses and times whole models for the Model tab.
 
-``python -m sepconv_tui.workers.model_server`` answers, one line each:
+``python -m sepconv_tui.workers.model_server`` answers, one request line at a time
+(workers/messages.py): ListModels → ModelNames (``model.source.model_names``), AnalyseModel →
+ModelAnalysed (``model.trace.analyze_model``), BenchModel → a Progress per stage, then
+ModelBenched (``model.bench.benchmark_model``); anything that fails → Failed, with the field
+of a UserError (the engine's message, with its suggestion). It ends at end of input.
 
-- ``{"names": true}`` → ``{"names": ["torchvision:alexnet", …, "timm:…"]}`` (``model_names``);
-- ``{"analyze": {"source", "input_shape": [N, C, H, W] | null, "select", "depth_multiplier",
-  "weights": path | null}}`` → ``{"analysis": ModelAnalysis.to_dict()}``;
-- anything that fails → ``{"error": message}`` (the engine's message, with its suggestion).
-
-It ends at end of input. ``python -m sepconv_tui.workers.model_server bench`` instead reads one
-request ``{"source", "select", "input_shape", "depth_multiplier", "device", "threads",
-"weights", "min_run_time"}`` and times the original and the swapped model
-(``core.model_bench.benchmark_model``), writing ``{"stage": i, "label": …}`` lines, then
-``{"result": ModelBenchResult.to_dict()}`` or ``{"error": message}``.
-
-The app keeps one analysis process running so that torch, torchvision and timm are
-imported once, off the UI process (whose GIL a torch import would hold for seconds); it kills
-the process to cancel an analysis and starts a fresh one for the next request.
+The app keeps one analysis process running so that torch, torchvision and timm are imported
+once, off the UI process (whose GIL a torch import would hold for seconds); it kills the
+process to cancel an analysis and starts a fresh one for the next request. A benchmark gets a
+process of its own.
 """
 
 from __future__ import annotations
 
-import json
-import sys
-from typing import Any
+from .messages import (
+    AnalyseModel,
+    BenchModel,
+    ListModels,
+    ModelAnalysed,
+    ModelBenched,
+    ModelNames,
+    Progress,
+    Reply,
+    Request,
+)
+from .serve import Report, serve
 
-from ..errors import first_line
 
+def handle(request: Request[Reply], report: Report) -> Reply:
+    """Answer one request (torch is imported by the first one that needs it)."""
+    if isinstance(request, ListModels):
+        from ..model.source import model_names
 
-def answer(line: str) -> dict[str, Any]:
-    """The reply to one request line."""
-    from ..model.analysis import SelectionError
-    from ..model.plan import SwapError
-    from ..model.source import ModelSourceError
-
-    try:
-        request = json.loads(line)
-        if request.get("names"):
-            from ..model.source import model_names
-
-            return {"names": model_names()}
-        options = request["analyze"]
+        return ModelNames(model_names())
+    if isinstance(request, AnalyseModel):
         from ..model.trace import analyze_model
 
-        shape = options.get("input_shape")
         analysis = analyze_model(
-            options["source"],
-            input_shape=tuple(shape) if shape is not None else None,
-            select=options.get("select", "saving"),
-            depth_multiplier=int(options.get("depth_multiplier", 1)),
-            weights=options.get("weights"),
+            request.source,
+            input_shape=request.input_shape,
+            select=request.select,
+            depth_multiplier=request.depth_multiplier,
+            weights=request.weights,
         )
-        return {"analysis": analysis.to_dict()}
-    except (ModelSourceError, SelectionError, SwapError) as error:
-        return {"error": str(error)}
-    except Exception as error:  # a model's own code can raise anything: report, never die
-        return {"error": f"{type(error).__name__}: {first_line(error)}"}
+        return ModelAnalysed(analysis)
+    if isinstance(request, BenchModel):
+        from ..model.bench import STAGES, benchmark_model
 
-
-def _write(message: dict[str, Any]) -> None:
-    """One JSON line to the parent."""
-    sys.stdout.write(json.dumps(message) + "\n")
-    sys.stdout.flush()
-
-
-def bench(request: dict[str, Any]) -> dict[str, Any]:
-    """Time one whole-model benchmark, writing its stages; the result or the error message."""
-    from ..core.latency import BenchError
-    from ..model.analysis import SelectionError
-    from ..model.bench import MODEL_MIN_RUN_TIME_S, benchmark_model
-    from ..model.plan import SwapError
-    from ..model.source import ModelSourceError
-
-    shape = request.get("input_shape")
-    try:
         result = benchmark_model(
-            request["source"],
-            select=request.get("select", "saving"),
-            input_shape=tuple(shape) if shape is not None else None,
-            depth_multiplier=int(request.get("depth_multiplier", 1)),
-            device=request.get("device", "cpu"),
-            threads=request.get("threads"),
-            weights=request.get("weights"),
-            min_run_time=float(request.get("min_run_time", MODEL_MIN_RUN_TIME_S)),
-            progress=lambda index, stage: _write({"stage": index, "label": stage}),
+            request.source,
+            select=request.select,
+            input_shape=request.input_shape,
+            depth_multiplier=request.depth_multiplier,
+            device=request.device,
+            threads=request.threads,
+            weights=request.weights,
+            min_run_time=request.min_run_time,
+            progress=lambda index, label: report(Progress("bench", index, len(STAGES), label)),
         )
-    except (BenchError, ModelSourceError, SelectionError, SwapError) as error:
-        return {"error": first_line(error)}
-    except Exception as error:  # a model's own code can raise anything: report, never die
-        return {"error": f"{type(error).__name__}: {first_line(error)}"}
-    return {"result": result.to_dict()}
+        return ModelBenched(result)
+    raise ValueError(f"the model server does not answer {request.kind}")
 
 
 def main() -> None:
-    """Answer requests until standard input closes (``bench``: time one request)."""
-    if sys.argv[1:] == ["bench"]:
-        _write(bench(json.loads(sys.stdin.readline())))
-        return
-    for line in sys.stdin:
-        _write(answer(line))
+    """Answer requests until standard input closes."""
+    serve(handle)
 
 
 if __name__ == "__main__":

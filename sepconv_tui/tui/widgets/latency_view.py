@@ -11,13 +11,15 @@ from textual.message import Message
 from textual.widgets import Button, Input, Label, ProgressBar, Select, Static
 
 from ...core.compare import compare
-from ...core.latency import STAGES, BenchError, BenchResult, parse_threads
+from ...core.latency import STAGES, BenchResult, parse_threads
 from ...core.spec import LayerSpec
 from ...report import latency as latency_report
 from ...report.memory import memory_markdown, memory_table
-from ..bench_process import BenchRun
+from ...workers.messages import LayerBenched, Progress
+from ..child_process import Call, ChildError
 from ..export import Export
 from ..tab_view import TabViewDefaults
+from ..torch_process import layer_bench
 
 
 class LatencyView(TabViewDefaults, Vertical):
@@ -29,7 +31,7 @@ class LatencyView(TabViewDefaults, Vertical):
     class Stage(Message):
         """``run`` reached stage ``index`` of STAGES."""
 
-        run: BenchRun
+        run: Call[LayerBenched]
         index: int
         label: str
 
@@ -37,7 +39,7 @@ class LatencyView(TabViewDefaults, Vertical):
     class Finished(Message):
         """``run`` ended: a result, or an error message (neither when it was cancelled)."""
 
-        run: BenchRun
+        run: Call[LayerBenched]
         result: BenchResult | None
         error: str | None = None
 
@@ -45,7 +47,7 @@ class LatencyView(TabViewDefaults, Vertical):
         super().__init__(id=id)
         self.spec = spec
         self.result: BenchResult | None = None
-        self._run: BenchRun | None = None
+        self._run: Call[LayerBenched] | None = None
 
     def compose(self) -> ComposeResult:
         """Layer line, device / threads / run, progress, the timing and memory tables."""
@@ -123,7 +125,7 @@ class LatencyView(TabViewDefaults, Vertical):
         self._show_error(None)
         device = self.query_one("#device", Select).value
         assert isinstance(device, str)  # allow_blank=False
-        self._run = BenchRun(self.spec, device, threads)
+        self._run = layer_bench(self.spec, device, threads)
         self.query_one("#bench-progress", ProgressBar).update(progress=0)
         self.query_one("#bench-status", Static).update("Starting PyTorch… (escape cancels)")
         self.set_class(True, "-running")
@@ -150,18 +152,18 @@ class LatencyView(TabViewDefaults, Vertical):
             self._run.cancel()
 
     @work(thread=True, exclusive=True, group="bench")
-    def _bench(self, run: BenchRun) -> None:
+    def _bench(self, run: Call[LayerBenched]) -> None:
         """Run ``run`` in its process; post its stages and its end."""
 
-        def on_stage(index: int, label: str) -> None:
-            self.post_message(self.Stage(run, index, label))
+        def on_progress(progress: Progress) -> None:
+            self.post_message(self.Stage(run, progress.done, progress.label))
 
         try:
-            result = run.run(on_stage)
-        except BenchError as error:
-            self.post_message(self.Finished(run, None, str(error)))
+            reply = run.wait(on_progress)
+        except ChildError as error:
+            self.post_message(self.Finished(run, None, error.message))
             return
-        self.post_message(self.Finished(run, result))
+        self.post_message(self.Finished(run, reply.result if reply is not None else None))
 
     @on(Stage)
     def _stage(self, event: Stage) -> None:

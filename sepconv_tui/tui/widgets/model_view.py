@@ -9,36 +9,37 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from typing import Any
 
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
-from textual.suggester import Suggester, SuggestionReady
+from textual.suggester import SuggestionReady
 from textual.widget import Widget
 from textual.widgets import DataTable, Input, Label, Static
 
-from ...core.latency import BenchError
 from ...model.analysis import ModelAnalysis, Selection, SelectionError
-from ...model.bench import MODEL_MIN_RUN_TIME_S, STAGES, ModelBenchResult
+from ...model.bench import MODEL_MIN_RUN_TIME_S, ModelBenchResult
 from ...model.layer_spec import LayerFitError, layer_spec
 from ...model.plan import plan_from_analysis
 from ...model.source import SOURCE_FORMS, ModelSourceError, parse_input_shape, parse_source
 from ...report import model as report
-from ..export import Export
-from ..model_process import (
-    ModelBenchRun,
-    ModelProcess,
-    ModelProcessError,
-    Request,
-    analysis_of,
-    analysis_request,
-    names_request,
+from ...workers.messages import (
+    AnalyseModel,
+    BenchModel,
+    ListModels,
+    ModelAnalysed,
+    ModelBenched,
+    Progress,
 )
-from ..tab_view import OpenLayer, TabViewDefaults
+from ..child_process import Call, ChildError
+from ..export import Export
+from ..model_process import model_bench, model_process
+from ..tab_view import OpenLayer, TabViewDefaults, focus_now
+from .model_chart import ModelChart
+from .model_suggester import ModelNameSuggester
+from .model_table import ModelTable
 
 #: Below this many columns the table drops its shape and channel columns, counts go short.
 COMPACT_WIDTH = 150
@@ -46,56 +47,15 @@ COMPACT_WIDTH = 150
 NARROW_WIDTH = 100
 #: Below this many rows the chart gives its room to the table.
 CHART_MIN_HEIGHT = 34
-#: Row keys of the two rows that are not layers.
-OTHER_ROW, TOTAL_ROW = "__other__", "__total__"
-#: What each selection key does, for the table's bindings and the footer.
-SELECTION_KEYS = (
-    ("a", "all", "All"),
-    ("n", "none", "None"),
-    ("s", "saving", "Saving"),
-    ("t", "top:10", "Top 10"),
-)
 #: The status line once an analysis is shown (cut at the right edge on narrow terminals).
 HINT = "space swap · a all · n none · s saving · t top 10 · enter Layer tab · b time · e export"
-
-
-class ModelNameSuggester(Suggester):
-    """Completes torchvision and timm model names (the list arrives from the model process)."""
-
-    def __init__(self) -> None:
-        # No cache: the names arrive after the first keys, which must not stay "no suggestion".
-        super().__init__(use_cache=False, case_sensitive=False)
-        self.names: list[str] = []
-
-    async def get_suggestion(self, value: str) -> str | None:
-        """The first known name starting with ``value`` (casefolded by Textual)."""
-        return self.suggest(value)
-
-    def suggest(self, value: str) -> str | None:
-        """The first known name starting with ``value``, whatever its case."""
-        folded = value.casefold()
-        if not folded:
-            return None
-        return next((name for name in self.names if name.casefold().startswith(folded)), None)
-
-
-class ModelTable(DataTable[Any]):
-    """The per-layer table; its keys change the selection (the view does the work)."""
-
-    BINDINGS = [
-        Binding("space", "swap('toggle')", "Swap row"),
-        *(Binding(key, f"swap('{rule}')", title) for key, rule, title in SELECTION_KEYS),
-    ]
-
-    @dataclass
-    class SwapKey(Message):
-        """A selection key: "toggle" (the cursor's row) or a rule of ``parse_selection``."""
-
-        rule: str
-
-    def action_swap(self, rule: str) -> None:
-        """Ask the view to change the selection."""
-        self.post_message(self.SwapKey(rule))
+#: The input each error field of the engine (UserError.field) belongs under. An error that
+#: names none of them (a model's own code raising, the process stopping) is the source's.
+FIELD_INPUTS = {
+    "source": "model-source",
+    "input_shape": "model-input-shape",
+    "weights": "model-weights",
+}
 
 
 class ModelBody(Vertical):
@@ -103,12 +63,12 @@ class ModelBody(Vertical):
     analysis, so the tab's keys work at once."""
 
     def focus(self, scroll_visible: bool = True) -> ModelBody:
-        """Focus the table when it has rows, else the source field."""
+        """Focus the table when it has rows, else the source field (at once: focus_now)."""
         table = self.query_one(ModelTable)
         target: Widget = table
         if not table.row_count:
             target = self.screen.query_one("#model-source", Input)
-        target.focus(scroll_visible)
+        focus_now(target)
         return self
 
 
@@ -125,25 +85,24 @@ class ModelView(TabViewDefaults, Vertical):
 
     @dataclass
     class Analysed(Message):
-        """``request`` ended: an analysis, or the error message (neither when cancelled)."""
+        """``call`` ended: an analysis, or the error (neither when cancelled)."""
 
-        request: Request
+        call: Call[ModelAnalysed]
         analysis: ModelAnalysis | None
-        error: str | None = None
+        error: ChildError | None = None
 
     @dataclass
     class BenchStage(Message):
-        """``run`` reached stage ``index`` of the whole-model benchmark's STAGES."""
+        """``run`` reached a stage of the whole-model benchmark."""
 
-        run: ModelBenchRun
-        index: int
-        label: str
+        run: Call[ModelBenched]
+        progress: Progress
 
     @dataclass
     class BenchFinished(Message):
         """``run`` ended: a result, or an error message (neither when it was cancelled)."""
 
-        run: ModelBenchRun
+        run: Call[ModelBenched]
         result: ModelBenchResult | None
         error: str | None = None
 
@@ -158,21 +117,18 @@ class ModelView(TabViewDefaults, Vertical):
         self.analysis: ModelAnalysis | None = None
         self.stale = False
         self.suggester = ModelNameSuggester()
-        self._process = ModelProcess()
-        self._request: Request | None = None
+        self._process = model_process()
+        self._analysis_call: Call[ModelAnalysed] | None = None
         self._names_requested = False
-        self._layout: tuple[bool, bool] | None = None  # (compact, narrow) of the table as built
         self.bench_result: ModelBenchResult | None = None
         self._weights: str | None = None  # the state_dict the shown analysis was made with
         self._bench_names: frozenset[str] = frozenset()  # the selection bench_result timed
-        self._bench_run: ModelBenchRun | None = None
+        self._bench_run: Call[ModelBenched] | None = None
         #: Seconds each model is timed for at least (tests shorten it).
         self.bench_min_run_time = MODEL_MIN_RUN_TIME_S
 
     def compose(self) -> ComposeResult:
         """Source and input shape; error; status; summary; the table and the chart."""
-        from textual_plotext import PlotextPlot  # plotext costs start-up time; the tab is lazy
-
         with Horizontal(id="model-controls"):
             yield Label("Model", classes="control-label")
             yield Input(
@@ -191,7 +147,7 @@ class ModelView(TabViewDefaults, Vertical):
         yield Static(id="model-bench")
         with ModelBody(id="model-body"):
             yield ModelTable(id="model-table", cursor_type="row")
-            yield PlotextPlot(id="model-chart")
+            yield ModelChart(id="model-chart")
 
     def on_mount(self) -> None:
         """Size-dependent classes."""
@@ -199,8 +155,8 @@ class ModelView(TabViewDefaults, Vertical):
 
     def on_unmount(self) -> None:
         """Quitting the app stops the model process (and a running benchmark) too."""
-        if self._request is not None:
-            self._request.cancelled = True
+        if self._analysis_call is not None:
+            self._analysis_call.cancelled = True
         if self._bench_run is not None:
             self._bench_run.cancel()
         self._process.close()
@@ -210,7 +166,7 @@ class ModelView(TabViewDefaults, Vertical):
     @property
     def running(self) -> bool:
         """True while an analysis runs."""
-        return self._request is not None
+        return self._analysis_call is not None
 
     @on(Input.Changed, "#model-source")
     def _source_changed(self, event: Input.Changed) -> None:
@@ -224,11 +180,10 @@ class ModelView(TabViewDefaults, Vertical):
     def _load_names(self) -> None:
         """Ask the model process for every model name; post them."""
         try:
-            reply = self._process.ask(names_request())
-        except ModelProcessError:
+            reply = self._process.ask(ListModels())
+        except ChildError:
             return  # no suggestions; the analysis will report what is missing
-        if reply is not None:
-            self.post_message(self.NamesLoaded(list(reply["names"])))
+        self.post_message(self.NamesLoaded(reply.names))
 
     @on(NamesLoaded)
     def _names_loaded(self, event: NamesLoaded) -> None:
@@ -263,53 +218,50 @@ class ModelView(TabViewDefaults, Vertical):
                 raise ModelSourceError(f"type a model source: {SOURCE_FORMS}")
             parse_source(source)
         except ModelSourceError as error:
-            self._failed("model-source", str(error))
+            self._failed(error.field, str(error))
             return
         try:
             shape = parse_input_shape(shape_text) if shape_text else None
-        except ModelSourceError as error:
-            self._failed("model-input-shape", str(error).replace("--input-shape", "Input shape"))
+        except ModelSourceError as error:  # the text of that field, whatever field it names
+            self._failed("input_shape", str(error))
             return
         self.cancel()
         self._field_error(None, None)
-        self._request = request = analysis_request(source, shape, weights=weights)
+        request = AnalyseModel(source, shape, weights=weights)
+        self._analysis_call = call = self._process.call(request)
         self._status(f"Analysing {source}… (escape cancels)", running=True)
         self.query_one(ModelBody).loading = True
-        self._analyse(request)
+        self._analyse(call)
 
     @work(thread=True, group="model-analysis")
-    def _analyse(self, request: Request) -> None:
-        """Run ``request`` in the model process; post its end."""
+    def _analyse(self, call: Call[ModelAnalysed]) -> None:
+        """Run ``call`` in the model process; post its end."""
         try:
-            reply = self._process.ask(request)
-        except ModelProcessError as error:
-            self.post_message(self.Analysed(request, None, str(error)))
+            reply = call.wait()
+        except ChildError as error:
+            self.post_message(self.Analysed(call, None, error))
             return
-        analysis = analysis_of(reply) if reply is not None else None
-        self.post_message(self.Analysed(request, analysis))
+        self.post_message(self.Analysed(call, reply.analysis if reply is not None else None))
 
     @on(Analysed)
     def _analysed(self, event: Analysed) -> None:
-        if event.request is not self._request:
+        if event.call is not self._analysis_call:
             return  # a late answer to a replaced or cancelled request
-        self._request = None
+        self._analysis_call = None
         self.query_one(ModelBody).loading = False
         if event.analysis is not None:
-            self._weights = event.request.payload["analyze"]["weights"]
+            request = event.call.request
+            assert isinstance(request, AnalyseModel)  # the only request _analyse makes
+            self._weights = request.weights
             self.show_analysis(event.analysis)
             # From the field just entered to the table, whose keys come next.
             if isinstance(self.app.focused, Input) and self.app.focused in self.query(Input):
-                self.query_one(ModelTable).focus()
+                focus_now(self.query_one(ModelTable))
             return
-        message = event.error or "the analysis stopped"
-        field = "model-source"
-        for flag, input_id, label in (
-            ("--input-shape", "model-input-shape", "Input shape"),
-            ("--weights", "model-weights", "Weights"),
-        ):
-            if message.startswith(flag):
-                field, message = input_id, message.replace(flag, label, 1)
-        self._failed(field, message)
+        error = event.error
+        self._failed(
+            error.field if error else None, error.message if error else "the analysis stopped"
+        )
 
     def cancel(self) -> bool:
         """Cancel a running analysis or benchmark (escape); False when none runs."""
@@ -318,11 +270,11 @@ class ModelView(TabViewDefaults, Vertical):
             self._bench_run = None
             self._status("Benchmark cancelled.", running=False)
             return True
-        request = self._request
-        if request is None:
+        call = self._analysis_call
+        if call is None:
             return False
-        self._request = None
-        self._process.cancel(request)
+        self._analysis_call = None
+        call.cancel()
         self.query_one(ModelBody).loading = False
         self._status(
             "Cancelled; the last analysis is kept." if self.analysis else "Cancelled.",
@@ -330,9 +282,9 @@ class ModelView(TabViewDefaults, Vertical):
         )
         return True
 
-    def _failed(self, field_id: str, message: str) -> None:
-        """An error in place; the last good analysis stays, marked stale."""
-        self._field_error(field_id, message)
+    def _failed(self, field: str | None, message: str) -> None:
+        """An error under the input ``field`` names; the last good analysis stays, marked stale."""
+        self._field_error(FIELD_INPUTS.get(field or "", "model-source"), message)
         if self.analysis is None:
             self._status("", running=False)
             return
@@ -375,39 +327,10 @@ class ModelView(TabViewDefaults, Vertical):
         """(compact, narrow): which columns the table drops at the view's width."""
         return self.size.width < COMPACT_WIDTH, self.size.width < NARROW_WIDTH
 
-    def _columns(self, analysis: ModelAnalysis) -> list[tuple[str, str]]:
-        """The table's columns as built."""
-        compact, narrow = self._layout or self.table_layout
-        return report.table_columns(analysis, compact=compact, narrow=narrow)
-
     def _fill_table(self) -> None:
-        """Build every row (on a new analysis or a new width), keeping the cursor's layer."""
-        analysis = self.analysis
-        if analysis is None:
-            return
-        table = self.query_one(ModelTable)
-        cursor = self._cursor_key()
-        self._layout = self.table_layout
-        compact = self._layout[0]
-        columns = self._columns(analysis)
-        table.clear(columns=True)
-        for key, heading in columns:
-            # Headings line up with their cells: counts and ratios to the right.
-            left = key in ("layer", "shapes", "kernel", "swap")
-            table.add_column(Text(heading, justify="left" if left else "right"), key=key)
-        for layer in analysis.layers:
-            table.add_row(*report.layer_cells(layer, columns, compact=compact), key=layer.name)
-        table.add_row(*report.other_cells(analysis, columns, compact=compact), key=OTHER_ROW)
-        table.add_row(*report.total_cells(analysis, columns, compact=compact), key=TOTAL_ROW)
-        if cursor is not None and cursor in table.rows:
-            table.move_cursor(row=table.get_row_index(cursor), animate=False)
-
-    def _cursor_key(self) -> str | None:
-        """The key of the row under the cursor, if any."""
-        table = self.query_one(ModelTable)
-        if not table.row_count:
-            return None
-        return table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+        """Build every row (on a new analysis or a new width)."""
+        if self.analysis is not None:
+            self.query_one(ModelTable).fill(self.analysis, self.table_layout)
 
     def _show_selection(self) -> None:
         """Summary and chart of the current selection."""
@@ -423,40 +346,12 @@ class ModelView(TabViewDefaults, Vertical):
         shown.update(summary, layout=not fits)
         # Timings of another selection stay visible, dimmed, until b runs again.
         self.set_class(analysis.swapped_names != self._bench_names, "-bench-old")
-        self._plot()
-
-    def _plot(self) -> None:
-        """MACs per stage (per layer for a small model): as is beside the selection."""
-        from textual_plotext import PlotextPlot
-
-        analysis = self.analysis
-        plot = self.query_one("#model-chart", PlotextPlot)
-        plt = plot.plt
-        plt.clear_data()
-        plt.clear_figure()
-        if analysis is None:
-            return
-        stages = report.stage_macs(analysis)
-        if stages:
-            scale, unit = (1e9, "G") if max(s.original for s in stages) >= 1e9 else (1e6, "M")
-            # plotext takes a colour per series (textual-plotext's stub says one); the title
-            # names them, as a legend would cover the first bars.
-            plt.multiple_bar(
-                [stage.label for stage in stages],
-                [
-                    [stage.original / scale for stage in stages],
-                    [stage.selected / scale for stage in stages],
-                ],
-                color=["orange", "green"],  # type: ignore[arg-type]
-            )
-            per = "stage" if len(stages) < len(analysis.layers) else "layer"
-            plt.title(f"{unit}MACs per {per}: as is (orange), with the selection (green)")
-        plot.refresh()
+        self.query_one(ModelChart).show(analysis)
 
     def on_resize(self) -> None:
         """Compact or full columns; the chart only where there is room for it."""
         self._layout_classes()
-        if self.analysis is not None and self.table_layout != self._layout:
+        if self.analysis is not None and self.table_layout != self.query_one(ModelTable).built_for:
             self._fill_table()
 
     def _layout_classes(self) -> None:
@@ -473,7 +368,7 @@ class ModelView(TabViewDefaults, Vertical):
         if event.rule != "toggle":
             self.select_rule(event.rule)
             return
-        name = self._cursor_key()
+        name = self.query_one(ModelTable).cursor_key
         layer = next((layer for layer in analysis.layers if layer.name == name), None)
         if layer is None or not layer.candidate:
             why = f"{layer.name}: {layer.reason}" if layer else "this row is not a layer"
@@ -485,18 +380,7 @@ class ModelView(TabViewDefaults, Vertical):
         """Show ``analysis``'s selection: the changed swap marks, the totals, summary, chart."""
         previous = self.analysis
         self.analysis = analysis
-        table = self.query_one(ModelTable)
-        columns = self._columns(analysis)
-        before = previous.swapped_names if previous is not None else frozenset()
-        for layer in analysis.layers:
-            if (layer.name in before) != layer.swap:
-                table.update_cell(layer.name, "swap", report.swap_cell(layer))
-        totals = report.total_cells(
-            analysis, columns, compact=self._layout is not None and self._layout[0]
-        )
-        for (key, _), cell in zip(columns, totals, strict=True):
-            if cell != "":
-                table.update_cell(TOTAL_ROW, key, cell)
+        self.query_one(ModelTable).show_selection(previous, analysis)
         self._show_selection()
 
     def select_rule(self, rule: str) -> None:
@@ -545,17 +429,15 @@ class ModelView(TabViewDefaults, Vertical):
         if self._bench_run is not None or self.running:
             return True
         self._field_error(None, None)
-        run = ModelBenchRun(
-            {
-                "source": analysis.source,
-                "select": self._selection_text(analysis),
-                "input_shape": list(analysis.input_shape),
-                "depth_multiplier": analysis.depth_multiplier,
-                "device": "cpu",
-                "threads": None,
-                "weights": self._weights,
-                "min_run_time": self.bench_min_run_time,
-            }
+        run = model_bench(
+            BenchModel(
+                analysis.source,
+                self._selection_text(analysis),
+                analysis.input_shape,
+                analysis.depth_multiplier,
+                weights=self._weights,
+                min_run_time=self.bench_min_run_time,
+            )
         )
         self._bench_run = run
         self._status("Timing: starting PyTorch… (escape cancels)", running=True)
@@ -568,26 +450,24 @@ class ModelView(TabViewDefaults, Vertical):
         return self._bench_run is not None
 
     @work(thread=True, group="model-bench")
-    def _time_models(self, run: ModelBenchRun) -> None:
+    def _time_models(self, run: Call[ModelBenched]) -> None:
         """Run ``run`` in its process; post its stages and its end."""
 
-        def on_stage(index: int, label: str) -> None:
-            self.post_message(self.BenchStage(run, index, label))
+        def on_progress(progress: Progress) -> None:
+            self.post_message(self.BenchStage(run, progress))
 
         try:
-            result = run.run(on_stage)
-        except BenchError as error:
-            self.post_message(self.BenchFinished(run, None, str(error)))
+            reply = run.wait(on_progress)
+        except ChildError as error:
+            self.post_message(self.BenchFinished(run, None, error.message))
             return
-        self.post_message(self.BenchFinished(run, result))
+        self.post_message(self.BenchFinished(run, reply.result if reply is not None else None))
 
     @on(BenchStage)
     def _bench_stage(self, event: BenchStage) -> None:
         if event.run is self._bench_run:
-            self._status(
-                f"Timing {event.index + 1}/{len(STAGES)}: {event.label}… (escape cancels)",
-                running=True,
-            )
+            done, total, label = event.progress.done, event.progress.total, event.progress.label
+            self._status(f"Timing {done + 1}/{total}: {label}… (escape cancels)", running=True)
 
     @on(BenchFinished)
     def _bench_finished(self, event: BenchFinished) -> None:

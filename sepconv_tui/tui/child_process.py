@@ -1,0 +1,172 @@
+"""The app's side of every child process: ``python -m <module>``, one request at a time.
+
+torch runs in the children (workers/), never in the app: importing it holds the GIL for about a
+second at a time, which would freeze the UI. A child answers a request (workers/messages.py)
+with Progress lines, then the reply or Failed; ``cancel`` kills it, as PyTorch cannot be
+interrupted otherwise, and the next request starts a fresh one.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+from collections.abc import Callable
+from contextlib import suppress
+from typing import Any, Generic, cast
+
+from ..workers.messages import Failed, Message, Progress, ReplyType, Request, decode, encode
+
+
+class ChildError(RuntimeError):
+    """The child failed the request, or stopped: the message is for the user as is.
+
+    ``field`` is the UserError's field the child named ("source", "weights", …), or None.
+    """
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+class Call(Generic[ReplyType]):
+    """One request to one child process: ``wait`` for it in a worker thread, ``cancel`` it
+    from any thread, before or while it runs."""
+
+    def __init__(self, process: ChildProcess, request: Request[ReplyType]) -> None:
+        self.process = process
+        self.request = request
+        self.cancelled = False
+
+    def wait(self, on_progress: Callable[[Progress], None] | None = None) -> ReplyType | None:
+        """Run the request and return its reply; None when it was cancelled.
+
+        Raises ChildError when the child answers Failed, or stops without being cancelled.
+        """
+        return self.process.run(self, on_progress)
+
+    def cancel(self) -> None:
+        """Drop the request if it waits its turn; kill its process if it runs."""
+        self.process.cancel(self)
+
+
+class ChildProcess:
+    """``python -m module``, started on the first request; ``one_shot`` ends it after each."""
+
+    def __init__(self, module: str, *, one_shot: bool = False, stopped: str = "") -> None:
+        self.module = module
+        self.one_shot = one_shot
+        #: What ChildError says when the child stops without an answer (e.g. how to retry).
+        self.stopped = stopped or "the PyTorch process stopped"
+        self._process: subprocess.Popen[str] | None = None
+        self._lock = threading.Lock()  # one request in flight: the child answers in order
+        self._running: Call[Any] | None = None
+
+    @property
+    def popen(self) -> subprocess.Popen[str] | None:
+        """The OS process last started (None before the first request, or after close)."""
+        return self._process
+
+    def call(self, request: Request[ReplyType]) -> Call[ReplyType]:
+        """A handle for ``request`` in this process (nothing is sent before ``wait``)."""
+        return Call(self, request)
+
+    def ask(
+        self,
+        request: Request[ReplyType],
+        on_progress: Callable[[Progress], None] | None = None,
+    ) -> ReplyType:
+        """Send ``request``, wait for its reply (a request no one can cancel)."""
+        reply = self.call(request).wait(on_progress)
+        assert reply is not None  # only a cancelled call has none
+        return reply
+
+    def _started(self) -> subprocess.Popen[str]:
+        """The child process, started if it is not running."""
+        if self._process is None or self._process.poll() is not None:
+            self._process = subprocess.Popen(
+                [sys.executable, "-m", self.module],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,  # the UI owns the terminal
+                text=True,
+            )
+        return self._process
+
+    def run(
+        self,
+        call: Call[ReplyType],
+        on_progress: Callable[[Progress], None] | None = None,
+    ) -> ReplyType | None:
+        """Send ``call``'s request, report its progress, return its reply (see Call.wait)."""
+        with self._lock:
+            self._running = call
+            try:
+                if call.cancelled:  # before its turn came
+                    return None
+                process = self._started()
+                if call.cancelled:  # while the child started: cancel may have missed it
+                    process.kill()
+                message = self._exchange(process, call.request, on_progress)
+            finally:
+                self._running = None
+            if message is None or self.one_shot:
+                self._end(process)
+                for pipe in (process.stdin, process.stdout):  # here, where no thread reads them
+                    if pipe is not None:
+                        with suppress(OSError):  # a broken pipe to a killed child
+                            pipe.close()
+            if message is None:  # the pipe closed: killed by cancel, or crashed
+                if call.cancelled:
+                    return None
+                raise ChildError(self.stopped)
+        if isinstance(message, Failed):
+            raise ChildError(message.message, message.field)
+        if not isinstance(message, call.request.reply):
+            raise ChildError(f"{self.module} answered {call.request.kind} with {message.kind}")
+        return cast(ReplyType, message)
+
+    def _exchange(
+        self,
+        process: subprocess.Popen[str],
+        request: Request[ReplyType],
+        on_progress: Callable[[Progress], None] | None,
+    ) -> Message | None:
+        """Write ``request``; read lines until its answer (None when the child stops)."""
+        assert process.stdin is not None and process.stdout is not None
+        try:
+            process.stdin.write(encode(request))
+            process.stdin.flush()
+            for line in process.stdout:
+                message = decode(line)
+                if not isinstance(message, Progress):
+                    return message
+                if on_progress is not None:
+                    on_progress(message)
+        except (OSError, ValueError):  # the pipe closed mid-line, or not a message: stopped
+            pass
+        return None
+
+    def cancel(self, call: Call[ReplyType]) -> None:
+        """Cancel ``call``: dropped if it waits, its process killed if it runs."""
+        call.cancelled = True
+        process = self._process
+        if self._running is call and process is not None and process.poll() is None:
+            process.kill()
+
+    @staticmethod
+    def _end(process: subprocess.Popen[str]) -> None:
+        """Stop ``process`` and reap it (its pipes close with it)."""
+        if process.poll() is None:
+            process.kill()
+        process.wait()
+
+    def close(self) -> None:
+        """Stop the child (the app is closing); a request it was answering ends as cancelled."""
+        process, self._process = self._process, None
+        running = self._running
+        if running is not None:
+            running.cancelled = True
+        if process is not None:
+            self._end(process)

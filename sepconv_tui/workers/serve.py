@@ -1,0 +1,45 @@
+"""The loop every child process runs: read a request line, answer it, until the input closes."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+
+from ..errors import UserError, first_line
+from .messages import Failed, Message, Progress, Reply, Request, decode, encode
+
+#: Writes one Progress line to the parent.
+Report = Callable[[Progress], None]
+#: Answers one request (writing Progress as it goes); raises what went wrong.
+Handler = Callable[[Request[Reply], Report], Reply]
+
+
+def send(message: Message) -> None:
+    """One message line to the parent, at once (it reads as the child goes)."""
+    sys.stdout.write(encode(message))
+    sys.stdout.flush()
+
+
+def answer(line: str, handle: Handler, plain: tuple[type[Exception], ...] = ()) -> Message:
+    """The reply to one request line: the handler's, or Failed with the error's field.
+
+    A UserError keeps its message and field; an error of a ``plain`` type its first line;
+    any other (a model's own code can raise anything) its type and first line.
+    """
+    try:
+        request = decode(line)
+        if not isinstance(request, Request):
+            raise ValueError(f"not a request: {request.kind}")
+        return handle(request, send)
+    except UserError as error:
+        return Failed(str(error), error.field)
+    except plain as error:
+        return Failed(first_line(error))
+    except Exception as error:  # report, never die: the next request still gets an answer
+        return Failed(first_line(error, with_type=True))
+
+
+def serve(handle: Handler, plain: tuple[type[Exception], ...] = ()) -> None:
+    """Answer request lines from standard input until it closes (``plain``: see answer)."""
+    for line in sys.stdin:
+        send(answer(line, handle, plain))
