@@ -11,7 +11,7 @@ import argparse
 import shutil
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..core.spec import parse_int_in_range
 from ..errors import UserError
@@ -24,6 +24,9 @@ from ..model.analysis import (
 )
 from ..model.source import ModelSource, Shape, parse_input_shape, parse_source
 from .common import EXIT_MATCH, add_format_arguments, argument_type, emit, emit_report, fail
+
+if TYPE_CHECKING:
+    from ..model.workflow import Workflow
 
 #: --swap's help, shared by ``model``, ``swap``, ``fidelity`` and ``bench --model``.
 SWAP_HELP = (
@@ -80,6 +83,27 @@ def read_model_arguments(arguments: argparse.Namespace) -> ModelArguments:
     )
 
 
+def workflow(arguments: argparse.Namespace, given: ModelArguments) -> Workflow:
+    """The engine's workflow for SOURCE, its flags and --data."""
+    from ..model.recover import DEFAULT_CALIBRATION
+    from ..model.workflow import Workflow
+
+    return Workflow(
+        source=str(given.source),
+        data=arguments.data,
+        weights=given.weights,
+        selection=given.selection,
+        depth_multiplier=given.depth_multiplier,
+        input_shape=given.input_shape,
+        init=getattr(arguments, "init", "svd"),
+        swapped_dir=getattr(arguments, "swapped", None),
+        data_options=_data_options(arguments),
+        holdout=getattr(arguments, "holdout", None),
+        calibration=getattr(arguments, "calibration", None) or DEFAULT_CALIBRATION,
+        batch_size=arguments.batch_size,
+    )
+
+
 def resolve_agreement(
     arguments: argparse.Namespace, given: ModelArguments, progress: Any
 ) -> ModelArguments:
@@ -87,29 +111,12 @@ def resolve_agreement(
     if given.selection.rule != "agreement":
         return given
     from ..model.analysis import SelectionError
-    from ..model.recover import DEFAULT_CALIBRATION
-    from ..model.tradeoff import tradeoff_from_source
 
     if getattr(arguments, "data", None) is None:
         raise SelectionError(
             f"--swap {given.selection} measures each swap on data: it needs --data DATA"
         )
-    tradeoff, _analysis = tradeoff_from_source(
-        str(given.source),
-        arguments.data,
-        weights=given.weights,
-        depth_multiplier=given.depth_multiplier,
-        input_shape=given.input_shape,
-        data_options=_data_options(arguments),
-        holdout=getattr(arguments, "holdout", None),
-        calibration=getattr(arguments, "calibration", None) or DEFAULT_CALIBRATION,
-        batch_size=arguments.batch_size,
-        progress=progress,
-    )
-    assert given.selection.min_agreement is not None
-    names = tradeoff.largest_prefix(given.selection.min_agreement)
-    selection = Selection("names", patterns=names) if names else Selection("none")
-    return replace(given, selection=selection)
+    return replace(given, selection=workflow(arguments, given).names(progress))
 
 
 def add_data_arguments(parser: argparse.ArgumentParser, *, required: bool) -> None:
@@ -319,22 +326,28 @@ def run_swap(arguments: argparse.Namespace) -> int:
         out = Path(arguments.out)
         if out.exists() and not out.is_dir():
             return fail("swap", f"--out {arguments.out!r} is a file, not a folder")
+        from ..model.recover import DEFAULT_LR, DEFAULT_STEPS
         from ..model.swap import save, swap_from_source
 
         with stderr_progress() as progress:
-            given = resolve_agreement(arguments, given, progress)
-            result = swap_from_source(
-                str(given.source),
-                given.selection,
-                weights=given.weights,
-                depth_multiplier=given.depth_multiplier,
-                init=arguments.init,
-                input_shape=given.input_shape,
-            )
             recovery = None
             if arguments.data is not None:
-                recovery = _recover(arguments, given, result, progress)
+                recovery = workflow(arguments, given).recover(
+                    arguments.recover or "reconstruct",
+                    steps=arguments.steps or DEFAULT_STEPS,
+                    lr=arguments.lr or DEFAULT_LR,
+                    progress=progress,
+                )
                 result = recovery.result
+            else:
+                result = swap_from_source(
+                    str(given.source),
+                    given.selection,
+                    weights=given.weights,
+                    depth_multiplier=given.depth_multiplier,
+                    init=arguments.init,
+                    input_shape=given.input_shape,
+                )
         written = save(result, out, fidelity=recovery.to_dict() if recovery else None)
     except UserError as error:
         return fail("swap", error)
@@ -361,35 +374,6 @@ def run_swap(arguments: argparse.Namespace) -> int:
             "these errors are a random kernel's, not a trained model's."
         )
     return EXIT_MATCH
-
-
-def _recover(
-    arguments: argparse.Namespace, given: ModelArguments, result: Any, progress: Any
-) -> Any:
-    """Load --data and run the recovery the flags ask for."""
-    from ..model.data import load_data
-    from ..model.recover import DEFAULT_CALIBRATION, DEFAULT_LR, DEFAULT_STEPS, recover
-
-    assert result.original is not None
-    shape = result.input_shape or given.input_shape
-    data = load_data(
-        arguments.data,
-        input_shape=shape,
-        source=str(given.source),
-        model=result.original,
-        **_data_options(arguments),
-    )
-    return recover(
-        result,
-        data,
-        mode=arguments.recover or "reconstruct",
-        calibration=arguments.calibration or DEFAULT_CALIBRATION,
-        holdout=arguments.holdout,
-        steps=arguments.steps or DEFAULT_STEPS,
-        lr=arguments.lr or DEFAULT_LR,
-        batch_size=arguments.batch_size,
-        progress=progress,
-    )
 
 
 def add_fidelity_parser(subcommands: Any) -> None:
@@ -425,54 +409,12 @@ def run_fidelity(arguments: argparse.Namespace) -> int:
         given = read_model_arguments(arguments)
         if arguments.swapped is not None and arguments.swap != "saving":
             return fail("fidelity", "--swap and --swapped DIR exclude each other")
-        from ..model.data import load_data
-        from ..model.fidelity import measure_fidelity
-
         with stderr_progress() as progress:
-            given = resolve_agreement(arguments, given, progress)
-            original, swapped, result = _models_for_fidelity(arguments, given)
-            data = load_data(
-                arguments.data,
-                input_shape=result.input_shape or given.input_shape,
-                source=str(given.source),
-                model=original,
-                **_data_options(arguments),
-            )
-            fidelity = measure_fidelity(
-                original,
-                swapped,
-                data,
-                layers=list(result.swapped),
-                weight_errors=result.relative_error,
-                depth_multipliers={name: result.multiplier_for(name) for name in result.swapped},
-                batch_size=arguments.batch_size,
-                progress=lambda done, total: progress("measure", done, total, "fidelity"),
-            )
+            fidelity = workflow(arguments, given).fidelity(progress)
     except UserError as error:
         return fail("fidelity", error)
     emit_report(arguments.format, fidelity_report, fidelity)
     return EXIT_MATCH
-
-
-def _models_for_fidelity(arguments: argparse.Namespace, given: ModelArguments) -> Any:
-    """(original, swapped, SwapResult) from --swapped DIR, or from swapping now."""
-    from ..model.swap import load_swapped, swap_from_source
-
-    if arguments.swapped is not None:
-        return load_swapped(
-            str(given.source),
-            arguments.swapped,
-            weights=given.weights,
-            input_shape=given.input_shape,
-        )
-    result = swap_from_source(
-        str(given.source),
-        given.selection,
-        weights=given.weights,
-        depth_multiplier=given.depth_multiplier,
-        input_shape=given.input_shape,
-    )
-    return result.original, result.model, result
 
 
 def add_bench_model_arguments(bench_parser: argparse.ArgumentParser) -> None:

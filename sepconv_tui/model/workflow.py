@@ -1,0 +1,151 @@
+"""The whole-model workflows from a SOURCE string, as the CLI and the app's child run them.
+
+Each builds the original for real (weights loaded), makes or reads the swap, loads the data
+with the source's preprocessing, and hands over to ``fidelity``, ``recover`` or
+``tradeoff``: one path, so ``sepconv-tui fidelity`` and the Model tab's ``f`` cannot drift
+apart. torch is imported inside the functions (by what they call).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .analysis import DepthChoice, ModelAnalysis, Selection, SelectionError, parse_selection
+from .data import Data, load_data, split
+from .fidelity import DEFAULT_BATCH_SIZE, Fidelity, measure_fidelity
+from .plan import SwapResult
+from .recover import DEFAULT_CALIBRATION, DEFAULT_LR, DEFAULT_STEPS, Progress, Recovery, recover
+from .source import Shape
+from .swap import load_swapped, swap_from_source
+from .tradeoff import Tradeoff, measure_tradeoff
+
+
+def _ignore(_stage: str, _done: int, _total: int, _label: str) -> None:
+    """A progress callback that does nothing."""
+
+
+@dataclass(frozen=True)
+class Workflow:
+    """What every workflow starts from: the model, its weights, the swap and the data."""
+
+    source: str
+    data: str
+    weights: str | None = None
+    selection: Selection | str = "saving"
+    depth_multiplier: DepthChoice | Mapping[str, int] = 1
+    input_shape: Shape | None = None
+    init: str = "svd"
+    swapped_dir: str | Path | None = None  # a folder ``swap --out`` wrote, instead of swapping
+    data_options: Mapping[str, Any] = field(default_factory=dict)  # mean, std, limit
+    holdout: int | None = None
+    calibration: int = DEFAULT_CALIBRATION
+    batch_size: int = DEFAULT_BATCH_SIZE
+
+    def swap(self, progress: Progress | None = None) -> SwapResult:
+        """The swap: read from ``swapped_dir``, or made now (``agreement:X`` measured first)."""
+        if self.swapped_dir is not None:
+            _original, _swapped, result = load_swapped(
+                self.source, self.swapped_dir, weights=self.weights, input_shape=self.input_shape
+            )
+            return result
+        return swap_from_source(
+            self.source,
+            self.names(progress),
+            weights=self.weights,
+            depth_multiplier=self.depth_multiplier,
+            init=self.init,
+            input_shape=self.input_shape,
+        )
+
+    def names(self, progress: Progress | None = None) -> Selection:
+        """The selection, with ``agreement:X`` resolved to the layers it picks."""
+        selection = (
+            parse_selection(self.selection) if isinstance(self.selection, str) else self.selection
+        )
+        if selection.rule != "agreement":
+            return selection
+        tradeoff, _analysis = self.tradeoff(progress)
+        assert selection.min_agreement is not None
+        names = tradeoff.largest_prefix(selection.min_agreement)
+        return Selection("names", patterns=names) if names else Selection("none")
+
+    def load(self, result: SwapResult) -> Data:
+        """The data, preprocessed for the model ``result`` was swapped from."""
+        return load_data(
+            self.data,
+            input_shape=result.input_shape or self.input_shape,
+            source=self.source,
+            model=result.original,
+            **dict(self.data_options),
+        )
+
+    def fidelity(
+        self, progress: Progress | None = None, *, held_out_only: bool = False
+    ) -> Fidelity:
+        """The swap against the original on every sample (``held_out_only``: the last
+        ``holdout`` samples, the ones ``recover`` measures on)."""
+        progress = progress or _ignore
+        result = self.swap(progress)
+        data = self.load(result)
+        if held_out_only:
+            _fitting, data = split(data, self.holdout)
+        assert result.original is not None
+        return measure_fidelity(
+            result.original,
+            result.model,
+            data,
+            layers=list(result.swapped),
+            weight_errors=result.relative_error,
+            depth_multipliers={name: result.multiplier_for(name) for name in result.swapped},
+            batch_size=self.batch_size,
+            stage="svd" if self.swapped_dir is None else None,
+            progress=lambda done, total: progress("measure", done, total, "fidelity"),
+        )
+
+    def recover(
+        self,
+        mode: str = "reconstruct",
+        *,
+        steps: int = DEFAULT_STEPS,
+        lr: float = DEFAULT_LR,
+        progress: Progress | None = None,
+    ) -> Recovery:
+        """The swap, repaired on the data (``recover``'s stages and split)."""
+        result = self.swap(progress)
+        return recover(
+            result,
+            self.load(result),
+            mode=mode,
+            calibration=self.calibration,
+            holdout=self.holdout,
+            steps=steps,
+            lr=lr,
+            batch_size=self.batch_size,
+            progress=progress,
+        )
+
+    def tradeoff(self, progress: Progress | None = None) -> tuple[Tradeoff, ModelAnalysis]:
+        """MACs against held-out agreement as the swap grows (``measure_tradeoff``), and the
+        analysis it ranked from."""
+        result = swap_from_source(
+            self.source,
+            "none",
+            weights=self.weights,
+            depth_multiplier=self.depth_multiplier,
+            input_shape=self.input_shape,
+        )
+        if result.original is None or result.analysis is None:
+            raise SelectionError("the trade-off needs the model's input shape")
+        tradeoff = measure_tradeoff(
+            result.original,
+            result.analysis,
+            self.load(result),
+            holdout=self.holdout,
+            calibration=self.calibration,
+            batch_size=self.batch_size,
+            progress=progress,
+        )
+        return tradeoff, result.analysis
