@@ -67,6 +67,26 @@ def argument_type(parse: Callable[[str], Any]) -> Callable[[str], Any]:
     return convert
 
 
+def float_in_range(
+    low: float, high: float, *, unit: str = "", low_open: bool = False
+) -> Callable[[str], float]:
+    """A parser of a number from ``low`` (excluded when ``low_open``) to ``high``; its
+    ValueError says the range ("must be 0.001–60 seconds, got 'x'")."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            value = float("nan")
+        inside = (low < value if low_open else low <= value) and value <= high
+        if not inside:  # nan fails both comparisons
+            accepted = f"> {low:g} and ≤ {high:g}" if low_open else f"{low:g}–{high:g}"
+            raise ValueError(f"must be {accepted}{unit}, got {text!r}")
+        return value
+
+    return parse
+
+
 def emit(output_format: str | None, **renderers: Callable[[], Any]) -> None:
     """Print with the renderer named by --json/--markdown/--csv, or the Rich one by default."""
     if output_format is None:

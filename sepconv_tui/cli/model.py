@@ -23,7 +23,15 @@ from ..model.analysis import (
     parse_selection,
 )
 from ..model.source import ModelSource, Shape, parse_input_shape, parse_source
-from .common import EXIT_MATCH, add_format_arguments, argument_type, emit, emit_report, fail
+from .common import (
+    EXIT_MATCH,
+    add_format_arguments,
+    argument_type,
+    emit,
+    emit_report,
+    fail,
+    float_in_range,
+)
 
 if TYPE_CHECKING:
     from ..model.workflow import Workflow
@@ -282,20 +290,9 @@ def add_swap_parser(subcommands: Any) -> None:
     )
     group.add_argument(
         "--lr",
-        type=argument_type(_positive_float),
+        type=argument_type(float_in_range(0, 10.0, low_open=True)),
         help=f"distillation learning rate (Adam; default: {DEFAULT_LR:g})",
     )
-
-
-def _positive_float(text: str) -> float:
-    """A finite number > 0; ValueError otherwise."""
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if not 0 < value < float("inf"):
-        raise ValueError(f"must be a number > 0, got {text!r}")
-    return value
 
 
 #: Flags that mean nothing without --data.
@@ -435,21 +432,10 @@ def add_bench_model_arguments(bench_parser: argparse.ArgumentParser) -> None:
     # Seconds each side is timed for; tests shorten it (not a user-facing knob).
     group.add_argument(
         "--min-run-time",
-        type=argument_type(_seconds),
+        type=argument_type(float_in_range(0.001, 60, unit=" seconds")),
         default=None,
         help=argparse.SUPPRESS,
     )
-
-
-def _seconds(text: str) -> float:
-    """A duration in seconds, 0.001–60; ValueError otherwise."""
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if not 0.001 <= value <= 60:
-        raise ValueError(f"must be 0.001–60 seconds, got {text!r}")
-    return value
 
 
 def run_bench_model(arguments: argparse.Namespace) -> int:
