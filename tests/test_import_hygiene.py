@@ -27,6 +27,9 @@ def loaded_modules(code: str) -> set[str]:
         "import sepconv_tui.report.layer, sepconv_tui.report.network, sepconv_tui.report.latency",
         "import sepconv_tui.report.model, sepconv_tui.model.layer_spec",
         "import sepconv_tui.workers.model_server",
+        "import sepconv_tui.model.workflow, sepconv_tui.report.fidelity",
+        "import sepconv_tui.workers.messages",
+        "from sepconv_tui import analyze_model, apply_plan, measure_fidelity, recover",
     ],
 )
 def test_core_loads_no_torch_and_no_textual(code: str) -> None:
@@ -53,3 +56,13 @@ def test_model_tab_loads_no_torch() -> None:
         "sepconv_tui.tui.model_process"
     )
     assert "torch" not in loaded_modules(code)
+
+
+def test_public_api_names_the_workflow_and_loads_torch_only_on_use() -> None:
+    """``from sepconv_tui import …`` names every step; the torch ones load it when touched."""
+    import sepconv_tui
+
+    for name in sepconv_tui.__all__:
+        assert callable(getattr(sepconv_tui, name)), name
+    assert "torch" not in loaded_modules("import sepconv_tui; sepconv_tui.analyze_model")
+    assert "torch" in loaded_modules("import sepconv_tui; sepconv_tui.DepthwiseSeparableConv")
