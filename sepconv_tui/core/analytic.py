@@ -6,27 +6,15 @@ from .figures import ConvFigures, Figures, SeparableFigures
 from .spec import LayerSpec
 
 
+def axis_output_size(size: int, total_padding: int, kernel: int, stride: int, dilation: int) -> int:
+    """Output length along one axis padded by ``total_padding`` in all (both sides together):
+    floor((size + pad − d·(k − 1) − 1) / s) + 1; zero or less means no output."""
+    return (size + total_padding - dilation * (kernel - 1) - 1) // stride + 1
+
+
 def conv_output_size(size: int, kernel: int, stride: int, padding: int, dilation: int) -> int:
-    """Output length along one axis; zero or less means the conv produces no output."""
-    return (size + 2 * padding - dilation * (kernel - 1) - 1) // stride + 1
-
-
-def conv_params(in_channels: int, out_channels: int, kernel: int, groups: int, bias: bool) -> int:
-    """Parameters of a square-kernel Conv2d: C_out · (C_in / groups) · k² (+ C_out bias)."""
-    return out_channels * (in_channels // groups) * kernel * kernel + (out_channels if bias else 0)
-
-
-def conv_macs(
-    batch: int,
-    in_channels: int,
-    out_channels: int,
-    out_height: int,
-    out_width: int,
-    kernel: int,
-    groups: int,
-) -> int:
-    """Multiply-accumulates of a Conv2d, bias adds not counted: N·C_out·H'·W'·(C_in/groups)·k²."""
-    return batch * out_channels * out_height * out_width * (in_channels // groups) * kernel**2
+    """Output length along one axis with ``padding`` on each side (the Layer tab's geometry)."""
+    return axis_output_size(size, 2 * padding, kernel, stride, dilation)
 
 
 def conv_figures(
@@ -44,13 +32,15 @@ def conv_figures(
     bias: bool = True,
 ) -> ConvFigures:
     """Figures of one Conv2d on an (N, C_in, H, W) input; no output when a side is ≤ 0."""
-    params = conv_params(in_channels, out_channels, kernel, groups, bias)
+    params = conv2d_params(in_channels, out_channels, (kernel, kernel), groups, bias)
     bias_params = out_channels if bias else 0
     out_height = conv_output_size(height, kernel, stride, padding, dilation)
     out_width = conv_output_size(width, kernel, stride, padding, dilation)
     if out_height <= 0 or out_width <= 0:
         return ConvFigures(params, bias_params, None, None)
-    macs = conv_macs(batch, in_channels, out_channels, out_height, out_width, kernel, groups)
+    macs = conv2d_macs(
+        batch, in_channels, out_channels, (out_height, out_width), (kernel, kernel), groups
+    )
     return ConvFigures(params, bias_params, macs, (batch, out_channels, out_height, out_width))
 
 
@@ -84,7 +74,7 @@ def figures(spec: LayerSpec) -> Figures:
     if depthwise.output_shape is None:
         # No depthwise output means nothing for the pointwise conv to read.
         pointwise = ConvFigures(
-            conv_params(spec.depthwise_channels, spec.out_channels, 1, 1, spec.bias),
+            conv2d_params(spec.depthwise_channels, spec.out_channels, (1, 1), 1, spec.bias),
             spec.out_channels if spec.bias else 0,
             None,
             None,
@@ -165,8 +155,8 @@ def conv2d_output_hw(
     else:
         pad_h, pad_w = total_padding(padding, kernel, dilation)
     return (
-        (height + pad_h - dilation[0] * (kernel[0] - 1) - 1) // stride[0] + 1,
-        (width + pad_w - dilation[1] * (kernel[1] - 1) - 1) // stride[1] + 1,
+        axis_output_size(height, pad_h, kernel[0], stride[0], dilation[0]),
+        axis_output_size(width, pad_w, kernel[1], stride[1], dilation[1]),
     )
 
 

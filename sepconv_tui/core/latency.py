@@ -11,7 +11,6 @@ reads a JSON request on stdin and writes progress lines, then a result or an err
 from __future__ import annotations
 
 import json
-import os
 import sys
 import time
 from collections.abc import Callable
@@ -19,6 +18,7 @@ from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..errors import UserError
+from .budget import resolve_budget
 from .compare import compare
 from .memory import DTYPE_BYTES, format_bytes
 from .spec import LayerSpec, parse_int_in_range
@@ -149,18 +149,6 @@ def estimate_bytes(spec: LayerSpec) -> int:
     return elements * DTYPE_BYTES["fp32"]
 
 
-def free_ram_bytes() -> int:
-    """Memory the kernel says is available (MemAvailable), or free pages where it has none."""
-    try:
-        with open("/proc/meminfo", encoding="ascii") as meminfo:
-            for line in meminfo:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-
-
 def check_device(device: str) -> None:
     """Raise BenchError unless ``device`` can run here."""
     if device not in DEVICES:
@@ -176,16 +164,6 @@ def check_device(device: str) -> None:
                 else "no CUDA GPU is visible"
             )
             raise BenchError(f"--device cuda: CUDA is not available ({why}); use --device cpu")
-
-
-def default_budget_bytes(device: str) -> int:
-    """A quarter of the free RAM (cpu) or of the free GPU memory (cuda)."""
-    if device == "cuda":
-        import torch
-
-        free, _total = torch.cuda.mem_get_info()
-        return free // 4
-    return free_ram_bytes() // 4
 
 
 def check_budget(spec: LayerSpec, budget_bytes: int) -> int:
@@ -248,7 +226,7 @@ def benchmark(
     """
     report = progress if progress is not None else (lambda _index, _stage: None)
     check_device(device)
-    budget = budget_bytes if budget_bytes is not None else default_budget_bytes(device)
+    budget = resolve_budget(budget_bytes, device)
     estimate = check_budget(spec, budget)
 
     import torch

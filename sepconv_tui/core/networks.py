@@ -23,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from .analytic import conv_macs, conv_output_size, conv_params
+from .analytic import conv2d_macs, conv2d_params, conv_output_size
 from .spec import parse_int_in_range
 
 #: MobileNetV1 body after the stem: (output channels at α = 1, depthwise stride).
@@ -311,19 +311,20 @@ def block_row(block: BlockConfig) -> NetworkRow:
     input_shape, output_shape = (1, c_in, size, size), (1, c_out, out, out)
     if block.kind == "pool":
         return NetworkRow(block.name, input_shape, output_shape, 0, 0, 0, 0)
-    standard_params = conv_params(c_in, c_out, k, 1, False) + _bn(c_out)
-    standard_macs = conv_macs(1, c_in, c_out, out, out, k, 1)
+    kernel, out_hw = (k, k), (out, out)
+    standard_params = conv2d_params(c_in, c_out, kernel, 1, False) + _bn(c_out)
+    standard_macs = conv2d_macs(1, c_in, c_out, out_hw, kernel, 1)
     if block.kind == "conv":
         separable_params, separable_macs = standard_params, standard_macs
     else:
         separable_params = (
-            conv_params(c_in, c_in, k, c_in, False)
+            conv2d_params(c_in, c_in, kernel, c_in, False)
             + (_bn(c_in) if block.bn_between else 0)
-            + conv_params(c_in, c_out, 1, 1, False)
+            + conv2d_params(c_in, c_out, (1, 1), 1, False)
             + _bn(c_out)
         )
-        separable_macs = conv_macs(1, c_in, c_in, out, out, k, c_in) + conv_macs(
-            1, c_in, c_out, out, out, 1, 1
+        separable_macs = conv2d_macs(1, c_in, c_in, out_hw, kernel, c_in) + conv2d_macs(
+            1, c_in, c_out, out_hw, (1, 1), 1
         )
     return NetworkRow(
         block.name,

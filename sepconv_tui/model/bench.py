@@ -14,12 +14,12 @@ from math import prod
 from pathlib import Path
 from typing import Any
 
+from ..core.budget import resolve_budget
 from ..core.latency import (
     BenchError,
     Progress,
     Timing,
     check_device,
-    default_budget_bytes,
     time_forward,
 )
 from ..core.memory import format_bytes
@@ -178,7 +178,7 @@ def benchmark_model(
         depth_multiplier=depth_multiplier,
         weights=weights,
     )
-    budget = budget_bytes if budget_bytes is not None else default_budget_bytes(device)
+    budget = resolve_budget(budget_bytes, device)
     estimate = check_model_budget(analysis, budget)
 
     import torch

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..core.budget import resolve_budget
 from ..errors import UserError
 from .source import ModelSource, Shape, parse_source
 
@@ -205,15 +206,6 @@ def _sample_shape(input_shape: Shape) -> tuple[int, int, int]:
     return channels, height, width
 
 
-def _resolve_budget(budget_bytes: int | None) -> int:
-    """The given budget, or bench's default (a quarter of the free RAM)."""
-    if budget_bytes is not None:
-        return budget_bytes
-    from ..core.latency import default_budget_bytes
-
-    return default_budget_bytes("cpu")
-
-
 def _check_budget(label: str, shape: Sequence[int], budget: int) -> None:
     """DataError when float32 samples of ``shape`` (N first) exceed ``budget`` bytes."""
     from ..core.memory import format_bytes
@@ -276,7 +268,7 @@ def load_data(
             _check_stats(mean, "mean", channels) if mean is not None else None,
             _check_stats(std, "std", channels) if std is not None else None,
         )
-    budget = _resolve_budget(budget_bytes)
+    budget = resolve_budget(budget_bytes)
     if spec.kind == "synthetic":
         _refuse_stats(stats, str(spec))
         assert spec.count is not None

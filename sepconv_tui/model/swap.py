@@ -184,14 +184,14 @@ def _check_budget(
 ) -> Shape:
     """The model's default input shape; SwapError when the original, its swapped copy and
     the state_dict would exceed the memory budget (``bench``'s: a quarter of the free RAM)."""
-    from ..core.latency import default_budget_bytes
+    from ..core.budget import resolve_budget
     from ..core.memory import format_bytes
     from .source import build_model, parameter_bytes
 
     empty = build_model(parsed)
     copies = 3 if weights is not None else 2
     needed = copies * parameter_bytes(empty.module)
-    budget = budget_bytes if budget_bytes is not None else default_budget_bytes("cpu")
+    budget = resolve_budget(budget_bytes)
     if needed > budget:
         raise SwapError(
             f"{parsed} needs about {format_bytes(needed)} (the original, its swapped copy"

@@ -328,7 +328,7 @@ def _materialise(
     """The model with real CPU tensors, refused over the memory budget (as ``bench`` does)."""
     from math import prod
 
-    from ..core.latency import default_budget_bytes
+    from ..core.budget import resolve_budget
     from ..core.memory import format_bytes
 
     model = built.module
@@ -339,7 +339,7 @@ def _materialise(
             "on meta: pass a module built on the CPU"
         )
     needed = 4 * prod(input_shape) + (parameter_bytes(model) if on_meta else 0)
-    budget = budget_bytes if budget_bytes is not None else default_budget_bytes("cpu")
+    budget = resolve_budget(budget_bytes)
     if needed > budget:
         raise ModelSourceError(
             f"the forward cannot run on the meta device ({why}); on the CPU it needs at least "
@@ -360,14 +360,14 @@ def _with_own_weights(
     Its errors are then its trained weights'. The model and the state_dict its factory loads
     must fit the memory budget; over it, the meta build comes back with a note saying why.
     """
-    from ..core.latency import default_budget_bytes
+    from ..core.budget import resolve_budget
     from ..core.memory import format_bytes
 
     why = (
         f"{source} loads its own weights ({built.weights_loader}.load_state_dict ran in its build)"
     )
     needed = 2 * parameter_bytes(built.module)
-    budget = budget_bytes if budget_bytes is not None else default_budget_bytes("cpu")
+    budget = resolve_budget(budget_bytes)
     if needed > budget:
         note = (
             f"{why}; building it for real needs about {format_bytes(needed)}, over the memory "
