@@ -18,8 +18,8 @@ run: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/lint-imports --no-cache
-	$(BIN)/ruff check sepconv_tui tests benchmarks
-	$(BIN)/ruff format --check sepconv_tui tests benchmarks
+	$(BIN)/ruff check sepconv_tui tests benchmarks examples scripts
+	$(BIN)/ruff format --check sepconv_tui tests benchmarks examples scripts
 	$(BIN)/mypy
 
 test: lint
