@@ -17,7 +17,12 @@ from textual.widgets import Footer, Header, Input, Static
 from sepconv_tui.core.spec import LayerSpec
 
 #: What the driver puts in ``Key.character`` for the keys the bursts use.
-CHARACTERS = {"tab": "\t", "shift+tab": None, "backspace": "\x7f"}
+CHARACTERS = {
+    "tab": "\t",
+    "shift+tab": None,
+    "backspace": "\x7f",
+    **{f"f{number}": None for number in range(1, 13)},  # function keys type nothing
+}
 
 #: The form's text fields in focus order from in channels (the default focus).
 FIELDS = ("in_channels", "out_channels", "kernel_size", "stride", "padding", "dilation")

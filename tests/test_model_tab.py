@@ -10,20 +10,49 @@ from pathlib import Path
 
 import pytest
 from app_states import RESNET18_ANALYSIS, settle, type_into
+from key_bursts import post_keys
 from textual.pilot import Pilot
 from textual.widgets import Input, Static
 
+from sepconv_tui.core import analytic
+from sepconv_tui.core.figures import Figures
 from sepconv_tui.core.spec import LayerSpec
 from sepconv_tui.model.analysis import ModelAnalysis
 from sepconv_tui.model.layer_spec import LayerFitError, layer_spec
 from sepconv_tui.model.plan import SwapPlan
+from sepconv_tui.model.source import ModelSourceError
 from sepconv_tui.report import model as report
 from sepconv_tui.tui.app import SepConvApp
-from sepconv_tui.tui.widgets.model_table import ModelTable
+from sepconv_tui.tui.child_process import ChildError
+from sepconv_tui.tui.widgets.model_table import TOTAL_ROW, ModelTable
 from sepconv_tui.tui.widgets.model_view import ModelView, export_stem
+from sepconv_tui.workers.messages import (
+    AnalyseModel,
+    BenchLayer,
+    BenchModel,
+    Failed,
+    ListModels,
+    Measured,
+    MeasureLayer,
+    Message,
+    ModelAnalysed,
+    ModelNames,
+    Progress,
+    Reply,
+    Request,
+    VerifyNetwork,
+    decode,
+    encode,
+)
+from sepconv_tui.workers.serve import Report, answer
 
 RESNET18_PARAMS = 11_689_512
 RESNET18_ALL_SWAPPED = 1_946_107
+
+
+def measure_figures_stub() -> Figures:
+    """Closed-form figures of the reference layer, standing in for PyTorch's."""
+    return analytic.figures(LayerSpec())
 
 
 def recorded() -> ModelAnalysis:
@@ -260,7 +289,8 @@ async def test_b_times_the_original_and_the_selection_in_a_child() -> None:
         assert view.benchmarking and "Timing" in text_of(app, "#model-status")
         await settle(pilot)
         result = view.bench_result
-        assert result is not None and not view.benchmarking
+        assert result is not None, text_of(app, "#model-error") or text_of(app, "#model-status")
+        assert not view.benchmarking
         assert (result.source, result.swapped_count, result.candidates) == (
             "torchvision:resnet18",
             3,
@@ -315,3 +345,94 @@ async def test_a_model_file_with_weights_shows_each_layers_error(tmp_path: Path)
         await settle(pilot)
         assert app.query_one("#model-weights").has_class("-invalid")
         assert "does not exist" in text_of(app, "#model-error") and view.stale
+
+
+async def test_home_and_end_go_to_the_first_and_the_last_row() -> None:
+    """End: the totals row (not the last column); home: conv1 again (not the first column)."""
+    app = SepConvApp()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await model_tab(pilot, recorded())
+        table = app.query_one(ModelTable)
+        await cursor_to(pilot, "layer2.0.conv1")
+        await pilot.press("end")
+        assert table.cursor_key == TOTAL_ROW
+        await pilot.press("home")
+        assert table.cursor_key == "conv1"
+        assert table.scroll_x == 0
+
+
+async def test_keys_typed_at_once_across_tabs_end_where_the_last_one_says() -> None:
+    """F6 then F2 in one burst, as a fast user types them: the Layer tab, its results focused;
+    F6 alone: the Model tab, its source field focused; the last key's tab wins every time."""
+    app = SepConvApp()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await post_keys(app, ("f6", "f2"), 0)
+        await settle(pilot)
+        assert app.active_tab == "layer" and app.focused is app.query_one("#results")
+        await post_keys(app, ("f6",), 0)
+        await settle(pilot)
+        assert app.active_tab == "model" and app.focused is app.query_one("#model-source")
+        await post_keys(app, ("f2", "f6", "f2"), 0)  # the Model tab mounted: no wait for it
+        await settle(pilot)
+        assert app.active_tab == "layer" and app.focused is app.query_one("#results")
+
+
+async def test_an_error_goes_under_the_field_its_field_attribute_names() -> None:
+    """A Failed reply's field, not its text, picks the input; an unnamed field is the source's."""
+    app = SepConvApp()
+    async with app.run_test(size=(120, 40)) as pilot:
+        view = await model_tab(pilot)
+        for field, input_id in (
+            ("weights", "model-weights"),
+            ("input_shape", "model-input-shape"),
+            (None, "model-source"),
+        ):
+            # A request the child never sees, answered here as the child would answer it.
+            call = view._process.call(AnalyseModel("torchvision:resnet18"))
+            view._analysis_call = call
+            view.post_message(ModelView.Analysed(call, None, ChildError("it failed", field)))
+            await pilot.pause()
+            assert "it failed" in text_of(app, "#model-error")
+            inputs = ("model-source", "model-input-shape", "model-weights")
+            invalid = [name for name in inputs if app.query_one(f"#{name}").has_class("-invalid")]
+            assert invalid == [input_id]
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        MeasureLayer(LayerSpec(in_channels=8)),
+        Measured(measure_figures_stub()),
+        VerifyNetwork("mobilenet_v1", 0.5, 160),
+        BenchLayer(LayerSpec(), "cpu", 2),
+        ListModels(),
+        ModelNames(["torchvision:resnet18"]),
+        AnalyseModel("torchvision:resnet18", (1, 3, 64, 64), weights="w.pt"),
+        ModelAnalysed(recorded()),
+        BenchModel("torchvision:resnet18", "top:3", (1, 3, 224, 224), 2, min_run_time=0.1),
+        Progress("bench", 1, 3, "timing the original model"),
+        Failed("--weights 'x.pt' does not exist", "weights"),
+    ],
+    ids=lambda message: message.kind,
+)
+def test_each_message_comes_back_from_the_wire_as_it_went(message: Message) -> None:
+    """encode → one JSON line → decode gives an equal message, for every kind both sides use."""
+    line = encode(message)
+    assert line.endswith("\n") and line.count("\n") == 1
+    assert decode(line) == message
+
+
+def test_a_user_error_in_a_child_answers_failed_with_its_field() -> None:
+    """The server loop keeps UserError.field; other errors name their type and no field."""
+
+    def handle(request: Request[Reply], report: Report) -> Reply:
+        if isinstance(request, AnalyseModel) and request.weights:
+            raise ModelSourceError("--weights 'x.pt' does not exist", field="weights")
+        raise KeyError("boom")
+
+    with_weights = encode(AnalyseModel("torchvision:resnet18", weights="x.pt"))
+    assert answer(with_weights, handle) == Failed("--weights 'x.pt' does not exist", "weights")
+    assert answer(encode(ListModels()), handle) == Failed("KeyError: 'boom'", None)
+    failed = answer("not json\n", handle)
+    assert isinstance(failed, Failed) and failed.field is None

@@ -20,7 +20,7 @@ from ..core.compare import Comparison
 from ..core.presets import PRESETS
 from ..core.spec import LayerSpec
 from .controller import Controller, FormValues
-from .tab_view import OpenLayer, Tab, TabView, focus_now
+from .tab_view import OpenLayer, Tab, TabbedViews, TabView, focus_now
 from .widgets.params_form import ParamsForm
 from .widgets.quiet_footer import QuietFooter
 from .widgets.results_view import ResultsView
@@ -103,7 +103,7 @@ class SepConvApp(App[None]):
     def compose(self) -> ComposeResult:
         """Header; tabs: the layer (form left, results right), network, sweep, latency; footer."""
         yield Header()
-        with TabbedContent(initial="layer", id="tabs"):
+        with TabbedViews(initial="layer", id="tabs"):
             # Form and results sit in the pane itself (horizontal in app.tcss): one container
             # fewer for every key to bubble through.
             with TabPane(LAYER_TAB.label, id=LAYER_TAB.id):
@@ -275,6 +275,8 @@ class SepConvApp(App[None]):
             focus_now(self.results)
             return
         await self._view(tab)
+        if self.active_tab != tab:
+            return  # another key switched tabs while the view mounted: its focus stands
         body = self.query_one(f"#{tab}-body")
         if body.focusable:
             focus_now(body)

@@ -8,6 +8,7 @@ from typing import Protocol
 
 from textual.message import Message
 from textual.widget import Widget
+from textual.widgets import TabbedContent, TabPane
 
 from ..core.spec import LayerSpec
 from .export import Export
@@ -57,6 +58,20 @@ def focus_now(widget: Widget) -> None:
     TabbedContent show that pane again (TabPane.Focused).
     """
     widget.screen.set_focus(widget)
+
+
+class TabbedViews(TabbedContent):
+    """TabbedContent that shows the pane a widget was focused in only while it still is."""
+
+    def _on_tab_pane_focused(self, event: TabPane.Focused) -> None:
+        """Show the pane of the focus, unless the focus has left it since (a later switch).
+
+        The message comes a few queues after the focus: with F2, F6, F2 typed at once, the
+        Model tab's focus would otherwise show the Model tab again after the last F2.
+        """
+        focused = self.screen.focused
+        if focused is None or event.tab_pane not in focused.ancestors:
+            event.prevent_default()  # TabbedContent's own handler (Textual calls both) shows it
 
 
 @dataclass
