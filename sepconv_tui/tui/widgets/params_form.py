@@ -257,7 +257,8 @@ class ParamsForm(VerticalScroll):
             number_input.set_class(bool(message), "-invalid")
             error_line = next(self.query(f"#{field}-error").results(Static), None)
             if error_line is None and message:
-                error_line = Static(id=f"{field}-error", classes="field-error")
+                # markup=False: the message quotes what was typed, "[/" included.
+                error_line = Static(id=f"{field}-error", classes="field-error", markup=False)
                 self.mount(error_line, after=self._last_line_of(number_input))
             if error_line is not None and str(error_line.content) != message:
                 error_line.update(message)  # an update lays the screen out again: only if new

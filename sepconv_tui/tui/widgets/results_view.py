@@ -38,7 +38,7 @@ class ResultsView(TabViewDefaults, VerticalScroll, can_focus=True):
         yield Static(id="ratio", markup=False)
         yield Static(id="verdict", markup=False)
         yield Static(id="check", markup=False)
-        yield Static(id="stale")
+        yield Static(id="stale", markup=False)  # its reason quotes what was typed
         yield Static(id="table")
         yield Static(id="flops")
         yield Static(id="memory")
