@@ -222,8 +222,8 @@ async def test_narrow_terminal_gets_compact_columns() -> None:
     async with app.run_test(size=(80, 24)) as pilot:
         await model_tab(pilot, recorded())
         keys = [column.value for column in app.query_one(ModelTable).columns]
-        assert keys == ["layer", "kernel", "params", "macs", "saving", "swap"]
-        assert not app.query_one("#model-chart").display
+        assert keys == ["layer", "kernel", "params", "macs", "m", "saving", "swap"]
+        assert not app.query_one("#model-charts").display  # the chart and the trade-off
 
 
 def test_layer_spec_of_a_model_conv_and_why_not() -> None:

@@ -302,6 +302,12 @@ def to_csv(analysis: ModelAnalysis) -> str:
 # The Model tab: the summary above its table, the table's cells, and the MACs per stage.
 
 
+def _multiplier_text(analysis: ModelAnalysis) -> str:
+    """The m the swapped layers share, or "per layer" (``+``/``-`` gave them their own)."""
+    shared = analysis.shared_multiplier
+    return "per layer" if shared is None else str(shared)
+
+
 def summary_lines(analysis: ModelAnalysis) -> list[str]:
     """The Model tab's summary: model and input, params and MACs as is → selected, the check.
 
@@ -314,7 +320,7 @@ def summary_lines(analysis: ModelAnalysis) -> list[str]:
     differing = ", ".join(name for name, ok in analysis.verified.items() if not ok)
     return [
         f"{analysis.source}  {format_shape(analysis.input_shape)} → {output}, "
-        f"depth multiplier {analysis.depth_multiplier}",
+        f"depth multiplier {_multiplier_text(analysis)}",
         f"Params {_both(original.params)} → {_both(swapped.params)}: "
         f"{format_ratio(analysis.param_ratio)} fewer",
         f"MACs   {_both(original.macs)} → {_both(swapped.macs)}: "

@@ -18,6 +18,14 @@ def model_process() -> ChildProcess:
     return ChildProcess(MODEL_SERVER, stopped="the PyTorch process stopped; press enter to retry")
 
 
+def model_work_process() -> ChildProcess:
+    """The process that measures fidelity, recovers and measures the trade-off (started on
+    its first request, so that an analysis never waits behind a recovery)."""
+    return ChildProcess(
+        MODEL_SERVER, stopped="the PyTorch process stopped; press f, r or g to retry"
+    )
+
+
 def model_bench(request: BenchModel) -> Call[ModelBenched]:
     """A whole-model benchmark in a process of its own."""
     process = ChildProcess(

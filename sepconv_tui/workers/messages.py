@@ -18,6 +18,8 @@ from ..core.latency import BenchResult
 from ..core.spec import LayerSpec
 from ..model.analysis import ModelAnalysis, Shape
 from ..model.bench import MODEL_MIN_RUN_TIME_S, ModelBenchResult
+from ..model.fidelity import Fidelity
+from ..model.tradeoff import Tradeoff
 
 
 class Message:
@@ -209,6 +211,103 @@ class BenchModel(Request[ModelBenched]):
     threads: int | None = None
     weights: str | None = None
     min_run_time: float = MODEL_MIN_RUN_TIME_S
+
+
+@dataclass(frozen=True)
+class Warmed(Reply):
+    """torch and the fidelity engine are imported: the next request starts at once."""
+
+    kind = "warmed"
+
+
+@dataclass(frozen=True)
+class WarmUp(Request[Warmed]):
+    """Import torch and the workflows now (the first key in the Data field sends it)."""
+
+    kind = "warm_up"
+    reply = Warmed
+
+
+def _fidelities(default: Any = MISSING) -> Any:
+    """A field holding a tuple of Fidelity (a list of their dicts on the wire)."""
+    return field(
+        default=default,
+        metadata={
+            "encode": lambda stages: [stage.to_dict() for stage in stages],
+            "decode": lambda stages: tuple(Fidelity.from_dict(stage) for stage in stages),
+        },
+    )
+
+
+@dataclass(frozen=True)
+class ModelWork:
+    """What fidelity, recovery and the trade-off start from (``model.workflow.Workflow``):
+    the model, its weights, the data, the swapped layers and each candidate's m."""
+
+    source: str
+    data: str
+    weights: str | None = None
+    input_shape: Shape | None = _shape(None)
+    swap: tuple[str, ...] = field(default=(), metadata={"encode": list, "decode": tuple})
+    multipliers: dict[str, int] = field(default_factory=dict)
+    holdout: int | None = None
+    threads: int | None = None  # torch's intra-op threads in the child (None: its default)
+
+
+@dataclass(frozen=True)
+class FidelityMeasured(Reply):
+    """The swap against the original on the held-out samples."""
+
+    kind = "fidelity_measured"
+    fidelity: Fidelity = _nested(Fidelity)
+
+
+@dataclass(frozen=True)
+class MeasureFidelity(ModelWork, Request[FidelityMeasured]):
+    """``Workflow.fidelity(held_out_only=True)``, with a Progress per batch."""
+
+    kind = "measure_fidelity"
+    reply = FidelityMeasured
+
+
+@dataclass(frozen=True)
+class ModelRecovered(Reply):
+    """A recovery's held-out fidelity after each stage; the model is saved in ``out_dir``."""
+
+    kind = "model_recovered"
+    mode: str
+    stages: tuple[Fidelity, ...] = _fidelities()
+    calibration: int = 0
+    holdout: int = 0
+    steps: int = 0
+    out_dir: str | None = None
+
+
+@dataclass(frozen=True)
+class RecoverModel(ModelWork, Request[ModelRecovered]):
+    """``Workflow.recover`` (``mode`` "reconstruct" or "distill"), then ``model.swap.save``
+    into ``out_dir`` (when given), with a Progress per layer, step and batch."""
+
+    kind = "recover_model"
+    reply = ModelRecovered
+    mode: str = "reconstruct"
+    out_dir: str | None = None
+
+
+@dataclass(frozen=True)
+class TradeoffMeasured(Reply):
+    """MACs against held-out agreement as the swap grows."""
+
+    kind = "tradeoff_measured"
+    tradeoff: Tradeoff = _nested(Tradeoff)
+
+
+@dataclass(frozen=True)
+class MeasureTradeoff(ModelWork, Request[TradeoffMeasured]):
+    """``Workflow.tradeoff`` (each candidate ranked alone, then every prefix), with Progress."""
+
+    kind = "measure_tradeoff"
+    reply = TradeoffMeasured
 
 
 # The wire --------------------------------------------------------------------------------

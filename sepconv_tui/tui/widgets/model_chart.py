@@ -32,5 +32,7 @@ class ModelChart(PlotextPlot):
                 color=["orange", "green"],  # type: ignore[arg-type]
             )
             per = "stage" if len(stages) < len(analysis.layers) else "layer"
-            plt.title(f"{unit}MACs per {per}: as is (orange), with the selection (green)")
+            # Short enough for half the width, where the trade-off chart sits beside it
+            # (plotext drops a title that does not fit).
+            plt.title(f"{unit}MACs per {per}: as is (orange), selected (green)")
         self.refresh()

@@ -10,8 +10,10 @@ from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import DataTable
 
-from ...model.analysis import ModelAnalysis
+from ...model.analysis import ModelAnalysis, ModelLayer
+from ...model.fidelity import Fidelity, LayerFidelity
 from ...report import model as report
+from ...report import model_fidelity
 
 #: Row keys of the two rows that are not layers.
 OTHER_ROW, TOTAL_ROW = "__other__", "__total__"
@@ -24,6 +26,8 @@ SELECTION_KEYS = (
 )
 #: (compact, narrow): which columns the table drops (see report.table_columns).
 TableLayout = tuple[bool, bool]
+#: The columns a row's cells come from besides report.layer_cells.
+OWN_COLUMNS = {"m", "out_err", "net_err"}
 
 
 class ModelTable(DataTable[Any]):
@@ -46,6 +50,11 @@ class ModelTable(DataTable[Any]):
 
     #: The layout the rows were built for (None before the first analysis).
     built_for: TableLayout | None = None
+    #: Whether the rows were built with the fidelity's columns.
+    built_measured: bool = False
+    #: The fidelity the rows show (None: none measured) and whether it is stale.
+    fidelity: Fidelity | None = None
+    fidelity_stale: bool = False
 
     def action_swap(self, rule: str) -> None:
         """Ask the view to change the selection."""
@@ -58,15 +67,57 @@ class ModelTable(DataTable[Any]):
             return None
         return self.coordinate_to_cell_key(self.cursor_coordinate).row_key.value
 
-    def columns_of(self, analysis: ModelAnalysis, layout: TableLayout) -> list[tuple[str, str]]:
-        """The (key, heading) columns of ``analysis`` at ``layout``."""
+    def columns_of(
+        self, analysis: ModelAnalysis, layout: TableLayout, measured: bool | None = None
+    ) -> list[tuple[str, str]]:
+        """The (key, heading) columns of ``analysis`` at ``layout`` (with the fidelity's when
+        ``measured``; by default as the rows were built)."""
         compact, narrow = layout
-        return report.table_columns(analysis, compact=compact, narrow=narrow)
+        if measured is None:
+            measured = self.built_measured
+        return model_fidelity.tab_columns(
+            analysis, compact=compact, narrow=narrow, measured=measured
+        )
 
-    def fill(self, analysis: ModelAnalysis, layout: TableLayout) -> None:
-        """Build every row (a new analysis or a new width), keeping the cursor's layer."""
+    def _measured_layer(self, name: str) -> LayerFidelity | None:
+        """The fidelity shown of layer ``name``, if it was measured."""
+        if self.fidelity is None:
+            return None
+        return next((layer for layer in self.fidelity.layers if layer.name == name), None)
+
+    def row_cells(
+        self, layer: ModelLayer, columns: list[tuple[str, str]], compact: bool
+    ) -> list[str | Text]:
+        """One layer's cells in ``columns`` order: the report's, then m and the fidelity's."""
+        base = [column for column in columns if column[0] not in OWN_COLUMNS]
+        values = dict(
+            zip(
+                (key for key, _ in base),
+                report.layer_cells(layer, base, compact=compact),
+                strict=True,
+            )
+        )
+        values["m"] = model_fidelity.multiplier_cell(layer)
+        # A layer kept as is, or at another m than measured, has no figure of its own here.
+        measured = self._measured_layer(layer.name) if layer.swap else None
+        stale = self.fidelity_stale or (
+            measured is not None and measured.depth_multiplier != layer.depth_multiplier
+        )
+        values.update(model_fidelity.fidelity_cells(measured, stale=stale))
+        return [values[key] for key, _ in columns]
+
+    def fill(
+        self,
+        analysis: ModelAnalysis,
+        layout: TableLayout,
+        fidelity: Fidelity | None = None,
+        stale: bool = False,
+    ) -> None:
+        """Build every row (a new analysis, width or fidelity), keeping the cursor's layer."""
         cursor = self.cursor_key
         self.built_for = layout
+        self.built_measured = fidelity is not None
+        self.fidelity, self.fidelity_stale = fidelity, stale
         compact = layout[0]
         columns = self.columns_of(analysis, layout)
         self.clear(columns=True)
@@ -75,7 +126,7 @@ class ModelTable(DataTable[Any]):
             left = key in ("layer", "shapes", "kernel", "swap")
             self.add_column(Text(heading, justify="left" if left else "right"), key=key)
         for layer in analysis.layers:
-            self.add_row(*report.layer_cells(layer, columns, compact=compact), key=layer.name)
+            self.add_row(*self.row_cells(layer, columns, compact), key=layer.name)
         self.add_row(*report.other_cells(analysis, columns, compact=compact), key=OTHER_ROW)
         self.add_row(*report.total_cells(analysis, columns, compact=compact), key=TOTAL_ROW)
         if cursor is not None and cursor in self.rows:
@@ -88,8 +139,30 @@ class ModelTable(DataTable[Any]):
         before = previous.swapped_names if previous is not None else frozenset()
         for layer in analysis.layers:
             if (layer.name in before) != layer.swap:
-                self.update_cell(layer.name, "swap", report.swap_cell(layer))
+                if self.built_measured:  # its output errors show only while it is swapped
+                    self.show_layer(layer, columns)
+                else:
+                    self.update_cell(layer.name, "swap", report.swap_cell(layer))
         totals = report.total_cells(analysis, columns, compact=layout[0])
         for (key, _), cell in zip(columns, totals, strict=True):
             if cell != "":
                 self.update_cell(TOTAL_ROW, key, cell)
+
+    def show_layer(self, layer: ModelLayer, columns: list[tuple[str, str]] | None = None) -> None:
+        """Update every cell of ``layer``'s row (its m changed, or its swap)."""
+        layout = self.built_for or (False, False)
+        if columns is None:
+            columns = [(str(key.value), "") for key in self.columns]
+        cells = self.row_cells(layer, columns, layout[0])
+        for (key, _), cell in zip(columns, cells, strict=True):
+            self.update_cell(layer.name, key, cell)
+
+    def show_fidelity(self, analysis: ModelAnalysis, stale: bool) -> None:
+        """Restyle the fidelity's cells as fresh or ``stale`` (the rows are built already)."""
+        if stale == self.fidelity_stale:
+            return
+        self.fidelity_stale = stale
+        columns = [(str(key.value), "") for key in self.columns]
+        for layer in analysis.layers:
+            if layer.swap and self._measured_layer(layer.name) is not None:
+                self.show_layer(layer, columns)

@@ -8,38 +8,60 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
+import tempfile
+from contextlib import suppress
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.suggester import SuggestionReady
 from textual.widget import Widget
-from textual.widgets import DataTable, Input, Label, Static
+from textual.widgets import DataTable, Input, Label, ProgressBar, Static
 
+from ...errors import UserError
 from ...model.analysis import ModelAnalysis, Selection, SelectionError
 from ...model.bench import MODEL_MIN_RUN_TIME_S, ModelBenchResult
+from ...model.data import parse_data
+from ...model.fidelity import Fidelity
 from ...model.layer_spec import LayerFitError, layer_spec
 from ...model.plan import plan_from_analysis
 from ...model.source import SOURCE_FORMS, ModelSourceError, parse_input_shape, parse_source
+from ...model.tradeoff import Tradeoff
+from ...report import fidelity as fidelity_report
 from ...report import model as report
+from ...report import model_fidelity
 from ...workers.messages import (
     AnalyseModel,
     BenchModel,
+    FidelityMeasured,
     ListModels,
+    MeasureFidelity,
+    MeasureTradeoff,
     ModelAnalysed,
     ModelBenched,
+    ModelRecovered,
+    ModelWork,
     Progress,
+    RecoverModel,
+    Reply,
+    TradeoffMeasured,
+    WarmUp,
 )
 from ..child_process import Call, ChildError
 from ..export import Export
-from ..model_process import model_bench, model_process
+from ..model_process import model_bench, model_process, model_work_process
 from ..tab_view import OpenLayer, TabViewDefaults, focus_now
 from .model_chart import ModelChart
 from .model_suggester import ModelNameSuggester
 from .model_table import ModelTable
+from .tradeoff_chart import TradeoffChart
 
 #: Below this many columns the table drops its shape and channel columns, counts go short.
 COMPACT_WIDTH = 150
@@ -48,13 +70,33 @@ NARROW_WIDTH = 100
 #: Below this many rows the chart gives its room to the table.
 CHART_MIN_HEIGHT = 34
 #: The status line once an analysis is shown (cut at the right edge on narrow terminals).
-HINT = "space swap · a all · n none · s saving · t top 10 · enter Layer tab · b time · e export"
+HINT = (
+    "space swap · a n s t · +/- m · m 1/2/auto · f fidelity · r/R recover · g pick · "
+    "enter Layer tab · b time · e export"
+)
 #: The input each error field of the engine (UserError.field) belongs under. An error that
 #: names none of them (a model's own code raising, the process stopping) is the source's.
 FIELD_INPUTS = {
     "source": "model-source",
     "input_shape": "model-input-shape",
     "weights": "model-weights",
+    "data": "model-data",
+    "calibration": "model-data",
+    "holdout": "model-data",
+    "depth_multiplier": "model-weights",  # auto:E needs the weights: the fix goes there
+}
+INPUTS = ("model-source", "model-input-shape", "model-weights", "model-data")
+#: What ``m`` cycles the selection through.
+MULTIPLIER_CYCLE: tuple[int | float, ...] = (1, 2, 0.9)  # a float: auto:E
+#: The agreement ``g`` keeps by default.
+DEFAULT_BUDGET = 0.99
+#: What each stage of the child's Progress is called on screen.
+STAGE_LABELS = {
+    "measure": "Measuring",
+    "reconstruct": "Reconstructing",
+    "distill": "Distilling",
+    "rank": "Ranking each layer alone",
+    "curve": "Measuring the curve",
 }
 
 
@@ -82,6 +124,31 @@ class ModelView(TabViewDefaults, Vertical):
     """A model's convs and linears, what swapping each one saves, and the selection's totals."""
 
     nothing_to_export = "Nothing to export yet: type a model source and press enter."
+
+    BINDINGS = [
+        Binding("f", "fidelity", "Fidelity"),
+        Binding("r", "recover('reconstruct')", "Recover"),
+        Binding("R", "recover('distill')", "Distill", show=False),
+        Binding("g", "pick", "Pick ≥99%"),
+        Binding("m", "cycle_multiplier", "m", show=False),
+        Binding("plus,equals_sign", "multiplier(1)", "m+1", show=False),
+        Binding("minus", "multiplier(-1)", "m-1", show=False),
+    ]
+
+    @dataclass
+    class WorkStage(Message):
+        """``call`` (fidelity, recovery or trade-off) reached ``progress``."""
+
+        call: Call[Any]
+        progress: Progress
+
+    @dataclass
+    class WorkFinished(Message):
+        """``call`` ended: its reply, or the error (neither when cancelled)."""
+
+        call: Call[Any]
+        reply: Reply | None
+        error: ChildError | None = None
 
     @dataclass
     class Analysed(Message):
@@ -126,6 +193,27 @@ class ModelView(TabViewDefaults, Vertical):
         self._bench_run: Call[ModelBenched] | None = None
         #: Seconds each model is timed for at least (tests shorten it).
         self.bench_min_run_time = MODEL_MIN_RUN_TIME_S
+        self._work_process = model_work_process()
+        self._work_call: Call[Any] | None = None
+        self._warmed = False
+        #: The last fidelity measured, recovery run and trade-off measured, each with the
+        #: state (``_work_key``) it was for: when that changes, it shows as stale.
+        self.fidelity: Fidelity | None = None
+        self._fidelity_key: tuple[Any, ...] | None = None
+        self.recovery: ModelRecovered | None = None
+        self._recovery_key: tuple[Any, ...] | None = None
+        self.tradeoff: Tradeoff | None = None
+        self._tradeoff_key: tuple[Any, ...] | None = None
+        self._pick_after_tradeoff = False
+        #: The agreement ``g`` keeps.
+        self.budget = DEFAULT_BUDGET
+        #: torch's threads in the fidelity process (None: torch's default).
+        self.work_threads: int | None = None
+        #: Each source's weights and data as last entered, so they come back with the source.
+        self.remembered: dict[str, tuple[str, str]] = {}
+        self._recovered_root: Path | None = None
+        self._recoveries = 0
+        self._work_state: tuple[Any, ...] | None = None  # what the running request is of
 
     def compose(self) -> ComposeResult:
         """Source and input shape; error; status; summary; the table and the chart."""
@@ -139,15 +227,26 @@ class ModelView(TabViewDefaults, Vertical):
             )
             yield Label("Input", classes="control-label")
             yield Input(placeholder="the model's own", id="model-input-shape", compact=True)
+        with Horizontal(id="model-controls-data"):
             yield Label("Weights", classes="control-label")
             yield Input(placeholder="none (a .pt)", id="model-weights", compact=True)
+            yield Label("Data", classes="control-label")
+            yield Input(
+                placeholder="dir/, x.pt or synthetic:N (for f, r, g)", id="model-data", compact=True
+            )
         yield Static(id="model-error", classes="view-error")
         yield Static(f"Type a model source and press enter: {SOURCE_FORMS}.", id="model-status")
+        with Horizontal(id="model-progress"):
+            yield Label(id="model-progress-label")
+            yield ProgressBar(id="model-progress-bar", show_eta=False)
         yield Static(id="model-summary")
+        yield Static(id="model-fidelity")
         yield Static(id="model-bench")
         with ModelBody(id="model-body"):
             yield ModelTable(id="model-table", cursor_type="row")
-            yield ModelChart(id="model-chart")
+            with Horizontal(id="model-charts"):
+                yield ModelChart(id="model-chart")
+                yield TradeoffChart(id="model-tradeoff")
 
     def on_mount(self) -> None:
         """Size-dependent classes."""
@@ -159,7 +258,12 @@ class ModelView(TabViewDefaults, Vertical):
             self._analysis_call.cancelled = True
         if self._bench_run is not None:
             self._bench_run.cancel()
+        if self._work_call is not None:
+            self._work_call.cancelled = True
         self._process.close()
+        self._work_process.close()
+        if self._recovered_root is not None:
+            shutil.rmtree(self._recovered_root, ignore_errors=True)
 
     # Requests -----------------------------------------------------------------------------
 
@@ -194,14 +298,28 @@ class ModelView(TabViewDefaults, Vertical):
         if suggestion is not None:
             source_input.post_message(SuggestionReady(source_input.value, suggestion))
 
-    @on(Input.Submitted, "#model-source, #model-input-shape, #model-weights")
+    @on(Input.Changed, "#model-data")
+    def _data_changed(self, event: Input.Changed) -> None:
+        """The first key in the Data field starts the fidelity process (torch imports there)."""
+        event.stop()
+        if not self._warmed and event.value.strip():
+            self._warmed = True
+            self._warm_up()
+
+    @work(thread=True, group="model-warm")
+    def _warm_up(self) -> None:
+        """Have the fidelity process import torch while the user types the data."""
+        with suppress(ChildError):  # the first real request starts it again and says why
+            self._work_process.ask(WarmUp())
+
+    @on(Input.Submitted, "#model-source, #model-input-shape, #model-weights, #model-data")
     def _submitted(self, event: Input.Submitted) -> None:
         event.stop()
         self.analyse()
 
     def _field_error(self, field_id: str | None, message: str | None) -> None:
         """Show ``message`` under the inputs (None clears it) and mark the field at fault."""
-        for input_id in ("model-source", "model-input-shape", "model-weights"):
+        for input_id in INPUTS:
             self.query_one(f"#{input_id}", Input).set_class(input_id == field_id, "-invalid")
         error = self.query_one("#model-error", Static)
         error.update(f"⚠ {message}" if message else "")
@@ -252,6 +370,7 @@ class ModelView(TabViewDefaults, Vertical):
         if event.analysis is not None:
             request = event.call.request
             assert isinstance(request, AnalyseModel)  # the only request _analyse makes
+            self._recall(request.source)
             self._weights = request.weights
             self.show_analysis(event.analysis)
             # From the field just entered to the table, whose keys come next.
@@ -263,8 +382,36 @@ class ModelView(TabViewDefaults, Vertical):
             error.field if error else None, error.message if error else "the analysis stopped"
         )
 
+    def _recall(self, source: str) -> None:
+        """Another source than the last one: its weights and data as last entered come back,
+        unless the user has typed new ones since; then remember what the fields hold."""
+        previous = self.analysis.source if self.analysis is not None else None
+        weights = self.query_one("#model-weights", Input)
+        data = self.query_one("#model-data", Input)
+        if previous is not None and previous != source and source in self.remembered:
+            untouched = self.remembered.get(previous, ("", ""))
+            if (weights.value.strip(), data.value.strip()) == untouched:
+                weights.value, data.value = self.remembered[source]
+        self.remember(source)
+
+    def remember(self, source: str) -> None:
+        """Remember the weights and data fields as ``source``'s."""
+        self.remembered[source] = (
+            self.query_one("#model-weights", Input).value.strip(),
+            self.query_one("#model-data", Input).value.strip(),
+        )
+
     def cancel(self) -> bool:
-        """Cancel a running analysis or benchmark (escape); False when none runs."""
+        """Cancel a running analysis, benchmark, fidelity, recovery or trade-off (escape);
+        False when none runs."""
+        if self._work_call is not None:
+            work_call, self._work_call = self._work_call, None
+            work_call.cancel()
+            self._pick_after_tradeoff = False
+            self._progress(None)
+            kept = " the last result is kept" if self.fidelity or self.recovery else ""
+            self._status(f"Cancelled;{kept}." if kept else "Cancelled.", running=False)
+            return True
         if self._bench_run is not None:
             self._bench_run.cancel()
             self._bench_run = None
@@ -306,7 +453,18 @@ class ModelView(TabViewDefaults, Vertical):
     # Showing an analysis ------------------------------------------------------------------
 
     def show_analysis(self, analysis: ModelAnalysis) -> None:
-        """Show ``analysis`` (from the model process, or recorded): summary, table, chart."""
+        """Show ``analysis`` (from the model process, or recorded): summary, table, chart.
+
+        Fidelity, recovery and trade-off of another model (or weights) are dropped; of the
+        same one they stay, marked stale when the selection differs.
+        """
+        previous = self.analysis
+        if previous is None or (previous.source, previous.input_shape) != (
+            analysis.source,
+            analysis.input_shape,
+        ):
+            self.fidelity = self.recovery = self.tradeoff = None
+            self._fidelity_key = self._recovery_key = self._tradeoff_key = None
         self.analysis = analysis
         self.stale = False
         self.remove_class("-stale", "-benched")  # timings were for the previous analysis
@@ -328,9 +486,11 @@ class ModelView(TabViewDefaults, Vertical):
         return self.size.width < COMPACT_WIDTH, self.size.width < NARROW_WIDTH
 
     def _fill_table(self) -> None:
-        """Build every row (on a new analysis or a new width)."""
+        """Build every row (on a new analysis, width or fidelity)."""
         if self.analysis is not None:
-            self.query_one(ModelTable).fill(self.analysis, self.table_layout)
+            self.query_one(ModelTable).fill(
+                self.analysis, self.table_layout, self.fidelity, self.fidelity_stale
+            )
 
     def _show_selection(self) -> None:
         """Summary and chart of the current selection."""
@@ -347,12 +507,15 @@ class ModelView(TabViewDefaults, Vertical):
         # Timings of another selection stay visible, dimmed, until b runs again.
         self.set_class(analysis.swapped_names != self._bench_names, "-bench-old")
         self.query_one(ModelChart).show(analysis)
+        self._show_fidelity()
 
     def on_resize(self) -> None:
         """Compact or full columns; the chart only where there is room for it."""
         self._layout_classes()
         if self.analysis is not None and self.table_layout != self.query_one(ModelTable).built_for:
             self._fill_table()
+        if self.analysis is not None:
+            self._show_fidelity()  # the trade-off in words where the chart has no room
 
     def _layout_classes(self) -> None:
         self.set_class(self.size.height < CHART_MIN_HEIGHT, "-short")
@@ -383,6 +546,314 @@ class ModelView(TabViewDefaults, Vertical):
         self.query_one(ModelTable).show_selection(previous, analysis)
         self._show_selection()
 
+    # Depth multipliers: arithmetic on the analysis, no child ---------------------------------
+
+    def action_multiplier(self, step: int) -> None:
+        """``+``/``-``: the cursor's layer one m up or down; its figures follow at once."""
+        analysis = self.analysis
+        if analysis is None:
+            return
+        name = self.query_one(ModelTable).cursor_key
+        layer = next((layer for layer in analysis.layers if layer.name == name), None)
+        if layer is None or not layer.candidate:
+            self.notify("+ and - change a swap candidate's depth multiplier.", severity="warning")
+            return
+        try:
+            changed = analysis.with_depth_multipliers({layer.name: layer.depth_multiplier + step})
+        except UserError as error:
+            self.notify(str(error), severity="warning")
+            return
+        self.set_multipliers(changed, {layer.name})
+
+    def action_cycle_multiplier(self) -> None:
+        """``m``: every swapped layer (every candidate when none is) at 1, then 2, then auto:0.9."""
+        analysis = self.analysis
+        if analysis is None:
+            return
+        names = set(analysis.swapped_names or {layer.name for layer in analysis.candidates})
+        shared = {analysis.multipliers[name] for name in names}
+        current = self._cycle_position(analysis, names, shared)
+        choice = MULTIPLIER_CYCLE[(current + 1) % len(MULTIPLIER_CYCLE)]
+        try:
+            if isinstance(choice, float):
+                chosen = analysis.auto_multipliers(choice)
+                multipliers = {name: chosen[name] for name in names}
+            else:
+                multipliers = dict.fromkeys(names, choice)
+            changed = analysis.with_depth_multipliers(multipliers)
+        except UserError as error:
+            self._field_error(FIELD_INPUTS.get(error.field or "", "model-weights"), str(error))
+            return
+        self._field_error(None, None)
+        self.set_multipliers(changed, set(names))
+        said = f"auto:{choice:g} (each layer's smallest m keeping {choice:.0%} of ‖W‖²)"
+        self.notify(f"Depth multiplier {choice if isinstance(choice, int) else said}")
+
+    def _cycle_position(self, analysis: ModelAnalysis, names: set[str], shared: set[int]) -> int:
+        """Where the layers ``names`` stand in MULTIPLIER_CYCLE (-1: at none of its steps)."""
+        for index, choice in enumerate(MULTIPLIER_CYCLE):
+            if isinstance(choice, int) and shared == {choice}:
+                return index
+            if isinstance(choice, float):
+                try:
+                    auto = analysis.auto_multipliers(choice)
+                except UserError:
+                    continue
+                if all(auto[name] == analysis.multipliers[name] for name in names):
+                    # auto:0.9 can give m = 1 everywhere: then the next step is 2, as after 1
+                    return index if shared != {1} else 0
+        return -1
+
+    def set_multipliers(self, analysis: ModelAnalysis, names: set[str]) -> None:
+        """Show ``analysis``, whose layers ``names`` have a new m: their rows, totals, summary."""
+        previous = self.analysis
+        self.analysis = analysis
+        table = self.query_one(ModelTable)
+        for layer in analysis.layers:
+            if layer.name in names:
+                table.show_layer(layer)
+        table.show_selection(previous, analysis)
+        self._show_selection()
+
+    # Fidelity, recovery, trade-off: in the fidelity process -----------------------------------
+
+    @property
+    def working(self) -> bool:
+        """True while a fidelity, recovery or trade-off runs."""
+        return self._work_call is not None
+
+    def _data_text(self) -> str:
+        """The Data field's text."""
+        return self.query_one("#model-data", Input).value.strip()
+
+    def _fidelity_state(self) -> tuple[Any, ...] | None:
+        """What a fidelity is of: model, weights, data, and each swapped layer with its m."""
+        analysis = self.analysis
+        if analysis is None:
+            return None
+        multipliers = analysis.multipliers
+        swapped = tuple((name, multipliers[name]) for name in sorted(analysis.swapped_names))
+        return (analysis.source, self._weights, self._data_text(), analysis.input_shape, swapped)
+
+    def _tradeoff_state(self) -> tuple[Any, ...] | None:
+        """What a trade-off is of: model, weights, data, and every candidate's m."""
+        analysis = self.analysis
+        if analysis is None:
+            return None
+        multipliers = tuple(sorted(analysis.multipliers.items()))
+        data = self._data_text()
+        return (analysis.source, self._weights, data, analysis.input_shape, multipliers)
+
+    @property
+    def fidelity_stale(self) -> bool:
+        """True when the fidelity shown is of another selection, m, data or model."""
+        return self.fidelity is not None and self._fidelity_key != self._fidelity_state()
+
+    @property
+    def recovery_stale(self) -> bool:
+        """True when the recovery shown is of another selection, m, data or model."""
+        return self.recovery is not None and self._recovery_key != self._fidelity_state()
+
+    @property
+    def tradeoff_stale(self) -> bool:
+        """True when the trade-off shown is of other m, data or model."""
+        return self.tradeoff is not None and self._tradeoff_key != self._tradeoff_state()
+
+    def _work_fields(self, *, swapped: bool) -> dict[str, Any] | None:
+        """The fields of a fidelity process request, or None (having said what is missing)."""
+        analysis = self.analysis
+        if analysis is None or self.stale:
+            self.notify("Analyse a model first (type its source, press enter), then f, r or g.")
+            return None
+        if self.running:
+            return None
+        data = self._data_text()
+        try:
+            parse_data(data)
+        except UserError as error:
+            self._field_error("model-data", str(error))
+            return None
+        if swapped and not analysis.swapped_names:
+            self.notify("Nothing is swapped: space, a, s, t or g swaps layers first.")
+            return None
+        self._field_error(None, None)
+        self.remember(analysis.source)
+        return {
+            "source": analysis.source,
+            "data": data,
+            "weights": self._weights,
+            "input_shape": analysis.input_shape,
+            "swap": tuple(sorted(analysis.swapped_names)),
+            "multipliers": analysis.multipliers,
+            "threads": self.work_threads,
+        }
+
+    def action_fidelity(self) -> None:
+        """``f``: the current selection against the original on the data's held-out part."""
+        fields = self._work_fields(swapped=True)
+        if fields is not None:
+            self._start_work(MeasureFidelity(**fields), "Fidelity")
+
+    def action_recover(self, mode: str) -> None:
+        """``r`` / ``R``: reconstruct (or reconstruct and distill) the current selection."""
+        fields = self._work_fields(swapped=True)
+        if fields is None:
+            return
+        if self._recovered_root is None:
+            self._recovered_root = Path(tempfile.mkdtemp(prefix="sepconv-tui-recovered-"))
+        self._recoveries += 1
+        # A folder per run: a cancelled one cannot spoil the last good one's files.
+        out_dir = self._recovered_root / str(self._recoveries)
+        request = RecoverModel(**fields, mode=mode, out_dir=str(out_dir))
+        self._start_work(request, "Reconstructing" if mode == "reconstruct" else "Distilling")
+
+    def action_pick(self) -> None:
+        """``g``: swap the largest prefix of the trade-off whose agreement stays ≥ the budget
+        (the trade-off is measured first when there is none of this model, m and data)."""
+        if self.tradeoff is not None and not self.tradeoff_stale:
+            self._pick()
+            return
+        fields = self._work_fields(swapped=False)
+        if fields is None:
+            return
+        self._start_work(MeasureTradeoff(**fields), "Trade-off")
+        self._pick_after_tradeoff = True
+
+    def _pick(self) -> None:
+        """Select the trade-off's largest prefix within the budget."""
+        analysis, tradeoff = self.analysis, self.tradeoff
+        assert analysis is not None and tradeoff is not None
+        try:
+            names = tradeoff.largest_prefix(self.budget)
+        except UserError as error:
+            self.notify(str(error), severity="warning")
+            return
+        self.select(analysis.with_swaps(set(names)))
+        self.notify(
+            f"g: {len(names)} of {len(tradeoff.order)} layers swapped, the most that keep "
+            f"≥ {fidelity_report.format_share(self.budget)} held-out agreement"
+        )
+
+    def _start_work(self, request: ModelWork, label: str) -> None:
+        """Send ``request`` to the fidelity process (replacing one that runs)."""
+        if self._work_call is not None:
+            self._work_call.cancel()
+        self._pick_after_tradeoff = False
+        call: Call[Any] = self._work_process.call(request)  # type: ignore[arg-type]
+        self._work_call = call
+        tradeoff = isinstance(request, MeasureTradeoff)
+        self._work_state = self._tradeoff_state() if tradeoff else self._fidelity_state()
+        self._status(f"{label}: starting PyTorch… (escape cancels)", running=True)
+        self._progress(f"{label}: starting PyTorch…")
+        self._run_work(call)
+
+    @work(thread=True, group="model-work")
+    def _run_work(self, call: Call[Any]) -> None:
+        """Run ``call`` in the fidelity process; post its progress and its end."""
+
+        def on_progress(progress: Progress) -> None:
+            self.post_message(self.WorkStage(call, progress))
+
+        try:
+            reply = call.wait(on_progress)
+        except ChildError as error:
+            self.post_message(self.WorkFinished(call, None, error))
+            return
+        self.post_message(self.WorkFinished(call, reply))
+
+    def _progress(self, label: str | None, done: int = 0, total: int | None = None) -> None:
+        """The progress row: ``label`` and a bar of ``done`` of ``total`` (None hides it)."""
+        self.set_class(label is not None, "-working")
+        if label is None:
+            return
+        self.query_one("#model-progress-label", Label).update(label)
+        self.query_one("#model-progress-bar", ProgressBar).update(total=total, progress=done)
+
+    @on(WorkStage)
+    def _work_stage(self, event: WorkStage) -> None:
+        if event.call is not self._work_call:
+            return  # a late line from a replaced or cancelled request
+        progress = event.progress
+        stage = STAGE_LABELS.get(progress.stage, progress.stage)
+        count = f"{progress.done}/{progress.total}"
+        if progress.stage == "measure":
+            text = f"{stage} {progress.label}: {count} samples"
+        elif progress.stage == "distill":
+            text = f"{stage}: step {count} ({progress.label})"
+        else:
+            text = f"{stage}: {progress.label} ({count} layers)"
+        self._progress(text, progress.done, progress.total)
+
+    @on(WorkFinished)
+    def _work_finished(self, event: WorkFinished) -> None:
+        if event.call is not self._work_call:
+            return
+        self._work_call = None
+        self._progress(None)
+        self._status(HINT, running=False)
+        reply, state = event.reply, self._work_state
+        if event.error is not None:
+            field = FIELD_INPUTS.get(event.error.field or "", "model-data")
+            self._field_error(field, event.error.message)
+            self._show_fidelity()
+            return
+        if reply is not None:
+            self.show_work(reply, state)
+
+    def show_work(self, reply: Reply, state: tuple[Any, ...] | None = None) -> None:
+        """Show a fidelity, recovery or trade-off (from the fidelity process, or recorded) as
+        being of ``state`` (by default: the selection, m and data now on screen)."""
+        if isinstance(reply, FidelityMeasured):
+            self.fidelity, self._fidelity_key = reply.fidelity, state or self._fidelity_state()
+        elif isinstance(reply, ModelRecovered):
+            state = state or self._fidelity_state()
+            self.recovery, self._recovery_key = reply, state
+            self.fidelity, self._fidelity_key = reply.stages[-1], state
+            self.notify("Recovered: e writes the recovered model beside the other exports.")
+        elif isinstance(reply, TradeoffMeasured):
+            self.tradeoff = reply.tradeoff
+            self._tradeoff_key = state or self._tradeoff_state()
+            if self._pick_after_tradeoff:
+                self._pick_after_tradeoff = False
+                self._pick()
+        self._fill_table()
+        self._show_fidelity()
+
+    def _show_fidelity(self) -> None:
+        """The fidelity lines under the summary, the table's stale marks, the trade-off."""
+        analysis = self.analysis
+        if analysis is None:
+            return
+        lines: list[Text] = []
+        stale_note = "  (stale: f, r measure this selection)"
+        recovery, fidelity = self.recovery, self.fidelity
+        from_recovery = recovery is not None and fidelity is recovery.stages[-1]
+        if fidelity is not None and not from_recovery:
+            stale = self.fidelity_stale
+            line = model_fidelity.fidelity_line(fidelity, len(fidelity.layers))
+            lines.append(Text(line + (stale_note if stale else ""), style="dim" if stale else ""))
+        if recovery is not None:
+            stale = self.recovery_stale
+            line = model_fidelity.stages_line(recovery.stages)
+            lines.append(Text(line + (stale_note if stale else ""), style="dim" if stale else ""))
+        tradeoff = self.tradeoff
+        chart = self.query_one(TradeoffChart)
+        self.set_class(tradeoff is not None, "-tradeoff")
+        if tradeoff is not None:
+            stale = self.tradeoff_stale
+            if self.has_class("-short"):  # no room for the chart: the curve in words
+                line = model_fidelity.tradeoff_line(tradeoff, self.budget)
+                lines.append(Text(line, style="dim" if stale else ""))
+            else:
+                chart.show(tradeoff, analysis.swapped.macs, self.budget)
+            chart.set_class(stale, "-stale")
+        shown = self.query_one("#model-fidelity", Static)
+        shown.update(Text("\n").join(lines))
+        shown.display = bool(lines)
+        table = self.query_one(ModelTable)
+        if table.built_measured:
+            table.show_fidelity(analysis, self.fidelity_stale)
+
     def select_rule(self, rule: str) -> None:
         """Apply a selection rule ("all", "none", "saving", "top:10", names) to the analysis."""
         if self.analysis is None:
@@ -404,7 +875,7 @@ class ModelView(TabViewDefaults, Vertical):
             self.notify("Only a layer's row opens in the Layer tab.", severity="warning")
             return
         try:
-            spec = layer_spec(layer, analysis.depth_multiplier)
+            spec = layer_spec(layer, layer.depth_multiplier)
         except LayerFitError as error:
             self.notify(f"Not opened in the Layer tab: {error}.", severity="warning")
             return
@@ -488,14 +959,23 @@ class ModelView(TabViewDefaults, Vertical):
     # Export -------------------------------------------------------------------------------
 
     def export(self) -> Export | None:
-        """Markdown, JSON and CSV of the analysis as selected, and the selection's plan file."""
+        """Markdown, JSON and CSV of the analysis as selected, and the selection's plan file;
+        the fidelity measured, and the recovered model's folder (swapped.pt, plan.json,
+        fidelity.json: what ``sepconv-tui fidelity --swapped`` reads)."""
         analysis = self.analysis
         if analysis is None:
             return None
         plan = json.dumps(plan_from_analysis(analysis), indent=2) + "\n"
+        extra = [(".csv", report.to_csv(analysis)), ("-plan.json", plan)]
+        if self.fidelity is not None:
+            extra.append(("-fidelity.json", fidelity_report.to_json(self.fidelity) + "\n"))
+        folders = []
+        if self.recovery is not None and self.recovery.out_dir is not None:
+            folders.append(("-recovered", Path(self.recovery.out_dir)))
         return Export(
             export_stem(analysis.source),
             report.to_markdown(analysis),
             report.to_json(analysis),
-            extra=((".csv", report.to_csv(analysis)), ("-plan.json", plan)),
+            extra=tuple(extra),
+            folders=tuple(folders),
         )

@@ -1,0 +1,48 @@
+"""Record the digits CNN's analysis, fidelity, recovery and trade-off for the Model tab's
+snapshot tests and screenshots (tests/data/digits_*.json), through the child's own handler.
+
+Run: .venv/bin/python scripts/record_model_states.py DIGITS_DIR   (DIGITS_DIR: make.py's output)
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from sepconv_tui.workers.messages import (
+    AnalyseModel,
+    MeasureFidelity,
+    MeasureTradeoff,
+    RecoverModel,
+    Request,
+    encode,
+)
+from sepconv_tui.workers.model_server import handle
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = ROOT / "tests" / "data"
+#: The source as typed from the repository's root, so the recording names no machine's paths.
+SOURCE = "examples/digits/model.py:build"
+SWAPPED = ("features.0", "features.10", "features.3", "features.7")
+
+
+def record(name: str, request: Request) -> None:  # type: ignore[type-arg]
+    """Answer ``request`` as the child would and write its reply's wire form."""
+    reply = handle(request, lambda _progress: None)
+    (DATA / f"digits_{name}.json").write_text(encode(reply), encoding="utf-8")
+    print(DATA / f"digits_{name}.json")
+
+
+def main() -> None:
+    """Record the four replies the snapshot states show."""
+    folder = Path(sys.argv[1])
+    weights, data = str(folder / "digits.pt"), str(folder / "data.pt")
+    record("analysis", AnalyseModel(SOURCE, select="all", weights=weights))
+    work = {"weights": weights, "swap": SWAPPED, "multipliers": dict.fromkeys(SWAPPED, 1)}
+    record("fidelity", MeasureFidelity(SOURCE, data, **work))  # type: ignore[arg-type]
+    record("recovery", RecoverModel(SOURCE, data, mode="distill", **work))  # type: ignore[arg-type]
+    record("tradeoff", MeasureTradeoff(SOURCE, data, **work))  # type: ignore[arg-type]
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,124 @@
+"""The Model tab's fidelity states (recorded digits CNN replies, no child process), pinned by
+tests/test_model_fidelity_snapshots.py and exported by scripts/export_screenshots.py."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from app_states import AppState
+from textual.pilot import Pilot
+from textual.widgets import Input
+
+from sepconv_tui.model.analysis import ModelAnalysis
+from sepconv_tui.tui.widgets.model_view import ModelView
+from sepconv_tui.workers.messages import Reply, decode
+
+DATA = Path(__file__).with_name("data")
+#: What the recordings were made from (scripts/record_model_states.py), as a user types it.
+DIGITS_SOURCE = "examples/digits/model.py:build"
+DIGITS_WEIGHTS, DIGITS_DATA = "digits/digits.pt", "digits/data.pt"
+
+
+def recorded_analysis() -> ModelAnalysis:
+    """The digits CNN analysed with its weights, every candidate swapped at m = 1."""
+    reply = decode((DATA / "digits_analysis.json").read_text())
+    return reply.analysis  # type: ignore[attr-defined,no-any-return]
+
+
+def recorded(name: str) -> Reply:
+    """A recorded reply: "fidelity", "recovery" or "tradeoff"."""
+    reply = decode((DATA / f"digits_{name}.json").read_text())
+    assert isinstance(reply, Reply)
+    return reply
+
+
+def recorded_json(name: str) -> dict:  # type: ignore[type-arg]
+    """A recorded reply's wire form, as a dict."""
+    return json.loads((DATA / f"digits_{name}.json").read_text())  # type: ignore[no-any-return]
+
+
+async def _digits(pilot: Pilot) -> ModelView:
+    """The Model tab showing the recorded digits analysis, fields filled, table focused."""
+    await pilot.press("f6")
+    await pilot.pause()
+    view = pilot.app.query_one(ModelView)
+    for field_id, text in (
+        ("model-source", DIGITS_SOURCE),
+        ("model-weights", DIGITS_WEIGHTS),
+        ("model-data", DIGITS_DATA),
+    ):
+        field = pilot.app.query_one(f"#{field_id}", Input)
+        with field.prevent(Input.Changed):  # no names to fetch, no process to warm
+            field.value = text
+    view._weights = DIGITS_WEIGHTS  # what the recorded analysis was made with
+    view.show_analysis(recorded_analysis())
+    await pilot.press("escape")  # to the table
+    await pilot.pause()
+    return view
+
+
+async def _fidelity(pilot: Pilot) -> None:
+    """After f: every conv swapped at m = 1, SVD only: 99.4% → 10.0%."""
+    view = await _digits(pilot)
+    view.show_work(recorded("fidelity"))
+
+
+async def _recovered(pilot: Pilot) -> None:
+    """After R: SVD only → reconstructed → distilled."""
+    view = await _digits(pilot)
+    view.show_work(recorded("recovery"))
+    pilot.app.clear_notifications()
+
+
+async def _stale(pilot: Pilot) -> None:
+    """After f, then + on features.3 (m 1 → 2): the figures follow, the fidelity is stale."""
+    view = await _digits(pilot)
+    view.show_work(recorded("fidelity"))
+    await pilot.pause()
+    await pilot.press("down", "down", "plus")
+
+
+async def _tradeoff(pilot: Pilot) -> None:
+    """After g: the curve measured, the largest prefix keeping ≥ 99% agreement selected."""
+    view = await _digits(pilot)
+    view.show_work(recorded("recovery"))
+    view.show_work(recorded("tradeoff"))
+    view.action_pick()
+    await pilot.pause()
+    pilot.app.clear_notifications()
+
+
+async def _bad_data(pilot: Pilot) -> None:
+    """f with synthetic:0: the CLI's message under the Data field, the fidelity kept."""
+    view = await _digits(pilot)
+    view.show_work(recorded("fidelity"))
+    field = pilot.app.query_one("#model-data", Input)
+    with field.prevent(Input.Changed):
+        field.value = "synthetic:0"
+    await pilot.pause()
+    await pilot.press("f")
+
+
+MODEL_STATES: dict[str, AppState] = {
+    state.name: state
+    for state in (
+        AppState("model_fidelity", _fidelity.__doc__ or "", steps=_fidelity),
+        AppState("model_recovered", _recovered.__doc__ or "", steps=_recovered),
+        AppState("model_stale", _stale.__doc__ or "", steps=_stale),
+        AppState("model_tradeoff", _tradeoff.__doc__ or "", steps=_tradeoff),
+        AppState("model_bad_data", _bad_data.__doc__ or "", steps=_bad_data),
+        AppState(
+            "model_tradeoff_small",
+            "The trade-off at 80×24: the curve in words, narrow columns.",
+            size=(80, 24),
+            steps=_tradeoff,
+        ),
+        AppState(
+            "model_tradeoff_wide",
+            "The trade-off at 160×50: every column, both charts.",
+            size=(160, 50),
+            steps=_tradeoff,
+        ),
+    )
+}
