@@ -77,6 +77,11 @@ class SepConvApp(App[None]):
 
     BINDINGS = [
         Binding("ctrl+q", "quit", "Quit", priority=True),
+        # Tab and shift+Tab move the focus here, in the app's queue, before the next key is
+        # forwarded: run by the field instead (Screen's binding), a key forwarded to the new
+        # field meanwhile (a digit) overtook the keys re-sent from the old one (a Backspace).
+        Binding("tab", "focus_next", show=False, priority=True),
+        Binding("shift+tab", "focus_previous", show=False, priority=True),
         Binding("q", "quit", "Quit", show=False),
         Binding("f1", "help", "Help"),
         Binding("question_mark", "help", "Help", show=False),
