@@ -73,11 +73,14 @@ class NumberInput(Input):
         or in the field a Tab was leaving. ``Screen.active_bindings`` names the binding the app
         would run (the focused widget's first; priority bindings never reach this handler), so
         running it here changes only the order, to the one the keys were typed in. A key that
-        arrives after this field has lost the focus goes on to the field that has it.
+        arrives after the focus has left the form goes on to the widget that has it.
         """
         focused = self.screen.focused
-        if focused is not None and focused is not self:
-            # Typed after a focus move, but forwarded here before the move happened: pass it on.
+        # Tab and shift+Tab move the focus in the app's queue (SepConvApp's priority bindings),
+        # so a key forwarded here before another field took the focus was typed here. A key
+        # binding that leaves the form (escape, F2-F6) runs in this queue, after the keys typed
+        # next were forwarded here: those follow the focus out.
+        if focused is not None and focused is not self and not isinstance(focused, NumberInput):
             event.prevent_default()
             event.stop()
             focused.post_message(events.Key(event.key, event.character))
