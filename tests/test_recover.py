@@ -97,6 +97,23 @@ def test_fidelity_figures_match_a_computation_here(digits: dict[str, Any]) -> No
     expected = float((approximation - reference).norm() / reference.norm())
     assert fidelity.layers[0].local_error == pytest.approx(expected, rel=1e-6)
     assert fidelity.layers[0].depth_multiplier is None  # not given: not guessed
+    # The second swapped layer inside the swapped network: its input has changed too.
+    name = fidelity.layers[1].name
+    conv, block = dict(model.named_modules())[name], dict(swapped.named_modules())[name]
+    outputs: dict[str, torch.Tensor] = {}
+    handles = [
+        conv.register_forward_hook(lambda _m, _a, out: outputs.__setitem__("conv", out)),
+        block.register_forward_hook(lambda _m, _a, out: outputs.__setitem__("block", out)),
+    ]
+    with torch.no_grad():
+        model(data.inputs)
+        swapped(data.inputs)
+    for handle in handles:
+        handle.remove()
+    reference, inside = outputs["conv"].double(), outputs["block"].double()
+    expected = float((inside - reference).norm() / reference.norm())
+    assert fidelity.layers[1].network_error == pytest.approx(expected, rel=1e-6)
+    assert fidelity.layers[1].network_error != pytest.approx(fidelity.layers[1].local_error)
 
 
 def test_auto_depth_multiplier_against_an_svd_here(digits: dict[str, Any]) -> None:

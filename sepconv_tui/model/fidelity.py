@@ -207,7 +207,8 @@ def measure_fidelity(
     def record_original(name: str, x: Any, y: Any) -> None:
         # A clone: an in-place activation after the conv would change it under us.
         targets.setdefault(name, []).append(y.detach().clone())
-        local[name].add(swapped_modules[name](x), y)
+        # .forward, not the call: the block's own hook below must see only the swapped pass.
+        local[name].add(swapped_modules[name].forward(x), y)
 
     def record_swapped(name: str, _x: Any, z: Any) -> None:
         call = seen.get(name, 0)
