@@ -9,7 +9,7 @@ import pytest
 from app_states import settle, still_cursor
 from key_bursts import BURSTS, FINAL_SPEC, BareForm, field_values, post_keys
 from textual.app import App
-from textual.widgets import Static
+from textual.widgets import Input, Static
 
 from sepconv_tui import compare
 from sepconv_tui.tui.app import SepConvApp
@@ -48,18 +48,37 @@ async def test_bursts_of_keys_land_where_they_were_typed(
             assert not app.query_one("#results").has_class("-stale")
 
 
-async def test_the_headline_follows_each_key_before_the_tables() -> None:
+async def test_the_headline_follows_each_key_before_the_tables(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     """Within a burst #ratio follows every edit; the tables follow once the typing pauses."""
+    import sepconv_tui.tui.app as app_module
+
     app = SepConvApp()
     async with app.run_test() as pilot:
         await settle(pilot)
         table_before = app.query_one("#table", Static).content
+        # A pause longer than any test: "the typing has not paused yet" holds however slow the
+        # machine, instead of racing a 100 ms timer.
+        monkeypatch.setattr(app_module, "RENDER_DELAY", 3600.0)
         await post_keys(app, ("tab", "backspace", "6", "4"), 0)
-        await asyncio.sleep(0.05)  # the keys are handled; the pause (RENDER_DELAY) has not passed
         await pilot.pause()
+        for _ in range(500):  # until the keys are handled: the field reads 64
+            if "(448 → " not in str(app.query_one("#ratio", Static).render()):
+                break
+            await asyncio.sleep(0.01)
         assert app.render_pending
         assert "(448 → " not in str(app.query_one("#ratio", Static).render())
         assert app.query_one("#table", Static).content is table_before
+        # The next key restarts the pause, now a short one: the tables follow it.
+        monkeypatch.setattr(app_module, "RENDER_DELAY", 0.01)
+        await post_keys(app, ("backspace", "2"), 0)
+        for _ in range(500):  # until the keys are handled, then until the pause has passed
+            if "(448 → " not in str(app.query_one("#ratio", Static).render()) and (
+                app.query_one("#out_channels", Input).value == "62"
+            ):
+                break
+            await asyncio.sleep(0.01)
         await settle(pilot)
         assert not app.render_pending
         assert app.query_one("#table", Static).content is not table_before

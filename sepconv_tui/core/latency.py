@@ -2,16 +2,12 @@
 
 Before anything is allocated, the memory a run needs (fp32 weights, input and every output)
 is estimated in closed form and refused over a budget (default: a quarter of the free RAM, or
-of the free GPU memory for cuda). torch is imported inside the functions.
-
-``python -m sepconv_tui.core.latency`` runs one benchmark for the app in a child process: it
-reads a JSON request on stdin and writes progress lines, then a result or an error line.
+of the free GPU memory for cuda). torch is imported inside the functions. The app runs it in
+its measurement process (``workers/measure_server.py``).
 """
 
 from __future__ import annotations
 
-import json
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -269,31 +265,3 @@ def benchmark(
         torch.__version__,
         channels_last,
     )
-
-
-def _write(message: dict[str, Any]) -> None:
-    """One JSON line to the parent."""
-    sys.stdout.write(json.dumps(message) + "\n")
-    sys.stdout.flush()
-
-
-def main() -> None:
-    """Child-process mode: one request on stdin, progress and a result (or error) on stdout."""
-    request = json.loads(sys.stdin.readline())
-    try:
-        result = benchmark(
-            LayerSpec.from_dict(request["spec"]),
-            request.get("device", "cpu"),
-            request.get("threads"),
-            request.get("budget_bytes"),
-            progress=lambda index, stage: _write({"stage": index, "label": stage}),
-            channels_last=bool(request.get("channels_last", False)),
-        )
-    except (BenchError, RuntimeError) as error:
-        _write({"error": str(error).splitlines()[0]})
-        return
-    _write({"result": result.to_dict()})
-
-
-if __name__ == "__main__":
-    main()
