@@ -9,7 +9,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
-from app_states import STATES  # noqa: E402
+from app_states import STATES as LAYER_STATES  # noqa: E402
+from model_states import MODEL_STATES  # noqa: E402
+
+STATES = {**LAYER_STATES, **MODEL_STATES}
 
 SCREENSHOTS = (
     "default",
@@ -25,6 +28,13 @@ SCREENSHOTS = (
     "model_top",
     "model_error",
     "model_small",
+    "model_fidelity",
+    "model_recovered",
+    "model_stale",
+    "model_tradeoff",
+    "model_bad_data",
+    "model_tradeoff_small",
+    "model_tradeoff_wide",
 )
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from app_states import AppState
+from app_states import AppState, settle
 from textual.pilot import Pilot
 from textual.widgets import Input
 
@@ -41,7 +41,8 @@ def recorded_json(name: str) -> dict:  # type: ignore[type-arg]
 async def _digits(pilot: Pilot) -> ModelView:
     """The Model tab showing the recorded digits analysis, fields filled, table focused."""
     await pilot.press("f6")
-    await pilot.pause()
+    await settle(pilot)
+    await pilot.wait_for_scheduled_animations()  # the tab's underline slides
     view = pilot.app.query_one(ModelView)
     for field_id, text in (
         ("model-source", DIGITS_SOURCE),
@@ -100,21 +101,32 @@ async def _bad_data(pilot: Pilot) -> None:
     await pilot.press("f")
 
 
+class ModelState(AppState):
+    """An AppState that also waits for every animation (the tab underline, the progress bar)
+    before the picture is taken."""
+
+    async def run_before(self, pilot: Pilot) -> None:
+        """Drive the app into this state; wait until nothing moves."""
+        await super().run_before(pilot)
+        await pilot.wait_for_scheduled_animations()
+        await pilot.pause()
+
+
 MODEL_STATES: dict[str, AppState] = {
     state.name: state
     for state in (
-        AppState("model_fidelity", _fidelity.__doc__ or "", steps=_fidelity),
-        AppState("model_recovered", _recovered.__doc__ or "", steps=_recovered),
-        AppState("model_stale", _stale.__doc__ or "", steps=_stale),
-        AppState("model_tradeoff", _tradeoff.__doc__ or "", steps=_tradeoff),
-        AppState("model_bad_data", _bad_data.__doc__ or "", steps=_bad_data),
-        AppState(
+        ModelState("model_fidelity", _fidelity.__doc__ or "", steps=_fidelity),
+        ModelState("model_recovered", _recovered.__doc__ or "", steps=_recovered),
+        ModelState("model_stale", _stale.__doc__ or "", steps=_stale),
+        ModelState("model_tradeoff", _tradeoff.__doc__ or "", steps=_tradeoff),
+        ModelState("model_bad_data", _bad_data.__doc__ or "", steps=_bad_data),
+        ModelState(
             "model_tradeoff_small",
             "The trade-off at 80×24: the curve in words, narrow columns.",
             size=(80, 24),
             steps=_tradeoff,
         ),
-        AppState(
+        ModelState(
             "model_tradeoff_wide",
             "The trade-off at 160×50: every column, both charts.",
             size=(160, 50),

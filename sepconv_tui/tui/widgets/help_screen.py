@@ -17,14 +17,19 @@ KEYS = """\
 | F2 … F6 | Layer / Network / Sweep / Latency / Model tab |
 | enter (Model tab) | in a field: analyse the model; on the table: open the conv in the Layer tab |
 | space a n s t | on the Model table: swap the row / all / none / those saving params / top 10 |
+| + / - (Model table) | the row's depth multiplier m one up / down (figures follow at once) |
+| m (Model table) | the whole selection at m = 1, then 2, then auto:0.9 (needs the weights) |
+| f (Model table) | the selection's fidelity on the Data's held-out part, overall and per layer |
+| r / R (Model table) | recover the selection: reconstruct / reconstruct, then distill |
+| g (Model table) | measure the trade-off curve; swap the most layers keeping ≥ 99% agreement |
 | b | time both sides of the current layer (Latency tab) |
 | tab / shift+tab | next / previous field |
 | up / down | step the focused number by 1 |
 | shift+up / shift+down | double / halve it (the natural move for channel counts) |
 | ctrl+l | link / unlink the separable block's geometry |
 | ctrl+r | back to the reference experiment |
-| escape | cancel a running benchmark; else leave the text field (then e, b, q and ? work) |
-| e | export what the tab shows to Markdown and JSON in the working directory |
+| escape | cancel a benchmark, f, r or g; else leave the text field (then e, b, q and ? work) |
+| e | export what the tab shows into the working directory (after r: the recovered model too) |
 | F1 or ? | this help (escape closes it) |
 | ctrl+p | command palette: every action and the presets |
 | ctrl+q (or q outside a text field) | quit |

@@ -231,9 +231,7 @@ class ModelView(TabViewDefaults, Vertical):
             yield Label("Weights", classes="control-label")
             yield Input(placeholder="none (a .pt)", id="model-weights", compact=True)
             yield Label("Data", classes="control-label")
-            yield Input(
-                placeholder="dir/, x.pt or synthetic:N (for f, r, g)", id="model-data", compact=True
-            )
+            yield Input(placeholder="dir/, x.pt or synthetic:N", id="model-data", compact=True)
         yield Static(id="model-error", classes="view-error")
         yield Static(f"Type a model source and press enter: {SOURCE_FORMS}.", id="model-status")
         with Horizontal(id="model-progress"):
