@@ -764,7 +764,9 @@ class ModelView(TabViewDefaults, Vertical):
         self.set_class(label is not None, "-working")
         if label is None:
             return
-        self.query_one("#model-progress-label", Label).update(label)
+        # A fixed width (app.tcss) and no layout: a relayout of the screen on every step
+        # would hold a key typed meanwhile for tens of ms.
+        self.query_one("#model-progress-label", Label).update(label, layout=False)
         self.query_one("#model-progress-bar", ProgressBar).update(total=total, progress=done)
 
     @on(WorkStage)
