@@ -9,6 +9,7 @@ and timed as ``bench`` times a single layer. torch is imported inside the functi
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from math import prod
 from pathlib import Path
@@ -48,7 +49,7 @@ class ModelBenchResult:
     selection: str
     swapped_count: int
     candidates: int
-    depth_multiplier: int
+    depth_multiplier: int | dict[str, int]  # shared, or each swapped layer's
     device: str
     threads: int
     channels_last: bool
@@ -131,7 +132,7 @@ def estimate_model_bytes(analysis: ModelAnalysis) -> int:
         if layer.swap and layer.output_shape:
             batch = layer.input_shape[0] if len(layer.input_shape) == 4 else 1
             depthwise = (
-                layer.in_channels * analysis.depth_multiplier * prod(layer.output_shape[-2:])
+                layer.in_channels * layer.depth_multiplier * prod(layer.output_shape[-2:])
             )
             elements += batch * depthwise
         largest = max(largest, elements)
@@ -156,7 +157,7 @@ def benchmark_model(
     *,
     select: str | Selection = "saving",
     input_shape: Shape | None = None,
-    depth_multiplier: int = 1,
+    depth_multiplier: int | Mapping[str, int] = 1,
     device: str = "cpu",
     threads: int | None = None,
     channels_last: bool = False,
@@ -165,7 +166,10 @@ def benchmark_model(
     min_run_time: float = MODEL_MIN_RUN_TIME_S,
     progress: Progress | None = None,
 ) -> ModelBenchResult:
-    """Time real forward passes of ``source`` and of its swapped copy (fp32, inference)."""
+    """Time real forward passes of ``source`` and of its swapped copy (fp32, inference).
+
+    ``depth_multiplier``: one m, or each layer's (``{layer: m}``).
+    """
     report = progress if progress is not None else (lambda _index, _stage: None)
     check_device(device)
     report(0, STAGES[0])
@@ -220,7 +224,7 @@ def benchmark_model(
         selection=str(select),
         swapped_count=len(names),
         candidates=len(analysis.candidates),
-        depth_multiplier=depth_multiplier,
+        depth_multiplier=analysis.multiplier_json(),
         device=device,
         threads=threads,
         channels_last=channels_last,

@@ -25,11 +25,13 @@ def _rows(result: ModelBenchResult) -> list[tuple[str, Timing]]:
 def setup_line(result: ModelBenchResult) -> str:
     """Device, threads, layout, input, the swap and the memory estimate against its budget."""
     layout = "channels-last" if result.channels_last else "NCHW"
+    multiplier = result.depth_multiplier
+    shown = f"m = {multiplier}" if isinstance(multiplier, int) else "m per layer"
     return (
         f"{result.device}, {result.threads} thread{'s' if result.threads != 1 else ''}, fp32 "
         f"{layout} input {format_shape(result.input_shape)}, torch {result.torch_version}; "
         f"--swap {result.selection}: {result.swapped_count} of {result.candidates} candidates "
-        f"(m = {result.depth_multiplier}); estimated {format_bytes(result.estimated_bytes)}, "
+        f"({shown}); estimated {format_bytes(result.estimated_bytes)}, "
         f"budget {format_bytes(result.budget_bytes)}"
     )
 

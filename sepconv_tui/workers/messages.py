@@ -211,6 +211,7 @@ class BenchModel(Request[ModelBenched]):
     threads: int | None = None
     weights: str | None = None
     min_run_time: float = MODEL_MIN_RUN_TIME_S
+    multipliers: dict[str, int] = field(default_factory=dict)  # per layer, after +/- or m
 
 
 @dataclass(frozen=True)

@@ -128,7 +128,7 @@ def handle(request: Request[Reply], report: Report) -> Reply:
             request.source,
             select=request.select,
             input_shape=request.input_shape,
-            depth_multiplier=request.depth_multiplier,
+            depth_multiplier=dict(request.multipliers) or request.depth_multiplier,
             device=request.device,
             threads=request.threads,
             weights=request.weights,

@@ -911,6 +911,7 @@ class ModelView(TabViewDefaults, Vertical):
                 analysis.depth_multiplier,
                 weights=self._weights,
                 min_run_time=self.bench_min_run_time,
+                multipliers=analysis.multipliers,
             )
         )
         self._bench_run = run
