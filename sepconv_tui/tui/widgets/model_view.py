@@ -235,7 +235,8 @@ class ModelView(TabViewDefaults, Vertical):
             yield Input(placeholder="none (a .pt)", id="model-weights", compact=True)
             yield Label("Data", classes="control-label")
             yield Input(placeholder="dir/, x.pt or synthetic:N", id="model-data", compact=True)
-        yield Static(id="model-error", classes="view-error")
+        # Messages quote what was typed (a path with "[" in it): shown as text, not markup.
+        yield Static(id="model-error", classes="view-error", markup=False)
         yield Static(f"Type a model source and press enter: {SOURCE_FORMS}.", id="model-status")
         with Horizontal(id="model-progress"):
             yield Label(id="model-progress-label")
