@@ -131,9 +131,7 @@ def estimate_model_bytes(analysis: ModelAnalysis) -> int:
         elements = prod(layer.input_shape) + prod(layer.output_shape)
         if layer.swap and layer.output_shape:
             batch = layer.input_shape[0] if len(layer.input_shape) == 4 else 1
-            depthwise = (
-                layer.in_channels * layer.depth_multiplier * prod(layer.output_shape[-2:])
-            )
+            depthwise = layer.in_channels * layer.depth_multiplier * prod(layer.output_shape[-2:])
             elements += batch * depthwise
         largest = max(largest, elements)
     activations = prod(analysis.input_shape) + ACTIVATION_HEADROOM * largest
