@@ -451,19 +451,13 @@ class ModelAnalysis:
 
     def with_energies(self, energies: dict[str, list[float]]) -> ModelAnalysis:
         """The analysis with each named candidate's kept-energy fractions (and so its error)."""
-        layers = tuple(
-            replace(
-                layer,
-                kept_energy=tuple(energies[layer.name]),
-                error=replace(layer, kept_energy=tuple(energies[layer.name])).error_at(
-                    layer.depth_multiplier
-                ),
-            )
-            if layer.name in energies
-            else layer
-            for layer in self.layers
-        )
-        return replace(self, layers=layers)
+        layers = []
+        for layer in self.layers:
+            if layer.name in energies:
+                layer = replace(layer, kept_energy=tuple(energies[layer.name]))
+                layer = replace(layer, error=layer.error_at(layer.depth_multiplier))
+            layers.append(layer)
+        return replace(self, layers=tuple(layers))
 
     def with_errors(self, errors: dict[str, float]) -> ModelAnalysis:
         """The analysis with each named layer's ``error`` set (others keep theirs).

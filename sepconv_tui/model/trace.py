@@ -35,7 +35,7 @@ from .candidates import (
     layer_kind,
     own_params,
 )
-from .factorise import has_real_weights, layer_energies, layer_errors, resolve_multipliers
+from .factorise import has_real_weights, layer_energies, resolve_multipliers
 from .source import (
     BuiltModel,
     ModelSource,
@@ -419,7 +419,6 @@ def analyze_model(
         parsed = parse_source(source)
         label = str(parsed)
         built = build_model(parsed)
-    errors: dict[str, float] = {}
     if weights is not None:
         # Assigned onto the meta build: the only memory is the state_dict's own.
         load_weights(built.module, weights, assign=True)
@@ -429,13 +428,13 @@ def analyze_model(
     trained = weights is not None or (
         built.weights_loader is not None and has_real_weights(built.module)
     )
-    multipliers: dict[str, int] = {}
-    if not isinstance(choice, int):
-        multipliers = resolve_multipliers(built.module, choice)
+    # One SVD per conv: its kept energies give the error at any m and auto:E's m.
     energies: dict[str, list[float]] = {}
-    if trained:
-        errors = layer_errors(built.module, multipliers or base_multiplier)
+    if trained or (isinstance(choice, AutoDepth) and has_real_weights(built.module)):
         energies = layer_energies(built.module)
+    multipliers: dict[str, int] = {}
+    if isinstance(choice, Mapping):
+        multipliers = resolve_multipliers(built.module, choice)
     shape = (
         _check_input_shape(input_shape) if input_shape is not None else built.default_input_shape
     )
@@ -478,6 +477,8 @@ def analyze_model(
     )
     analysis = replace(analysis, layers=rows_at_base)
     analysis = analysis.with_energies(energies)
+    if isinstance(choice, AutoDepth):
+        multipliers = analysis.auto_multipliers(choice.energy)
     if multipliers:
         analysis = analysis.with_depth_multipliers(multipliers)
-    return analysis.with_errors(errors).select(selection)
+    return analysis.select(selection)
