@@ -93,7 +93,7 @@ def read_model_arguments(arguments: argparse.Namespace) -> ModelArguments:
 
 def workflow(arguments: argparse.Namespace, given: ModelArguments) -> Workflow:
     """The engine's workflow for SOURCE, its flags and --data."""
-    from ..model.recover import DEFAULT_CALIBRATION
+    from ..model.settings import DEFAULT_CALIBRATION
     from ..model.workflow import Workflow
 
     return Workflow(
@@ -236,7 +236,7 @@ def run_model(arguments: argparse.Namespace) -> int:
 
 def add_swap_parser(subcommands: Any) -> None:
     """The ``swap`` subcommand: write the swapped model's state_dict and its plan."""
-    from ..model.recover import DEFAULT_CALIBRATION, DEFAULT_LR, DEFAULT_STEPS, RECOVER_MODES
+    from ..model.settings import DEFAULT_CALIBRATION, DEFAULT_LR, DEFAULT_STEPS, RECOVER_MODES
 
     swap_parser = subcommands.add_parser(
         "swap",
@@ -323,7 +323,7 @@ def run_swap(arguments: argparse.Namespace) -> int:
         out = Path(arguments.out)
         if out.exists() and not out.is_dir():
             return fail("swap", f"--out {arguments.out!r} is a file, not a folder")
-        from ..model.recover import DEFAULT_LR, DEFAULT_STEPS
+        from ..model.settings import DEFAULT_LR, DEFAULT_STEPS
         from ..model.swap import save, swap_from_source
 
         with stderr_progress() as progress:

@@ -29,18 +29,14 @@ from .fidelity import (
     measure_fidelity,
 )
 from .plan import SwapResult
+from .settings import DEFAULT_CALIBRATION, DEFAULT_LR, DEFAULT_STEPS, RECOVER_MODES
 
 if TYPE_CHECKING:
     import torch
     from torch import nn
 
-#: What ``--recover`` accepts, in the order the CLI lists them.
-RECOVER_MODES = ("none", "reconstruct", "distill")
 #: The stages a recovery measures, in order.
 STAGES = ("svd", "reconstruct", "distill")
-DEFAULT_CALIBRATION = 256
-DEFAULT_STEPS = 300
-DEFAULT_LR = 1e-3
 #: The ridge term, relative to the mean diagonal of AᵀA: small enough to leave a well-posed
 #: fit as it is, large enough that a rank-deficient one stays finite.
 RIDGE = 1e-4
