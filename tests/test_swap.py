@@ -259,7 +259,7 @@ def test_swap_cli_round_trip(capsys: pytest.CaptureFixture[str], tmp_path: Path)
         (("swap", CUSTOM, "--swap", "max-error:2", "--out", "x"), "max-error:X needs a number"),
         (("swap", CUSTOM, "--weights", "missing.pt", "--out", "x"), "does not exist"),
         (("swap", CUSTOM, "--init", "zeros", "--out", "x"), "--init"),
-        (("swap", CUSTOM, "--input-shape", "1,3", "--out", "x"), "--input-shape must be four"),
+        (("swap", CUSTOM, "--input-shape", "1,3", "--out", "x"), "--input-shape must be 3 to 5"),
         (("bench", "--swap", "all"), "--swap needs --model"),
         (("bench", "--model", CUSTOM, "--swap", "top:0"), "top:N needs a whole number"),
     ],

@@ -44,7 +44,10 @@ SWAP_HELP = (
     "≥ X on --data), or layer names and globs: 'layer1.*,conv1'"
 )
 SOURCE_HELP = "torchvision:NAME, timm:NAME, package.module:callable or path/to/file.py:callable"
-INPUT_SHAPE_HELP = "input shape (default: the one the model was published for, else 1,3,224,224)"
+INPUT_SHAPE_HELP = (
+    "input shape: N,C,H,W, or N,C,L for 1-D and N,C,D,H,W for 3-D models (default: the one "
+    "the model was published for, a 16-frame clip for a video model, else 1,3,224,224)"
+)
 DEPTH_HELP = (
     f"the separable blocks' m: {DEPTH_MULTIPLIER_FORMS} (each layer's smallest m whose SVD "
     "keeps a fraction E of its kernel's energy; needs weights). Default: 1"
@@ -75,8 +78,8 @@ def add_model_arguments(parser: argparse.ArgumentParser, *, weights_help: str) -
 
 
 def add_input_shape_argument(parser: Any) -> None:
-    """--input-shape N,C,H,W."""
-    parser.add_argument("--input-shape", metavar="N,C,H,W", help=INPUT_SHAPE_HELP)
+    """--input-shape N,C,[D,]H,W (N,C,L in 1-D)."""
+    parser.add_argument("--input-shape", metavar="N,C,[D,]H,W", help=INPUT_SHAPE_HELP)
 
 
 def read_model_arguments(arguments: argparse.Namespace) -> ModelArguments:

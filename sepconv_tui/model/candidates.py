@@ -12,11 +12,13 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from ..core import analytic
-from .analysis import Cost, ModelAnalysis, ModelLayer
+from .analysis import Cost, ModelAnalysis, ModelLayer, format_axes, separable_block_params
 
 if TYPE_CHECKING:
     import torch
     from torch import nn
+
+    from ..core.layers import DepthwiseSeparableConv
 
 
 def counted_layers(model: nn.Module) -> list[tuple[str, nn.Module]]:
@@ -37,27 +39,47 @@ _TIMM_SCALED_STD = frozenset({"ScaledStdConv2d", "ScaledStdConv2dSame"})
 _TIMM_SAME = frozenset({"Conv2dSame", "Conv2dSameExport"})
 
 
-def _known_forward(conv: nn.Conv2d) -> bool:
-    """True when we know what ``conv``'s forward computes: a conv of ``effective_weight``.
-
-    nn.Conv2d's own forward, our SamePadConv2d, and timm's same-padded and weight-standardised
-    convs. Another subclass's forward may do anything to the kernel or the input.
-    """
+def conv_rank(module: nn.Module) -> int | None:
+    """1, 2 or 3 for an nn.Conv1d, Conv2d or Conv3d (or a subclass); None for anything else."""
     from torch import nn
 
+    for rank, conv_class in enumerate((nn.Conv1d, nn.Conv2d, nn.Conv3d), start=1):
+        if isinstance(module, conv_class):
+            return rank
+    return None
+
+
+def _conv_class(rank: int) -> type[nn.Module]:
+    """nn.Conv1d, nn.Conv2d or nn.Conv3d."""
+    from torch import nn
+
+    classes: dict[int, type[nn.Module]] = {1: nn.Conv1d, 2: nn.Conv2d, 3: nn.Conv3d}
+    return classes[rank]
+
+
+def _known_forward(conv: nn.Module) -> bool:
+    """True when we know what ``conv``'s forward computes: a conv of ``effective_weight``.
+
+    nn.Conv1d's, Conv2d's and Conv3d's own forward, our SamePadConv2d, and timm's same-padded
+    and weight-standardised convs. Another subclass's forward may do anything to the kernel or
+    the input.
+    """
     from ..core.layers import SamePadConv2d, forward_class, is_timm_class
 
+    rank = conv_rank(conv)
+    assert rank is not None
+    base = _conv_class(rank)
     owner = forward_class(conv)
-    if owner is nn.Conv2d:
-        # A subclass may change the conv itself in _conv_forward and keep nn.Conv2d's forward.
+    if owner is base:
+        # A subclass may change the conv itself in _conv_forward and keep nn.ConvNd's forward.
         conv_forward = next(cls for cls in type(conv).__mro__ if "_conv_forward" in vars(cls))
-        return conv_forward is nn.Conv2d
+        return conv_forward is base
     return issubclass(owner, SamePadConv2d) or is_timm_class(
         owner, _TIMM_SAME | _TIMM_STD | _TIMM_SCALED_STD
     )
 
 
-def effective_weight(conv: nn.Conv2d) -> torch.Tensor:
+def effective_weight(conv: nn.Module) -> torch.Tensor:
     """The kernel ``conv``'s forward convolves with: its weight, or timm's standardised one.
 
     timm's StdConv2d standardises W per output channel before each conv, and ScaledStdConv2d
@@ -69,7 +91,7 @@ def effective_weight(conv: nn.Conv2d) -> torch.Tensor:
     from ..core.layers import forward_class, is_timm_class
 
     owner = forward_class(conv)
-    weight = conv.weight
+    weight: torch.Tensor = conv.weight  # type: ignore[assignment]
     if not is_timm_class(owner, _TIMM_STD | _TIMM_SCALED_STD):
         return weight
     standardised: Any = conv  # timm's attributes: eps, and gain and scale when Scaled
@@ -78,7 +100,7 @@ def effective_weight(conv: nn.Conv2d) -> torch.Tensor:
         scale = (standardised.gain * standardised.scale).view(-1)
     # timm's own formula: batch_norm over each output channel's fan-in, biased variance.
     return F.batch_norm(
-        weight.reshape(1, conv.out_channels, -1),
+        weight.reshape(1, weight.shape[0], -1),
         None,
         None,
         weight=scale,
@@ -103,16 +125,19 @@ def candidate_reason(module: nn.Module) -> str | None:
 
     if isinstance(module, nn.Linear):
         return "linear layer"
-    if not isinstance(module, nn.Conv2d):
-        return f"{type(module).__name__}, not a Conv2d"
+    if conv_rank(module) is None:
+        return f"{type(module).__name__}, not a Conv1d, Conv2d or Conv3d"
     if not _known_forward(module):
         return f"{type(module).__name__} has its own forward: what it computes is unknown"
-    if module.groups > 1 and module.groups == module.in_channels:
+    conv: Any = module  # an nn.Conv1d, Conv2d or Conv3d
+    if conv.groups > 1 and conv.groups == conv.in_channels:
         return "already depthwise (groups = C_in)"
-    if module.groups > 1:
-        return f"grouped (groups = {module.groups})"
-    if tuple(module.kernel_size) == (1, 1):
-        return "1×1 kernel (already pointwise)"
+    if conv.groups > 1:
+        return f"grouped (groups = {conv.groups})"
+    kernel = tuple(conv.kernel_size)
+    if all(size == 1 for size in kernel):
+        # "1×1 kernel" in 2-D, "1×1×1 kernel" in 3-D, "1 kernel" in 1-D.
+        return f"{format_axes(kernel)} kernel (already pointwise)"
     return None
 
 
@@ -136,13 +161,13 @@ def geometry(module: nn.Module) -> dict[str, Any]:
 
     conv: Any = module
     padding = conv.padding if isinstance(conv.padding, str) else tuple(conv.padding)
-    is_2d = isinstance(module, nn.Conv2d)
-    if is_2d and pads_same_at_run_time(module):
+    rank = conv_rank(module)
+    if rank == 2 and pads_same_at_run_time(module):
         padding = analytic.TF_SAME  # conv.padding is 0: the forward pads from the input's size
     return {
         "in_channels": conv.in_channels,
         "out_channels": conv.out_channels,
-        "kernel_size": analytic.pair(conv.kernel_size) if is_2d else None,
+        "kernel_size": tuple(conv.kernel_size) if rank is not None else None,
         "stride": tuple(conv.stride),
         "padding": padding,
         "dilation": tuple(conv.dilation),
@@ -153,12 +178,13 @@ def geometry(module: nn.Module) -> dict[str, Any]:
 
 
 def layer_kind(module: nn.Module) -> str:
-    """ "conv" (nn.Conv2d and subclasses), "linear" (nn.Linear) or "other" (another conv type)."""
+    """ "conv" (nn.Conv1d/2d/3d and subclasses), "linear" (nn.Linear) or "other" (another conv
+    type: transposed, …)."""
     from torch import nn
 
     if isinstance(module, nn.Linear):
         return "linear"
-    return "conv" if isinstance(module, nn.Conv2d) else "other"
+    return "conv" if conv_rank(module) is not None else "other"
 
 
 def own_params(module: nn.Module) -> int:
@@ -175,7 +201,7 @@ def static_analysis(model: nn.Module, depth_multiplier: int = 1) -> ModelAnalysi
         separable = None
         if reason is None:
             separable = Cost(
-                analytic.separable_params(
+                separable_block_params(
                     layer_geometry["in_channels"],
                     layer_geometry["out_channels"],
                     layer_geometry["kernel_size"],
@@ -208,6 +234,49 @@ def static_analysis(model: nn.Module, depth_multiplier: int = 1) -> ModelAnalysi
         other=Cost(0, 0),
         depth_multiplier=depth_multiplier,
     )
+
+
+def separable_block(
+    conv: nn.Module, depth_multiplier: int = 1, *, device: Any = None
+) -> DepthwiseSeparableConv:
+    """The block replacing ``conv`` (a Conv1d, Conv2d or Conv3d): its channels, geometry, bias,
+    dtype and device (``device`` overrides where it is built: "meta" to count it for free).
+
+    A Conv2d gets ``DepthwiseSeparableConv.from_conv``; a Conv1d or Conv3d the same block with
+    both convs of its rank (depthwise with the conv's kernel, stride, padding and dilation,
+    pointwise with a kernel of ones), so the SVD, the least squares and the plan treat every
+    rank alike.
+    """
+    from ..core.layers import DepthwiseSeparableConv
+
+    rank = conv_rank(conv)
+    assert rank is not None, f"{type(conv).__name__} is not a Conv1d, Conv2d or Conv3d"
+    if rank == 2:
+        return DepthwiseSeparableConv.from_conv(conv, depth_multiplier, device=device)  # type: ignore[arg-type]
+    standard: Any = conv
+    conv_class: Any = _conv_class(rank)
+    where = {
+        "device": standard.weight.device if device is None else device,
+        "dtype": standard.weight.dtype,
+    }
+    bias = standard.bias is not None
+    middle = standard.in_channels * depth_multiplier
+    # The module's own convs are 2-D: built on meta (no memory), then replaced by this rank's.
+    block = DepthwiseSeparableConv(standard.in_channels, standard.out_channels, 1, device="meta")
+    block.depthwise = conv_class(
+        standard.in_channels,
+        middle,
+        standard.kernel_size,
+        stride=standard.stride,
+        padding=standard.padding,
+        dilation=standard.dilation,
+        groups=standard.in_channels,
+        bias=bias,
+        padding_mode=standard.padding_mode,
+        **where,
+    )
+    block.pointwise = conv_class(middle, standard.out_channels, 1, bias=bias, **where)
+    return block
 
 
 @contextmanager

@@ -200,7 +200,23 @@ def _build_torchvision(name: str, real: bool) -> BuiltModel:
     # The weights' settings change the architecture (GoogLeNet drops its aux heads, ViT-H/14
     # takes 518 px), so the model counted is the one people download, built empty.
     note = f"architecture of {type(weights).__name__}.{weights.name} (weights not loaded)"
-    return BuiltModel(module, _crop_shape(weights), (note,))
+    shape = _crop_shape(weights)
+    if _first_conv_rank(module) == 3:
+        # A video model: a clip of DEFAULT_CLIP_FRAMES frames at the weights' crop.
+        shape = (*shape[:2], DEFAULT_CLIP_FRAMES, *shape[2:])
+        note += f", a {DEFAULT_CLIP_FRAMES}-frame clip"
+    return BuiltModel(module, shape, (note,))
+
+
+def _first_conv_rank(module: nn.Module) -> int | None:
+    """The spatial rank of the model's first Conv1d, Conv2d or Conv3d (None: it has none)."""
+    from torch import nn
+
+    for layer in module.modules():
+        for rank, conv_class in enumerate((nn.Conv1d, nn.Conv2d, nn.Conv3d), start=1):
+            if isinstance(layer, conv_class):
+                return rank
+    return None
 
 
 def _build_timm(name: str, real: bool) -> BuiltModel:
@@ -373,30 +389,53 @@ def parameter_bytes(module: nn.Module) -> int:
     return sum(tensor.numel() * tensor.element_size() for tensor in tensors)
 
 
-#: Bounds of each axis of an input shape (N, C, H, W).
-INPUT_SHAPE_BOUNDS = {"N": (1, 4096), "C": (1, 65536), "H": (1, 65536), "W": (1, 65536)}
+#: Bounds of each axis of an input shape: N, C, then the spatial axes (L; H, W; or D, H, W).
+INPUT_SHAPE_BOUNDS = {
+    "N": (1, 4096),
+    "C": (1, 65536),
+    "L": (1, 1 << 24),
+    "D": (1, 65536),
+    "H": (1, 65536),
+    "W": (1, 65536),
+}
+#: The axes of a batched input to a conv of each spatial rank, and an example of each.
+INPUT_AXES = {1: ("N", "C", "L"), 2: ("N", "C", "H", "W"), 3: ("N", "C", "D", "H", "W")}
+INPUT_EXAMPLES = {1: "1,64,400", 2: "1,3,224,224", 3: "1,3,16,112,112"}
+#: Frames in the clip a video model is analysed on unless told otherwise (torchvision's
+#: published GFLOPS are for 16-frame clips).
+DEFAULT_CLIP_FRAMES = 16
+
+
+def input_form(rank: int) -> str:
+    """ "N×C×D×H×W" for a 3-D conv's input, "N×C×L" for a 1-D one's."""
+    return "×".join(INPUT_AXES[rank])
 
 
 def parse_input_shape(text: str) -> Shape:
-    """ "N,C,H,W" → a shape; ModelSourceError naming the flag and the accepted form."""
+    """ "N,C,L", "N,C,H,W" or "N,C,D,H,W" → a shape; ModelSourceError naming the flag."""
     parts = [part.strip() for part in text.replace("x", ",").replace("×", ",").split(",")]
-    if len(parts) != 4 or not all(part.lstrip("-").isdigit() for part in parts):
+    if not 3 <= len(parts) <= 5 or not all(part.lstrip("-").isdigit() for part in parts):
         raise ModelSourceError(
-            f"--input-shape must be four whole numbers N,C,H,W (e.g. 1,3,224,224), got {text!r}"
+            "--input-shape must be 3 to 5 whole numbers: N,C,L (1-D), N,C,H,W (2-D) or "
+            f"N,C,D,H,W (3-D), e.g. {INPUT_EXAMPLES[2]}; got {text!r}",
+            field="input_shape",
         )
     shape = tuple(int(part) for part in parts)
-    for axis, value in zip(INPUT_SHAPE_BOUNDS, shape, strict=True):
+    for axis, value in zip(INPUT_AXES[len(shape) - 2], shape, strict=True):
         low, high = INPUT_SHAPE_BOUNDS[axis]
         if not low <= value <= high:
             raise ModelSourceError(
-                f"--input-shape: {axis} must be {low}–{high:,}, got {value} in {text!r}"
+                f"--input-shape: {axis} must be {low}–{high:,}, got {value} in {text!r}",
+                field="input_shape",
             )
     return shape
 
 
 def with_resolution(shape: Shape, resolution: int) -> Shape:
-    """``shape`` with height and width set to ``resolution``."""
+    """``shape`` with height and width set to ``resolution`` (the length, for a 1-D input)."""
     low, high = INPUT_SHAPE_BOUNDS["H"]
     if not low <= resolution <= high:
         raise ModelSourceError(f"--resolution must be {low}–{high:,}, got {resolution}")
+    if len(shape) == 3:
+        return (*shape[:-1], resolution)
     return (*shape[:-2], resolution, resolution)

@@ -22,11 +22,17 @@ from .analysis import (
     ModelAnalysis,
     ModelLayer,
     Selection,
+    conv_macs,
+    conv_output_size,
+    conv_params,
     parse_depth_multiplier,
     parse_selection,
+    separable_block_macs,
+    separable_block_params,
 )
 from .candidates import (
     candidate_reason,
+    conv_rank,
     counted_layers,
     eval_mode,
     extra_params,
@@ -34,14 +40,17 @@ from .candidates import (
     input_dtype,
     layer_kind,
     own_params,
+    separable_block,
 )
 from .factorise import has_real_weights, layer_energies, resolve_multipliers
 from .source import (
+    INPUT_EXAMPLES,
     BuiltModel,
     ModelSource,
     ModelSourceError,
     Shape,
     build_model,
+    input_form,
     parameter_bytes,
     parse_source,
 )
@@ -114,14 +123,15 @@ def _forward(model: nn.Module, input_shape: Shape, device: str) -> _Forward:
     from torch.utils.flop_counter import FlopCounterMode
 
     calls: dict[str, list[tuple[Shape, Shape | None]]] = {}
-    entered: list[str] = []  # layers whose forward is running, to say where an error arose
+    # Layers whose forward is running (name, module, input shape), to say where an error arose.
+    entered: list[tuple[str, nn.Module, Shape]] = []
     handles = []
     for name, module in counted_layers(model):
         calls[name] = []
 
         def enter(module: Any, args: Any, name: str = name) -> None:
             shape = tuple(args[0].shape) if args and isinstance(args[0], torch.Tensor) else ()
-            entered.append(f"{name} ({module!r} on input {shape})")
+            entered.append((name, module, shape))
 
         def record(_module: Any, args: Any, output: Any, name: str = name) -> None:
             entered.pop()
@@ -154,9 +164,14 @@ def _forward(model: nn.Module, input_shape: Shape, device: str) -> _Forward:
             else:
                 output = model(x)
     except Exception as error:
+        if entered:
+            _check_rank(*entered[-1], input_shape)
         if device == "meta" and _is_meta_failure(error):
             raise _MetaUnsupported(first_line(error)) from error
-        where = f"\nin {entered[-1]}" if entered else ""
+        where = ""
+        if entered:
+            name, module, shape = entered[-1]
+            where = f"\nin {name} ({module!r} on input {shape})"
         raise ModelSourceError(
             f"the forward fails at input shape {tuple(input_shape)}: {first_line(error)}{where}"
         ) from None
@@ -172,30 +187,39 @@ def _forward(model: nn.Module, input_shape: Shape, device: str) -> _Forward:
     )
 
 
-def _batch_and_hw(shape: Shape) -> tuple[int, tuple[int, int]]:
-    """(N, (H, W)) of a batched (N, C, H, W) or unbatched (C, H, W) input."""
-    batch = shape[0] if len(shape) == 4 else 1
-    return batch, (shape[-2], shape[-1])
+def _check_rank(name: str, module: nn.Module, shape: Shape, input_shape: Shape) -> None:
+    """ModelSourceError naming the input shape when the forward failed in a conv that got the
+    model's input rank but takes another (a 4-number shape reaching a Conv3d)."""
+    rank = conv_rank(module)
+    if rank is None or len(shape) != len(input_shape) or len(input_shape) == rank + 2:
+        return
+    raise ModelSourceError(
+        f"--input-shape {tuple(input_shape)} has {len(input_shape)} numbers, but {name} is a "
+        f"{type(module).__name__}, which takes {input_form(rank)} inputs ({rank + 2} numbers, "
+        f"e.g. {INPUT_EXAMPLES[rank]})",
+        field="input_shape",
+    )
 
 
 def _conv_call(
     geometry: dict[str, Any], input_shape: Shape, depth_multiplier: int
 ) -> tuple[int, int, Shape]:
-    """Closed form of one call of a Conv2d: its MACs, the separable block's, the output shape."""
+    """Closed form of one call of a conv of any rank: its MACs, the separable block's, and the
+    output shape, on a batched (N, C, *spatial) or unbatched (C, *spatial) input."""
     kernel = geometry["kernel_size"]
-    batch, (height, width) = _batch_and_hw(input_shape)
-    output_hw = analytic.conv2d_output_hw(
-        height,
-        width,
-        kernel=kernel,
-        stride=analytic.pair(geometry["stride"]),
-        padding=geometry["padding"],
-        dilation=analytic.pair(geometry["dilation"]),
+    rank = len(kernel)
+    batch = input_shape[0] if len(input_shape) == rank + 2 else 1
+    output_size = conv_output_size(
+        input_shape[-rank:],
+        kernel,
+        geometry["stride"],
+        geometry["padding"],
+        geometry["dilation"],
     )
     c_in, c_out, groups = geometry["in_channels"], geometry["out_channels"], geometry["groups"]
-    macs = analytic.conv2d_macs(batch, c_in, c_out, output_hw, kernel, groups)
-    separable = analytic.separable_macs(batch, c_in, c_out, output_hw, kernel, depth_multiplier)
-    output_shape = (*input_shape[:-3], c_out, *output_hw)
+    macs = conv_macs(batch, c_in, c_out, output_size, kernel, groups)
+    separable = separable_block_macs(batch, c_in, c_out, output_size, kernel, depth_multiplier)
+    output_shape = (*input_shape[: -(rank + 1)], c_out, *output_size)
     return macs, separable, output_shape
 
 
@@ -206,22 +230,21 @@ class _SeparableCounter:
         self.depth_multiplier = depth_multiplier
         self.cache: dict[tuple[Any, ...], tuple[int, int, list[Shape]]] = {}
 
-    def measure(self, conv: nn.Conv2d, input_shapes: list[Shape]) -> tuple[int, int, list[Shape]]:
+    def measure(self, conv: nn.Module, input_shapes: list[Shape]) -> tuple[int, int, list[Shape]]:
         """Params, MACs over the calls, and output shapes of ``conv``'s replacement."""
         import torch
         from torch.utils.flop_counter import FlopCounterMode
 
-        from ..core.layers import DepthwiseSeparableConv
-
-        key = (repr(conv), conv.weight.dtype, tuple(input_shapes))
+        weight: Any = conv.weight
+        key = (repr(conv), weight.dtype, tuple(input_shapes))
         if key not in self.cache:
-            block = DepthwiseSeparableConv.from_conv(conv, self.depth_multiplier, device="meta")
+            block = separable_block(conv, self.depth_multiplier, device="meta")
             params = sum(parameter.numel() for parameter in block.parameters())
             macs, shapes = 0, []
             for shape in input_shapes:
                 counter = FlopCounterMode(display=False)
                 with counter, torch.no_grad():
-                    x = torch.empty(shape, device="meta", dtype=conv.weight.dtype)
+                    x = torch.empty(shape, device="meta", dtype=weight.dtype)
                     shapes.append(tuple(block(x).shape))
                 macs += counter.get_total_flops() // 2
             self.cache[key] = (params, macs, shapes)
@@ -258,11 +281,11 @@ def _layers(
                 for shape, _ in calls
             )
             closed_shapes = [(*shape[:-1], module.out_features) for shape, _ in calls]
-        elif isinstance(module, nn.Conv2d):
+        elif kind == "conv":
             kernel = layer_geometry["kernel_size"]
             c_in, c_out = layer_geometry["in_channels"], layer_geometry["out_channels"]
             # A subclass's own parameters (ScaledStdConv2d's gain) count as PyTorch counts them.
-            params = analytic.conv2d_params(
+            params = conv_params(
                 c_in, c_out, kernel, layer_geometry["groups"], layer_geometry["bias"]
             ) + extra_params(module)
             per_call = [_conv_call(layer_geometry, shape, depth_multiplier) for shape, _ in calls]
@@ -270,7 +293,7 @@ def _layers(
             closed_shapes = [call[2] for call in per_call]
             if reason is None:
                 separable = Cost(
-                    analytic.separable_params(
+                    separable_block_params(
                         c_in, c_out, kernel, layer_geometry["bias"], depth_multiplier
                     ),
                     sum(call[1] for call in per_call),

@@ -13,7 +13,7 @@ from rich.console import Group, JustifyMethod
 from rich.table import Table
 from rich.text import Text
 
-from ..model.analysis import RICH_RENDERERS, ModelAnalysis, ModelLayer
+from ..model.analysis import RICH_RENDERERS, ModelAnalysis, ModelLayer, format_axes
 from ..model.bench import ModelBenchResult
 from .format import format_count, format_ratio, format_shape, format_short
 from .latency import format_seconds
@@ -21,16 +21,16 @@ from .model_bench import speed_message
 
 
 def format_kernel(layer: ModelLayer) -> str:
-    """E.g. 3×3, 1×7, or a dash for a linear."""
-    return "—" if layer.kernel_size is None else f"{layer.kernel_size[0]}×{layer.kernel_size[1]}"
+    """E.g. 3×3, 1×7, 3×7×7, 11 (1-D), or a dash for a linear."""
+    return "—" if layer.kernel_size is None else format_axes(layer.kernel_size)
 
 
 def format_stride(layer: ModelLayer) -> str:
-    """E.g. s2, s1×2, or nothing for stride 1 and linears."""
+    """E.g. s2 (every axis), s1×2, s1×2×2, or nothing for stride 1 and linears."""
     stride = layer.stride
     if not stride or all(step == 1 for step in stride):
         return ""
-    return "s" + "×".join(str(step) for step in dict.fromkeys(stride))
+    return "s" + (str(stride[0]) if len(set(stride)) == 1 else format_axes(stride))
 
 
 def format_saving(layer: ModelLayer) -> str:
@@ -49,8 +49,10 @@ WIDE_COLUMNS = 160
 def short_reason(layer: ModelLayer) -> str:
     """Why a layer is not a candidate, in a word: 1×1, depthwise, grouped, linear, other."""
     reason = layer.reason or ""
+    if reason.endswith("(already pointwise)"):
+        kernel = reason.partition(" ")[0]
+        return kernel if "×" in kernel else "pointwise"  # 1×1, 1×1×1; a 1-D kernel of 1
     for start, word in (
-        ("1×1", "1×1"),
         ("already depthwise", "depthwise"),
         ("grouped", "grouped"),
         ("linear", "linear"),
