@@ -243,7 +243,7 @@ def test_files_that_are_not_images_name_the_first(tmp_path: Path) -> None:
         ([1, 2, 3], "holds list, not a tensor"),
         ("text", "holds str, not a tensor"),
         ({"inputs": [1.0, 2.0]}, "not a tensor"),
-        (torch.zeros(4, 8, 8), r"rank 3\); a .pt file must hold N×C×H×W"),
+        (torch.zeros(4, 8, 8), r"rank 3\); this model takes N×C×H×W \(rank 4\)"),
         (torch.zeros(4, 3, 8, 8), "3 channels.*the model takes 1"),
         (torch.zeros(4, 1, 8, 8, dtype=torch.uint8), "inputs are uint8"),
         (torch.zeros(0, 1, 8, 8), "no samples"),

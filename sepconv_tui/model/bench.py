@@ -130,8 +130,10 @@ def estimate_model_bytes(analysis: ModelAnalysis) -> int:
             continue
         elements = prod(layer.input_shape) + prod(layer.output_shape)
         if layer.swap and layer.output_shape:
-            batch = layer.input_shape[0] if len(layer.input_shape) == 4 else 1
-            depthwise = layer.in_channels * layer.depth_multiplier * prod(layer.output_shape[-2:])
+            rank = len(layer.kernel_size or (1, 1))  # spatial axes: 1-D, 2-D or 3-D convs
+            batch = layer.input_shape[0] if len(layer.input_shape) == rank + 2 else 1
+            spatial = prod(layer.output_shape[-rank:])
+            depthwise = layer.in_channels * layer.depth_multiplier * spatial
             elements += batch * depthwise
         largest = max(largest, elements)
     activations = prod(analysis.input_shape) + ACTIVATION_HEADROOM * largest
@@ -180,6 +182,11 @@ def benchmark_model(
         depth_multiplier=depth_multiplier,
         weights=weights,
     )
+    if channels_last and len(analysis.input_shape) != 4:
+        raise BenchError(
+            f"--channels-last applies to N×C×H×W inputs; this one is {analysis.input_shape}",
+            field="channels_last",
+        )
     budget = resolve_budget(budget_bytes, device)
     estimate = check_model_budget(analysis, budget)
 

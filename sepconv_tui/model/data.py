@@ -189,21 +189,23 @@ def _default_input_shape(source: str | ModelSource | None, model: nn.Module | No
     if model is not None:
         from torch import nn
 
-        first = next((layer for layer in model.modules() if isinstance(layer, nn.Conv2d)), None)
-        if first is not None and len(shape) == 4:
+        convs = (nn.Conv1d, nn.Conv2d, nn.Conv3d)
+        first = next((layer for layer in model.modules() if isinstance(layer, convs)), None)
+        if first is not None and len(shape) == len(first.kernel_size) + 2:
             shape = (shape[0], int(first.in_channels), *shape[2:])
     return shape
 
 
-def _sample_shape(input_shape: Shape) -> tuple[int, int, int]:
-    """C, H, W of an N×C×H×W input shape."""
-    if len(input_shape) != 4:
+def _sample_shape(input_shape: Shape) -> tuple[int, tuple[int, ...]]:
+    """C and the spatial sizes (L; H, W; or D, H, W) of an N×C×… input shape of rank 3 to 5."""
+    if not 3 <= len(input_shape) <= 5:
         raise DataError(
-            f"--data needs a model that takes N×C×H×W images; the input shape is {input_shape}",
+            "--data needs a model that takes N×C×L, N×C×H×W or N×C×D×H×W inputs; the input "
+            f"shape is {input_shape}",
             field="input_shape",
         )
-    _batch, channels, height, width = (int(size) for size in input_shape)
-    return channels, height, width
+    _batch, channels, *spatial = (int(size) for size in input_shape)
+    return channels, tuple(spatial)
 
 
 def _check_budget(label: str, shape: Sequence[int], budget: int) -> None:
@@ -260,7 +262,7 @@ def load_data(
     spec = parse_data(text) if isinstance(text, str) else text
     if input_shape is None:
         input_shape = _default_input_shape(source, model)
-    channels, height, width = _sample_shape(input_shape)
+    channels, spatial = _sample_shape(input_shape)
     _check_limit(limit)
     stats = None
     if mean is not None or std is not None:
@@ -272,12 +274,18 @@ def load_data(
     if spec.kind == "synthetic":
         _refuse_stats(stats, str(spec))
         assert spec.count is not None
-        return _synthetic(spec.count, (channels, height, width), limit, budget)
+        return _synthetic(spec.count, (channels, *spatial), limit, budget)
     assert spec.path is not None
     path = Path(spec.path).expanduser()
     if path.is_dir():
+        if len(spatial) != 2:
+            raise DataError(
+                f"--data {spec.path!r} is a folder of images, but the model takes inputs of "
+                f"shape {tuple(input_shape)}: give a .pt file of tensors of rank "
+                f"{len(input_shape)} instead"
+            )
         return _load_folder(
-            spec.path, path, channels, (height, width), source, model, stats, limit, budget
+            spec.path, path, channels, (spatial[0], spatial[1]), source, model, stats, limit, budget
         )
     if not path.exists():
         raise DataError(f"--data {spec.path!r}: no such file or folder; give {DATA_FORMS}")
@@ -286,7 +294,7 @@ def load_data(
             f"--data {spec.path!r} is neither a folder nor a .pt/.pth file; give {DATA_FORMS}"
         )
     _refuse_stats(stats, spec.path)
-    return _load_tensors(spec.path, path, channels, limit, budget)
+    return _load_tensors(spec.path, path, channels, limit, budget, rank=len(input_shape))
 
 
 def _refuse_stats(stats: Any, label: str) -> None:
@@ -300,7 +308,7 @@ def _refuse_stats(stats: Any, label: str) -> None:
         )
 
 
-def _synthetic(count: int, sample: tuple[int, int, int], limit: int | None, budget: int) -> Data:
+def _synthetic(count: int, sample: tuple[int, ...], limit: int | None, budget: int) -> Data:
     """``synthetic:N``: N seeded standard-Gaussian samples, unlabelled (the data-free baseline)."""
     import torch
 
@@ -363,8 +371,9 @@ def _unpack(label: str, content: Any) -> tuple[Any, Any]:
     )
 
 
-def _check_inputs(label: str, inputs: Any, channels: int) -> torch.Tensor:
-    """A floating N×C×H×W tensor with the model's C, or a DataError saying which part is off."""
+def _check_inputs(label: str, inputs: Any, channels: int, rank: int = 4) -> torch.Tensor:
+    """A floating tensor of ``rank`` (N×C×L, N×C×H×W or N×C×D×H×W) with the model's C, or a
+    DataError saying which part is off."""
     import torch
 
     if not isinstance(inputs, torch.Tensor):
@@ -372,10 +381,11 @@ def _check_inputs(label: str, inputs: Any, channels: int) -> torch.Tensor:
             f"--data {label!r}: the inputs are {type(inputs).__name__}, not a tensor; a .pt "
             "file must hold a float tensor N×C×H×W"
         )
-    if inputs.dim() != 4:
+    if inputs.dim() != rank:
+        form = {3: "N×C×L", 4: "N×C×H×W", 5: "N×C×D×H×W"}.get(rank, "N×C×…")
         raise DataError(
             f"--data {label!r}: the inputs have shape {tuple(inputs.shape)} (rank "
-            f"{inputs.dim()}); a .pt file must hold N×C×H×W (rank 4)"
+            f"{inputs.dim()}); this model takes {form} (rank {rank})"
         )
     if inputs.shape[1] != channels:
         raise DataError(
@@ -426,12 +436,14 @@ def _check_label_tensor(label: str, labels: Any, count: int) -> torch.Tensor:
     return labels.to(torch.int64)
 
 
-def _load_tensors(label: str, path: Path, channels: int, limit: int | None, budget: int) -> Data:
-    """A .pt file of inputs (and labels), the first ``limit`` samples, checked."""
+def _load_tensors(
+    label: str, path: Path, channels: int, limit: int | None, budget: int, *, rank: int = 4
+) -> Data:
+    """A .pt file of inputs (and labels) of ``rank``, the first ``limit`` samples, checked."""
     import torch
 
     inputs, labels = _unpack(label, _read_tensor_file(label, path))
-    inputs = _check_inputs(label, inputs, channels)
+    inputs = _check_inputs(label, inputs, channels, rank)
     total = int(inputs.shape[0])
     if labels is not None:
         labels = _check_label_tensor(label, labels, total)

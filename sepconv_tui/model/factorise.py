@@ -1,11 +1,12 @@
 """Factorise a conv's kernel into a depthwise and a pointwise conv: the per-channel SVD.
 
-A standard kernel W (C_out × C_in × kh × kw) and a separable block's effective kernel Ŵ
-(Ŵ[:, i] = Σ_r pointwise[:, i·m + r] ⊗ depthwise[i·m + r]) agree exactly when every C_out × (kh·kw)
-matrix W[:, i] has rank ≤ m. So the block closest to W in Frobenius norm takes, per input
-channel, the top m singular triplets of W[:, i] (Eckart–Young): right singular vectors become
-the depthwise filters, σ·u the pointwise weights. The kept energy Σ_{r≤m} σ²_r / ‖W‖²_F = 1 − error²
-picks m for ``auto:E``. torch is imported inside the functions.
+A standard kernel W (C_out × C_in × k₁ × … × k_d, for a conv of d = 1, 2 or 3 spatial axes) and a
+separable block's effective kernel Ŵ (Ŵ[:, i] = Σ_r pointwise[:, i·m + r] ⊗ depthwise[i·m + r])
+agree exactly when every C_out × (k₁·…·k_d) matrix W[:, i] has rank ≤ m. So the block closest
+to W in Frobenius norm takes, per input channel, the top m singular triplets of W[:, i]
+(Eckart–Young): right singular vectors become the depthwise filters, σ·u the pointwise weights.
+The kept energy Σ_{r≤m} σ²_r / ‖W‖²_F = 1 − error² picks m for ``auto:E``.
+torch is imported inside the functions.
 """
 
 from __future__ import annotations
@@ -26,43 +27,44 @@ if TYPE_CHECKING:
 
 
 def _per_channel_svd(weight: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """U (C_in, C_out, r), S (C_in, r), Vh (C_in, r, kh·kw) of each W[:, i], in float64."""
+    """U (C_in, C_out, r), S (C_in, r), Vh (C_in, r, k₁·…·k_d) of each W[:, i], in float64."""
     import torch
 
-    c_out, c_in, kernel_h, kernel_w = weight.shape
+    c_out, c_in = weight.shape[:2]
     # float64 so that a rank-m kernel comes back to within rounding of float32; MPS has none.
     device = "cpu" if weight.device.type == "mps" else weight.device
     matrices = weight.detach().to(device=device, dtype=torch.float64)
-    matrices = matrices.permute(1, 0, 2, 3).reshape(c_in, c_out, kernel_h * kernel_w)
+    matrices = matrices.transpose(0, 1).reshape(c_in, c_out, -1)
     u, s, vh = torch.linalg.svd(matrices, full_matrices=False)
     return u, s, vh
 
 
 def svd_factors(weight: torch.Tensor, depth_multiplier: int = 1) -> tuple[Any, Any]:
-    """The depthwise (C_in·m, 1, kh, kw) and pointwise (C_out, C_in·m, 1, 1) weights closest to W.
+    """The depthwise (C_in·m, 1, k₁, …, k_d) and pointwise (C_out, C_in·m, 1, …, 1) weights
+    closest to W, for a conv of any rank.
 
     Per input channel i the top m singular triplets of W[:, i]; when m exceeds the rank
-    min(C_out, kh·kw) the extra filters are zero. Returned in ``weight``'s dtype and device.
+    min(C_out, k₁·…·k_d) the extra filters are zero. Returned in ``weight``'s dtype and device.
     """
     import torch
 
-    c_out, c_in, kernel_h, kernel_w = weight.shape
+    c_out, c_in, *kernel = weight.shape
     u, s, vh = _per_channel_svd(weight)
     keep = min(depth_multiplier, s.shape[1])
     depthwise = torch.zeros(
-        c_in, depth_multiplier, kernel_h * kernel_w, dtype=torch.float64, device=s.device
+        c_in, depth_multiplier, math.prod(kernel), dtype=torch.float64, device=s.device
     )
     depthwise[:, :keep] = vh[:, :keep]
     pointwise = torch.zeros(c_out, c_in, depth_multiplier, dtype=torch.float64, device=s.device)
     pointwise[:, :, :keep] = (u[:, :, :keep] * s[:, None, :keep]).permute(1, 0, 2)
     return (
-        depthwise.reshape(c_in * depth_multiplier, 1, kernel_h, kernel_w).to(weight),
-        pointwise.reshape(c_out, c_in * depth_multiplier, 1, 1).to(weight),
+        depthwise.reshape(c_in * depth_multiplier, 1, *kernel).to(weight),
+        pointwise.reshape(c_out, c_in * depth_multiplier, *[1] * len(kernel)).to(weight),
     )
 
 
 def effective_kernel(block: DepthwiseSeparableConv) -> torch.Tensor:
-    """The standard kernel (C_out, C_in, kh, kw) that ``block``'s two convs compute together."""
+    """The standard kernel (C_out, C_in, k₁, …, k_d) that ``block``'s two convs compute together."""
     import torch
 
     depthwise = block.depthwise.weight.detach()
@@ -71,7 +73,7 @@ def effective_kernel(block: DepthwiseSeparableConv) -> torch.Tensor:
     multiplier = depthwise.shape[0] // c_in
     depthwise = depthwise.reshape(c_in, multiplier, *depthwise.shape[2:])
     pointwise = pointwise.reshape(pointwise.shape[0], c_in, multiplier)
-    return torch.einsum("oim,imhw->oihw", pointwise, depthwise)
+    return torch.einsum("oim,im...->oi...", pointwise, depthwise)
 
 
 def relative_error(weight: torch.Tensor, approximation: torch.Tensor) -> float:
@@ -99,8 +101,8 @@ def has_real_weights(module: nn.Module) -> bool:
     return not any(parameter.is_meta for parameter in module.parameters())
 
 
-def candidate_convs(model: nn.Module) -> list[tuple[str, nn.Conv2d]]:
-    """Every swap candidate, by module path."""
+def candidate_convs(model: nn.Module) -> list[tuple[str, nn.Module]]:
+    """Every swap candidate (a Conv1d, Conv2d or Conv3d), by module path."""
     return [
         (name, module) for name, module in model.named_modules() if candidate_reason(module) is None
     ]
@@ -134,7 +136,7 @@ def layer_energies(model: nn.Module) -> dict[str, list[float]]:
 
 
 def kept_energy(weight: torch.Tensor) -> list[float]:
-    """Fraction of ‖W‖²_F the best block keeps at m = 1, 2, … up to the rank min(C_out, kh·kw)."""
+    """Fraction of ‖W‖²_F the best block keeps at m = 1, 2, … up to the rank min(C_out, ∏k)."""
     _u, s, _vh = _per_channel_svd(weight)
     per_rank = (s**2).sum(dim=0)  # Σ over input channels of σ²_r, r = 1 … rank
     total = float(per_rank.sum())
@@ -146,7 +148,7 @@ def kept_energy(weight: torch.Tensor) -> list[float]:
 def auto_multiplier(weight: torch.Tensor, energy: float) -> int:
     """The smallest m whose per-channel SVD keeps a fraction ``energy`` of ‖W‖²_F (E = 1 − error²).
 
-    Capped at the rank min(C_out, kh·kw), where the block is exact, and at the largest m allowed.
+    Capped at the rank min(C_out, k₁·…·k_d), where the block is exact, and at the largest m allowed.
     """
     fractions = kept_energy(weight)
     high = FIELD_BOUNDS["depth_multiplier"][1]

@@ -126,15 +126,16 @@ def _fit_pointwise(pointwise: nn.Conv2d, depthwise_out: torch.Tensor, target: to
     cross = torch.zeros(size, out, dtype=torch.float64)
     for start in range(0, depthwise_out.shape[0], CHUNK):
         a = depthwise_out[start : start + CHUNK].to(torch.float64)
-        a = a.permute(0, 2, 3, 1).reshape(-1, middle)
-        y = target[start : start + CHUNK].to(torch.float64).permute(0, 2, 3, 1).reshape(-1, out)
+        # Channels last, every other axis a sample: the same fit for 1-D, 2-D and 3-D convs.
+        a = a.movedim(1, -1).reshape(-1, middle)
+        y = target[start : start + CHUNK].to(torch.float64).movedim(1, -1).reshape(-1, out)
         if bias:
             a = torch.cat([a, torch.ones(a.shape[0], 1, dtype=torch.float64)], dim=1)
         gram += a.T @ a
         cross += a.T @ y
     solution = _solve(gram, cross, bias)
     with torch.no_grad():
-        weight = solution[:middle].T.reshape(out, middle, 1, 1)
+        weight = solution[:middle].T.reshape(pointwise.weight.shape)
         pointwise.weight.copy_(weight.to(pointwise.weight))
         if bias:
             assert pointwise.bias is not None

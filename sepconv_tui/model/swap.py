@@ -1,10 +1,11 @@
 """Apply the swap: a model copy whose selected convs are separable blocks, from the old weights.
 
-A standard kernel W (C_out × C_in × kh × kw) and a separable block's effective kernel Ŵ
-(Ŵ[:, i] = Σ_r pointwise[:, i·m + r] ⊗ depthwise[i·m + r]) agree exactly when every C_out × (kh·kw)
-matrix W[:, i] has rank ≤ m. So the block closest to W in Frobenius norm takes, per input
-channel, the top m singular triplets of W[:, i] (Eckart–Young): right singular vectors become
-the depthwise filters, σ·u the pointwise weights. torch is imported inside the functions.
+A standard kernel W (C_out × C_in × k₁ × … × k_d, in 1-D, 2-D or 3-D) and a separable block's
+effective kernel Ŵ (Ŵ[:, i] = Σ_r pointwise[:, i·m + r] ⊗ depthwise[i·m + r]) agree exactly when
+every C_out × (k₁·…·k_d) matrix W[:, i] has rank ≤ m. So the block closest to W in Frobenius
+norm takes, per input channel, the top m singular triplets of W[:, i] (Eckart–Young): right
+singular vectors become the depthwise filters, σ·u the pointwise weights. torch is imported
+inside the functions.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import UserError, first_line
 from .analysis import AutoDepth, Selection, parse_depth_multiplier, parse_selection
-from .candidates import candidate_reason, effective_weight, static_analysis
+from .candidates import candidate_reason, effective_weight, separable_block, static_analysis
 from .factorise import (
     effective_kernel,
     has_real_weights,
@@ -44,16 +45,14 @@ def _replace(model: nn.Module, blocks: dict[nn.Module, nn.Module]) -> None:
                 setattr(module, child_name, blocks[child])
 
 
-def _block(conv: nn.Conv2d, depth_multiplier: int) -> DepthwiseSeparableConv:
-    """The block replacing ``conv``, in ``conv``'s training mode, PyTorch's default init."""
-    from ..core.layers import DepthwiseSeparableConv
-
-    block = DepthwiseSeparableConv.from_conv(conv, depth_multiplier)
+def _block(conv: nn.Module, depth_multiplier: int) -> DepthwiseSeparableConv:
+    """The block replacing ``conv`` (any rank), in its training mode, PyTorch's default init."""
+    block = separable_block(conv, depth_multiplier)
     block.train(conv.training)
     return block
 
 
-def _initialise_from_svd(block: DepthwiseSeparableConv, conv: nn.Conv2d) -> None:
+def _initialise_from_svd(block: DepthwiseSeparableConv, conv: nn.Module) -> None:
     """Depthwise and pointwise weights from the SVD; depthwise bias 0, pointwise bias = conv's."""
     import torch
 
@@ -66,7 +65,7 @@ def _initialise_from_svd(block: DepthwiseSeparableConv, conv: nn.Conv2d) -> None
         if block.depthwise.bias is not None:
             block.depthwise.bias.zero_()
         if block.pointwise.bias is not None and conv.bias is not None:
-            block.pointwise.bias.copy_(conv.bias)
+            block.pointwise.bias.copy_(conv.bias)  # type: ignore[arg-type]
 
 
 def _count(model: nn.Module) -> int:
