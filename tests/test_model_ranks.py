@@ -333,3 +333,30 @@ def test_bench_model_on_1d_and_3d_models(capsys: pytest.CaptureFixture[str]) -> 
         assert document["swapped"]["median_s"] > 0 and document["original"]["median_s"] > 0
     code, out, err = run_cli(capsys, "bench", "--model", CLIP, "--channels-last")
     assert code == 2 and "--channels-last applies to N×C×H×W inputs" in err
+
+
+# --- the Model tab ---------------------------------------------------------------------------
+
+
+async def test_the_model_tab_analyses_a_video_model() -> None:
+    """torchvision:r3d_18 in the Model tab (analysed in the child): the published totals, 3-D
+    kernels in the table, every Conv3d swapped."""
+    from app_states import settle, type_into
+    from textual.widgets import Static
+
+    from sepconv_tui.tui.app import SepConvApp
+    from sepconv_tui.tui.widgets.model_table import ModelTable
+
+    app = SepConvApp()
+    async with app.run_test(size=(160, 50)) as pilot:
+        await pilot.press("f6")
+        await settle(pilot)
+        await type_into(pilot, "model-source", "torchvision:r3d_18")
+        await pilot.press("enter")
+        await settle(pilot)
+        summary = str(app.query_one("#model-summary", Static).render())
+        assert "33,371,472 (33.37M)" in summary, summary
+        assert "Swapped 17 of 17" in summary
+        table = app.query_one(ModelTable)
+        assert str(table.get_cell("stem.0", "kernel")) == "3×7×7 s1×2×2"
+        assert str(table.get_cell("layer2.0.downsample.0", "swap")) == "1×1×1"
