@@ -125,9 +125,8 @@ def _fit_pointwise(pointwise: nn.Conv2d, depthwise_out: torch.Tensor, target: to
     gram = torch.zeros(size, size, dtype=torch.float64)
     cross = torch.zeros(size, out, dtype=torch.float64)
     for start in range(0, depthwise_out.shape[0], CHUNK):
-        a = depthwise_out[start : start + CHUNK].to(torch.float64)
-        # Channels last, every other axis a sample: the same fit for 1-D, 2-D and 3-D convs.
-        a = a.movedim(1, -1).reshape(-1, middle)
+        a = depthwise_out[start : start + CHUNK].to(torch.float64).movedim(1, -1)
+        a = a.reshape(-1, middle)
         y = target[start : start + CHUNK].to(torch.float64).movedim(1, -1).reshape(-1, out)
         if bias:
             a = torch.cat([a, torch.ones(a.shape[0], 1, dtype=torch.float64)], dim=1)
