@@ -24,6 +24,7 @@ from sepconv_tui.model.recover import reconstruct
 from sepconv_tui.model.source import build_model
 from sepconv_tui.model.swap import apply_plan, load_swapped, save, swap_convs
 from sepconv_tui.model.trace import analyze_model
+from sepconv_tui.report.model import format_kernel, short_reason
 
 MODELS = Path(__file__).parent / "models"
 SEQUENCE = f"{MODELS / 'ranks.py'}:sequence"
@@ -113,7 +114,9 @@ def test_a_1d_model_by_both_methods() -> None:
     rows = {layer.name: layer for layer in analysis.layers}
     candidates = [layer.name for layer in analysis.candidates]
     assert candidates == ["features.0", "features.3", "features.7"]
-    assert rows["stem.0"].reason == "1 kernel (already pointwise)"
+    assert rows["stem.0"].reason == "kernel size 1 (already pointwise)"
+    assert short_reason(rows["stem.0"]) == "pointwise"
+    assert format_kernel(rows["features.0"]) == "5"
     first = rows["features.0"]
     assert first.kernel_size == (5,)
     assert first.input_shape == first.output_shape == (1, 32, 8)
@@ -146,6 +149,16 @@ def test_a_3d_model_rows_and_table(capsys: pytest.CaptureFixture[str]) -> None:
     text = " ".join(out.split())
     assert "3×3×3 s1×2×2" in text and "1×3×3" in text and "1×1×1" in text
     assert "Swapped 2 of 2 candidate convs" in text
+
+
+@pytest.mark.parametrize(("source", "shape"), [(SEQUENCE, [1, 8, 16]), (CLIP, [1, 3, 4, 16, 16])])
+def test_resolution_sets_the_length_or_height_and_width(
+    capsys: pytest.CaptureFixture[str], source: str, shape: list[int]
+) -> None:
+    """--resolution R: a 1-D input's length, a 3-D input's H and W (the frames stay)."""
+    code, out, err = run_cli(capsys, "model", source, "--resolution", "16", "--json")
+    assert code == 0, err
+    assert json.loads(out)["input_shape"] == shape
 
 
 def test_a_per_layer_m_is_arithmetic_in_3d() -> None:

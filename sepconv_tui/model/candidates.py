@@ -136,8 +136,8 @@ def candidate_reason(module: nn.Module) -> str | None:
         return f"grouped (groups = {conv.groups})"
     kernel = tuple(conv.kernel_size)
     if all(size == 1 for size in kernel):
-        # "1×1 kernel" in 2-D, "1×1×1 kernel" in 3-D, "1 kernel" in 1-D.
-        return f"{format_axes(kernel)} kernel (already pointwise)"
+        what = "kernel size 1" if len(kernel) == 1 else f"{format_axes(kernel)} kernel"
+        return f"{what} (already pointwise)"  # 1×1 kernel, 1×1×1 kernel
     return None
 
 

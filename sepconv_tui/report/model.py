@@ -51,7 +51,7 @@ def short_reason(layer: ModelLayer) -> str:
     reason = layer.reason or ""
     if reason.endswith("(already pointwise)"):
         kernel = reason.partition(" ")[0]
-        return kernel if "×" in kernel else "pointwise"  # 1×1, 1×1×1; a 1-D kernel of 1
+        return kernel if "×" in kernel else "pointwise"  # 1×1, 1×1×1; a 1-D kernel size 1
     for start, word in (
         ("already depthwise", "depthwise"),
         ("grouped", "grouped"),
