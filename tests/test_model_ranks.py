@@ -373,3 +373,10 @@ async def test_the_model_tab_analyses_a_video_model() -> None:
         table = app.query_one(ModelTable)
         assert str(table.get_cell("stem.0", "kernel")) == "3×7×7 s1×2×2"
         assert str(table.get_cell("layer2.0.downsample.0", "swap")) == "1×1×1"
+
+
+def test_a_module_passed_in_python_takes_its_published_input() -> None:
+    """analyze_model(module): a module publishing its input (pretrained_cfg) is traced at it."""
+    analysis = analyze_model(build_model(CLIP).module, select="all")
+    assert analysis.input_shape == (1, 3, 4, 8, 8)
+    assert analysis.verified == {"params": True, "macs": True, "shapes": True}

@@ -53,6 +53,7 @@ from .source import (
     input_form,
     parameter_bytes,
     parse_source,
+    published_input_shape,
 )
 from .weights import load_weights
 
@@ -437,7 +438,7 @@ def analyze_model(
                 "weights= applies to a SOURCE string: load them into your module instead"
             )
         label = type(source).__name__
-        built = BuiltModel(source, (1, 3, 224, 224))
+        built = BuiltModel(source, published_input_shape(source))
     else:
         parsed = parse_source(source)
         label = str(parsed)
