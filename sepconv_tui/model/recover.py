@@ -440,7 +440,7 @@ def reconstruct(
     return len(used)
 
 
-class _Validation:
+class ValidationScore:
     """The student against the teacher on the validation split, the teacher's outputs kept."""
 
     def __init__(self, original: nn.Module, data: Data, batch_size: int, runtime: Runtime) -> None:
@@ -574,7 +574,7 @@ def distill(
     position = 0
     steps_per_pass = max(1, math.ceil(len(indices_left) / per_rank))
     every = check_every or max(1, min(CHECK_EVERY, steps_per_pass))
-    checker = _Validation(original, validation, batch_size, runtime) if validation else None
+    checker = ValidationScore(original, validation, batch_size, runtime) if validation else None
     best: tuple[float | None, float] | None = None
     best_state: dict[str, torch.Tensor] | None = None
     best_step = 0
