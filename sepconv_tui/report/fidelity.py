@@ -61,9 +61,9 @@ def validation_text(validation: ValidationFigure) -> str:
 def distillation_text(distillation: Distillation) -> str:
     """How distillation went, in one line."""
     why = {
-        "patience": "the validation split stopped improving",
-        "steps": "the --steps ceiling",
-        "time": "--max-time",
+        "patience": "validation stopped improving",
+        "steps": "reached the step ceiling",
+        "time": "reached the time limit",
     }.get(distillation.stopped, distillation.stopped)
     best = (
         f"validation agreement {format_share(distillation.best_agreement)}"
@@ -71,8 +71,8 @@ def distillation_text(distillation: Distillation) -> str:
         else f"validation output error {format_error(distillation.best_output_error)}"
     )
     return (
-        f"Distilled {distillation.steps:,} steps in {distillation.seconds:.1f} s, stopped by "
-        f"{why}; kept the best weights (step {distillation.best_step:,}, {best})"
+        f"Distilled {distillation.steps:,} steps in {distillation.seconds:.1f} s ({why}); "
+        f"kept the best weights (step {distillation.best_step:,}, {best})"
     )
 
 
