@@ -213,8 +213,8 @@ def test_reconstruction_over_the_memory_budget_names_the_calibration_that_fits(
     assert code == 2 and err.count("\n") == 1, err
     assert "--calibration 256: reconstruction would hold" in err and "over the memory budget" in err
     fits = int(err.split("; --calibration ")[1].split(" fits")[0].replace(",", ""))
-    # The estimate: (targets + 2 × the largest activation) per sample, float32.
-    per_sample = 4 * ((12 + 16) * 64 + 2 * 16 * 64)
+    # The estimate: (targets + 3 × the largest activation) per sample, float32.
+    per_sample = 4 * ((12 + 16) * 64 + 3 * 16 * 64)
     assert fits == 2**20 // per_sample
     assert not out.exists()
     code, _out, err = run_cli(capsys, *arguments, "--calibration", str(fits))
@@ -306,3 +306,46 @@ def test_two_torchrun_processes_give_one_process_model_and_fidelity(
     assert together["swapped"]["output_error"] == pytest.approx(
         alone["swapped"]["output_error"], rel=1e-5
     )
+
+
+def test_tables_and_the_tab_lines_show_intervals_and_the_split(
+    capsys: pytest.CaptureFixture[str], tiny: dict[str, Any]
+) -> None:
+    """The CLI table: `share [lo–hi]` and n, the split in the title; the Model tab's line the
+    same figures; a fidelity recorded before the splits reads as it always did."""
+    from sepconv_tui.model.fidelity import Fidelity
+    from sepconv_tui.report import model_fidelity
+
+    code, printed, err = run_cli(
+        capsys, "fidelity", TINY, "--weights", str(tiny["weights"]), "--swap", "all",
+        "--data", str(tiny["data"]), "--test", "100",
+    )
+    assert code == 0, err
+    assert "Fidelity on 100 test samples (split fit 64" not in printed  # calibration 256
+    assert "Fidelity on 100 test samples (split fit 256 · validation 44 · test 100)" in printed
+    code, markdown, err = run_cli(
+        capsys, "fidelity", TINY, "--weights", str(tiny["weights"]), "--swap", "all",
+        "--data", str(tiny["data"]), "--test", "100", "--markdown",
+    )
+    measured = json.loads(
+        run_cli(
+            capsys, "fidelity", TINY, "--weights", str(tiny["weights"]), "--swap", "all",
+            "--data", str(tiny["data"]), "--test", "100", "--json",
+        )[1]
+    )
+    low, high = measured["swapped"]["agreement_interval"]
+    share = measured["swapped"]["agreement"]
+    shown = f"{100 * share:.1f}% [{100 * low:.1f}–{100 * high:.1f}]"
+    assert f"| Top-1 agreement | 100.0% | {shown} | 100 |" in markdown
+    assert shown in printed
+    fidelity = Fidelity.from_dict(measured)
+    line = model_fidelity.fidelity_line(fidelity, 2)
+    assert line.startswith("Test split (100 samples, 2 swapped): accuracy")
+    assert shown in line and line.endswith("split fit 256 · validation 44 · test 100")
+    old = {key: value for key, value in measured.items() if key not in ("split", "world_size")}
+    old["swapped"] = {key: measured["swapped"][key] for key in ("accuracy", "agreement", "output_error")}
+    old["original"] = {"accuracy": measured["original"]["accuracy"]}
+    recorded = Fidelity.from_dict(old)
+    assert recorded.agreement_interval is None and recorded.split is None
+    assert model_fidelity.fidelity_line(recorded, 2).startswith("Held out (100 samples")
+    assert "[" not in model_fidelity.fidelity_line(recorded, 2)

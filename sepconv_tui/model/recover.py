@@ -306,9 +306,9 @@ def sample_sizes(model: nn.Module, layers: list[str], sample: torch.Tensor) -> S
 
 def reconstruction_bytes(per_sample: SampleSizes, samples: int) -> int:
     """What reconstruction holds at its peak for ``samples`` calibration samples (float32):
-    the original's outputs at every swapped conv, and the swapped pass's largest activation
-    with its input."""
-    return 4 * samples * (per_sample.targets + 2 * per_sample.largest)
+    the original's outputs at every swapped conv, and in the swapped pass a block's input,
+    its depthwise output and its output at the largest activation's size."""
+    return 4 * samples * (per_sample.targets + 3 * per_sample.largest)
 
 
 def _budget(budget_bytes: int | None, runtime: Runtime) -> int:
