@@ -207,6 +207,7 @@ def add_data_arguments(parser: argparse.ArgumentParser, *, required: bool) -> No
     )
     group.add_argument(
         "--memory-budget-mb",
+        metavar="MB",
         type=argument_type(lambda text: parse_int_in_range(text, 1, 16_777_216)),
         default=None,
         help="refuse data and reconstructions needing more (default: a quarter of the free RAM "

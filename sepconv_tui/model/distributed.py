@@ -101,8 +101,8 @@ class Runtime:
         return cls(kind, rank, world_size)
 
     def stop(self) -> None:
-        """Leave the process group (a no-op alone)."""
-        if self.distributed:
+        """Leave the process group ``start`` joined (a no-op without torchrun)."""
+        if launched_by_torchrun():
             import torch.distributed as dist
 
             if dist.is_initialized():

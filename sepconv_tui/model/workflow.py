@@ -179,8 +179,8 @@ class Workflow:
         data = self.load(result)
         chosen = self._selection().rule == "agreement" and self.swapped_dir is None
         if chosen or held_out_only or self.test_size is not None:
-            test = self.split(data).test
-            sizes = self.split(data).sizes
+            split = self.split(data)
+            test, sizes = split.test, split.sizes
         else:
             test, sizes = data, SplitSizes(0, 0, len(data))
         assert result.original is not None
