@@ -331,7 +331,7 @@ def test_tables_and_the_tab_lines_show_intervals_and_the_split(
     )
     assert code == 0, err
     flat = " ".join(printed.split())  # Rich wraps the title at the terminal's width
-    assert "Fidelity on 100 test samples (split fit 256 · validation 44 · test 100)" in flat
+    assert "Fidelity on 100 test samples (split fit 220 · validation 80 · test 100)" in flat
     code, markdown, err = run_cli(
         capsys,
         "fidelity",
@@ -370,7 +370,7 @@ def test_tables_and_the_tab_lines_show_intervals_and_the_split(
     fidelity = Fidelity.from_dict(measured)
     line = model_fidelity.fidelity_line(fidelity, 2)
     assert line.startswith("Test split (100 samples, 2 swapped): accuracy")
-    assert shown in line and line.endswith("split fit 256 · validation 44 · test 100")
+    assert shown in line and line.endswith("split fit 220 · validation 80 · test 100")
     old = {key: value for key, value in measured.items() if key not in ("split", "world_size")}
     old["swapped"] = {
         key: measured["swapped"][key] for key in ("accuracy", "agreement", "output_error")

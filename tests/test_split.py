@@ -23,6 +23,8 @@ def test_reconstruction_fits_on_calibration_and_gives_the_rest_to_validation() -
     sizes = plan_split(1797, calibration=256)
     assert sizes == SplitSizes(256, 1182, 359)
     assert sizes.fit + sizes.validation + sizes.test == 1797
+    # Scarce data: fit gives way, validation keeps a fifth.
+    assert plan_split(200, calibration=256) == SplitSizes(120, 40, 40)
 
 
 def test_distillation_gets_a_larger_fit_split_and_the_same_test() -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import shutil
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, replace
@@ -154,7 +155,10 @@ def resolve_agreement(
             f"--swap {given.selection} measures each swap on data: it needs --data DATA"
         )
     runtime = Runtime(resolve_device_argument(arguments))
-    return replace(given, selection=workflow(arguments, given, runtime).names(progress))
+    choice = workflow(arguments, given, runtime).choose(progress)
+    for note in choice.notes:
+        print(f"sepconv-tui: note: {note}", file=sys.stderr)
+    return replace(given, selection=choice.selection)
 
 
 def resolve_device_argument(arguments: argparse.Namespace) -> str:

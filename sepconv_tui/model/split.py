@@ -8,7 +8,8 @@ user's order), so the same data and sizes always give the same samples.
 
 Default sizes: test takes a fifth of the data whatever the mode, so ``f``, ``r`` and ``R``
 report on the same samples. Reconstruction needs only ``calibration`` samples to fit, so the
-rest is validation; distillation trains on what is left after a fifth for validation too.
+rest is validation (at least a fifth when the data is scarce); distillation trains on what is
+left after a fifth for validation too.
 """
 
 from __future__ import annotations
@@ -127,7 +128,8 @@ def plan_split(
         validation_size = given_validation
         fit_size = max(0, min(calibration, total - test_size - validation_size))
     else:
-        fit_size = max(0, min(calibration, total - test_size - minimum))
+        # Scarce data: fit gives way first, so validation keeps a fifth too.
+        fit_size = max(0, min(calibration, total - test_size - share))
         validation_size = max(0, total - test_size - fit_size)
     sizes = SplitSizes(fit_size, validation_size, test_size)
     if (

@@ -117,7 +117,8 @@ class Tradeoff:
         if self.evaluated >= needed:
             return None
         return (
-            f"the validation split's {self.evaluated:,} samples cannot resolve agreement ≥ "
+            f"the validation split's {self.evaluated:,} sample{'s' if self.evaluated != 1 else ''} "
+            f"cannot resolve agreement ≥ "
             f"{budget:.1%}: even with no disagreement its 95% interval reaches below it; "
             f"that needs about {needed:,} (give more data or --validation)"
         )
