@@ -287,6 +287,12 @@ def test_two_torchrun_processes_give_one_process_model_and_fidelity(
         assert stage_one["swapped"]["output_error"] == pytest.approx(
             stage_two["swapped"]["output_error"], rel=1e-5
         )
+    # Distillation under DistributedDataParallel: it runs, checks validation, and rank 0 writes.
+    _torchrun(2, tmp_path / "distilled", *swap[:-4], "--recover", "distill", "--steps", "12")
+    distilled = json.loads((tmp_path / "distilled" / "fidelity.json").read_text())
+    assert [stage["stage"] for stage in distilled["stages"]] == ["svd", "reconstruct", "distill"]
+    assert distilled["world_size"] == 2 and 1 <= distilled["distill"]["steps"] <= 12
+    assert distilled["distill"]["checks"] >= 2  # the start, and at least the last step
     # fidelity under torchrun: rank 0 alone prints, the counts summed over both.
     measure = [
         "fidelity",
