@@ -1,4 +1,4 @@
-"""--data: image folders, .pt files and synthetic:N, their order, slicing, split and bad input."""
+"""--data: image folders, .pt files and synthetic:N, their order, slicing and bad input."""
 
 from __future__ import annotations
 
@@ -16,7 +16,6 @@ from sepconv_tui.model.data import (
     check_labels,
     load_data,
     parse_data,
-    split,
 )
 
 GRAY = (1, 1, 8, 8)
@@ -167,23 +166,6 @@ def test_head_tail_and_batches() -> None:
     assert torch.equal(joined, data.labels)
     with pytest.raises(DataError, match="--batch-size"):
         list(data.batches(0))
-
-
-def test_split_holds_out_the_last_samples() -> None:
-    """Default 10% (at least 1, at most 1,000); an explicit count; nothing left is an error."""
-    fit, held = split(labelled(50))
-    assert (len(fit), len(held)) == (45, 5)
-    assert held.inputs.flatten().tolist() == [45, 46, 47, 48, 49]
-    assert len(split(labelled(5))[1]) == 1
-    big = Data(torch.zeros(20_000, 1, 1, 1), None, "big")
-    assert len(split(big)[1]) == 1000
-    assert [len(part) for part in split(labelled(10), holdout=4)] == [6, 4]
-    for holdout in (10, 11, 0):
-        with pytest.raises(DataError, match="--holdout") as caught:
-            split(labelled(10), holdout=holdout)
-        assert caught.value.field == "holdout"
-    with pytest.raises(DataError, match="--data"):
-        split(labelled(1))
 
 
 def test_check_labels_against_the_model_outputs() -> None:

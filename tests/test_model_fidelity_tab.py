@@ -83,12 +83,13 @@ async def test_a_user_types_model_weights_data_then_f_r_plus_minus_g_e(
         assert view.working
         await until(pilot, lambda: view.fidelity is not None and not view.working, "f")
         fidelity = view.fidelity
-        assert fidelity is not None and fidelity.evaluated == 180  # the last 10% of 1,797
+        assert fidelity is not None and fidelity.evaluated == 359  # the test split: the last fifth
         assert fidelity.original_accuracy is not None and fidelity.original_accuracy > 0.95
         assert fidelity.swapped_accuracy is not None and fidelity.swapped_accuracy < 0.5
         assert {layer.name for layer in fidelity.layers} == set(view.analysis.swapped_names)  # type: ignore[union-attr]
         shown = text_of(app, "#model-fidelity")
-        assert "Held out (180 samples, 4 swapped): accuracy" in shown and "→" in shown
+        assert "Test split (359 samples, 4 swapped): accuracy" in shown and "→" in shown
+        assert "split fit 256 · validation 1,182 · test 359" in shown
         assert cell(app, "features.3", "out_err") not in ("", "—")
 
         await pilot.press("r")

@@ -308,7 +308,11 @@ def test_fidelity_on_an_image_folder_matches_the_tensors(
         (["--recover", "distill"], "--recover needs --data"),
         (["--calibration", "5"], "--calibration needs --data"),
         (["--data", "synthetic:8", "--depth-multiplier", "auto:2"], "auto:E"),
-        (["--data", "synthetic:8", "--holdout", "8"], "--holdout"),
+        (["--data", "synthetic:8", "--holdout", "8"], "--validation/--test"),
+        (["--data", "synthetic:8", "--test", "0"], "--test must be a count"),
+        (["--data", "synthetic:8", "--device", "cuda"], "--device cuda: CUDA is not available"),
+        (["--device", "cuda"], "--device needs --data"),
+        (["--data", "synthetic:8", "--patience", "3"], "--patience"),
     ],
 )
 def test_swap_bad_recovery_input_exits_2_and_writes_nothing(

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import argparse
 import shutil
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -22,8 +25,10 @@ from ..model.analysis import (
     parse_depth_multiplier,
     parse_selection,
 )
+from ..model.settings import DEVICE_CHOICES
 from ..model.source import ModelSource, Shape, parse_input_shape, parse_source
 from .common import (
+    EXIT_BAD_ARGUMENTS,
     EXIT_MATCH,
     add_format_arguments,
     argument_type,
@@ -34,6 +39,7 @@ from .common import (
 )
 
 if TYPE_CHECKING:
+    from ..model.distributed import Runtime
     from ..model.workflow import Workflow
 
 #: --swap's help, shared by ``model``, ``swap``, ``fidelity`` and ``bench --model``.
@@ -94,8 +100,12 @@ def read_model_arguments(arguments: argparse.Namespace) -> ModelArguments:
     )
 
 
-def workflow(arguments: argparse.Namespace, given: ModelArguments) -> Workflow:
-    """The engine's workflow for SOURCE, its flags and --data."""
+def workflow(
+    arguments: argparse.Namespace, given: ModelArguments, runtime: Runtime | None = None
+) -> Workflow:
+    """The engine's workflow for SOURCE, its flags and --data, on ``runtime`` (default: one
+    process on --device)."""
+    from ..model.distributed import LOCAL as LOCAL_RUNTIME
     from ..model.settings import DEFAULT_CALIBRATION
     from ..model.workflow import Workflow
 
@@ -109,10 +119,29 @@ def workflow(arguments: argparse.Namespace, given: ModelArguments) -> Workflow:
         init=getattr(arguments, "init", "svd"),
         swapped_dir=getattr(arguments, "swapped", None),
         data_options=_data_options(arguments),
-        holdout=getattr(arguments, "holdout", None),
         calibration=getattr(arguments, "calibration", None) or DEFAULT_CALIBRATION,
         batch_size=arguments.batch_size,
+        validation=_split_size(arguments, "validation"),
+        test=_split_size(arguments, "test"),
+        runtime=runtime if runtime is not None else LOCAL_RUNTIME,
+        budget_bytes=_budget_bytes(arguments),
     )
+
+
+def _split_size(arguments: argparse.Namespace, name: str) -> int | float | None:
+    """--validation/--test as a count or a fraction (checked), or None."""
+    text = getattr(arguments, name, None)
+    if text is None:
+        return None
+    from ..model.split import parse_split_size
+
+    return parse_split_size(text, name)
+
+
+def _budget_bytes(arguments: argparse.Namespace) -> int | None:
+    """--memory-budget-mb in bytes, or None (a quarter of the free memory)."""
+    budget = getattr(arguments, "memory_budget_mb", None)
+    return budget * 1024 * 1024 if budget is not None else None
 
 
 def resolve_agreement(
@@ -122,12 +151,24 @@ def resolve_agreement(
     if given.selection.rule != "agreement":
         return given
     from ..model.analysis import SelectionError
+    from ..model.distributed import Runtime
 
     if getattr(arguments, "data", None) is None:
         raise SelectionError(
             f"--swap {given.selection} measures each swap on data: it needs --data DATA"
         )
-    return replace(given, selection=workflow(arguments, given).names(progress))
+    runtime = Runtime(resolve_device_argument(arguments))
+    choice = workflow(arguments, given, runtime).choose(progress)
+    for note in choice.notes:
+        print(f"sepconv-tui: note: {note}", file=sys.stderr)
+    return replace(given, selection=choice.selection)
+
+
+def resolve_device_argument(arguments: argparse.Namespace) -> str:
+    """--device as cpu or cuda; DeviceError (one line) when CUDA is asked for and absent."""
+    from ..model.distributed import resolve_device
+
+    return resolve_device(getattr(arguments, "device", None) or "cpu")
 
 
 def add_data_arguments(parser: argparse.ArgumentParser, *, required: bool) -> None:
@@ -151,6 +192,34 @@ def add_data_arguments(parser: argparse.ArgumentParser, *, required: bool) -> No
         help="per-channel mean images are normalised with (default: the source's, or ImageNet's)",
     )
     group.add_argument("--std", metavar="S,S,S", help="per-channel std (as --mean)")
+    group.add_argument(
+        "--validation",
+        metavar="N",
+        help="samples (or a fraction, e.g. 0.2) that choices are made on: agreement:X, "
+        "early stopping (default: what reconstruction leaves; a fifth with distillation)",
+    )
+    group.add_argument(
+        "--test",
+        "--holdout",
+        dest="test",
+        metavar="N",
+        help="the last N samples (or a fraction), never fitted nor chosen on: every figure "
+        "reported is measured on them (default: a fifth)",
+    )
+    group.add_argument(
+        "--device",
+        choices=list(DEVICE_CHOICES),
+        default="cpu",
+        help="where the models run: cpu (default), cuda, or auto (cuda when a GPU is visible)",
+    )
+    group.add_argument(
+        "--memory-budget-mb",
+        metavar="MB",
+        type=argument_type(lambda text: parse_int_in_range(text, 1, 16_777_216)),
+        default=None,
+        help="refuse data and reconstructions needing more (default: a quarter of the free RAM "
+        "or GPU memory)",
+    )
 
 
 def _data_options(arguments: argparse.Namespace) -> dict[str, Any]:
@@ -239,7 +308,13 @@ def run_model(arguments: argparse.Namespace) -> int:
 
 def add_swap_parser(subcommands: Any) -> None:
     """The ``swap`` subcommand: write the swapped model's state_dict and its plan."""
-    from ..model.settings import DEFAULT_CALIBRATION, DEFAULT_LR, DEFAULT_STEPS, RECOVER_MODES
+    from ..model.settings import (
+        DEFAULT_CALIBRATION,
+        DEFAULT_LR,
+        DEFAULT_PATIENCE,
+        DEFAULT_STEPS,
+        RECOVER_MODES,
+    )
 
     swap_parser = subcommands.add_parser(
         "swap",
@@ -284,22 +359,80 @@ def add_swap_parser(subcommands: Any) -> None:
         help=f"samples the least squares are fitted on (default: {DEFAULT_CALIBRATION})",
     )
     group.add_argument(
-        "--holdout",
+        "--steps",
         type=positive,
-        help="the last N samples, only ever measured (default: 10%%, at most 1,000)",
-    )
-    group.add_argument(
-        "--steps", type=positive, help=f"distillation steps (default: {DEFAULT_STEPS})"
+        help=f"the most distillation steps (default: {DEFAULT_STEPS}; it stops earlier once "
+        "the validation split stops improving)",
     )
     group.add_argument(
         "--lr",
         type=argument_type(float_in_range(0, 10.0, low_open=True)),
         help=f"distillation learning rate (Adam; default: {DEFAULT_LR:g})",
     )
+    group.add_argument(
+        "--patience",
+        type=positive,
+        help="distillation stops after this many validation checks without improvement "
+        f"(default: {DEFAULT_PATIENCE}); the best weights are kept",
+    )
+    group.add_argument(
+        "--max-time",
+        type=argument_type(float_in_range(0, 1e7, low_open=True, unit=" seconds")),
+        help="stop distilling after this many seconds (default: no limit)",
+    )
+    group.add_argument(
+        "--label-weight",
+        type=argument_type(float_in_range(0, 1.0)),
+        help="the share of cross-entropy on the labels in the distillation loss, 0–1 "
+        "(default: 0, the original's outputs only)",
+    )
 
 
 #: Flags that mean nothing without --data.
-RECOVERY_FLAGS = ("recover", "calibration", "holdout", "steps", "lr", "limit", "mean", "std")
+RECOVERY_FLAGS = (
+    "recover",
+    "calibration",
+    "validation",
+    "test",
+    "steps",
+    "lr",
+    "patience",
+    "max_time",
+    "label_weight",
+    "limit",
+    "mean",
+    "std",
+    "memory_budget_mb",
+)
+#: Flags that only distillation reads.
+DISTILL_FLAGS = ("steps", "lr", "patience", "max_time", "label_weight")
+
+
+@contextmanager
+def started_runtime(arguments: argparse.Namespace) -> Iterator[Runtime]:
+    """The runtime on --device: this process alone, or under torchrun joined to its peers
+    (left when the block ends). DeviceError when the device cannot run here."""
+    from ..model.distributed import Runtime
+
+    runtime = Runtime.start(getattr(arguments, "device", None) or "cpu")
+    try:
+        yield runtime
+    finally:
+        runtime.stop()
+
+
+def _progress(runtime: Runtime) -> Any:
+    """The stderr progress bars on the process that prints; none on the other ranks."""
+    from .progress import stderr_progress
+
+    return stderr_progress() if runtime.main else nullcontext(None)
+
+
+def _fail(command: str, error: UserError | str, runtime: Runtime | None) -> int:
+    """``fail`` said once: by rank 0 under torchrun (every rank exits 2)."""
+    if runtime is None or runtime.main:
+        return fail(command, error)
+    return EXIT_BAD_ARGUMENTS
 
 
 def run_swap(arguments: argparse.Namespace) -> int:
@@ -308,8 +441,8 @@ def run_swap(arguments: argparse.Namespace) -> int:
 
     from ..report import fidelity as fidelity_report
     from ..report import swap as swap_report
-    from .progress import stderr_progress
 
+    runtime: Runtime | None = None
     try:
         given = read_model_arguments(arguments)
         if arguments.data is None:
@@ -317,25 +450,45 @@ def run_swap(arguments: argparse.Namespace) -> int:
                 if getattr(arguments, flag) is not None:
                     option = "--" + flag.replace("_", "-")
                     return fail("swap", f"{option} needs --data DATA")
+            if arguments.device != "cpu":
+                return fail("swap", "--device needs --data DATA (the swap itself runs on the CPU)")
         if arguments.recover == "none" and any(
-            getattr(arguments, flag) is not None for flag in ("steps", "lr", "calibration")
+            getattr(arguments, flag) is not None for flag in ("calibration", *DISTILL_FLAGS)
         ):
             return fail(
-                "swap", "--calibration, --steps and --lr need --recover reconstruct or distill"
+                "swap",
+                "--calibration, --steps, --lr, --patience, --max-time and --label-weight need "
+                "--recover reconstruct or distill",
             )
+        if arguments.recover != "distill" and any(
+            getattr(arguments, flag) is not None for flag in DISTILL_FLAGS[2:]
+        ):
+            return fail("swap", "--patience, --max-time and --label-weight need --recover distill")
         out = Path(arguments.out)
         if out.exists() and not out.is_dir():
             return fail("swap", f"--out {arguments.out!r} is a file, not a folder")
-        from ..model.settings import DEFAULT_LR, DEFAULT_STEPS
+        from ..model.settings import (
+            DEFAULT_LABEL_WEIGHT,
+            DEFAULT_LR,
+            DEFAULT_PATIENCE,
+            DEFAULT_STEPS,
+        )
         from ..model.swap import save, swap_from_source
 
-        with stderr_progress() as progress:
+        with started_runtime(arguments) as runtime, _progress(runtime) as progress:
             recovery = None
             if arguments.data is not None:
-                recovery = workflow(arguments, given).recover(
+                recovery = workflow(arguments, given, runtime).recover(
                     arguments.recover or "reconstruct",
                     steps=arguments.steps or DEFAULT_STEPS,
                     lr=arguments.lr or DEFAULT_LR,
+                    patience=arguments.patience or DEFAULT_PATIENCE,
+                    max_time=arguments.max_time,
+                    label_weight=(
+                        arguments.label_weight
+                        if arguments.label_weight is not None
+                        else DEFAULT_LABEL_WEIGHT
+                    ),
                     progress=progress,
                 )
                 result = recovery.result
@@ -348,9 +501,11 @@ def run_swap(arguments: argparse.Namespace) -> int:
                     init=arguments.init,
                     input_shape=given.input_shape,
                 )
-        written = save(result, out, fidelity=recovery.to_dict() if recovery else None)
+            if not runtime.main:
+                return EXIT_MATCH  # rank 0 alone writes and prints
+            written = save(result, out, fidelity=recovery.to_dict() if recovery else None)
     except UserError as error:
-        return fail("swap", error)
+        return _fail("swap", error, runtime)
     if arguments.format == "json":
         print(swap_report.to_json(result))
         return EXIT_MATCH
@@ -403,17 +558,18 @@ def add_fidelity_parser(subcommands: Any) -> None:
 def run_fidelity(arguments: argparse.Namespace) -> int:
     """Measure the swapped model against the original on --data; return the exit code."""
     from ..report import fidelity as fidelity_report
-    from .progress import stderr_progress
 
+    runtime: Runtime | None = None
     try:
         given = read_model_arguments(arguments)
         if arguments.swapped is not None and arguments.swap != "saving":
             return fail("fidelity", "--swap and --swapped DIR exclude each other")
-        with stderr_progress() as progress:
-            fidelity = workflow(arguments, given).fidelity(progress)
+        with started_runtime(arguments) as runtime, _progress(runtime) as progress:
+            fidelity = workflow(arguments, given, runtime).fidelity(progress)
     except UserError as error:
-        return fail("fidelity", error)
-    emit_report(arguments.format, fidelity_report, fidelity)
+        return _fail("fidelity", error, runtime)
+    if runtime.main:
+        emit_report(arguments.format, fidelity_report, fidelity)
     return EXIT_MATCH
 
 

@@ -40,9 +40,6 @@ IMAGENET_GRAY_MEAN = (0.449,)
 IMAGENET_GRAY_STD = (0.226,)
 #: ``synthetic:N`` draws from a generator with this seed, so every run sees the same inputs.
 SYNTHETIC_SEED = 0
-#: The default held-out share of ``split`` and its bounds.
-HOLDOUT_SHARE = 0.1
-HOLDOUT_MAX = 1000
 
 
 class DataError(UserError):
@@ -117,31 +114,6 @@ class Data:
             stop = start + batch_size
             labels = None if self.labels is None else self.labels[start:stop]
             yield self.inputs[start:stop], labels
-
-
-def split(data: Data, holdout: int | None = None) -> tuple[Data, Data]:
-    """(fit, held out): the last ``holdout`` samples are held out, by default 10% (1 to 1,000)."""
-    total = len(data)
-    if holdout is None:
-        count = min(HOLDOUT_MAX, max(1, round(HOLDOUT_SHARE * total)))
-        if count >= total:
-            raise DataError(
-                f"--data has {total} sample{'s' if total != 1 else ''}: too few to hold some "
-                "out for measuring and fit on the rest; give at least 2"
-            )
-    else:
-        if isinstance(holdout, bool) or not isinstance(holdout, int) or holdout < 1:
-            raise DataError(
-                f"--holdout must be a whole number ≥ 1, got {holdout!r}", field="holdout"
-            )
-        if holdout >= total:
-            raise DataError(
-                f"--holdout {holdout} leaves nothing to fit: --data has {total} samples; "
-                f"hold out at most {total - 1}",
-                field="holdout",
-            )
-        count = holdout
-    return data.head(total - count), data.tail(count)
 
 
 def check_labels(data: Data, num_classes: int) -> None:
@@ -494,7 +466,7 @@ def _folder_samples(
     """(files, labels, classes): ImageFolder's classes when there are sub-folders, else none.
 
     Class folders are interleaved (the first image of each class, then the second, …) so
-    that ``--limit`` and ``split``'s held-out tail take every class, not the last ones only.
+    that ``--limit`` and the test split (the last samples) take every class, not the last ones only.
     """
     entries = _visible(folder.iterdir())
     folders = [entry for entry in entries if entry.is_dir()]

@@ -5,7 +5,10 @@ layer, the block's output error on the original's inputs (``local_error``: the b
 and inside the swapped network (``network_error``: what the earlier swaps add), beside the
 final outputs' relative error, top-1 agreement for classifiers and both accuracies when the
 data has labels. Sums of squares are accumulated over batches, so memory stays one batch's
-activations. torch is imported inside the functions.
+activations. Agreement and accuracy carry their 95% Wilson interval over the samples
+evaluated; under torchrun each rank measures its shard and the counts and sums are
+all-reduced, so every rank holds the whole data's figures. torch is imported inside the
+functions.
 """
 
 from __future__ import annotations
@@ -15,8 +18,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from ..core.interval import wilson_interval
 from .candidates import eval_mode
 from .data import Data, check_labels
+from .distributed import LOCAL, Runtime
+from .split import SplitSizes
 
 if TYPE_CHECKING:
     import torch
@@ -61,6 +67,44 @@ class LayerFidelity:
         )
 
 
+Interval = tuple[float, float]
+
+
+def _interval(values: Any) -> Interval | None:
+    """A JSON [lo, hi] as a tuple (None stays None)."""
+    return None if values is None else (float(values[0]), float(values[1]))
+
+
+@dataclass(frozen=True)
+class ValidationFigure:
+    """The agreement a selection was chosen by, on the validation split (never reported as
+    the result: the test split's figures are)."""
+
+    agreement: float
+    interval: Interval | None
+    evaluated: int
+    budget: float | None = None  # the X of ``agreement:X`` it was chosen against
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON object ``"validation"``."""
+        return {
+            "agreement": self.agreement,
+            "agreement_interval": None if self.interval is None else list(self.interval),
+            "evaluated": self.evaluated,
+            "budget": self.budget,
+        }
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any]) -> ValidationFigure:
+        """The inverse of ``to_dict``."""
+        return cls(
+            float(values["agreement"]),
+            _interval(values.get("agreement_interval")),
+            int(values["evaluated"]),
+            values.get("budget"),
+        )
+
+
 @dataclass(frozen=True)
 class Fidelity:
     """The swapped model against the original on ``evaluated`` samples."""
@@ -72,33 +116,83 @@ class Fidelity:
     swapped_accuracy: float | None
     layers: tuple[LayerFidelity, ...] = ()
     stage: str | None = None  # "svd", "reconstruct", "distill", or None for a given model
+    # 95% Wilson intervals over ``evaluated`` samples (None where the figure is, and in
+    # recordings made before they were measured).
+    agreement_interval: Interval | None = None
+    original_accuracy_interval: Interval | None = None
+    swapped_accuracy_interval: Interval | None = None
+    split: SplitSizes | None = None  # the data's split; the figures are on its test part
+    validation: ValidationFigure | None = None  # what chose the selection, when one was chosen
+    world_size: int = 1  # processes that measured it (torchrun)
+    notes: tuple[str, ...] = ()
+
+    def with_context(
+        self,
+        *,
+        split: SplitSizes | None = None,
+        validation: ValidationFigure | None = None,
+        notes: tuple[str, ...] = (),
+    ) -> Fidelity:
+        """This fidelity with the split it was measured on, its validation figure and notes."""
+        from dataclasses import replace
+
+        return replace(
+            self,
+            split=split if split is not None else self.split,
+            validation=validation if validation is not None else self.validation,
+            notes=self.notes + tuple(note for note in notes if note not in self.notes),
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON of ``sepconv-tui fidelity --json`` (null where a figure does not apply)."""
+
+        def listed(interval: Interval | None) -> list[float] | None:
+            return None if interval is None else list(interval)
+
         return {
             "stage": self.stage,
             "evaluated": self.evaluated,
-            "original": {"accuracy": self.original_accuracy},
+            "split": None if self.split is None else self.split.to_dict(),
+            "world_size": self.world_size,
+            "original": {
+                "accuracy": self.original_accuracy,
+                "accuracy_interval": listed(self.original_accuracy_interval),
+            },
             "swapped": {
                 "accuracy": self.swapped_accuracy,
+                "accuracy_interval": listed(self.swapped_accuracy_interval),
                 "agreement": self.agreement,
+                "agreement_interval": listed(self.agreement_interval),
                 "output_error": self.output_error,
             },
+            "validation": None if self.validation is None else self.validation.to_dict(),
             "layers": [layer.to_dict() for layer in self.layers],
+            "notes": list(self.notes),
         }
 
     @classmethod
     def from_dict(cls, values: Mapping[str, Any]) -> Fidelity:
-        """The inverse of ``to_dict``."""
+        """The inverse of ``to_dict`` (what a recording made before a field existed lacks
+        is None)."""
         swapped = values["swapped"]
+        original = values["original"]
+        split = values.get("split")
+        validation = values.get("validation")
         return cls(
             evaluated=int(values["evaluated"]),
             output_error=float(swapped["output_error"]),
             agreement=swapped.get("agreement"),
-            original_accuracy=values["original"].get("accuracy"),
+            original_accuracy=original.get("accuracy"),
             swapped_accuracy=swapped.get("accuracy"),
             layers=tuple(LayerFidelity.from_dict(layer) for layer in values.get("layers", [])),
             stage=values.get("stage"),
+            agreement_interval=_interval(swapped.get("agreement_interval")),
+            original_accuracy_interval=_interval(original.get("accuracy_interval")),
+            swapped_accuracy_interval=_interval(swapped.get("accuracy_interval")),
+            split=None if split is None else SplitSizes.from_dict(split),
+            validation=None if validation is None else ValidationFigure.from_dict(validation),
+            world_size=int(values.get("world_size", 1)),
+            notes=tuple(values.get("notes", ())),
         )
 
 
@@ -108,6 +202,14 @@ class _SquaredErrors:
     def __init__(self) -> None:
         self.difference = 0.0
         self.reference = 0.0
+
+    def state(self) -> list[float]:
+        """The two sums, to add over processes."""
+        return [self.difference, self.reference]
+
+    def restore(self, values: list[float]) -> None:
+        """Set the two sums (after they were added over processes)."""
+        self.difference, self.reference = values
 
     def add(self, approximation: torch.Tensor, reference: torch.Tensor) -> None:
         """Add one batch's outputs."""
@@ -176,15 +278,22 @@ def measure_fidelity(
     batch_size: int = DEFAULT_BATCH_SIZE,
     stage: str | None = None,
     progress: Progress | None = None,
+    runtime: Runtime = LOCAL,
 ) -> Fidelity:
     """``swapped`` against ``original`` on every sample of ``data``, in total and per layer.
 
     ``layers``: the swapped layers' names (default: every module of ``swapped`` that has a
     ``depthwise`` and a ``pointwise`` conv where ``original`` has a module of the same name).
-    Both models run in eval mode and are left in the modes they had. DataError when the labels
+    Both models run in eval mode and are left in the modes they had, on the device their
+    parameters are on (each batch is moved there). Under a distributed ``runtime`` this rank
+    measures its shard and the figures are summed over every rank. DataError when the labels
     exceed the model's classes.
     """
     import torch
+
+    device = next(iter(original.parameters()), torch.empty(0)).device
+    whole, total = data, len(data)
+    data = runtime.shard(data)
 
     originals = dict(original.named_modules())
     swapped_modules = dict(swapped.named_modules())
@@ -221,9 +330,10 @@ def measure_fidelity(
     handles += _hook_outputs(swapped, layers, record_swapped)
     try:
         with eval_mode(original), eval_mode(swapped), torch.no_grad():
-            for inputs, labels in data.batches(batch_size):
+            for batch, labels in data.batches(batch_size):
                 targets.clear()
                 seen.clear()
+                inputs = batch.to(device)
                 reference = original(inputs)
                 approximation = swapped(inputs)
                 outputs.add(flat_output(approximation), flat_output(reference))
@@ -232,27 +342,50 @@ def measure_fidelity(
                 if logits_original is None or logits_swapped is None:
                     classifier = False
                 else:
-                    top_original = logits_original.argmax(dim=1)
-                    top_swapped = logits_swapped.argmax(dim=1)
+                    top_original = logits_original.argmax(dim=1).cpu()
+                    top_swapped = logits_swapped.argmax(dim=1).cpu()
                     agree += int((top_original == top_swapped).sum())
                     if labels is not None:
                         if evaluated == 0:  # once: the labels against the model's classes
-                            check_labels(data, logits_original.shape[1])
+                            check_labels(whole, logits_original.shape[1])
                         correct_original += int((top_original == labels).sum())
                         correct_swapped += int((top_swapped == labels).sum())
                 evaluated += inputs.shape[0]
-                if progress is not None:
-                    progress(evaluated, len(data))
+                if progress is not None and runtime.main:
+                    progress(min(evaluated * runtime.world_size, total), total)
     finally:
         for handle in handles:
             handle.remove()
+    if runtime.distributed:
+        sums = [*outputs.state()]
+        for name in layers:
+            sums += local[name].state() + network[name].state()
+        counts = [agree, correct_original, correct_swapped, evaluated, 0 if classifier else 1]
+        summed = runtime.sum_floats(sums + [float(count) for count in counts])
+        outputs.restore(summed[:2])
+        for index, name in enumerate(layers):
+            local[name].restore(summed[2 + 4 * index : 4 + 4 * index])
+            network[name].restore(summed[4 + 4 * index : 6 + 4 * index])
+        agree, correct_original, correct_swapped, evaluated, not_classifier = (
+            round(value) for value in summed[len(sums) :]
+        )
+        classifier = not_classifier == 0
     labelled = classifier and data.labels is not None and evaluated > 0
+    agreeing = classifier and evaluated > 0
     return Fidelity(
         evaluated=evaluated,
         output_error=outputs.relative or 0.0,
-        agreement=agree / evaluated if classifier and evaluated else None,
+        agreement=agree / evaluated if agreeing else None,
         original_accuracy=correct_original / evaluated if labelled else None,
         swapped_accuracy=correct_swapped / evaluated if labelled else None,
+        agreement_interval=wilson_interval(agree, evaluated) if agreeing else None,
+        original_accuracy_interval=(
+            wilson_interval(correct_original, evaluated) if labelled else None
+        ),
+        swapped_accuracy_interval=(
+            wilson_interval(correct_swapped, evaluated) if labelled else None
+        ),
+        world_size=runtime.world_size,
         layers=tuple(
             LayerFidelity(
                 name=name,

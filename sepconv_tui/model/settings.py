@@ -8,6 +8,13 @@ from ``recover`` (which loads the data, fidelity and swap modules).
 RECOVER_MODES = ("none", "reconstruct", "distill")
 #: Samples the least squares are fitted on unless ``--calibration`` says otherwise.
 DEFAULT_CALIBRATION = 256
-#: Distillation steps and learning rate (Adam): enough to recover a small model in seconds.
-DEFAULT_STEPS = 300
+#: Distillation: the most steps it may take (it stops earlier once the validation split
+#: stops improving), and its learning rate (Adam).
+DEFAULT_STEPS = 2000
 DEFAULT_LR = 1e-3
+#: Distillation stops after this many validation checks without improvement.
+DEFAULT_PATIENCE = 8
+#: The share of cross-entropy on the labels mixed into the distillation loss (0: none).
+DEFAULT_LABEL_WEIGHT = 0.0
+#: What ``--device`` accepts (auto: CUDA when a GPU is visible, else the CPU).
+DEVICE_CHOICES = ("cpu", "cuda", "auto")

@@ -14,17 +14,38 @@ from pathlib import Path
 from typing import Any
 
 from .analysis import DepthChoice, ModelAnalysis, Selection, SelectionError, parse_selection
-from .data import Data, load_data, split
-from .fidelity import DEFAULT_BATCH_SIZE, Fidelity, measure_fidelity
+from .data import Data, load_data
+from .distributed import LOCAL, Runtime
+from .fidelity import DEFAULT_BATCH_SIZE, Fidelity, ValidationFigure, measure_fidelity
 from .plan import SwapResult
-from .recover import DEFAULT_CALIBRATION, DEFAULT_LR, DEFAULT_STEPS, Progress, Recovery, recover
+from .recover import (
+    DEFAULT_CALIBRATION,
+    DEFAULT_LR,
+    DEFAULT_STEPS,
+    Progress,
+    Recovery,
+    fit_batch_size,
+    recover,
+    split_for,
+)
+from .settings import DEFAULT_LABEL_WEIGHT, DEFAULT_PATIENCE
 from .source import Shape
+from .split import Split, SplitSizes
 from .swap import load_swapped, swap_from_source
 from .tradeoff import Tradeoff, measure_tradeoff
 
 
 def _ignore(_stage: str, _done: int, _total: int, _label: str) -> None:
     """A progress callback that does nothing."""
+
+
+@dataclass(frozen=True)
+class Choice:
+    """A selection made now: the layers, the validation figure that chose them, and notes."""
+
+    selection: Selection
+    validation: ValidationFigure | None = None
+    notes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -40,12 +61,36 @@ class Workflow:
     init: str = "svd"
     swapped_dir: str | Path | None = None  # a folder ``swap --out`` wrote, instead of swapping
     data_options: Mapping[str, Any] = field(default_factory=dict)  # mean, std, limit
-    holdout: int | None = None
+    holdout: int | None = None  # the test split's size (its older name)
     calibration: int = DEFAULT_CALIBRATION
     batch_size: int = DEFAULT_BATCH_SIZE
+    validation: int | float | None = None  # the validation split's size, or share
+    test: int | float | None = None  # the test split's size, or share
+    runtime: Runtime = LOCAL  # the device, and the ranks under torchrun
+    budget_bytes: int | None = None  # the memory budget (default: a quarter of what is free)
 
-    def swap(self, progress: Progress | None = None) -> SwapResult:
+    @property
+    def test_size(self) -> int | float | None:
+        """``test``, or ``holdout`` when only that was given."""
+        return self.test if self.test is not None else self.holdout
+
+    def split(self, data: Data, mode: str = "reconstruct") -> Split:
+        """``data`` split for ``mode`` (``recover``'s rule), at least a sample per rank each."""
+        return split_for(
+            data,
+            mode=mode,
+            calibration=self.calibration,
+            validation=self.validation,
+            test=self.test_size,
+            runtime=self.runtime,
+        )
+
+    def swap(self, progress: Progress | None = None, *, mode: str = "reconstruct") -> SwapResult:
         """The swap: read from ``swapped_dir``, or made now (``agreement:X`` measured first)."""
+        return self._swap(self.choose(progress, mode=mode).selection)
+
+    def _swap(self, selection: Selection) -> SwapResult:
+        """The swap of ``selection`` (or the one ``swapped_dir`` holds)."""
         if self.swapped_dir is not None:
             _original, _swapped, result = load_swapped(
                 self.source, self.swapped_dir, weights=self.weights, input_shape=self.input_shape
@@ -53,56 +98,114 @@ class Workflow:
             return result
         return swap_from_source(
             self.source,
-            self.names(progress),
+            selection,
             weights=self.weights,
             depth_multiplier=self.depth_multiplier,
             init=self.init,
             input_shape=self.input_shape,
         )
 
-    def names(self, progress: Progress | None = None) -> Selection:
-        """The selection, with ``agreement:X`` resolved to the layers it picks."""
-        selection = (
+    def _selection(self) -> Selection:
+        """The selection as given, parsed."""
+        return (
             parse_selection(self.selection) if isinstance(self.selection, str) else self.selection
         )
-        if selection.rule != "agreement":
-            return selection
-        tradeoff, _analysis = self.tradeoff(progress)
+
+    def choose(self, progress: Progress | None = None, *, mode: str = "reconstruct") -> Choice:
+        """The selection, ``agreement:X`` resolved on the validation split to the layers it
+        picks (with the validation figure that picked them, and a note when that split is too
+        small to resolve X)."""
+        selection = self._selection()
+        if selection.rule != "agreement" or self.swapped_dir is not None:
+            return Choice(selection)
+        tradeoff, _analysis = self.tradeoff(progress, mode=mode)
         assert selection.min_agreement is not None
-        names = tradeoff.largest_prefix(selection.min_agreement)
-        return Selection("names", patterns=names) if names else Selection("none")
+        budget = selection.min_agreement
+        names = tradeoff.largest_prefix(budget)
+        note = tradeoff.resolution_note(budget)
+        return Choice(
+            Selection("names", patterns=names) if names else Selection("none"),
+            tradeoff.chosen(budget),
+            (note,) if note else (),
+        )
+
+    def names(self, progress: Progress | None = None) -> Selection:
+        """The selection, with ``agreement:X`` resolved to the layers it picks."""
+        return self.choose(progress).selection
+
+    def batch_size_for(
+        self, original: Any, data: Data, *, training: bool = False
+    ) -> tuple[int, tuple[str, ...]]:
+        """The batch size within the device's memory budget, and a note when it was lowered."""
+        fitted = fit_batch_size(
+            original,
+            data.inputs[:1],
+            self.batch_size,
+            self.budget_bytes,
+            self.runtime,
+            training=training,
+        )
+        if fitted == self.batch_size:
+            return fitted, ()
+        return fitted, (
+            f"--batch-size {self.batch_size} lowered to {fitted} to fit the memory budget",
+        )
 
     def load(self, result: SwapResult) -> Data:
         """The data, preprocessed for the model ``result`` was swapped from."""
+        options = dict(self.data_options)
+        if self.budget_bytes is not None:
+            options.setdefault("budget_bytes", self.budget_bytes)
         return load_data(
             self.data,
             input_shape=result.input_shape or self.input_shape,
             source=self.source,
             model=result.original,
-            **dict(self.data_options),
+            **options,
         )
 
     def fidelity(
         self, progress: Progress | None = None, *, held_out_only: bool = False
     ) -> Fidelity:
-        """The swap against the original on every sample (``held_out_only``: the last
-        ``holdout`` samples, the ones ``recover`` measures on)."""
+        """The swap against the original on the test split.
+
+        ``agreement:X`` is chosen on the validation split first. When nothing is chosen and
+        no test size is given, every sample is test (nothing was fitted or chosen on it);
+        ``held_out_only`` takes the test split ``recover`` measures on instead.
+        """
         progress = progress or _ignore
-        result = self.swap(progress)
+        choice = self.choose(progress)
+        result = self._swap(choice.selection)
         data = self.load(result)
-        if held_out_only:
-            _fitting, data = split(data, self.holdout)
+        chosen = self._selection().rule == "agreement" and self.swapped_dir is None
+        if chosen or held_out_only or self.test_size is not None:
+            split = self.split(data)
+            test, sizes = split.test, split.sizes
+        else:
+            test, sizes = data, SplitSizes(0, 0, len(data))
         assert result.original is not None
-        return measure_fidelity(
-            result.original,
-            result.model,
-            data,
-            layers=list(result.swapped),
-            weight_errors=result.relative_error,
-            depth_multipliers={name: result.multiplier_for(name) for name in result.swapped},
-            batch_size=self.batch_size,
-            stage="svd" if self.swapped_dir is None else None,
-            progress=lambda done, total: progress("measure", done, total, "fidelity"),
+        runtime = self.runtime
+        original = result.original.to(runtime.device)
+        swapped = result.model.to(runtime.device)
+        try:
+            batch_size, lowered = self.batch_size_for(original, test)
+            measured = measure_fidelity(
+                original,
+                swapped,
+                test,
+                layers=list(result.swapped),
+                weight_errors=result.relative_error,
+                depth_multipliers={name: result.multiplier_for(name) for name in result.swapped},
+                batch_size=batch_size,
+                stage="svd" if self.swapped_dir is None else None,
+                progress=lambda done, total: progress("measure", done, total, "fidelity"),
+                runtime=runtime,
+            )
+        finally:
+            original.cpu()
+            swapped.cpu()
+        return measured.with_context(
+            split=sizes, validation=choice.validation, notes=choice.notes + lowered
         )
 
     def recover(
@@ -111,24 +214,44 @@ class Workflow:
         *,
         steps: int = DEFAULT_STEPS,
         lr: float = DEFAULT_LR,
+        patience: int = DEFAULT_PATIENCE,
+        max_time: float | None = None,
+        label_weight: float = DEFAULT_LABEL_WEIGHT,
         progress: Progress | None = None,
     ) -> Recovery:
-        """The swap, repaired on the data (``recover``'s stages and split)."""
-        result = self.swap(progress)
+        """The swap, repaired on the fit split, each stage measured on the test split."""
+        choice = self.choose(progress, mode=mode)
+        result = self._swap(choice.selection)
+        data = self.load(result)
+        assert result.original is not None
+        with_device = result.original.to(self.runtime.device)
+        try:
+            batch_size, lowered = self.batch_size_for(with_device, data, training=mode == "distill")
+        finally:
+            with_device.cpu()
         return recover(
             result,
-            self.load(result),
+            data,
             mode=mode,
             calibration=self.calibration,
-            holdout=self.holdout,
             steps=steps,
             lr=lr,
-            batch_size=self.batch_size,
+            patience=patience,
+            max_time=max_time,
+            label_weight=label_weight,
+            batch_size=batch_size,
             progress=progress,
+            runtime=self.runtime,
+            budget_bytes=self.budget_bytes,
+            split=self.split(data, mode),
+            chosen=choice.validation,
+            notes=choice.notes + lowered,
         )
 
-    def tradeoff(self, progress: Progress | None = None) -> tuple[Tradeoff, ModelAnalysis]:
-        """MACs against held-out agreement as the swap grows (``measure_tradeoff``), and the
+    def tradeoff(
+        self, progress: Progress | None = None, *, mode: str = "reconstruct"
+    ) -> tuple[Tradeoff, ModelAnalysis]:
+        """MACs against validation agreement as the swap grows (``measure_tradeoff``), and the
         analysis it ranked from."""
         result = swap_from_source(
             self.source,
@@ -139,13 +262,20 @@ class Workflow:
         )
         if result.original is None or result.analysis is None:
             raise SelectionError("the trade-off needs the model's input shape")
-        tradeoff = measure_tradeoff(
-            result.original,
-            result.analysis,
-            self.load(result),
-            holdout=self.holdout,
-            calibration=self.calibration,
-            batch_size=self.batch_size,
-            progress=progress,
-        )
+        data = self.load(result)
+        original = result.original.to(self.runtime.device)
+        try:
+            batch_size, _lowered = self.batch_size_for(original, data)
+            tradeoff = measure_tradeoff(
+                original,
+                result.analysis,
+                self.split(data, mode),
+                calibration=self.calibration,
+                batch_size=batch_size,
+                progress=progress,
+                runtime=self.runtime,
+                budget_bytes=self.budget_bytes,
+            )
+        finally:
+            original.cpu()
         return tradeoff, result.analysis

@@ -1,5 +1,8 @@
 """The Model tab's fidelity text: its extra table columns, the held-out summary lines, the
-recovery's stages and the trade-off curve in words (torch-free, like every report module)."""
+recovery's stages and the trade-off curve in words (torch-free, like every report module).
+
+A fidelity measured on the three splits says so ("Test split (500 samples …)") and gives
+each share its 95% interval; one recorded before them reads as it always did."""
 
 from __future__ import annotations
 
@@ -10,7 +13,14 @@ from rich.text import Text
 from ..model.analysis import ModelAnalysis, ModelLayer
 from ..model.fidelity import Fidelity, LayerFidelity
 from ..model.tradeoff import Tradeoff, TradeoffPoint
-from .fidelity import STAGE_NAMES, format_share
+from .fidelity import (
+    STAGE_NAMES,
+    format_interval,
+    format_share,
+    format_share_interval,
+    split_text,
+    validation_text,
+)
 from .format import format_short
 from .model import table_columns
 from .swap import format_error
@@ -81,16 +91,51 @@ def _figure(fidelity: Fidelity) -> tuple[str, float | None, float | None]:
     return "", None, None
 
 
+def _interval(fidelity: Fidelity) -> str:
+    """The interval of ``_figure``'s swapped share, with a leading space (or nothing)."""
+    name = _figure(fidelity)[0]
+    interval = (
+        fidelity.swapped_accuracy_interval if name == "accuracy" else fidelity.agreement_interval
+    )
+    return f" {format_interval(interval)}" if interval is not None and name else ""
+
+
+def _where(fidelity: Fidelity) -> str:
+    """ "Held out" (a recording made before the splits) or "Test split"."""
+    return "Held out" if fidelity.split is None else "Test split"
+
+
 def fidelity_line(fidelity: Fidelity, swapped: int) -> str:
-    """One line: the held-out accuracy (or agreement) and output error, original → swapped."""
+    """One line: the test split's accuracy (or agreement) with its interval and the output
+    error, original → swapped; the split and the validation figure when there are."""
     name, original, after = _figure(fidelity)
-    parts = [f"Held out ({fidelity.evaluated:,} samples, {swapped} swapped):"]
+    parts = [f"{_where(fidelity)} ({fidelity.evaluated:,} samples, {swapped} swapped):"]
     if name:
-        parts.append(f"{name} {format_share(original)} → {format_share(after)},")
+        parts.append(
+            f"{name} {format_share(original)} → {format_share(after)}{_interval(fidelity)},"
+        )
     if name == "accuracy" and fidelity.agreement is not None:
-        parts.append(f"agreement {format_share(fidelity.agreement)},")
+        agreement = format_share_interval(fidelity.agreement, fidelity.agreement_interval)
+        parts.append(f"agreement {agreement},")
     parts.append(f"output error 0 → {format_error(fidelity.output_error)}")
-    return " ".join(parts)
+    return " ".join(parts) + _context(fidelity)
+
+
+def _context(fidelity: Fidelity) -> str:
+    """ "; chosen on validation …; split fit … · validation … · test …" (or nothing)."""
+    tail = ""
+    if fidelity.validation is not None:
+        tail += f"; chosen on validation: {validation_text(fidelity.validation)}"
+    if fidelity.split is not None:
+        tail += f"; {split_text(fidelity.split)}"
+    return tail
+
+
+def _stage_figure(stage: Fidelity, name: str) -> str:
+    """A stage's swapped share with its interval, or its output error where there is none."""
+    if not name:
+        return format_error(stage.output_error)
+    return format_share(_figure(stage)[2]) + _interval(stage)
 
 
 def stages_line(stages: Sequence[Fidelity]) -> str:
@@ -99,14 +144,15 @@ def stages_line(stages: Sequence[Fidelity]) -> str:
         return ""
     name, original, _after = _figure(stages[0])
     steps = [
-        f"{STAGE_NAMES.get(stage.stage or '', stage.stage or '?')} "
-        f"{format_share(_figure(stage)[2]) if name else format_error(stage.output_error)}"
+        f"{STAGE_NAMES.get(stage.stage or '', stage.stage or '?')} {_stage_figure(stage, name)}"
         for stage in stages
     ]
     errors = " → ".join(format_error(stage.output_error) for stage in stages)
-    held_out = f"{stages[0].evaluated:,} held out"
+    where = "held out" if stages[0].split is None else "test"
+    held_out = f"{stages[0].evaluated:,} {where}"
     head = f"Recovered ({held_out}, {name} {format_share(original)} as is): " if name else ""
-    return (head or f"Recovered ({held_out}): ") + " → ".join(steps) + f"; output error {errors}"
+    line = (head or f"Recovered ({held_out}): ") + " → ".join(steps) + f"; output error {errors}"
+    return line + _context(stages[-1])
 
 
 def point_score(point: TradeoffPoint) -> float | None:
@@ -125,4 +171,8 @@ def tradeoff_line(tradeoff: Tradeoff, budget: float) -> str:
     )
     picked = len(tradeoff.largest_prefix(budget)) if tradeoff.classifier else None
     tail = f"; g swaps {picked} (≥ {format_share(budget)})" if picked is not None else ""
+    if tradeoff.split is not None:
+        tail += f"; on {tradeoff.evaluated:,} validation samples"
+        note = tradeoff.resolution_note(budget) if tradeoff.classifier and budget < 1 else None
+        tail += f"; {note}" if note else ""
     return f"Trade-off, MACs {what} as layers join: {points}{tail}"

@@ -1,0 +1,388 @@
+"""Figures on data the tool never touched: agreement:X on validation, reported on test; early
+stopping; the device and the memory budget; torchrun with two processes against one."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+
+from sepconv_tui.cli import main
+from sepconv_tui.core.interval import wilson_interval
+from sepconv_tui.model.data import load_data
+from sepconv_tui.model.distributed import LOCAL
+from sepconv_tui.model.recover import ValidationScore, distill, reconstruct
+from sepconv_tui.model.source import build_model
+from sepconv_tui.model.swap import swap_convs
+from sepconv_tui.model.workflow import Workflow
+
+ROOT = Path(__file__).resolve().parent.parent
+TINY = f"{Path(__file__).parent / 'models' / 'tiny_classifier.py'}:build"
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """The tiny classifier with seeded weights (its batch norm given real statistics) and
+    400 seeded labelled samples whose labels are its own top-1 with a share flipped."""
+    folder = tmp_path_factory.mktemp("tiny")
+    torch.manual_seed(3)
+    model = build_model(TINY, real=True).module
+    generator = torch.Generator().manual_seed(4)
+    inputs = torch.randn(400, 3, 8, 8, generator=generator)
+    model.train()
+    with torch.no_grad():
+        model(inputs)  # batch norm's running statistics, as training would leave them
+    model.eval()
+    with torch.no_grad():
+        labels = model(inputs).argmax(1)
+    flipped = torch.rand(400, generator=generator) < 0.1
+    labels[flipped] = (labels[flipped] + 1) % 10
+    torch.save(model.state_dict(), folder / "tiny.pt")
+    torch.save({"inputs": inputs, "labels": labels}, folder / "data.pt")
+    return {"dir": folder, "weights": folder / "tiny.pt", "data": folder / "data.pt"}
+
+
+def trained(tiny: dict[str, Any]) -> torch.nn.Module:
+    """The tiny classifier with its weights, in eval mode."""
+    model = build_model(TINY, real=True).module
+    model.load_state_dict(torch.load(tiny["weights"]))
+    return model.eval()
+
+
+def run_cli(capsys: pytest.CaptureFixture[str], *arguments: str) -> tuple[int, str, str]:
+    """Run the CLI in-process; (exit code, stdout, stderr)."""
+    try:
+        code = main(list(arguments))
+    except SystemExit as exit_:
+        code = int(exit_.code or 0)
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_agreement_is_chosen_on_validation_and_reported_on_test(tiny: dict[str, Any]) -> None:
+    """agreement:X picks the largest prefix whose *validation* agreement ≥ X; the figures
+    reported are the chosen swap's on the *test* split (recomputed here), with their
+    intervals, and the validation figure sits beside them — here the two differ."""
+    flow = Workflow(TINY, str(tiny["data"]), weights=str(tiny["weights"]), calibration=64)
+    tradeoff, _analysis = flow.tradeoff()
+    assert tradeoff.split is not None and tradeoff.evaluated == tradeoff.split.validation
+    budget = sorted(point.agreement for point in tradeoff.points if point.agreement)[-2]
+    chosen = tradeoff.largest_prefix(budget)
+    assert chosen, "the budget should pick at least one layer"
+    point = next(point for point in tradeoff.points if point.swapped == chosen)
+    assert point.agreement is not None and point.agreement >= budget
+
+    recovery = Workflow(
+        TINY,
+        str(tiny["data"]),
+        weights=str(tiny["weights"]),
+        selection=f"agreement:{budget}",
+        calibration=64,
+    ).recover("reconstruct")
+    assert set(recovery.result.swapped) == set(chosen)
+    final = recovery.final
+    assert final.validation is not None
+    assert final.validation.agreement == pytest.approx(point.agreement)
+    assert final.validation.evaluated == tradeoff.evaluated
+    assert final.validation.budget == pytest.approx(budget)
+    # The test figures, by hand: the recovered model against the original on the last samples.
+    data = load_data(str(tiny["data"]), input_shape=(1, 3, 8, 8))
+    test = data.tail(recovery.split.test)
+    original = trained(tiny)
+    with torch.no_grad():
+        agree = int(
+            (recovery.model.eval()(test.inputs).argmax(1) == original(test.inputs).argmax(1)).sum()
+        )
+    assert final.evaluated == len(test) == recovery.split.test
+    assert final.agreement == pytest.approx(agree / len(test))
+    assert final.agreement_interval == pytest.approx(wilson_interval(agree, len(test)))
+    assert final.agreement != pytest.approx(final.validation.agreement)
+    written = recovery.to_dict()
+    assert written["split"] == recovery.split.to_dict()
+    assert sum(written["split"].values()) == 400
+    stage = written["stages"][-1]
+    assert stage["swapped"]["agreement_interval"] == pytest.approx(list(final.agreement_interval))
+    assert stage["validation"]["agreement"] == pytest.approx(point.agreement)
+
+
+def test_a_validation_split_too_small_for_the_budget_is_said(tiny: dict[str, Any]) -> None:
+    """agreement:0.999 needs ~3,800 validation samples; the note says so and how many."""
+    flow = Workflow(
+        TINY,
+        str(tiny["data"]),
+        weights=str(tiny["weights"]),
+        selection="agreement:0.999",
+        calibration=64,
+    )
+    fidelity = flow.fidelity()
+    assert any(
+        "cannot resolve agreement ≥ 99.9%" in note and "3,838" in note for note in fidelity.notes
+    )
+    assert fidelity.split is not None and fidelity.evaluated == fidelity.split.test
+
+
+def _state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    return {key: value.clone() for key, value in model.state_dict().items()}
+
+
+def test_early_stopping_stops_and_restores_the_best_weights(tiny: dict[str, Any]) -> None:
+    """A learning rate that wrecks the student: no check beats the start, so distillation
+    stops after `patience` checks and hands back the start's weights unchanged. A sane one
+    improves, and what it hands back scores its best validation figure."""
+    original = trained(tiny)
+    data = load_data(str(tiny["data"]), input_shape=(1, 3, 8, 8))
+    fit, validation = data.head(240), data.tail(160).head(80)
+    swapped = swap_convs(original, "all").model.eval()
+    reconstruct(original, swapped, ["conv1", "conv2"], fit, calibration=64)
+    start = _state(swapped)
+    wrecked = distill(
+        original, swapped, fit, validation, steps=500, lr=5.0, patience=2, check_every=5
+    )
+    assert wrecked.stopped == "patience" and wrecked.steps == 10 and wrecked.best_step == 0
+    for key, value in swapped.state_dict().items():
+        assert torch.equal(value, start[key]), key
+
+    result = distill(
+        original, swapped, fit, validation, steps=60, lr=3e-3, patience=50, check_every=5
+    )
+    assert result.stopped == "steps" and result.steps == 60 and result.best_step > 0
+    assert result.checks == 13  # the start, then every 5 steps
+    agreement, error = ValidationScore(original, validation, 64, LOCAL).score(swapped)
+    assert agreement == pytest.approx(result.best_agreement)
+    assert error == pytest.approx(result.best_output_error)
+
+    timed = distill(original, swapped, fit, validation, steps=10_000, max_time=0.001)
+    assert timed.stopped == "time" and timed.steps < 10_000
+
+
+def test_device_cuda_without_cuda_is_one_line_exit_2(
+    capsys: pytest.CaptureFixture[str], tiny: dict[str, Any]
+) -> None:
+    """--device cuda on a machine without CUDA: exit 2 and one line, as bench says it."""
+    if torch.cuda.is_available():
+        pytest.skip("CUDA is available here")
+    for command in ("fidelity", "model"):
+        code, _out, err = run_cli(
+            capsys,
+            command,
+            TINY,
+            "--weights",
+            str(tiny["weights"]),
+            "--swap",
+            "agreement:0.9" if command == "model" else "all",
+            "--data",
+            str(tiny["data"]),
+            "--device",
+            "cuda",
+        )
+        assert code == 2, err
+        assert err.count("\n") == 1 and "--device cuda: CUDA is not available" in err
+    code, _out, err = run_cli(
+        capsys, "fidelity", TINY, "--data", str(tiny["data"]), "--device", "tpu"
+    )
+    assert code == 2 and "--device" in err
+
+
+def test_reconstruction_over_the_memory_budget_names_the_calibration_that_fits(
+    capsys: pytest.CaptureFixture[str], tiny: dict[str, Any], tmp_path: Path
+) -> None:
+    """--memory-budget-mb 1: 256 calibration samples of the tiny model's targets do not fit;
+    exit 2 naming the count that does, and that count then runs."""
+    out = tmp_path / "out"
+    arguments = [
+        "swap",
+        TINY,
+        "--weights",
+        str(tiny["weights"]),
+        "--swap",
+        "all",
+        "--data",
+        str(tiny["data"]),
+        "--memory-budget-mb",
+        "1",
+        "--out",
+        str(out),
+    ]
+    code, _out, err = run_cli(capsys, *arguments)
+    assert code == 2 and err.count("\n") == 1, err
+    assert "--calibration 256: reconstruction would hold" in err and "over the memory budget" in err
+    fits = int(err.split("; --calibration ")[1].split(" fits")[0].replace(",", ""))
+    # The estimate: (targets + 3 × the largest activation) per sample, float32.
+    per_sample = 4 * ((12 + 16) * 64 + 3 * 16 * 64)
+    assert fits == 2**20 // per_sample
+    assert not out.exists()
+    code, _out, err = run_cli(capsys, *arguments, "--calibration", str(fits))
+    assert code == 0, err
+
+
+def _torchrun(processes: int, out: Path, *extra: str) -> str:
+    """``torchrun --standalone --nproc_per_node=N -m sepconv_tui swap …`` on the CPU (gloo)."""
+    command = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        f"--nproc_per_node={processes}",
+        "-m",
+        "sepconv_tui",
+    ]
+    if processes == 1:
+        command = [sys.executable, "-m", "sepconv_tui"]  # no torchrun: one plain process
+    environment = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
+    result = subprocess.run(
+        [*command, *extra, "--out", str(out)] if "swap" in extra else [*command, *extra],
+        capture_output=True,
+        text=True,
+        env=environment,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    return result.stdout
+
+
+def test_two_torchrun_processes_give_one_process_model_and_fidelity(
+    tiny: dict[str, Any], tmp_path: Path
+) -> None:
+    """torchrun with 2 CPU processes (gloo): each takes its shard of every split, the normal
+    equations and counts are all-reduced, rank 0 writes — the same weights (to float
+    summation order) and the same fidelity as one process; fidelity.json says world_size 2."""
+    swap = [
+        "swap",
+        TINY,
+        "--weights",
+        str(tiny["weights"]),
+        "--swap",
+        "all",
+        "--data",
+        str(tiny["data"]),
+        "--recover",
+        "reconstruct",
+        "--calibration",
+        "101",
+    ]
+    _torchrun(1, tmp_path / "one", *swap)
+    _torchrun(2, tmp_path / "two", *swap)
+    one, two = (torch.load(tmp_path / name / "swapped.pt") for name in ("one", "two"))
+    assert one.keys() == two.keys()
+    for key in one:
+        assert torch.allclose(one[key], two[key], rtol=1e-5, atol=1e-6), key
+    fidelity_one, fidelity_two = (
+        json.loads((tmp_path / name / "fidelity.json").read_text()) for name in ("one", "two")
+    )
+    assert fidelity_one["world_size"] == 1 and fidelity_two["world_size"] == 2
+    assert fidelity_one["split"] == fidelity_two["split"]
+    for stage_one, stage_two in zip(fidelity_one["stages"], fidelity_two["stages"], strict=True):
+        assert stage_one["evaluated"] == stage_two["evaluated"] == fidelity_one["split"]["test"]
+        assert stage_two["world_size"] == 2
+        for side in ("original", "swapped"):
+            assert stage_one[side]["accuracy"] == stage_two[side]["accuracy"]
+        assert stage_one["swapped"]["agreement"] == stage_two["swapped"]["agreement"]
+        assert stage_one["swapped"]["output_error"] == pytest.approx(
+            stage_two["swapped"]["output_error"], rel=1e-5
+        )
+    # Distillation under DistributedDataParallel: it runs, checks validation, and rank 0 writes.
+    _torchrun(2, tmp_path / "distilled", *swap[:-4], "--recover", "distill", "--steps", "12")
+    distilled = json.loads((tmp_path / "distilled" / "fidelity.json").read_text())
+    assert [stage["stage"] for stage in distilled["stages"]] == ["svd", "reconstruct", "distill"]
+    assert distilled["world_size"] == 2 and 1 <= distilled["distill"]["steps"] <= 12
+    assert distilled["distill"]["checks"] >= 2  # the start, and at least the last step
+    # fidelity under torchrun: rank 0 alone prints, the counts summed over both.
+    measure = [
+        "fidelity",
+        TINY,
+        "--weights",
+        str(tiny["weights"]),
+        "--swapped",
+        str(tmp_path / "two"),
+        "--data",
+        str(tiny["data"]),
+        "--json",
+    ]
+    alone = json.loads(_torchrun(1, tmp_path, *measure))
+    together = json.loads(_torchrun(2, tmp_path, *measure))
+    assert together["world_size"] == 2 and together["evaluated"] == alone["evaluated"] == 400
+    assert together["swapped"]["agreement"] == alone["swapped"]["agreement"]
+    assert together["swapped"]["output_error"] == pytest.approx(
+        alone["swapped"]["output_error"], rel=1e-5
+    )
+
+
+def test_tables_and_the_tab_lines_show_intervals_and_the_split(
+    capsys: pytest.CaptureFixture[str], tiny: dict[str, Any]
+) -> None:
+    """The CLI table: `share [lo–hi]` and n, the split in the title; the Model tab's line the
+    same figures; a fidelity recorded before the splits reads as it always did."""
+    from sepconv_tui.model.fidelity import Fidelity
+    from sepconv_tui.report import model_fidelity
+
+    code, printed, err = run_cli(
+        capsys,
+        "fidelity",
+        TINY,
+        "--weights",
+        str(tiny["weights"]),
+        "--swap",
+        "all",
+        "--data",
+        str(tiny["data"]),
+        "--test",
+        "100",
+    )
+    assert code == 0, err
+    flat = " ".join(printed.split())  # Rich wraps the title at the terminal's width
+    assert "Fidelity on 100 test samples (split fit 220 · validation 80 · test 100)" in flat
+    code, markdown, err = run_cli(
+        capsys,
+        "fidelity",
+        TINY,
+        "--weights",
+        str(tiny["weights"]),
+        "--swap",
+        "all",
+        "--data",
+        str(tiny["data"]),
+        "--test",
+        "100",
+        "--markdown",
+    )
+    measured = json.loads(
+        run_cli(
+            capsys,
+            "fidelity",
+            TINY,
+            "--weights",
+            str(tiny["weights"]),
+            "--swap",
+            "all",
+            "--data",
+            str(tiny["data"]),
+            "--test",
+            "100",
+            "--json",
+        )[1]
+    )
+    low, high = measured["swapped"]["agreement_interval"]
+    share = measured["swapped"]["agreement"]
+    shown = f"{100 * share:.1f}% [{100 * low:.1f}–{100 * high:.1f}]"
+    assert f"| Top-1 agreement | 100.0% | {shown} | 100 |" in markdown
+    assert shown in flat
+    fidelity = Fidelity.from_dict(measured)
+    line = model_fidelity.fidelity_line(fidelity, 2)
+    assert line.startswith("Test split (100 samples, 2 swapped): accuracy")
+    assert shown in line and line.endswith("split fit 220 · validation 80 · test 100")
+    old = {key: value for key, value in measured.items() if key not in ("split", "world_size")}
+    old["swapped"] = {
+        key: measured["swapped"][key] for key in ("accuracy", "agreement", "output_error")
+    }
+    old["original"] = {"accuracy": measured["original"]["accuracy"]}
+    recorded = Fidelity.from_dict(old)
+    assert recorded.agreement_interval is None and recorded.split is None
+    assert model_fidelity.fidelity_line(recorded, 2).startswith("Held out (100 samples")
+    assert "[" not in model_fidelity.fidelity_line(recorded, 2)
