@@ -266,6 +266,11 @@ def add_swap_parser(subcommands: Any) -> None:
     swap_parser.add_argument(
         "--json", dest="format", action="store_const", const="json", help="print the plan JSON"
     )
+    swap_parser.add_argument(
+        "--onnx",
+        action="store_true",
+        help="also write DIR/swapped.onnx, checked in ONNX Runtime (the [deploy] extra)",
+    )
     add_data_arguments(swap_parser, required=False)
     group = swap_parser.add_argument_group("recovery (needs --data)")
     group.add_argument(
@@ -345,7 +350,15 @@ def run_swap(arguments: argparse.Namespace) -> int:
                     init=arguments.init,
                     input_shape=given.input_shape,
                 )
+        if arguments.onnx:
+            from ..model.export import require_deploy
+
+            require_deploy()
         written = save(result, out, fidelity=recovery.to_dict() if recovery else None)
+        if arguments.onnx:
+            from ..model.export import export_swap
+
+            written.append(Path(export_swap(result, out).path))
     except UserError as error:
         return fail("swap", error)
     if arguments.format == "json":
