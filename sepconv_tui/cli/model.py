@@ -460,6 +460,10 @@ def run_bench_model(arguments: argparse.Namespace) -> int:
         input_shape = None
         if arguments.input_shape is not None:
             input_shape = parse_input_shape(arguments.input_shape)
+        from .runtime import run_per_layer, selected_runtimes
+
+        if arguments.per_layer:
+            return run_per_layer(arguments, selection, source, input_shape)
         from ..model.bench import MODEL_MIN_RUN_TIME_S, benchmark_model
 
         result = benchmark_model(
@@ -473,6 +477,7 @@ def run_bench_model(arguments: argparse.Namespace) -> int:
             weights=arguments.weights,
             budget_bytes=budget * 1024 * 1024 if budget is not None else None,
             min_run_time=arguments.min_run_time or MODEL_MIN_RUN_TIME_S,
+            runtimes=selected_runtimes(arguments),
         )
     except UserError as error:
         return fail("bench", error)
