@@ -32,6 +32,7 @@ from .common import (
     fail,
     float_in_range,
 )
+from .runtime import add_speedup_arguments, resolve_speedup_arguments
 
 if TYPE_CHECKING:
     from ..model.workflow import Workflow
@@ -41,7 +42,9 @@ SWAP_HELP = (
     "saving (default: every candidate whose block has fewer params), all, none, "
     "top:N (the N saving the most MACs), max-error:X (those whose SVD error is ≤ X; needs "
     "weights), agreement:X (the most layers whose swap, reconstructed, keeps top-1 agreement "
-    "≥ X on --data), or layer names and globs: 'layer1.*,conv1'"
+    "≥ X on --data), speedup:X (the fewest layers whose swap makes the model X times "
+    "faster, timed on --runtime; ranked by agreement per time saved with --data), or layer "
+    "names and globs: 'layer1.*,conv1'"
 )
 SOURCE_HELP = "torchvision:NAME, timm:NAME, package.module:callable or path/to/file.py:callable"
 INPUT_SHAPE_HELP = "input shape (default: the one the model was published for, else 1,3,224,224)"
@@ -72,6 +75,7 @@ def add_model_arguments(parser: argparse.ArgumentParser, *, weights_help: str) -
     parser.add_argument("--swap", default="saving", help=SWAP_HELP)
     parser.add_argument("--depth-multiplier", default="1", metavar="M", help=DEPTH_HELP)
     parser.add_argument("--weights", metavar="STATE_DICT", help=weights_help)
+    add_speedup_arguments(parser)
 
 
 def add_input_shape_argument(parser: Any) -> None:
@@ -205,6 +209,7 @@ def run_model(arguments: argparse.Namespace) -> int:
     try:
         given = read_model_arguments(arguments)
         with stderr_progress() as progress:
+            given = resolve_speedup_arguments(arguments, given, progress, workflow)
             given = resolve_agreement(arguments, given, progress)
         input_shape = given.input_shape
         if input_shape is None and arguments.resolution is not None:
@@ -332,6 +337,7 @@ def run_swap(arguments: argparse.Namespace) -> int:
         from ..model.swap import save, swap_from_source
 
         with stderr_progress() as progress:
+            given = resolve_speedup_arguments(arguments, given, progress, workflow)
             recovery = None
             if arguments.data is not None:
                 recovery = workflow(arguments, given).recover(
@@ -420,6 +426,7 @@ def run_fidelity(arguments: argparse.Namespace) -> int:
         if arguments.swapped is not None and arguments.swap != "saving":
             return fail("fidelity", "--swap and --swapped DIR exclude each other")
         with stderr_progress() as progress:
+            given = resolve_speedup_arguments(arguments, given, progress, workflow)
             fidelity = workflow(arguments, given).fidelity(progress)
     except UserError as error:
         return fail("fidelity", error)
