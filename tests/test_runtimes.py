@@ -191,3 +191,21 @@ def test_a_cancelled_timing_kills_its_child() -> None:
             cancelled=lambda: bool(seen),
         )
     assert seen  # it was cancelled once it had started, not before
+
+
+def test_result_and_report_modules_load_neither_torch_nor_onnx() -> None:
+    """The data the app's child sends back (LayerBench, SpeedupChoice, ExportResult) and their
+    reports import no torch, onnx, onnxruntime or Textual."""
+    import subprocess
+
+    code = (
+        "import sepconv_tui.model.bench, sepconv_tui.model.speedup, sepconv_tui.model.export, "
+        "sepconv_tui.model.runtime, sepconv_tui.report.layer_bench, "
+        "sepconv_tui.report.runtimes, sepconv_tui.report.export, sepconv_tui.cli\n"
+        "import sys; print(*(name in sys.modules for name in "
+        "('torch', 'onnx', 'onnxruntime', 'textual')))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert result.stdout.split() == ["False"] * 4

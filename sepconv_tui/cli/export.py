@@ -77,6 +77,12 @@ def run_export(arguments: argparse.Namespace) -> int:
         from ..model.export import export_source, failure_message, require_deploy
 
         require_deploy()
+        from .model import workflow
+        from .progress import stderr_progress
+        from .runtime import resolve_speedup_arguments
+
+        with stderr_progress() as progress:
+            given = resolve_speedup_arguments(arguments, given, progress, workflow)
         samples, sample_source = _samples(arguments, str(given.source), given.input_shape)
         result = export_source(
             str(given.source),

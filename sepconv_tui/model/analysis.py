@@ -508,8 +508,8 @@ class ModelAnalysis:
             )
         if selection.rule == "speedup":
             raise SelectionError(
-                f"--swap {selection} times each layer on a runtime first "
-                "(model.speedup.choose_by_speed)"
+                f"--swap {selection} times each layer where it runs before it picks: the "
+                "model, swap, fidelity and export commands resolve it (model.speedup)"
             )
         if selection.rule == "max-error":
             if any(layer.error is None for layer in candidates):
