@@ -90,10 +90,16 @@ class SpeedupChoice:
             if self.measured is not None
             else ""
         )
+        short = (
+            f"; the measurement falls short of {self.target:g}× (timed alone, the layers save "
+            "more than inside the model): ask for more"
+            if self.measured is not None and self.measured < self.target
+            else ""
+        )
         return (
             f"--swap speedup:{self.target:g} on {self.runtime}: {len(self.chosen)} of "
             f"{len(self.saved_s)} candidates by {self.ranking}, predicted {self.predicted:.2f}× "
-            f"(from each layer's time){measured}"
+            f"(from each layer's time){measured}{short}"
         )
 
 
