@@ -126,7 +126,8 @@ def test_swap_onnx_writes_swapped_onnx_beside_swapped_pt(
         "reflect": 1,
         "depthwise": 1,
     }
-    assert "swapped.onnx" in stdout
+    assert "swapped.onnx: ONNX Runtime's outputs equal PyTorch's to" in stdout
+    assert "2 swapped layers are a Conv with group = C_in" in stdout
 
 
 @pytest.mark.parametrize(

@@ -361,10 +361,12 @@ def run_swap(arguments: argparse.Namespace) -> int:
 
             require_deploy()
         written = save(result, out, fidelity=recovery.to_dict() if recovery else None)
+        exported = None
         if arguments.onnx:
             from ..model.export import export_swap
 
-            written.append(Path(export_swap(result, out).path))
+            exported = export_swap(result, out)
+            written.append(Path(exported.path))
     except UserError as error:
         return fail("swap", error)
     if arguments.format == "json":
@@ -372,6 +374,12 @@ def run_swap(arguments: argparse.Namespace) -> int:
         return EXIT_MATCH
     console = Console()
     console.print(swap_report.render(result, [str(path) for path in written]))
+    if exported is not None:
+        print(
+            f"{Path(exported.path).name}: ONNX Runtime's outputs equal PyTorch's to "
+            f"{exported.relative_error:.1e} (relative); {exported.swapped_layers} swapped layers "
+            "are a Conv with group = C_in"
+        )
     if recovery is not None:
         console.print(fidelity_report.render_recovery(recovery))
     elif (
