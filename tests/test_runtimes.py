@@ -168,6 +168,7 @@ def test_predicted_speed_ratio_and_marks_are_arithmetic_on_the_rows() -> None:
     assert bench.convs_s("eager") == 8 and bench.other_s("eager") == 2
     assert bench.predicted_speed_ratio({"a"}, "eager") == pytest.approx(10 / 7)
     assert bench.predicted_speed_ratio({"a", "b"}, "eager") == pytest.approx(10 / 5)
+    assert bench.predicted_latency_s(("a", "b"), "eager") == pytest.approx(5)
     assert not rows[0].far_below("eager") and rows[1].far_below("eager")
 
 

@@ -511,12 +511,16 @@ class LayerBench:
         """The model's time outside its candidate convs: whole model minus its convs."""
         return self.model[runtime].median_s - self.convs_s(runtime)
 
+    def predicted_latency_s(self, names: Sequence[str] | frozenset[str], runtime: str) -> float:
+        """A pass's predicted time with ``names`` swapped: the whole model less what they save
+        (what the Model tab's trade-off chart plots against agreement instead of MACs)."""
+        saved = sum(row.saved_s(runtime) for row in self.rows if row.name in names)
+        return self.model[runtime].median_s - saved
+
     def predicted_speed_ratio(self, names: Sequence[str] | frozenset[str], runtime: str) -> float:
         """Whole-model speed-up predicted for swapping ``names``: T ÷ (T − Σ time saved)."""
-        total = self.model[runtime].median_s
-        saved = sum(row.saved_s(runtime) for row in self.rows if row.name in names)
-        remaining = total - saved
-        return total / remaining if remaining > 0 else float("inf")
+        remaining = self.predicted_latency_s(names, runtime)
+        return self.model[runtime].median_s / remaining if remaining > 0 else float("inf")
 
     @property
     def swapped_names(self) -> frozenset[str]:
