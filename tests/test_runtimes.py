@@ -210,3 +210,20 @@ def test_result_and_report_modules_load_neither_torch_nor_onnx() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
     )
     assert result.stdout.split() == ["False"] * 4
+
+
+@pytest.mark.deploy
+def test_per_layer_on_onnx_runtime(capsys: pytest.CaptureFixture[str]) -> None:
+    """--per-layer --runtime onnxruntime: every candidate exported and timed alone in ONNX
+    Runtime, with the runtime's version and the whole model's split."""
+    pytest.importorskip("onnxruntime")
+    code, stdout, stderr = run_cli(
+        capsys, "bench", "--model", CUSTOM, "--input-shape", "1,3,16,16", "--per-layer",
+        "--runtime", "onnxruntime", "--json", *QUICK,
+    )  # fmt: skip
+    assert code == 0, stderr
+    document = json.loads(stdout)
+    assert [row["name"] for row in document["layers"]] == ["stem", "same", "reflect", "shared"]
+    assert all(list(row["runtimes"]) == ["onnxruntime"] for row in document["layers"])
+    entry = document["runtimes"]["onnxruntime"]
+    assert entry["version"].startswith("onnxruntime ") and entry["model"]["median_s"] > 0
