@@ -14,7 +14,7 @@ from typing import Any
 
 from .. import __version__
 from ..core.spec import SpecError
-from . import layer, model
+from . import export, layer, model
 from .common import EXIT_BAD_ARGUMENTS, EXIT_MATCH, OneLineParser
 from .layer import LAYER_FLAGS, add_layer_arguments, spec_from_arguments
 
@@ -29,6 +29,7 @@ COMMANDS: dict[str, tuple[Callable[[Any], None], Callable[[argparse.Namespace], 
     "model": (model.add_model_parser, model.run_model),
     "swap": (model.add_swap_parser, model.run_swap),
     "fidelity": (model.add_fidelity_parser, model.run_fidelity),
+    "export": (export.add_export_parser, export.run_export),
 }
 
 

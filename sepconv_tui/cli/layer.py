@@ -21,6 +21,7 @@ from .common import (
     fail,
 )
 from .model import add_bench_model_arguments, run_bench_model
+from .runtime import add_runtime_arguments, run_layer_runtimes
 
 #: CLI flag → LayerSpec field, in the order they appear in --help.
 LAYER_FLAGS: dict[str, str] = {
@@ -155,6 +156,7 @@ def add_bench_parser(subcommands: Any) -> None:
         help="NHWC memory format for the input and weights (default: NCHW)",
     )
     add_bench_model_arguments(bench_parser)
+    add_runtime_arguments(bench_parser)
     add_format_arguments(bench_parser)
 
 
@@ -217,6 +219,8 @@ def run_bench(arguments: argparse.Namespace) -> int:
         if getattr(arguments, flag) is not None:
             option = "--" + flag.replace("_", "-")
             return fail("bench", f"{option} needs --model SOURCE")
+    if arguments.runtime is not None or arguments.per_layer:
+        return run_layer_runtimes(arguments, spec_from_arguments(arguments))
     budget = arguments.memory_budget_mb
     try:
         result = benchmark(

@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import shutil
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -37,6 +37,7 @@ from .common import (
     fail,
     float_in_range,
 )
+from .runtime import add_speedup_arguments, resolve_speedup_arguments
 
 if TYPE_CHECKING:
     from ..model.distributed import Runtime
@@ -47,7 +48,9 @@ SWAP_HELP = (
     "saving (default: every candidate whose block has fewer params), all, none, "
     "top:N (the N saving the most MACs), max-error:X (those whose SVD error is ≤ X; needs "
     "weights), agreement:X (the most layers whose swap, reconstructed, keeps top-1 agreement "
-    "≥ X on --data), or layer names and globs: 'layer1.*,conv1'"
+    "≥ X on --data), speedup:X (the fewest layers whose swap makes the model X times "
+    "faster, timed on --runtime; ranked by agreement per time saved with --data), or layer "
+    "names and globs: 'layer1.*,conv1'"
 )
 SOURCE_HELP = "torchvision:NAME, timm:NAME, package.module:callable or path/to/file.py:callable"
 INPUT_SHAPE_HELP = (
@@ -81,6 +84,7 @@ def add_model_arguments(parser: argparse.ArgumentParser, *, weights_help: str) -
     parser.add_argument("--swap", default="saving", help=SWAP_HELP)
     parser.add_argument("--depth-multiplier", default="1", metavar="M", help=DEPTH_HELP)
     parser.add_argument("--weights", metavar="STATE_DICT", help=weights_help)
+    add_speedup_arguments(parser)
 
 
 def add_input_shape_argument(parser: Any) -> None:
@@ -277,6 +281,7 @@ def run_model(arguments: argparse.Namespace) -> int:
     try:
         given = read_model_arguments(arguments)
         with stderr_progress() as progress:
+            given = resolve_speedup_arguments(arguments, given, progress, workflow)
             given = resolve_agreement(arguments, given, progress)
         input_shape = given.input_shape
         if input_shape is None and arguments.resolution is not None:
@@ -343,6 +348,11 @@ def add_swap_parser(subcommands: Any) -> None:
     )
     swap_parser.add_argument(
         "--json", dest="format", action="store_const", const="json", help="print the plan JSON"
+    )
+    swap_parser.add_argument(
+        "--onnx",
+        action="store_true",
+        help="also write DIR/swapped.onnx, checked in ONNX Runtime (the [deploy] extra)",
     )
     add_data_arguments(swap_parser, required=False)
     group = swap_parser.add_argument_group("recovery (needs --data)")
@@ -428,6 +438,11 @@ def _progress(runtime: Runtime) -> Any:
     return stderr_progress() if runtime.main else nullcontext(None)
 
 
+def _on(runtime: Runtime) -> Callable[[argparse.Namespace, ModelArguments], Workflow]:
+    """``workflow`` bound to ``runtime``, for the speedup:X resolver."""
+    return lambda arguments, given: workflow(arguments, given, runtime)
+
+
 def _fail(command: str, error: UserError | str, runtime: Runtime | None) -> int:
     """``fail`` said once: by rank 0 under torchrun (every rank exits 2)."""
     if runtime is None or runtime.main:
@@ -476,6 +491,7 @@ def run_swap(arguments: argparse.Namespace) -> int:
         from ..model.swap import save, swap_from_source
 
         with started_runtime(arguments) as runtime, _progress(runtime) as progress:
+            given = resolve_speedup_arguments(arguments, given, progress, _on(runtime))
             recovery = None
             if arguments.data is not None:
                 recovery = workflow(arguments, given, runtime).recover(
@@ -503,7 +519,17 @@ def run_swap(arguments: argparse.Namespace) -> int:
                 )
             if not runtime.main:
                 return EXIT_MATCH  # rank 0 alone writes and prints
+            if arguments.onnx:
+                from ..model.export import require_deploy
+
+                require_deploy()
             written = save(result, out, fidelity=recovery.to_dict() if recovery else None)
+            exported = None
+            if arguments.onnx:
+                from ..model.export import export_swap
+
+                exported = export_swap(result, out)
+                written.append(Path(exported.path))
     except UserError as error:
         return _fail("swap", error, runtime)
     if arguments.format == "json":
@@ -511,6 +537,12 @@ def run_swap(arguments: argparse.Namespace) -> int:
         return EXIT_MATCH
     console = Console()
     console.print(swap_report.render(result, [str(path) for path in written]))
+    if exported is not None:
+        print(
+            f"{Path(exported.path).name}: ONNX Runtime's outputs equal PyTorch's to "
+            f"{exported.relative_error:.1e} (relative); {exported.swapped_layers} swapped layers "
+            "are a Conv with group = C_in"
+        )
     if recovery is not None:
         console.print(fidelity_report.render_recovery(recovery))
     elif (
@@ -565,6 +597,7 @@ def run_fidelity(arguments: argparse.Namespace) -> int:
         if arguments.swapped is not None and arguments.swap != "saving":
             return fail("fidelity", "--swap and --swapped DIR exclude each other")
         with started_runtime(arguments) as runtime, _progress(runtime) as progress:
+            given = resolve_speedup_arguments(arguments, given, progress, _on(runtime))
             fidelity = workflow(arguments, given, runtime).fidelity(progress)
     except UserError as error:
         return _fail("fidelity", error, runtime)
@@ -606,6 +639,10 @@ def run_bench_model(arguments: argparse.Namespace) -> int:
         input_shape = None
         if arguments.input_shape is not None:
             input_shape = parse_input_shape(arguments.input_shape)
+        from .runtime import run_per_layer, selected_runtimes
+
+        if arguments.per_layer:
+            return run_per_layer(arguments, selection, source, input_shape)
         from ..model.bench import MODEL_MIN_RUN_TIME_S, benchmark_model
 
         result = benchmark_model(
@@ -619,6 +656,7 @@ def run_bench_model(arguments: argparse.Namespace) -> int:
             weights=arguments.weights,
             budget_bytes=budget * 1024 * 1024 if budget is not None else None,
             min_run_time=arguments.min_run_time or MODEL_MIN_RUN_TIME_S,
+            runtimes=selected_runtimes(arguments),
         )
     except UserError as error:
         return fail("bench", error)

@@ -15,6 +15,8 @@ STAGE_TITLES = {
     "measure": "Measuring held-out fidelity",
     "rank": "Each layer swapped alone",
     "curve": "Growing the swap, measured",
+    "time": "Each layer timed alone",
+    "confirm": "Timing the swapped model",
 }
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ..errors import UserError
@@ -65,6 +65,62 @@ class Timing:
         return cls(**values)
 
 
+#: Where a benchmark can run: PyTorch eager (NCHW or channels-last) and ONNX Runtime (CPU).
+RUNTIMES = ("eager", "eager_channels_last", "onnxruntime")
+#: What ``--runtime`` accepts; "all" is every runtime.
+RUNTIME_CHOICES = ("eager", "onnxruntime", "all")
+
+
+def runtimes_for(choice: str, channels_last: bool = False) -> tuple[str, ...]:
+    """The runtimes ``--runtime choice`` times (eager in channels-last with ``channels_last``)."""
+    if choice == "all":
+        return RUNTIMES
+    if choice == "eager":
+        return ("eager_channels_last",) if channels_last else ("eager",)
+    if choice == "onnxruntime":
+        return ("onnxruntime",)
+    raise BenchError(f"--runtime must be one of {', '.join(RUNTIME_CHOICES)}, got {choice!r}")
+
+
+@dataclass(frozen=True)
+class RuntimeTiming:
+    """Both sides timed on one runtime, in a process of their own, and that runtime's version."""
+
+    runtime: str  # one of RUNTIMES
+    before: Timing  # the standard conv, or the original model
+    after: Timing  # the separable block, or the swapped model
+    version: str  # e.g. "torch 2.14.1", "onnxruntime 1.32.0"
+    threads: int
+
+    @property
+    def speed_ratio(self) -> float:
+        """Before median ÷ after median ("× faster"; below 1 means slower)."""
+        return self.before.median_s / self.after.median_s
+
+    def to_dict(self, before: str, after: str) -> dict[str, Any]:
+        """The JSON object of one runtime, its sides named ``before`` and ``after``."""
+        return {
+            "runtime": self.runtime,
+            "channels_last": self.runtime == "eager_channels_last",
+            before: asdict(self.before),
+            after: asdict(self.after),
+            "speed_ratio": self.speed_ratio,
+            "version": self.version,
+            "threads": self.threads,
+        }
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any], before: str, after: str) -> RuntimeTiming:
+        """The inverse of ``to_dict``."""
+        return cls(
+            values["runtime"],
+            Timing.from_dict(values[before]),
+            Timing.from_dict(values[after]),
+            values["version"],
+            values["threads"],
+        )
+
+
 @dataclass(frozen=True)
 class BenchResult:
     """Both sides timed on one device, with the MAC ratio they should follow and the memory."""
@@ -80,6 +136,9 @@ class BenchResult:
     budget_bytes: int
     torch_version: str
     channels_last: bool = False  # input and weights in NHWC memory format
+    # With --runtime: each runtime timed in its own process (standard and separable above are
+    # the first's); empty when timed here, in this process.
+    runtimes: dict[str, RuntimeTiming] = field(default_factory=dict)
 
     @property
     def speed_ratio(self) -> float:
@@ -103,6 +162,10 @@ class BenchResult:
                 "budget_bytes": self.budget_bytes,
             },
             "torch": self.torch_version,
+            "runtimes": {
+                name: timing.to_dict("standard", "separable")
+                for name, timing in self.runtimes.items()
+            },
             "conventions": {
                 "median_s": "seconds per forward pass (batch included), median over timed blocks",
                 "speed_ratio": "standard median ÷ separable median",
@@ -127,6 +190,10 @@ class BenchResult:
             memory["budget_bytes"],
             values["torch"],
             values.get("channels_last", False),
+            {
+                name: RuntimeTiming.from_dict(timing, "standard", "separable")
+                for name, timing in values.get("runtimes", {}).items()
+            },
         )
 
 

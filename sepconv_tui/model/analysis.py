@@ -21,7 +21,8 @@ Shape = tuple[int, ...]
 
 #: What ``--swap`` accepts, for messages.
 SELECTION_FORMS = (
-    "saving, all, none, top:N, max-error:X, agreement:X, or comma-separated layer names and globs"
+    "saving, all, none, top:N, max-error:X, agreement:X, speedup:X, or comma-separated layer "
+    "names and globs"
 )
 
 
@@ -361,6 +362,7 @@ class Selection:
     patterns: tuple[str, ...] = ()  # layer names or globs, for rule "names"
     max_error: float | None = None  # X of max-error:X
     min_agreement: float | None = None  # X of agreement:X
+    min_speedup: float | None = None  # X of speedup:X (measured whole-model speed-up)
 
     def __str__(self) -> str:
         """The text ``parse_selection`` reads back."""
@@ -370,6 +372,8 @@ class Selection:
             return f"max-error:{self.max_error:g}"
         if self.rule == "agreement":
             return f"agreement:{self.min_agreement:g}"
+        if self.rule == "speedup":
+            return f"speedup:{self.min_speedup:g}"
         if self.rule == "names":
             return ",".join(self.patterns)
         return self.rule
@@ -389,6 +393,16 @@ def parse_selection(text: str) -> Selection:
         return Selection("max-error", max_error=_parse_fraction(text, cleaned, "max-error"))
     if cleaned.startswith("agreement:"):
         return Selection("agreement", min_agreement=_parse_fraction(text, cleaned, "agreement"))
+    if cleaned.startswith("speedup:"):
+        try:
+            speedup = float(cleaned.removeprefix("speedup:").strip())
+        except ValueError:
+            speedup = 0.0
+        if not 1 < speedup <= 1000:  # nan fails too
+            raise SelectionError(
+                f"--swap speedup:X needs a speed-up X above 1 and at most 1000, got {text!r}"
+            )
+        return Selection("speedup", min_speedup=speedup)
     # A "rule:value" form that is not top:N or max-error:X is a typo or a form this version lacks.
     if ":" in cleaned:
         raise SelectionError(f"--swap must be {SELECTION_FORMS}; got {text!r}")
@@ -581,6 +595,11 @@ class ModelAnalysis:
             raise SelectionError(
                 f"--swap {selection} measures the model on data: it needs --data (and the "
                 "model's weights)"
+            )
+        if selection.rule == "speedup":
+            raise SelectionError(
+                f"--swap {selection} times each layer where it runs before it picks: the "
+                "model, swap, fidelity and export commands resolve it (model.speedup)"
             )
         if selection.rule == "max-error":
             if any(layer.error is None for layer in candidates):

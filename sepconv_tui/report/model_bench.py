@@ -15,6 +15,9 @@ from ..core.memory import format_bytes
 from ..model.bench import ModelBenchResult
 from .format import format_ratio, format_shape
 from .latency import timings_markdown, timings_table
+from .runtimes import runtimes_csv, runtimes_markdown, runtimes_table, speed_sentence
+
+MODEL_SIDES = ("Original", "Swapped")
 
 
 def _rows(result: ModelBenchResult) -> list[tuple[str, Timing]]:
@@ -55,8 +58,29 @@ def latency_table(result: ModelBenchResult) -> Table:
     return timings_table(title, "Model", _rows(result), setup_line(result))
 
 
+def runtimes_setup_line(result: ModelBenchResult) -> str:
+    """Threads, input and the swap of a run on several runtimes, each in its own process."""
+    multiplier = result.depth_multiplier
+    shown = f"m = {multiplier}" if isinstance(multiplier, int) else "m per layer"
+    return (
+        f"cpu, {result.threads} thread{'s' if result.threads != 1 else ''} each, fp32 input "
+        f"{format_shape(result.input_shape)}, each runtime in its own process; --swap "
+        f"{result.selection}: {result.swapped_count} of {result.candidates} candidates ({shown})"
+    )
+
+
 def render(result: ModelBenchResult) -> Group:
     """Everything ``sepconv-tui bench --model`` prints."""
+    if result.runtimes:
+        table = runtimes_table(
+            f"{result.source}: measured latency by runtime (forward pass)",
+            MODEL_SIDES,
+            result.runtimes,
+            result.mac_ratio,
+            runtimes_setup_line(result),
+        )
+        sentence = speed_sentence("the swapped model", result.runtimes, result.mac_ratio)
+        return Group(table, Text(sentence, style="bold"))
     return Group(latency_table(result), Text(speed_message(result), style="bold"))
 
 
@@ -67,11 +91,17 @@ def to_json(result: ModelBenchResult) -> str:
 
 def to_markdown(result: ModelBenchResult) -> str:
     """The latency table and the speed sentence as Markdown."""
+    if result.runtimes:
+        sentence = speed_sentence("the swapped model", result.runtimes, result.mac_ratio)
+        table = runtimes_markdown(MODEL_SIDES, result.runtimes, result.mac_ratio)
+        return f"{table}\n_{runtimes_setup_line(result)}_\n\n**{sentence}**\n"
     return timings_markdown("Model", _rows(result), setup_line(result), speed_message(result))
 
 
 def to_csv(result: ModelBenchResult) -> str:
-    """One CSV row per model, with the shared setup in every row."""
+    """One CSV row per model, with the shared setup in every row (per runtime, with runtimes)."""
+    if result.runtimes:
+        return runtimes_csv(MODEL_SIDES, result.runtimes, result.mac_ratio)
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(

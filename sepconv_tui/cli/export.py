@@ -1,0 +1,113 @@
+"""``sepconv-tui export``: the swapped model (and the original) as ONNX, checked in ONNX Runtime.
+
+Exit 0 when every file written matches PyTorch within 1e-4 (relative), 1 when one does not (it
+is not written), 2 on bad input, a model the exporter cannot take, or missing packages.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from ..errors import UserError
+from .common import EXIT_MATCH, EXIT_MISMATCH, fail
+from .model import (
+    add_data_arguments,
+    add_input_shape_argument,
+    add_model_arguments,
+    read_model_arguments,
+)
+
+
+def add_export_parser(subcommands: Any) -> None:
+    """The ``export`` subcommand."""
+    export_parser = subcommands.add_parser(
+        "export",
+        help="write the swapped model as ONNX, checked against PyTorch in ONNX Runtime",
+        description="Export the swapped model (a swap `sepconv-tui swap --out DIR` wrote, or "
+        "--swap made now) through torch.onnx.export(dynamo=True), then run it in ONNX Runtime "
+        "on the sample inputs (--data when given, else random at the input shape) and compare "
+        "with PyTorch: the relative error is printed, and above 1e-4 the file is not written "
+        "and the exit code is 1. Each swapped layer is a Conv node with group = C_in and a "
+        "1×1 Conv. Needs the [deploy] extra (onnx, onnxscript, onnxruntime). Exit 2 on bad "
+        "input or a model the exporter cannot take (the op and the layer are named).",
+    )
+    add_model_arguments(export_parser, weights_help="the original's state_dict")
+    add_input_shape_argument(export_parser)
+    export_parser.add_argument(
+        "--swapped",
+        metavar="DIR",
+        help="the swap `sepconv-tui swap --out DIR` wrote (default: --swap made now by SVD)",
+    )
+    export_parser.add_argument(
+        "--format", dest="export_format", choices=["onnx"], default="onnx", help="onnx"
+    )
+    export_parser.add_argument("--out", metavar="FILE", required=True, help="the ONNX file")
+    export_parser.add_argument(
+        "--original",
+        action="store_true",
+        help="also write the original model beside FILE, as NAME.original.onnx",
+    )
+    add_data_arguments(export_parser, required=False)
+    export_parser.add_argument(
+        "--json", dest="format", action="store_const", const="json", help="print JSON"
+    )
+
+
+def _samples(arguments: argparse.Namespace, source: str, input_shape: Any) -> tuple[Any, str]:
+    """The inputs the check runs on: --data's first samples, or (None, "random")."""
+    if arguments.data is None:
+        return None, "random"
+    from ..model.data import load_data
+    from .model import _data_options
+
+    data = load_data(
+        arguments.data, input_shape=input_shape, source=source, **_data_options(arguments)
+    )
+    return data.inputs, data.description
+
+
+def run_export(arguments: argparse.Namespace) -> int:
+    """Export, check, print; return the exit code."""
+    try:
+        given = read_model_arguments(arguments)
+        if arguments.swapped is not None and arguments.swap != "saving":
+            return fail("export", "--swap and --swapped DIR exclude each other")
+        from ..model.export import export_source, failure_message, require_deploy
+
+        require_deploy()
+        from .model import workflow
+        from .progress import stderr_progress
+        from .runtime import resolve_speedup_arguments
+
+        with stderr_progress() as progress:
+            given = resolve_speedup_arguments(arguments, given, progress, workflow)
+        samples, sample_source = _samples(arguments, str(given.source), given.input_shape)
+        result = export_source(
+            str(given.source),
+            arguments.out,
+            weights=given.weights,
+            swapped_dir=arguments.swapped,
+            selection=given.selection,
+            depth_multiplier=given.depth_multiplier,
+            input_shape=given.input_shape,
+            samples=samples,
+            sample_source=sample_source,
+            original=arguments.original,
+        )
+    except UserError as error:
+        return fail("export", error)
+    from ..report import export as export_report
+
+    if arguments.format == "json":
+        print(export_report.to_json(result))
+    else:
+        from rich.console import Console
+
+        Console().print(export_report.render(result))
+    message = failure_message(result)
+    if message is not None:
+        print(f"sepconv-tui export: {message}", file=sys.stderr)
+        return EXIT_MISMATCH
+    return EXIT_MATCH
