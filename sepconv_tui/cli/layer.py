@@ -136,7 +136,8 @@ def add_network_parser(subcommands: Any) -> None:
         "--resolution",
         type=argument_type(parse_resolution),
         default=None,
-        help="input height and width (32–4096; default: the paper's, 224 or 299)",
+        help="input height and width, or a 1-D network's length in frames (32–4096; "
+        "default: the paper's, 224 or 299; 1000 frames for quartznet)",
     )
     add_format_arguments(network_parser)
 

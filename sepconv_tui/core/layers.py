@@ -258,20 +258,23 @@ def network_block(block: BlockConfig, variant: str) -> nn.Module:
     k, stride, padding = block.kernel_size, block.stride, block.conv_padding
     if block.kind == "pool":
         return nn.MaxPool2d(k, stride, padding)
-    c_in, c_out = block.in_channels, block.out_channels
+    conv: Any = CONV_CLASSES[block.dims]  # see DepthwiseSeparableConv.__init__
+    batch_norm = BATCH_NORM_CLASSES[block.dims]
+    c_in, c_out, dilation = block.in_channels, block.out_channels, block.dilation
+    if block.kind == "head":
+        return conv(c_in, c_out, k, stride, padding, dilation)  # type: ignore[no-any-return]
     if block.kind == "conv" or variant == "standard":
+        activation = [nn.ReLU(inplace=True)] if block.activation else []
         return nn.Sequential(
-            nn.Conv2d(c_in, c_out, k, stride, padding, bias=False),
-            nn.BatchNorm2d(c_out),
-            nn.ReLU(inplace=True),
+            conv(c_in, c_out, k, stride, padding, dilation, bias=False),
+            batch_norm(c_out),
+            *activation,
         )
-    between: list[nn.Module] = (
-        [nn.BatchNorm2d(c_in), nn.ReLU(inplace=True)] if block.bn_between else []
-    )
+    between: list[nn.Module] = [batch_norm(c_in), nn.ReLU(inplace=True)] if block.bn_between else []
     return nn.Sequential(
-        nn.Conv2d(c_in, c_in, k, stride, padding, groups=c_in, bias=False),
+        conv(c_in, c_in, k, stride, padding, dilation, groups=c_in, bias=False),
         *between,
-        nn.Conv2d(c_in, c_out, 1, bias=False),
-        nn.BatchNorm2d(c_out),
+        conv(c_in, c_out, 1, bias=False),
+        batch_norm(c_out),
         nn.ReLU(inplace=True),
     )
