@@ -262,7 +262,7 @@ def network_block(block: BlockConfig, variant: str) -> nn.Module:
     batch_norm = BATCH_NORM_CLASSES[block.dims]
     c_in, c_out, dilation = block.in_channels, block.out_channels, block.dilation
     if block.kind == "head":
-        return conv(c_in, c_out, k, stride, padding, dilation)  # type: ignore[no-any-return]
+        return conv(c_in, c_out, k, stride, padding, dilation)
     if block.kind == "conv" or variant == "standard":
         activation = [nn.ReLU(inplace=True)] if block.activation else []
         return nn.Sequential(
