@@ -333,3 +333,36 @@ async def test_loading_a_layer_sets_the_rank() -> None:
         await settle(pilot)
         assert app.query_one("#dims", Select).value == 2 and not shown(app, "length")
         assert app.comparison.spec == LayerSpec()
+
+
+def test_a_1d_or_3d_model_conv_opens_in_its_rank() -> None:
+    """A model's Conv1d or Conv3d becomes the Layer tab's LayerSpec of that rank."""
+    from dataclasses import replace
+
+    from sepconv_tui.model.analysis import ModelAnalysis
+    from sepconv_tui.model.layer_spec import layer_spec
+
+    recorded = Path(__file__).with_name("data") / "resnet18_analysis.json"
+    analysis = ModelAnalysis.from_dict(json.loads(recorded.read_text()))
+    conv1 = next(layer for layer in analysis.layers if layer.name == "conv1")
+    one = replace(
+        conv1,
+        kernel_size=(33,),  # type: ignore[arg-type]  # i23model widens ModelLayer to any rank
+        stride=(2,),
+        padding=(16,),
+        dilation=(1,),
+        input_shape=(1, 3, 400),
+    )
+    assert layer_spec(one) == LayerSpec(
+        dims=1, out_channels=64, kernel_size=33, stride=2, padding=16, bias=False, length=400
+    )
+    three = replace(
+        conv1,
+        kernel_size=(3, 3, 3),  # type: ignore[arg-type]
+        stride=(1, 1, 1),
+        padding=(1, 1, 1),
+        dilation=(1, 1, 1),
+        input_shape=(1, 3, 16, 112, 112),
+    )
+    spec = layer_spec(three)
+    assert (spec.dims, spec.input_shape, spec.kernel_size) == (3, (1, 3, 16, 112, 112), 3)
