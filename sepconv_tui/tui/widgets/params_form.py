@@ -166,6 +166,7 @@ class ParamsForm(VerticalScroll):
         super().__init__(id=id)
         self._initial = spec
         self._last_posted: FormValues | None = None
+        self._dims = spec.dims  # the rank, also before its selector is mounted
 
     def compose(self) -> ComposeResult:
         """Standard conv, separable block, input; the preset picker and the depthwise geometry
@@ -192,14 +193,15 @@ class ParamsForm(VerticalScroll):
         sizes = ("batch", *spec.spatial_axes)
         yield section(
             "Input",
+            # The selector replaces this line after the first frame: a Select costs start-up time.
             Label("Rank", classes="field-label"),
-            Select(RANK_OPTIONS, value=spec.dims, allow_blank=False, id="dims", compact=True),
+            Label(RANK_OPTIONS[spec.dims - 1][0], id="dims-placeholder"),
             *(w for field in sizes for w in field_widgets(field, getattr(spec, field))),
             id="input-section",
         )
 
     def on_mount(self) -> None:
-        """Mount the preset picker once the first frame is on screen."""
+        """Mount the preset picker and the rank selector once the first frame is on screen."""
         self._last_posted = self.values  # mounting the Inputs changes nothing
         self.call_after_refresh(self._mount_preset_picker)
 
@@ -209,6 +211,13 @@ class ParamsForm(VerticalScroll):
             prompt = "Preset: a published layer…"
             picker = Select(options, prompt=prompt, id="preset", compact=True)
             self.mount(picker, before=0)
+        placeholder = self.query("#dims-placeholder")
+        if self.is_attached and placeholder:
+            selector = Select(
+                RANK_OPTIONS, value=self._dims, allow_blank=False, id="dims", compact=True
+            )
+            self.query_one("#input-section", Grid).mount(selector, after="#dims-placeholder")
+            placeholder.remove()
 
     @staticmethod
     def _separable_geometry(text: dict[str, str]) -> Grid:
@@ -234,9 +243,7 @@ class ParamsForm(VerticalScroll):
     @property
     def dims(self) -> int:
         """The rank the selector shows."""
-        value = self.query_one("#dims", Select).value
-        assert isinstance(value, int)  # allow_blank=False
-        return value
+        return self._dims
 
     def _show_rank(self, dims: int, sizes: LayerSpec | None = None) -> None:
         """Show the input sizes of rank ``dims`` (mounting a missing one, at its size in
@@ -273,7 +280,9 @@ class ParamsForm(VerticalScroll):
     def load(self, spec: LayerSpec) -> None:
         """Fill every field from ``spec`` and post one Changed."""
         with self.prevent(Input.Changed, Switch.Changed, Select.Changed):
-            self.query_one("#dims", Select).value = spec.dims
+            self._dims = spec.dims
+            for selector in self.query("#dims").results(Select):
+                selector.value = spec.dims
             self._show_rank(spec.dims, spec)
             for number_input in self.query(NumberInput):
                 value = getattr(spec, number_input.field)
@@ -350,7 +359,8 @@ class ParamsForm(VerticalScroll):
     @on(Select.Changed, "#dims")
     def _rank_chosen(self, event: Select.Changed) -> None:
         event.stop()
-        if isinstance(event.value, int):
+        if isinstance(event.value, int) and event.value != self._dims:
+            self._dims = event.value
             self._show_rank(event.value)
             self._post_changed()
 
