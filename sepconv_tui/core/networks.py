@@ -356,7 +356,7 @@ def quartznet_blocks(
                 in_channels = channels
             blocks.append(
                 BlockConfig(
-                    f"B{index}.{repeat} residual 1×1 {block_input}→{channels}",
+                    f"B{index}.{repeat} residual k1 {block_input}→{channels}",
                     "conv",
                     block_input,
                     channels,
@@ -371,9 +371,9 @@ def quartznet_blocks(
         BlockConfig(
             "C2 sep k87 d2", "separable", 512, 512, size, 87, bn_between=False, dims=1, dilation=2
         ),
-        BlockConfig("C3 1×1 512→1024", "conv", 512, 1024, size, 1, dims=1),
+        BlockConfig("C3 k1 512→1024", "conv", 512, 1024, size, 1, dims=1),
         BlockConfig(
-            f"C4 1×1 1024→{QUARTZNET_CLASSES}", "head", 1024, QUARTZNET_CLASSES, size, 1, dims=1
+            f"C4 k1 1024→{QUARTZNET_CLASSES}", "head", 1024, QUARTZNET_CLASSES, size, 1, dims=1
         ),
     ]
     return blocks
