@@ -366,3 +366,17 @@ def test_a_1d_or_3d_model_conv_opens_in_its_rank() -> None:
     )
     spec = layer_spec(three)
     assert (spec.dims, spec.input_shape, spec.kernel_size) == (3, (1, 3, 16, 112, 112), 3)
+
+
+async def test_a_1d_preset_switches_the_rank() -> None:
+    """Choosing QuartzNet's B3 preset shows a 1-D layer of 500 frames, checked by PyTorch."""
+    app = SepConvApp()
+    async with app.run_test() as pilot:
+        await settle(pilot)
+        app.query_one("#preset", Select).value = "quartznet_b3"
+        await settle(pilot)
+        assert app.query_one("#dims", Select).value == 1
+        assert shown(app, "length") and not shown(app, "height")
+        assert app.comparison is not None
+        assert app.comparison.spec == PRESETS_BY_KEY["quartznet_b3"].spec
+        assert app.comparison.is_verified and "(1, 512, 500)" in text_of(app, "#verdict")

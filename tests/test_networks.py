@@ -192,3 +192,25 @@ def test_cli_quartznet_json_and_refused_width_multiplier() -> None:
     assert refused.returncode == 2
     assert "use 1 for quartznet5x5" in refused.stderr
     assert len(refused.stderr.strip().splitlines()) == 1
+
+
+def test_quartznet_presets_are_rows_of_the_network() -> None:
+    """The 1-D presets are QuartzNet 15x5's B3 and C2 separable convs, figure for figure."""
+    from sepconv_tui.core.compare import compare
+    from sepconv_tui.core.presets import PRESETS_BY_KEY
+
+    rows = {row.name: row for row in network_report("quartznet15x5").rows}
+    for key, row_name in (
+        ("quartznet_b3", "B3.2 sep3 k51 512→512"),
+        ("quartznet_c2", "C2 sep k87 d2"),
+    ):
+        comparison = compare(PRESETS_BY_KEY[key].spec, method="analytic")
+        row = rows[row_name]
+        # The network's rows count batch norm (2 per output channel); the layer has no bias.
+        assert comparison.separable.params + 2 * 512 == row.separable_params
+        assert comparison.standard.params + 2 * 512 == row.standard_params
+        assert (comparison.separable.macs, comparison.standard.macs) == (
+            row.separable_macs,
+            row.standard_macs,
+        )
+        assert comparison.separable.output_shape == row.output_shape
