@@ -137,6 +137,7 @@ def test_json_carries_the_rank() -> None:
         (("compare", "--depth", "4"), "--depth"),
         (("compare", "--dims", "4"), "--dims"),
         (("compare", "--dims", "1", "--height", "20"), "--height"),
+        (("compare", "--dims", "1", "--width", "32"), "--width"),
         (("sweep", "--over", "kernel_size", "--length", "9"), "--length"),
         (("bench", "--dims", "1", "--channels-last"), "channels-last"),
     ],

@@ -93,6 +93,13 @@ def spec_from_arguments(arguments: argparse.Namespace) -> LayerSpec:
     """The LayerSpec the parsed layer flags describe; SpecError naming the flag at fault."""
     values = {field: getattr(arguments, field) for field in LAYER_FLAGS.values()}
     given = {field: value for field, value in values.items() if value is not None}
+    if given.get("dims") == 1:
+        # LayerSpec sees a height of 32 as its default; the flag given at all is a mistake.
+        for side in ("height", "width"):
+            if side in given:
+                raise SpecError(
+                    f"--{side}", f"a 1-D layer has no {side}; its input is N×C×L: give --length"
+                )
     try:
         return LayerSpec(bias=arguments.bias, **given)
     except SpecError as error:
