@@ -175,16 +175,13 @@ def _per_axis(
 
 
 def rank_specs(dims: int) -> st.SearchStrategy[LayerSpec]:
-    """Random 1-D or 3-D layers, per-axis geometry and unlinked separable geometry included."""
-    small = 40 if dims == 1 else 12
+    """Random layers of rank ``dims``, per-axis geometry and unlinked separable geometry
+    included."""
+    side = {2: 40, 3: 12}.get(dims, 0)
     sizes = (
         {"length": st.integers(1, 120)}
         if dims == 1
-        else {
-            "depth": st.integers(1, small),
-            "height": st.integers(1, small),
-            "width": st.integers(1, small),
-        }
+        else {axis: st.integers(1, side) for axis in ("depth", "height", "width")[3 - dims :]}
     )
     return st.builds(
         LayerSpec,
@@ -206,9 +203,10 @@ def rank_specs(dims: int) -> st.SearchStrategy[LayerSpec]:
     )
 
 
-@given(st.sampled_from([1, 3]).flatmap(rank_specs))
-def test_closed_form_equals_pytorch_in_1d_and_3d(spec: LayerSpec) -> None:
-    """Params, shapes and MACs by arithmetic equal PyTorch's Conv1d / Conv3d on random layers."""
+@given(st.sampled_from([1, 2, 3]).flatmap(rank_specs))
+def test_closed_form_equals_pytorch_in_every_rank(spec: LayerSpec) -> None:
+    """Params, shapes and MACs by arithmetic equal PyTorch's Conv1d / Conv2d / Conv3d on random
+    layers, rectangular (per-axis) 2-D geometry included."""
     closed_form = analytic.figures(spec)
     assert closed_form == measure.figures(spec)
     assert len(spec.input_shape) == spec.dims + 2
