@@ -155,7 +155,8 @@ def add_sweep_parser(subcommands: Any) -> None:
         "sweep",
         help="the exact ratios as one field moves, beside the textbook curve",
         description="Exact param and MAC ratios (standard ÷ separable) at each value of one "
-        "field, beside the textbook 1/(m·(1/C_out + 1/k²)). Other fields from the layer flags.",
+        "field, beside the textbook 1/(m·(1/C_out + 1/kᵈ)) (k² in 2-D). Other fields from "
+        "the layer flags, --dims included.",
     )
     sweep_parser.add_argument("--over", choices=list(SWEEP_POINTS), required=True)
     add_layer_arguments(sweep_parser)
