@@ -302,3 +302,22 @@ def test_bad_rank_values_name_their_field(
         LayerSpec(**values)  # type: ignore[arg-type]
     assert raised.value.field == field
     assert words in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    ("arguments", "words"),
+    [
+        ({"kernel_size": (3, 3), "dims": 3}, "kernel_size must be one number or 3"),
+        ({"kernel_size": 3, "stride": (1, 2), "dims": 1}, "stride must be one number or 1"),
+        ({"kernel_size": (3, 3, 3), "padding": (1, 1)}, "padding must be one number or 3"),
+        ({"kernel_size": 3, "dims": 4}, "dims must be 1, 2 or 3"),
+    ],
+)
+def test_separable_block_refuses_a_wrong_number_of_axes(
+    arguments: dict[str, object], words: str
+) -> None:
+    """DepthwiseSeparableConv names the argument whose per-axis value has the wrong length."""
+    from sepconv_tui import DepthwiseSeparableConv
+
+    with pytest.raises(ValueError, match=words.replace("(", r"\(")):
+        DepthwiseSeparableConv(4, 8, **arguments)  # type: ignore[arg-type]

@@ -138,6 +138,14 @@ class DepthwiseSeparableConv(nn.Module):
     ) -> None:
         super().__init__()
         rank = rank_of(kernel_size, dims)
+        per_axis = {"kernel_size": kernel_size, "stride": stride, "dilation": dilation}
+        per_axis["padding"] = padding if isinstance(padding, tuple) else 0
+        for name, value in per_axis.items():
+            if isinstance(value, tuple) and len(value) != rank:
+                raise ValueError(
+                    f"{name} must be one number or {rank} (one per axis of a {rank}-D block), "
+                    f"got {value!r}"
+                )
         # Any: torch types each rank's arguments as tuples of exactly its rank's length.
         conv_class: Any = CONV_CLASSES[rank]
         self.depthwise: nn.Conv1d | nn.Conv2d | nn.Conv3d
