@@ -21,6 +21,7 @@ SCREENSHOTS = (
     "invalid",
     "preset",
     "small",
+    "rank_1d",
     "network",
     "sweep",
     "bench",

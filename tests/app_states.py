@@ -92,6 +92,35 @@ async def _preset(pilot: Pilot) -> None:
     pilot.app.query_one("#preset", Select).value = "mobilenet_v1_14"
 
 
+async def _rank_1d(pilot: Pilot) -> None:
+    """The issue's 1-D layer, chosen with the rank selector and typed."""
+    pilot.app.query_one("#dims", Select).value = 1
+    await settle(pilot)
+    await type_into(pilot, "in_channels", "256")
+    await type_into(pilot, "out_channels", "256")
+    await type_into(pilot, "kernel_size", "11")
+    await type_into(pilot, "padding", "5")
+    await type_into(pilot, "length", "400")
+
+
+async def _rank_3d(pilot: Pilot) -> None:
+    """A 3-D layer: the rank selector adds Depth above Height and Width."""
+    pilot.app.query_one("#dims", Select).value = 3
+    await settle(pilot)
+    await type_into(pilot, "in_channels", "64")
+    await type_into(pilot, "out_channels", "64")
+    await type_into(pilot, "height", "56")
+    await type_into(pilot, "width", "56")
+
+
+async def _sweep_3d(pilot: Pilot) -> None:
+    await _rank_3d(pilot)
+    await settle(pilot)
+    await pilot.press("f4")
+    await settle(pilot)
+    pilot.app.query_one("#sweep-field", Select).value = "kernel_size"
+
+
 async def _network(pilot: Pilot) -> None:
     await pilot.press("f3")
 
@@ -174,6 +203,17 @@ STATES: dict[str, AppState] = {
         AppState("help", "The help screen over the reference experiment.", steps=_help),
         AppState("preset", "The MobileNetV1 14×14×512 preset.", steps=_preset),
         AppState("small", "The reference experiment at 80×24.", size=(80, 24)),
+        AppState(
+            "rank_1d",
+            "1-D: Conv1d(256, 256, 11, padding=5) on 1×256×400; Length replaces Height and Width.",
+            steps=_rank_1d,
+        ),
+        AppState("rank_3d", "3-D: Conv3d(64, 64, 3) on 16×56×56; Depth added.", steps=_rank_3d),
+        AppState(
+            "sweep_3d",
+            "The Sweep tab follows a 3-D layer: odd kernels against 1/(m·(1/C_out + 1/k³)).",
+            steps=_sweep_3d,
+        ),
         AppState("network", "MobileNetV1, both variants, checked by PyTorch.", steps=_network),
         AppState(
             "network_small",

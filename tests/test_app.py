@@ -247,3 +247,136 @@ def test_random_text_never_crashes_and_keeps_the_result(field: str, text: str) -
             assert app.comparison is not None
 
     asyncio.run(scenario())
+
+
+def shown(app: SepConvApp, field: str) -> bool:
+    """True when the form has ``field`` mounted and on display (its label too)."""
+    widgets = list(app.query(f"#{field}, #{field}-label"))
+    return bool(widgets) and all(widget.display for widget in widgets)
+
+
+async def test_rank_selector_switches_the_input_sizes_and_the_layer() -> None:
+    """1-D shows Length instead of Height and Width; 3-D adds Depth; 2-D is the reference again."""
+    app = SepConvApp()
+    async with app.run_test() as pilot:
+        await settle(pilot)
+        assert not app.query("#length") and not app.query("#depth")  # mounted when first needed
+        app.query_one("#dims", Select).value = 1
+        await settle(pilot)
+        assert shown(app, "length") and not shown(app, "height") and not shown(app, "width")
+        await type_into(pilot, "length", "400")
+        await settle(pilot)
+        assert app.comparison is not None
+        assert app.comparison.spec == LayerSpec(dims=1, length=400)
+        assert app.comparison.is_verified
+        assert "(1, 16, 400)" in text_of(app, "#verdict")
+        assert "1/k)" in text_of(app, "#ratio")
+        app.query_one("#dims", Select).value = 3
+        await settle(pilot)
+        assert shown(app, "depth") and shown(app, "height") and not shown(app, "length")
+        assert app.comparison.spec == LayerSpec(dims=3)
+        assert "(1, 16, 16, 32, 32)" in text_of(app, "#verdict")
+        assert "1/k³)" in text_of(app, "#ratio")
+        app.query_one("#dims", Select).value = 2
+        await settle(pilot)
+        assert not shown(app, "depth") and shown(app, "height")
+        assert app.comparison.spec == LayerSpec()
+
+
+async def test_a_bad_length_is_marked_and_the_last_layer_kept() -> None:
+    """A length of 0 in 1-D: the field's message, the last good 1-D result stays."""
+    app = SepConvApp(LayerSpec(dims=1, length=50))
+    async with app.run_test() as pilot:
+        await settle(pilot)
+        assert app.query_one("#dims", Select).value == 1 and shown(app, "length")
+        await type_into(pilot, "length", "0")
+        await settle(pilot)
+        assert app.query_one("#length", Input).has_class("-invalid")
+        assert "Length must be an integer from 1" in app.field_errors["length"]
+        assert app.comparison is not None and app.comparison.spec == LayerSpec(dims=1, length=50)
+
+
+async def test_sweep_latency_and_help_follow_the_rank() -> None:
+    """The Sweep and Latency tabs take the 3-D layer; the help's formulas show k³."""
+    app = SepConvApp()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        app.query_one("#dims", Select).value = 3
+        await settle(pilot)
+        await pilot.press("f4")
+        await settle(pilot)
+        assert "3-D" in text_of(app, "#sweep-base") and "16×32×32" in text_of(app, "#sweep-base")
+        await pilot.press("f5")
+        await settle(pilot)
+        assert "Conv3d(3, 16, 3" in text_of(app, "#latency-layer")
+        await pilot.press("f2", "f1")
+        await settle(pilot)
+        assert isinstance(app.screen, HelpScreen)
+        assert "(C_in/groups)·k³" in report.formulas_markdown(app.screen.comparison)
+        assert app.screen.comparison.spec.dims == 3
+
+
+async def test_loading_a_layer_sets_the_rank() -> None:
+    """A 1-D layer loaded into the form (a preset or a model's conv) moves the selector; ctrl+r
+    brings the reference back in 2-D."""
+    app = SepConvApp()
+    async with app.run_test() as pilot:
+        await settle(pilot)
+        app.form.load(
+            LayerSpec(dims=1, in_channels=64, out_channels=256, kernel_size=33, length=500)
+        )
+        await settle(pilot)
+        assert app.query_one("#dims", Select).value == 1
+        assert app.query_one("#length", Input).value == "500"
+        assert app.comparison is not None and app.comparison.spec.length == 500
+        await pilot.press("escape", "ctrl+r")
+        await settle(pilot)
+        assert app.query_one("#dims", Select).value == 2 and not shown(app, "length")
+        assert app.comparison.spec == LayerSpec()
+
+
+def test_a_1d_or_3d_model_conv_opens_in_its_rank() -> None:
+    """A model's Conv1d or Conv3d becomes the Layer tab's LayerSpec of that rank."""
+    from dataclasses import replace
+
+    from sepconv_tui.model.analysis import ModelAnalysis
+    from sepconv_tui.model.layer_spec import layer_spec
+
+    recorded = Path(__file__).with_name("data") / "resnet18_analysis.json"
+    analysis = ModelAnalysis.from_dict(json.loads(recorded.read_text()))
+    conv1 = next(layer for layer in analysis.layers if layer.name == "conv1")
+    one = replace(
+        conv1,
+        kernel_size=(33,),  # type: ignore[arg-type]  # i23model widens ModelLayer to any rank
+        stride=(2,),
+        padding=(16,),
+        dilation=(1,),
+        input_shape=(1, 3, 400),
+    )
+    assert layer_spec(one) == LayerSpec(
+        dims=1, out_channels=64, kernel_size=33, stride=2, padding=16, bias=False, length=400
+    )
+    three = replace(
+        conv1,
+        kernel_size=(3, 3, 3),  # type: ignore[arg-type]
+        stride=(1, 1, 1),
+        padding=(1, 1, 1),
+        dilation=(1, 1, 1),
+        input_shape=(1, 3, 16, 112, 112),
+    )
+    spec = layer_spec(three)
+    assert (spec.dims, spec.input_shape, spec.kernel_size) == (3, (1, 3, 16, 112, 112), 3)
+
+
+async def test_a_1d_preset_switches_the_rank() -> None:
+    """Choosing QuartzNet's B3 preset shows a 1-D layer of 500 frames, checked by PyTorch."""
+    app = SepConvApp()
+    async with app.run_test() as pilot:
+        await settle(pilot)
+        app.query_one("#preset", Select).value = "quartznet_b3"
+        await settle(pilot)
+        assert app.query_one("#dims", Select).value == 1
+        assert shown(app, "length") and not shown(app, "height")
+        assert app.comparison is not None
+        assert app.comparison.spec == PRESETS_BY_KEY["quartznet_b3"].spec
+        assert app.comparison.is_verified and "(1, 512, 500)" in text_of(app, "#verdict")

@@ -95,3 +95,77 @@ def test_version() -> None:
 
     result = run_cli("--version")
     assert result.returncode == 0 and __version__ in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("rank_flags", "output_shape"),
+    [
+        (("--dims", "1", "--length", "400"), "(1, 256, 392)"),
+        (("--dims", "3", "--depth", "16"), "(1, 256, 8, 24, 24)"),
+        ((), "(1, 256, 24, 24)"),
+    ],
+)
+def test_compare_in_every_rank(rank_flags: tuple[str, ...], output_shape: str) -> None:
+    """The issue's commands: both methods' figures and a verdict in 1-D, 2-D and 3-D."""
+    channels = ("--in-channels", "256", "--out-channels", "256", "--kernel-size", "11")
+    result = run_cli("compare", *channels, *rank_flags)
+    assert result.returncode == 0, result.stderr
+    dims = rank_flags[1] if rank_flags else "2"
+    text = " ".join(result.stdout.split())  # Rich wraps at the terminal's width
+    assert f"Standard Conv{dims}d" in text
+    assert "Shapes match: both " + output_shape in text
+    assert "Closed form and PyTorch agree" in text
+    assert {"1": "1/k)", "2": "1/k²)", "3": "1/k³)"}[dims] in text
+
+
+def test_json_carries_the_rank() -> None:
+    """JSON spec: dims, length and depth; a 3-D output shape has five axes."""
+    result = run_cli("compare", "--json", "--dims", "3", "--depth", "8", "--kernel-size", "3")
+    assert result.returncode == 0, result.stderr
+    document = json.loads(result.stdout)
+    assert (document["spec"]["dims"], document["spec"]["depth"]) == (3, 8)
+    assert document["spec"]["length"] is None
+    assert document["standard"]["output_shape"] == [1, 16, 8, 32, 32]
+    assert document["verified"] == {"params": True, "shapes": True, "macs": True}
+
+
+@pytest.mark.parametrize(
+    ("arguments", "expected"),
+    [
+        (("compare", "--length", "400"), "--length"),
+        (("compare", "--dims", "1", "--depth", "4"), "--depth"),
+        (("compare", "--depth", "4"), "--depth"),
+        (("compare", "--dims", "4"), "--dims"),
+        (("compare", "--dims", "1", "--height", "20"), "--height"),
+        (("compare", "--dims", "1", "--width", "32"), "--width"),
+        (("sweep", "--over", "kernel_size", "--length", "9"), "--length"),
+        (("bench", "--dims", "1", "--channels-last"), "channels-last"),
+    ],
+)
+def test_rank_mismatches_exit_2_naming_the_argument(
+    arguments: tuple[str, ...], expected: str
+) -> None:
+    """A size the rank has not, or a rank outside 1–3: exit 2, one line naming the flag."""
+    result = run_cli(*arguments)
+    assert result.returncode == 2
+    assert expected in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_sweep_and_bench_run_in_1d_and_3d() -> None:
+    """A kernel sweep of a 1-D layer is exact against k (not k²); bench times a 3-D layer."""
+    result = run_cli("sweep", "--over", "kernel_size", "--dims", "1", "--length", "64", "--json")
+    assert result.returncode == 0, result.stderr
+    points = json.loads(result.stdout)
+    points = points["points"] if isinstance(points, dict) else points
+    for point in points:
+        assert point["mac_ratio"] == pytest.approx(point["textbook_ratio"])
+    seven = next(point for point in points if point["kernel_size"] == 7)
+    assert seven["textbook_ratio"] == pytest.approx(1 / (1 / 16 + 1 / 7))
+    bench = run_cli(
+        "bench", "--dims", "3", "--depth", "4", "--height", "8", "--width", "8", "--json",
+        "--min-run-time", "0.01",
+    )  # fmt: skip
+    assert bench.returncode == 0, bench.stderr
+    document = json.loads(bench.stdout)
+    assert document["spec"]["dims"] == 3 and document["speed_ratio"] > 0

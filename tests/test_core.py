@@ -165,3 +165,159 @@ def test_markdown_and_csv_carry_the_same_figures() -> None:
     assert rows[0] == "layer,params,bias_params,macs,flops,output_shape"
     assert rows[1].endswith('448,16,442368,884736,"(1, 16, 32, 32)"')
     assert rows[-1].startswith("Separable total,94,19,76800,153600")
+
+
+def _per_axis(
+    values: st.SearchStrategy[int], dims: int
+) -> st.SearchStrategy[int | tuple[int, ...]]:
+    """One number for every axis, or one per axis."""
+    return values | st.tuples(*[values] * dims)
+
+
+def rank_specs(dims: int) -> st.SearchStrategy[LayerSpec]:
+    """Random layers of rank ``dims``, per-axis geometry and unlinked separable geometry
+    included."""
+    side = {2: 40, 3: 12}.get(dims, 0)
+    sizes = (
+        {"length": st.integers(1, 120)}
+        if dims == 1
+        else {axis: st.integers(1, side) for axis in ("depth", "height", "width")[3 - dims :]}
+    )
+    return st.builds(
+        LayerSpec,
+        dims=st.just(dims),
+        in_channels=st.integers(1, 24),
+        out_channels=st.integers(1, 24),
+        kernel_size=_per_axis(st.integers(1, 7), dims),
+        stride=_per_axis(st.integers(1, 3), dims),
+        padding=_per_axis(st.integers(0, 3), dims),
+        dilation=_per_axis(st.integers(1, 3), dims),
+        bias=st.booleans(),
+        depth_multiplier=st.integers(1, 3),
+        batch=st.integers(1, 4),
+        sep_kernel_size=st.none() | _per_axis(st.integers(1, 7), dims),
+        sep_stride=st.none() | _per_axis(st.integers(1, 3), dims),
+        sep_padding=st.none() | _per_axis(st.integers(0, 3), dims),
+        sep_dilation=st.none() | _per_axis(st.integers(1, 3), dims),
+        **sizes,
+    )
+
+
+@given(st.sampled_from([1, 2, 3]).flatmap(rank_specs))
+def test_closed_form_equals_pytorch_in_every_rank(spec: LayerSpec) -> None:
+    """Params, shapes and MACs by arithmetic equal PyTorch's Conv1d / Conv2d / Conv3d on random
+    layers, rectangular (per-axis) 2-D geometry included."""
+    closed_form = analytic.figures(spec)
+    assert closed_form == measure.figures(spec)
+    assert len(spec.input_shape) == spec.dims + 2
+    if closed_form.standard.output_shape is not None:
+        assert len(closed_form.standard.output_shape) == spec.dims + 2
+
+
+@pytest.mark.parametrize(
+    ("spec", "kernel_elements"),
+    [
+        (LayerSpec(dims=1, in_channels=256, out_channels=256, kernel_size=11, length=400), 11),
+        (LayerSpec(dims=3, kernel_size=3, depth=16, height=56, width=56), 27),
+        (LayerSpec(dims=3, kernel_size=(3, 7, 7), padding=(1, 3, 3), depth=8), 147),
+    ],
+)
+def test_textbook_ratio_uses_k_to_the_d(spec: LayerSpec, kernel_elements: int) -> None:
+    """1 / (m·(1/C_out + 1/k^d)): k in 1-D, k³ (or k₁·k₂·k₃) in 3-D; with linked geometry both
+    sides have the same outputs, so it is the exact MAC ratio."""
+    comparison = compare(spec, method="analytic")
+    expected = 1 / (1 / spec.out_channels + 1 / kernel_elements)
+    assert comparison.textbook_ratio == pytest.approx(expected)
+    assert comparison.mac_ratio == pytest.approx(expected)
+
+
+def test_1d_and_3d_comparisons_are_verified_and_shaped_by_rank() -> None:
+    """The issue's layers: N×C×L and N×C×D×H×W outputs, both methods agreeing."""
+    one = compare(LayerSpec(dims=1, in_channels=256, out_channels=256, kernel_size=11, length=400))
+    assert one.standard.output_shape == (1, 256, 392)  # padding 1: 400 + 2 − 10
+    assert one.is_verified and one.shapes_match
+    three = compare(LayerSpec(dims=3, in_channels=64, out_channels=64, depth=16))
+    assert three.standard.output_shape == (1, 64, 16, 32, 32)
+    assert three.separable.depthwise.params == 64 * 27 + 64
+    assert three.is_verified
+
+
+def test_per_axis_values_normalise_and_round_trip_through_json() -> None:
+    """(3, 3) is the layer 3 is; a per-axis kernel survives to_dict / from_dict as a list."""
+    assert LayerSpec(kernel_size=(3, 3)) == LayerSpec()
+    spec = LayerSpec(dims=3, kernel_size=(3, 7, 7), stride=(1, 2, 2), depth=8)
+    document = json.loads(json.dumps(spec.to_dict()))
+    assert document["kernel_size"] == [3, 7, 7]
+    assert document["dims"] == 3 and document["depth"] == 8 and document["length"] is None
+    assert LayerSpec.from_dict(document) == spec
+    one = LayerSpec(dims=1, length=100)
+    assert one.to_dict()["height"] is None and one.to_dict()["length"] == 100
+    assert LayerSpec.from_dict(one.to_dict()) == one
+    assert LayerSpec().to_dict() | {"dims": 2, "length": None, "depth": None} == (
+        LayerSpec().to_dict()
+    )
+
+
+def test_separable_block_builds_every_rank() -> None:
+    """DepthwiseSeparableConv: Conv1d / Conv3d parts from the rank or the kernel's length."""
+    import torch
+
+    from sepconv_tui import DepthwiseSeparableConv
+
+    one = DepthwiseSeparableConv(8, 16, 5, 2, dims=1)
+    assert isinstance(one.depthwise, torch.nn.Conv1d) and one(torch.randn(2, 8, 30)).shape == (
+        2,
+        16,
+        30,
+    )
+    three = DepthwiseSeparableConv(4, 6, (3, 5, 5), (1, 2, 2), stride=(1, 2, 2))
+    assert isinstance(three.pointwise, torch.nn.Conv3d)
+    assert three(torch.randn(1, 4, 8, 16, 16)).shape == (1, 6, 8, 8, 8)
+    conv = torch.nn.Conv3d(4, 6, (3, 7, 7), stride=(1, 2, 2), padding=(1, 3, 3), bias=False)
+    swapped = DepthwiseSeparableConv.from_conv(conv, 2)
+    assert swapped.depthwise.kernel_size == (3, 7, 7) and swapped.depthwise.out_channels == 8
+    x = torch.randn(1, 4, 8, 16, 16)
+    assert swapped(x).shape == conv(x).shape
+
+
+@pytest.mark.parametrize(
+    ("values", "field", "words"),
+    [
+        ({"dims": 4}, "dims", "from 1 to 3"),
+        ({"dims": 0}, "dims", "from 1 to 3"),
+        ({"length": 10}, "length", "only a 1-D layer"),
+        ({"dims": 1, "depth": 4}, "depth", "only a 3-D layer"),
+        ({"dims": 1, "height": 20}, "height", "no height"),
+        ({"kernel_size": (3, 3, 3)}, "kernel_size", "one number or 2"),
+        ({"dims": 3, "kernel_size": (3, 3)}, "kernel_size", "one number or 3"),
+        ({"dims": 1, "stride": (1, 1)}, "stride", "one number or 1"),
+        ({"dims": 3, "padding": (1, 1, -1)}, "padding", "from 0 to"),
+    ],
+)
+def test_bad_rank_values_name_their_field(
+    values: dict[str, object], field: str, words: str
+) -> None:
+    """A rank outside 1–3, a size the rank lacks, a per-axis value of the wrong length."""
+    with pytest.raises(SpecError) as raised:
+        LayerSpec(**values)  # type: ignore[arg-type]
+    assert raised.value.field == field
+    assert words in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    ("arguments", "words"),
+    [
+        ({"kernel_size": (3, 3), "dims": 3}, "kernel_size must be one number or 3"),
+        ({"kernel_size": 3, "stride": (1, 2), "dims": 1}, "stride must be one number or 1"),
+        ({"kernel_size": (3, 3, 3), "padding": (1, 1)}, "padding must be one number or 3"),
+        ({"kernel_size": 3, "dims": 4}, "dims must be 1, 2 or 3"),
+    ],
+)
+def test_separable_block_refuses_a_wrong_number_of_axes(
+    arguments: dict[str, object], words: str
+) -> None:
+    """DepthwiseSeparableConv names the argument whose per-axis value has the wrong length."""
+    from sepconv_tui import DepthwiseSeparableConv
+
+    with pytest.raises(ValueError, match=words.replace("(", r"\(")):
+        DepthwiseSeparableConv(4, 8, **arguments)  # type: ignore[arg-type]

@@ -138,3 +138,79 @@ def test_half_width_at_160_matches_the_papers_smallest_listing() -> None:
     assert report.separable.macs / 1e6 == pytest.approx(76, abs=1)  # 76.52M, printed as 76
     # 1,331,592 with batch norm's 10,944 parameters; 1,320,648 (1.32M) without them.
     assert report.separable.params / 1e6 == pytest.approx(1.32, abs=0.015)
+
+
+@pytest.mark.parametrize(
+    ("name", "million_params", "exact_params"),
+    [
+        ("quartznet5x5", 6.7, 6_713_181),
+        ("quartznet10x5", 12.8, 12_818_781),
+        ("quartznet15x5", 18.9, 18_924_381),
+    ],
+)
+def test_quartznet_matches_the_papers_parameters(
+    name: str, million_params: float, exact_params: int
+) -> None:
+    """Kriman et al. 2020: QuartzNet 5x5, 10x5 and 15x5 have 6.7M, 12.8M and 18.9M parameters."""
+    report = network_report(name)
+    assert round(report.separable.params / 1e6, 1) == million_params
+    assert report.separable.params == exact_params  # the docstring's assumptions, pinned
+    # Every time-channel separable conv made a full Conv1d: far larger (the Jasper-style net).
+    assert report.standard.params > 40 * report.separable.params
+
+
+def test_quartznet_structure_follows_table_1() -> None:
+    """64 mel features in, C1 halves the time, B1…B5 keep it, 29 labels out; 5 convs per block."""
+    rows = network_report("quartznet15x5", resolution=1000).rows
+    assert rows[0].input_shape == (1, 64, 1000)
+    assert rows[0].output_shape == (1, 256, 500)
+    assert rows[-1].output_shape == (1, 29, 500)
+    assert sum("residual" in row.name for row in rows) == 15
+    assert sum(" sep" in row.name and row.name.startswith("B") for row in rows) == 75
+    b3_first = next(row for row in rows if row.name.startswith("B3.1 sep1"))
+    assert b3_first.input_shape == (1, 256, 500) and b3_first.output_shape == (1, 512, 500)
+
+
+@pytest.mark.parametrize("name", ["quartznet5x5", "quartznet10x5"])
+def test_quartznet_closed_form_equals_pytorch(name: str) -> None:
+    """Every row of QuartzNet, both variants, agrees with Conv1d modules on the meta device."""
+    report = verify_network(network_report(name, resolution=256))
+    assert report.verified == {"params": True, "macs": True, "shapes": True}
+
+
+def test_cli_quartznet_json_and_refused_width_multiplier() -> None:
+    """`network quartznet5x5 --json` is 1-D; α is refused in one line with exit 2."""
+    command = [sys.executable, "-m", "sepconv_tui", "network", "quartznet5x5"]
+    result = subprocess.run([*command, "--json"], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    document = json.loads(result.stdout)
+    assert document["separable"]["params"] == 6_713_181
+    assert document["layers"][0]["input_shape"] == [1, 64, 1000]
+    refused = subprocess.run(
+        [*command, "--width-multiplier", "0.5"], capture_output=True, text=True, timeout=60
+    )
+    assert refused.returncode == 2
+    assert "use 1 for quartznet5x5" in refused.stderr
+    assert len(refused.stderr.strip().splitlines()) == 1
+
+
+def test_quartznet_presets_are_rows_of_the_network() -> None:
+    """The 1-D presets are QuartzNet 15x5's B3 and C2 separable convs, figure for figure."""
+    from sepconv_tui.core.compare import compare
+    from sepconv_tui.core.presets import PRESETS_BY_KEY
+
+    rows = {row.name: row for row in network_report("quartznet15x5").rows}
+    for key, row_name in (
+        ("quartznet_b3", "B3.2 sep3 k51 512→512"),
+        ("quartznet_c2", "C2 sep k87 d2"),
+    ):
+        comparison = compare(PRESETS_BY_KEY[key].spec, method="analytic")
+        row = rows[row_name]
+        # The network's rows count batch norm (2 per output channel); the layer has no bias.
+        assert comparison.separable.params + 2 * 512 == row.separable_params
+        assert comparison.standard.params + 2 * 512 == row.standard_params
+        assert (comparison.separable.macs, comparison.standard.macs) == (
+            row.separable_macs,
+            row.standard_macs,
+        )
+        assert comparison.separable.output_shape == row.output_shape

@@ -38,10 +38,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser = OneLineParser(
         prog="sepconv-tui",
         description=(
-            "Compare a standard Conv2d with a depthwise-separable block (depthwise conv, "
-            "then 1×1 pointwise): parameters, MACs, output shapes and a shape-match verdict, "
-            "by closed form and by PyTorch. Without a subcommand, open the terminal app "
-            "prefilled with the layer flags."
+            "Compare a standard conv (Conv1d, Conv2d or Conv3d: --dims) with a "
+            "depthwise-separable block (depthwise conv, then 1×1 pointwise): parameters, MACs, "
+            "output shapes and a shape-match verdict, by closed form and by PyTorch. Without a "
+            "subcommand, open the terminal app prefilled with the layer flags."
         ),
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")

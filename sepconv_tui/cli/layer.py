@@ -8,7 +8,14 @@ from typing import Any
 
 from ..core.latency import parse_threads
 from ..core.networks import NETWORKS, parse_resolution, parse_width_multiplier
-from ..core.spec import FIELD_BOUNDS, LayerSpec, parse_int_in_range
+from ..core.spec import (
+    DEFAULT_DEPTH,
+    DEFAULT_LENGTH,
+    FIELD_BOUNDS,
+    LayerSpec,
+    SpecError,
+    parse_int_in_range,
+)
 from ..core.sweep import SWEEP_POINTS
 from .common import (
     EXIT_MATCH,
@@ -39,11 +46,25 @@ LAYER_FLAGS: dict[str, str] = {
     "--sep-stride": "sep_stride",
     "--sep-padding": "sep_padding",
     "--sep-dilation": "sep_dilation",
+    "--dims": "dims",
+    "--length": "length",
+    "--depth": "depth",
+}
+#: Flags whose default is "not given" (None), so that a rank without that axis can refuse them.
+_RANK_SIZE_HELP = {
+    "height": "input height, 2-D and 3-D layers",
+    "width": "input width, 2-D and 3-D layers",
+    "length": f"input length of a 1-D layer (N×C×L; default {DEFAULT_LENGTH})",
+    "depth": f"input depth of a 3-D layer (N×C×D×H×W; default {DEFAULT_DEPTH})",
 }
 
 
 def add_layer_arguments(parser: argparse.ArgumentParser) -> None:
-    """Add one flag per LayerSpec field; defaults are the reference experiment."""
+    """Add one flag per LayerSpec field; defaults are the reference experiment.
+
+    Kernel, stride, padding and dilation are one number here (cubic, square or one length
+    alike); the Python API takes them per axis.
+    """
     defaults = LayerSpec()
     group = parser.add_argument_group("layer (defaults: the reference experiment)")
     for flag, field in LAYER_FLAGS.items():
@@ -52,6 +73,13 @@ def add_layer_arguments(parser: argparse.ArgumentParser) -> None:
         if field.startswith("sep_"):
             standard_flag = "--" + field.removeprefix("sep_").replace("_", "-")
             help_text = f"depthwise conv's own value ({low}–{high}; default: {standard_flag})"
+        elif field in _RANK_SIZE_HELP:
+            help_text = f"{low}–{high}: {_RANK_SIZE_HELP[field]}"
+            if field in ("height", "width"):
+                help_text += f" (default: {default})"
+            default = None  # not given: the rank decides
+        elif field == "dims":
+            help_text = "spatial rank: 1 (Conv1d), 2 (Conv2d) or 3 (Conv3d) (default: 2)"
         else:
             help_text = f"{low}–{high} (default: {default})"
         group.add_argument(
@@ -63,9 +91,21 @@ def add_layer_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def spec_from_arguments(arguments: argparse.Namespace) -> LayerSpec:
-    """The LayerSpec the parsed layer flags describe."""
+    """The LayerSpec the parsed layer flags describe; SpecError naming the flag at fault."""
     values = {field: getattr(arguments, field) for field in LAYER_FLAGS.values()}
-    return LayerSpec(bias=arguments.bias, **values)
+    given = {field: value for field, value in values.items() if value is not None}
+    if given.get("dims") == 1:
+        # LayerSpec sees a height of 32 as its default; the flag given at all is a mistake.
+        for side in ("height", "width"):
+            if side in given:
+                raise SpecError(
+                    f"--{side}", f"a 1-D layer has no {side}; its input is N×C×L: give --length"
+                )
+    try:
+        return LayerSpec(bias=arguments.bias, **given)
+    except SpecError as error:
+        flag = "--" + error.field.replace("_", "-") if error.field else "layer"
+        raise SpecError(flag, error.message) from None
 
 
 def add_compare_parser(subcommands: Any) -> None:
@@ -104,7 +144,8 @@ def add_network_parser(subcommands: Any) -> None:
         "--resolution",
         type=argument_type(parse_resolution),
         default=None,
-        help="input height and width (32–4096; default: the paper's, 224 or 299)",
+        help="input height and width, or a 1-D network's length in frames (32–4096; "
+        "default: the paper's, 224 or 299; 1000 frames for quartznet)",
     )
     add_format_arguments(network_parser)
 
@@ -115,7 +156,8 @@ def add_sweep_parser(subcommands: Any) -> None:
         "sweep",
         help="the exact ratios as one field moves, beside the textbook curve",
         description="Exact param and MAC ratios (standard ÷ separable) at each value of one "
-        "field, beside the textbook 1/(m·(1/C_out + 1/k²)). Other fields from the layer flags.",
+        "field, beside the textbook 1/(m·(1/C_out + 1/kᵈ)) (k² in 2-D). Other fields from "
+        "the layer flags, --dims included.",
     )
     sweep_parser.add_argument("--over", choices=list(SWEEP_POINTS), required=True)
     add_layer_arguments(sweep_parser)

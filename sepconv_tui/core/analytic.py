@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from math import prod
+
 from .figures import ConvFigures, Figures, SeparableFigures
 from .spec import LayerSpec
 
@@ -17,85 +20,103 @@ def conv_output_size(size: int, kernel: int, stride: int, padding: int, dilation
     return axis_output_size(size, 2 * padding, kernel, stride, dilation)
 
 
+def conv_output_sizes(
+    sizes: Sequence[int],
+    kernel: Sequence[int],
+    stride: Sequence[int],
+    padding: Sequence[int],
+    dilation: Sequence[int],
+) -> tuple[int, ...]:
+    """Output size along every spatial axis (any rank), ``padding`` on each side of each axis."""
+    return tuple(
+        conv_output_size(size, k, s, p, d)
+        for size, k, s, p, d in zip(sizes, kernel, stride, padding, dilation, strict=True)
+    )
+
+
 def conv_figures(
     batch: int,
     in_channels: int,
     out_channels: int,
-    height: int,
-    width: int,
+    sizes: Sequence[int],
     *,
-    kernel: int,
-    stride: int = 1,
-    padding: int = 0,
-    dilation: int = 1,
+    kernel: Sequence[int],
+    stride: Sequence[int] | None = None,
+    padding: Sequence[int] | None = None,
+    dilation: Sequence[int] | None = None,
     groups: int = 1,
     bias: bool = True,
 ) -> ConvFigures:
-    """Figures of one Conv2d on an (N, C_in, H, W) input; no output when a side is ≤ 0."""
-    params = conv2d_params(in_channels, out_channels, (kernel, kernel), groups, bias)
+    """Figures of one conv of any rank on an (N, C_in, *sizes) input; no output when an axis
+    is ≤ 0. Stride, padding and dilation default to 1, 0 and 1 on every axis."""
+    ones, zeros = (1,) * len(sizes), (0,) * len(sizes)
+    params = conv_params(in_channels, out_channels, kernel, groups, bias)
     bias_params = out_channels if bias else 0
-    out_height = conv_output_size(height, kernel, stride, padding, dilation)
-    out_width = conv_output_size(width, kernel, stride, padding, dilation)
-    if out_height <= 0 or out_width <= 0:
-        return ConvFigures(params, bias_params, None, None)
-    macs = conv2d_macs(
-        batch, in_channels, out_channels, (out_height, out_width), (kernel, kernel), groups
+    out_sizes = conv_output_sizes(
+        sizes, kernel, stride or ones, zeros if padding is None else padding, dilation or ones
     )
-    return ConvFigures(params, bias_params, macs, (batch, out_channels, out_height, out_width))
+    if any(size <= 0 for size in out_sizes):
+        return ConvFigures(params, bias_params, None, None)
+    macs = conv_macs(batch, in_channels, out_channels, out_sizes, kernel, groups)
+    return ConvFigures(params, bias_params, macs, (batch, out_channels, *out_sizes))
 
 
 def figures(spec: LayerSpec) -> Figures:
-    """Both sides' figures for ``spec`` by closed-form arithmetic."""
+    """Both sides' figures for ``spec`` by closed-form arithmetic, in its rank."""
+    sizes = spec.spatial_size
     standard = conv_figures(
         spec.batch,
         spec.in_channels,
         spec.out_channels,
-        spec.height,
-        spec.width,
-        kernel=spec.kernel_size,
-        stride=spec.stride,
-        padding=spec.padding,
-        dilation=spec.dilation,
+        sizes,
+        kernel=spec.axes("kernel_size"),
+        stride=spec.axes("stride"),
+        padding=spec.axes("padding"),
+        dilation=spec.axes("dilation"),
         bias=spec.bias,
     )
     depthwise = conv_figures(
         spec.batch,
         spec.in_channels,
         spec.depthwise_channels,
-        spec.height,
-        spec.width,
-        kernel=spec.separable_kernel_size,
-        stride=spec.separable_stride,
-        padding=spec.separable_padding,
-        dilation=spec.separable_dilation,
+        sizes,
+        kernel=spec.axes("sep_kernel_size"),
+        stride=spec.axes("sep_stride"),
+        padding=spec.axes("sep_padding"),
+        dilation=spec.axes("sep_dilation"),
         groups=spec.in_channels,
         bias=spec.bias,
     )
+    pointwise_kernel = (1,) * spec.dims
     if depthwise.output_shape is None:
         # No depthwise output means nothing for the pointwise conv to read.
         pointwise = ConvFigures(
-            conv2d_params(spec.depthwise_channels, spec.out_channels, (1, 1), 1, spec.bias),
+            conv_params(spec.depthwise_channels, spec.out_channels, pointwise_kernel, 1, spec.bias),
             spec.out_channels if spec.bias else 0,
             None,
             None,
         )
     else:
-        _, _, mid_height, mid_width = depthwise.output_shape
         pointwise = conv_figures(
             spec.batch,
             spec.depthwise_channels,
             spec.out_channels,
-            mid_height,
-            mid_width,
-            kernel=1,
+            depthwise.output_shape[2:],
+            kernel=pointwise_kernel,
             bias=spec.bias,
         )
     return Figures(standard, SeparableFigures(depthwise, pointwise))
 
 
-def textbook_ratio(out_channels: float, kernel: float, depth_multiplier: float = 1) -> float:
-    """Howard et al. (2017): standard ÷ separable cost = 1 / (m · (1/C_out + 1/k²))."""
-    return 1.0 / (depth_multiplier * (1.0 / out_channels + 1.0 / kernel**2))
+def textbook_ratio(
+    out_channels: float, kernel: float, depth_multiplier: float = 1, dims: int = 2
+) -> float:
+    """Howard et al. (2017): standard ÷ separable cost = 1 / (m · (1/C_out + 1/k^d)).
+
+    ``k^d`` is the kernel's elements per channel (k² in 2-D); for a per-axis kernel pass its
+    volume k₁·…·k_d as ``kernel`` with ``dims=1``.
+    """
+    return 1.0 / (depth_multiplier * (1.0 / out_channels + 1.0 / kernel**dims))
 
 
 # Per-axis arithmetic for convs found in real models: rectangular kernels, per-axis strides,
@@ -160,49 +181,62 @@ def conv2d_output_hw(
     )
 
 
-def conv2d_params(
-    in_channels: int, out_channels: int, kernel: Pair, groups: int = 1, bias: bool = True
+def conv_params(
+    in_channels: int,
+    out_channels: int,
+    kernel: Sequence[int],
+    groups: int = 1,
+    bias: bool = True,
 ) -> int:
-    """Parameters of a Conv2d: C_out · (C_in / groups) · kh · kw (+ C_out bias)."""
-    weights = out_channels * (in_channels // groups) * kernel[0] * kernel[1]
+    """Parameters of a conv of any rank: C_out · (C_in / groups) · k₁·…·k_d (+ C_out bias)."""
+    weights = out_channels * (in_channels // groups) * prod(kernel)
     return weights + (out_channels if bias else 0)
 
 
-def conv2d_macs(
+def conv_macs(
     batch: int,
     in_channels: int,
     out_channels: int,
-    output_hw: Pair,
-    kernel: Pair,
+    output_sizes: Sequence[int],
+    kernel: Sequence[int],
     groups: int = 1,
 ) -> int:
-    """MACs of a Conv2d, bias adds not counted: N · C_out · H′ · W′ · (C_in / groups) · kh · kw."""
-    out_height, out_width = output_hw
-    per_output = (in_channels // groups) * kernel[0] * kernel[1]
-    return batch * out_channels * out_height * out_width * per_output
+    """MACs of a conv of any rank, bias adds not counted:
+    N · C_out · (output positions) · (C_in / groups) · k₁·…·k_d."""
+    per_output = (in_channels // groups) * prod(kernel)
+    return batch * out_channels * prod(output_sizes) * per_output
+
+
+# The 2-D names the model code calls; the arithmetic is the same for any rank.
+conv2d_params = conv_params
+conv2d_macs = conv_macs
 
 
 def separable_params(
-    in_channels: int, out_channels: int, kernel: Pair, bias: bool, depth_multiplier: int = 1
+    in_channels: int,
+    out_channels: int,
+    kernel: Sequence[int],
+    bias: bool,
+    depth_multiplier: int = 1,
 ) -> int:
     """Parameters of the depthwise (C_in → C_in·m, groups C_in) + 1×1 pointwise block."""
     middle = in_channels * depth_multiplier
-    depthwise = conv2d_params(in_channels, middle, kernel, in_channels, bias)
-    return depthwise + conv2d_params(middle, out_channels, (1, 1), 1, bias)
+    depthwise = conv_params(in_channels, middle, kernel, in_channels, bias)
+    return depthwise + conv_params(middle, out_channels, (1,) * len(kernel), 1, bias)
 
 
 def separable_macs(
     batch: int,
     in_channels: int,
     out_channels: int,
-    output_hw: Pair,
-    kernel: Pair,
+    output_hw: Sequence[int],
+    kernel: Sequence[int],
     depth_multiplier: int = 1,
 ) -> int:
     """MACs of the separable block whose depthwise conv has the replaced conv's geometry."""
     middle = in_channels * depth_multiplier
-    depthwise = conv2d_macs(batch, in_channels, middle, output_hw, kernel, in_channels)
-    return depthwise + conv2d_macs(batch, middle, out_channels, output_hw, (1, 1))
+    depthwise = conv_macs(batch, in_channels, middle, output_hw, kernel, in_channels)
+    return depthwise + conv_macs(batch, middle, out_channels, output_hw, (1,) * len(kernel))
 
 
 def linear_params(in_features: int, out_features: int, bias: bool = True) -> int:

@@ -13,8 +13,6 @@ from .spec import LayerSpec
 
 Method = Literal["both", "analytic"]
 
-_AXES = ("batch", "channels", "height", "width")
-
 
 @dataclass(frozen=True)
 class Verification:
@@ -76,9 +74,12 @@ class Comparison:
 
     @property
     def textbook_ratio(self) -> float:
-        """Howard et al.'s 1 / (m · (1/C_out + 1/k²)), with the standard conv's kernel k."""
+        """Howard et al.'s 1 / (m · (1/C_out + 1/k^d)), with the standard conv's kernel: k^d its
+        elements per channel (k₁·…·k_d for a per-axis kernel)."""
         spec = self.spec
-        return analytic.textbook_ratio(spec.out_channels, spec.kernel_size, spec.depth_multiplier)
+        return analytic.textbook_ratio(
+            spec.out_channels, spec.kernel_volume, spec.depth_multiplier, dims=1
+        )
 
     @property
     def memory(self) -> Memory:
@@ -111,20 +112,33 @@ class Comparison:
         }
 
 
-def _no_output_reason(
-    side: str, height: int, width: int, kernel: int, padding: int, dilation: int
-) -> str:
-    """Say why a conv produces no output: its dilated kernel spans more than the padded input."""
-    span = dilation * (kernel - 1) + 1
+def _no_output_reason(spec: LayerSpec, side: str, sep: str) -> str:
+    """Say why a conv produces no output: its dilated kernel spans more than the padded input.
+
+    ``sep`` is "" for the standard conv's geometry and "sep_" for the depthwise conv's.
+    """
+    kernel, padding, dilation = (
+        spec.axes(sep + name) for name in ("kernel_size", "padding", "dilation")
+    )
+    spans = [d * (k - 1) + 1 for k, d in zip(kernel, dilation, strict=True)]
     too_small = [
-        f"{axis} {size} + 2·{padding} = {size + 2 * padding}"
-        for axis, size in (("height", height), ("width", width))
-        if size + 2 * padding < span
+        f"{axis} {size} + 2·{pad} = {size + 2 * pad}"
+        for axis, size, pad, span in zip(
+            spec.spatial_axes, spec.spatial_size, padding, spans, strict=True
+        )
+        if size + 2 * pad < span
     ]
+    if len(set(spans)) == 1:
+        # One kernel on every axis: the message of the square (and cubic) layer.
+        span_text = f"{spans[0]} (kernel {kernel[0]}, dilation {dilation[0]})"
+    else:
+        span_text = (
+            f"{'×'.join(map(str, spans))} (kernel {'×'.join(map(str, kernel))}, "
+            f"dilation {'×'.join(map(str, dilation))})"
+        )
     return (
-        f"the {side} cannot produce output: its kernel spans {span} "
-        f"(kernel {kernel}, dilation {dilation}) but the padded input is only "
-        + " and ".join(too_small)
+        f"the {side} cannot produce output: its kernel spans {span_text} "
+        "but the padded input is only " + " and ".join(too_small)
     )
 
 
@@ -134,30 +148,13 @@ def mismatch_reasons(spec: LayerSpec, figures: Figures) -> tuple[str, ...]:
     separable_shape = figures.separable.output_shape
     reasons: list[str] = []
     if standard_shape is None:
-        reasons.append(
-            _no_output_reason(
-                "standard conv",
-                spec.height,
-                spec.width,
-                spec.kernel_size,
-                spec.padding,
-                spec.dilation,
-            )
-        )
+        reasons.append(_no_output_reason(spec, "standard conv", ""))
     if separable_shape is None:
-        reasons.append(
-            _no_output_reason(
-                "separable block (depthwise conv)",
-                spec.height,
-                spec.width,
-                spec.separable_kernel_size,
-                spec.separable_padding,
-                spec.separable_dilation,
-            )
-        )
+        reasons.append(_no_output_reason(spec, "separable block (depthwise conv)", "sep_"))
     if standard_shape is not None and separable_shape is not None:
+        axes = ("batch", "channels", *spec.spatial_axes)
         for axis, standard_size, separable_size in zip(
-            _AXES, standard_shape, separable_shape, strict=True
+            axes, standard_shape, separable_shape, strict=True
         ):
             if standard_size != separable_size:
                 reasons.append(

@@ -135,7 +135,7 @@ class BenchResult:
     allocated_bytes: int  # what the run's tensors actually took
     budget_bytes: int
     torch_version: str
-    channels_last: bool = False  # input and weights in NHWC memory format
+    channels_last: bool = False  # input and weights channels-last (NHWC, or NDHWC in 3-D)
     # With --runtime: each runtime timed in its own process (standard and separable above are
     # the first's); empty when timed here, in this process.
     runtimes: dict[str, RuntimeTiming] = field(default_factory=dict)
@@ -284,10 +284,14 @@ def benchmark(
 ) -> BenchResult:
     """Time real forward passes of both sides of ``spec`` on ``device`` (fp32, inference).
 
-    ``channels_last`` puts the input and both sides' weights in NHWC memory format, where
-    PyTorch's CPU depthwise kernels behave very differently.
+    ``channels_last`` puts the input and both sides' weights in NHWC memory format (NDHWC for
+    a 3-D layer), where PyTorch's CPU depthwise kernels behave very differently.
     """
     report = progress if progress is not None else (lambda _index, _stage: None)
+    if channels_last and spec.dims == 1:
+        raise BenchError(
+            "channels-last memory format is for 2-D and 3-D layers, not 1-D", field="channels_last"
+        )
     check_device(device)
     budget = resolve_budget(budget_bytes, device)
     estimate = check_budget(spec, budget)
@@ -304,9 +308,10 @@ def benchmark(
         separable = separable_block(spec).eval()
         x = torch.randn(spec.input_shape)
     if channels_last:
-        standard = standard.to(memory_format=torch.channels_last)
-        separable = separable.to(memory_format=torch.channels_last)
-        x = x.contiguous(memory_format=torch.channels_last)
+        layout = torch.channels_last if spec.dims == 2 else torch.channels_last_3d
+        standard = standard.to(memory_format=layout)
+        separable = separable.to(memory_format=layout)
+        x = x.contiguous(memory_format=layout)
     with torch.inference_mode():
         outputs = [standard(x), separable.depthwise(x)]
         outputs.append(separable.pointwise(outputs[1]))

@@ -31,7 +31,7 @@ def _is_empty_output_error(error: RuntimeError) -> bool:
     return "too small" in text or "Kernel size can't be greater than actual input size" in text
 
 
-def _conv_macs(conv: nn.Conv2d, x: torch.Tensor, y: torch.Tensor) -> int:
+def _conv_macs(conv: nn.modules.conv._ConvNd, x: torch.Tensor, y: torch.Tensor) -> int:
     """MACs by PyTorch's own ``aten.convolution`` FLOP formula, on the tensors ``conv`` ran on."""
     import torch
     from torch.utils.flop_counter import flop_registry
@@ -47,7 +47,7 @@ def _conv_macs(conv: nn.Conv2d, x: torch.Tensor, y: torch.Tensor) -> int:
         conv.padding,
         conv.dilation,
         False,  # transposed
-        (0, 0),  # output_padding
+        (0,) * len(conv.stride),  # output_padding
         conv.groups,
         out_val=y,
     )
@@ -55,7 +55,9 @@ def _conv_macs(conv: nn.Conv2d, x: torch.Tensor, y: torch.Tensor) -> int:
     return flops // 2
 
 
-def _run_conv(conv: nn.Conv2d, x: torch.Tensor | None) -> tuple[ConvFigures, torch.Tensor | None]:
+def _run_conv(
+    conv: nn.modules.conv._ConvNd, x: torch.Tensor | None
+) -> tuple[ConvFigures, torch.Tensor | None]:
     """Count ``conv``'s parameters, run it on ``x`` and apply torch's FLOP formula."""
     params = sum(parameter.numel() for parameter in conv.parameters())
     bias_params = conv.bias.numel() if conv.bias is not None else 0
@@ -71,7 +73,7 @@ def _run_conv(conv: nn.Conv2d, x: torch.Tensor | None) -> tuple[ConvFigures, tor
 
 
 def figures(spec: LayerSpec) -> Figures:
-    """Both sides' figures for ``spec``, measured by PyTorch on the meta device (no memory)."""
+    """Both sides' figures for ``spec`` (any rank), measured by PyTorch on the meta device."""
     import torch
 
     from .layers import separable_block, standard_conv

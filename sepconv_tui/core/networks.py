@@ -15,6 +15,8 @@ three residual blocks (two separable convs, a 3×3/s2 max pool, a 1×1/s2 conv o
 a middle flow of eight blocks of three 728-wide separable convs, the exit flow, global average
 pool and a 2048 → 1000 classifier with bias. Its separable convs have no BN between depthwise
 and pointwise; BN follows every conv. Table 3 counts 22,855,952 parameters.
+
+QuartzNet BxR (Kriman et al. 2020, arXiv 1910.10261, Table 1) is 1-D: see ``quartznet_blocks``.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from .analytic import conv2d_macs, conv2d_params, conv_output_size
+from .analytic import conv_macs, conv_output_size, conv_params
 from .spec import parse_int_in_range
 
 #: MobileNetV1 body after the stem: (output channels at α = 1, depthwise stride).
@@ -74,27 +76,32 @@ class BlockConfig:
     """One row of a network: a conv, a separable conv (the swapped part), a pool or the FC."""
 
     name: str
-    kind: str  # "conv" (same in both variants), "separable" (swapped), "pool", "classifier"
+    # "conv" (conv + BN (+ ReLU), same in both variants), "separable" (swapped), "pool",
+    # "classifier" (flatten + linear), "head" (a kernel-1 conv with bias, no BN: QuartzNet's C4)
+    kind: str
     in_channels: int
     out_channels: int
-    input_size: int  # the input's height and width (square inputs)
+    input_size: int  # the input's size along every spatial axis (square inputs in 2-D)
     kernel_size: int = 3
     stride: int = 1
-    padding: int | None = None  # None: "same" for odd kernels, k // 2
+    padding: int | None = None  # None: "same" for odd kernels, d · (k // 2)
     bn_between: bool = True  # separable: BN and ReLU between depthwise and pointwise
+    dims: int = 2  # spatial rank: 1 for audio (N×C×T), 2 for images
+    dilation: int = 1
+    activation: bool = True  # conv: a ReLU after the BN (not on a residual 1×1 conv)
 
     @property
     def conv_padding(self) -> int:
-        """The padding, with None read as k // 2."""
-        return self.kernel_size // 2 if self.padding is None else self.padding
+        """The padding, with None read as d · (k // 2)."""
+        return self.dilation * (self.kernel_size // 2) if self.padding is None else self.padding
 
     @property
     def output_size(self) -> int:
-        """The output's height and width (1 for the classifier)."""
+        """The output's size along each spatial axis (1 for the classifier)."""
         if self.kind == "classifier":
             return 1
         return conv_output_size(
-            self.input_size, self.kernel_size, self.stride, self.conv_padding, 1
+            self.input_size, self.kernel_size, self.stride, self.conv_padding, self.dilation
         )
 
 
@@ -132,9 +139,14 @@ class NetworkReport:
 
     name: str
     width_multiplier: float
-    resolution: int
+    resolution: int  # input height and width, or a 1-D network's length
     rows: tuple[NetworkRow, ...]
     verified: dict[str, bool] | None = None
+
+    @property
+    def dims(self) -> int:
+        """The network's spatial rank (from its first row's input)."""
+        return len(self.rows[0].input_shape) - 2
 
     @property
     def standard(self) -> NetworkTotals:
@@ -227,10 +239,7 @@ def _xception_residual_block(
 
 def xception_blocks(width_multiplier: float = 1.0, resolution: int = 299) -> list[BlockConfig]:
     """Xception's entry, middle and exit flows and classifier (α must be 1: not defined)."""
-    if width_multiplier != 1.0:
-        raise ValueError(
-            "the width multiplier is defined for mobilenet_v1 only; use 1 for xception"
-        )
+    _refuse_width_multiplier("xception", width_multiplier)
     blocks = [BlockConfig("conv1 3×3/s2 valid", "conv", 3, 32, resolution, 3, 2, padding=0)]
     blocks.append(BlockConfig("conv2 3×3 valid", "conv", 32, 64, blocks[-1].output_size, padding=0))
     in_channels = 64
@@ -264,6 +273,122 @@ def xception_blocks(width_multiplier: float = 1.0, resolution: int = 299) -> lis
     return blocks
 
 
+def _refuse_width_multiplier(name: str, width_multiplier: float) -> None:
+    """ValueError unless α is 1: only MobileNetV1's paper defines a width multiplier."""
+    if width_multiplier != 1.0:
+        raise ValueError(f"the width multiplier is defined for mobilenet_v1 only; use 1 for {name}")
+
+
+#: QuartzNet's B1…B5: (kernel width, output channels), Kriman et al. 2020, Table 1.
+QUARTZNET_BLOCKS: tuple[tuple[int, int], ...] = (
+    (33, 256),
+    (39, 256),
+    (51, 512),
+    (63, 512),
+    (75, 512),
+)
+#: Time-channel separable convs per block (the R of BxR).
+QUARTZNET_REPEATS = 5
+#: Mel filterbank features per frame: the input channels.
+QUARTZNET_FEATURES = 64
+#: Output labels: 28 characters (space, a–z, apostrophe) and the CTC blank.
+QUARTZNET_CLASSES = 29
+#: Default input length in frames: 10 s of audio at the 10 ms hop of the paper's features.
+QUARTZNET_FRAMES = 1000
+
+
+def quartznet_blocks(
+    times_repeated: int, width_multiplier: float = 1.0, length: int = QUARTZNET_FRAMES
+) -> list[BlockConfig]:
+    """QuartzNet Bx5 on 64 mel features × ``length`` frames; B = 5 · ``times_repeated``.
+
+    Kriman et al. 2020 (arXiv 1910.10261), Table 1, as NVIDIA NeMo builds it (the paper's
+    code): C1 (k 33, stride 2, 256 channels, separable); B1…B5, each repeated
+    ``times_repeated`` times (1, 2 or 3 for 5x5, 10x5, 15x5), of R = 5 time-channel separable
+    convs (kernels 33, 39, 51, 63, 75; channels 256, 256, 512, 512, 512); C2 (k 87, dilation
+    2, 512, separable); C3 (k 1, 1024); C4 (k 1, 29 labels). Assumptions, each needed to
+    reproduce the published 6.7M, 12.8M and 18.9M (this gives 6,713,181, 12,818,781 and
+    18,924,381):
+
+    - a time-channel separable conv is a depthwise conv (groups = channels in) then a
+      pointwise conv, both without bias, and one batch norm after the pair (none between);
+    - every repeated block has a residual of its own: a 1×1 conv (no bias) and a batch norm
+      on the block's input, added before the last ReLU, also where input and output widths
+      are equal (B1's 256 → 256);
+    - the first sub-block of a block changes the width (256 → 512 at B3's first repeat);
+    - batch norm has 2 parameters per channel; C4 has a bias and no batch norm;
+    - convs pad "same": d · (k − 1) / 2 on each side, so only C1's stride shortens the time.
+
+    In the "standard" variant every separable conv is one full Conv1d of the same kernel,
+    stride and dilation (the Jasper-style network); residual 1×1 convs, C3 and C4 stay.
+    Dropout and the residual adds have no parameters and no MACs counted.
+    """
+    blocks = [
+        BlockConfig(
+            "C1 sep k33/s2",
+            "separable",
+            QUARTZNET_FEATURES,
+            256,
+            length,
+            33,
+            2,
+            bn_between=False,
+            dims=1,
+        )
+    ]
+    in_channels = 256
+    for index, (kernel, channels) in enumerate(QUARTZNET_BLOCKS, start=1):
+        for repeat in range(1, times_repeated + 1):
+            block_input, size = in_channels, blocks[-1].output_size
+            for conv in range(1, QUARTZNET_REPEATS + 1):
+                blocks.append(
+                    BlockConfig(
+                        f"B{index}.{repeat} sep{conv} k{kernel} {in_channels}→{channels}",
+                        "separable",
+                        in_channels,
+                        channels,
+                        size,
+                        kernel,
+                        bn_between=False,
+                        dims=1,
+                    )
+                )
+                in_channels = channels
+            blocks.append(
+                BlockConfig(
+                    f"B{index}.{repeat} residual k1 {block_input}→{channels}",
+                    "conv",
+                    block_input,
+                    channels,
+                    size,
+                    1,
+                    dims=1,
+                    activation=False,
+                )
+            )
+    size = blocks[-1].output_size
+    blocks += [
+        BlockConfig(
+            "C2 sep k87 d2", "separable", 512, 512, size, 87, bn_between=False, dims=1, dilation=2
+        ),
+        BlockConfig("C3 k1 512→1024", "conv", 512, 1024, size, 1, dims=1),
+        BlockConfig(
+            f"C4 k1 1024→{QUARTZNET_CLASSES}", "head", 1024, QUARTZNET_CLASSES, size, 1, dims=1
+        ),
+    ]
+    return blocks
+
+
+def _quartznet(times_repeated: int) -> Callable[[float, int], list[BlockConfig]]:
+    """The builder of QuartzNet (5 · ``times_repeated``)x5, refusing α ≠ 1."""
+
+    def build(width_multiplier: float, length: int) -> list[BlockConfig]:
+        _refuse_width_multiplier(f"quartznet{5 * times_repeated}x5", width_multiplier)
+        return quartznet_blocks(times_repeated, width_multiplier, length)
+
+    return build
+
+
 @dataclass(frozen=True)
 class Network:
     """A published network: how to build its rows, its default input and its source."""
@@ -276,6 +401,9 @@ class Network:
 NETWORKS: dict[str, Network] = {
     "mobilenet_v1": Network("MobileNetV1", 224, mobilenet_v1_blocks),
     "xception": Network("Xception", 299, xception_blocks),
+    "quartznet5x5": Network("QuartzNet 5x5 (1-D)", QUARTZNET_FRAMES, _quartznet(1)),
+    "quartznet10x5": Network("QuartzNet 10x5 (1-D)", QUARTZNET_FRAMES, _quartznet(2)),
+    "quartznet15x5": Network("QuartzNet 15x5 (1-D)", QUARTZNET_FRAMES, _quartznet(3)),
 }
 
 
@@ -297,34 +425,39 @@ def _bn(channels: int) -> int:
 
 def block_row(block: BlockConfig) -> NetworkRow:
     """A block's closed-form params and MACs in both variants."""
-    c_in, c_out, k, size = (
+    c_in, c_out, k, size, dims = (
         block.in_channels,
         block.out_channels,
         block.kernel_size,
         block.input_size,
+        block.dims,
     )
     if block.kind == "classifier":
         params = c_in * c_out + c_out
         macs = c_in * c_out
         return NetworkRow(block.name, (1, c_in), (1, c_out), params, macs, params, macs)
     out = block.output_size
-    input_shape, output_shape = (1, c_in, size, size), (1, c_out, out, out)
+    input_shape, output_shape = (1, c_in, *(size,) * dims), (1, c_out, *(out,) * dims)
     if block.kind == "pool":
         return NetworkRow(block.name, input_shape, output_shape, 0, 0, 0, 0)
-    kernel, out_hw = (k, k), (out, out)
-    standard_params = conv2d_params(c_in, c_out, kernel, 1, False) + _bn(c_out)
-    standard_macs = conv2d_macs(1, c_in, c_out, out_hw, kernel, 1)
+    kernel, out_sizes, pointwise = (k,) * dims, (out,) * dims, (1,) * dims
+    if block.kind == "head":
+        params = conv_params(c_in, c_out, kernel, 1, True)
+        macs = conv_macs(1, c_in, c_out, out_sizes, kernel, 1)
+        return NetworkRow(block.name, input_shape, output_shape, params, macs, params, macs)
+    standard_params = conv_params(c_in, c_out, kernel, 1, False) + _bn(c_out)
+    standard_macs = conv_macs(1, c_in, c_out, out_sizes, kernel, 1)
     if block.kind == "conv":
         separable_params, separable_macs = standard_params, standard_macs
     else:
         separable_params = (
-            conv2d_params(c_in, c_in, kernel, c_in, False)
+            conv_params(c_in, c_in, kernel, c_in, False)
             + (_bn(c_in) if block.bn_between else 0)
-            + conv2d_params(c_in, c_out, (1, 1), 1, False)
+            + conv_params(c_in, c_out, pointwise, 1, False)
             + _bn(c_out)
         )
-        separable_macs = conv2d_macs(1, c_in, c_in, out_hw, kernel, c_in) + conv2d_macs(
-            1, c_in, c_out, out_hw, (1, 1), 1
+        separable_macs = conv_macs(1, c_in, c_in, out_sizes, kernel, c_in) + conv_macs(
+            1, c_in, c_out, out_sizes, pointwise, 1
         )
     return NetworkRow(
         block.name,

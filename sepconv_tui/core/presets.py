@@ -3,7 +3,8 @@
 Each is the depthwise-separable layer as the paper builds it (BN follows every conv, so no
 bias), with the input size it sees at 224×224 (299×299 for Xception). For inverted-residual
 blocks (MobileNetV2, EfficientNet) the layer is the depthwise conv on the expanded channels
-followed by the 1×1 projection.
+followed by the 1×1 projection. QuartzNet's layers are 1-D (time-channel separable convs on
+1000 frames of 64 mel features, halved by C1's stride: 500 frames).
 """
 
 from __future__ import annotations
@@ -71,6 +72,33 @@ PRESETS: tuple[Preset, ...] = (
     ),
     Preset("xception_middle", "Xception middle flow 728→728 @ 19×19", _layer(728, 728, 19)),
     Preset("xception_exit", "Xception exit flow 1536→2048 @ 10×10", _layer(1536, 2048, 10)),
+    Preset(
+        "quartznet_b3",
+        "QuartzNet B3 (1-D) k51, 512→512 on 500 frames",
+        LayerSpec(
+            dims=1,
+            in_channels=512,
+            out_channels=512,
+            kernel_size=51,
+            padding=25,
+            bias=False,
+            length=500,
+        ),
+    ),
+    Preset(
+        "quartznet_c2",
+        "QuartzNet C2 (1-D) k87 dilation 2, 512→512 on 500 frames",
+        LayerSpec(
+            dims=1,
+            in_channels=512,
+            out_channels=512,
+            kernel_size=87,
+            padding=86,
+            dilation=2,
+            bias=False,
+            length=500,
+        ),
+    ),
 )
 
 PRESETS_BY_KEY: dict[str, Preset] = {preset.key: preset for preset in PRESETS}

@@ -1,4 +1,5 @@
-"""Sweeps: how the exact ratios move with one field, beside the textbook 1/C_out + 1/k² curve."""
+"""Sweeps: how the exact ratios move with one field, beside the textbook 1/C_out + 1/k^d curve
+(k² in 2-D), in the base layer's rank."""
 
 from __future__ import annotations
 
@@ -46,7 +47,8 @@ class SweepPoint:
 def sweep(field: str, base: LayerSpec | None = None) -> list[SweepPoint]:
     """Closed-form comparisons of ``base`` with ``field`` set to each of its sweep values.
 
-    A kernel sweep keeps 'same' padding (k // 2 · dilation) so both outputs keep their size.
+    A kernel sweep sets a cubic (square in 2-D) kernel and keeps 'same' padding
+    (k // 2 · dilation, per axis) so both outputs keep their size.
     """
     if field not in SWEEP_POINTS:
         raise ValueError(f"cannot sweep {field!r}; choose one of {', '.join(SWEEP_POINTS)}")
@@ -55,7 +57,8 @@ def sweep(field: str, base: LayerSpec | None = None) -> list[SweepPoint]:
     for value in SWEEP_POINTS[field]:
         spec = replace(base, **{field: value})  # type: ignore[arg-type]
         if field == "kernel_size":
-            spec = replace(spec, padding=(value // 2) * base.dilation)
+            padding = tuple((value // 2) * dilation for dilation in base.axes("dilation"))
+            spec = replace(spec, padding=padding)
         points.append(SweepPoint(field, value, compare(spec, method="analytic")))
     return points
 
@@ -64,7 +67,8 @@ def textbook_curve(field: str, base: LayerSpec, samples: int = 200) -> list[tupl
     """(value, textbook ratio) at ``samples`` values across the field's sweep range.
 
     Powers-of-two fields are sampled evenly in log2, kernels evenly; the ratio is the
-    paper's 1 / (m · (1/C_out + 1/k²)) evaluated at non-integer values too, as a curve.
+    paper's 1 / (m · (1/C_out + 1/k^d)) evaluated at non-integer values too, as a curve
+    (a swept kernel is cubic; an unswept per-axis kernel counts its k₁·…·k_d elements).
     """
     values = SWEEP_POINTS[field]
     low, high = values[0], values[-1]
@@ -76,7 +80,8 @@ def textbook_curve(field: str, base: LayerSpec, samples: int = 200) -> list[tupl
         else:
             value = 2 ** (fraction * log2(high / low)) * low
         out_channels = value if field == "out_channels" else base.out_channels
-        kernel = value if field == "kernel_size" else base.kernel_size
+        kernel_volume = value**base.dims if field == "kernel_size" else base.kernel_volume
         multiplier = value if field == "depth_multiplier" else base.depth_multiplier
-        curve.append((value, analytic.textbook_ratio(out_channels, kernel, multiplier)))
+        ratio = analytic.textbook_ratio(out_channels, kernel_volume, multiplier, dims=1)
+        curve.append((value, ratio))
     return curve

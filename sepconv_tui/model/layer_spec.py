@@ -1,8 +1,9 @@
 """A conv of an analysed model as the Layer tab's LayerSpec, or why it does not fit that form.
 
-The Layer tab describes a square geometry (one kernel size, stride, padding and dilation for
-both axes) on an N×C×H×W input; a model's conv may be rectangular, grouped, never called, or
-padded "same" (TensorFlow's, unevenly). Plain data, no torch.
+The Layer tab describes a square (cubic in 3-D) geometry (one kernel size, stride, padding and
+dilation for every axis) on an N×C×L, N×C×H×W or N×C×D×H×W input; a model's conv may be
+rectangular, grouped, never called, or padded "same" (TensorFlow's, unevenly). Plain data, no
+torch.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ def _one(values: tuple[int, ...] | None, what: str, name: str) -> int:
     if len(set(values)) != 1:
         shown = "×".join(str(value) for value in values)
         raise LayerFitError(
-            f"{name} has {what} {shown}: the Layer tab takes one {what} for both axes"
+            f"{name} has {what} {shown}: the Layer tab takes one {what} for every axis"
         )
     return values[0]
 
@@ -71,13 +72,21 @@ def layer_spec(layer: ModelLayer, depth_multiplier: int = 1) -> LayerSpec:
             f"{layer.name} is grouped (groups={layer.groups}): the Layer tab compares a "
             "standard conv (groups=1)"
         )
-    if layer.input_shape is None or len(layer.input_shape) != 4:
-        raise LayerFitError(f"{layer.name} was not called on an N×C×H×W input by the forward")
+    if layer.input_shape is None or not 3 <= len(layer.input_shape) <= 5:
+        raise LayerFitError(
+            f"{layer.name} was not called on an N×C×L, N×C×H×W or N×C×D×H×W input by the forward"
+        )
     kernel = _one(layer.kernel_size, "kernel size", layer.name)
     stride = _one(layer.stride, "stride", layer.name)
     dilation = _one(layer.dilation, "dilation", layer.name)
     padding = _padding(layer, kernel, stride, dilation)
-    batch, _, height, width = layer.input_shape
+    batch, _, *sizes = layer.input_shape
+    # The input's spatial sizes by rank: (length,), (height, width) or (depth, height, width).
+    rank_sizes: dict[str, int] = (
+        {"length": sizes[0]}
+        if len(sizes) == 1
+        else dict(zip(("depth", "height", "width")[-len(sizes) :], sizes, strict=True))
+    )
     try:
         return LayerSpec(
             in_channels=layer.in_channels,
@@ -89,8 +98,8 @@ def layer_spec(layer: ModelLayer, depth_multiplier: int = 1) -> LayerSpec:
             bias=layer.bias,
             depth_multiplier=depth_multiplier,
             batch=batch,
-            height=height,
-            width=width,
+            dims=len(sizes),
+            **rank_sizes,
         )
     except SpecError as error:
         raise LayerFitError(f"{layer.name}: the Layer tab's {error}") from None

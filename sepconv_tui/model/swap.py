@@ -65,7 +65,7 @@ def _initialise_from_svd(block: DepthwiseSeparableConv, conv: nn.Module) -> None
         if block.depthwise.bias is not None:
             block.depthwise.bias.zero_()
         if block.pointwise.bias is not None and conv.bias is not None:
-            block.pointwise.bias.copy_(conv.bias)  # type: ignore[arg-type]
+            block.pointwise.bias.copy_(conv.bias)
 
 
 def _count(model: nn.Module) -> int:

@@ -15,6 +15,7 @@ from ..core.compare import compare
 from ..core.latency import BenchResult, Timing
 from ..core.memory import format_bytes
 from .format import format_ratio
+from .layer import kernel_power
 
 #: A measured speed-up below this fraction of the MAC ratio (or above its inverse multiple)
 #: earns an explanation.
@@ -59,9 +60,10 @@ def speed_message(result: BenchResult) -> str:
         message += f", though it does {format_ratio(macs)} fewer MACs."
     if speed < DIVERGENCE * macs:
         message += (
-            " Time falls far less than MACs: a depthwise conv does only k² MACs per value it "
-            "reads, so it is bound by memory traffic rather than arithmetic, and the second "
-            "kernel launch and the intermediate tensor cost time too."
+            " Time falls far less than MACs: a depthwise conv does only "
+            f"{kernel_power(result.spec.dims)} MACs per value it reads, so it is bound by memory "
+            "traffic rather than arithmetic, and the second kernel launch and the intermediate "
+            "tensor cost time too."
         )
     elif speed > macs / DIVERGENCE:
         weights = compare(result.spec, method="analytic").memory.standard.weight_bytes("fp32")

@@ -15,6 +15,7 @@ from rich.text import Text
 from ..core.analytic import conv_output_size
 from ..core.compare import Comparison
 from ..core.figures import ConvFigures, SeparableFigures, Shape
+from ..core.spec import format_axes
 from .format import format_count, format_ratio, format_shape
 from .memory import memory_markdown, memory_table
 
@@ -22,6 +23,21 @@ CONVENTION = (
     "MACs = multiply-accumulates, bias adds not counted; FLOPs = 2 × MACs "
     "(torchinfo and ptflops add bias adds; fvcore calls MACs 'flops')."
 )
+
+
+#: k^d as the formulas print it: k for 1-D, k² for 2-D, k³ for 3-D.
+_POWER = {1: "", 2: "²", 3: "³"}
+
+
+def kernel_power(dims: int) -> str:
+    """ "k", "k²" or "k³": the kernel's elements per channel in a ``dims``-D layer."""
+    return "k" + _POWER[dims]
+
+
+def textbook_formula(dims: int, depth_multiplier: int) -> str:
+    """Howard et al.'s ratio as text: 1/(1/C_out + 1/k²), with m when it is not 1."""
+    k = kernel_power(dims)
+    return f"1/(1/C_out + 1/{k})" if depth_multiplier == 1 else f"1/(m·(1/C_out + 1/{k}))"
 
 
 @dataclass(frozen=True)
@@ -50,16 +66,19 @@ class TableRow:
 def table_rows(comparison: Comparison) -> list[TableRow]:
     """The figures table as plain rows: standard conv, depthwise, pointwise, separable total."""
     spec = comparison.spec
-    k, k_sep, channels = spec.kernel_size, spec.separable_kernel_size, spec.depthwise_channels
+    dims, channels = spec.dims, spec.depthwise_channels
+    k = format_axes(spec.kernel_size, dims)
+    k_sep = format_axes(spec.separable_kernel_size, dims)
+    one = format_axes(1, dims)
     standard, separable = comparison.standard, comparison.separable
     labelled: list[tuple[str, str, ConvFigures | SeparableFigures]] = [
-        (f"Standard conv {k}×{k}, {spec.in_channels}→{spec.out_channels}", "standard", standard),
+        (f"Standard conv {k}, {spec.in_channels}→{spec.out_channels}", "standard", standard),
         (
-            f"Depthwise {k_sep}×{k_sep} g={spec.in_channels}, {spec.in_channels}→{channels}",
+            f"Depthwise {k_sep} g={spec.in_channels}, {spec.in_channels}→{channels}",
             "depthwise",
             separable.depthwise,
         ),
-        (f"Pointwise 1×1, {channels}→{spec.out_channels}", "pointwise", separable.pointwise),
+        (f"Pointwise {one}, {channels}→{spec.out_channels}", "pointwise", separable.pointwise),
         ("Separable total", "total", separable),
     ]
     return [
@@ -81,7 +100,7 @@ def figures_table(comparison: Comparison, *, compact: bool = False) -> Table:
     table = Table(
         title="Standard vs separable"
         if compact
-        else "Standard Conv2d vs depthwise-separable block",
+        else f"Standard Conv{comparison.spec.dims}d vs depthwise-separable block",
         title_style="bold",
         box=box.SIMPLE_HEAD if compact else box.ROUNDED,
         pad_edge=not compact,
@@ -127,9 +146,7 @@ def ratio_message(comparison: Comparison) -> str:
     ]
     if comparison.mac_ratio is not None:
         parts.append(f"{format_ratio(comparison.mac_ratio)} fewer MACs")
-    formula = (
-        "1/(1/C_out + 1/k²)" if comparison.spec.depth_multiplier == 1 else "1/(m·(1/C_out + 1/k²))"
-    )
+    formula = textbook_formula(comparison.spec.dims, comparison.spec.depth_multiplier)
     parts.append(f"textbook {formula} = {format_ratio(comparison.textbook_ratio)}")
     return " · ".join(parts)
 
@@ -262,12 +279,62 @@ def _output_size_line(
     return f"{name:<11} {formula} = {result}"
 
 
+#: The symbol of each spatial axis in the formulas.
+_AXIS_SYMBOLS = {"length": "L", "depth": "D", "height": "H", "width": "W"}
+
+
+def _output_size_lines(comparison: Comparison) -> list[str]:
+    """Each output axis's formula with the numbers substituted, both sides.
+
+    One axis stands for the rest when every axis has the same size and geometry (the square
+    layer: "width likewise").
+    """
+    spec = comparison.spec
+    standard_geometry = [
+        spec.axes(name) for name in ("kernel_size", "stride", "padding", "dilation")
+    ]
+    separable_geometry = [
+        spec.axes(name) for name in ("sep_kernel_size", "sep_stride", "sep_padding", "sep_dilation")
+    ]
+    geometry: list[tuple[str, int, tuple[int, ...], tuple[int, ...]]] = [
+        (
+            axis,
+            size,
+            tuple(values[index] for values in standard_geometry),
+            tuple(values[index] for values in separable_geometry),
+        )
+        for index, (axis, size) in enumerate(zip(spec.spatial_axes, spec.spatial_size, strict=True))
+    ]
+    alike = len({values[1:] for values in geometry}) == 1
+    shown = geometry[-2:-1] if alike and spec.dims == 2 else geometry
+    pointwise = format_axes(1, spec.dims) if spec.dims > 1 else "kernel-1"
+    lines: list[str] = []
+    for axis, size, (k, s, p, d), (k_sep, s_sep, p_sep, d_sep) in shown:
+        symbol = _AXIS_SYMBOLS[axis]
+        others = [name for name in spec.spatial_axes if name != axis]
+        likewise = f" ({' and '.join(others)} likewise)" if alike and others else ""
+        if lines:
+            lines.append("")
+        lines += [
+            f"Output {axis}: ⌊({symbol} + 2p − d·(k−1) − 1) / s⌋ + 1{likewise}",
+            _output_size_line("  standard", size, k, s, p, d),
+            _output_size_line("  separable", size, k_sep, s_sep, p_sep, d_sep)
+            + f" (the {pointwise} pointwise keeps it)",
+        ]
+        if alike:
+            break
+    return lines
+
+
 def formulas_markdown(comparison: Comparison) -> str:
-    """The closed-form formulas with this comparison's numbers substituted, as Markdown."""
+    """The closed-form formulas with this comparison's numbers substituted, as Markdown.
+
+    In d dimensions the kernel has k^d elements per channel (k₁·…·k_d per axis).
+    """
     spec = comparison.spec
     c_in, c_out, m = spec.in_channels, spec.out_channels, spec.depth_multiplier
-    k, k_sep, batch = spec.kernel_size, spec.separable_kernel_size, spec.batch
-    mid = spec.depthwise_channels
+    dims, batch, mid = spec.dims, spec.batch, spec.depthwise_channels
+    k_power = kernel_power(dims)
     count = format_count
     standard, depthwise, pointwise = (
         comparison.standard,
@@ -275,45 +342,46 @@ def formulas_markdown(comparison: Comparison) -> str:
         comparison.separable.pointwise,
     )
     bias_note = "" if spec.bias else " (no bias)"
+    positions = "·".join(f"{_AXIS_SYMBOLS[axis]}'" for axis in spec.spatial_axes)
+
+    def kernel_text(field: str) -> str:
+        """k² for a cubic kernel, 3·7·7 for a per-axis one."""
+        sizes = spec.axes(field)
+        if len(set(sizes)) == 1:
+            return f"{sizes[0]}{_POWER[dims]}"
+        return "·".join(map(str, sizes))
 
     def plus_bias(channels: int) -> str:
         return f" + {channels}" if spec.bias else ""
 
     def spatial(figures: ConvFigures) -> str:
         shape = figures.output_shape
-        return "H'·W'" if shape is None else f"{shape[2]}·{shape[3]}"
+        return positions if shape is None else "·".join(map(str, shape[2:]))
 
+    k, k_sep, one = kernel_text("kernel_size"), kernel_text("sep_kernel_size"), f"1{_POWER[dims]}"
     lines = [
         "```text",
-        f"Parameters{bias_note}: C_out·(C_in/groups)·k² (+ C_out bias)",
-        f"  standard   {c_out}·{c_in}·{k}²{plus_bias(c_out)} = {count(standard.params)}",
-        f"  depthwise  {mid}·1·{k_sep}²{plus_bias(mid)} = {count(depthwise.params)}",
-        f"  pointwise  {c_out}·{mid}·1²{plus_bias(c_out)} = {count(pointwise.params)}",
+        f"Parameters{bias_note}: C_out·(C_in/groups)·{k_power} (+ C_out bias)",
+        f"  standard   {c_out}·{c_in}·{k}{plus_bias(c_out)} = {count(standard.params)}",
+        f"  depthwise  {mid}·1·{k_sep}{plus_bias(mid)} = {count(depthwise.params)}",
+        f"  pointwise  {c_out}·{mid}·{one}{plus_bias(c_out)} = {count(pointwise.params)}",
         f"  ratio      {count(standard.params)} / {count(comparison.separable.params)}"
         f" = {format_ratio(comparison.param_ratio)} fewer",
         "",
-        "Output height: ⌊(H + 2p − d·(k−1) − 1) / s⌋ + 1 (width likewise)",
-        _output_size_line("  standard", spec.height, k, spec.stride, spec.padding, spec.dilation),
-        _output_size_line(
-            "  separable",
-            spec.height,
-            k_sep,
-            spec.separable_stride,
-            spec.separable_padding,
-            spec.separable_dilation,
-        )
-        + " (the 1×1 pointwise keeps it)",
+        *_output_size_lines(comparison),
         "",
-        "MACs = N·C_out·H'·W'·(C_in/groups)·k² (bias adds not counted; FLOPs = 2 × MACs)",
-        f"  standard   {batch}·{c_out}·{spatial(standard)}·{c_in}·{k}² = {count(standard.macs)}",
-        f"  depthwise  {batch}·{mid}·{spatial(depthwise)}·1·{k_sep}² = "
+        f"MACs = N·C_out·{positions}·(C_in/groups)·{k_power} (bias adds not counted; "
+        "FLOPs = 2 × MACs)",
+        f"  standard   {batch}·{c_out}·{spatial(standard)}·{c_in}·{k} = {count(standard.macs)}",
+        f"  depthwise  {batch}·{mid}·{spatial(depthwise)}·1·{k_sep} = "
         f"{format_count(depthwise.macs)}",
-        f"  pointwise  {batch}·{c_out}·{spatial(pointwise)}·{mid}·1² = "
+        f"  pointwise  {batch}·{c_out}·{spatial(pointwise)}·{mid}·{one} = "
         f"{format_count(pointwise.macs)}",
         f"  ratio      {format_ratio(comparison.mac_ratio)} fewer",
         "",
-        "Textbook (Howard et al. 2017): 1 / (m·(1/C_out + 1/k²))",
-        f"  1 / ({m}·(1/{c_out} + 1/{k}²)) = {format_ratio(comparison.textbook_ratio)} fewer",
+        f"Textbook (Howard et al. 2017): 1 / (m·(1/C_out + 1/{k_power}))",
+        f"  1 / ({m}·(1/{c_out} + 1/{k if '·' not in k else f'({k})'})) = "
+        f"{format_ratio(comparison.textbook_ratio)} fewer",
         "```",
     ]
     return "\n".join(lines)

@@ -20,13 +20,20 @@ PAPER_NOTES = {
     "4866M mult-adds; MobileNet 4.2M params, 569M mult-adds.",
     "xception": "Chollet 2017, Table 3: Xception 22,855,952 parameters (MACs not published). "
     "Standard: each separable conv swapped for a full 3×3 conv.",
+    **{
+        f"quartznet{blocks}x5": f"Kriman et al. 2020, Table 1 / Section 3: QuartzNet {blocks}x5 "
+        f"has {millions}M parameters (on 64 mel features; MACs not published). Standard: each "
+        "time-channel separable conv swapped for a full Conv1d (the Jasper-style network)."
+        for blocks, millions in ((5, "6.7"), (10, "12.8"), (15, "18.9"))
+    },
 }
 
 
 def _title(report: NetworkReport) -> str:
-    """E.g. mobilenet_v1 α=1.0 @ 224×224."""
+    """E.g. mobilenet_v1 α=1.0 @ 224×224, or quartznet5x5 α=1 @ length 1000 for a 1-D one."""
     size = report.resolution
-    return f"{report.name} α={report.width_multiplier:g} @ {size}×{size}"
+    where = f"length {size}" if report.dims == 1 else f"{size}×{size}"
+    return f"{report.name} α={report.width_multiplier:g} @ {where}"
 
 
 def _millions(value: int) -> str:

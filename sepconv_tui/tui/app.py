@@ -154,6 +154,7 @@ class SepConvApp(App[None]):
         self.field_errors = {}
         self.form.show_errors({})
         self.comparison = result
+        self.sub_title = f"standard Conv{result.spec.dims}d vs depthwise-separable block"
         self.results.show(result)
         if check:
             self.query_one(Controller).cross_check(result)

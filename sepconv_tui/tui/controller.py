@@ -11,17 +11,28 @@ from textual.widget import Widget
 from textual.worker import get_current_worker
 
 from ..core.compare import Comparison, compare, cross_check
-from ..core.spec import FIELD_LABELS, SEPARABLE_GEOMETRY, LayerSpec, SpecError, check_field
+from ..core.spec import (
+    FIELD_LABELS,
+    SEPARABLE_GEOMETRY,
+    SPATIAL_AXES,
+    LayerSpec,
+    SpecError,
+    check_field,
+)
 from .torch_process import measure_figures
+
+#: The input sizes some rank has and another has not.
+_RANK_SIZES = frozenset({"length", "depth", "height", "width"})
 
 
 @dataclass(frozen=True)
 class FormValues:
-    """What the form holds: every integer field as typed, the bias and link switches."""
+    """What the form holds: every integer field as typed, the bias and link switches, the rank."""
 
     text: Mapping[str, str]
     bias: bool = True
     linked: bool = True
+    dims: int = 2
 
 
 def parse_field(field: str, text: str) -> int:
@@ -44,12 +55,14 @@ def field_error(field: str, text: str) -> str | None:
 
 
 def parse_form(values: FormValues) -> LayerSpec | dict[str, str]:
-    """A LayerSpec, or {field: message} for every field that is not valid."""
+    """A LayerSpec of the form's rank, or {field: message} for every field that is not valid."""
     numbers: dict[str, int] = {}
     errors: dict[str, str] = {}
     for field, text in values.text.items():
         if values.linked and field in SEPARABLE_GEOMETRY:
             continue  # linked: the separable block uses the standard conv's geometry
+        if field in _RANK_SIZES and field not in SPATIAL_AXES[values.dims]:
+            continue  # a size of another rank, hidden
         message = field_error(field, text)
         if message is None:
             numbers[field] = parse_field(field, text)
@@ -57,7 +70,7 @@ def parse_form(values: FormValues) -> LayerSpec | dict[str, str]:
             errors[field] = message
     if errors:
         return errors
-    return LayerSpec(bias=values.bias, **numbers)
+    return LayerSpec(bias=values.bias, dims=values.dims, **numbers)
 
 
 class Controller(Widget):

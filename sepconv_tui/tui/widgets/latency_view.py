@@ -97,8 +97,9 @@ class LatencyView(TabViewDefaults, Vertical):
         """The layer line and its memory table."""
         spec = self.spec
         line = (
-            f"Layer (from the Layer tab): Conv2d({spec.in_channels}, {spec.out_channels}, "
-            f"{spec.kernel_size}, stride={spec.stride}, padding={spec.padding}) vs separable, "
+            f"Layer (from the Layer tab): Conv{spec.dims}d({spec.in_channels}, "
+            f"{spec.out_channels}, {spec.kernel_size}, stride={spec.stride}, "
+            f"padding={spec.padding}) vs separable, "
             f"input {'×'.join(map(str, spec.input_shape))}"
         )
         if self.result is not None and self.result.spec != spec:

@@ -16,12 +16,24 @@ from textual.widget import Widget
 from textual.widgets import Input, Label, Select, Static, Switch
 
 from ...core.presets import PRESETS, PRESETS_BY_KEY
-from ...core.spec import FIELD_BOUNDS, FIELD_LABELS, SEPARABLE_GEOMETRY, LayerSpec
+from ...core.spec import (
+    DEFAULT_DEPTH,
+    DEFAULT_LENGTH,
+    FIELD_BOUNDS,
+    FIELD_LABELS,
+    SEPARABLE_GEOMETRY,
+    SPATIAL_AXES,
+    LayerSpec,
+)
 from ..controller import FormValues, field_error
 
 STANDARD_FIELDS = ("in_channels", "out_channels", "kernel_size", "stride", "padding", "dilation")
 BLOCK_FIELDS = ("depth_multiplier",)
 INPUT_FIELDS = ("batch", "height", "width")
+#: The rank selector's choices: what the input looks like in each rank.
+RANK_OPTIONS = tuple((f"{dims}-D", dims) for dims in SPATIAL_AXES)
+#: What a size field the form mounts on first need starts at.
+SIZE_DEFAULTS = {"length": DEFAULT_LENGTH, "depth": DEFAULT_DEPTH}
 
 
 class FieldValidator(Validator):
@@ -131,7 +143,7 @@ def field_widgets(field: str, value: int | str) -> tuple[Label, NumberInput]:
     """
     # Under the "Depthwise geometry" heading the separable fields need no "separable" prefix.
     label = FIELD_LABELS[SEPARABLE_GEOMETRY.get(field, field)].capitalize()
-    return Label(label, classes="field-label"), NumberInput(field, value)
+    return Label(label, classes="field-label", id=f"{field}-label"), NumberInput(field, value)
 
 
 def section(title: str, *children: Widget, id: str) -> Grid:
@@ -154,6 +166,7 @@ class ParamsForm(VerticalScroll):
         super().__init__(id=id)
         self._initial = spec
         self._last_posted: FormValues | None = None
+        self._dims = spec.dims  # the rank, also before its selector is mounted
 
     def compose(self) -> ComposeResult:
         """Standard conv, separable block, input; the preset picker and the depthwise geometry
@@ -175,14 +188,20 @@ class ParamsForm(VerticalScroll):
         )
         if not spec.geometry_linked:
             yield self._separable_geometry(separable_text(spec))
+        # Only the sizes of this rank: a 1-D layer's length or a 3-D layer's depth is mounted
+        # when first needed (then hidden, not removed, when the rank changes back).
+        sizes = ("batch", *spec.spatial_axes)
         yield section(
             "Input",
-            *(w for field in INPUT_FIELDS for w in field_widgets(field, getattr(spec, field))),
+            # The selector replaces this line after the first frame: a Select costs start-up time.
+            Label("Rank", classes="field-label"),
+            Label(RANK_OPTIONS[spec.dims - 1][0], id="dims-placeholder"),
+            *(w for field in sizes for w in field_widgets(field, getattr(spec, field))),
             id="input-section",
         )
 
     def on_mount(self) -> None:
-        """Mount the preset picker once the first frame is on screen."""
+        """Mount the preset picker and the rank selector once the first frame is on screen."""
         self._last_posted = self.values  # mounting the Inputs changes nothing
         self.call_after_refresh(self._mount_preset_picker)
 
@@ -192,6 +211,13 @@ class ParamsForm(VerticalScroll):
             prompt = "Preset: a published layer…"
             picker = Select(options, prompt=prompt, id="preset", compact=True)
             self.mount(picker, before=0)
+        placeholder = self.query("#dims-placeholder")
+        if self.is_attached and placeholder:
+            selector = Select(
+                RANK_OPTIONS, value=self._dims, allow_blank=False, id="dims", compact=True
+            )
+            self.query_one("#input-section", Grid).mount(selector, after="#dims-placeholder")
+            placeholder.remove()
 
     @staticmethod
     def _separable_geometry(text: dict[str, str]) -> Grid:
@@ -215,12 +241,33 @@ class ParamsForm(VerticalScroll):
             existing.set(display=True)
 
     @property
+    def dims(self) -> int:
+        """The rank the selector shows."""
+        return self._dims
+
+    def _show_rank(self, dims: int, sizes: LayerSpec | None = None) -> None:
+        """Show the input sizes of rank ``dims`` (mounting a missing one, at its size in
+        ``sizes`` if given), hide the others."""
+        grid = self.query_one("#input-section", Grid)
+        for field in ("length", "depth", "height", "width"):
+            wanted = field in SPATIAL_AXES[dims]
+            widgets = self.query(f"#{field}-label, #{field}")
+            if not widgets and wanted:
+                # After the batch row: the order of length and depth never shows (one at most).
+                size = getattr(sizes, field, None) if sizes is not None else None
+                label, number_input = field_widgets(field, size or SIZE_DEFAULTS[field])
+                grid.mount(label, number_input, after="#batch")
+            else:
+                widgets.set(display=wanted)
+
+    @property
     def values(self) -> FormValues:
-        """The current text of every field and both switches."""
+        """The current text of every field, both switches and the rank."""
         return FormValues(
             {number_input.field: number_input.value for number_input in self.query(NumberInput)},
             bias=self.query_one("#bias", Switch).value,
             linked=self.query_one("#link", Switch).value,
+            dims=self.dims,
         )
 
     def _post_changed(self) -> None:
@@ -232,11 +279,18 @@ class ParamsForm(VerticalScroll):
 
     def load(self, spec: LayerSpec) -> None:
         """Fill every field from ``spec`` and post one Changed."""
-        with self.prevent(Input.Changed, Switch.Changed):
+        with self.prevent(Input.Changed, Switch.Changed, Select.Changed):
+            self._dims = spec.dims
+            for selector in self.query("#dims").results(Select):
+                selector.value = spec.dims
+            self._show_rank(spec.dims, spec)
             for number_input in self.query(NumberInput):
+                value = getattr(spec, number_input.field)
                 if number_input.field in SEPARABLE_GEOMETRY:
                     continue  # below, with the geometry's visibility
-                number_input.value = str(getattr(spec, number_input.field))
+                if value is None or (spec.dims == 1 and number_input.field in INPUT_FIELDS[1:]):
+                    continue  # a size this rank has not: it keeps its text, hidden
+                number_input.value = str(value)
                 number_input.cursor_position = len(number_input.value)  # drop any old selection
             self.query_one("#bias", Switch).value = spec.bias
             self.query_one("#link", Switch).value = spec.geometry_linked
@@ -301,6 +355,14 @@ class ParamsForm(VerticalScroll):
             }
             self._show_separable_geometry(standard)
         self._post_changed()
+
+    @on(Select.Changed, "#dims")
+    def _rank_chosen(self, event: Select.Changed) -> None:
+        event.stop()
+        if isinstance(event.value, int) and event.value != self._dims:
+            self._dims = event.value
+            self._show_rank(event.value)
+            self._post_changed()
 
     @on(Select.Changed, "#preset")
     def _preset_chosen(self, event: Select.Changed) -> None:

@@ -92,9 +92,14 @@ class ResultsView(TabViewDefaults, VerticalScroll, can_focus=True):
         if self.comparison is None:
             return None
         spec = self.comparison.spec
+        # One number when every axis agrees (as in the form), else each axis: k3x7x7.
+        kernel, stride = (
+            str(values[0]) if len(set(values)) == 1 else "x".join(map(str, values))
+            for values in (spec.axes("kernel_size"), spec.axes("stride"))
+        )
         stem = (
-            f"sepconv-{spec.in_channels}to{spec.out_channels}-k{spec.kernel_size}"
-            f"-s{spec.stride}-{spec.height}x{spec.width}"
+            f"sepconv-{spec.in_channels}to{spec.out_channels}-k{kernel}-s{stride}"
+            f"-{'x'.join(map(str, spec.spatial_size))}"
         )
         return Export(stem, report.to_markdown(self.comparison), report.to_json(self.comparison))
 

@@ -9,9 +9,10 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Label, Select, Static
 
-from ...core.spec import FIELD_LABELS, LayerSpec
+from ...core.spec import FIELD_LABELS, LayerSpec, format_axes
 from ...core.sweep import SWEEP_POINTS, SweepPoint, sweep, textbook_curve
 from ...report import sweep as report
+from ...report.layer import kernel_power
 from ..export import Export
 from ..tab_view import TabViewDefaults
 
@@ -20,17 +21,28 @@ EXACT_CURVES = (
     ("param ratio", "param_ratio", "cyan"),
     ("MAC ratio", "mac_ratio", "green"),
 )
-TEXTBOOK_LABEL = "textbook 1/(m·(1/C_out + 1/k²))"
+
+
+def textbook_label(dims: int) -> str:
+    """The textbook curve's legend: 1/(m·(1/C_out + 1/k²)) in 2-D, k or k³ in 1-D or 3-D."""
+    return f"textbook 1/(m·(1/C_out + 1/{kernel_power(dims)}))"
+
+
 #: Fields swept over powers of two are plotted on a log2 axis.
 LOG2_FIELDS = frozenset({"out_channels", "in_channels", "depth_multiplier"})
 
 
 def describe(spec: LayerSpec) -> str:
-    """The base layer in one line: C_in→C_out, k, stride, padding, input."""
+    """The base layer in one line: C_in→C_out, k, stride, padding, input (sizes of its rank)."""
+    rank = "" if spec.dims == 2 else f"{spec.dims}-D, "
+    k, s, p = (
+        value if isinstance(value, int) else format_axes(value, spec.dims)
+        for value in (spec.kernel_size, spec.stride, spec.padding)
+    )
     return (
-        f"Base layer (from the Layer tab): {spec.in_channels}→{spec.out_channels}, "
-        f"k={spec.kernel_size}, s={spec.stride}, p={spec.padding}, m={spec.depth_multiplier}, "
-        f"input {spec.height}×{spec.width}"
+        f"Base layer (from the Layer tab): {rank}{spec.in_channels}→{spec.out_channels}, "
+        f"k={k}, s={s}, p={p}, m={spec.depth_multiplier}, "
+        f"input {'×'.join(map(str, spec.spatial_size))}"
     )
 
 
@@ -103,7 +115,7 @@ class SweepView(TabViewDefaults, Vertical):
         plt.plot(
             [x_of(value) for value, _ in curve],
             [ratio for _, ratio in curve],
-            label=TEXTBOOK_LABEL,
+            label=textbook_label(self.base.dims),
             color="orange",
             marker="braille",
         )
