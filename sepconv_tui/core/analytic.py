@@ -124,6 +124,8 @@ def textbook_ratio(
 Pair = tuple[int, int]
 #: A Conv2d's padding: an (h, w) pair, "same" or "valid" as nn.Conv2d stores it, or ``TF_SAME``.
 Conv2dPadding = Pair | str
+#: A conv's padding of any rank: one number per axis, "same", "valid", or ``TF_SAME``.
+ConvPadding = tuple[int, ...] | str
 #: TensorFlow's "SAME" padding, which timm's Conv2dSame computes from each input's size at run
 #: time (nn.Conv2d's own "same" is fixed at d·(k − 1) and allows stride 1 only).
 TF_SAME = "tf-same"
@@ -147,17 +149,41 @@ def pair(value: int | tuple[int, ...] | list[int]) -> Pair:
     return (value[0], value[1])
 
 
-def total_padding(padding: Conv2dPadding, kernel: Pair, dilation: Pair) -> Pair:
-    """Padding added along each axis, both sides together ("same" pads d·(k − 1))."""
+def total_padding(
+    padding: ConvPadding, kernel: Sequence[int], dilation: Sequence[int]
+) -> tuple[int, ...]:
+    """Padding added along each axis (any rank), both sides together ("same" pads d·(k − 1))."""
     if padding == "valid":
-        return (0, 0)
+        return (0,) * len(kernel)
     if padding == "same":
-        return (dilation[0] * (kernel[0] - 1), dilation[1] * (kernel[1] - 1))
+        return tuple(d * (k - 1) for k, d in zip(kernel, dilation, strict=True))
     if padding == TF_SAME:
         raise ValueError(f"{TF_SAME!r} padding depends on the input size: see tf_same_padding")
     if isinstance(padding, str):
-        raise ValueError(f"padding must be 'same', 'valid' or an (h, w) pair, got {padding!r}")
-    return (2 * padding[0], 2 * padding[1])
+        raise ValueError(f"padding must be 'same', 'valid' or one number per axis, got {padding!r}")
+    return tuple(2 * side for side in padding)
+
+
+def module_output_sizes(
+    sizes: Sequence[int],
+    kernel: Sequence[int],
+    stride: Sequence[int],
+    padding: ConvPadding,
+    dilation: Sequence[int],
+) -> tuple[int, ...]:
+    """Output size along every spatial axis (any rank) with padding as a conv module holds it:
+    per axis (each side), "same", "valid", or ``TF_SAME`` (from the input size); ≤ 0: none."""
+    if padding == TF_SAME:
+        totals = tuple(
+            sum(tf_same_padding(size, k, s, d))
+            for size, k, s, d in zip(sizes, kernel, stride, dilation, strict=True)
+        )
+    else:
+        totals = total_padding(padding, kernel, dilation)
+    return tuple(
+        axis_output_size(size, pad, k, s, d)
+        for size, pad, k, s, d in zip(sizes, totals, kernel, stride, dilation, strict=True)
+    )
 
 
 def conv2d_output_hw(
@@ -169,16 +195,8 @@ def conv2d_output_hw(
     padding: Conv2dPadding = (0, 0),
     dilation: Pair = (1, 1),
 ) -> Pair:
-    """Output (H′, W′) per axis: floor((size + pad − d·(k − 1) − 1) / s) + 1; ≤ 0: no output."""
-    if padding == TF_SAME:
-        pad_h = sum(tf_same_padding(height, kernel[0], stride[0], dilation[0]))
-        pad_w = sum(tf_same_padding(width, kernel[1], stride[1], dilation[1]))
-    else:
-        pad_h, pad_w = total_padding(padding, kernel, dilation)
-    return (
-        axis_output_size(height, pad_h, kernel[0], stride[0], dilation[0]),
-        axis_output_size(width, pad_w, kernel[1], stride[1], dilation[1]),
-    )
+    """Output (H′, W′) of a Conv2d: ``module_output_sizes`` on two axes."""
+    return pair(module_output_sizes((height, width), kernel, stride, padding, dilation))
 
 
 def conv_params(
@@ -205,11 +223,6 @@ def conv_macs(
     N · C_out · (output positions) · (C_in / groups) · k₁·…·k_d."""
     per_output = (in_channels // groups) * prod(kernel)
     return batch * out_channels * prod(output_sizes) * per_output
-
-
-# The 2-D names the model code calls; the arithmetic is the same for any rank.
-conv2d_params = conv_params
-conv2d_macs = conv_macs
 
 
 def separable_params(

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from ..core.analytic import TF_SAME, axis_output_size, tf_same_padding
+from ..core.analytic import separable_params
 from ..core.spec import FIELD_BOUNDS, range_message
 from ..errors import UserError
 
@@ -107,91 +107,6 @@ class Cost:
     def from_dict(cls, values: dict[str, Any]) -> Cost:
         """The inverse of ``to_dict``."""
         return cls(int(values["params"]), int(values["macs"]))
-
-
-# The closed form over any number of spatial axes (Conv1d, Conv2d, Conv3d): a kernel, stride,
-# padding or dilation is a tuple with one entry per axis, as nn.ConvNd stores it.
-
-
-def conv_params(
-    in_channels: int,
-    out_channels: int,
-    kernel: tuple[int, ...],
-    groups: int = 1,
-    bias: bool = True,
-) -> int:
-    """Parameters of a conv of any rank: C_out · (C_in / groups) · k₁·…·k_d (+ C_out bias)."""
-    return out_channels * (in_channels // groups) * math.prod(kernel) + (
-        out_channels if bias else 0
-    )
-
-
-def conv_macs(
-    batch: int,
-    in_channels: int,
-    out_channels: int,
-    output_size: tuple[int, ...],
-    kernel: tuple[int, ...],
-    groups: int = 1,
-) -> int:
-    """MACs of a conv of any rank, bias adds not counted: N · C_out · ∏out · (C_in / g) · ∏k."""
-    per_output = (in_channels // groups) * math.prod(kernel)
-    return batch * out_channels * math.prod(output_size) * per_output
-
-
-def separable_block_params(
-    in_channels: int,
-    out_channels: int,
-    kernel: tuple[int, ...],
-    bias: bool,
-    depth_multiplier: int = 1,
-) -> int:
-    """Parameters of the depthwise (C_in → C_in·m, groups C_in) + pointwise block, any rank."""
-    middle = in_channels * depth_multiplier
-    depthwise = conv_params(in_channels, middle, kernel, in_channels, bias)
-    return depthwise + conv_params(middle, out_channels, (1,) * len(kernel), 1, bias)
-
-
-def separable_block_macs(
-    batch: int,
-    in_channels: int,
-    out_channels: int,
-    output_size: tuple[int, ...],
-    kernel: tuple[int, ...],
-    depth_multiplier: int = 1,
-) -> int:
-    """MACs of the separable block whose depthwise conv has the replaced conv's geometry."""
-    middle = in_channels * depth_multiplier
-    depthwise = conv_macs(batch, in_channels, middle, output_size, kernel, in_channels)
-    pointwise = conv_macs(batch, middle, out_channels, output_size, (1,) * len(kernel))
-    return depthwise + pointwise
-
-
-def conv_output_size(
-    input_size: tuple[int, ...],
-    kernel: tuple[int, ...],
-    stride: tuple[int, ...],
-    padding: tuple[int, ...] | str,
-    dilation: tuple[int, ...],
-) -> tuple[int, ...]:
-    """Output size per spatial axis: floor((size + pad − d·(k − 1) − 1) / s) + 1; ≤ 0: none.
-
-    ``padding``: per axis (each side), "same", "valid", or ``TF_SAME`` (from the input size).
-    """
-    sizes = []
-    for axis, size in enumerate(input_size):
-        k, s, d = kernel[axis], stride[axis], dilation[axis]
-        if padding == TF_SAME:
-            total = sum(tf_same_padding(size, k, s, d))
-        elif padding == "valid":
-            total = 0
-        elif padding == "same":
-            total = d * (k - 1)
-        else:
-            assert not isinstance(padding, str), padding
-            total = 2 * padding[axis]
-        sizes.append(axis_output_size(size, total, k, s, d))
-    return tuple(sizes)
 
 
 def format_axes(values: tuple[int, ...]) -> str:
@@ -338,11 +253,11 @@ class ModelLayer:
         if self.separable is None or depth_multiplier == self.depth_multiplier:
             return replace(self, depth_multiplier=depth_multiplier)
         assert self.kernel_size is not None
-        params = separable_block_params(
+        params = separable_params(
             self.in_channels, self.out_channels, self.kernel_size, self.bias, depth_multiplier
         )
         macs = self.separable.macs // self.depth_multiplier * depth_multiplier
-        extra = self.separable.params - separable_block_params(
+        extra = self.separable.params - separable_params(
             self.in_channels, self.out_channels, self.kernel_size, self.bias, self.depth_multiplier
         )
         return replace(

@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from ..core import analytic
-from .analysis import Cost, ModelAnalysis, ModelLayer, format_axes, separable_block_params
+from .analysis import Cost, ModelAnalysis, ModelLayer, format_axes
 
 if TYPE_CHECKING:
     import torch
@@ -201,7 +201,7 @@ def static_analysis(model: nn.Module, depth_multiplier: int = 1) -> ModelAnalysi
         separable = None
         if reason is None:
             separable = Cost(
-                separable_block_params(
+                analytic.separable_params(
                     layer_geometry["in_channels"],
                     layer_geometry["out_channels"],
                     layer_geometry["kernel_size"],
@@ -239,44 +239,15 @@ def static_analysis(model: nn.Module, depth_multiplier: int = 1) -> ModelAnalysi
 def separable_block(
     conv: nn.Module, depth_multiplier: int = 1, *, device: Any = None
 ) -> DepthwiseSeparableConv:
-    """The block replacing ``conv`` (a Conv1d, Conv2d or Conv3d): its channels, geometry, bias,
-    dtype and device (``device`` overrides where it is built: "meta" to count it for free).
-
-    A Conv2d gets ``DepthwiseSeparableConv.from_conv``; a Conv1d or Conv3d the same block with
-    both convs of its rank (depthwise with the conv's kernel, stride, padding and dilation,
-    pointwise with a kernel of ones), so the SVD, the least squares and the plan treat every
-    rank alike.
+    """The block replacing ``conv`` (a Conv1d, Conv2d or Conv3d): its rank, channels, geometry,
+    padding mode, bias, dtype and device (``device`` overrides where it is built: "meta" to
+    count it for free); a conv padding TensorFlow's "SAME" at run time gets a block that does.
     """
     from ..core.layers import DepthwiseSeparableConv
 
-    rank = conv_rank(conv)
-    assert rank is not None, f"{type(conv).__name__} is not a Conv1d, Conv2d or Conv3d"
-    if rank == 2:
-        return DepthwiseSeparableConv.from_conv(conv, depth_multiplier, device=device)  # type: ignore[arg-type]
-    standard: Any = conv
-    conv_class: Any = _conv_class(rank)
-    where = {
-        "device": standard.weight.device if device is None else device,
-        "dtype": standard.weight.dtype,
-    }
-    bias = standard.bias is not None
-    middle = standard.in_channels * depth_multiplier
-    # The module's own convs are 2-D: built on meta (no memory), then replaced by this rank's.
-    block = DepthwiseSeparableConv(standard.in_channels, standard.out_channels, 1, device="meta")
-    block.depthwise = conv_class(
-        standard.in_channels,
-        middle,
-        standard.kernel_size,
-        stride=standard.stride,
-        padding=standard.padding,
-        dilation=standard.dilation,
-        groups=standard.in_channels,
-        bias=bias,
-        padding_mode=standard.padding_mode,
-        **where,
-    )
-    block.pointwise = conv_class(middle, standard.out_channels, 1, bias=bias, **where)
-    return block
+    assert conv_rank(conv) is not None, f"{type(conv).__name__} is not a Conv1d, Conv2d or Conv3d"
+    standard: Any = conv  # an nn.Conv1d, Conv2d or Conv3d
+    return DepthwiseSeparableConv.from_conv(standard, depth_multiplier, device=device)
 
 
 @contextmanager

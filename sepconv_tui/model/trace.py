@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..core import analytic
+from ..core.analytic import conv_macs, conv_params, module_output_sizes, separable_macs
 from ..errors import first_line
 from .analysis import (
     AutoDepth,
@@ -22,13 +23,8 @@ from .analysis import (
     ModelAnalysis,
     ModelLayer,
     Selection,
-    conv_macs,
-    conv_output_size,
-    conv_params,
     parse_depth_multiplier,
     parse_selection,
-    separable_block_macs,
-    separable_block_params,
 )
 from .candidates import (
     candidate_reason,
@@ -210,7 +206,7 @@ def _conv_call(
     kernel = geometry["kernel_size"]
     rank = len(kernel)
     batch = input_shape[0] if len(input_shape) == rank + 2 else 1
-    output_size = conv_output_size(
+    output_size = module_output_sizes(
         input_shape[-rank:],
         kernel,
         geometry["stride"],
@@ -219,7 +215,7 @@ def _conv_call(
     )
     c_in, c_out, groups = geometry["in_channels"], geometry["out_channels"], geometry["groups"]
     macs = conv_macs(batch, c_in, c_out, output_size, kernel, groups)
-    separable = separable_block_macs(batch, c_in, c_out, output_size, kernel, depth_multiplier)
+    separable = separable_macs(batch, c_in, c_out, output_size, kernel, depth_multiplier)
     output_shape = (*input_shape[: -(rank + 1)], c_out, *output_size)
     return macs, separable, output_shape
 
@@ -294,7 +290,7 @@ def _layers(
             closed_shapes = [call[2] for call in per_call]
             if reason is None:
                 separable = Cost(
-                    separable_block_params(
+                    analytic.separable_params(
                         c_in, c_out, kernel, layer_geometry["bias"], depth_multiplier
                     ),
                     sum(call[1] for call in per_call),
