@@ -9,7 +9,7 @@ its measurement process (``workers/measure_server.py``).
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -82,6 +82,27 @@ def runtimes_for(choice: str, channels_last: bool = False) -> tuple[str, ...]:
     raise BenchError(f"--runtime must be one of {', '.join(RUNTIME_CHOICES)}, got {choice!r}")
 
 
+#: Why 1-D convs get no channels-last timing: PyTorch has that layout for 4-D and 5-D tensors.
+CHANNELS_LAST_1D = (
+    "channels-last memory format is for 2-D and 3-D convs (NHWC, NDHWC), not 1-D: PyTorch has "
+    "no channels-last layout for N×C×L tensors"
+)
+
+
+def runtimes_for_ranks(
+    runtimes: Sequence[str], ranks: Collection[int]
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """``runtimes`` that mean something for convs of spatial ``ranks``, and notes on any left
+    out: eager channels-last when no conv is 2-D or 3-D is skipped beside other runtimes (so
+    ``--runtime all`` times the rest), BenchError when it is the only one."""
+    if "eager_channels_last" not in runtimes or set(ranks) & {2, 3}:
+        return tuple(runtimes), ()
+    if len(runtimes) == 1:
+        raise BenchError(CHANNELS_LAST_1D, field="channels_last")
+    kept = tuple(runtime for runtime in runtimes if runtime != "eager_channels_last")
+    return kept, (f"eager channels-last not timed: {CHANNELS_LAST_1D}",)
+
+
 @dataclass(frozen=True)
 class RuntimeTiming:
     """Both sides timed on one runtime, in a process of their own, and that runtime's version."""
@@ -139,6 +160,7 @@ class BenchResult:
     # With --runtime: each runtime timed in its own process (standard and separable above are
     # the first's); empty when timed here, in this process.
     runtimes: dict[str, RuntimeTiming] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()  # e.g. a runtime of --runtime all left out, and why
 
     @property
     def speed_ratio(self) -> float:
@@ -166,6 +188,7 @@ class BenchResult:
                 name: timing.to_dict("standard", "separable")
                 for name, timing in self.runtimes.items()
             },
+            "notes": list(self.notes),
             "conventions": {
                 "median_s": "seconds per forward pass (batch included), median over timed blocks",
                 "speed_ratio": "standard median ÷ separable median",
@@ -194,6 +217,7 @@ class BenchResult:
                 name: RuntimeTiming.from_dict(timing, "standard", "separable")
                 for name, timing in values.get("runtimes", {}).items()
             },
+            tuple(values.get("notes", ())),
         )
 
 
@@ -289,9 +313,7 @@ def benchmark(
     """
     report = progress if progress is not None else (lambda _index, _stage: None)
     if channels_last and spec.dims == 1:
-        raise BenchError(
-            "channels-last memory format is for 2-D and 3-D layers, not 1-D", field="channels_last"
-        )
+        raise BenchError(CHANNELS_LAST_1D, field="channels_last")
     check_device(device)
     budget = resolve_budget(budget_bytes, device)
     estimate = check_budget(spec, budget)

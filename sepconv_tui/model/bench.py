@@ -27,12 +27,19 @@ from ..core.latency import (
     Timing,
     check_budget,
     check_device,
+    runtimes_for_ranks,
     time_forward,
 )
 from ..core.memory import format_bytes
 from ..core.spec import LayerSpec
 from .analysis import ModelAnalysis, Selection
-from .runtime import Cancelled, StepProgress, run_isolated
+from .runtime import (
+    Cancelled,
+    StepProgress,
+    channels_last_input,
+    run_isolated,
+    to_channels_last,
+)
 from .source import Shape
 
 #: What a whole-model benchmark goes through, in order.
@@ -71,6 +78,7 @@ class ModelBenchResult:
     # With runtimes: each timed in its own process (original and swapped above are the
     # first's); empty when both models were timed here, in this process.
     runtimes: dict[str, RuntimeTiming] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()  # e.g. a runtime of --runtime all left out, and why
 
     @property
     def speed_ratio(self) -> float:
@@ -100,6 +108,7 @@ class ModelBenchResult:
                 name: timing.to_dict("original", "swapped")
                 for name, timing in self.runtimes.items()
             },
+            "notes": list(self.notes),
             "conventions": {
                 "median_s": "seconds per forward pass (batch included), median over timed blocks",
                 "speed_ratio": "original median ÷ swapped median",
@@ -132,6 +141,7 @@ class ModelBenchResult:
                 name: RuntimeTiming.from_dict(timing, "original", "swapped")
                 for name, timing in values.get("runtimes", {}).items()
             },
+            notes=tuple(values.get("notes", ())),
         )
 
 
@@ -153,6 +163,15 @@ def _check_runtimes(runtimes: Sequence[str], device: str) -> None:
         from .export import require_deploy
 
         require_deploy()
+
+
+def conv_ranks(analysis: ModelAnalysis) -> frozenset[int]:
+    """The spatial ranks of the model's convs (1, 2, 3): what channels-last can mean for it."""
+    return frozenset(
+        len(layer.kernel_size)
+        for layer in analysis.layers
+        if layer.kind == "conv" and layer.kernel_size is not None
+    )
 
 
 def _runtime_timing(runtime: str, answer: Mapping[str, Any], threads: int) -> RuntimeTiming:
@@ -257,11 +276,11 @@ def benchmark_model(
         depth_multiplier=depth_multiplier,
         weights=weights,
     )
-    if channels_last and len(analysis.input_shape) != 4:
-        raise BenchError(
-            f"--channels-last applies to N×C×H×W inputs; this one is {analysis.input_shape}",
-            field="channels_last",
-        )
+    notes: tuple[str, ...] = ()
+    if runtimes is not None:
+        runtimes, notes = runtimes_for_ranks(runtimes, conv_ranks(analysis))
+    elif channels_last:
+        runtimes_for_ranks(("eager_channels_last",), conv_ranks(analysis))
     budget = resolve_budget(budget_bytes, device)
     estimate = check_model_budget(analysis, budget)
 
@@ -294,6 +313,7 @@ def benchmark_model(
             budget_bytes=budget,
             torch_version=torch.__version__,
             runtimes=timings,
+            notes=notes,
         )
 
     from .source import build_model
@@ -311,16 +331,15 @@ def benchmark_model(
         depth_multiplier=depth_multiplier,
         init="svd" if weights is not None else "random",
     ).model
-    memory_format = torch.channels_last if channels_last else torch.contiguous_format
     shape = analysis.input_shape
     x = torch.randn(shape, device=device)
-    if channels_last and len(shape) == 4:
-        x = x.contiguous(memory_format=torch.channels_last)
+    if channels_last:
+        x = channels_last_input(x)
     models = []
     for model in (original, swapped):
         model = model.to(device).eval()
         if channels_last:
-            model = model.to(memory_format=memory_format)
+            model = to_channels_last(model)
         models.append(model)
     threads = threads if threads is not None else torch.get_num_threads()
     report(2, STAGES[2])
@@ -362,6 +381,7 @@ def benchmark_layer_runtimes(
     the result's ``standard`` and ``separable``, every one's are in ``runtimes``."""
     report = progress if progress is not None else (lambda _index, _stage: None)
     _check_runtimes(runtimes, "cpu")
+    runtimes, notes = runtimes_for_ranks(runtimes, {spec.dims})
     budget = resolve_budget(budget_bytes, "cpu")
     estimate = check_budget(spec, budget)
     mac_ratio = compare(spec, method="analytic").mac_ratio
@@ -393,6 +413,7 @@ def benchmark_layer_runtimes(
         torch.__version__,
         runtimes[0] == "eager_channels_last",
         timings,
+        notes,
     )
 
 
@@ -504,6 +525,7 @@ class LayerBench:
     model: dict[str, Timing]  # the whole original model's pass, by runtime
     versions: dict[str, str]  # by runtime, e.g. "onnxruntime 1.32.0"
     torch_version: str
+    notes: tuple[str, ...] = ()  # e.g. a runtime of --runtime all left out, and why
 
     @property
     def runtimes(self) -> tuple[str, ...]:
@@ -555,6 +577,7 @@ class LayerBench:
             },
             "layers": [row.to_dict() for row in self.rows],
             "torch": self.torch_version,
+            "notes": list(self.notes),
             "conventions": {
                 "median_s": "seconds per forward pass, median over timed blocks",
                 "speed_ratio": "conv median ÷ block median, each alone at the conv's input",
@@ -578,6 +601,7 @@ class LayerBench:
             {name: Timing.from_dict(dict(entry["model"])) for name, entry in runtimes.items()},
             {name: entry["version"] for name, entry in runtimes.items()},
             values["torch"],
+            tuple(values.get("notes", ())),
         )
 
 
@@ -614,6 +638,7 @@ def benchmark_layers(
         weights=weights,
     )
     check_model_budget(analysis, resolve_budget(budget_bytes, device))
+    runtimes, notes = runtimes_for_ranks(runtimes, conv_ranks(analysis))
     candidates = [layer for layer in analysis.candidates if layer.input_shape is not None]
     if not candidates:
         raise BenchError(f"{analysis.source} has no swap candidate its forward calls")
@@ -679,4 +704,5 @@ def benchmark_layers(
         model={runtime: Timing.from_dict(dict(answers[runtime]["model"])) for runtime in runtimes},
         versions={runtime: answers[runtime]["version"] for runtime in runtimes},
         torch_version=torch.__version__,
+        notes=notes,
     )

@@ -100,6 +100,32 @@ def onnx_session(path: str | Path, threads: int) -> Any:
     return onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
 
+def to_channels_last(module: nn.Module) -> nn.Module:
+    """``module`` with every 4-D parameter and buffer channels-last (NHWC) and every 5-D one
+    channels-last-3d (NDHWC), in place; ``.to(memory_format=…)`` takes one layout for all,
+    which a Conv3d's 5-D weight (or a Conv2d's 4-D one, for channels_last_3d) refuses."""
+    import itertools
+
+    for tensor in itertools.chain(module.parameters(), module.buffers()):
+        layout = _channels_last_layout(tensor.dim())
+        if layout is not None:
+            tensor.data = tensor.data.contiguous(memory_format=layout)
+    return module
+
+
+def channels_last_input(x: torch.Tensor) -> torch.Tensor:
+    """``x`` channels-last when 4-D (NHWC) or 5-D (NDHWC); any other rank as it is."""
+    layout = _channels_last_layout(x.dim())
+    return x if layout is None else x.contiguous(memory_format=layout)
+
+
+def _channels_last_layout(dims: int) -> torch.memory_format | None:
+    """torch's channels-last layout for a tensor of ``dims`` dimensions (None: there is none)."""
+    import torch
+
+    return {4: torch.channels_last, 5: torch.channels_last_3d}.get(dims)
+
+
 def time_module(
     module: nn.Module,
     x: torch.Tensor,
@@ -110,15 +136,11 @@ def time_module(
     label: str = "the model",
 ) -> Timing:
     """``module``'s forward at ``x`` on ``runtime`` (exported into ``folder`` for ONNX Runtime)."""
-    import torch
-
     module = module.eval()
     if runtime == "eager":
         return time_forward(module, x, threads, min_run_time)
     if runtime == "eager_channels_last":
-        module = module.to(memory_format=torch.channels_last)
-        if x.dim() == 4:
-            x = x.contiguous(memory_format=torch.channels_last)
+        module, x = to_channels_last(module), channels_last_input(x)
         return time_forward(module, x, threads, min_run_time)
     if runtime != "onnxruntime":
         raise BenchError(f"runtime must be one of {', '.join(RUNTIMES)}, got {runtime!r}")

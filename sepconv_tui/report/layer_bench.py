@@ -14,7 +14,7 @@ from rich.text import Text
 from ..model.bench import FAR_BELOW, LayerBench, LayerRow
 from .format import format_ratio, format_shape
 from .latency import format_seconds
-from .runtimes import runtime_label
+from .runtimes import notes_markdown, runtime_label
 
 #: The mark of a row whose measured speed-up is far below its MAC ratio.
 MARK = "▼"
@@ -98,6 +98,7 @@ def notes(result: LayerBench) -> str:
                 f"{runtime_label(runtime)}: the convs alone add up to more than the whole model: "
                 "each pays a call's fixed cost there, which the model pays once (a small model)."
             )
+    lines.extend(result.notes)
     return "\n".join(lines)
 
 
@@ -144,7 +145,7 @@ def to_markdown(result: LayerBench) -> str:
             f"{format_ratio(result.predicted_speed_ratio(result.swapped_names, runtime))}"
         )
     lines += ["", f"_{setup_line(result)}_", ""]
-    return "\n".join(lines)
+    return "\n".join(lines) + notes_markdown(result.notes)
 
 
 def to_csv(result: LayerBench) -> str:

@@ -15,7 +15,14 @@ from ..core.memory import format_bytes
 from ..model.bench import ModelBenchResult
 from .format import format_ratio, format_shape
 from .latency import timings_markdown, timings_table
-from .runtimes import runtimes_csv, runtimes_markdown, runtimes_table, speed_sentence
+from .runtimes import (
+    notes_markdown,
+    notes_text,
+    runtimes_csv,
+    runtimes_markdown,
+    runtimes_table,
+    speed_sentence,
+)
 
 MODEL_SIDES = ("Original", "Swapped")
 
@@ -80,7 +87,7 @@ def render(result: ModelBenchResult) -> Group:
             runtimes_setup_line(result),
         )
         sentence = speed_sentence("the swapped model", result.runtimes, result.mac_ratio)
-        return Group(table, Text(sentence, style="bold"))
+        return Group(table, Text(sentence, style="bold"), *notes_text(result.notes))
     return Group(latency_table(result), Text(speed_message(result), style="bold"))
 
 
@@ -94,7 +101,8 @@ def to_markdown(result: ModelBenchResult) -> str:
     if result.runtimes:
         sentence = speed_sentence("the swapped model", result.runtimes, result.mac_ratio)
         table = runtimes_markdown(MODEL_SIDES, result.runtimes, result.mac_ratio)
-        return f"{table}\n_{runtimes_setup_line(result)}_\n\n**{sentence}**\n"
+        setup = runtimes_setup_line(result)
+        return f"{table}\n_{setup}_\n\n**{sentence}**\n" + notes_markdown(result.notes)
     return timings_markdown("Model", _rows(result), setup_line(result), speed_message(result))
 
 

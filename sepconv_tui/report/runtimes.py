@@ -9,7 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from rich import box
 from rich.console import Group
@@ -92,6 +92,16 @@ def speed_sentence(
     )
 
 
+def notes_text(notes: Sequence[str]) -> list[Text]:
+    """A result's notes (a runtime left out, and why), one dim line each."""
+    return [Text(note, style="dim") for note in notes]
+
+
+def notes_markdown(notes: Sequence[str]) -> str:
+    """A result's notes as Markdown paragraphs ("" without notes)."""
+    return "".join(f"\n{note}\n" for note in notes)
+
+
 def runtimes_markdown(
     sides: tuple[str, str], runtimes: Mapping[str, RuntimeTiming], mac_ratio: float | None
 ) -> str:
@@ -171,7 +181,7 @@ def render(result: BenchResult) -> Group:
         _layer_caption(result),
     )
     sentence = speed_sentence("the separable block", result.runtimes, result.mac_ratio)
-    return Group(table, Text(sentence, style="bold"))
+    return Group(table, Text(sentence, style="bold"), *notes_text(result.notes))
 
 
 def to_json(result: BenchResult) -> str:
@@ -183,7 +193,7 @@ def to_markdown(result: BenchResult) -> str:
     """The runtimes table, the setup and the sentence as Markdown."""
     sentence = speed_sentence("the separable block", result.runtimes, result.mac_ratio)
     table = runtimes_markdown(LAYER_SIDES, result.runtimes, result.mac_ratio)
-    return f"{table}\n_{_layer_caption(result)}_\n\n**{sentence}**\n"
+    return f"{table}\n_{_layer_caption(result)}_\n\n**{sentence}**\n" + notes_markdown(result.notes)
 
 
 def to_csv(result: BenchResult) -> str:
