@@ -31,8 +31,8 @@ from textual.pilot import Pilot  # noqa: E402
 from textual.widgets import Input, Static  # noqa: E402
 
 from sepconv_tui.tui.app import SepConvApp  # noqa: E402
-from sepconv_tui.tui.widgets.model_table import ModelTable  # noqa: E402
-from sepconv_tui.tui.widgets.model_view import ModelView  # noqa: E402
+from sepconv_tui.tui.widgets.model.table import ModelTable  # noqa: E402
+from sepconv_tui.tui.widgets.model.view import ModelView  # noqa: E402
 
 TOGGLES = 21
 ROOT = Path(__file__).resolve().parent.parent
@@ -152,8 +152,8 @@ async def digits_times(folder: Path, threads: int | None) -> None:
         fidelity = app.query_one("#model-fidelity", Static)
         times: dict[str, float] = {}
         for key, done in (
-            ("f", lambda: view.fidelity is not None and not view.working),
-            ("r", lambda: view.recovery is not None and not view.working),
+            ("f", lambda: view.session.fidelity is not None and not view.working),
+            ("r", lambda: view.session.recovery is not None and not view.working),
         ):
             before = str(fidelity.render())
             start = time.perf_counter()

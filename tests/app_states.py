@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,17 +15,35 @@ from textual.widgets import Input, Select
 from sepconv_tui.core.spec import LayerSpec
 from sepconv_tui.tui.app import SepConvApp
 
+#: Seconds a test waits for a state (a child's answer on a loaded 2-core machine) before it
+#: fails; the one patience every wait in the tests uses.
+PATIENCE = 300.0
+#: How often a waiting test looks again.
+POLL_S = 0.02
+
+
+async def until(pilot: Pilot, condition: Callable[[], bool], what: str) -> None:
+    """Wait until ``condition`` holds (never for a fixed time), then for the screen."""
+    deadline = time.monotonic() + PATIENCE
+    while not condition():
+        assert time.monotonic() < deadline, f"gave up waiting for {what}"
+        await asyncio.sleep(POLL_S)
+    await pilot.pause()
+
 
 async def settle(pilot: Pilot) -> None:
-    """Wait until the last edit is fully shown, every worker (the PyTorch cross-check) has
-    finished, and the screen is drawn."""
+    """Wait until the last edit is fully shown, every worker (the PyTorch cross-check, a child
+    process's call) has finished and what it posted is handled, and the screen is drawn."""
     await pilot.pause()
-    for _ in range(1500):
-        if not getattr(pilot.app, "render_pending", False) and all(
-            worker.is_finished for worker in pilot.app.workers
-        ):
-            break
-        await asyncio.sleep(0.02)
+    app = pilot.app
+    await until(
+        pilot,
+        lambda: (
+            not getattr(app, "render_pending", False)
+            and all(worker.is_finished for worker in app.workers)
+        ),
+        "the app to settle",
+    )
     await pilot.pause()
 
 
@@ -125,12 +144,15 @@ async def _latency(pilot: Pilot) -> None:
 
 async def _bench(pilot: Pilot) -> None:
     await pilot.press("escape", "b")
-    for _ in range(3000):  # the benchmark runs in a child process: wait for its result
-        await asyncio.sleep(0.02)
-        if pilot.app.query("#latency-view") and not pilot.app.query_one("#latency-view").has_class(
-            "-running"
-        ):
-            break
+    app = pilot.app
+    await until(  # the benchmark runs in a child process: wait for its result
+        pilot,
+        lambda: (
+            bool(app.query("#latency-view"))
+            and not app.query_one("#latency-view").has_class("-running")
+        ),
+        "the benchmark",
+    )
 
 
 #: A recorded `sepconv-tui model torchvision:resnet18 --json` (no torch, no timings on screen).
@@ -140,7 +162,7 @@ RESNET18_ANALYSIS = Path(__file__).with_name("data") / "resnet18_analysis.json"
 async def _model(pilot: Pilot) -> None:
     """The Model tab showing the recorded resnet18 analysis, its table focused."""
     from sepconv_tui.model.analysis import ModelAnalysis
-    from sepconv_tui.tui.widgets.model_view import ModelView
+    from sepconv_tui.tui.widgets.model.view import ModelView
 
     await pilot.press("f6")
     await settle(pilot)

@@ -382,14 +382,16 @@ def parse_input_shape(text: str) -> Shape:
     parts = [part.strip() for part in text.replace("x", ",").replace("×", ",").split(",")]
     if len(parts) != 4 or not all(part.lstrip("-").isdigit() for part in parts):
         raise ModelSourceError(
-            f"--input-shape must be four whole numbers N,C,H,W (e.g. 1,3,224,224), got {text!r}"
+            f"--input-shape must be four whole numbers N,C,H,W (e.g. 1,3,224,224), got {text!r}",
+            field="input_shape",
         )
     shape = tuple(int(part) for part in parts)
     for axis, value in zip(INPUT_SHAPE_BOUNDS, shape, strict=True):
         low, high = INPUT_SHAPE_BOUNDS[axis]
         if not low <= value <= high:
             raise ModelSourceError(
-                f"--input-shape: {axis} must be {low}–{high:,}, got {value} in {text!r}"
+                f"--input-shape: {axis} must be {low}–{high:,}, got {value} in {text!r}",
+                field="input_shape",
             )
     return shape
 
@@ -398,5 +400,7 @@ def with_resolution(shape: Shape, resolution: int) -> Shape:
     """``shape`` with height and width set to ``resolution``."""
     low, high = INPUT_SHAPE_BOUNDS["H"]
     if not low <= resolution <= high:
-        raise ModelSourceError(f"--resolution must be {low}–{high:,}, got {resolution}")
+        raise ModelSourceError(
+            f"--resolution must be {low}–{high:,}, got {resolution}", field="resolution"
+        )
     return (*shape[:-2], resolution, resolution)

@@ -10,104 +10,20 @@ prefix whose agreement is ≥ X. torch is imported inside the functions (by what
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-from .analysis import ModelAnalysis, Selection, SelectionError
+from .analysis import ModelAnalysis, Selection
 from .data import Data, split
 from .fidelity import DEFAULT_BATCH_SIZE, Fidelity, measure_fidelity
 from .recover import DEFAULT_CALIBRATION, reconstruct
+from .tradeoff_result import Tradeoff, TradeoffPoint
 
 if TYPE_CHECKING:
     from torch import nn
 
 #: progress(stage, done, total, label): "rank" per candidate, then "curve" per prefix.
 Progress = Callable[[str, int, int, str], None]
-
-
-@dataclass(frozen=True)
-class TradeoffPoint:
-    """The model with the first ``len(swapped)`` layers of the order swapped and reconstructed."""
-
-    swapped: tuple[str, ...]
-    params: int
-    macs: int
-    agreement: float | None  # top-1 agreement with the original (classifier outputs)
-    accuracy: float | None  # when the data has labels
-    output_error: float
-
-    def to_dict(self) -> dict[str, Any]:
-        """The JSON object of one point."""
-        return {
-            "swapped": list(self.swapped),
-            "params": self.params,
-            "macs": self.macs,
-            "agreement": self.agreement,
-            "accuracy": self.accuracy,
-            "output_error": self.output_error,
-        }
-
-    @classmethod
-    def from_dict(cls, values: Mapping[str, Any]) -> TradeoffPoint:
-        """The inverse of ``to_dict``."""
-        return cls(
-            tuple(values["swapped"]),
-            int(values["params"]),
-            int(values["macs"]),
-            values.get("agreement"),
-            values.get("accuracy"),
-            float(values["output_error"]),
-        )
-
-
-@dataclass(frozen=True)
-class Tradeoff:
-    """Candidates in the order that costs least fidelity per MAC saved, and the measured curve."""
-
-    order: tuple[str, ...]
-    alone: dict[str, float]  # each layer swapped alone: its agreement (or 1 − output error)
-    points: tuple[TradeoffPoint, ...]  # points[k]: the first k of ``order`` swapped, k = 0 … n
-    evaluated: int  # held-out samples each point was measured on
-    calibration: int  # samples each reconstruction was fitted on
-
-    @property
-    def classifier(self) -> bool:
-        """True when the points carry agreement (the outputs are N×K logits)."""
-        return all(point.agreement is not None for point in self.points)
-
-    def largest_prefix(self, budget: float) -> tuple[str, ...]:
-        """The swap of the longest prefix whose agreement is ≥ ``budget`` (none: nothing)."""
-        if not self.classifier:
-            raise SelectionError(
-                "--swap agreement:X needs a classifier (N×K outputs) to compare top-1 classes"
-            )
-        best: tuple[str, ...] = ()
-        for point in self.points:
-            if point.agreement is not None and point.agreement >= budget:
-                best = point.swapped
-        return best
-
-    def to_dict(self) -> dict[str, Any]:
-        """The JSON the app and ``--json`` carry."""
-        return {
-            "order": list(self.order),
-            "alone": dict(self.alone),
-            "points": [point.to_dict() for point in self.points],
-            "evaluated": self.evaluated,
-            "calibration": self.calibration,
-        }
-
-    @classmethod
-    def from_dict(cls, values: Mapping[str, Any]) -> Tradeoff:
-        """The inverse of ``to_dict``."""
-        return cls(
-            tuple(values["order"]),
-            {str(name): float(value) for name, value in values["alone"].items()},
-            tuple(TradeoffPoint.from_dict(point) for point in values["points"]),
-            int(values["evaluated"]),
-            int(values["calibration"]),
-        )
 
 
 def _ignore(_stage: str, _done: int, _total: int, _label: str) -> None:

@@ -5,16 +5,18 @@ from __future__ import annotations
 import csv
 import io
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich import box
 from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-from ..model.fidelity import Fidelity, LayerFidelity
-from ..model.recover import Recovery
+from ..model.fidelity_result import Fidelity, LayerFidelity
 from .swap import format_error
+
+if TYPE_CHECKING:  # recover is the engine's measuring code: the app must not load it
+    from ..model.recover import Recovery
 
 #: What each recovery stage is called in tables.
 STAGE_NAMES = {"svd": "SVD only", "reconstruct": "reconstructed", "distill": "distilled"}

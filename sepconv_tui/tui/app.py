@@ -52,7 +52,7 @@ def latency_view(spec: LayerSpec) -> Widget:
 
 def model_view(spec: LayerSpec) -> Widget:
     """The Model tab's view."""
-    from .widgets.model_view import ModelView
+    from .widgets.model.view import ModelView
 
     return ModelView(id="model-view")
 
