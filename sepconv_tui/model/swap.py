@@ -216,22 +216,36 @@ def swap_from_source(
     The input defaults to the one the model was published for. The original, its swapped copy
     and the state_dict must fit the memory budget (``bench``'s: a quarter of the free RAM).
     """
-    from .source import build_model, parse_source
-
-    parsed = parse_source(source)
-    default_shape = _check_budget(parsed, weights, budget_bytes)
-    shape = input_shape if input_shape is not None else default_shape
-    model = build_model(parsed, real=True).module
-    if weights is not None:
-        load_weights(model, weights)
+    model, shape, name = original_from_source(
+        source, weights=weights, input_shape=input_shape, budget_bytes=budget_bytes
+    )
     return swap_convs(
         model,
         select,
         depth_multiplier=depth_multiplier,
         init=init,
         input_shape=shape,
-        source=str(parsed),
+        source=name,
     )
+
+
+def original_from_source(
+    source: str,
+    *,
+    weights: str | Path | None = None,
+    input_shape: Shape | None = None,
+    budget_bytes: int | None = None,
+) -> tuple[nn.Module, Shape, str]:
+    """The model built for real from ``source`` with ``weights`` loaded, the input shape
+    (``input_shape``, else the one it was published for) and the source's normal name."""
+    from .source import build_model, parse_source
+
+    parsed = parse_source(source)
+    default_shape = _check_budget(parsed, weights, budget_bytes)
+    model = build_model(parsed, real=True).module
+    if weights is not None:
+        load_weights(model, weights)
+    return model, input_shape if input_shape is not None else default_shape, str(parsed)
 
 
 #: The files ``save`` writes into its folder.

@@ -14,12 +14,13 @@ from pathlib import Path
 from typing import Any
 
 from .analysis import DepthChoice, ModelAnalysis, Selection, SelectionError, parse_selection
+from .cache import BuildCache
 from .data import Data, load_data, split
 from .fidelity import DEFAULT_BATCH_SIZE, Fidelity, measure_fidelity
 from .plan import SwapResult
 from .recover import DEFAULT_CALIBRATION, DEFAULT_LR, DEFAULT_STEPS, Progress, Recovery, recover
 from .source import Shape
-from .swap import load_swapped, swap_from_source
+from .swap import load_swapped, original_from_source, swap_convs
 from .tradeoff import Tradeoff, measure_tradeoff
 
 
@@ -43,6 +44,28 @@ class Workflow:
     holdout: int | None = None
     calibration: int = DEFAULT_CALIBRATION
     batch_size: int = DEFAULT_BATCH_SIZE
+    #: Keeps the built original and the loaded data for the next workflow of the same ones
+    #: (the app's child holds one); None builds and loads them afresh.
+    cache: BuildCache | None = field(default=None, compare=False)
+
+    def _swapped(self, selection: Selection | str, *, init: str = "svd") -> SwapResult:
+        """``swap_convs`` on the original built from the source (kept in ``cache``)."""
+
+        def build() -> tuple[Any, Shape, str]:
+            return original_from_source(
+                self.source, weights=self.weights, input_shape=self.input_shape
+            )
+
+        key = (self.source, self.weights, self.input_shape)
+        model, shape, name = self.cache.get("original", key, build) if self.cache else build()
+        return swap_convs(
+            model,
+            selection,
+            depth_multiplier=self.depth_multiplier,
+            init=init,
+            input_shape=shape,
+            source=name,
+        )
 
     def swap(self, progress: Progress | None = None) -> SwapResult:
         """The swap: read from ``swapped_dir``, or made now (``agreement:X`` measured first)."""
@@ -51,14 +74,7 @@ class Workflow:
                 self.source, self.swapped_dir, weights=self.weights, input_shape=self.input_shape
             )
             return result
-        return swap_from_source(
-            self.source,
-            self.names(progress),
-            weights=self.weights,
-            depth_multiplier=self.depth_multiplier,
-            init=self.init,
-            input_shape=self.input_shape,
-        )
+        return self._swapped(self.names(progress), init=self.init)
 
     def names(self, progress: Progress | None = None) -> Selection:
         """The selection, with ``agreement:X`` resolved to the layers it picks."""
@@ -73,14 +89,23 @@ class Workflow:
         return Selection("names", patterns=names) if names else Selection("none")
 
     def load(self, result: SwapResult) -> Data:
-        """The data, preprocessed for the model ``result`` was swapped from."""
-        return load_data(
-            self.data,
-            input_shape=result.input_shape or self.input_shape,
-            source=self.source,
-            model=result.original,
-            **dict(self.data_options),
-        )
+        """The data, preprocessed for the model ``result`` was swapped from (kept in
+        ``cache`` for the same data, source, input and options)."""
+        input_shape = result.input_shape or self.input_shape
+
+        def build() -> Data:
+            return load_data(
+                self.data,
+                input_shape=input_shape,
+                source=self.source,
+                model=result.original,
+                **dict(self.data_options),
+            )
+
+        if self.cache is None:
+            return build()
+        options = tuple(sorted((name, str(value)) for name, value in self.data_options.items()))
+        return self.cache.get("data", (self.data, self.source, input_shape, options), build)
 
     def fidelity(
         self, progress: Progress | None = None, *, held_out_only: bool = False
@@ -130,13 +155,7 @@ class Workflow:
     def tradeoff(self, progress: Progress | None = None) -> tuple[Tradeoff, ModelAnalysis]:
         """MACs against held-out agreement as the swap grows (``measure_tradeoff``), and the
         analysis it ranked from."""
-        result = swap_from_source(
-            self.source,
-            "none",
-            weights=self.weights,
-            depth_multiplier=self.depth_multiplier,
-            input_shape=self.input_shape,
-        )
+        result = self._swapped("none")
         if result.original is None or result.analysis is None:
             raise SelectionError("the trade-off needs the model's input shape")
         tradeoff = measure_tradeoff(

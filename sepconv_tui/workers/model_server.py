@@ -7,7 +7,8 @@ BenchModel → a Progress per stage, then ModelBenched (``model.bench.benchmark_
 MeasureFidelity, RecoverModel and MeasureTradeoff → Progress as they go, then
 FidelityMeasured, ModelRecovered (the model saved by ``model.swap.save``) and
 TradeoffMeasured (``model.workflow.Workflow``); anything that fails → Failed, with the field
-of a UserError. It ends at end of input.
+of a UserError. It ends at end of input. What a request built (the model with its weights,
+the loaded data) stays in CACHE for the next request made from the same.
 
 The app keeps one analysis process running, and one for fidelity, recovery and the
 trade-off, so that torch, torchvision and timm are imported once, off the UI process (whose
@@ -20,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from ..model.cache import BuildCache
 from .model_messages import (
     AnalyseModel,
     BenchModel,
@@ -43,6 +45,10 @@ from .wire import Progress
 if TYPE_CHECKING:
     from ..model.workflow import Workflow
 
+#: The model built and the data loaded by the last request, for the next one of the same
+#: (a second f, r or g on one model and image folder decodes nothing again).
+CACHE = BuildCache()
+
 
 def workflow(request: ModelWork) -> Workflow:
     """The engine's Workflow for ``request``: its swap by name, each candidate's own m."""
@@ -63,6 +69,7 @@ def workflow(request: ModelWork) -> Workflow:
         depth_multiplier=dict(request.multipliers) or 1,
         input_shape=request.input_shape,
         holdout=request.holdout,
+        cache=CACHE,
     )
 
 
