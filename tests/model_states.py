@@ -92,7 +92,7 @@ async def _tradeoff(pilot: Pilot) -> None:
 
 
 async def _bad_data(pilot: Pilot) -> None:
-    """f with synthetic:0: the CLI's message under the Data field, the fidelity kept."""
+    """f with synthetic:0: the message (no CLI flag in it) under Data, the fidelity kept."""
     view = await _digits(pilot)
     view.show_work(recorded("fidelity"))
     field = pilot.app.query_one("#model-data", Input)

@@ -95,3 +95,21 @@ def test_version() -> None:
 
     result = run_cli("--version")
     assert result.returncode == 0 and __version__ in result.stdout
+
+
+def test_the_cli_leads_an_engine_message_with_the_argument_it_names() -> None:
+    """The engine words a message for every front end (no flags); the CLI puts the argument
+    before it; a message naming a flag already, SOURCE's and a field-less one stay as they are."""
+    from sepconv_tui.cli.common import cli_wording
+    from sepconv_tui.errors import UserError
+    from sepconv_tui.model.data_spec import DataError, parse_data
+
+    with pytest.raises(DataError) as raised:
+        parse_data("synthetic:0")
+    assert "--" not in str(raised.value) and raised.value.field == "data"
+    assert cli_wording(raised.value) == f"--data: {raised.value}"
+    assert cli_wording(UserError("must be ≥ 1", field="batch_size")) == "--batch-size: must be ≥ 1"
+    legacy = UserError("--weights 'x.pt' does not exist", field="weights")
+    assert cli_wording(legacy) == str(legacy)
+    assert cli_wording(UserError("SOURCE must be …", field="source")) == "SOURCE must be …"
+    assert cli_wording(UserError("no field")) == "no field"

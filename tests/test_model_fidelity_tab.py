@@ -163,7 +163,7 @@ async def test_bad_data_is_named_under_the_data_field_and_the_fidelity_stays(
         data = app.query_one("#model-data", Input)
         for text, expected, child in (
             ("synthetic:0", "synthetic:N needs a whole number", False),
-            ("", "--data is empty", False),
+            ("", "no data given", False),
             (str(digits["dir"] / "missing.pt"), "missing.pt", True),
         ):
             with data.prevent(Input.Changed):

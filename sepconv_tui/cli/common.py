@@ -109,7 +109,24 @@ def emit_report(output_format: str | None, report_module: Any, value: Any) -> No
     )
 
 
+#: The CLI's name of each field an error can name, where it is not ``--field-name``; None:
+#: the message names it already (SOURCE, the positional argument).
+ARGUMENT_NAMES: dict[str, str | None] = {"source": None}
+
+
+def cli_wording(error: UserError | str) -> str:
+    """An error as the CLI says it: led by the argument at fault (``--data: …``), as the
+    engine words its messages for every front end; one that names a flag already is as is."""
+    text = str(error)
+    if isinstance(error, str) or error.field is None:
+        return text
+    name = ARGUMENT_NAMES.get(error.field, "--" + error.field.replace("_", "-"))
+    if name is None or text.startswith(("--", name)):
+        return text
+    return f"{name}: {text}"
+
+
 def fail(command: str, error: UserError | str) -> int:
     """Print ``sepconv-tui COMMAND: error: …`` once on stderr; return the bad-arguments code."""
-    print(f"sepconv-tui {command}: error: {error}", file=sys.stderr)
+    print(f"sepconv-tui {command}: error: {cli_wording(error)}", file=sys.stderr)
     return EXIT_BAD_ARGUMENTS

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from ..errors import UserError
 from .figures import ConvFigures, Figures, SeparableFigures
 from .networks import NetworkReport
 from .spec import LayerSpec
@@ -21,7 +22,7 @@ if TYPE_CHECKING:
     from torch import nn
 
 
-class MeasurementError(RuntimeError):
+class MeasurementError(UserError):
     """PyTorch could not build or run the layer (e.g. a tensor too large for int64 sizes)."""
 
 

@@ -56,7 +56,7 @@ SEPARABLE_GEOMETRY: dict[str, str] = {
 class SpecError(UserError):
     """A LayerSpec field holds a value outside its accepted range (``str`` is "field: message")."""
 
-    def __init__(self, field: str, message: str) -> None:
+    def __init__(self, message: str, *, field: str) -> None:
         super().__init__(message, field=field)
         self.args = (f"{field}: {message}",)
 
@@ -85,10 +85,10 @@ def parse_int_in_range(text: str, low: int, high: int) -> int:
 def check_field(field: str, value: Any) -> int:
     """Return ``value`` as an int if it is within ``field``'s bounds, else raise SpecError."""
     if isinstance(value, bool) or not isinstance(value, int):
-        raise SpecError(field, f"must be {range_message(field)}, got {value!r}")
+        raise SpecError(f"must be {range_message(field)}, got {value!r}", field=field)
     low, high = FIELD_BOUNDS[field]
     if not low <= value <= high:
-        raise SpecError(field, f"must be {range_message(field)}, got {value}")
+        raise SpecError(f"must be {range_message(field)}, got {value}", field=field)
     return value
 
 
@@ -118,7 +118,7 @@ class LayerSpec:
             value = getattr(self, spec_field.name)
             if spec_field.name == "bias":
                 if not isinstance(value, bool):
-                    raise SpecError("bias", f"must be true or false, got {value!r}")
+                    raise SpecError(f"must be true or false, got {value!r}", field="bias")
             elif value is not None or spec_field.name not in SEPARABLE_GEOMETRY:
                 check_field(spec_field.name, value)
 

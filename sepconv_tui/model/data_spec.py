@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from ..errors import UserError
 
-#: What --data accepts, for messages.
+#: What the data may be, for messages.
 DATA_FORMS = (
     "a folder of images (class sub-folders, or images directly in it), a .pt file (a float "
     "tensor N×C×H×W, {'inputs': …, 'labels': …} or (inputs, labels)) or synthetic:N"
@@ -18,7 +18,8 @@ DATA_FORMS = (
 
 
 class DataError(UserError):
-    """Data that cannot be used as given; the message names the argument and what it accepts."""
+    """Data that cannot be used as given; the message says why and what is accepted (the CLI
+    puts ``--data:`` before it, the app shows it under the Data field)."""
 
     default_field = "data"
 
@@ -37,15 +38,14 @@ class DataSpec:
 
 
 def parse_data(text: str) -> DataSpec:
-    """``--data`` text → DataSpec (a syntax check only: no file is opened, torch not imported)."""
+    """The data's text (``--data``, the Data field) → DataSpec (a syntax check only: no file is
+    opened, torch not imported)."""
     cleaned = text.strip()
     if not cleaned:
-        raise DataError(f"--data is empty: give {DATA_FORMS}")
+        raise DataError(f"no data given: give {DATA_FORMS}")
     if cleaned.startswith("synthetic:"):
         count_text = cleaned.removeprefix("synthetic:").strip()
         if not count_text.isdigit() or int(count_text) < 1:
-            raise DataError(
-                f"--data synthetic:N needs a whole number of samples N ≥ 1, got {text!r}"
-            )
+            raise DataError(f"synthetic:N needs a whole number of samples N ≥ 1, got {text!r}")
         return DataSpec("synthetic", count=int(count_text))
     return DataSpec("path", path=cleaned)

@@ -67,7 +67,8 @@ class Tradeoff:
         """The swap of the longest prefix whose agreement is ≥ ``budget`` (none: nothing)."""
         if not self.classifier:
             raise SelectionError(
-                "--swap agreement:X needs a classifier (N×K outputs) to compare top-1 classes"
+                "agreement:X needs a classifier (N×K outputs) to compare top-1 classes",
+                field="swap",
             )
         best: tuple[str, ...] = ()
         for point in self.points:
