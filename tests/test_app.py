@@ -223,7 +223,8 @@ async def test_q_types_in_a_field_and_quits_outside_it() -> None:
 async def test_cli_flags_prefill_the_form() -> None:
     """The app starts from the spec the CLI flags describe."""
     app = SepConvApp(LayerSpec(in_channels=32, height=112, width=112))
-    async with app.run_test():
+    async with app.run_test() as pilot:
+        await settle(pilot)  # mounted and drawn, however loaded the machine
         assert app.query_one("#in_channels", Input).value == "32"
         assert app.query_one("#height", Input).value == "112"
 

@@ -466,3 +466,16 @@ async def test_a_child_that_dies_is_named_with_its_log_and_the_next_enter_starts
         assert process.popen is not first
         assert view.analysis is not None and view.analysis.original.params == RESNET18_PARAMS
         assert not app.query_one("#model-error").display
+
+
+def test_the_cli_totals_say_per_layer_m_and_its_range_after_auto() -> None:
+    """auto:0.9 gives the digits CNN's layers their own m: the totals line says "per-layer m"
+    and the range (it said "depth multiplier 1"); a shared m is said as before."""
+    from model_states import recorded_analysis
+
+    analysis = recorded_analysis()
+    assert "(depth multiplier 1)" in report.totals_message(analysis)
+    auto = analysis.with_depth_multipliers(analysis.auto_multipliers(0.9))
+    values = [auto.multipliers[name] for name in auto.swapped_names]
+    assert len(set(values)) > 1
+    assert f"(per-layer m {min(values)}–{max(values)})" in report.totals_message(auto)

@@ -90,11 +90,6 @@ def figures(spec: LayerSpec) -> Figures:
     return Figures(standard_figures, SeparableFigures(depthwise_figures, pointwise_figures))
 
 
-def warm_up() -> None:
-    """Pay torch's one-off costs now (import, sympy on the first meta conv), e.g. in a worker."""
-    figures(LayerSpec())
-
-
 def network_rows(report: NetworkReport) -> list[tuple[int, int, int, int, tuple[int, ...]]]:
     """Per block on the meta device: std params, std MACs, sep params, sep MACs, output shape."""
     import torch

@@ -1,6 +1,6 @@
 """A whole model's convs and linears, what a separable swap of each would cost, and selections.
 
-Plain data, no torch, no Rich: ``core.model_measure`` fills it, ``report.model`` renders it,
+Plain data, no torch, no Rich: ``model.trace`` fills it, ``report.model`` renders it,
 and the app rebuilds it from JSON (``ModelAnalysis.from_dict``) and toggles swaps by arithmetic
 (``with_swaps``) without going back to PyTorch.
 """
@@ -463,7 +463,8 @@ class ModelAnalysis:
         """The analysis with each named layer's ``error`` set (others keep theirs).
 
         ``errors`` maps layer names to the relative error ‖W − Ŵ‖_F / ‖W‖_F of the separable
-        block initialised from the layer's weights (``core.swap.layer_errors`` computes them).
+        block initialised from the layer's weights (``model.factorise.layer_errors`` computes
+        them).
         """
         unknown = sorted(set(errors) - {layer.name for layer in self.layers})
         if unknown:
