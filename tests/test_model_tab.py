@@ -326,7 +326,7 @@ async def test_a_model_file_with_weights_shows_each_layers_error(tmp_path: Path)
         await pilot.press("enter")
         await settle(pilot)
         assert view.analysis is not None and view.analysis.source == source
-        errors = {layer.name: layer.error for layer in view.analysis.candidates}
+        errors = {layer.name: layer.weight_error for layer in view.analysis.candidates}
         assert set(errors) == {"stem", "same", "reflect", "shared"}
         assert all(error is not None and 0 < error < 1 for error in errors.values())
         table = app.query_one(ModelTable)

@@ -142,7 +142,7 @@ class ModelLayer:
     swap: bool
     standard: Cost
     separable: Cost | None  # the replacement block's cost; None unless a candidate
-    error: float | None = None  # ‖W − Ŵ‖_F / ‖W‖_F of the SVD-initialised block, with weights
+    weight_error: float | None = None  # ‖W − Ŵ‖_F / ‖W‖_F of the SVD-initialised block
     depth_multiplier: int = 1  # this layer's m (the separable cost is at this m)
     # With weights: the fraction of ‖W‖²_F the best block keeps at m = 1, 2, … (up to the rank),
     # so that a new m's error and auto:E are arithmetic: error(m) = √(1 − kept[m − 1]).
@@ -186,7 +186,7 @@ class ModelLayer:
             "swap": self.swap,
             "standard": self.standard.to_dict(),
             "separable": self.separable.to_dict() if self.separable is not None else None,
-            "error": self.error,
+            "weight_error": self.weight_error,
             "depth_multiplier": self.depth_multiplier,
             "kept_energy": list(self.kept_energy) if self.kept_energy is not None else None,
         }
@@ -216,7 +216,7 @@ class ModelLayer:
             swap=values["swap"],
             standard=Cost.from_dict(values["standard"]),
             separable=Cost.from_dict(separable) if separable is not None else None,
-            error=values.get("error"),
+            weight_error=values.get("weight_error", values.get("error")),  # "error" before
             depth_multiplier=int(values.get("depth_multiplier", 1)),
             kept_energy=_tuple(values.get("kept_energy")),
         )
@@ -258,7 +258,7 @@ class ModelLayer:
             self,
             depth_multiplier=depth_multiplier,
             separable=Cost(params + extra, macs),
-            error=self.error_at(depth_multiplier),
+            weight_error=self.error_at(depth_multiplier),
         )
 
 
@@ -455,7 +455,7 @@ class ModelAnalysis:
         for layer in self.layers:
             if layer.name in energies:
                 layer = replace(layer, kept_energy=tuple(energies[layer.name]))
-                layer = replace(layer, error=layer.error_at(layer.depth_multiplier))
+                layer = replace(layer, weight_error=layer.error_at(layer.depth_multiplier))
             layers.append(layer)
         return replace(self, layers=tuple(layers))
 
@@ -470,7 +470,9 @@ class ModelAnalysis:
         if unknown:
             raise SelectionError(f"errors for layers this model lacks: {', '.join(unknown[:5])}")
         layers = tuple(
-            replace(layer, error=float(errors[layer.name])) if layer.name in errors else layer
+            replace(layer, weight_error=float(errors[layer.name]))
+            if layer.name in errors
+            else layer
             for layer in self.layers
         )
         return replace(self, layers=layers)
@@ -494,7 +496,7 @@ class ModelAnalysis:
                 "model's weights)"
             )
         if selection.rule == "max-error":
-            if any(layer.error is None for layer in candidates):
+            if any(layer.weight_error is None for layer in candidates):
                 raise SelectionError(
                     f"--swap {selection} needs each candidate's error, which needs the "
                     "model's weights (sepconv-tui swap, or --weights)"
@@ -503,7 +505,7 @@ class ModelAnalysis:
             return frozenset(
                 layer.name
                 for layer in candidates
-                if layer.error is not None and layer.error <= threshold
+                if layer.weight_error is not None and layer.weight_error <= threshold
             )
         names: set[str] = set()
         for pattern in selection.patterns:

@@ -315,7 +315,7 @@ def recover(
     layers = list(result.swapped)
     model = copy.deepcopy(result.model)
     multipliers = {name: result.multiplier_for(name) for name in layers}
-    weight_errors = dict(result.relative_error)
+    weight_errors = dict(result.weight_error)
 
     def measure(stage: str) -> Fidelity:
         def report(done: int, total: int) -> None:

@@ -143,7 +143,7 @@ def swap_convs(
     return SwapResult(
         model=swapped_model,
         swapped=tuple(names),
-        relative_error=errors,
+        weight_error=errors,
         depth_multiplier=compact_multipliers(names, multipliers),
         init=init,
         source=source,
@@ -357,7 +357,7 @@ def load_swapped(
     result = SwapResult(
         model=swapped,
         swapped=plan.swapped,
-        relative_error=errors,
+        weight_error=errors,
         depth_multiplier=plan.depth_multiplier,
         init=plan.init or "svd",
         source=str(parsed),

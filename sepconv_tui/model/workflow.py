@@ -123,7 +123,7 @@ class Workflow:
             result.model,
             data,
             layers=list(result.swapped),
-            weight_errors=result.relative_error,
+            weight_errors=result.weight_error,
             depth_multipliers={name: result.multiplier_for(name) for name in result.swapped},
             batch_size=self.batch_size,
             stage="svd" if self.swapped_dir is None else None,

@@ -338,7 +338,7 @@ def summary_lines(analysis: ModelAnalysis) -> list[str]:
 
 def has_errors(analysis: ModelAnalysis) -> bool:
     """True when the analysis carries weight errors (it was made with the model's weights)."""
-    return any(layer.error is not None for layer in analysis.layers)
+    return any(layer.weight_error is not None for layer in analysis.layers)
 
 
 def table_columns(
@@ -377,7 +377,7 @@ def _right(text: str, style: str = "") -> Text:
 
 def _error_cell(layer: ModelLayer) -> Text:
     """A layer's relative weight error, e.g. 0.412, or a dash."""
-    return _right("—" if layer.error is None else f"{layer.error:.3f}")
+    return _right("—" if layer.weight_error is None else f"{layer.weight_error:.3f}")
 
 
 def layer_cells(
