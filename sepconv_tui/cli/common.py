@@ -7,7 +7,7 @@ import sys
 from collections.abc import Callable
 from typing import Any, NoReturn
 
-from ..core.spec import FIELD_BOUNDS, range_message
+from ..core.spec import FIELD_BOUNDS, parse_int_in_range
 from ..errors import UserError
 
 EXIT_MATCH = 0
@@ -26,17 +26,8 @@ class OneLineParser(argparse.ArgumentParser):
 def bounded_int(field: str) -> Callable[[str], int]:
     """An argparse ``type`` accepting an integer within ``field``'s bounds."""
 
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(
-                f"must be {range_message(field)}, got {text!r}"
-            ) from None
-        low, high = FIELD_BOUNDS[field]
-        if not low <= value <= high:
-            raise argparse.ArgumentTypeError(f"must be {range_message(field)}, got {value}")
-        return value
+    low, high = FIELD_BOUNDS[field]
+    parse = argument_type(lambda text: parse_int_in_range(text, low, high, field=field))
 
     parse.__name__ = field  # argparse names the type in some messages
     return parse

@@ -71,14 +71,17 @@ def range_message(field: str) -> str:
     return f"an integer from {low} to {high}"
 
 
-def parse_int_in_range(text: str, low: int, high: int) -> int:
-    """The integer ``text`` holds if it is from ``low`` to ``high``; else ValueError saying so."""
+def parse_int_in_range(text: str, low: int, high: int, *, field: str | None = None) -> int:
+    """The integer ``text`` holds if it is from ``low`` to ``high``; else a UserError (a
+    ValueError) naming the range and ``field``. The one integer parser of the CLI and the app."""
     try:
         value = int(text)
     except ValueError:
-        value = low - 1  # not a number: rejected below, with the range
+        raise UserError(
+            f"must be an integer from {low} to {high}, got {text!r}", field=field
+        ) from None
     if not low <= value <= high:
-        raise ValueError(f"must be an integer from {low} to {high}, got {text!r}")
+        raise UserError(f"must be an integer from {low} to {high}, got {value}", field=field)
     return value
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import fnmatch
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -23,6 +23,23 @@ Shape = tuple[int, ...]
 SELECTION_FORMS = (
     "saving, all, none, top:N, max-error:X, agreement:X, or comma-separated layer names and globs"
 )
+
+
+def error_from_energy(kept_energy: Sequence[float], depth_multiplier: int) -> float:
+    """The best block's weight error ‖W − Ŵ‖_F / ‖W‖_F at ``depth_multiplier``, from the share
+    of ‖W‖²_F it keeps at m = 1, 2, … (``factorise.kept_energy``): √(1 − kept)."""
+    kept = kept_energy[min(depth_multiplier, len(kept_energy)) - 1]
+    return math.sqrt(max(0.0, 1.0 - kept))
+
+
+def multiplier_for_energy(kept_energy: Sequence[float], energy: float) -> int:
+    """auto:E: the smallest m whose block keeps a fraction ``energy`` of ‖W‖²_F, capped at the
+    rank (where the block is exact) and at the largest m allowed."""
+    high = FIELD_BOUNDS["depth_multiplier"][1]
+    for multiplier, kept in enumerate(kept_energy[:high], start=1):
+        if kept >= energy - 1e-9:  # so that E = 1 stops at the full rank despite rounding
+            return multiplier
+    return min(len(kept_energy), high)
 
 
 class SelectionError(UserError):
@@ -223,20 +240,11 @@ class ModelLayer:
 
     def error_at(self, depth_multiplier: int) -> float | None:
         """The SVD start's weight error at ``depth_multiplier``, when the energies are known."""
-        if not self.kept_energy:
-            return None
-        kept = self.kept_energy[min(depth_multiplier, len(self.kept_energy)) - 1]
-        return math.sqrt(max(0.0, 1.0 - kept))
+        return error_from_energy(self.kept_energy, depth_multiplier) if self.kept_energy else None
 
     def auto_multiplier(self, energy: float) -> int | None:
         """The smallest m keeping a fraction ``energy`` of ‖W‖²_F (None without the energies)."""
-        if not self.kept_energy:
-            return None
-        high = FIELD_BOUNDS["depth_multiplier"][1]
-        for multiplier, kept in enumerate(self.kept_energy[:high], start=1):
-            if kept >= energy - 1e-9:  # so that E = 1 stops at the full rank despite rounding
-                return multiplier
-        return min(len(self.kept_energy), high)
+        return multiplier_for_energy(self.kept_energy, energy) if self.kept_energy else None
 
     def with_depth_multiplier(self, depth_multiplier: int) -> ModelLayer:
         """The row with its separable block at ``depth_multiplier`` (arithmetic only).

@@ -34,7 +34,6 @@ def counted_layers(model: nn.Module) -> list[tuple[str, nn.Module]]:
 #: channel (Qiao et al. 2019), and for the Scaled ones also × gain · scale (Brock et al. 2021).
 _TIMM_STD = frozenset({"StdConv2d", "StdConv2dSame"})
 _TIMM_SCALED_STD = frozenset({"ScaledStdConv2d", "ScaledStdConv2dSame"})
-_TIMM_SAME = frozenset({"Conv2dSame", "Conv2dSameExport"})
 
 
 def _known_forward(conv: nn.Conv2d) -> bool:
@@ -45,7 +44,7 @@ def _known_forward(conv: nn.Conv2d) -> bool:
     """
     from torch import nn
 
-    from ..core.layers import SamePadConv2d, forward_class, is_timm_class
+    from ..core.layers import TIMM_SAME, SamePadConv2d, forward_class, is_timm_class
 
     owner = forward_class(conv)
     if owner is nn.Conv2d:
@@ -53,7 +52,7 @@ def _known_forward(conv: nn.Conv2d) -> bool:
         conv_forward = next(cls for cls in type(conv).__mro__ if "_conv_forward" in vars(cls))
         return conv_forward is nn.Conv2d
     return issubclass(owner, SamePadConv2d) or is_timm_class(
-        owner, _TIMM_SAME | _TIMM_STD | _TIMM_SCALED_STD
+        owner, TIMM_SAME | _TIMM_STD | _TIMM_SCALED_STD
     )
 
 
