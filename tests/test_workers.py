@@ -54,3 +54,25 @@ def test_the_child_keeps_the_model_and_the_data_for_the_next_request(
     fresh = MODEL_HANDLERS[MeasureFidelity](request, lines.append)
     assert fresh == first
     assert lines and all(isinstance(line, Progress) for line in lines)
+
+
+def test_the_tradeoff_factorises_each_candidate_once(
+    digits: dict[str, Any], monkeypatch: Any
+) -> None:
+    """Every candidate ranked alone and every prefix measured: one SVD of each candidate."""
+    from sepconv_tui.model import swap
+
+    factorised: list[int] = []
+    real = swap.svd_factors
+
+    def counted(*args: Any) -> Any:
+        factorised.append(1)
+        return real(*args)
+
+    monkeypatch.setattr(swap, "svd_factors", counted)
+    model_server.CACHE = BuildCache()
+    work = {"weights": str(digits["weights"]), "multipliers": {}, "threads": 1}
+    request = MeasureTradeoff(digits["source"], str(digits["data"]), **work)  # type: ignore[arg-type]
+    reply = MODEL_HANDLERS[MeasureTradeoff](request, lambda _line: None)
+    assert isinstance(reply, TradeoffMeasured)
+    assert len(reply.tradeoff.order) == 4 and len(factorised) == 4

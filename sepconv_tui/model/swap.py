@@ -10,7 +10,7 @@ the depthwise filters, σ·u the pointwise weights. torch is imported inside the
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -42,6 +42,28 @@ def _replace(model: nn.Module, blocks: dict[nn.Module, nn.Module]) -> None:
         for child_name, child in list(module.named_children()):
             if child in blocks:
                 setattr(module, child_name, blocks[child])
+
+
+def svd_blocks(
+    model: nn.Module, names: Iterable[str], multipliers: Mapping[str, int]
+) -> dict[str, nn.Module]:
+    """Each named conv's block at its m, initialised from the conv's SVD: one factorisation
+    each, for a caller that swaps many subsets of them (the trade-off)."""
+    modules: dict[str, Any] = dict(model.named_modules())
+    blocks: dict[str, nn.Module] = {}
+    for name in names:
+        block = _block(modules[name], multipliers[name])
+        _initialise_from_svd(block, modules[name])
+        blocks[name] = block
+    return blocks
+
+
+def with_blocks(model: nn.Module, blocks: Mapping[str, nn.Module]) -> nn.Module:
+    """A copy of ``model`` with each named conv replaced by a copy of its block in ``blocks``."""
+    swapped = copy.deepcopy(model)
+    modules = dict(swapped.named_modules())
+    _replace(swapped, {modules[name]: copy.deepcopy(block) for name, block in blocks.items()})
+    return swapped
 
 
 def _block(conv: nn.Conv2d, depth_multiplier: int) -> DepthwiseSeparableConv:

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from .analysis import ModelAnalysis, Selection
+from .analysis import ModelAnalysis
 from .data import Data, split
 from .fidelity import DEFAULT_BATCH_SIZE, Fidelity, measure_fidelity
 from .recover import DEFAULT_CALIBRATION, reconstruct
@@ -53,7 +53,7 @@ def measure_tradeoff(
     ``analysis`` gives each layer's MACs as is and as separable at its depth multiplier (the
     m every swap here uses); ``data`` is split once as ``recover`` splits it.
     """
-    from .swap import swap_convs
+    from .swap import svd_blocks, with_blocks
 
     progress = progress or _ignore
     rows = {layer.name: layer for layer in analysis.candidates}
@@ -64,11 +64,12 @@ def measure_tradeoff(
     ]
     multipliers = {name: rows[name].depth_multiplier for name in rows}
     fitting, held_out = split(data, holdout)
+    # Each candidate factorised once; every model measured below is the original with copies
+    # of some of these blocks (swap_convs would factorise every candidate again each time).
+    blocks = svd_blocks(original, names, multipliers)
 
     def measured(swap: list[str]) -> Fidelity:
-        selection = Selection("names", patterns=tuple(swap)) if swap else Selection("none")
-        result = swap_convs(original, selection, depth_multiplier=multipliers)
-        model = result.model
+        model = with_blocks(original, {name: blocks[name] for name in swap})
         if swap:
             reconstruct(
                 original, model, swap, fitting, calibration=calibration, batch_size=batch_size
