@@ -22,6 +22,7 @@ from sepconv_tui.model.analysis import ModelAnalysis
 from sepconv_tui.model.layer_spec import LayerFitError, layer_spec
 from sepconv_tui.model.plan import SwapPlan
 from sepconv_tui.model.source import ModelSourceError
+from sepconv_tui.progress import Progress
 from sepconv_tui.report import model as report
 from sepconv_tui.tui.app import SepConvApp
 from sepconv_tui.tui.runner import ChildEvent
@@ -36,7 +37,7 @@ from sepconv_tui.workers.model_messages import (
     ModelNames,
 )
 from sepconv_tui.workers.serve import Report, answer
-from sepconv_tui.workers.wire import Failed, Message, Progress, Reply, decode, encode
+from sepconv_tui.workers.wire import Failed, Message, Reply, decode, encode
 
 RESNET18_PARAMS = 11_689_512
 RESNET18_ALL_SWAPPED = 1_946_107
@@ -441,7 +442,7 @@ async def test_a_child_that_dies_is_named_with_its_log_and_the_next_enter_starts
     app = SepConvApp()
     async with app.run_test(size=(120, 40)) as pilot:
         view = await model_tab(pilot)
-        await type_into(pilot, "model-source", "torchvision:resnet18")
+        await type_into(pilot, "model-source", "tests/models/stuck_model.py:build")
         await pilot.press("enter")
         process, runner = view._analysis.process, view._analysis
         await until(  # the model names, asked first, have their answer: the analysis runs
@@ -454,17 +455,18 @@ async def test_a_child_that_dies_is_named_with_its_log_and_the_next_enter_starts
             "the analysis to run",
         )
         first = process.popen
-        assert first is not None and view.running
+        assert first is not None and view.running  # building a model that never finishes
         first.kill()
         await until(pilot, lambda: not view.running, "the runner to hear of the death")
         error = text_of(app, "#model-error")
         assert "stopped" in error and str(process.log) in error and "press enter" in error
         assert process.log is not None and process.log.exists()
         assert view.analysis is None
+        await type_into(pilot, "model-source", "tests/models/custom_model.py:build")
         await pilot.press("enter")
         await until(pilot, lambda: view.analysis is not None, "the analysis by a new process")
         assert process.popen is not first
-        assert view.analysis is not None and view.analysis.original.params == RESNET18_PARAMS
+        assert view.analysis is not None and view.analysis.source.endswith("custom_model.py:build")
         assert not app.query_one("#model-error").display
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from sepconv_tui.model.cache import BuildCache
+from sepconv_tui.progress import Progress
 from sepconv_tui.workers import model_server
 from sepconv_tui.workers.measure_server import HANDLERS as MEASURE_HANDLERS
 from sepconv_tui.workers.model_messages import (
@@ -14,7 +15,7 @@ from sepconv_tui.workers.model_messages import (
     TradeoffMeasured,
 )
 from sepconv_tui.workers.model_server import HANDLERS as MODEL_HANDLERS
-from sepconv_tui.workers.wire import Message, Progress, Request
+from sepconv_tui.workers.wire import Message, Request
 
 
 def test_every_request_kind_has_one_handler_in_one_server() -> None:

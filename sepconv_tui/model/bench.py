@@ -18,12 +18,12 @@ from typing import Any
 from ..core.budget import resolve_budget
 from ..core.latency import (
     BenchError,
-    Progress,
     Timing,
     check_device,
     time_forward,
 )
 from ..core.memory import format_bytes
+from ..progress import OnProgress, Progress, ignore
 from .analysis import ModelAnalysis, Selection
 from .source import Shape
 
@@ -162,15 +162,15 @@ def benchmark_model(
     weights: str | Path | None = None,
     budget_bytes: int | None = None,
     min_run_time: float = MODEL_MIN_RUN_TIME_S,
-    progress: Progress | None = None,
+    progress: OnProgress | None = None,
 ) -> ModelBenchResult:
     """Time real forward passes of ``source`` and of its swapped copy (fp32, inference).
 
     ``depth_multiplier``: one m, or each layer's (``{layer: m}``).
     """
-    report = progress if progress is not None else (lambda _index, _stage: None)
+    report = progress or ignore
     check_device(device)
-    report(0, STAGES[0])
+    report(Progress("bench", 0, len(STAGES), STAGES[0]))
     from .trace import analyze_model
 
     analysis = analyze_model(
@@ -188,7 +188,7 @@ def benchmark_model(
     from .source import build_model
     from .swap import load_weights, swap_convs
 
-    report(1, STAGES[1])
+    report(Progress("bench", 1, len(STAGES), STAGES[1]))
     torch.manual_seed(0)
     original = build_model(source, real=True).module
     if weights is not None:
@@ -212,9 +212,9 @@ def benchmark_model(
             model = model.to(memory_format=memory_format)
         models.append(model)
     threads = threads if threads is not None else torch.get_num_threads()
-    report(2, STAGES[2])
+    report(Progress("bench", 2, len(STAGES), STAGES[2]))
     original_timing = time_forward(models[0], x, threads, min_run_time)
-    report(3, STAGES[3])
+    report(Progress("bench", 3, len(STAGES), STAGES[3]))
     swapped_timing = time_forward(models[1], x, threads, min_run_time)
     return ModelBenchResult(
         source=analysis.source,

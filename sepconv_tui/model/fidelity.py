@@ -14,6 +14,7 @@ import math
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from ..progress import OnProgress, Progress
 from .candidates import eval_mode
 from .data import Data, check_labels
 from .fidelity_result import Fidelity, LayerFidelity
@@ -22,8 +23,6 @@ if TYPE_CHECKING:
     import torch
     from torch import nn
 
-#: progress(done, total): samples evaluated so far.
-Progress = Callable[[int, int], None]
 
 #: Samples a batch holds unless the caller says otherwise.
 DEFAULT_BATCH_SIZE = 64
@@ -102,14 +101,16 @@ def measure_fidelity(
     depth_multipliers: Mapping[str, int] | None = None,
     batch_size: int = DEFAULT_BATCH_SIZE,
     stage: str | None = None,
-    progress: Progress | None = None,
+    progress: OnProgress | None = None,
+    measuring: str = "fidelity",
 ) -> Fidelity:
     """``swapped`` against ``original`` on every sample of ``data``, in total and per layer.
 
     ``layers``: the swapped layers' names (default: every module of ``swapped`` that has a
     ``depthwise`` and a ``pointwise`` conv where ``original`` has a module of the same name).
     Both models run in eval mode and are left in the modes they had. DataError when the labels
-    exceed the model's classes.
+    exceed the model's classes. ``progress`` hears of each batch as stage "measure", labelled
+    ``measuring``.
     """
     import torch
 
@@ -169,7 +170,7 @@ def measure_fidelity(
                         correct_swapped += int((top_swapped == labels).sum())
                 evaluated += inputs.shape[0]
                 if progress is not None:
-                    progress(evaluated, len(data))
+                    progress(Progress("measure", evaluated, len(data), measuring))
     finally:
         for handle in handles:
             handle.remove()

@@ -14,10 +14,10 @@ otherwise) with batch norm in eval mode. torch is imported inside the functions.
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
+from ..progress import OnProgress, Progress, ignore
 from .analysis import SwapError
 from .candidates import eval_mode
 from .data import Data, DataError, split
@@ -45,13 +45,8 @@ TEMPERATURE = 2.0
 #: Samples per chunk of the normal equations (bounds the reshaped copies, not the result).
 CHUNK = 16
 
-#: progress(stage, done, total, label): "reconstruct" per layer, "distill" per step,
-#: "measure" per sample; ``label`` names the layer or the stage being measured.
-Progress = Callable[[str, int, int, str], None]
-
-
-def _ignore(_stage: str, _done: int, _total: int, _label: str) -> None:
-    """A progress callback that does nothing."""
+#: Progress stages: "reconstruct" per layer, "distill" per step, "measure" per sample;
+#: the label names the layer, the loss, or the stage being measured.
 
 
 @dataclass(frozen=True)
@@ -178,7 +173,7 @@ def reconstruct(
     *,
     calibration: int = DEFAULT_CALIBRATION,
     batch_size: int = DEFAULT_BATCH_SIZE,
-    progress: Progress | None = None,
+    progress: OnProgress | None = None,
 ) -> int:
     """Refit each named block's pointwise conv of ``swapped``, in place; return samples used.
 
@@ -187,7 +182,7 @@ def reconstruct(
     """
     import torch
 
-    progress = progress or _ignore
+    progress = progress or ignore
     calibration = check_positive(calibration, "--calibration")
     inputs = data.head(min(calibration, len(data))).inputs
     targets = _original_outputs(original, layers, inputs, batch_size)
@@ -210,7 +205,7 @@ def reconstruct(
                 return  # the block sees another input than the conv did: leave the SVD start
             _fit_pointwise(modules[name].pointwise, depthwise_out, target)
             fitted.append(name)
-            progress("reconstruct", len(fitted), len(layers), name)
+            progress(Progress("reconstruct", len(fitted), len(layers), name))
 
         handles.append(modules[name].pointwise.register_forward_pre_hook(fit))
     try:
@@ -231,7 +226,7 @@ def distill(
     lr: float = DEFAULT_LR,
     batch_size: int = DEFAULT_BATCH_SIZE,
     seed: int = 0,
-    progress: Progress | None = None,
+    progress: OnProgress | None = None,
 ) -> int:
     """Train ``swapped`` (in place) to reproduce ``original``'s outputs; return the steps taken.
 
@@ -241,7 +236,7 @@ def distill(
     import torch
     import torch.nn.functional as functional
 
-    progress = progress or _ignore
+    progress = progress or ignore
     steps = check_positive(steps, "--steps")
     if not lr > 0:
         raise DataError(f"--lr must be a number > 0, got {lr!r}", field="lr")
@@ -275,7 +270,7 @@ def distill(
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
-            progress("distill", step, steps, f"loss {float(loss.detach()):.4g}")
+            progress(Progress("distill", step, steps, f"loss {float(loss.detach()):.4g}"))
     return steps
 
 
@@ -290,7 +285,7 @@ def recover(
     lr: float = DEFAULT_LR,
     batch_size: int = DEFAULT_BATCH_SIZE,
     original: nn.Module | None = None,
-    progress: Progress | None = None,
+    progress: OnProgress | None = None,
 ) -> Recovery:
     """Repair ``result``'s swapped model on ``data``; the new model and each stage's fidelity.
 
@@ -299,7 +294,7 @@ def recover(
     for distillation). ``mode``: "none" (measure the SVD start only), "reconstruct" or
     "distill" (reconstruct, then ``steps`` of distillation). ``result.model`` is not touched.
     """
-    progress = progress or _ignore
+    progress = progress or ignore
     if mode not in RECOVER_MODES:
         raise SwapError(
             f"--recover must be {', '.join(RECOVER_MODES)}, got {mode!r}", field="recover"
@@ -318,9 +313,6 @@ def recover(
     weight_errors = dict(result.weight_error)
 
     def measure(stage: str) -> Fidelity:
-        def report(done: int, total: int) -> None:
-            progress("measure", done, total, stage)
-
         return measure_fidelity(
             source_model,
             model,
@@ -330,7 +322,8 @@ def recover(
             depth_multipliers=multipliers,
             batch_size=batch_size,
             stage=stage,
-            progress=report,
+            progress=progress,
+            measuring=stage,
         )
 
     stages = [measure("svd")]

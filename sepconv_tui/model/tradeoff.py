@@ -10,9 +10,9 @@ prefix whose agreement is ≥ X. torch is imported inside the functions (by what
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from ..progress import OnProgress, Progress, ignore
 from .analysis import ModelAnalysis
 from .data import Data, split
 from .fidelity import DEFAULT_BATCH_SIZE, Fidelity, measure_fidelity
@@ -22,12 +22,7 @@ from .tradeoff_result import Tradeoff, TradeoffPoint
 if TYPE_CHECKING:
     from torch import nn
 
-#: progress(stage, done, total, label): "rank" per candidate, then "curve" per prefix.
-Progress = Callable[[str, int, int, str], None]
-
-
-def _ignore(_stage: str, _done: int, _total: int, _label: str) -> None:
-    """A progress callback that does nothing."""
+#: Progress stages: "rank" per candidate, then "curve" per prefix.
 
 
 def _score(fidelity: Fidelity) -> float:
@@ -46,7 +41,7 @@ def measure_tradeoff(
     holdout: int | None = None,
     calibration: int = DEFAULT_CALIBRATION,
     batch_size: int = DEFAULT_BATCH_SIZE,
-    progress: Progress | None = None,
+    progress: OnProgress | None = None,
 ) -> Tradeoff:
     """Rank ``candidates`` (default: every candidate saving MACs) and measure each prefix.
 
@@ -55,7 +50,7 @@ def measure_tradeoff(
     """
     from .swap import svd_blocks, with_blocks
 
-    progress = progress or _ignore
+    progress = progress or ignore
     rows = {layer.name: layer for layer in analysis.candidates}
     names = [
         name
@@ -79,7 +74,7 @@ def measure_tradeoff(
     alone: dict[str, float] = {}
     for index, name in enumerate(names, start=1):
         alone[name] = _score(measured([name]))
-        progress("rank", index, len(names), name)
+        progress(Progress("rank", index, len(names), name))
     # Fidelity lost per MAC saved, cheapest first; ties keep the model's order.
     order = sorted(names, key=lambda name: (1.0 - alone[name]) / rows[name].mac_saving)
     baseline = analysis.with_swaps(set())
@@ -100,7 +95,7 @@ def measure_tradeoff(
                 fidelity.output_error,
             )
         )
-        progress("curve", count, len(order), prefix[-1])
+        progress(Progress("curve", count, len(order), prefix[-1]))
     if points and accuracy_original is not None:
         points[0] = TradeoffPoint((), points[0].params, points[0].macs, 1.0, accuracy_original, 0.0)
     if len(points) > 1 and points[1].agreement is None:

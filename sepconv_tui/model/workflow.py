@@ -13,19 +13,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..progress import OnProgress
 from .analysis import DepthChoice, ModelAnalysis, Selection, SelectionError, parse_selection
 from .cache import BuildCache
 from .data import Data, load_data, split
 from .fidelity import DEFAULT_BATCH_SIZE, Fidelity, measure_fidelity
 from .plan import SwapResult
-from .recover import DEFAULT_CALIBRATION, DEFAULT_LR, DEFAULT_STEPS, Progress, Recovery, recover
+from .recover import DEFAULT_CALIBRATION, DEFAULT_LR, DEFAULT_STEPS, Recovery, recover
 from .source import Shape
 from .swap import load_swapped, original_from_source, swap_convs
 from .tradeoff import Tradeoff, measure_tradeoff
-
-
-def _ignore(_stage: str, _done: int, _total: int, _label: str) -> None:
-    """A progress callback that does nothing."""
 
 
 @dataclass(frozen=True)
@@ -67,7 +64,7 @@ class Workflow:
             source=name,
         )
 
-    def swap(self, progress: Progress | None = None) -> SwapResult:
+    def swap(self, progress: OnProgress | None = None) -> SwapResult:
         """The swap: read from ``swapped_dir``, or made now (``agreement:X`` measured first)."""
         if self.swapped_dir is not None:
             _original, _swapped, result = load_swapped(
@@ -76,7 +73,7 @@ class Workflow:
             return result
         return self._swapped(self.names(progress), init=self.init)
 
-    def names(self, progress: Progress | None = None) -> Selection:
+    def names(self, progress: OnProgress | None = None) -> Selection:
         """The selection, with ``agreement:X`` resolved to the layers it picks."""
         selection = (
             parse_selection(self.selection) if isinstance(self.selection, str) else self.selection
@@ -108,11 +105,10 @@ class Workflow:
         return self.cache.get("data", (self.data, self.source, input_shape, options), build)
 
     def fidelity(
-        self, progress: Progress | None = None, *, held_out_only: bool = False
+        self, progress: OnProgress | None = None, *, held_out_only: bool = False
     ) -> Fidelity:
         """The swap against the original on every sample (``held_out_only``: the last
         ``holdout`` samples, the ones ``recover`` measures on)."""
-        progress = progress or _ignore
         result = self.swap(progress)
         data = self.load(result)
         if held_out_only:
@@ -127,7 +123,7 @@ class Workflow:
             depth_multipliers={name: result.multiplier_for(name) for name in result.swapped},
             batch_size=self.batch_size,
             stage="svd" if self.swapped_dir is None else None,
-            progress=lambda done, total: progress("measure", done, total, "fidelity"),
+            progress=progress,
         )
 
     def recover(
@@ -136,7 +132,7 @@ class Workflow:
         *,
         steps: int = DEFAULT_STEPS,
         lr: float = DEFAULT_LR,
-        progress: Progress | None = None,
+        progress: OnProgress | None = None,
     ) -> Recovery:
         """The swap, repaired on the data (``recover``'s stages and split)."""
         result = self.swap(progress)
@@ -152,7 +148,7 @@ class Workflow:
             progress=progress,
         )
 
-    def tradeoff(self, progress: Progress | None = None) -> tuple[Tradeoff, ModelAnalysis]:
+    def tradeoff(self, progress: OnProgress | None = None) -> tuple[Tradeoff, ModelAnalysis]:
         """MACs against held-out agreement as the swap grows (``measure_tradeoff``), and the
         analysis it ranked from."""
         result = self._swapped("none")

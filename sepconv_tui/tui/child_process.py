@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import Any, Generic, cast
 
 from ..errors import UserError
-from ..workers.wire import Failed, Message, Progress, ReplyType, Request, decode, encode
+from ..progress import Progress
+from ..workers.wire import Failed, Message, ReplyType, Request, decode, encode
 
 
 class ChildStopped(UserError):

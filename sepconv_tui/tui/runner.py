@@ -19,7 +19,8 @@ from textual.message import Message
 from textual.widget import Widget
 
 from ..errors import UserError, first_line
-from ..workers.wire import Progress, Reply, ReplyType, Request
+from ..progress import Progress
+from ..workers.wire import Reply, ReplyType, Request
 from .child_process import Call, ChildProcess
 
 _groups = itertools.count()

@@ -19,7 +19,6 @@ from .layer_messages import (
     VerifyNetwork,
 )
 from .serve import Handlers, Report, serve
-from .wire import Progress
 
 
 def measure_layer(request: MeasureLayer, report: Report) -> Measured:
@@ -42,14 +41,14 @@ def verify_network(request: VerifyNetwork, report: Report) -> NetworkVerified:
 
 def bench_layer(request: BenchLayer, report: Report) -> LayerBenched:
     """Both sides of the layer timed, with a Progress per stage."""
-    from ..core.latency import STAGES, benchmark
+    from ..core.latency import benchmark
 
     result = benchmark(
         request.spec,
         request.device,
         request.threads,
         request.budget_bytes,
-        progress=lambda index, label: report(Progress("bench", index, len(STAGES), label)),
+        progress=report,
         channels_last=request.channels_last,
     )
     return LayerBenched(result)

@@ -18,7 +18,6 @@ one for the next request. A benchmark gets a process of its own.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from ..model.cache import BuildCache
@@ -40,7 +39,6 @@ from .model_messages import (
     WarmUp,
 )
 from .serve import Handlers, Report, serve
-from .wire import Progress
 
 if TYPE_CHECKING:
     from ..model.workflow import Workflow
@@ -73,15 +71,6 @@ def workflow(request: ModelWork) -> Workflow:
     )
 
 
-def reporter(report: Report) -> Callable[[str, int, int, str], None]:
-    """The engine's progress callback, as Progress lines to the app."""
-
-    def progress(stage: str, done: int, total: int, label: str) -> None:
-        report(Progress(stage, done, total, label))
-
-    return progress
-
-
 def warm_up(request: WarmUp, report: Report) -> Warmed:
     """Import torch and the engine now, before the first real request."""
     from ..model import workflow as _workflow  # noqa: F401  # imports torch and the engine
@@ -91,12 +80,12 @@ def warm_up(request: WarmUp, report: Report) -> Warmed:
 
 def measure_fidelity(request: MeasureFidelity, report: Report) -> FidelityMeasured:
     """The swap against the original on the held-out samples."""
-    return FidelityMeasured(workflow(request).fidelity(reporter(report), held_out_only=True))
+    return FidelityMeasured(workflow(request).fidelity(report, held_out_only=True))
 
 
 def recover_model(request: RecoverModel, report: Report) -> ModelRecovered:
     """Reconstruct (and distill) the swap; save it into ``out_dir`` when given."""
-    recovery = workflow(request).recover(request.mode, progress=reporter(report))
+    recovery = workflow(request).recover(request.mode, progress=report)
     if request.out_dir is not None:
         from ..model.swap import save
 
@@ -113,7 +102,7 @@ def recover_model(request: RecoverModel, report: Report) -> ModelRecovered:
 
 def measure_tradeoff(request: MeasureTradeoff, report: Report) -> TradeoffMeasured:
     """MACs against held-out agreement as the swap grows."""
-    tradeoff, _analysis = workflow(request).tradeoff(reporter(report))
+    tradeoff, _analysis = workflow(request).tradeoff(report)
     return TradeoffMeasured(tradeoff)
 
 
@@ -140,7 +129,7 @@ def analyse_model(request: AnalyseModel, report: Report) -> ModelAnalysed:
 
 def bench_model(request: BenchModel, report: Report) -> ModelBenched:
     """The original and the selection timed, with a Progress per stage."""
-    from ..model.bench import STAGES, benchmark_model
+    from ..model.bench import benchmark_model
 
     result = benchmark_model(
         request.source,
@@ -151,7 +140,7 @@ def bench_model(request: BenchModel, report: Report) -> ModelBenched:
         threads=request.threads,
         weights=request.weights,
         min_run_time=request.min_run_time,
-        progress=lambda index, label: report(Progress("bench", index, len(STAGES), label)),
+        progress=report,
     )
     return ModelBenched(result)
 

@@ -12,17 +12,18 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from ..errors import UserError, first_line
-from .wire import Failed, Message, Progress, Reply, Request, decode, encode
+from ..progress import OnProgress, Progress
+from .wire import Failed, Message, Reply, Request, decode, encode
 
-#: Writes one Progress line to the parent.
-Report = Callable[[Progress], None]
+#: Writes one Progress line to the parent (the engine's own callback type).
+Report = OnProgress
 #: Answers one request (writing Progress as it goes); raises what went wrong.
 Handler = Callable[[Any, Report], Reply]
 #: A server: which function answers each kind of request.
 Handlers = Mapping[type[Request[Any]], Handler]
 
 
-def send(message: Message) -> None:
+def send(message: Message | Progress) -> None:
     """One message line to the parent, at once (it reads as the child goes)."""
     sys.stdout.write(encode(message))
     sys.stdout.flush()

@@ -15,6 +15,8 @@ from collections.abc import Callable
 from dataclasses import MISSING, dataclass, field, fields
 from typing import Any, ClassVar, Generic, TypeVar
 
+from ..progress import Progress
+
 
 class Message:
     """Base of every message; ``kind`` names it on the wire (its subclasses register by it)."""
@@ -41,18 +43,8 @@ class Request(Message, Generic[ReplyType]):
     reply: ClassVar[type[Reply]]
 
 
-@dataclass(frozen=True)
-class Progress(Message):
-    """How far a request has got: ``done`` of ``total`` steps of ``stage``; ``label`` says what.
-
-    One shape for every long request: a benchmark's stages, a fit's layers, a training step.
-    """
-
-    kind = "progress"
-    stage: str
-    done: int
-    total: int
-    label: str
+# The engine's own Progress travels as it is: a child forwards what its work reports.
+Message.kinds[Progress.kind] = Progress  # type: ignore[assignment]
 
 
 @dataclass(frozen=True)
@@ -94,7 +86,7 @@ def shape(default: Any = MISSING) -> Any:
     )
 
 
-def encode(message: Message) -> str:
+def encode(message: Message | Progress) -> str:
     """``message`` as one JSON line (with its newline)."""
     wire: dict[str, Any] = {"kind": message.kind}
     for each in fields(message):  # type: ignore[arg-type]  # every concrete message is one
@@ -104,7 +96,7 @@ def encode(message: Message) -> str:
     return json.dumps(wire) + "\n"
 
 
-def decode(line: str) -> Message:
+def decode(line: str) -> Message | Progress:
     """The message one JSON line holds; ValueError when it is not one."""
     try:
         wire = json.loads(line)

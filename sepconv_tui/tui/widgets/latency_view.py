@@ -11,10 +11,10 @@ from ...core.compare import compare
 from ...core.latency import STAGES, BenchResult, parse_threads
 from ...core.spec import LayerSpec
 from ...errors import UserError
+from ...progress import Progress
 from ...report import latency as latency_report
 from ...report.memory import memory_markdown, memory_table
 from ...workers.layer_messages import BenchLayer, LayerBenched
-from ...workers.wire import Progress
 from ..export import Export
 from ..runner import ChildRunner, RunsChildren
 from ..tab_view import TabViewDefaults

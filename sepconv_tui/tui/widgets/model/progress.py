@@ -6,7 +6,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Label, ProgressBar, Static
 
-from ....workers.wire import Progress
+from ....progress import Progress
 
 #: What each stage of the child's Progress is called on screen.
 STAGE_LABELS = {
