@@ -8,12 +8,17 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from textual.pilot import Pilot
 from textual.widgets import Input, Select
 
 from sepconv_tui.core.spec import LayerSpec
+from sepconv_tui.errors import UserError
 from sepconv_tui.tui.app import SepConvApp
+from sepconv_tui.tui.child_process import Call, ChildProcess
+from sepconv_tui.workers import model_messages  # noqa: F401  # registers the replies
+from sepconv_tui.workers.wire import Failed, decode
 
 #: Seconds a test waits for a state (a child's answer on a loaded 2-core machine) before it
 #: fails; the one patience every wait in the tests uses.
@@ -176,8 +181,33 @@ async def _model_top(pilot: Pilot) -> None:
     await pilot.press("t")
 
 
+#: The model process's recorded answer to analysing torchvision:resnet5O.
+RESNET5O_FAILED = Path(__file__).with_name("data") / "resnet5O_failed.json"
+
+
+class RecordedChild(ChildProcess):
+    """A model process that answers every request with one recorded line, starting nothing:
+    a snapshot shows a real reply, never a real child's timing."""
+
+    def __init__(self, line: str) -> None:
+        super().__init__("recorded")
+        self.line = line
+
+    def run(self, call: Call[Any], on_progress: Any = None) -> Any:
+        """The recorded reply (a Failed one raises the UserError it carries, as a child's)."""
+        message = decode(self.line)
+        if isinstance(message, Failed):
+            raise UserError(message.message, field=message.field)
+        return message
+
+
 async def _model_error(pilot: Pilot) -> None:
+    from sepconv_tui.tui.widgets.model.view import ModelView
+
     await _model(pilot)
+    view = pilot.app.query_one(ModelView)
+    recorded = RecordedChild(RESNET5O_FAILED.read_text())
+    view._analysis.process = view._names.process = recorded  # what typing and enter ask
     await type_into(pilot, "model-source", "torchvision:resnet5O")
     await pilot.press("enter")
 
