@@ -9,6 +9,7 @@ starts a fresh one. A child's stderr goes to a log file: when it dies, ChildStop
 
 from __future__ import annotations
 
+import atexit
 import os
 import subprocess
 import sys
@@ -111,6 +112,7 @@ class ChildProcess:
                 handle, name = tempfile.mkstemp(prefix=f"sepconv-tui-{stem}-", suffix=".log")
                 os.close(handle)
                 self._log = Path(name)
+                atexit.register(self._drop_empty_log)  # a process never closed leaves none
             with self._log.open("a") as log:  # the child keeps its own descriptor
                 self._process = subprocess.Popen(
                     [sys.executable, "-m", self.module],
@@ -206,5 +208,10 @@ class ChildProcess:
             running.cancelled = True
         if process is not None:
             self._end(process)
-        if self._log is not None and self._log.exists() and not self._log.stat().st_size:
-            self._log.unlink(missing_ok=True)
+        self._drop_empty_log()
+
+    def _drop_empty_log(self) -> None:
+        """Delete the log if the child wrote nothing to it."""
+        with suppress(OSError):
+            if self._log is not None and not self._log.stat().st_size:
+                self._log.unlink()
