@@ -405,7 +405,7 @@ async def test_an_error_goes_under_the_field_its_field_attribute_names() -> None
         ModelAnalysed(recorded()),
         BenchModel("torchvision:resnet18", "top:3", (1, 3, 224, 224), 2, min_run_time=0.1),
         Progress("bench", 1, 3, "timing the original model"),
-        Failed("--weights 'x.pt' does not exist", "weights"),
+        Failed("'x.pt' does not exist", "weights"),
     ],
     ids=lambda message: message.kind,
 )
