@@ -450,7 +450,7 @@ class ModelAnalysis:
             multiplier = layer.auto_multiplier(energy)
             if multiplier is None:
                 raise SwapError(
-                    f"--depth-multiplier auto:{energy:g} picks each layer's m from its weights: "
+                    f"auto:{energy:g} picks each layer's m from its weights: "
                     "give the model's weights",
                     field="depth_multiplier",
                 )

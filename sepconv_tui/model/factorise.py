@@ -168,8 +168,7 @@ def resolve_multipliers(
     if isinstance(choice, AutoDepth):
         if not has_real_weights(model):
             raise SwapError(
-                f"--depth-multiplier {choice} picks each layer's m from its weights: give the "
-                "model's weights (--weights)",
+                f"{choice} picks each layer's m from its weights: give the model's weights",
                 field="depth_multiplier",
             )
         return {
