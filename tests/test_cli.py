@@ -113,3 +113,20 @@ def test_the_cli_leads_an_engine_message_with_the_argument_it_names() -> None:
     assert cli_wording(legacy) == str(legacy)
     assert cli_wording(UserError("SOURCE must be …", field="source")) == "SOURCE must be …"
     assert cli_wording(UserError("no field")) == "no field"
+
+
+def test_each_stage_is_named_in_one_table_for_the_cli_and_the_tab() -> None:
+    """One Progress, worded from one table: the CLI's bar title and the tab's progress row."""
+    from sepconv_tui.progress import Progress
+    from sepconv_tui.report.progress import STAGES, bar_title, progress_text
+
+    measuring = Progress("measure", 3, 30, "reconstruct")
+    assert bar_title(measuring) == "Measuring held-out fidelity (reconstruct)"
+    assert progress_text(measuring) == "Measuring reconstruct: 3/30 samples"
+    distilling = Progress("distill", 5, 300, "loss 0.25")
+    assert bar_title(distilling) == STAGES["distill"][0]
+    assert progress_text(distilling) == "Distilling: step 5/300 (loss 0.25)"
+    assert (
+        progress_text(Progress("rank", 1, 4, "conv1"))
+        == "Ranking each layer alone: conv1 (1/4 layers)"
+    )

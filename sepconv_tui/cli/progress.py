@@ -6,15 +6,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from ..progress import OnProgress, Progress
-
-#: What each stage's bar says.
-STAGE_TITLES = {
-    "reconstruct": "Least squares, layer by layer",
-    "distill": "Distilling from the original",
-    "measure": "Measuring held-out fidelity",
-    "rank": "Each layer swapped alone",
-    "curve": "Growing the swap, measured",
-}
+from ..report.progress import bar_title
 
 
 @contextmanager
@@ -41,10 +33,7 @@ def stderr_progress() -> Iterator[OnProgress]:
         stage, done, total, label = progress.stage, progress.done, progress.total, progress.label
         key = f"{stage}:{label}" if stage == "measure" else stage
         if key not in tasks:
-            title = STAGE_TITLES.get(stage, stage)
-            if stage == "measure":
-                title = f"{title} ({label})"
-            tasks[key] = bars.add_task(title, total=total, label="")
+            tasks[key] = bars.add_task(bar_title(progress), total=total, label="")
         bars.update(
             tasks[key], completed=done, total=total, label="" if stage == "measure" else label
         )

@@ -6,33 +6,6 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Label, ProgressBar, Static
 
-from ....progress import Progress
-
-#: What each stage of the child's Progress is called on screen.
-STAGE_LABELS = {
-    "measure": "Measuring",
-    "reconstruct": "Reconstructing",
-    "distill": "Distilling",
-    "rank": "Ranking each layer alone",
-    "curve": "Measuring the curve",
-}
-
-
-def progress_text(progress: Progress) -> str:
-    """A fidelity, recovery or trade-off Progress in words."""
-    stage = STAGE_LABELS.get(progress.stage, progress.stage)
-    count = f"{progress.done}/{progress.total}"
-    if progress.stage == "measure":
-        return f"{stage} {progress.label}: {count} samples"
-    if progress.stage == "distill":
-        return f"{stage}: step {count} ({progress.label})"
-    return f"{stage}: {progress.label} ({count} layers)"
-
-
-def bench_text(progress: Progress) -> str:
-    """A whole-model benchmark's Progress in words."""
-    return f"Timing {progress.done + 1}/{progress.total}: {progress.label}… (escape cancels)"
-
 
 class ModelProgress(Vertical):
     """The status line; under it, while measuring, a label and a bar (the view's ``-working``

@@ -32,6 +32,7 @@ from ....model.plan import plan_from_analysis
 from ....model.source import SOURCE_FORMS, ModelSourceError, parse_input_shape, parse_source
 from ....report import fidelity as fidelity_report
 from ....report import model as report
+from ....report.progress import bench_text, progress_text
 from ....workers.model_messages import (
     AnalyseModel,
     ListModels,
@@ -55,7 +56,7 @@ from ...runner import ChildRunner, RunsChildren
 from ...tab_view import OpenLayer, TabViewDefaults, focus_now
 from .charts import ModelCharts
 from .form import ModelForm
-from .progress import ModelProgress, bench_text, progress_text
+from .progress import ModelProgress
 from .suggester import ModelNameSuggester
 from .summary import ModelSummary
 from .table import ModelTable
