@@ -1,8 +1,10 @@
 """The Model tab's response times: source entered → table shown, and toggle → summary updated;
 on the trained digits CNN, f and r (key → first figures shown) and a key typed while a
-recovery runs (key → handled, target ≤ 50 ms).
+recovery runs (key → handled, target ≤ 50 ms); and a first and a second f on resnet18 with a
+folder of a few hundred photos (crops of scikit-learn's two sample images: nothing downloads),
+where the second finds the model and the decoded images kept in the child.
 
-Run: .venv/bin/python benchmarks/bench_model_tab.py [SOURCE ...] [--digits DIR]
+Run: .venv/bin/python benchmarks/bench_model_tab.py [SOURCE ...] [--digits DIR] [--photos-only]
 (prints tables; not a test. Without --digits DIR, examples/digits/make.py trains one, ~25 s.)
 
 "cold": the source is pasted and entered at once, so the child process starts and imports
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -31,8 +34,8 @@ from textual.pilot import Pilot  # noqa: E402
 from textual.widgets import Input, Static  # noqa: E402
 
 from sepconv_tui.tui.app import SepConvApp  # noqa: E402
-from sepconv_tui.tui.widgets.model_table import ModelTable  # noqa: E402
-from sepconv_tui.tui.widgets.model_view import ModelView  # noqa: E402
+from sepconv_tui.tui.widgets.model.table import ModelTable  # noqa: E402
+from sepconv_tui.tui.widgets.model.view import ModelView  # noqa: E402
 
 TOGGLES = 21
 ROOT = Path(__file__).resolve().parent.parent
@@ -152,8 +155,8 @@ async def digits_times(folder: Path, threads: int | None) -> None:
         fidelity = app.query_one("#model-fidelity", Static)
         times: dict[str, float] = {}
         for key, done in (
-            ("f", lambda: view.fidelity is not None and not view.working),
-            ("r", lambda: view.recovery is not None and not view.working),
+            ("f", lambda: view.session.fidelity is not None and not view.working),
+            ("r", lambda: view.session.recovery is not None and not view.working),
         ):
             before = str(fidelity.render())
             start = time.perf_counter()
@@ -187,6 +190,58 @@ async def digits_times(folder: Path, threads: int | None) -> None:
         )
 
 
+#: Photos in the image folder (a few hundred, as a user's calibration set would be).
+PHOTOS = 300
+#: Each photo's side, before the model's own preprocessing (resize 256, crop 224).
+PHOTO_SIDE = 320
+
+
+def photo_folder() -> Path:
+    """A folder of PHOTOS JPEG crops of scikit-learn's two sample photos (no download)."""
+    import numpy as np
+    from PIL import Image
+    from sklearn.datasets import load_sample_images
+
+    folder = Path(tempfile.mkdtemp(prefix="sepconv-photos-"))
+    images = load_sample_images().images  # two 427×640 RGB photos
+    generator = np.random.default_rng(0)
+    for index in range(PHOTOS):
+        image = images[index % len(images)]
+        top = int(generator.integers(0, image.shape[0] - PHOTO_SIDE))
+        left = int(generator.integers(0, image.shape[1] - PHOTO_SIDE))
+        crop = image[top : top + PHOTO_SIDE, left : left + PHOTO_SIDE]
+        Image.fromarray(crop).save(folder / f"photo-{index:03d}.jpg", quality=90)
+    return folder
+
+
+async def repeated_f(source: str, folder: Path) -> None:
+    """Key → figures shown for a first f (the child builds the model, decodes the folder)
+    and a second f on the same model and folder (both kept in the child)."""
+    app = SepConvApp()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("f6")
+        await settle(pilot)
+        view = app.query_one(ModelView)
+        app.query_one("#model-source", Input).value = source
+        app.query_one("#model-data", Input).value = str(folder)  # warms the fidelity child
+        await pilot.pause()
+        await pilot.press("enter")
+        await wait_for(lambda: view.analysis is not None and not view.running, 600)
+        await settle(pilot)  # the warm-up too: torch is imported in both children
+        await pilot.press("escape", "a")
+        times: list[float] = []
+        for _ in range(2):
+            before = view.session.fidelity
+            start = time.perf_counter()
+            press(app, "f")
+            await wait_for(lambda before=before: view.session.fidelity is not before, 600)
+            times.append(time.perf_counter() - start)
+            await settle(pilot)
+        report_line(
+            f"{source:28} {PHOTOS:7d} {times[0]:10.2f} {times[1]:10.2f} {times[0] / times[1]:8.1f}×"
+        )
+
+
 def digits_folder() -> Path:
     """``--digits DIR`` from the command line, or a freshly trained one in a temp folder."""
     if "--digits" in sys.argv:
@@ -201,9 +256,18 @@ def digits_folder() -> Path:
 
 
 def main() -> None:
-    """Print the table for each source given (resnet18 and resnet50 by default), then the
-    digits CNN's f, r and keys-while-recovering table."""
+    """Print the table for each source given (resnet18 and resnet50 by default), the digits
+    CNN's f, r and keys-while-recovering table, and the first and second f on photos."""
     arguments = sys.argv[1:]
+    if "--photos-only" in arguments:  # the image-folder table alone
+        arguments.remove("--photos-only")
+        report_line(f"{'source':28} {'photos':>7} {'1st f s':>10} {'2nd f s':>10} {'faster':>9}")
+        photos = photo_folder()
+        try:
+            asyncio.run(repeated_f(arguments[0] if arguments else "torchvision:resnet18", photos))
+        finally:
+            shutil.rmtree(photos, ignore_errors=True)
+        return
     if "--digits" in arguments:
         at = arguments.index("--digits")
         arguments = arguments[:at] + arguments[at + 2 :]
@@ -222,6 +286,14 @@ def main() -> None:
     )
     for threads in (None, 1):  # torch's default, and one thread (two cores shared here)
         asyncio.run(digits_times(folder, threads))
+    report_line(
+        f"\nimage folder: {'source':28} {'photos':>7} {'1st f s':>10} {'2nd f s':>10} {'faster':>9}"
+    )
+    photos = photo_folder()
+    try:
+        asyncio.run(repeated_f("torchvision:resnet18", photos))
+    finally:
+        shutil.rmtree(photos, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -9,15 +9,14 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from sepconv_tui.workers.messages import (
+from sepconv_tui.workers.model_messages import (
     AnalyseModel,
     MeasureFidelity,
     MeasureTradeoff,
     RecoverModel,
-    Request,
-    encode,
 )
-from sepconv_tui.workers.model_server import handle
+from sepconv_tui.workers.model_server import HANDLERS
+from sepconv_tui.workers.wire import Request, encode
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "tests" / "data"
@@ -28,7 +27,7 @@ SWAPPED = ("features.0", "features.10", "features.3", "features.7")
 
 def record(name: str, request: Request) -> None:  # type: ignore[type-arg]
     """Answer ``request`` as the child would and write its reply's wire form."""
-    reply = handle(request, lambda _progress: None)
+    reply = HANDLERS[type(request)](request, lambda _progress: None)
     (DATA / f"digits_{name}.json").write_text(encode(reply), encoding="utf-8")
     print(DATA / f"digits_{name}.json")
 

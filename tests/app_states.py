@@ -4,27 +4,51 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from textual.pilot import Pilot
 from textual.widgets import Input, Select
 
 from sepconv_tui.core.spec import LayerSpec
+from sepconv_tui.errors import UserError
 from sepconv_tui.tui.app import SepConvApp
+from sepconv_tui.tui.child_process import Call, ChildProcess
+from sepconv_tui.workers import model_messages  # noqa: F401  # registers the replies
+from sepconv_tui.workers.wire import Failed, decode
+
+#: Seconds a test waits for a state (a child's answer on a loaded 2-core machine) before it
+#: fails; the one patience every wait in the tests uses.
+PATIENCE = 300.0
+#: How often a waiting test looks again.
+POLL_S = 0.02
+
+
+async def until(pilot: Pilot, condition: Callable[[], bool], what: str) -> None:
+    """Wait until ``condition`` holds (never for a fixed time), then for the screen."""
+    deadline = time.monotonic() + PATIENCE
+    while not condition():
+        assert time.monotonic() < deadline, f"gave up waiting for {what}"
+        await asyncio.sleep(POLL_S)
+    await pilot.pause()
 
 
 async def settle(pilot: Pilot) -> None:
-    """Wait until the last edit is fully shown, every worker (the PyTorch cross-check) has
-    finished, and the screen is drawn."""
+    """Wait until the last edit is fully shown, every worker (the PyTorch cross-check, a child
+    process's call) has finished and what it posted is handled, and the screen is drawn."""
     await pilot.pause()
-    for _ in range(1500):
-        if not getattr(pilot.app, "render_pending", False) and all(
-            worker.is_finished for worker in pilot.app.workers
-        ):
-            break
-        await asyncio.sleep(0.02)
+    app = pilot.app
+    await until(
+        pilot,
+        lambda: (
+            not getattr(app, "render_pending", False)
+            and all(worker.is_finished for worker in app.workers)
+        ),
+        "the app to settle",
+    )
     await pilot.pause()
 
 
@@ -154,12 +178,15 @@ async def _latency(pilot: Pilot) -> None:
 
 async def _bench(pilot: Pilot) -> None:
     await pilot.press("escape", "b")
-    for _ in range(3000):  # the benchmark runs in a child process: wait for its result
-        await asyncio.sleep(0.02)
-        if pilot.app.query("#latency-view") and not pilot.app.query_one("#latency-view").has_class(
-            "-running"
-        ):
-            break
+    app = pilot.app
+    await until(  # the benchmark runs in a child process: wait for its result
+        pilot,
+        lambda: (
+            bool(app.query("#latency-view"))
+            and not app.query_one("#latency-view").has_class("-running")
+        ),
+        "the benchmark",
+    )
 
 
 #: A recorded `sepconv-tui model torchvision:resnet18 --json` (no torch, no timings on screen).
@@ -169,7 +196,7 @@ RESNET18_ANALYSIS = Path(__file__).with_name("data") / "resnet18_analysis.json"
 async def _model(pilot: Pilot) -> None:
     """The Model tab showing the recorded resnet18 analysis, its table focused."""
     from sepconv_tui.model.analysis import ModelAnalysis
-    from sepconv_tui.tui.widgets.model_view import ModelView
+    from sepconv_tui.tui.widgets.model.view import ModelView
 
     await pilot.press("f6")
     await settle(pilot)
@@ -183,8 +210,33 @@ async def _model_top(pilot: Pilot) -> None:
     await pilot.press("t")
 
 
+#: The model process's recorded answer to analysing torchvision:resnet5O.
+RESNET5O_FAILED = Path(__file__).with_name("data") / "resnet5O_failed.json"
+
+
+class RecordedChild(ChildProcess):
+    """A model process that answers every request with one recorded line, starting nothing:
+    a snapshot shows a real reply, never a real child's timing."""
+
+    def __init__(self, line: str) -> None:
+        super().__init__("recorded")
+        self.line = line
+
+    def run(self, call: Call[Any], on_progress: Any = None) -> Any:
+        """The recorded reply (a Failed one raises the UserError it carries, as a child's)."""
+        message = decode(self.line)
+        if isinstance(message, Failed):
+            raise UserError(message.message, field=message.field)
+        return message
+
+
 async def _model_error(pilot: Pilot) -> None:
+    from sepconv_tui.tui.widgets.model.view import ModelView
+
     await _model(pilot)
+    view = pilot.app.query_one(ModelView)
+    recorded = RecordedChild(RESNET5O_FAILED.read_text())
+    view._analysis.process = view._names.process = recorded  # what typing and enter ask
     await type_into(pilot, "model-source", "torchvision:resnet5O")
     await pilot.press("enter")
 

@@ -11,8 +11,9 @@ from textual.pilot import Pilot
 from textual.widgets import Input
 
 from sepconv_tui.model.analysis import ModelAnalysis
-from sepconv_tui.tui.widgets.model_view import ModelView
-from sepconv_tui.workers.messages import Reply, decode
+from sepconv_tui.tui.widgets.model.view import ModelView
+from sepconv_tui.workers import model_messages  # noqa: F401  # registers the replies
+from sepconv_tui.workers.wire import Reply, decode
 
 DATA = Path(__file__).with_name("data")
 #: What the recordings were made from (scripts/record_model_states.py), as a user types it.
@@ -52,7 +53,7 @@ async def _digits(pilot: Pilot) -> ModelView:
         field = pilot.app.query_one(f"#{field_id}", Input)
         with field.prevent(Input.Changed):  # no names to fetch, no process to warm
             field.value = text
-    view._weights = DIGITS_WEIGHTS  # what the recorded analysis was made with
+    view.session.weights = DIGITS_WEIGHTS  # what the recorded analysis was made with
     view.show_analysis(recorded_analysis())
     await pilot.press("escape")  # to the table
     await pilot.pause()
@@ -91,7 +92,7 @@ async def _tradeoff(pilot: Pilot) -> None:
 
 
 async def _bad_data(pilot: Pilot) -> None:
-    """f with synthetic:0: the CLI's message under the Data field, the fidelity kept."""
+    """f with synthetic:0: the message (no CLI flag in it) under Data, the fidelity kept."""
     view = await _digits(pilot)
     view.show_work(recorded("fidelity"))
     field = pilot.app.query_one("#model-data", Input)

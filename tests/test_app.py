@@ -6,9 +6,10 @@ import asyncio
 import json
 from pathlib import Path
 
-from app_states import settle, type_into
+from app_states import settle, type_into, until
 from hypothesis import given
 from hypothesis import strategies as st
+from textual.command import CommandList
 from textual.widgets import Input, Select, Static, Switch
 
 from sepconv_tui import compare
@@ -142,6 +143,14 @@ async def test_preset_from_the_select_fills_the_form() -> None:
         assert app.comparison.spec == PRESETS_BY_KEY["xception_middle"].spec
 
 
+def palette_offers(app: SepConvApp, text: str) -> bool:
+    """True when the command palette's first hit says ``text`` (its search has found it)."""
+    hits = app.screen.query(CommandList)
+    if not hits or not hits.first().option_count:
+        return False
+    return text in str(hits.first().get_option_at_index(0).prompt)
+
+
 async def test_preset_from_the_command_palette() -> None:
     """ctrl+p, type a preset's name, enter: the form holds that layer."""
     app = SepConvApp()
@@ -149,7 +158,7 @@ async def test_preset_from_the_command_palette() -> None:
         await pilot.press("ctrl+p")
         await settle(pilot)
         await pilot.press(*"EfficientNet-B0 stage 6")
-        await pilot.pause(0.5)
+        await until(pilot, lambda: palette_offers(app, "EfficientNet-B0 stage 6"), "the preset")
         await pilot.press("enter")
         await settle(pilot)
         assert app.query_one("#kernel_size", Input).value == "5"
@@ -214,7 +223,8 @@ async def test_q_types_in_a_field_and_quits_outside_it() -> None:
 async def test_cli_flags_prefill_the_form() -> None:
     """The app starts from the spec the CLI flags describe."""
     app = SepConvApp(LayerSpec(in_channels=32, height=112, width=112))
-    async with app.run_test():
+    async with app.run_test() as pilot:
+        await settle(pilot)  # mounted and drawn, however loaded the machine
         assert app.query_one("#in_channels", Input).value == "32"
         assert app.query_one("#height", Input).value == "112"
 

@@ -169,3 +169,38 @@ def test_sweep_and_bench_run_in_1d_and_3d() -> None:
     assert bench.returncode == 0, bench.stderr
     document = json.loads(bench.stdout)
     assert document["spec"]["dims"] == 3 and document["speed_ratio"] > 0
+
+
+def test_the_cli_leads_an_engine_message_with_the_argument_it_names() -> None:
+    """The engine words a message for every front end (no flags); the CLI puts the argument
+    before it; a message naming a flag already, SOURCE's and a field-less one stay as they are."""
+    from sepconv_tui.cli.common import cli_wording
+    from sepconv_tui.errors import UserError
+    from sepconv_tui.model.data_spec import DataError, parse_data
+
+    with pytest.raises(DataError) as raised:
+        parse_data("synthetic:0")
+    assert "--" not in str(raised.value) and raised.value.field == "data"
+    assert cli_wording(raised.value) == f"--data: {raised.value}"
+    assert cli_wording(UserError("must be ≥ 1", field="batch_size")) == "--batch-size: must be ≥ 1"
+    legacy = UserError("--weights 'x.pt' does not exist", field="weights")
+    assert cli_wording(legacy) == str(legacy)
+    assert cli_wording(UserError("SOURCE must be …", field="source")) == "SOURCE must be …"
+    assert cli_wording(UserError("no field")) == "no field"
+
+
+def test_each_stage_is_named_in_one_table_for_the_cli_and_the_tab() -> None:
+    """One Progress, worded from one table: the CLI's bar title and the tab's progress row."""
+    from sepconv_tui.progress import Progress
+    from sepconv_tui.report.progress import STAGES, bar_title, progress_text
+
+    measuring = Progress("measure", 3, 30, "reconstruct")
+    assert bar_title(measuring) == "Measuring held-out fidelity (reconstruct)"
+    assert progress_text(measuring) == "Measuring reconstruct: 3/30 samples"
+    distilling = Progress("distill", 5, 300, "loss 0.25")
+    assert bar_title(distilling) == STAGES["distill"][0]
+    assert progress_text(distilling) == "Distilling: step 5/300 (loss 0.25)"
+    assert (
+        progress_text(Progress("rank", 1, 4, "conv1"))
+        == "Ranking each layer alone: conv1 (1/4 layers)"
+    )

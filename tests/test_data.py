@@ -53,7 +53,7 @@ def test_parse_data_forms() -> None:
     assert str(parse_data(" synthetic:3 ")) == "synthetic:3"
     assert parse_data("some/dir").path == "some/dir"
     for bad in ("synthetic:0", "synthetic:x", "synthetic:", "synthetic:-1", "synthetic:1.5", " "):
-        with pytest.raises(DataError, match="--data"):
+        with pytest.raises(DataError, match="synthetic:N|no data given"):
             parse_data(bad)
 
 

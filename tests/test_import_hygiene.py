@@ -8,9 +8,11 @@ import sys
 import pytest
 
 
-def loaded_modules(code: str) -> set[str]:
-    """Run ``code`` in a fresh interpreter and return the top-level modules it loaded."""
-    probe = code + "\nimport sys\nprint(' '.join(sorted({m.split('.')[0] for m in sys.modules})))"
+def loaded_modules(code: str, *, full: bool = False) -> set[str]:
+    """Run ``code`` in a fresh interpreter and return the top-level modules it loaded (every
+    module's full name with ``full``)."""
+    name = "m" if full else "m.split('.')[0]"
+    probe = code + f"\nimport sys\nprint(' '.join(sorted({{{name} for m in sys.modules}})))"
     result = subprocess.run(
         [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True
     )
@@ -28,7 +30,8 @@ def loaded_modules(code: str) -> set[str]:
         "import sepconv_tui.report.model, sepconv_tui.model.layer_spec",
         "import sepconv_tui.workers.model_server",
         "import sepconv_tui.model.workflow, sepconv_tui.report.fidelity",
-        "import sepconv_tui.workers.messages",
+        "import sepconv_tui.workers.wire, sepconv_tui.workers.layer_messages",
+        "import sepconv_tui.workers.model_messages",
         "from sepconv_tui import analyze_model, apply_plan, measure_fidelity, recover",
     ],
 )
@@ -49,13 +52,25 @@ def test_help_loads_no_torch_and_no_textual() -> None:
     assert "torch" not in modules and "textual" not in modules
 
 
-def test_model_tab_loads_no_torch() -> None:
-    """The Model tab's view and its process client leave torch to the child process."""
+#: The engine's measuring modules: the app receives their results as plain data classes.
+MEASURING = (
+    *("recover", "tradeoff", "data", "fidelity", "swap", "trace", "workflow"),
+    *("split", "distributed", "speedup", "runtime", "export"),
+)
+
+
+def test_the_app_loads_no_torch_and_none_of_the_measuring_code() -> None:
+    """The app, the Model tab's view and its process client leave torch and the engine's
+    measuring modules to the child process (their results arrive as torch-free data)."""
     code = (
-        "import sepconv_tui.tui.app, sepconv_tui.tui.widgets.model_view, "
+        "import sepconv_tui.tui.app, sepconv_tui.tui.widgets.model.view, "
         "sepconv_tui.tui.model_process"
     )
-    assert "torch" not in loaded_modules(code)
+    modules = loaded_modules(code, full=True)
+    assert "torch" not in modules
+    measuring = {f"sepconv_tui.model.{name}" for name in MEASURING}
+    loaded = sorted(modules & (measuring | {"sepconv_tui.core.interval"}))
+    assert not loaded, loaded
 
 
 def test_public_api_names_the_workflow_and_loads_torch_only_on_use() -> None:

@@ -227,7 +227,7 @@ def test_a_model_that_loads_its_own_weights_shows_their_errors(factory: str) -> 
     from sepconv_tui.model.trace import analyze_model
 
     analysis = analyze_model(f"{OWN}:{factory}", input_shape=(1, 3, 16, 16))
-    errors = [layer.error for layer in analysis.candidates]
+    errors = [layer.weight_error for layer in analysis.candidates]
     assert len(errors) == 2 and all(error is not None and error < 1e-6 for error in errors)
     assert any("loads its own weights" in note for note in analysis.notes)
 
@@ -237,7 +237,7 @@ def test_a_model_that_loads_nothing_has_no_errors_without_weights() -> None:
     from sepconv_tui.model.trace import analyze_model
 
     analysis = analyze_model(f"{OWN}:RandomWeights", input_shape=(1, 3, 16, 16))
-    assert all(layer.error is None for layer in analysis.layers)
+    assert all(layer.weight_error is None for layer in analysis.layers)
     assert not any("own weights" in note for note in analysis.notes)
 
 
@@ -248,7 +248,7 @@ def test_own_weights_over_the_memory_budget_say_why_there_are_no_errors() -> Non
     analysis = analyze_model(
         f"{OWN}:OwnWeights", input_shape=(1, 3, 16, 16), memory_budget_bytes=100
     )
-    assert all(layer.error is None for layer in analysis.layers)
+    assert all(layer.weight_error is None for layer in analysis.layers)
     assert any("over the memory budget" in note for note in analysis.notes)
 
 
@@ -257,7 +257,7 @@ def test_swapping_a_model_with_its_own_weights_starts_from_them() -> None:
     from sepconv_tui.model.swap import swap_from_source
 
     result = swap_from_source(f"{OWN}:OwnWeights", "all", input_shape=(1, 3, 16, 16))
-    assert result.relative_error and max(result.relative_error.values()) < 1e-6
+    assert result.weight_error and max(result.weight_error.values()) < 1e-6
 
 
 def test_a_swap_of_standardised_convs_reproduces_the_network() -> None:
@@ -273,4 +273,4 @@ def test_a_swap_of_standardised_convs_reproduces_the_network() -> None:
     x = torch.randn(1, 3, 15, 15)
     with torch.no_grad():
         torch.testing.assert_close(result.model.eval()(x), model(x), atol=1e-4, rtol=1e-4)
-    assert max(result.relative_error.values()) < 1e-6
+    assert max(result.weight_error.values()) < 1e-6

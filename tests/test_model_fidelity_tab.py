@@ -2,46 +2,30 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
-import time
-from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from app_states import RESNET18_ANALYSIS, settle, type_into
+from app_states import RESNET18_ANALYSIS, settle, type_into, until
 from model_states import DIGITS_DATA, DIGITS_SOURCE, _digits, recorded, recorded_analysis
 from textual.pilot import Pilot
 from textual.widgets import Input, Static
 
 from sepconv_tui.model.analysis import ModelAnalysis
-from sepconv_tui.model.fidelity import Fidelity, LayerFidelity
+from sepconv_tui.model.fidelity_result import Fidelity, LayerFidelity
 from sepconv_tui.report import model_fidelity
 from sepconv_tui.tui.app import SepConvApp
-from sepconv_tui.tui.widgets.model_table import ModelTable
-from sepconv_tui.tui.widgets.model_view import ModelView
-from sepconv_tui.workers.messages import (
+from sepconv_tui.tui.widgets.model.table import ModelTable
+from sepconv_tui.tui.widgets.model.view import ModelView
+from sepconv_tui.workers.model_messages import (
     FidelityMeasured,
     MeasureFidelity,
     ModelRecovered,
     RecoverModel,
     TradeoffMeasured,
-    decode,
-    encode,
 )
-
-#: Seconds a child's work may take on a loaded 2-core machine before a test gives up.
-PATIENCE = 300
-
-
-async def until(pilot: Pilot, condition: Callable[[], bool], what: str) -> None:
-    """Wait until ``condition`` holds (never a fixed sleep), then for the screen."""
-    deadline = time.monotonic() + PATIENCE
-    while not condition():
-        assert time.monotonic() < deadline, f"gave up waiting for {what}"
-        await asyncio.sleep(0.02)
-    await pilot.pause()
+from sepconv_tui.workers.wire import decode, encode
 
 
 def text_of(app: SepConvApp, selector: str) -> str:
@@ -81,8 +65,8 @@ async def test_a_user_types_model_weights_data_then_f_r_plus_minus_g_e(
 
         await pilot.press("f")
         assert view.working
-        await until(pilot, lambda: view.fidelity is not None and not view.working, "f")
-        fidelity = view.fidelity
+        await until(pilot, lambda: view.session.fidelity is not None and not view.working, "f")
+        fidelity = view.session.fidelity.value  # type: ignore[union-attr]
         assert fidelity is not None and fidelity.evaluated == 359  # the test split: the last fifth
         assert fidelity.original_accuracy is not None and fidelity.original_accuracy > 0.95
         assert fidelity.swapped_accuracy is not None and fidelity.swapped_accuracy < 0.5
@@ -93,8 +77,8 @@ async def test_a_user_types_model_weights_data_then_f_r_plus_minus_g_e(
         assert cell(app, "features.3", "out_err") not in ("", "—")
 
         await pilot.press("r")
-        await until(pilot, lambda: view.recovery is not None and not view.working, "r")
-        recovery = view.recovery
+        await until(pilot, lambda: view.session.recovery is not None and not view.working, "r")
+        recovery = view.session.recovery.value  # type: ignore[union-attr]
         assert recovery is not None and [stage.stage for stage in recovery.stages] == [
             "svd",
             "reconstruct",
@@ -103,7 +87,7 @@ async def test_a_user_types_model_weights_data_then_f_r_plus_minus_g_e(
         assert reconstructed is not None and reconstructed > 0.9
         assert "SVD only" in text_of(app, "#model-fidelity")
         assert "reconstructed" in text_of(app, "#model-fidelity")
-        assert not view.fidelity_stale
+        assert not view.session.fidelity_stale
 
         await cursor_to(pilot, "features.3")
         before = cell(app, "features.3", "sep_macs")
@@ -112,14 +96,14 @@ async def test_a_user_types_model_weights_data_then_f_r_plus_minus_g_e(
         assert view.analysis.multipliers["features.3"] == 2
         assert cell(app, "features.3", "m") == "2"
         assert cell(app, "features.3", "sep_macs") != before
-        assert view.fidelity_stale and "stale" in text_of(app, "#model-fidelity")
+        assert view.session.fidelity_stale and "stale" in text_of(app, "#model-fidelity")
         await pilot.press("minus")
         assert view.analysis.multipliers["features.3"] == 1
-        assert not view.fidelity_stale  # the same selection and m as measured again
+        assert not view.session.fidelity_stale  # the same selection and m as measured again
 
         await pilot.press("g")
-        await until(pilot, lambda: view.tradeoff is not None and not view.working, "g")
-        tradeoff = view.tradeoff
+        await until(pilot, lambda: view.session.tradeoff is not None and not view.working, "g")
+        tradeoff = view.session.tradeoff.value  # type: ignore[union-attr]
         assert tradeoff is not None and len(tradeoff.points) == len(tradeoff.order) + 1 == 5
         assert view.analysis.swapped_names == set(tradeoff.largest_prefix(0.99))
         assert app.query_one("#model-tradeoff").display
@@ -145,7 +129,7 @@ async def test_escape_cancels_a_running_distillation_and_keeps_the_last_result(
     app = SepConvApp()
     async with app.run_test(size=(120, 40)) as pilot:
         view = await _digits(pilot)
-        view._weights = str(digits["weights"])
+        view.session.weights = str(digits["weights"])
         data = app.query_one("#model-data", Input)
         data.value = str(digits["data"])
         view.show_work(recorded("fidelity"))
@@ -153,8 +137,8 @@ async def test_escape_cancels_a_running_distillation_and_keeps_the_last_result(
         source = app.query_one("#model-source", Input)
         with source.prevent(Input.Changed):
             source.value = digits["source"]
-        view.analysis = replace(view.analysis, source=digits["source"])  # type: ignore[arg-type]
-        shown = view.fidelity
+        view.session.analysis = replace(view.analysis, source=digits["source"])  # type: ignore[arg-type]
+        shown = view.session.fidelity
         await pilot.press("R")
         label = app.query_one("#model-progress-label")
         await until(pilot, lambda: "Distilling" in str(label.render()), "the distillation")
@@ -162,7 +146,7 @@ async def test_escape_cancels_a_running_distillation_and_keeps_the_last_result(
         await pilot.press("escape")
         assert not view.working
         assert "Cancelled" in text_of(app, "#model-status")
-        assert view.fidelity is shown and view.recovery is None
+        assert view.session.fidelity is shown and view.session.recovery is None
         assert not app.query_one("#model-progress").display
 
 
@@ -173,14 +157,14 @@ async def test_bad_data_is_named_under_the_data_field_and_the_fidelity_stays(
     app = SepConvApp()
     async with app.run_test(size=(120, 40)) as pilot:
         view = await _digits(pilot)
-        view._weights = str(digits["weights"])
-        view.analysis = replace(view.analysis, source=digits["source"])  # type: ignore[arg-type]
+        view.session.weights = str(digits["weights"])
+        view.session.analysis = replace(view.analysis, source=digits["source"])  # type: ignore[arg-type]
         view.show_work(recorded("fidelity"))
-        shown = view.fidelity
+        shown = view.session.fidelity
         data = app.query_one("#model-data", Input)
         for text, expected, child in (
             ("synthetic:0", "synthetic:N needs a whole number", False),
-            ("", "--data is empty", False),
+            ("", "no data given", False),
             (str(digits["dir"] / "missing.pt"), "missing.pt", True),
         ):
             with data.prevent(Input.Changed):
@@ -190,13 +174,13 @@ async def test_bad_data_is_named_under_the_data_field_and_the_fidelity_stays(
             await until(pilot, lambda: not view.working, "the child's answer")
             assert data.has_class("-invalid"), text
             assert expected in text_of(app, "#model-error"), text
-            assert view.fidelity is shown
+            assert view.session.fidelity is shown
         with data.prevent(Input.Changed):
             data.value = str(digits["data"])
         await pilot.press("f")
         await until(pilot, lambda: not view.working, "f")
         assert not data.has_class("-invalid")
-        assert view.fidelity is not shown and not view.fidelity_stale
+        assert view.session.fidelity is not shown and not view.session.fidelity_stale
 
 
 async def test_m_cycles_the_selection_through_1_2_and_auto() -> None:
@@ -315,7 +299,7 @@ async def test_weights_and_data_come_back_with_their_source() -> None:
         weights = app.query_one("#model-weights", Input)
         data = app.query_one("#model-data", Input)
         view._recall("torchvision:resnet18")  # as an analysis of resnet18 arriving does
-        view.analysis = replace(view.analysis, source="torchvision:resnet18")  # type: ignore[arg-type]
+        view.session.analysis = replace(view.analysis, source="torchvision:resnet18")  # type: ignore[arg-type]
         weights.value, data.value = "", "synthetic:16"
         view.remember("torchvision:resnet18")
         view._recall(DIGITS_SOURCE)

@@ -359,7 +359,7 @@ async def test_the_model_tab_analyses_a_video_model() -> None:
     from textual.widgets import Static
 
     from sepconv_tui.tui.app import SepConvApp
-    from sepconv_tui.tui.widgets.model_table import ModelTable
+    from sepconv_tui.tui.widgets.model.table import ModelTable
 
     app = SepConvApp()
     async with app.run_test(size=(160, 50)) as pilot:

@@ -9,7 +9,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from app_states import RESNET18_ANALYSIS, settle, type_into
+from app_states import RESNET18_ANALYSIS, settle, type_into, until
 from key_bursts import post_keys
 from textual.pilot import Pilot
 from textual.widgets import Input, Static
@@ -17,34 +17,27 @@ from textual.widgets import Input, Static
 from sepconv_tui.core import analytic
 from sepconv_tui.core.figures import Figures
 from sepconv_tui.core.spec import LayerSpec
+from sepconv_tui.errors import UserError
 from sepconv_tui.model.analysis import ModelAnalysis
 from sepconv_tui.model.layer_spec import LayerFitError, layer_spec
 from sepconv_tui.model.plan import SwapPlan
 from sepconv_tui.model.source import ModelSourceError
+from sepconv_tui.progress import Progress
 from sepconv_tui.report import model as report
 from sepconv_tui.tui.app import SepConvApp
-from sepconv_tui.tui.child_process import ChildError
-from sepconv_tui.tui.widgets.model_table import TOTAL_ROW, ModelTable
-from sepconv_tui.tui.widgets.model_view import ModelView, export_stem
-from sepconv_tui.workers.messages import (
+from sepconv_tui.tui.runner import ChildEvent
+from sepconv_tui.tui.widgets.model.table import TOTAL_ROW, ModelTable
+from sepconv_tui.tui.widgets.model.view import ModelView, export_stem
+from sepconv_tui.workers.layer_messages import BenchLayer, Measured, MeasureLayer, VerifyNetwork
+from sepconv_tui.workers.model_messages import (
     AnalyseModel,
-    BenchLayer,
     BenchModel,
-    Failed,
     ListModels,
-    Measured,
-    MeasureLayer,
-    Message,
     ModelAnalysed,
     ModelNames,
-    Progress,
-    Reply,
-    Request,
-    VerifyNetwork,
-    decode,
-    encode,
 )
 from sepconv_tui.workers.serve import Report, answer
+from sepconv_tui.workers.wire import Failed, Message, Reply, decode, encode
 
 RESNET18_PARAMS = 11_689_512
 RESNET18_ALL_SWAPPED = 1_946_107
@@ -334,7 +327,7 @@ async def test_a_model_file_with_weights_shows_each_layers_error(tmp_path: Path)
         await pilot.press("enter")
         await settle(pilot)
         assert view.analysis is not None and view.analysis.source == source
-        errors = {layer.name: layer.error for layer in view.analysis.candidates}
+        errors = {layer.name: layer.weight_error for layer in view.analysis.candidates}
         assert set(errors) == {"stem", "same", "reflect", "shared"}
         assert all(error is not None and 0 < error < 1 for error in errors.values())
         table = app.query_one(ModelTable)
@@ -389,9 +382,9 @@ async def test_an_error_goes_under_the_field_its_field_attribute_names() -> None
             (None, "model-source"),
         ):
             # A request the child never sees, answered here as the child would answer it.
-            call = view._process.call(AnalyseModel("torchvision:resnet18"))
-            view._analysis_call = call
-            view.post_message(ModelView.Analysed(call, None, ChildError("it failed", field)))
+            runner = view._analysis
+            runner.call = call = runner.process.call(AnalyseModel("torchvision:resnet18"))
+            view.post_message(ChildEvent(runner, call, error=UserError("it failed", field=field)))
             await pilot.pause()
             assert "it failed" in text_of(app, "#model-error")
             inputs = ("model-source", "model-input-shape", "model-weights")
@@ -412,7 +405,7 @@ async def test_an_error_goes_under_the_field_its_field_attribute_names() -> None
         ModelAnalysed(recorded()),
         BenchModel("torchvision:resnet18", "top:3", (1, 3, 224, 224), 2, min_run_time=0.1),
         Progress("bench", 1, 3, "timing the original model"),
-        Failed("--weights 'x.pt' does not exist", "weights"),
+        Failed("'x.pt' does not exist", "weights"),
     ],
     ids=lambda message: message.kind,
 )
@@ -426,13 +419,65 @@ def test_each_message_comes_back_from_the_wire_as_it_went(message: Message) -> N
 def test_a_user_error_in_a_child_answers_failed_with_its_field() -> None:
     """The server loop keeps UserError.field; other errors name their type and no field."""
 
-    def handle(request: Request[Reply], report: Report) -> Reply:
-        if isinstance(request, AnalyseModel) and request.weights:
-            raise ModelSourceError("--weights 'x.pt' does not exist", field="weights")
+    def analyse(request: AnalyseModel, report: Report) -> Reply:
+        raise ModelSourceError("'x.pt' does not exist", field="weights")
+
+    def names(request: ListModels, report: Report) -> Reply:
         raise KeyError("boom")
 
+    handlers = {AnalyseModel: analyse, ListModels: names}
     with_weights = encode(AnalyseModel("torchvision:resnet18", weights="x.pt"))
-    assert answer(with_weights, handle) == Failed("--weights 'x.pt' does not exist", "weights")
-    assert answer(encode(ListModels()), handle) == Failed("KeyError: 'boom'", None)
-    failed = answer("not json\n", handle)
-    assert isinstance(failed, Failed) and failed.field is None
+    assert answer(with_weights, handlers) == Failed("'x.pt' does not exist", "weights")
+    assert answer(encode(ListModels()), handlers) == Failed("KeyError: 'boom'", None)
+    for line in ("not json\n", encode(MeasureLayer(LayerSpec()))):  # not a message; not its
+        failed = answer(line, handlers)
+        assert isinstance(failed, Failed) and failed.field is None
+
+
+async def test_a_child_that_dies_is_named_with_its_log_and_the_next_enter_starts_a_new_one() -> (
+    None
+):
+    """The analysis process killed from outside mid-request: the error says it stopped and
+    names its log; enter again starts a fresh process, whose analysis arrives."""
+    app = SepConvApp()
+    async with app.run_test(size=(120, 40)) as pilot:
+        view = await model_tab(pilot)
+        await type_into(pilot, "model-source", "tests/models/stuck_model.py:build")
+        await pilot.press("enter")
+        process, runner = view._analysis.process, view._analysis
+        await until(  # the model names, asked first, have their answer: the analysis runs
+            pilot,
+            lambda: (
+                runner.call is not None
+                and process.answering is runner.call
+                and process.popen is not None
+            ),
+            "the analysis to run",
+        )
+        first = process.popen
+        assert first is not None and view.running  # building a model that never finishes
+        first.kill()
+        await until(pilot, lambda: not view.running, "the runner to hear of the death")
+        error = text_of(app, "#model-error")
+        assert "stopped" in error and str(process.log) in error and "press enter" in error
+        assert process.log is not None and process.log.exists()
+        assert view.analysis is None
+        await type_into(pilot, "model-source", "tests/models/custom_model.py:build")
+        await pilot.press("enter")
+        await until(pilot, lambda: view.analysis is not None, "the analysis by a new process")
+        assert process.popen is not first
+        assert view.analysis is not None and view.analysis.source.endswith("custom_model.py:build")
+        assert not app.query_one("#model-error").display
+
+
+def test_the_cli_totals_say_per_layer_m_and_its_range_after_auto() -> None:
+    """auto:0.9 gives the digits CNN's layers their own m: the totals line says "per-layer m"
+    and the range (it said "depth multiplier 1"); a shared m is said as before."""
+    from model_states import recorded_analysis
+
+    analysis = recorded_analysis()
+    assert "(depth multiplier 1)" in report.totals_message(analysis)
+    auto = analysis.with_depth_multipliers(analysis.auto_multipliers(0.9))
+    values = [auto.multipliers[name] for name in auto.swapped_names]
+    assert len(set(values)) > 1
+    assert f"(per-layer m {min(values)}–{max(values)})" in report.totals_message(auto)

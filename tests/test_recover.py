@@ -138,7 +138,7 @@ def test_auto_depth_multiplier_against_an_svd_here(digits: dict[str, Any]) -> No
         layer = dict(model.named_modules())[name]
         assert result.multiplier_for(name) == auto_multiplier(layer.weight, 0.9)
         # A block at m keeps the energy its m promises: error² ≤ 1 − E.
-        assert result.relative_error[name] ** 2 <= 1 - 0.9 + 1e-9
+        assert result.weight_error[name] ** 2 <= 1 - 0.9 + 1e-9
 
 
 def test_per_layer_multipliers_in_the_analysis_and_the_plan(digits: dict[str, Any]) -> None:
@@ -355,7 +355,7 @@ def test_a_new_m_error_and_auto_are_arithmetic_on_the_analysis(digits: dict[str,
         digits["source"], select="all", depth_multiplier=2, weights=weights
     )
     for layer, expected in zip(at_two.candidates, by_torch_two.candidates, strict=True):
-        assert layer.error == pytest.approx(expected.error, rel=1e-9)
+        assert layer.weight_error == pytest.approx(expected.weight_error, rel=1e-9)
         assert layer.separable == expected.separable
     with pytest.raises(SwapError, match="weights"):
         analyze_model(digits["source"], select="all").auto_multipliers(0.9)

@@ -188,7 +188,7 @@ def test_a_cancelled_timing_kills_its_child() -> None:
     with pytest.raises(BenchCancelled):
         run_isolated(
             task,
-            progress=lambda done, total, label: seen.append(label),
+            progress=lambda progress: seen.append(progress.label),
             cancelled=lambda: bool(seen),
         )
     assert seen  # it was cancelled once it had started, not before

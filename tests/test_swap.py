@@ -102,7 +102,7 @@ def test_low_rank_weights_are_reproduced_exactly(rank: int) -> None:
             expected, actual = model(x), result.model(x)
         assert actual.shape == expected.shape == (2, 6, 6, 13)
         torch.testing.assert_close(actual, expected, atol=1e-5, rtol=1e-5)
-        assert result.relative_error["0"] < 1e-6
+        assert result.weight_error["0"] < 1e-6
         block = result.model[0]
         assert torch.count_nonzero(block.depthwise.bias) == 0
         assert torch.equal(block.pointwise.bias, model[0].bias)
@@ -112,7 +112,7 @@ def test_fewer_terms_than_the_rank_is_not_exact() -> None:
     """Rank-2 weights with m = 1 leave an error, and the output differs."""
     model = nn.Sequential(low_rank_conv(2, torch.float64))
     result = swap_convs(model, "all", depth_multiplier=1)
-    assert result.relative_error["0"] > 0.01
+    assert result.weight_error["0"] > 0.01
     x = torch.randn(1, 4, 9, 9, dtype=torch.float64)
     with torch.no_grad():
         assert not torch.allclose(result.model(x), model(x), atol=1e-5)
@@ -129,26 +129,26 @@ def test_errors_match_an_svd_computed_here(depth_multiplier: int) -> None:
         weight = getattr(model, name).weight.detach()
         best = truncated_svd(weight, depth_multiplier)
         expected = float((weight.double() - best).norm() / weight.double().norm())
-        assert result.relative_error[name] == pytest.approx(expected, rel=1e-5)
+        assert result.weight_error[name] == pytest.approx(expected, rel=1e-5)
         assert errors[name] == pytest.approx(expected, rel=1e-6)
         block_kernel = effective_kernel(getattr(result.model, name)).double()
         torch.testing.assert_close(block_kernel, best, atol=1e-5, rtol=1e-4)
     # stem is 3→8 with 1×7 kernels: each W[:, i] is 8×7, rank ≤ 7, so m = 3 is not exact.
-    assert 0 < result.relative_error["stem"] < 1
+    assert 0 < result.weight_error["stem"] < 1
 
 
 def test_random_init_and_meta_weights() -> None:
     """init="random" leaves PyTorch's weights (error near or above 1); meta needs "random"."""
     model = custom_model()
     result = swap_convs(model, "all", init="random")
-    assert all(error > 0.5 for error in result.relative_error.values())
+    assert all(error > 0.5 for error in result.weight_error.values())
     from sepconv_tui.model.source import build_model
 
     empty = build_model(CUSTOM).module
     with pytest.raises(SwapError, match="meta device"):
         swap_convs(empty, "all")
     on_meta = swap_convs(empty, "all", init="random")
-    assert on_meta.relative_error == {} and on_meta.model.stem.depthwise.weight.is_meta
+    assert on_meta.weight_error == {} and on_meta.model.stem.depthwise.weight.is_meta
 
 
 def test_max_error_selection() -> None:
@@ -173,7 +173,7 @@ def test_plan_from_an_analysis_rebuilds_the_architecture() -> None:
     analysis = analyze_model(CUSTOM, input_shape=SHAPE, select="stem,reflect")
     plan = plan_from_analysis(analysis)
     assert plan["swapped"] == ["stem", "reflect"] and plan["init"] is None
-    assert plan["relative_error"] is None and plan["input_shape"] == list(SHAPE)
+    assert plan["weight_error"] is None and plan["input_shape"] == list(SHAPE)
     assert SwapPlan.from_dict(json.loads(json.dumps(plan))).to_dict() == plan
     rebuilt = apply_plan(custom_model(), plan)
     assert sum(p.numel() for p in rebuilt.parameters()) == analysis.swapped.params
@@ -194,9 +194,11 @@ def test_analysis_with_weights_carries_each_layer_error(tmp_path: Path) -> None:
     )
     errors = layer_errors(model)
     for layer in analysis.layers:
-        assert layer.error == (pytest.approx(errors[layer.name]) if layer.candidate else None)
+        assert layer.weight_error == (
+            pytest.approx(errors[layer.name]) if layer.candidate else None
+        )
     assert analysis.swapped_names == {layer.name for layer in analysis.candidates}
-    assert plan_from_analysis(analysis)["relative_error"] == pytest.approx(errors)
+    assert plan_from_analysis(analysis)["weight_error"] == pytest.approx(errors)
 
 
 def run_cli(capsys: pytest.CaptureFixture[str], *arguments: str) -> tuple[int, str, str]:
@@ -224,7 +226,7 @@ def test_swap_cli_round_trip(capsys: pytest.CaptureFixture[str], tmp_path: Path)
     plan = json.loads((out / "plan.json").read_text())
     assert plan["swapped"] == ["stem", "same", "reflect", "shared"]
     assert (plan["depth_multiplier"], plan["init"], plan["source"]) == (2, "svd", CUSTOM)
-    for error in plan["relative_error"].values():
+    for error in plan["weight_error"].values():
         assert f"{error:.3g}" in stdout  # the table shows each layer's error
     restored = apply_plan(custom_model(), plan)
     restored.load_state_dict(torch.load(out / "swapped.pt", weights_only=True))
@@ -350,3 +352,16 @@ def test_plan_and_report_modules_load_no_torch() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
     )
     assert result.stdout.split() == ["False", "False"]
+
+
+def test_a_plan_written_before_with_relative_error_still_loads() -> None:
+    """Plans name the weight error ``weight_error``; one written before, ``relative_error``,
+    reads the same and is written back under the new name."""
+    from sepconv_tui.model.plan import SwapPlan
+
+    old = {"format": "sepconv-tui swap plan", "version": 2, "swapped": ["conv1"],
+           "depth_multiplier": 1, "relative_error": {"conv1": 0.41}}  # fmt: skip
+    plan = SwapPlan.from_dict(old)
+    assert plan.weight_error == {"conv1": 0.41} and "relative_error" not in plan.extra
+    written = plan.to_dict()
+    assert written["weight_error"] == {"conv1": 0.41} and "relative_error" not in written

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from pathlib import Path
 
-from app_states import settle, type_into
+from app_states import settle, type_into, until
 from textual.pilot import Pilot
 from textual.widgets import Input, ProgressBar, Select, Static
 
@@ -127,13 +126,9 @@ async def test_export_writes_what_each_tab_shows(tmp_path: Path) -> None:
         assert not list(tmp_path.glob("sepconv-bench-*"))
 
 
-async def wait_for_bench(view: LatencyView) -> None:
+async def wait_for_bench(pilot: Pilot, view: LatencyView) -> None:
     """Wait until the benchmark process has answered."""
-    for _ in range(3000):
-        if not view.running:
-            return
-        await asyncio.sleep(0.02)
-    raise AssertionError("the benchmark did not finish")
+    await until(pilot, lambda: not view.running, "the benchmark")
 
 
 async def test_b_times_both_sides_and_export_writes_the_bench_json(tmp_path: Path) -> None:
@@ -145,7 +140,7 @@ async def test_b_times_both_sides_and_export_writes_the_bench_json(tmp_path: Pat
         view = app.query_one(LatencyView)
         await type_into(pilot, "in_channels", "4")  # the UI keeps responding while it runs
         await pilot.press("f5")
-        await wait_for_bench(view)
+        await wait_for_bench(pilot, view)
         await pilot.pause()
         assert view.result is not None and view.result.spec == LayerSpec()
         assert view.result.standard.median_s > 0 and view.result.separable.median_s > 0
@@ -169,8 +164,7 @@ async def test_escape_cancels_a_running_benchmark() -> None:
         await pilot.press("escape")
         assert not view.running
         assert "Cancelled" in text_of(app, "#bench-status")
-        await asyncio.sleep(0.5)
-        await pilot.pause()
+        await settle(pilot)  # its worker has ended: anything it posted has been handled
         assert view.result is None
 
 
@@ -192,7 +186,7 @@ async def test_bad_threads_and_absent_cuda_are_messages_not_tracebacks() -> None
             app.query_one("#device", Select).value = "cuda"
             await pilot.press("escape", "b")
             await pilot.pause()
-            await wait_for_bench(view)
+            await wait_for_bench(pilot, view)
             await pilot.pause()
             assert "CUDA is not available" in text_of(app, "#latency-error")
             assert view.result is None
@@ -204,13 +198,10 @@ async def test_quitting_during_a_benchmark_stops_its_process() -> None:
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.press("escape", "b")
         await pilot.pause()
-        run = app.query_one(LatencyView)._run
+        run = app.query_one(LatencyView)._runner.call
         assert run is not None
-        for _ in range(500):  # until the worker has started the process
-            if run.process.popen is not None:
-                break
-            await asyncio.sleep(0.01)
-    process = run.process.popen
+        await until(pilot, lambda: run.process.popen is not None, "the benchmark's process")
+        process = run.process.popen
     assert process is not None
     process.wait(timeout=10)  # killed: it ends at once instead of finishing the benchmark
     assert process.returncode != 0

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 
 import pytest
-from app_states import settle, still_cursor
+from app_states import settle, still_cursor, until
 from key_bursts import BURSTS, FINAL_SPEC, BareForm, field_values, post_keys
 from textual.app import App
 from textual.widgets import Input, Static
@@ -63,22 +62,25 @@ async def test_the_headline_follows_each_key_before_the_tables(
         monkeypatch.setattr(app_module, "RENDER_DELAY", 3600.0)
         await post_keys(app, ("tab", "backspace", "6", "4"), 0)
         await pilot.pause()
-        for _ in range(500):  # until the keys are handled: the field reads 64
-            if "(448 → " not in str(app.query_one("#ratio", Static).render()):
-                break
-            await asyncio.sleep(0.01)
+        await until(  # the keys are handled: the field reads 64
+            pilot,
+            lambda: "(448 → " not in str(app.query_one("#ratio", Static).render()),
+            "the headline to follow the keys",
+        )
         assert app.render_pending
         assert "(448 → " not in str(app.query_one("#ratio", Static).render())
         assert app.query_one("#table", Static).content is table_before
         # The next key restarts the pause, now a short one: the tables follow it.
         monkeypatch.setattr(app_module, "RENDER_DELAY", 0.01)
         await post_keys(app, ("backspace", "2"), 0)
-        for _ in range(500):  # until the keys are handled, then until the pause has passed
-            if "(448 → " not in str(app.query_one("#ratio", Static).render()) and (
-                app.query_one("#out_channels", Input).value == "62"
-            ):
-                break
-            await asyncio.sleep(0.01)
+        await until(  # the keys are handled, then the pause has passed
+            pilot,
+            lambda: (
+                "(448 → " not in str(app.query_one("#ratio", Static).render())
+                and app.query_one("#out_channels", Input).value == "62"
+            ),
+            "the second burst",
+        )
         await settle(pilot)
         assert not app.render_pending
         assert app.query_one("#table", Static).content is not table_before

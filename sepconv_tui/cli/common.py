@@ -7,7 +7,7 @@ import sys
 from collections.abc import Callable
 from typing import Any, NoReturn
 
-from ..core.spec import FIELD_BOUNDS, range_message
+from ..core.spec import FIELD_BOUNDS, parse_int_in_range
 from ..errors import UserError
 
 EXIT_MATCH = 0
@@ -26,17 +26,8 @@ class OneLineParser(argparse.ArgumentParser):
 def bounded_int(field: str) -> Callable[[str], int]:
     """An argparse ``type`` accepting an integer within ``field``'s bounds."""
 
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(
-                f"must be {range_message(field)}, got {text!r}"
-            ) from None
-        low, high = FIELD_BOUNDS[field]
-        if not low <= value <= high:
-            raise argparse.ArgumentTypeError(f"must be {range_message(field)}, got {value}")
-        return value
+    low, high = FIELD_BOUNDS[field]
+    parse = argument_type(lambda text: parse_int_in_range(text, low, high, field=field))
 
     parse.__name__ = field  # argparse names the type in some messages
     return parse
@@ -109,7 +100,24 @@ def emit_report(output_format: str | None, report_module: Any, value: Any) -> No
     )
 
 
+#: The CLI's name of each field an error can name, where it is not ``--field-name``; None:
+#: the message names it already (SOURCE, the positional argument).
+ARGUMENT_NAMES: dict[str, str | None] = {"source": None}
+
+
+def cli_wording(error: UserError | str) -> str:
+    """An error as the CLI says it: led by the argument at fault (``--data: …``), as the
+    engine words its messages for every front end; one that names a flag already is as is."""
+    text = str(error)
+    if isinstance(error, str) or error.field is None:
+        return text
+    name = ARGUMENT_NAMES.get(error.field, "--" + error.field.replace("_", "-"))
+    if name is None or text.startswith(("--", name)):
+        return text
+    return f"{name}: {text}"
+
+
 def fail(command: str, error: UserError | str) -> int:
     """Print ``sepconv-tui COMMAND: error: …`` once on stderr; return the bad-arguments code."""
-    print(f"sepconv-tui {command}: error: {error}", file=sys.stderr)
+    print(f"sepconv-tui {command}: error: {cli_wording(error)}", file=sys.stderr)
     return EXIT_BAD_ARGUMENTS

@@ -99,13 +99,14 @@ def spec_from_arguments(arguments: argparse.Namespace) -> LayerSpec:
         for side in ("height", "width"):
             if side in given:
                 raise SpecError(
-                    f"--{side}", f"a 1-D layer has no {side}; its input is N×C×L: give --length"
+                    f"a 1-D layer has no {side}; its input is N×C×L: give --length",
+                    field=f"--{side}",
                 )
     try:
         return LayerSpec(bias=arguments.bias, **given)
     except SpecError as error:
         flag = "--" + error.field.replace("_", "-") if error.field else "layer"
-        raise SpecError(flag, error.message) from None
+        raise SpecError(error.message, field=flag) from None
 
 
 def add_compare_parser(subcommands: Any) -> None:

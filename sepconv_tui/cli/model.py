@@ -27,6 +27,7 @@ from ..model.analysis import (
 )
 from ..model.settings import DEVICE_CHOICES
 from ..model.source import ModelSource, Shape, parse_input_shape, parse_source
+from ..progress import OnProgress
 from .common import (
     EXIT_BAD_ARGUMENTS,
     EXIT_MATCH,
@@ -149,7 +150,7 @@ def _budget_bytes(arguments: argparse.Namespace) -> int | None:
 
 
 def resolve_agreement(
-    arguments: argparse.Namespace, given: ModelArguments, progress: Any
+    arguments: argparse.Namespace, given: ModelArguments, progress: OnProgress | None
 ) -> ModelArguments:
     """``--swap agreement:X`` as the layer names it picks (measured on --data); else ``given``."""
     if given.selection.rule != "agreement":

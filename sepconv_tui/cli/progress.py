@@ -2,33 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 
-#: progress(stage, done, total, label), as ``model.recover`` and ``model.fidelity`` call it.
-ProgressCallback = Callable[[str, int, int, str], None]
-
-#: What each stage's bar says.
-STAGE_TITLES = {
-    "reconstruct": "Least squares, layer by layer",
-    "distill": "Distilling from the original",
-    "measure": "Measuring held-out fidelity",
-    "rank": "Each layer swapped alone",
-    "curve": "Growing the swap, measured",
-    "time": "Each layer timed alone",
-    "confirm": "Timing the swapped model",
-}
+from ..progress import OnProgress, Progress
+from ..report.progress import bar_title
 
 
 @contextmanager
-def stderr_progress() -> Iterator[ProgressCallback]:
+def stderr_progress() -> Iterator[OnProgress]:
     """A callback that draws one bar per stage on stderr (nothing when stderr is not a terminal
     Rich can draw on); the bars go when the block ends."""
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
+    from rich.progress import BarColumn, MofNCompleteColumn, TaskID, TextColumn
+    from rich.progress import Progress as Bars
 
     console = Console(stderr=True)
-    bars = Progress(
+    bars = Bars(
         TextColumn("{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
@@ -39,13 +29,11 @@ def stderr_progress() -> Iterator[ProgressCallback]:
     )
     tasks: dict[str, TaskID] = {}
 
-    def update(stage: str, done: int, total: int, label: str) -> None:
+    def update(progress: Progress) -> None:
+        stage, done, total, label = progress.stage, progress.done, progress.total, progress.label
         key = f"{stage}:{label}" if stage == "measure" else stage
         if key not in tasks:
-            title = STAGE_TITLES.get(stage, stage)
-            if stage == "measure":
-                title = f"{title} ({label})"
-            tasks[key] = bars.add_task(title, total=total, label="")
+            tasks[key] = bars.add_task(bar_title(progress), total=total, label="")
         bars.update(
             tasks[key], completed=done, total=total, label="" if stage == "measure" else label
         )

@@ -14,6 +14,7 @@ from typing import Any
 from ..core.latency import RUNTIME_CHOICES, RUNTIMES, parse_threads, runtimes_for
 from ..core.spec import LayerSpec
 from ..errors import UserError
+from ..progress import OnProgress
 from .common import EXIT_MATCH, argument_type, emit_report, fail
 
 
@@ -128,7 +129,7 @@ def add_speedup_arguments(parser: argparse.ArgumentParser) -> None:
 def resolve_speedup_arguments(
     arguments: argparse.Namespace,
     given: Any,
-    progress: Any,
+    progress: OnProgress | None,
     make_workflow: Callable[[argparse.Namespace, Any], Any],
 ) -> Any:
     """``given`` (cli.model's ModelArguments) with ``--swap speedup:X`` resolved to the layers

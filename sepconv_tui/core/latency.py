@@ -9,11 +9,12 @@ its measurement process (``workers/measure_server.py``).
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ..errors import UserError
+from ..progress import OnProgress, Progress, ignore
 from .budget import resolve_budget
 from .compare import compare
 from .memory import DTYPE_BYTES, format_bytes
@@ -35,8 +36,6 @@ WARM_UP_RUNS = 3
 
 #: Intra-op threads a benchmark accepts.
 THREADS_RANGE = (1, 1024)
-
-Progress = Callable[[int, str], None]
 
 
 def parse_threads(text: str) -> int | None:
@@ -303,7 +302,7 @@ def benchmark(
     budget_bytes: int | None = None,
     *,
     min_run_time: float = MIN_RUN_TIME_S,
-    progress: Progress | None = None,
+    progress: OnProgress | None = None,
     channels_last: bool = False,
 ) -> BenchResult:
     """Time real forward passes of both sides of ``spec`` on ``device`` (fp32, inference).
@@ -311,7 +310,8 @@ def benchmark(
     ``channels_last`` puts the input and both sides' weights in NHWC memory format (NDHWC for
     a 3-D layer), where PyTorch's CPU depthwise kernels behave very differently.
     """
-    report = progress if progress is not None else (lambda _index, _stage: None)
+    stages = len(STAGES)
+    report = progress or ignore
     if channels_last and spec.dims == 1:
         raise BenchError(CHANNELS_LAST_1D, field="channels_last")
     check_device(device)
@@ -323,7 +323,7 @@ def benchmark(
     from .layers import separable_block, standard_conv
 
     threads = threads if threads is not None else torch.get_num_threads()
-    report(0, STAGES[0])
+    report(Progress("bench", 0, stages, STAGES[0]))
     torch.manual_seed(0)
     with torch.device(device):
         standard = standard_conv(spec).eval()
@@ -340,9 +340,9 @@ def benchmark(
     tensors = [*standard.parameters(), *separable.parameters(), x, *outputs]
     allocated = sum(tensor.nbytes for tensor in tensors)
     del outputs
-    report(1, STAGES[1])
+    report(Progress("bench", 1, stages, STAGES[1]))
     standard_timing = time_forward(standard, x, threads, min_run_time)
-    report(2, STAGES[2])
+    report(Progress("bench", 2, stages, STAGES[2]))
     separable_timing = time_forward(separable, x, threads, min_run_time)
     mac_ratio = compare(spec, method="analytic").mac_ratio
     assert mac_ratio is not None  # check_budget refused layers without output

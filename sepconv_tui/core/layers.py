@@ -46,7 +46,7 @@ def rank_of(kernel_size: IntAxes, dims: int | None) -> int:
 
 #: timm's Conv2d subclasses that pad TensorFlow's "SAME" from the input size in every forward,
 #: and those that do when their ``same_pad`` flag says so (built with a 'same' meta cannot fix).
-_TIMM_SAME = frozenset({"Conv2dSame", "Conv2dSameExport"})
+TIMM_SAME = frozenset({"Conv2dSame", "Conv2dSameExport"})
 _TIMM_SAME_IF_FLAGGED = frozenset({"StdConv2dSame", "ScaledStdConv2dSame"})
 
 
@@ -104,7 +104,7 @@ def is_timm_class(cls: type, names: frozenset[str]) -> bool:
 def pads_same_at_run_time(conv: nn.Module) -> bool:
     """True for a conv whose forward pads TensorFlow's "SAME" from each input's size."""
     owner = forward_class(conv)
-    if issubclass(owner, SamePadConv2d) or is_timm_class(owner, _TIMM_SAME):
+    if issubclass(owner, SamePadConv2d) or is_timm_class(owner, TIMM_SAME):
         return True
     return is_timm_class(owner, _TIMM_SAME_IF_FLAGGED) and bool(getattr(conv, "same_pad", False))
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from ..errors import UserError
 from .figures import ConvFigures, Figures, SeparableFigures
 from .networks import NetworkReport
 from .spec import LayerSpec
@@ -21,7 +22,7 @@ if TYPE_CHECKING:
     from torch import nn
 
 
-class MeasurementError(RuntimeError):
+class MeasurementError(UserError):
     """PyTorch could not build or run the layer (e.g. a tensor too large for int64 sizes)."""
 
 
@@ -89,11 +90,6 @@ def figures(spec: LayerSpec) -> Figures:
     depthwise_figures, middle = _run_conv(separable.depthwise, x)
     pointwise_figures, _ = _run_conv(separable.pointwise, middle)
     return Figures(standard_figures, SeparableFigures(depthwise_figures, pointwise_figures))
-
-
-def warm_up() -> None:
-    """Pay torch's one-off costs now (import, sympy on the first meta conv), e.g. in a worker."""
-    figures(LayerSpec())
 
 
 def network_rows(report: NetworkReport) -> list[tuple[int, int, int, int, tuple[int, ...]]]:

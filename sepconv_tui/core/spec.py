@@ -81,7 +81,7 @@ Axes = int | tuple[int, ...]
 class SpecError(UserError):
     """A LayerSpec field holds a value outside its accepted range (``str`` is "field: message")."""
 
-    def __init__(self, field: str, message: str) -> None:
+    def __init__(self, message: str, *, field: str) -> None:
         super().__init__(message, field=field)
         self.args = (f"{field}: {message}",)
 
@@ -96,24 +96,27 @@ def range_message(field: str) -> str:
     return f"an integer from {low} to {high}"
 
 
-def parse_int_in_range(text: str, low: int, high: int) -> int:
-    """The integer ``text`` holds if it is from ``low`` to ``high``; else ValueError saying so."""
+def parse_int_in_range(text: str, low: int, high: int, *, field: str | None = None) -> int:
+    """The integer ``text`` holds if it is from ``low`` to ``high``; else a UserError (a
+    ValueError) naming the range and ``field``. The one integer parser of the CLI and the app."""
     try:
         value = int(text)
     except ValueError:
-        value = low - 1  # not a number: rejected below, with the range
+        raise UserError(
+            f"must be an integer from {low} to {high}, got {text!r}", field=field
+        ) from None
     if not low <= value <= high:
-        raise ValueError(f"must be an integer from {low} to {high}, got {text!r}")
+        raise UserError(f"must be an integer from {low} to {high}, got {value}", field=field)
     return value
 
 
 def check_field(field: str, value: Any) -> int:
     """Return ``value`` as an int if it is within ``field``'s bounds, else raise SpecError."""
     if isinstance(value, bool) or not isinstance(value, int):
-        raise SpecError(field, f"must be {range_message(field)}, got {value!r}")
+        raise SpecError(f"must be {range_message(field)}, got {value!r}", field=field)
     low, high = FIELD_BOUNDS[field]
     if not low <= value <= high:
-        raise SpecError(field, f"must be {range_message(field)}, got {value}")
+        raise SpecError(f"must be {range_message(field)}, got {value}", field=field)
     return value
 
 
@@ -125,9 +128,9 @@ def check_axes(field: str, value: Any, dims: int) -> Axes:
     if isinstance(value, list | tuple):
         if len(value) != dims:
             raise SpecError(
-                field,
                 f"must be one number or {dims} (one per axis of a {dims}-D layer), "
                 f"got {len(value)}: {tuple(value)!r}",
+                field=field,
             )
         values = tuple(check_field(field, item) for item in value)
         return values[0] if len(set(values)) == 1 else values
@@ -179,7 +182,7 @@ class LayerSpec:
             name, value = spec_field.name, getattr(self, spec_field.name)
             if name == "bias":
                 if not isinstance(value, bool):
-                    raise SpecError("bias", f"must be true or false, got {value!r}")
+                    raise SpecError(f"must be true or false, got {value!r}", field="bias")
             elif name in PER_AXIS_FIELDS:
                 if value is not None or name not in SEPARABLE_GEOMETRY:
                     # Frozen: normalising (3, 3) to 3 goes through object.__setattr__.
@@ -192,19 +195,19 @@ class LayerSpec:
         """Length only in 1-D, depth only in 3-D, no height or width in 1-D; fill defaults."""
         if self.length is not None and dims != 1:
             raise SpecError(
-                "length",
                 f"only a 1-D layer (dims 1) has a length; a {dims}-D layer's input is "
                 f"N×C×{'×'.join(axis[0].upper() for axis in SPATIAL_AXES[dims])}",
+                field="length",
             )
         if self.depth is not None and dims != 3:
             raise SpecError(
-                "depth", f"only a 3-D layer (dims 3) has a depth; this one has dims {dims}"
+                f"only a 3-D layer (dims 3) has a depth; this one has dims {dims}", field="depth"
             )
         if dims == 1:
             for side in ("height", "width"):
                 if getattr(self, side) != _DEFAULT_SIDE:
                     raise SpecError(
-                        side, f"a 1-D layer has no {side}; its input is N×C×L: give length"
+                        f"a 1-D layer has no {side}; its input is N×C×L: give length", field=side
                     )
             if self.length is None:
                 object.__setattr__(self, "length", DEFAULT_LENGTH)

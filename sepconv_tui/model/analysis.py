@@ -1,6 +1,6 @@
 """A whole model's convs and linears, what a separable swap of each would cost, and selections.
 
-Plain data, no torch, no Rich: ``core.model_measure`` fills it, ``report.model`` renders it,
+Plain data, no torch, no Rich: ``model.trace`` fills it, ``report.model`` renders it,
 and the app rebuilds it from JSON (``ModelAnalysis.from_dict``) and toggles swaps by arithmetic
 (``with_swaps``) without going back to PyTorch.
 """
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import fnmatch
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -24,6 +24,23 @@ SELECTION_FORMS = (
     "saving, all, none, top:N, max-error:X, agreement:X, speedup:X, or comma-separated layer "
     "names and globs"
 )
+
+
+def error_from_energy(kept_energy: Sequence[float], depth_multiplier: int) -> float:
+    """The best block's weight error ‖W − Ŵ‖_F / ‖W‖_F at ``depth_multiplier``, from the share
+    of ‖W‖²_F it keeps at m = 1, 2, … (``factorise.kept_energy``): √(1 − kept)."""
+    kept = kept_energy[min(depth_multiplier, len(kept_energy)) - 1]
+    return math.sqrt(max(0.0, 1.0 - kept))
+
+
+def multiplier_for_energy(kept_energy: Sequence[float], energy: float) -> int:
+    """auto:E: the smallest m whose block keeps a fraction ``energy`` of ‖W‖²_F, capped at the
+    rank (where the block is exact) and at the largest m allowed."""
+    high = FIELD_BOUNDS["depth_multiplier"][1]
+    for multiplier, kept in enumerate(kept_energy[:high], start=1):
+        if kept >= energy - 1e-9:  # so that E = 1 stops at the full rank despite rounding
+            return multiplier
+    return min(len(kept_energy), high)
 
 
 class SelectionError(UserError):
@@ -148,7 +165,7 @@ class ModelLayer:
     swap: bool
     standard: Cost
     separable: Cost | None  # the replacement block's cost; None unless a candidate
-    error: float | None = None  # ‖W − Ŵ‖_F / ‖W‖_F of the SVD-initialised block, with weights
+    weight_error: float | None = None  # ‖W − Ŵ‖_F / ‖W‖_F of the SVD-initialised block
     depth_multiplier: int = 1  # this layer's m (the separable cost is at this m)
     # With weights: the fraction of ‖W‖²_F the best block keeps at m = 1, 2, … (up to the rank),
     # so that a new m's error and auto:E are arithmetic: error(m) = √(1 − kept[m − 1]).
@@ -192,7 +209,7 @@ class ModelLayer:
             "swap": self.swap,
             "standard": self.standard.to_dict(),
             "separable": self.separable.to_dict() if self.separable is not None else None,
-            "error": self.error,
+            "weight_error": self.weight_error,
             "depth_multiplier": self.depth_multiplier,
             "kept_energy": list(self.kept_energy) if self.kept_energy is not None else None,
         }
@@ -222,27 +239,18 @@ class ModelLayer:
             swap=values["swap"],
             standard=Cost.from_dict(values["standard"]),
             separable=Cost.from_dict(separable) if separable is not None else None,
-            error=values.get("error"),
+            weight_error=values.get("weight_error", values.get("error")),  # "error" before
             depth_multiplier=int(values.get("depth_multiplier", 1)),
             kept_energy=_tuple(values.get("kept_energy")),
         )
 
     def error_at(self, depth_multiplier: int) -> float | None:
         """The SVD start's weight error at ``depth_multiplier``, when the energies are known."""
-        if not self.kept_energy:
-            return None
-        kept = self.kept_energy[min(depth_multiplier, len(self.kept_energy)) - 1]
-        return math.sqrt(max(0.0, 1.0 - kept))
+        return error_from_energy(self.kept_energy, depth_multiplier) if self.kept_energy else None
 
     def auto_multiplier(self, energy: float) -> int | None:
         """The smallest m keeping a fraction ``energy`` of ‖W‖²_F (None without the energies)."""
-        if not self.kept_energy:
-            return None
-        high = FIELD_BOUNDS["depth_multiplier"][1]
-        for multiplier, kept in enumerate(self.kept_energy[:high], start=1):
-            if kept >= energy - 1e-9:  # so that E = 1 stops at the full rank despite rounding
-                return multiplier
-        return min(len(self.kept_energy), high)
+        return multiplier_for_energy(self.kept_energy, energy) if self.kept_energy else None
 
     def with_depth_multiplier(self, depth_multiplier: int) -> ModelLayer:
         """The row with its separable block at ``depth_multiplier`` (arithmetic only).
@@ -264,7 +272,7 @@ class ModelLayer:
             self,
             depth_multiplier=depth_multiplier,
             separable=Cost(params + extra, macs),
-            error=self.error_at(depth_multiplier),
+            weight_error=self.error_at(depth_multiplier),
         )
 
 
@@ -461,7 +469,7 @@ class ModelAnalysis:
             multiplier = layer.auto_multiplier(energy)
             if multiplier is None:
                 raise SwapError(
-                    f"--depth-multiplier auto:{energy:g} picks each layer's m from its weights: "
+                    f"auto:{energy:g} picks each layer's m from its weights: "
                     "give the model's weights",
                     field="depth_multiplier",
                 )
@@ -474,7 +482,7 @@ class ModelAnalysis:
         for layer in self.layers:
             if layer.name in energies:
                 layer = replace(layer, kept_energy=tuple(energies[layer.name]))
-                layer = replace(layer, error=layer.error_at(layer.depth_multiplier))
+                layer = replace(layer, weight_error=layer.error_at(layer.depth_multiplier))
             layers.append(layer)
         return replace(self, layers=tuple(layers))
 
@@ -482,13 +490,16 @@ class ModelAnalysis:
         """The analysis with each named layer's ``error`` set (others keep theirs).
 
         ``errors`` maps layer names to the relative error ‖W − Ŵ‖_F / ‖W‖_F of the separable
-        block initialised from the layer's weights (``core.swap.layer_errors`` computes them).
+        block initialised from the layer's weights (``model.factorise.layer_errors`` computes
+        them).
         """
         unknown = sorted(set(errors) - {layer.name for layer in self.layers})
         if unknown:
             raise SelectionError(f"errors for layers this model lacks: {', '.join(unknown[:5])}")
         layers = tuple(
-            replace(layer, error=float(errors[layer.name])) if layer.name in errors else layer
+            replace(layer, weight_error=float(errors[layer.name]))
+            if layer.name in errors
+            else layer
             for layer in self.layers
         )
         return replace(self, layers=layers)
@@ -517,7 +528,7 @@ class ModelAnalysis:
                 "model, swap, fidelity and export commands resolve it (model.speedup)"
             )
         if selection.rule == "max-error":
-            if any(layer.error is None for layer in candidates):
+            if any(layer.weight_error is None for layer in candidates):
                 raise SelectionError(
                     f"--swap {selection} needs each candidate's error, which needs the "
                     "model's weights (sepconv-tui swap, or --weights)"
@@ -526,7 +537,7 @@ class ModelAnalysis:
             return frozenset(
                 layer.name
                 for layer in candidates
-                if layer.error is not None and layer.error <= threshold
+                if layer.weight_error is not None and layer.weight_error <= threshold
             )
         names: set[str] = set()
         for pattern in selection.patterns:

@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from math import prod
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..core.budget import resolve_budget
 from ..core.compare import compare
@@ -22,7 +22,6 @@ from ..core.latency import (
     RUNTIMES,
     BenchError,
     BenchResult,
-    Progress,
     RuntimeTiming,
     Timing,
     check_budget,
@@ -32,15 +31,12 @@ from ..core.latency import (
 )
 from ..core.memory import format_bytes
 from ..core.spec import LayerSpec
+from ..progress import OnProgress, Progress, ignore
 from .analysis import ModelAnalysis, Selection
-from .runtime import (
-    Cancelled,
-    StepProgress,
-    channels_last_input,
-    run_isolated,
-    to_channels_last,
-)
 from .source import Shape
+
+if TYPE_CHECKING:  # runtime starts child processes: the app, which shows results, needs it not
+    from .runtime import Cancelled
 
 #: What a whole-model benchmark goes through, in order.
 STAGES = (
@@ -251,7 +247,7 @@ def benchmark_model(
     weights: str | Path | None = None,
     budget_bytes: int | None = None,
     min_run_time: float = MODEL_MIN_RUN_TIME_S,
-    progress: Progress | None = None,
+    progress: OnProgress | None = None,
     runtimes: Sequence[str] | None = None,
     cancelled: Cancelled | None = None,
 ) -> ModelBenchResult:
@@ -262,11 +258,12 @@ def benchmark_model(
     progress stages are then "analysing the model" and "timing on RUNTIME" for each.
     ``cancelled`` is polled meanwhile (BenchCancelled when it turns true).
     """
-    report = progress if progress is not None else (lambda _index, _stage: None)
+    report = progress or ignore
     check_device(device)
     if runtimes is not None:
         _check_runtimes(runtimes, device)
-    report(0, STAGES[0])
+    stages = len(STAGES) if runtimes is None else 1 + len(runtimes)
+    report(Progress("bench", 0, stages, STAGES[0]))
     from .trace import analyze_model
 
     analysis = analyze_model(
@@ -287,11 +284,13 @@ def benchmark_model(
     import torch
 
     if runtimes is not None:
+        from .runtime import run_isolated
+
         threads = threads if threads is not None else torch.get_num_threads()
         task = _model_task(analysis, weights, threads, min_run_time)
         timings: dict[str, RuntimeTiming] = {}
         for index, runtime in enumerate(runtimes, start=1):
-            report(index, f"timing on {runtime}")
+            report(Progress("bench", index, stages, f"timing on {runtime}"))
             answer = run_isolated({**task, "runtime": runtime}, cancelled=cancelled)
             timings[runtime] = _runtime_timing(runtime, answer, threads)
         first = timings[runtimes[0]]
@@ -319,7 +318,7 @@ def benchmark_model(
     from .source import build_model
     from .swap import load_weights, swap_convs
 
-    report(1, STAGES[1])
+    report(Progress("bench", 1, len(STAGES), STAGES[1]))
     torch.manual_seed(0)
     original = build_model(source, real=True).module
     if weights is not None:
@@ -334,6 +333,8 @@ def benchmark_model(
     shape = analysis.input_shape
     x = torch.randn(shape, device=device)
     if channels_last:
+        from .runtime import channels_last_input, to_channels_last
+
         x = channels_last_input(x)
     models = []
     for model in (original, swapped):
@@ -342,9 +343,9 @@ def benchmark_model(
             model = to_channels_last(model)
         models.append(model)
     threads = threads if threads is not None else torch.get_num_threads()
-    report(2, STAGES[2])
+    report(Progress("bench", 2, len(STAGES), STAGES[2]))
     original_timing = time_forward(models[0], x, threads, min_run_time)
-    report(3, STAGES[3])
+    report(Progress("bench", 3, len(STAGES), STAGES[3]))
     swapped_timing = time_forward(models[1], x, threads, min_run_time)
     return ModelBenchResult(
         source=analysis.source,
@@ -373,13 +374,13 @@ def benchmark_layer_runtimes(
     threads: int | None = None,
     budget_bytes: int | None = None,
     min_run_time: float = MIN_RUN_TIME_S,
-    progress: Progress | None = None,
+    progress: OnProgress | None = None,
     cancelled: Cancelled | None = None,
 ) -> BenchResult:
     """One layer's standard conv and separable block timed on each of ``runtimes`` (CPU), each
     runtime in a process of its own with the same threads; the first runtime's timings are
     the result's ``standard`` and ``separable``, every one's are in ``runtimes``."""
-    report = progress if progress is not None else (lambda _index, _stage: None)
+    report = progress or ignore
     _check_runtimes(runtimes, "cpu")
     runtimes, notes = runtimes_for_ranks(runtimes, {spec.dims})
     budget = resolve_budget(budget_bytes, "cpu")
@@ -389,13 +390,15 @@ def benchmark_layer_runtimes(
 
     import torch
 
+    from .runtime import run_isolated
+
     threads = threads if threads is not None else torch.get_num_threads()
     task = {"kind": "layer", "spec": spec.to_dict(), "threads": threads}
     task["min_run_time"] = min_run_time
     timings: dict[str, RuntimeTiming] = {}
     allocated = 0
     for index, runtime in enumerate(runtimes):
-        report(index, f"timing on {runtime}")
+        report(Progress("bench", index, len(runtimes), f"timing on {runtime}"))
         answer = run_isolated({**task, "runtime": runtime}, cancelled=cancelled)
         timings[runtime] = _runtime_timing(runtime, answer, threads)
         allocated = max(allocated, int(answer["allocated_bytes"]))
@@ -617,13 +620,13 @@ def benchmark_layers(
     device: str = "cpu",
     budget_bytes: int | None = None,
     min_run_time: float = MIN_RUN_TIME_S,
-    progress: StepProgress | None = None,
+    progress: OnProgress | None = None,
     cancelled: Cancelled | None = None,
 ) -> LayerBench:
     """Time every candidate conv of ``source`` and its block alone at the input the analysis
     recorded, and the whole original, on each runtime (a process each, the same threads).
 
-    ``progress(done, total, label)`` counts timed layers over every runtime; ``cancelled`` is
+    ``progress`` ("time") counts timed layers over every runtime; ``cancelled`` is
     polled meanwhile (BenchCancelled when it turns true: the child is killed).
     """
     check_device(device)
@@ -644,6 +647,8 @@ def benchmark_layers(
         raise BenchError(f"{analysis.source} has no swap candidate its forward calls")
 
     import torch
+
+    from .runtime import run_isolated
 
     threads = threads if threads is not None else torch.get_num_threads()
     layers = [
@@ -667,11 +672,10 @@ def benchmark_layers(
     answers: dict[str, dict[str, Any]] = {}
     for index, runtime in enumerate(runtimes):
 
-        def step(
-            done: int, _total: int, label: str, offset: int = index * steps, name: str = runtime
-        ) -> None:
+        def step(child: Progress, offset: int = index * steps, name: str = runtime) -> None:
             if progress is not None:
-                progress(offset + done, len(runtimes) * steps, f"{name}: {label}")
+                done, total = offset + child.done, len(runtimes) * steps
+                progress(Progress("time", done, total, f"{name}: {child.label}"))
 
         answers[runtime] = run_isolated(
             {**task, "runtime": runtime}, progress=step, cancelled=cancelled

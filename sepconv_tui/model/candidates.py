@@ -36,7 +36,6 @@ def counted_layers(model: nn.Module) -> list[tuple[str, nn.Module]]:
 #: channel (Qiao et al. 2019), and for the Scaled ones also × gain · scale (Brock et al. 2021).
 _TIMM_STD = frozenset({"StdConv2d", "StdConv2dSame"})
 _TIMM_SCALED_STD = frozenset({"ScaledStdConv2d", "ScaledStdConv2dSame"})
-_TIMM_SAME = frozenset({"Conv2dSame", "Conv2dSameExport"})
 
 
 def conv_rank(module: nn.Module) -> int | None:
@@ -64,7 +63,7 @@ def _known_forward(conv: nn.Module) -> bool:
     and weight-standardised convs. Another subclass's forward may do anything to the kernel or
     the input.
     """
-    from ..core.layers import SamePadConv2d, forward_class, is_timm_class
+    from ..core.layers import TIMM_SAME, SamePadConv2d, forward_class, is_timm_class
 
     rank = conv_rank(conv)
     assert rank is not None
@@ -75,7 +74,7 @@ def _known_forward(conv: nn.Module) -> bool:
         conv_forward = next(cls for cls in type(conv).__mro__ if "_conv_forward" in vars(cls))
         return conv_forward is base
     return issubclass(owner, SamePadConv2d) or is_timm_class(
-        owner, _TIMM_SAME | _TIMM_STD | _TIMM_SCALED_STD
+        owner, TIMM_SAME | _TIMM_STD | _TIMM_SCALED_STD
     )
 
 

@@ -18,18 +18,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..core.budget import resolve_budget
-from ..errors import UserError
+from .data_spec import DATA_FORMS, DataError, DataSpec, parse_data
 from .source import ModelSource, Shape, parse_source
 
 if TYPE_CHECKING:
     import torch
     from torch import nn
 
-#: What --data accepts, for messages.
-DATA_FORMS = (
-    "a folder of images (class sub-folders, or images directly in it), a .pt file (a float "
-    "tensor N×C×H×W, {'inputs': …, 'labels': …} or (inputs, labels)) or synthetic:N"
-)
 #: The file names a folder of images may hold (torchvision's IMG_EXTENSIONS).
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp")
 TENSOR_EXTENSIONS = (".pt", ".pth")
@@ -40,40 +35,6 @@ IMAGENET_GRAY_MEAN = (0.449,)
 IMAGENET_GRAY_STD = (0.226,)
 #: ``synthetic:N`` draws from a generator with this seed, so every run sees the same inputs.
 SYNTHETIC_SEED = 0
-
-
-class DataError(UserError):
-    """Data that cannot be used as given; the message names the argument and what it accepts."""
-
-    default_field = "data"
-
-
-@dataclass(frozen=True)
-class DataSpec:
-    """A parsed ``--data``: ``synthetic`` with a sample count, or a path to read."""
-
-    kind: str  # "synthetic" | "path"
-    count: int | None = None  # samples, for "synthetic"
-    path: str | None = None  # for "path"
-
-    def __str__(self) -> str:
-        """The text this was parsed from (normalised)."""
-        return f"synthetic:{self.count}" if self.kind == "synthetic" else str(self.path)
-
-
-def parse_data(text: str) -> DataSpec:
-    """``--data`` text → DataSpec (a syntax check only: no file is opened, torch not imported)."""
-    cleaned = text.strip()
-    if not cleaned:
-        raise DataError(f"--data is empty: give {DATA_FORMS}")
-    if cleaned.startswith("synthetic:"):
-        count_text = cleaned.removeprefix("synthetic:").strip()
-        if not count_text.isdigit() or int(count_text) < 1:
-            raise DataError(
-                f"--data synthetic:N needs a whole number of samples N ≥ 1, got {text!r}"
-            )
-        return DataSpec("synthetic", count=int(count_text))
-    return DataSpec("path", path=cleaned)
 
 
 @dataclass(frozen=True)

@@ -15,8 +15,14 @@ import math
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from ..core.spec import FIELD_BOUNDS
-from .analysis import AutoDepth, DepthChoice, SwapError, check_depth_multiplier
+from .analysis import (
+    AutoDepth,
+    DepthChoice,
+    SwapError,
+    check_depth_multiplier,
+    error_from_energy,
+    multiplier_for_energy,
+)
 from .candidates import candidate_reason, effective_weight
 
 if TYPE_CHECKING:
@@ -90,10 +96,7 @@ def relative_error(weight: torch.Tensor, approximation: torch.Tensor) -> float:
 
 def svd_error(weight: torch.Tensor, depth_multiplier: int = 1) -> float:
     """The relative error of the best block: √(Σ discarded σ²) / √(Σ σ²) over every W[:, i]."""
-    _u, s, _vh = _per_channel_svd(weight)
-    energy = float((s**2).sum())
-    discarded = float((s[:, depth_multiplier:] ** 2).sum())
-    return math.sqrt(discarded / energy) if energy > 0 else 0.0
+    return error_from_energy(kept_energy(weight), depth_multiplier)
 
 
 def has_real_weights(module: nn.Module) -> bool:
@@ -150,13 +153,7 @@ def auto_multiplier(weight: torch.Tensor, energy: float) -> int:
 
     Capped at the rank min(C_out, k₁·…·k_d), where the block is exact, and at the largest m allowed.
     """
-    fractions = kept_energy(weight)
-    high = FIELD_BOUNDS["depth_multiplier"][1]
-    # A tolerance so that E = 1 stops at the full rank despite float rounding.
-    for multiplier, kept in enumerate(fractions[:high], start=1):
-        if kept >= energy - 1e-9:
-            return multiplier
-    return min(len(fractions), high)
+    return multiplier_for_energy(kept_energy(weight), energy)
 
 
 def resolve_multipliers(
@@ -173,8 +170,7 @@ def resolve_multipliers(
     if isinstance(choice, AutoDepth):
         if not has_real_weights(model):
             raise SwapError(
-                f"--depth-multiplier {choice} picks each layer's m from its weights: give the "
-                "model's weights (--weights)",
+                f"{choice} picks each layer's m from its weights: give the model's weights",
                 field="depth_multiplier",
             )
         return {

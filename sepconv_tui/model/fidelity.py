@@ -15,185 +15,22 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..core.interval import wilson_interval
+from ..progress import OnProgress, Progress
 from .candidates import eval_mode
 from .data import Data, check_labels
 from .distributed import LOCAL, Runtime
-from .split import SplitSizes
+from .fidelity_result import Fidelity, LayerFidelity
 
 if TYPE_CHECKING:
     import torch
     from torch import nn
 
-#: progress(done, total): samples evaluated so far.
-Progress = Callable[[int, int], None]
 
 #: Samples a batch holds unless the caller says otherwise.
 DEFAULT_BATCH_SIZE = 64
-
-
-@dataclass(frozen=True)
-class LayerFidelity:
-    """One swapped layer: its m, weight error, and output errors alone and in the network."""
-
-    name: str
-    depth_multiplier: int | None
-    weight_error: float | None  # ‖W − Ŵ‖_F / ‖W‖_F of the block's effective kernel
-    local_error: float | None  # ‖block(x) − conv(x)‖ / ‖conv(x)‖, x the original's input
-    network_error: float | None  # the block's output in the swapped network against conv's
-
-    def to_dict(self) -> dict[str, Any]:
-        """The JSON object of one layer."""
-        return {
-            "name": self.name,
-            "depth_multiplier": self.depth_multiplier,
-            "weight_error": self.weight_error,
-            "local_error": self.local_error,
-            "network_error": self.network_error,
-        }
-
-    @classmethod
-    def from_dict(cls, values: Mapping[str, Any]) -> LayerFidelity:
-        """The inverse of ``to_dict``."""
-        return cls(
-            values["name"],
-            values.get("depth_multiplier"),
-            values.get("weight_error"),
-            values.get("local_error"),
-            values.get("network_error"),
-        )
-
-
-Interval = tuple[float, float]
-
-
-def _interval(values: Any) -> Interval | None:
-    """A JSON [lo, hi] as a tuple (None stays None)."""
-    return None if values is None else (float(values[0]), float(values[1]))
-
-
-@dataclass(frozen=True)
-class ValidationFigure:
-    """The agreement a selection was chosen by, on the validation split (never reported as
-    the result: the test split's figures are)."""
-
-    agreement: float
-    interval: Interval | None
-    evaluated: int
-    budget: float | None = None  # the X of ``agreement:X`` it was chosen against
-
-    def to_dict(self) -> dict[str, Any]:
-        """The JSON object ``"validation"``."""
-        return {
-            "agreement": self.agreement,
-            "agreement_interval": None if self.interval is None else list(self.interval),
-            "evaluated": self.evaluated,
-            "budget": self.budget,
-        }
-
-    @classmethod
-    def from_dict(cls, values: Mapping[str, Any]) -> ValidationFigure:
-        """The inverse of ``to_dict``."""
-        return cls(
-            float(values["agreement"]),
-            _interval(values.get("agreement_interval")),
-            int(values["evaluated"]),
-            values.get("budget"),
-        )
-
-
-@dataclass(frozen=True)
-class Fidelity:
-    """The swapped model against the original on ``evaluated`` samples."""
-
-    evaluated: int
-    output_error: float  # ‖y_swapped − y_original‖ / ‖y_original‖ over every sample
-    agreement: float | None  # share of samples whose top-1 class is the original's (N×K outputs)
-    original_accuracy: float | None  # when the data has labels and the outputs are N×K
-    swapped_accuracy: float | None
-    layers: tuple[LayerFidelity, ...] = ()
-    stage: str | None = None  # "svd", "reconstruct", "distill", or None for a given model
-    # 95% Wilson intervals over ``evaluated`` samples (None where the figure is, and in
-    # recordings made before they were measured).
-    agreement_interval: Interval | None = None
-    original_accuracy_interval: Interval | None = None
-    swapped_accuracy_interval: Interval | None = None
-    split: SplitSizes | None = None  # the data's split; the figures are on its test part
-    validation: ValidationFigure | None = None  # what chose the selection, when one was chosen
-    world_size: int = 1  # processes that measured it (torchrun)
-    notes: tuple[str, ...] = ()
-
-    def with_context(
-        self,
-        *,
-        split: SplitSizes | None = None,
-        validation: ValidationFigure | None = None,
-        notes: tuple[str, ...] = (),
-    ) -> Fidelity:
-        """This fidelity with the split it was measured on, its validation figure and notes."""
-        from dataclasses import replace
-
-        return replace(
-            self,
-            split=split if split is not None else self.split,
-            validation=validation if validation is not None else self.validation,
-            notes=self.notes + tuple(note for note in notes if note not in self.notes),
-        )
-
-    def to_dict(self) -> dict[str, Any]:
-        """The JSON of ``sepconv-tui fidelity --json`` (null where a figure does not apply)."""
-
-        def listed(interval: Interval | None) -> list[float] | None:
-            return None if interval is None else list(interval)
-
-        return {
-            "stage": self.stage,
-            "evaluated": self.evaluated,
-            "split": None if self.split is None else self.split.to_dict(),
-            "world_size": self.world_size,
-            "original": {
-                "accuracy": self.original_accuracy,
-                "accuracy_interval": listed(self.original_accuracy_interval),
-            },
-            "swapped": {
-                "accuracy": self.swapped_accuracy,
-                "accuracy_interval": listed(self.swapped_accuracy_interval),
-                "agreement": self.agreement,
-                "agreement_interval": listed(self.agreement_interval),
-                "output_error": self.output_error,
-            },
-            "validation": None if self.validation is None else self.validation.to_dict(),
-            "layers": [layer.to_dict() for layer in self.layers],
-            "notes": list(self.notes),
-        }
-
-    @classmethod
-    def from_dict(cls, values: Mapping[str, Any]) -> Fidelity:
-        """The inverse of ``to_dict`` (what a recording made before a field existed lacks
-        is None)."""
-        swapped = values["swapped"]
-        original = values["original"]
-        split = values.get("split")
-        validation = values.get("validation")
-        return cls(
-            evaluated=int(values["evaluated"]),
-            output_error=float(swapped["output_error"]),
-            agreement=swapped.get("agreement"),
-            original_accuracy=original.get("accuracy"),
-            swapped_accuracy=swapped.get("accuracy"),
-            layers=tuple(LayerFidelity.from_dict(layer) for layer in values.get("layers", [])),
-            stage=values.get("stage"),
-            agreement_interval=_interval(swapped.get("agreement_interval")),
-            original_accuracy_interval=_interval(original.get("accuracy_interval")),
-            swapped_accuracy_interval=_interval(swapped.get("accuracy_interval")),
-            split=None if split is None else SplitSizes.from_dict(split),
-            validation=None if validation is None else ValidationFigure.from_dict(validation),
-            world_size=int(values.get("world_size", 1)),
-            notes=tuple(values.get("notes", ())),
-        )
 
 
 class _SquaredErrors:
@@ -277,7 +114,8 @@ def measure_fidelity(
     depth_multipliers: Mapping[str, int] | None = None,
     batch_size: int = DEFAULT_BATCH_SIZE,
     stage: str | None = None,
-    progress: Progress | None = None,
+    progress: OnProgress | None = None,
+    measuring: str = "fidelity",
     runtime: Runtime = LOCAL,
 ) -> Fidelity:
     """``swapped`` against ``original`` on every sample of ``data``, in total and per layer.
@@ -287,7 +125,8 @@ def measure_fidelity(
     Both models run in eval mode and are left in the modes they had, on the device their
     parameters are on (each batch is moved there). Under a distributed ``runtime`` this rank
     measures its shard and the figures are summed over every rank. DataError when the labels
-    exceed the model's classes.
+    exceed the model's classes. ``progress`` hears of each batch as stage "measure", labelled
+    ``measuring`` (on the main rank, counting every rank's samples).
     """
     import torch
 
@@ -352,7 +191,8 @@ def measure_fidelity(
                         correct_swapped += int((top_swapped == labels).sum())
                 evaluated += inputs.shape[0]
                 if progress is not None and runtime.main:
-                    progress(min(evaluated * runtime.world_size, total), total)
+                    done = min(evaluated * runtime.world_size, total)
+                    progress(Progress("measure", done, total, measuring))
     finally:
         for handle in handles:
             handle.remove()

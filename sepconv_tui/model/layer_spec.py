@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from ..core.analytic import TF_SAME, tf_same_padding
 from ..core.spec import LayerSpec, SpecError
+from ..errors import UserError
 from .analysis import ModelLayer
 
 
-class LayerFitError(ValueError):
+class LayerFitError(UserError):
     """A model's layer that the Layer tab's form cannot describe; the message says why."""
 
 

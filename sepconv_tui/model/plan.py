@@ -1,6 +1,6 @@
 """The swap plan: which convs of a model become separable blocks, as JSON anyone can rebuild from.
 
-Plain data, no torch: ``core.swap`` writes a plan when it swaps (``SwapResult.to_dict()``) and
+Plain data, no torch: ``model.swap`` writes a plan when it swaps (``SwapResult.to_dict()``) and
 reads one back (``apply_plan``); the app writes one from its selection alone
 (``plan_from_analysis``), without weights. The JSON::
 
@@ -10,7 +10,7 @@ reads one back (``apply_plan``); the app writes one from its selection alone
      "depth_multiplier": 1 | {"conv1": 2, "layer1.0.conv1": 1, ...},  # shared, or per layer
      "init": "svd" | "random" | null,            # null: written without weights
      "swapped": ["conv1", "layer1.0.conv1", ...],
-     "relative_error": {"conv1": 0.41, ...} | null,
+     "weight_error": {"conv1": 0.41, ...} | null,  # ‖W − Ŵ‖/‖W‖ ("relative_error" before)
      "params": {"original": 11689512, "swapped": 1946107} | null}
 
 Only ``swapped`` and ``depth_multiplier`` decide the architecture; the rest is provenance.
@@ -48,7 +48,7 @@ class SwapPlan:
     source: str | None = None
     input_shape: Shape | None = None
     init: str | None = None
-    relative_error: dict[str, float] | None = None
+    weight_error: dict[str, float] | None = None
     params: dict[str, int] | None = None  # {"original": …, "swapped": …}
     extra: dict[str, Any] = field(default_factory=dict)  # keys a newer writer added, kept
 
@@ -68,7 +68,7 @@ class SwapPlan:
             "depth_multiplier": compact_multipliers(self.swapped, self.depth_multiplier),
             "init": self.init,
             "swapped": list(self.swapped),
-            "relative_error": dict(self.relative_error) if self.relative_error else None,
+            "weight_error": dict(self.weight_error) if self.weight_error else None,
             "params": dict(self.params) if self.params else None,
             **self.extra,
         }
@@ -98,7 +98,7 @@ class SwapPlan:
             source=_optional_str(values, "source"),
             input_shape=_optional_shape(values),
             init=init,
-            relative_error=_optional_errors(values),
+            weight_error=_optional_errors(values),
             params=values.get("params") or None,
             extra={key: value for key, value in values.items() if key not in _KNOWN_KEYS},
         )
@@ -143,7 +143,8 @@ _KNOWN_KEYS = {
     "depth_multiplier",
     "init",
     "swapped",
-    "relative_error",
+    "weight_error",
+    "relative_error",  # what plans written before named weight_error: read, not kept
     "params",
 }
 
@@ -172,15 +173,16 @@ def _optional_shape(values: dict[str, Any]) -> Shape | None:
 
 
 def _optional_errors(values: dict[str, Any]) -> dict[str, float] | None:
-    """``relative_error`` as {name: finite number ≥ 0}, or None."""
-    errors = values.get("relative_error")
+    """``weight_error`` (``relative_error`` in plans written before) as {name: finite number
+    ≥ 0}, or None."""
+    errors = values.get("weight_error", values.get("relative_error"))
     if errors is None:
         return None
     if not isinstance(errors, dict) or not all(
         isinstance(value, (int, float)) and math.isfinite(value) and value >= 0
         for value in errors.values()
     ):
-        raise SwapError("swap plan: 'relative_error' must map layer names to numbers ≥ 0")
+        raise SwapError("swap plan: 'weight_error' must map layer names to numbers ≥ 0")
     return {str(name): float(value) for name, value in errors.items()}
 
 
@@ -200,10 +202,10 @@ def read_plan(path: str | Path) -> SwapPlan:
 def plan_from_analysis(analysis: ModelAnalysis) -> dict[str, Any]:
     """The plan JSON of an analysis's current selection (no weights needed).
 
-    ``relative_error`` is filled when every swapped layer carries its error.
+    ``weight_error`` is filled when every swapped layer carries its error.
     """
     swapped = [layer for layer in analysis.layers if layer.swap]
-    errors = {layer.name: layer.error for layer in swapped}
+    errors = {layer.name: layer.weight_error for layer in swapped}
     known_errors = (
         {name: error for name, error in errors.items() if error is not None}
         if swapped and all(error is not None for error in errors.values())
@@ -215,7 +217,7 @@ def plan_from_analysis(analysis: ModelAnalysis) -> dict[str, Any]:
         source=analysis.source,
         input_shape=analysis.input_shape,
         init=None,
-        relative_error=known_errors,
+        weight_error=known_errors,
         params={"original": analysis.original.params, "swapped": analysis.swapped.params},
     )
     return plan.to_dict()
@@ -227,7 +229,7 @@ class SwapResult:
 
     model: nn.Module
     swapped: tuple[str, ...]
-    relative_error: dict[str, float]  # ‖W − Ŵ‖_F / ‖W‖_F of each swapped layer as initialised
+    weight_error: dict[str, float]  # ‖W − Ŵ‖_F / ‖W‖_F of each swapped layer as initialised
     depth_multiplier: int | dict[str, int] = 1  # shared, or each swapped layer's
     init: str = "svd"
     source: str | None = None
@@ -250,7 +252,7 @@ class SwapResult:
             source=self.source,
             input_shape=self.input_shape,
             init=self.init,
-            relative_error=dict(self.relative_error),
+            weight_error=dict(self.weight_error),
             params=self.params,
         )
 

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ..core.budget import resolve_budget
+from ..progress import OnProgress, Progress, ignore
 from .analysis import SwapError
 from .candidates import eval_mode
 from .data import Data, DataError
@@ -37,11 +38,11 @@ from .distributed import LOCAL, Runtime
 from .fidelity import (
     DEFAULT_BATCH_SIZE,
     Fidelity,
-    ValidationFigure,
     classifier_outputs,
     flat_output,
     measure_fidelity,
 )
+from .fidelity_result import ValidationFigure
 from .plan import SwapResult
 from .settings import (
     DEFAULT_CALIBRATION,
@@ -72,13 +73,8 @@ CHECK_EVERY = 50
 #: An output error counts as improved only when it falls by this share (agreement ties).
 MIN_IMPROVEMENT = 0.01
 
-#: progress(stage, done, total, label): "reconstruct" per layer, "distill" per step,
-#: "measure" per sample; ``label`` names the layer or the stage being measured.
-Progress = Callable[[str, int, int, str], None]
-
-
-def _ignore(_stage: str, _done: int, _total: int, _label: str) -> None:
-    """A progress callback that does nothing."""
+#: Progress stages: "reconstruct" per layer, "distill" per step, "measure" per sample;
+#: the label names the layer, the loss, or the stage being measured.
 
 
 @dataclass(frozen=True)
@@ -387,7 +383,7 @@ def reconstruct(
     *,
     calibration: int = DEFAULT_CALIBRATION,
     batch_size: int = DEFAULT_BATCH_SIZE,
-    progress: Progress | None = None,
+    progress: OnProgress | None = None,
     runtime: Runtime = LOCAL,
     budget_bytes: int | None = None,
 ) -> int:
@@ -401,7 +397,7 @@ def reconstruct(
     """
     import torch
 
-    progress = progress if runtime.main and progress is not None else _ignore
+    progress = progress if runtime.main and progress is not None else ignore
     calibration = check_positive(calibration, "--calibration")
     used = data.head(min(calibration, len(data)))
     inputs = runtime.shard(used).inputs.to(_model_device(original))
@@ -427,7 +423,7 @@ def reconstruct(
             _fit_pointwise(modules[name].pointwise, depthwise_out, target, runtime)
             del targets[name]  # the peak falls as the forward goes
             fitted.append(name)
-            progress("reconstruct", len(fitted), len(layers), name)
+            progress(Progress("reconstruct", len(fitted), len(layers), name))
 
         handles.append(modules[name].pointwise.register_forward_pre_hook(fit))
     try:
@@ -510,7 +506,7 @@ def distill(
     max_time: float | None = None,
     label_weight: float = DEFAULT_LABEL_WEIGHT,
     check_every: int | None = None,
-    progress: Progress | None = None,
+    progress: OnProgress | None = None,
     runtime: Runtime = LOCAL,
 ) -> Distillation:
     """Train ``swapped`` (in place) to reproduce ``original``'s outputs on ``data``.
@@ -530,13 +526,15 @@ def distill(
     from torch.utils.data.distributed import DistributedSampler
 
     started = time.perf_counter()
-    progress = progress if runtime.main and progress is not None else _ignore
+    progress = progress if runtime.main and progress is not None else ignore
     steps = check_positive(steps, "--steps")
     patience = check_positive(patience, "--patience")
     if not lr > 0:
         raise DataError(f"--lr must be a number > 0, got {lr!r}", field="lr")
     if max_time is not None and not max_time > 0:
-        raise DataError(f"--max-time must be a number of seconds > 0, got {max_time!r}")
+        raise DataError(
+            f"--max-time must be a number of seconds > 0, got {max_time!r}", field="max_time"
+        )
     if not 0 <= label_weight <= 1:
         raise DataError(f"--label-weight must be 0–1, got {label_weight!r}", field="label_weight")
     if label_weight > 0 and data.labels is None:
@@ -644,7 +642,7 @@ def distill(
             if checker is not None and due and check(step):
                 stopped = "patience"
                 break
-            progress("distill", step, steps, label or f"loss {float(loss.detach()):.4g}")
+            progress(Progress("distill", step, steps, label or f"loss {float(loss.detach()):.4g}"))
             if out_of_time:
                 stopped = "time"
                 break
@@ -678,7 +676,7 @@ def recover(
     label_weight: float = DEFAULT_LABEL_WEIGHT,
     batch_size: int = DEFAULT_BATCH_SIZE,
     original: nn.Module | None = None,
-    progress: Progress | None = None,
+    progress: OnProgress | None = None,
     runtime: Runtime = LOCAL,
     budget_bytes: int | None = None,
     split: Split | None = None,
@@ -696,7 +694,7 @@ def recover(
     the recovered model comes back on the CPU. ``result.model`` is not touched. ``chosen``:
     the validation figure the selection was picked by, recorded beside the test figures.
     """
-    progress = progress or _ignore
+    progress = progress or ignore
     if mode not in RECOVER_MODES:
         raise SwapError(
             f"--recover must be {', '.join(RECOVER_MODES)}, got {mode!r}", field="recover"
@@ -724,12 +722,9 @@ def recover(
     teacher = source_model.to(device)
     model = copy.deepcopy(result.model).to(device)
     multipliers = {name: result.multiplier_for(name) for name in layers}
-    weight_errors = dict(result.relative_error or {})
+    weight_errors = dict(result.weight_error)
 
     def measure(stage: str) -> Fidelity:
-        def report(done: int, total: int) -> None:
-            progress("measure", done, total, stage)
-
         measured = measure_fidelity(
             teacher,
             model,
@@ -739,7 +734,8 @@ def recover(
             depth_multipliers=multipliers,
             batch_size=batch_size,
             stage=stage,
-            progress=report,
+            progress=progress,
+            measuring=stage,
             runtime=runtime,
         )
         return measured.with_context(split=sizes, validation=chosen, notes=notes)

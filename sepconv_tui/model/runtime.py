@@ -33,13 +33,12 @@ from ..core.latency import (
     time_forward,
 )
 from ..errors import UserError
+from ..progress import OnProgress, Progress
 
 if TYPE_CHECKING:
     import torch
     from torch import nn
 
-#: progress(done, total, label) as the child reports it.
-StepProgress = Callable[[int, int, str], None]
 #: Says whether the caller gave up (the app's escape); polled while a child runs.
 Cancelled = Callable[[], bool]
 
@@ -204,7 +203,7 @@ def _input(shape: Sequence[int]) -> torch.Tensor:
     return torch.randn(tuple(shape), generator=torch.Generator().manual_seed(0))
 
 
-def run_model_task(task: Mapping[str, Any], progress: StepProgress) -> dict[str, Any]:
+def run_model_task(task: Mapping[str, Any], progress: OnProgress) -> dict[str, Any]:
     """The original and its swap (``names`` at ``multipliers``), timed on ``runtime``."""
     from .analysis import Selection
     from .swap import swap_convs
@@ -220,15 +219,15 @@ def run_model_task(task: Mapping[str, Any], progress: StepProgress) -> dict[str,
     ).model.eval()
     x = _input(task["input_shape"])
     with tempfile.TemporaryDirectory() as folder:
-        progress(0, 2, "the original")
+        progress(Progress("bench", 0, 2, "the original"))
         before = time_module(original, x, runtime, threads, min_run_time, folder, "the original")
-        progress(1, 2, "the swapped model")
+        progress(Progress("bench", 1, 2, "the swapped model"))
         after = time_module(swapped, x, runtime, threads, min_run_time, folder, "the swap")
-        progress(2, 2, "the swapped model")
+        progress(Progress("bench", 2, 2, "the swapped model"))
     return {"before": asdict(before), "after": asdict(after), "version": runtime_version(runtime)}
 
 
-def run_layers_task(task: Mapping[str, Any], progress: StepProgress) -> dict[str, Any]:
+def run_layers_task(task: Mapping[str, Any], progress: OnProgress) -> dict[str, Any]:
     """Each named conv and its block alone at its recorded input, then the whole model."""
     from ..core.layers import DepthwiseSeparableConv
 
@@ -240,7 +239,7 @@ def run_layers_task(task: Mapping[str, Any], progress: StepProgress) -> dict[str
     with tempfile.TemporaryDirectory() as folder:
         for index, layer in enumerate(layers):
             name = layer["name"]
-            progress(index, len(layers) + 1, name)
+            progress(Progress("time", index, len(layers) + 1, name))
             conv = modules[name]
             block = DepthwiseSeparableConv.from_conv(conv, int(layer["multiplier"])).eval()
             x = _input(layer["input_shape"])
@@ -250,15 +249,15 @@ def run_layers_task(task: Mapping[str, Any], progress: StepProgress) -> dict[str
                     time_module(block, x, runtime, threads, min_run_time, folder, name)
                 ),
             }
-        progress(len(layers), len(layers) + 1, "the whole model")
+        progress(Progress("time", len(layers), len(layers) + 1, "the whole model"))
         whole = time_module(
             original, _input(task["input_shape"]), runtime, threads, min_run_time, folder
         )
-    progress(len(layers) + 1, len(layers) + 1, "the whole model")
+    progress(Progress("time", len(layers) + 1, len(layers) + 1, "the whole model"))
     return {"model": asdict(whole), "rows": rows, "version": runtime_version(runtime)}
 
 
-def run_layer_task(task: Mapping[str, Any], progress: StepProgress) -> dict[str, Any]:
+def run_layer_task(task: Mapping[str, Any], progress: OnProgress) -> dict[str, Any]:
     """One LayerSpec's standard conv and separable block, timed on ``runtime``."""
     import torch
 
@@ -277,11 +276,11 @@ def run_layer_task(task: Mapping[str, Any], progress: StepProgress) -> dict[str,
     allocated = sum(tensor.nbytes for tensor in tensors)
     del outputs
     with tempfile.TemporaryDirectory() as folder:
-        progress(0, 2, "the standard conv")
+        progress(Progress("bench", 0, 2, "the standard conv"))
         before = time_module(standard, x, runtime, threads, min_run_time, folder, "the conv")
-        progress(1, 2, "the separable block")
+        progress(Progress("bench", 1, 2, "the separable block"))
         after = time_module(separable, x, runtime, threads, min_run_time, folder, "the block")
-        progress(2, 2, "the separable block")
+        progress(Progress("bench", 2, 2, "the separable block"))
     return {
         "before": asdict(before),
         "after": asdict(after),
@@ -291,7 +290,7 @@ def run_layer_task(task: Mapping[str, Any], progress: StepProgress) -> dict[str,
 
 
 #: What each task kind runs in the child.
-TASKS: dict[str, Callable[[Mapping[str, Any], StepProgress], dict[str, Any]]] = {
+TASKS: dict[str, Callable[[Mapping[str, Any], OnProgress], dict[str, Any]]] = {
     "model": run_model_task,
     "layers": run_layers_task,
     "layer": run_layer_task,
@@ -310,7 +309,7 @@ def child_main() -> None:
         import torch
 
         torch.set_num_threads(int(task["threads"]))
-        result = run(task, lambda done, total, label: _send({"progress": [done, total, label]}))
+        result = run(task, lambda progress: _send({"progress": asdict(progress)}))
     except UserError as error:
         _send({"error": error.message, "field": error.field})
         return
@@ -325,7 +324,7 @@ def _package_root() -> str:
 def run_isolated(
     task: Mapping[str, Any],
     *,
-    progress: StepProgress | None = None,
+    progress: OnProgress | None = None,
     cancelled: Cancelled | None = None,
 ) -> dict[str, Any]:
     """Run ``task`` in a fresh Python process; its result. BenchError with the child's message
@@ -378,7 +377,7 @@ def run_isolated(
             message = json.loads(line)
             if "progress" in message:
                 if progress is not None:
-                    progress(*message["progress"])
+                    progress(Progress(**message["progress"]))
             else:
                 answer = message
     finally:
@@ -399,7 +398,7 @@ def run_runtimes(
     task: Mapping[str, Any],
     runtimes: Sequence[str],
     *,
-    progress: StepProgress | None = None,
+    progress: OnProgress | None = None,
     cancelled: Cancelled | None = None,
 ) -> dict[str, dict[str, Any]]:
     """``task`` on each runtime, one child process after the other; results by runtime."""

@@ -435,7 +435,9 @@ def with_resolution(shape: Shape, resolution: int) -> Shape:
     """``shape`` with height and width set to ``resolution`` (the length, for a 1-D input)."""
     low, high = INPUT_SHAPE_BOUNDS["H"]
     if not low <= resolution <= high:
-        raise ModelSourceError(f"--resolution must be {low}–{high:,}, got {resolution}")
+        raise ModelSourceError(
+            f"--resolution must be {low}–{high:,}, got {resolution}", field="resolution"
+        )
     if len(shape) == 3:
         return (*shape[:-1], resolution)
     return (*shape[:-2], resolution, resolution)

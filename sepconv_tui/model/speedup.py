@@ -12,12 +12,13 @@ what this calls.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..core.latency import MIN_RUN_TIME_S
+from ..progress import OnProgress, Progress, ignore
 from .analysis import Selection, SelectionError
 from .bench import MODEL_MIN_RUN_TIME_S, LayerBench, benchmark_layers, benchmark_model
 from .runtime import Cancelled
@@ -25,10 +26,6 @@ from .source import Shape
 
 if TYPE_CHECKING:
     from .workflow import Workflow
-
-#: progress(stage, done, total, label), as ``recover`` and ``tradeoff`` call it: "time" per
-#: layer timed, then "rank"/"curve" from the trade-off (with data), then "confirm".
-Progress = Callable[[str, int, int, str], None]
 
 
 @dataclass(frozen=True)
@@ -148,10 +145,6 @@ def choose_by_speed(
     )
 
 
-def _ignore(_stage: str, _done: int, _total: int, _label: str) -> None:
-    """A progress callback that does nothing."""
-
-
 def resolve_speedup(
     source: str,
     selection: Selection,
@@ -164,15 +157,18 @@ def resolve_speedup(
     workflow: Workflow | None = None,
     min_run_time: float = MIN_RUN_TIME_S,
     model_min_run_time: float = MODEL_MIN_RUN_TIME_S,
-    progress: Progress | None = None,
+    progress: OnProgress | None = None,
     cancelled: Cancelled | None = None,
 ) -> SpeedupChoice:
     """``speedup:X`` on ``source``: time each candidate on ``runtime``, rank (by agreement per
     time saved when ``workflow`` brings data), pick the shortest prefix predicted to reach X,
-    then time the whole swapped model to confirm. SelectionError when X is out of reach."""
+    then time the whole swapped model to confirm. SelectionError when X is out of reach.
+
+    ``progress`` gets "time" per layer timed, then "rank"/"curve" from the trade-off (with
+    data), then "confirm"."""
     if selection.rule != "speedup" or selection.min_speedup is None:
         raise SelectionError(f"resolve_speedup needs a speedup:X selection, got {selection}")
-    report = progress or _ignore
+    report = progress or ignore
     layers = benchmark_layers(
         source,
         (runtime,),
@@ -182,7 +178,7 @@ def resolve_speedup(
         threads=threads,
         weights=weights,
         min_run_time=min_run_time,
-        progress=lambda done, total, label: report("time", done, total, label),
+        progress=report,
         cancelled=cancelled,
     )
     alone = None
@@ -190,7 +186,7 @@ def resolve_speedup(
         tradeoff, _analysis = workflow.tradeoff(progress)
         alone = tradeoff.alone
     choice = choose_by_speed(layers, selection.min_speedup, runtime, alone)
-    report("confirm", 0, 1, "the whole swapped model")
+    report(Progress("confirm", 0, 1, "the whole swapped model"))
     confirmed = benchmark_model(
         source,
         select=choice.selection,
@@ -202,7 +198,7 @@ def resolve_speedup(
         runtimes=(runtime,),
         cancelled=cancelled,
     )
-    report("confirm", 1, 1, "the whole swapped model")
+    report(Progress("confirm", 1, 1, "the whole swapped model"))
     return SpeedupChoice(
         choice.target,
         choice.runtime,

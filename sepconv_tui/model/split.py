@@ -14,36 +14,13 @@ left after a fifth for validation too.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from typing import Any
 
 from .data import Data, DataError
+from .fidelity_result import SplitSizes
 
 #: The default share of the data each of test and (with distillation) validation take.
 DEFAULT_SHARE = 0.2
-
-
-@dataclass(frozen=True)
-class SplitSizes:
-    """How many samples each split holds (fit first, then validation, then test)."""
-
-    fit: int
-    validation: int
-    test: int
-
-    def to_dict(self) -> dict[str, int]:
-        """The JSON object ``"split"``."""
-        return {"fit": self.fit, "validation": self.validation, "test": self.test}
-
-    @classmethod
-    def from_dict(cls, values: Mapping[str, Any]) -> SplitSizes:
-        """The inverse of ``to_dict``."""
-        return cls(int(values["fit"]), int(values["validation"]), int(values["test"]))
-
-    def __str__(self) -> str:
-        """ "fit 256 · validation 1,182 · test 359"."""
-        return f"fit {self.fit:,} · validation {self.validation:,} · test {self.test:,}"
 
 
 @dataclass(frozen=True)

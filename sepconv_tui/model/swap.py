@@ -11,7 +11,7 @@ inside the functions.
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -43,6 +43,28 @@ def _replace(model: nn.Module, blocks: dict[nn.Module, nn.Module]) -> None:
         for child_name, child in list(module.named_children()):
             if child in blocks:
                 setattr(module, child_name, blocks[child])
+
+
+def svd_blocks(
+    model: nn.Module, names: Iterable[str], multipliers: Mapping[str, int]
+) -> dict[str, nn.Module]:
+    """Each named conv's block at its m, initialised from the conv's SVD: one factorisation
+    each, for a caller that swaps many subsets of them (the trade-off)."""
+    modules: dict[str, Any] = dict(model.named_modules())
+    blocks: dict[str, nn.Module] = {}
+    for name in names:
+        block = _block(modules[name], multipliers[name])
+        _initialise_from_svd(block, modules[name])
+        blocks[name] = block
+    return blocks
+
+
+def with_blocks(model: nn.Module, blocks: Mapping[str, nn.Module]) -> nn.Module:
+    """A copy of ``model`` with each named conv replaced by a copy of its block in ``blocks``."""
+    swapped = copy.deepcopy(model)
+    modules = dict(swapped.named_modules())
+    _replace(swapped, {modules[name]: copy.deepcopy(block) for name, block in blocks.items()})
+    return swapped
 
 
 def _block(conv: nn.Module, depth_multiplier: int) -> DepthwiseSeparableConv:
@@ -142,7 +164,7 @@ def swap_convs(
     return SwapResult(
         model=swapped_model,
         swapped=tuple(names),
-        relative_error=errors,
+        weight_error=errors,
         depth_multiplier=compact_multipliers(names, multipliers),
         init=init,
         source=source,
@@ -215,22 +237,36 @@ def swap_from_source(
     The input defaults to the one the model was published for. The original, its swapped copy
     and the state_dict must fit the memory budget (``bench``'s: a quarter of the free RAM).
     """
-    from .source import build_model, parse_source
-
-    parsed = parse_source(source)
-    default_shape = _check_budget(parsed, weights, budget_bytes)
-    shape = input_shape if input_shape is not None else default_shape
-    model = build_model(parsed, real=True).module
-    if weights is not None:
-        load_weights(model, weights)
+    model, shape, name = original_from_source(
+        source, weights=weights, input_shape=input_shape, budget_bytes=budget_bytes
+    )
     return swap_convs(
         model,
         select,
         depth_multiplier=depth_multiplier,
         init=init,
         input_shape=shape,
-        source=str(parsed),
+        source=name,
     )
+
+
+def original_from_source(
+    source: str,
+    *,
+    weights: str | Path | None = None,
+    input_shape: Shape | None = None,
+    budget_bytes: int | None = None,
+) -> tuple[nn.Module, Shape, str]:
+    """The model built for real from ``source`` with ``weights`` loaded, the input shape
+    (``input_shape``, else the one it was published for) and the source's normal name."""
+    from .source import build_model, parse_source
+
+    parsed = parse_source(source)
+    default_shape = _check_budget(parsed, weights, budget_bytes)
+    model = build_model(parsed, real=True).module
+    if weights is not None:
+        load_weights(model, weights)
+    return model, input_shape if input_shape is not None else default_shape, str(parsed)
 
 
 #: The files ``save`` writes into its folder.
@@ -342,7 +378,7 @@ def load_swapped(
     result = SwapResult(
         model=swapped,
         swapped=plan.swapped,
-        relative_error=errors,
+        weight_error=errors,
         depth_multiplier=plan.depth_multiplier,
         init=plan.init or "svd",
         source=str(parsed),

@@ -50,7 +50,7 @@ def read_state_dict(path: str | Path) -> dict[str, Any]:
     """A state_dict from a file ``torch.load`` reads safely (a {"state_dict": …} checkpoint too)."""
     import torch
 
-    where = f"--weights {str(path)!r}"
+    where = repr(str(path))  # the CLI puts "--weights:" before it, the app its Weights field
     if not Path(path).is_file():
         raise ModelSourceError(f"{where} does not exist", field="weights")
     if Path(path).stat().st_size == 0:
@@ -82,7 +82,7 @@ def load_weights(model: nn.Module, path: str | Path, *, assign: bool = False) ->
         lines = [line.strip() for line in str(error).splitlines() if line.strip()]
         detail = lines[1] if len(lines) > 1 else (lines[0] if lines else "")
         raise ModelSourceError(
-            f"--weights {str(path)!r} does not fit the model: {detail}", field="weights"
+            f"{str(path)!r} does not fit the model: {detail}", field="weights"
         ) from None
     if result.missing_keys or result.unexpected_keys:
         parts = []
@@ -91,5 +91,5 @@ def load_weights(model: nn.Module, path: str | Path, *, assign: bool = False) ->
         if result.unexpected_keys:
             parts.append(f"unexpected {_short_list(result.unexpected_keys)}")
         raise ModelSourceError(
-            f"--weights {str(path)!r} does not fit the model: {'; '.join(parts)}", field="weights"
+            f"{str(path)!r} does not fit the model: {'; '.join(parts)}", field="weights"
         )

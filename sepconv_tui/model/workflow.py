@@ -13,16 +13,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..progress import OnProgress
 from .analysis import DepthChoice, ModelAnalysis, Selection, SelectionError, parse_selection
+from .cache import BuildCache
 from .data import Data, load_data
 from .distributed import LOCAL, Runtime
-from .fidelity import DEFAULT_BATCH_SIZE, Fidelity, ValidationFigure, measure_fidelity
+from .fidelity import DEFAULT_BATCH_SIZE, Fidelity, measure_fidelity
+from .fidelity_result import SplitSizes, ValidationFigure
 from .plan import SwapResult
 from .recover import (
     DEFAULT_CALIBRATION,
     DEFAULT_LR,
     DEFAULT_STEPS,
-    Progress,
     Recovery,
     fit_batch_size,
     recover,
@@ -30,13 +32,9 @@ from .recover import (
 )
 from .settings import DEFAULT_LABEL_WEIGHT, DEFAULT_PATIENCE
 from .source import Shape
-from .split import Split, SplitSizes
-from .swap import load_swapped, swap_from_source
+from .split import Split
+from .swap import load_swapped, original_from_source, swap_convs
 from .tradeoff import Tradeoff, measure_tradeoff
-
-
-def _ignore(_stage: str, _done: int, _total: int, _label: str) -> None:
-    """A progress callback that does nothing."""
 
 
 @dataclass(frozen=True)
@@ -68,6 +66,9 @@ class Workflow:
     test: int | float | None = None  # the test split's size, or share
     runtime: Runtime = LOCAL  # the device, and the ranks under torchrun
     budget_bytes: int | None = None  # the memory budget (default: a quarter of what is free)
+    #: Keeps the built original and the loaded data for the next workflow of the same ones
+    #: (the app's child holds one); None builds and loads them afresh.
+    cache: BuildCache | None = field(default=None, compare=False)
 
     @property
     def test_size(self) -> int | float | None:
@@ -85,7 +86,26 @@ class Workflow:
             runtime=self.runtime,
         )
 
-    def swap(self, progress: Progress | None = None, *, mode: str = "reconstruct") -> SwapResult:
+    def _swapped(self, selection: Selection | str, *, init: str = "svd") -> SwapResult:
+        """``swap_convs`` on the original built from the source (kept in ``cache``)."""
+
+        def build() -> tuple[Any, Shape, str]:
+            return original_from_source(
+                self.source, weights=self.weights, input_shape=self.input_shape
+            )
+
+        key = (self.source, self.weights, self.input_shape)
+        model, shape, name = self.cache.get("original", key, build) if self.cache else build()
+        return swap_convs(
+            model,
+            selection,
+            depth_multiplier=self.depth_multiplier,
+            init=init,
+            input_shape=shape,
+            source=name,
+        )
+
+    def swap(self, progress: OnProgress | None = None, *, mode: str = "reconstruct") -> SwapResult:
         """The swap: read from ``swapped_dir``, or made now (``agreement:X`` measured first)."""
         return self._swap(self.choose(progress, mode=mode).selection)
 
@@ -96,14 +116,7 @@ class Workflow:
                 self.source, self.swapped_dir, weights=self.weights, input_shape=self.input_shape
             )
             return result
-        return swap_from_source(
-            self.source,
-            selection,
-            weights=self.weights,
-            depth_multiplier=self.depth_multiplier,
-            init=self.init,
-            input_shape=self.input_shape,
-        )
+        return self._swapped(selection, init=self.init)
 
     def _selection(self) -> Selection:
         """The selection as given, parsed."""
@@ -111,7 +124,7 @@ class Workflow:
             parse_selection(self.selection) if isinstance(self.selection, str) else self.selection
         )
 
-    def choose(self, progress: Progress | None = None, *, mode: str = "reconstruct") -> Choice:
+    def choose(self, progress: OnProgress | None = None, *, mode: str = "reconstruct") -> Choice:
         """The selection, ``agreement:X`` resolved on the validation split to the layers it
         picks (with the validation figure that picked them, and a note when that split is too
         small to resolve X)."""
@@ -129,7 +142,7 @@ class Workflow:
             (note,) if note else (),
         )
 
-    def names(self, progress: Progress | None = None) -> Selection:
+    def names(self, progress: OnProgress | None = None) -> Selection:
         """The selection, with ``agreement:X`` resolved to the layers it picks."""
         return self.choose(progress).selection
 
@@ -152,20 +165,29 @@ class Workflow:
         )
 
     def load(self, result: SwapResult) -> Data:
-        """The data, preprocessed for the model ``result`` was swapped from."""
+        """The data, preprocessed for the model ``result`` was swapped from (kept in
+        ``cache`` for the same data, source, input and options)."""
+        input_shape = result.input_shape or self.input_shape
         options = dict(self.data_options)
         if self.budget_bytes is not None:
             options.setdefault("budget_bytes", self.budget_bytes)
-        return load_data(
-            self.data,
-            input_shape=result.input_shape or self.input_shape,
-            source=self.source,
-            model=result.original,
-            **options,
-        )
+
+        def build() -> Data:
+            return load_data(
+                self.data,
+                input_shape=input_shape,
+                source=self.source,
+                model=result.original,
+                **options,
+            )
+
+        if self.cache is None:
+            return build()
+        key = tuple(sorted((name, str(value)) for name, value in options.items()))
+        return self.cache.get("data", (self.data, self.source, input_shape, key), build)
 
     def fidelity(
-        self, progress: Progress | None = None, *, held_out_only: bool = False
+        self, progress: OnProgress | None = None, *, held_out_only: bool = False
     ) -> Fidelity:
         """The swap against the original on the test split.
 
@@ -173,7 +195,6 @@ class Workflow:
         no test size is given, every sample is test (nothing was fitted or chosen on it);
         ``held_out_only`` takes the test split ``recover`` measures on instead.
         """
-        progress = progress or _ignore
         choice = self.choose(progress)
         result = self._swap(choice.selection)
         data = self.load(result)
@@ -194,11 +215,11 @@ class Workflow:
                 swapped,
                 test,
                 layers=list(result.swapped),
-                weight_errors=result.relative_error,
+                weight_errors=result.weight_error,
                 depth_multipliers={name: result.multiplier_for(name) for name in result.swapped},
                 batch_size=batch_size,
                 stage="svd" if self.swapped_dir is None else None,
-                progress=lambda done, total: progress("measure", done, total, "fidelity"),
+                progress=progress,
                 runtime=runtime,
             )
         finally:
@@ -217,7 +238,7 @@ class Workflow:
         patience: int = DEFAULT_PATIENCE,
         max_time: float | None = None,
         label_weight: float = DEFAULT_LABEL_WEIGHT,
-        progress: Progress | None = None,
+        progress: OnProgress | None = None,
     ) -> Recovery:
         """The swap, repaired on the fit split, each stage measured on the test split."""
         choice = self.choose(progress, mode=mode)
@@ -249,17 +270,11 @@ class Workflow:
         )
 
     def tradeoff(
-        self, progress: Progress | None = None, *, mode: str = "reconstruct"
+        self, progress: OnProgress | None = None, *, mode: str = "reconstruct"
     ) -> tuple[Tradeoff, ModelAnalysis]:
         """MACs against validation agreement as the swap grows (``measure_tradeoff``), and the
         analysis it ranked from."""
-        result = swap_from_source(
-            self.source,
-            "none",
-            weights=self.weights,
-            depth_multiplier=self.depth_multiplier,
-            input_shape=self.input_shape,
-        )
+        result = self._swapped("none")
         if result.original is None or result.analysis is None:
             raise SelectionError("the trade-off needs the model's input shape")
         data = self.load(result)

@@ -9,17 +9,24 @@ from __future__ import annotations
 import csv
 import io
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich import box
 from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-from ..model.fidelity import Fidelity, Interval, LayerFidelity, ValidationFigure
-from ..model.recover import Distillation, Recovery
-from ..model.split import SplitSizes
+from ..model.fidelity_result import (
+    Fidelity,
+    Interval,
+    LayerFidelity,
+    SplitSizes,
+    ValidationFigure,
+)
 from .swap import format_error
+
+if TYPE_CHECKING:  # recover is the engine's measuring code: the app must not load it
+    from ..model.recover import Distillation, Recovery
 
 #: What each recovery stage is called in tables.
 STAGE_NAMES = {"svd": "SVD only", "reconstruct": "reconstructed", "distill": "distilled"}

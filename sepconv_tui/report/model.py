@@ -79,14 +79,6 @@ def _shape_cell(layer: ModelLayer) -> str:
     return f"{format_shape(layer.input_shape)} → {format_shape(layer.output_shape)}{calls}"
 
 
-def _shape_cells(layer: ModelLayer) -> list[str]:
-    """Input and output shape cells (×N when called N times), or 'not called'."""
-    if layer.input_shape is None:
-        return ["not called", ""]
-    calls = f" ×{layer.calls}" if layer.calls > 1 else ""
-    return [format_shape(layer.input_shape), format_shape(layer.output_shape) + calls]
-
-
 def model_table(analysis: ModelAnalysis, *, compact: bool = False) -> Table:
     """Per conv/linear: shapes, kernel, channels, params and MACs as is and as separable, swap.
 
@@ -131,8 +123,18 @@ def totals_message(analysis: ModelAnalysis) -> str:
         f"MACs:   {_both(original.macs)} → {_both(swapped.macs)}, "
         f"{format_ratio(analysis.mac_ratio)} fewer\n"
         f"Swapped {len(analysis.swapped_names)} of {len(analysis.candidates)} candidate convs "
-        f"(depth multiplier {analysis.depth_multiplier})"
+        f"({multiplier_range(analysis)})"
     )
+
+
+def multiplier_range(analysis: ModelAnalysis) -> str:
+    """ "depth multiplier 2" when the swapped layers share m; else "per-layer m 9–25" (auto:E,
+    or ``+``/``-`` in the tab, gave each its own)."""
+    shared = analysis.shared_multiplier
+    if shared is not None:
+        return f"depth multiplier {shared}"
+    values = [layer.depth_multiplier for layer in analysis.candidates if layer.swap]
+    return f"per-layer m {min(values)}–{max(values)}"
 
 
 def check_message(analysis: ModelAnalysis) -> str:
@@ -338,7 +340,7 @@ def summary_lines(analysis: ModelAnalysis) -> list[str]:
 
 def has_errors(analysis: ModelAnalysis) -> bool:
     """True when the analysis carries weight errors (it was made with the model's weights)."""
-    return any(layer.error is not None for layer in analysis.layers)
+    return any(layer.weight_error is not None for layer in analysis.layers)
 
 
 def table_columns(
@@ -377,7 +379,7 @@ def _right(text: str, style: str = "") -> Text:
 
 def _error_cell(layer: ModelLayer) -> Text:
     """A layer's relative weight error, e.g. 0.412, or a dash."""
-    return _right("—" if layer.error is None else f"{layer.error:.3f}")
+    return _right("—" if layer.weight_error is None else f"{layer.weight_error:.3f}")
 
 
 def layer_cells(

@@ -11,8 +11,8 @@ from collections.abc import Sequence
 from rich.text import Text
 
 from ..model.analysis import ModelAnalysis, ModelLayer
-from ..model.fidelity import Fidelity, LayerFidelity
-from ..model.tradeoff import Tradeoff, TradeoffPoint
+from ..model.fidelity_result import Fidelity, LayerFidelity
+from ..model.tradeoff_result import Tradeoff, TradeoffPoint
 from .fidelity import (
     STAGE_NAMES,
     format_interval,

@@ -61,7 +61,7 @@ def swap_table(result: SwapResult) -> Table:
     rows = _layers(result)
     for name in result.swapped:
         layer = rows.get(name)
-        error = _error_text(result.relative_error.get(name))
+        error = _error_text(result.weight_error.get(name))
         if layer is None:
             table.add_row(name, "", "", "", "", "", error)
             continue
@@ -79,7 +79,7 @@ def swap_table(result: SwapResult) -> Table:
 
 def error_summary(result: SwapResult) -> str:
     """Mean and largest relative error over the swapped convs, or why there are none."""
-    errors = result.relative_error
+    errors = result.weight_error
     if not result.swapped:
         return "No conv swapped: nothing to initialise."
     if not errors:

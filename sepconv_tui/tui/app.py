@@ -52,7 +52,7 @@ def latency_view(spec: LayerSpec) -> Widget:
 
 def model_view(spec: LayerSpec) -> Widget:
     """The Model tab's view."""
-    from .widgets.model_view import ModelView
+    from .widgets.model.view import ModelView
 
     return ModelView(id="model-view")
 
@@ -142,7 +142,7 @@ class SepConvApp(App[None]):
 
     def _submit(self, values: FormValues, *, check: bool = True) -> None:
         """Show the closed-form result of ``values`` now (or the field errors)."""
-        self._show(self.query_one(Controller).submit(values, check=False), check=check)
+        self._show(self.query_one(Controller).submit(values), check=check)
 
     def _show(self, result: Comparison | dict[str, str], *, check: bool = True) -> None:
         """Show a comparison (then have PyTorch check it), or the field errors."""
@@ -172,7 +172,7 @@ class SepConvApp(App[None]):
             controller = self.query_one(Controller)
         except NoMatches:  # the app is closing
             return
-        result = controller.submit(event.values, check=False)
+        result = controller.submit(event.values)
         if isinstance(result, dict):
             self.field_errors = result
         else:

@@ -1,33 +1,32 @@
 """The app's side of every child process: ``python -m <module>``, one request at a time.
 
 torch runs in the children (workers/), never in the app: importing it holds the GIL for about a
-second at a time, which would freeze the UI. A child answers a request (workers/messages.py)
-with Progress lines, then the reply or Failed; ``cancel`` kills it, as PyTorch cannot be
-interrupted otherwise, and the next request starts a fresh one.
+second at a time, which would freeze the UI. A child answers a request (workers/wire.py) with
+Progress lines, then the reply or Failed, which arrives here as the UserError it carries;
+``cancel`` kills the child, as PyTorch cannot be interrupted otherwise, and the next request
+starts a fresh one. A child's stderr goes to a log file: when it dies, ChildStopped names it.
 """
 
 from __future__ import annotations
 
+import atexit
+import os
 import subprocess
 import sys
+import tempfile
 import threading
 from collections.abc import Callable
 from contextlib import suppress
+from pathlib import Path
 from typing import Any, Generic, cast
 
-from ..workers.messages import Failed, Message, Progress, ReplyType, Request, decode, encode
+from ..errors import UserError
+from ..progress import Progress
+from ..workers.wire import Failed, Message, ReplyType, Request, decode, encode
 
 
-class ChildError(RuntimeError):
-    """The child failed the request, or stopped: the message is for the user as is.
-
-    ``field`` is the UserError's field the child named ("source", "weights", …), or None.
-    """
-
-    def __init__(self, message: str, field: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.field = field
+class ChildStopped(UserError):
+    """The child process died without answering (a crash, or killed from outside)."""
 
 
 class Call(Generic[ReplyType]):
@@ -42,7 +41,8 @@ class Call(Generic[ReplyType]):
     def wait(self, on_progress: Callable[[Progress], None] | None = None) -> ReplyType | None:
         """Run the request and return its reply; None when it was cancelled.
 
-        Raises ChildError when the child answers Failed, or stops without being cancelled.
+        Raises the UserError the child answers with (Failed), or ChildStopped when the child
+        dies without being cancelled.
         """
         return self.process.run(self, on_progress)
 
@@ -52,21 +52,43 @@ class Call(Generic[ReplyType]):
 
 
 class ChildProcess:
-    """``python -m module``, started on the first request; ``one_shot`` ends it after each."""
+    """``python -m module``, started on the first request; ``one_shot`` ends it after each.
 
-    def __init__(self, module: str, *, one_shot: bool = False, stopped: str = "") -> None:
+    ``name`` says what the process is ("the PyTorch process"), ``retry`` how to try again
+    after it died ("press enter to retry"): ChildStopped says both and names the log.
+    """
+
+    def __init__(
+        self,
+        module: str,
+        *,
+        one_shot: bool = False,
+        name: str = "the PyTorch process",
+        retry: str = "",
+    ) -> None:
         self.module = module
         self.one_shot = one_shot
-        #: What ChildError says when the child stops without an answer (e.g. how to retry).
-        self.stopped = stopped or "the PyTorch process stopped"
+        self.name = name
+        self.retry = retry
         self._process: subprocess.Popen[str] | None = None
         self._lock = threading.Lock()  # one request in flight: the child answers in order
         self._running: Call[Any] | None = None
+        self._log: Path | None = None
 
     @property
     def popen(self) -> subprocess.Popen[str] | None:
         """The OS process last started (None before the first request, or after close)."""
         return self._process
+
+    @property
+    def answering(self) -> Call[Any] | None:
+        """The call the child is answering now (None between requests)."""
+        return self._running
+
+    @property
+    def log(self) -> Path | None:
+        """The file the child's stderr goes to (None before the first start)."""
+        return self._log
 
     def call(self, request: Request[ReplyType]) -> Call[ReplyType]:
         """A handle for ``request`` in this process (nothing is sent before ``wait``)."""
@@ -83,16 +105,29 @@ class ChildProcess:
         return reply
 
     def _started(self) -> subprocess.Popen[str]:
-        """The child process, started if it is not running."""
+        """The child process, started if it is not running (its stderr appended to the log)."""
         if self._process is None or self._process.poll() is not None:
-            self._process = subprocess.Popen(
-                [sys.executable, "-m", self.module],
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.DEVNULL,  # the UI owns the terminal
-                text=True,
-            )
+            if self._log is None:
+                stem = self.module.rsplit(".", 1)[-1]
+                handle, name = tempfile.mkstemp(prefix=f"sepconv-tui-{stem}-", suffix=".log")
+                os.close(handle)
+                self._log = Path(name)
+                atexit.register(self._drop_empty_log)  # a process never closed leaves none
+            with self._log.open("a") as log:  # the child keeps its own descriptor
+                self._process = subprocess.Popen(
+                    [sys.executable, "-m", self.module],
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE,
+                    stderr=log,  # the UI owns the terminal; a crash's traceback lands here
+                    text=True,
+                )
         return self._process
+
+    def stopped(self) -> ChildStopped:
+        """What to say when the child died: that it stopped, its log, how to retry."""
+        log = f" (its log: {self._log})" if self._log is not None else ""
+        retry = f"; {self.retry}" if self.retry else ""
+        return ChildStopped(f"{self.name} stopped{log}{retry}")
 
     def run(
         self,
@@ -117,14 +152,14 @@ class ChildProcess:
                     if pipe is not None:
                         with suppress(OSError):  # a broken pipe to a killed child
                             pipe.close()
-            if message is None:  # the pipe closed: killed by cancel, or crashed
+            if message is None:  # the pipe closed: killed by cancel, or died
                 if call.cancelled:
                     return None
-                raise ChildError(self.stopped)
+                raise self.stopped()
         if isinstance(message, Failed):
-            raise ChildError(message.message, message.field)
+            raise UserError(message.message, field=message.field)
         if not isinstance(message, call.request.reply):
-            raise ChildError(f"{self.module} answered {call.request.kind} with {message.kind}")
+            raise UserError(f"{self.module} answered {call.request.kind} with {message.kind}")
         return cast(ReplyType, message)
 
     def _exchange(
@@ -163,10 +198,20 @@ class ChildProcess:
         process.wait()
 
     def close(self) -> None:
-        """Stop the child (the app is closing); a request it was answering ends as cancelled."""
+        """Stop the child (the app is closing); a request it was answering ends as cancelled.
+
+        An empty log goes with it; one with something in it stays for the user to read.
+        """
         process, self._process = self._process, None
         running = self._running
         if running is not None:
             running.cancelled = True
         if process is not None:
             self._end(process)
+        self._drop_empty_log()
+
+    def _drop_empty_log(self) -> None:
+        """Delete the log if the child wrote nothing to it."""
+        with suppress(OSError):
+            if self._log is not None and not self._log.stat().st_size:
+                self._log.unlink()

@@ -84,18 +84,13 @@ class Controller(Widget):
 
         comparison: Comparison
 
-    def submit(self, values: FormValues, *, check: bool = True) -> Comparison | dict[str, str]:
-        """The closed-form comparison for ``values`` at once (or {field: message}).
-
-        With ``check``, a worker then cross-checks it with PyTorch and posts ``Checked``.
-        """
+    def submit(self, values: FormValues) -> Comparison | dict[str, str]:
+        """The closed-form comparison for ``values`` at once (or {field: message});
+        ``cross_check`` has PyTorch check it later."""
         parsed = parse_form(values)
         if isinstance(parsed, dict):
             return parsed
-        comparison = compare(parsed, method="analytic")
-        if check:
-            self.cross_check(comparison)
-        return comparison
+        return compare(parsed, method="analytic")
 
     @work(thread=True, exclusive=True, group="cross-check")
     def cross_check(self, comparison: Comparison) -> None:

@@ -13,21 +13,20 @@ from ..core.figures import Figures
 from ..core.measure import MeasurementError
 from ..core.networks import NetworkReport
 from ..core.spec import LayerSpec
-from ..workers.messages import BenchLayer, LayerBenched, MeasureLayer, VerifyNetwork
-from .child_process import Call, ChildError, ChildProcess
+from ..errors import UserError
+from ..workers.layer_messages import MeasureLayer, VerifyNetwork
+from .child_process import ChildProcess
 
 MEASURE_SERVER = "sepconv_tui.workers.measure_server"
 
-_measurer = ChildProcess(
-    MEASURE_SERVER, stopped="the PyTorch process stopped; edit a field to retry"
-)
+_measurer = ChildProcess(MEASURE_SERVER, retry="edit a field to retry")
 
 
 def measure_figures(spec: LayerSpec) -> Figures:
     """``measure.figures(spec)``, computed by the child process."""
     try:
         return _measurer.ask(MeasureLayer(spec)).figures
-    except ChildError as error:
+    except UserError as error:
         raise MeasurementError(error.message) from error
 
 
@@ -36,14 +35,13 @@ def verify_network(report: NetworkReport) -> NetworkReport:
     request = VerifyNetwork(report.name, report.width_multiplier, report.resolution)
     try:
         verified = _measurer.ask(request).verified
-    except ChildError as error:
+    except UserError as error:
         raise MeasurementError(error.message) from error
     return replace(report, verified=verified)
 
 
-def layer_bench(spec: LayerSpec, device: str, threads: int | None) -> Call[LayerBenched]:
-    """A latency benchmark of ``spec`` (``sepconv-tui bench``), in a process of its own."""
-    process = ChildProcess(
-        MEASURE_SERVER, one_shot=True, stopped="the benchmark process stopped without a result"
+def bench_process() -> ChildProcess:
+    """The process a layer's benchmark (``sepconv-tui bench``) runs in: one per run."""
+    return ChildProcess(
+        MEASURE_SERVER, one_shot=True, name="the benchmark process", retry="press b to retry"
     )
-    return process.call(BenchLayer(spec, device, threads))

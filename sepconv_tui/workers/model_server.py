@@ -1,26 +1,27 @@
-"""The child process that analyses and times whole models for the Model tab.
+"""The child process that analyses, times and measures whole models for the Model tab.
 
 ``python -m sepconv_tui.workers.model_server`` answers, one request line at a time
-(workers/messages.py): ListModels → ModelNames (``model.source.model_names``), AnalyseModel →
-ModelAnalysed (``model.trace.analyze_model``), BenchModel → a Progress per stage, then
-ModelBenched (``model.bench.benchmark_model``); MeasureFidelity, RecoverModel and
-MeasureTradeoff → Progress as they go, then FidelityMeasured, ModelRecovered (the model saved
-by ``model.swap.save``) and TradeoffMeasured (``model.workflow.Workflow``); anything that fails
-→ Failed, with the field of a UserError (the engine's message, with its suggestion). It ends at
-end of input.
+(workers/model_messages.py), by its handler table: ListModels → ModelNames
+(``model.source.model_names``), AnalyseModel → ModelAnalysed (``model.trace.analyze_model``),
+BenchModel → a Progress per stage, then ModelBenched (``model.bench.benchmark_model``);
+MeasureFidelity, RecoverModel and MeasureTradeoff → Progress as they go, then
+FidelityMeasured, ModelRecovered (the model saved by ``model.swap.save``) and
+TradeoffMeasured (``model.workflow.Workflow``); anything that fails → Failed, with the field
+of a UserError. It ends at end of input. What a request built (the model with its weights,
+the loaded data) stays in CACHE for the next request made from the same.
 
 The app keeps one analysis process running, and one for fidelity, recovery and the
-trade-off, so that torch, torchvision and timm are imported
-once, off the UI process (whose GIL a torch import would hold for seconds); it kills the
-process to cancel an analysis and starts a fresh one for the next request. A benchmark gets a
-process of its own.
+trade-off, so that torch, torchvision and timm are imported once, off the UI process (whose
+GIL a torch import would hold for seconds); it kills the process to cancel and starts a fresh
+one for the next request. A benchmark gets a process of its own.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .messages import (
+from ..model.cache import BuildCache
+from .model_messages import (
     AnalyseModel,
     BenchModel,
     FidelityMeasured,
@@ -32,18 +33,19 @@ from .messages import (
     ModelNames,
     ModelRecovered,
     ModelWork,
-    Progress,
     RecoverModel,
-    Reply,
-    Request,
     TradeoffMeasured,
     Warmed,
     WarmUp,
 )
-from .serve import Report, serve
+from .serve import Handlers, Report, serve
 
 if TYPE_CHECKING:
     from ..model.workflow import Workflow
+
+#: The model built and the data loaded by the last request, for the next one of the same
+#: (a second f, r or g on one model and image folder decodes nothing again).
+CACHE = BuildCache()
 
 
 def workflow(request: ModelWork) -> Workflow:
@@ -65,83 +67,98 @@ def workflow(request: ModelWork) -> Workflow:
         depth_multiplier=dict(request.multipliers) or 1,
         input_shape=request.input_shape,
         holdout=request.holdout,
+        cache=CACHE,
     )
 
 
-def handle_work(request: Request[Reply], report: Report) -> Reply | None:
-    """Answer a fidelity, recovery or trade-off request (None: not one of them)."""
+def warm_up(request: WarmUp, report: Report) -> Warmed:
+    """Import torch and the engine now, before the first real request."""
+    from ..model import workflow as _workflow  # noqa: F401  # imports torch and the engine
 
-    def progress(stage: str, done: int, total: int, label: str) -> None:
-        report(Progress(stage, done, total, label))
-
-    if isinstance(request, WarmUp):
-        from ..model import workflow as _workflow  # noqa: F401  # imports torch and the engine
-
-        return Warmed()
-    if isinstance(request, MeasureFidelity):
-        fidelity = workflow(request).fidelity(progress, held_out_only=True)
-        return FidelityMeasured(fidelity)
-    if isinstance(request, RecoverModel):
-        recovery = workflow(request).recover(request.mode, progress=progress)
-        if request.out_dir is not None:
-            from ..model.swap import save
-
-            save(recovery.result, request.out_dir, fidelity=recovery.to_dict())
-        return ModelRecovered(
-            recovery.mode,
-            recovery.stages,
-            recovery.calibration,
-            recovery.holdout,
-            recovery.steps,
-            request.out_dir,
-        )
-    if isinstance(request, MeasureTradeoff):
-        tradeoff, _analysis = workflow(request).tradeoff(progress)
-        return TradeoffMeasured(tradeoff)
-    return None
+    return Warmed()
 
 
-def handle(request: Request[Reply], report: Report) -> Reply:
-    """Answer one request (torch is imported by the first one that needs it)."""
-    work = handle_work(request, report)
-    if work is not None:
-        return work
-    if isinstance(request, ListModels):
-        from ..model.source import model_names
+def measure_fidelity(request: MeasureFidelity, report: Report) -> FidelityMeasured:
+    """The swap against the original on the held-out samples."""
+    return FidelityMeasured(workflow(request).fidelity(report, held_out_only=True))
 
-        return ModelNames(model_names())
-    if isinstance(request, AnalyseModel):
-        from ..model.trace import analyze_model
 
-        analysis = analyze_model(
-            request.source,
-            input_shape=request.input_shape,
-            select=request.select,
-            depth_multiplier=request.depth_multiplier,
-            weights=request.weights,
-        )
-        return ModelAnalysed(analysis)
-    if isinstance(request, BenchModel):
-        from ..model.bench import STAGES, benchmark_model
+def recover_model(request: RecoverModel, report: Report) -> ModelRecovered:
+    """Reconstruct (and distill) the swap; save it into ``out_dir`` when given."""
+    recovery = workflow(request).recover(request.mode, progress=report)
+    if request.out_dir is not None:
+        from ..model.swap import save
 
-        result = benchmark_model(
-            request.source,
-            select=request.select,
-            input_shape=request.input_shape,
-            depth_multiplier=dict(request.multipliers) or request.depth_multiplier,
-            device=request.device,
-            threads=request.threads,
-            weights=request.weights,
-            min_run_time=request.min_run_time,
-            progress=lambda index, label: report(Progress("bench", index, len(STAGES), label)),
-        )
-        return ModelBenched(result)
-    raise ValueError(f"the model server does not answer {request.kind}")
+        save(recovery.result, request.out_dir, fidelity=recovery.to_dict())
+    return ModelRecovered(
+        recovery.mode,
+        recovery.stages,
+        recovery.calibration,
+        recovery.holdout,
+        recovery.steps,
+        request.out_dir,
+    )
+
+
+def measure_tradeoff(request: MeasureTradeoff, report: Report) -> TradeoffMeasured:
+    """MACs against held-out agreement as the swap grows."""
+    tradeoff, _analysis = workflow(request).tradeoff(report)
+    return TradeoffMeasured(tradeoff)
+
+
+def list_models(request: ListModels, report: Report) -> ModelNames:
+    """Every model name the installed packages can build."""
+    from ..model.source import model_names
+
+    return ModelNames(model_names())
+
+
+def analyse_model(request: AnalyseModel, report: Report) -> ModelAnalysed:
+    """The model analysed as ``sepconv-tui model`` analyses it."""
+    from ..model.trace import analyze_model
+
+    analysis = analyze_model(
+        request.source,
+        input_shape=request.input_shape,
+        select=request.select,
+        depth_multiplier=request.depth_multiplier,
+        weights=request.weights,
+    )
+    return ModelAnalysed(analysis)
+
+
+def bench_model(request: BenchModel, report: Report) -> ModelBenched:
+    """The original and the selection timed, with a Progress per stage."""
+    from ..model.bench import benchmark_model
+
+    result = benchmark_model(
+        request.source,
+        select=request.select,
+        input_shape=request.input_shape,
+        depth_multiplier=dict(request.multipliers) or request.depth_multiplier,
+        device=request.device,
+        threads=request.threads,
+        weights=request.weights,
+        min_run_time=request.min_run_time,
+        progress=report,
+    )
+    return ModelBenched(result)
+
+
+HANDLERS: Handlers = {
+    ListModels: list_models,
+    AnalyseModel: analyse_model,
+    BenchModel: bench_model,
+    WarmUp: warm_up,
+    MeasureFidelity: measure_fidelity,
+    RecoverModel: recover_model,
+    MeasureTradeoff: measure_tradeoff,
+}
 
 
 def main() -> None:
     """Answer requests until standard input closes."""
-    serve(handle)
+    serve(HANDLERS)
 
 
 if __name__ == "__main__":

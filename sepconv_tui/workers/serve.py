@@ -1,36 +1,46 @@
-"""The loop every child process runs: read a request line, answer it, until the input closes."""
+"""The loop every child process runs: read a request line, answer it, until the input closes.
+
+Each server is a handler table: the request's class → the function that answers it. Anything
+the user can cause arrives as a UserError and goes back as Failed with its field; the child
+never dies of an error, so the next request still gets an answer.
+"""
 
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from ..errors import UserError, first_line
-from .messages import Failed, Message, Progress, Reply, Request, decode, encode
+from ..progress import OnProgress, Progress
+from .wire import Failed, Message, Reply, Request, decode, encode
 
-#: Writes one Progress line to the parent.
-Report = Callable[[Progress], None]
+#: Writes one Progress line to the parent (the engine's own callback type).
+Report = OnProgress
 #: Answers one request (writing Progress as it goes); raises what went wrong.
-Handler = Callable[[Request[Reply], Report], Reply]
+Handler = Callable[[Any, Report], Reply]
+#: A server: which function answers each kind of request.
+Handlers = Mapping[type[Request[Any]], Handler]
 
 
-def send(message: Message) -> None:
+def send(message: Message | Progress) -> None:
     """One message line to the parent, at once (it reads as the child goes)."""
     sys.stdout.write(encode(message))
     sys.stdout.flush()
 
 
-def answer(line: str, handle: Handler, plain: tuple[type[Exception], ...] = ()) -> Message:
-    """The reply to one request line: the handler's, or Failed with the error's field.
+def answer(line: str, handlers: Handlers, plain: tuple[type[Exception], ...] = ()) -> Message:
+    """The reply to one request line: its handler's, or Failed with the error's field.
 
     A UserError keeps its message and field; an error of a ``plain`` type its first line;
     any other (a model's own code can raise anything) its type and first line.
     """
     try:
         request = decode(line)
-        if not isinstance(request, Request):
-            raise ValueError(f"not a request: {request.kind}")
-        return handle(request, send)
+        handler = handlers.get(type(request)) if isinstance(request, Request) else None
+        if handler is None:
+            raise ValueError(f"this process does not answer {request.kind}")
+        return handler(request, send)
     except UserError as error:
         return Failed(str(error), error.field)
     except plain as error:
@@ -39,7 +49,7 @@ def answer(line: str, handle: Handler, plain: tuple[type[Exception], ...] = ()) 
         return Failed(first_line(error, with_type=True))
 
 
-def serve(handle: Handler, plain: tuple[type[Exception], ...] = ()) -> None:
+def serve(handlers: Handlers, plain: tuple[type[Exception], ...] = ()) -> None:
     """Answer request lines from standard input until it closes (``plain``: see answer)."""
     for line in sys.stdin:
-        send(answer(line, handle, plain))
+        send(answer(line, handlers, plain))

@@ -2,52 +2,41 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.message import Message
 from textual.widgets import Button, Input, Label, ProgressBar, Select, Static
 
 from ...core.compare import compare
 from ...core.latency import STAGES, BenchResult, parse_threads
 from ...core.spec import LayerSpec
+from ...errors import UserError
+from ...progress import Progress
 from ...report import latency as latency_report
 from ...report.memory import memory_markdown, memory_table
-from ...workers.messages import LayerBenched, Progress
-from ..child_process import Call, ChildError
+from ...workers.layer_messages import BenchLayer, LayerBenched
 from ..export import Export
+from ..runner import ChildRunner, RunsChildren
 from ..tab_view import TabViewDefaults
-from ..torch_process import layer_bench
+from ..torch_process import bench_process
 
 
-class LatencyView(TabViewDefaults, Vertical):
+class LatencyView(RunsChildren, TabViewDefaults, Vertical):
     """Runs ``sepconv-tui bench`` for the Layer tab's layer in a worker; escape cancels."""
 
     nothing_to_export = "Nothing to export yet: press b to run the benchmark first."
-
-    @dataclass
-    class Stage(Message):
-        """``run`` reached stage ``index`` of STAGES."""
-
-        run: Call[LayerBenched]
-        index: int
-        label: str
-
-    @dataclass
-    class Finished(Message):
-        """``run`` ended: a result, or an error message (neither when it was cancelled)."""
-
-        run: Call[LayerBenched]
-        result: BenchResult | None
-        error: str | None = None
 
     def __init__(self, spec: LayerSpec, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.spec = spec
         self.result: BenchResult | None = None
-        self._run: Call[LayerBenched] | None = None
+        self._runner: ChildRunner[LayerBenched] = ChildRunner(
+            self,
+            bench_process(),
+            on_reply=self._finished,
+            on_error=self._failed,
+            on_progress=self._stage,
+        )
 
     def compose(self) -> ComposeResult:
         """Layer line, device / threads / run, progress, the timing and memory tables."""
@@ -85,7 +74,7 @@ class LatencyView(TabViewDefaults, Vertical):
     @property
     def running(self) -> bool:
         """True while a benchmark runs."""
-        return self._run is not None
+        return self._runner.running
 
     def take_layer(self, spec: LayerSpec) -> None:
         """Time ``spec`` from now on; a result for another layer is marked as such."""
@@ -126,11 +115,10 @@ class LatencyView(TabViewDefaults, Vertical):
         self._show_error(None)
         device = self.query_one("#device", Select).value
         assert isinstance(device, str)  # allow_blank=False
-        self._run = layer_bench(self.spec, device, threads)
+        self._runner.start(BenchLayer(self.spec, device, threads))
         self.query_one("#bench-progress", ProgressBar).update(progress=0)
         self.query_one("#bench-status", Static).update("Starting PyTorch… (escape cancels)")
         self.set_class(True, "-running")
-        self._bench(self._run)
 
     def bench(self) -> bool:
         """Time the layer (``b``)."""
@@ -139,55 +127,35 @@ class LatencyView(TabViewDefaults, Vertical):
 
     def cancel(self) -> bool:
         """Cancel a running benchmark; False when none runs."""
-        if self._run is None:
+        if not self._runner.cancel():
             return False
-        self._run.cancel()
-        self._run = None
         self.set_class(False, "-running")
         self.query_one("#bench-status", Static).update("Cancelled; the last result is kept.")
         return True
 
     def on_unmount(self) -> None:
         """Quitting the app stops a running benchmark's process too."""
-        if self._run is not None:
-            self._run.cancel()
+        self._runner.close()
 
-    @work(thread=True, exclusive=True, group="bench")
-    def _bench(self, run: Call[LayerBenched]) -> None:
-        """Run ``run`` in its process; post its stages and its end."""
+    def _stage(self, progress: Progress) -> None:
+        """The benchmark reached a stage: the bar and the status line follow."""
+        self.query_one("#bench-progress", ProgressBar).update(progress=progress.done)
+        self.query_one("#bench-status", Static).update(
+            f"{progress.label.capitalize()}… (escape cancels)"
+        )
 
-        def on_progress(progress: Progress) -> None:
-            self.post_message(self.Stage(run, progress.done, progress.label))
-
-        try:
-            reply = run.wait(on_progress)
-        except ChildError as error:
-            self.post_message(self.Finished(run, None, error.message))
-            return
-        self.post_message(self.Finished(run, reply.result if reply is not None else None))
-
-    @on(Stage)
-    def _stage(self, event: Stage) -> None:
-        if event.run is self._run:
-            self.query_one("#bench-progress", ProgressBar).update(progress=event.index)
-            self.query_one("#bench-status", Static).update(
-                f"{event.label.capitalize()}… (escape cancels)"
-            )
-
-    @on(Finished)
-    def _finished(self, event: Finished) -> None:
-        if event.run is not self._run:
-            return  # a late message from a cancelled run
-        self._run = None
+    def _failed(self, error: UserError) -> None:
+        """The benchmark failed: the message above, the last result kept."""
         self.set_class(False, "-running")
-        status = self.query_one("#bench-status", Static)
-        if event.result is None:
-            self._show_error(event.error)
-            status.update("Not run; the last result is kept.")
-            return
-        self.result = event.result
+        self._show_error(error.message)
+        self.query_one("#bench-status", Static).update("Not run; the last result is kept.")
+
+    def _finished(self, reply: LayerBenched) -> None:
+        """The timings and the speed line; the layer line says whose they are."""
+        self.set_class(False, "-running")
+        self.result = reply.result
         self.query_one("#bench-progress", ProgressBar).update(progress=len(STAGES))
-        status.update("Done.")
+        self.query_one("#bench-status", Static).update("Done.")
         self.query_one("#latency-table", Static).update(latency_report.latency_table(self.result))
         self.query_one("#speed", Static).update(latency_report.speed_message(self.result))
         self.add_class("-measured")

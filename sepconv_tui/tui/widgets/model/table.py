@@ -10,10 +10,10 @@ from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import DataTable
 
-from ...model.analysis import ModelAnalysis, ModelLayer
-from ...model.fidelity import Fidelity, LayerFidelity
-from ...report import model as report
-from ...report import model_fidelity
+from ....model.analysis import ModelAnalysis, ModelLayer
+from ....model.fidelity_result import Fidelity, LayerFidelity
+from ....report import model as report
+from ....report import model_fidelity
 
 #: Row keys of the two rows that are not layers.
 OTHER_ROW, TOTAL_ROW = "__other__", "__total__"

@@ -1,0 +1,294 @@
+"""What the Model tab shows, as plain data: the analysis, its selection and each layer's m, and
+every result measured on it, each kept with the state it was measured for.
+
+No Textual here (an import contract says so): the tab's widgets render a ModelSession and its
+keys call its methods, and tests drive it without an app. "Stale" is one comparison: a
+result's ``of`` against the session's key of the same kind now.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from ..errors import UserError
+from ..model.analysis import ModelAnalysis, ModelLayer, Selection
+from ..model.bench import ModelBenchResult
+from ..model.data_spec import parse_data
+from ..model.fidelity_result import Fidelity
+from ..model.tradeoff_result import Tradeoff
+from ..workers.model_messages import (
+    BenchModel,
+    FidelityMeasured,
+    ModelRecovered,
+    TradeoffMeasured,
+)
+from ..workers.wire import Reply
+
+#: What ``m`` cycles the selection through.
+MULTIPLIER_CYCLE: tuple[int | float, ...] = (1, 2, 0.9)  # a float: auto:E
+#: The agreement ``g`` keeps by default.
+DEFAULT_BUDGET = 0.99
+
+Result = TypeVar("Result")
+#: The state a result was measured for (see ModelSession's ``*_key`` methods).
+Key = tuple[Any, ...]
+
+
+class SessionError(UserError):
+    """A key that cannot act on what the tab shows (no analysis yet, not a candidate, …)."""
+
+
+@dataclass(frozen=True)
+class Measured(Generic[Result]):
+    """A result and the state it was measured ``of``."""
+
+    value: Result
+    of: Key
+
+
+class ModelSession:
+    """The Model tab's state: the analysis shown, the data typed, what was measured on them."""
+
+    def __init__(self) -> None:
+        self.analysis: ModelAnalysis | None = None
+        #: The state_dict the analysis was made with.
+        self.weights: str | None = None
+        #: The Data field's text (the view keeps it current).
+        self.data = ""
+        #: True when the last analysis failed: the one shown is of other inputs.
+        self.stale = False
+        self.fidelity: Measured[Fidelity] | None = None
+        self.recovery: Measured[ModelRecovered] | None = None
+        self.tradeoff: Measured[Tradeoff] | None = None
+        self.bench: Measured[ModelBenchResult] | None = None
+        #: The agreement ``g`` keeps.
+        self.budget = DEFAULT_BUDGET
+        #: Each source's weights and data as last entered, so they come back with the source.
+        self.remembered: dict[str, tuple[str, str]] = {}
+
+    # What a result is of ------------------------------------------------------------------
+
+    def _model_key(self) -> Key:
+        analysis = self.analysis
+        assert analysis is not None
+        return (analysis.source, self.weights, analysis.input_shape)
+
+    def _swapped(self) -> Key:
+        """Each swapped layer with its m."""
+        analysis = self.analysis
+        assert analysis is not None
+        multipliers = analysis.multipliers
+        return tuple((name, multipliers[name]) for name in sorted(analysis.swapped_names))
+
+    def selection_key(self) -> Key:
+        """What a fidelity or recovery is of: model, weights, data, each swapped layer's m."""
+        return () if self.analysis is None else (*self._model_key(), self.data, self._swapped())
+
+    def candidates_key(self) -> Key:
+        """What a trade-off is of: model, weights, data and every candidate's m."""
+        if self.analysis is None:
+            return ()
+        return (*self._model_key(), self.data, tuple(sorted(self.analysis.multipliers.items())))
+
+    def bench_key(self) -> Key:
+        """What a benchmark is of: model, weights and each swapped layer's m (no data)."""
+        return () if self.analysis is None else (*self._model_key(), self._swapped())
+
+    @property
+    def fidelity_stale(self) -> bool:
+        """True when the fidelity shown is of another selection, m, data or model."""
+        return self.fidelity is not None and self.fidelity.of != self.selection_key()
+
+    @property
+    def recovery_stale(self) -> bool:
+        """True when the recovery shown is of another selection, m, data or model."""
+        return self.recovery is not None and self.recovery.of != self.selection_key()
+
+    @property
+    def tradeoff_stale(self) -> bool:
+        """True when the trade-off shown is of other m, data or model."""
+        return self.tradeoff is not None and self.tradeoff.of != self.candidates_key()
+
+    @property
+    def bench_stale(self) -> bool:
+        """True when the timings shown are of another selection or m."""
+        return self.bench is not None and self.bench.of != self.bench_key()
+
+    def key_for(self, reply_type: type[Reply]) -> Key:
+        """The key a reply of ``reply_type`` is kept with when it is measured now."""
+        return self.candidates_key() if reply_type is TradeoffMeasured else self.selection_key()
+
+    # Showing ------------------------------------------------------------------------------
+
+    def show_analysis(self, analysis: ModelAnalysis) -> None:
+        """``analysis`` from now on. Results of another model (source, input) are dropped; of
+        the same one they stay, marked stale when they differ. Timings always go."""
+        previous = self.analysis
+        if previous is None or (previous.source, previous.input_shape) != (
+            analysis.source,
+            analysis.input_shape,
+        ):
+            self.fidelity = self.recovery = self.tradeoff = None
+        self.analysis = analysis
+        self.stale = False
+        self.bench = None
+
+    def record(self, reply: Reply, of: Key | None = None) -> None:
+        """Keep a fidelity, recovery or trade-off as measured ``of`` (by default: now)."""
+        of = self.key_for(type(reply)) if of is None else of
+        if isinstance(reply, FidelityMeasured):
+            self.fidelity = Measured(reply.fidelity, of)
+        elif isinstance(reply, ModelRecovered):
+            self.recovery = Measured(reply, of)
+            self.fidelity = Measured(reply.stages[-1], of)
+        elif isinstance(reply, TradeoffMeasured):
+            self.tradeoff = Measured(reply.tradeoff, of)
+
+    @property
+    def fidelity_from_recovery(self) -> bool:
+        """True when the fidelity shown is the recovery's last stage (one line says both)."""
+        recovery, fidelity = self.recovery, self.fidelity
+        return (
+            recovery is not None
+            and fidelity is not None
+            and fidelity.value is recovery.value.stages[-1]
+        )
+
+    # The selection and each layer's m --------------------------------------------------------
+
+    def need_analysis(self, then: str) -> ModelAnalysis:
+        """The analysis keys act on; SessionError when there is none (or it is stale)."""
+        if self.analysis is None or self.stale:
+            raise SessionError(f"Analyse a model first (type its source, press enter), {then}.")
+        return self.analysis
+
+    def layer(self, name: str | None) -> ModelLayer | None:
+        """The analysed layer called ``name`` (None for the other rows)."""
+        layers = self.analysis.layers if self.analysis is not None else ()
+        return next((layer for layer in layers if layer.name == name), None)
+
+    def candidate(self, name: str | None, what: str) -> ModelLayer:
+        """The swap candidate ``name``; SessionError saying ``what`` needs one otherwise."""
+        layer = self.layer(name)
+        if layer is None or not layer.candidate:
+            why = f"{layer.name}: {layer.reason}" if layer else "this row is not a layer"
+            raise SessionError(f"{what} ({why}).")
+        return layer
+
+    def toggled(self, name: str | None) -> ModelAnalysis:
+        """The analysis with candidate ``name`` swapped or not, the other way round."""
+        layer = self.candidate(name, "Not a swap candidate")
+        analysis = self.analysis
+        assert analysis is not None
+        return analysis.with_swaps(analysis.swapped_names ^ {layer.name})
+
+    def stepped(self, name: str | None, step: int) -> ModelAnalysis:
+        """The analysis with candidate ``name``'s m ``step`` up (or down)."""
+        layer = self.layer(name)
+        if layer is None or not layer.candidate:
+            raise SessionError("+ and - change a swap candidate's depth multiplier.")
+        analysis = self.analysis
+        assert analysis is not None
+        return analysis.with_depth_multipliers({layer.name: layer.depth_multiplier + step})
+
+    def cycle_targets(self) -> set[str]:
+        """The layers ``m`` sets: the swapped ones, or every candidate when none is."""
+        analysis = self.analysis
+        assert analysis is not None
+        return set(analysis.swapped_names or {layer.name for layer in analysis.candidates})
+
+    def cycle_position(self, names: set[str]) -> int:
+        """Where the layers ``names`` stand in MULTIPLIER_CYCLE (-1: at none of its steps)."""
+        analysis = self.analysis
+        assert analysis is not None
+        shared = {analysis.multipliers[name] for name in names}
+        for index, choice in enumerate(MULTIPLIER_CYCLE):
+            if isinstance(choice, int) and shared == {choice}:
+                return index
+            if isinstance(choice, float):
+                try:
+                    auto = analysis.auto_multipliers(choice)
+                except UserError:
+                    continue
+                if all(auto[name] == analysis.multipliers[name] for name in names):
+                    # auto:0.9 can give m = 1 everywhere: then the next step is 2, as after 1
+                    return index if shared != {1} else 0
+        return -1
+
+    def cycled(self) -> tuple[ModelAnalysis, set[str], int | float]:
+        """``m``'s next step: the analysis, the layers whose m changed, the choice made
+        (an int, or a float E for auto:E). A UserError when auto:E needs the weights."""
+        analysis = self.analysis
+        assert analysis is not None
+        names = self.cycle_targets()
+        choice = MULTIPLIER_CYCLE[(self.cycle_position(names) + 1) % len(MULTIPLIER_CYCLE)]
+        if isinstance(choice, float):
+            chosen = analysis.auto_multipliers(choice)
+            multipliers = {name: chosen[name] for name in names}
+        else:
+            multipliers = dict.fromkeys(names, choice)
+        return analysis.with_depth_multipliers(multipliers), names, choice
+
+    def selection_text(self) -> str:
+        """The selection as ``--swap`` text: a rule when one gives it, else the names."""
+        analysis = self.analysis
+        assert analysis is not None
+        swapped = analysis.swapped_names
+        for rule in ("saving", "all", "none"):
+            if analysis.selected_names(Selection(rule)) == swapped:
+                return rule
+        return ",".join(sorted(swapped))
+
+    def picked(self) -> tuple[str, ...]:
+        """The trade-off's largest prefix within the budget (SelectionError for a model with
+        no classes to agree on)."""
+        assert self.tradeoff is not None
+        return self.tradeoff.value.largest_prefix(self.budget)
+
+    # Requests -------------------------------------------------------------------------------
+
+    def work_fields(self, *, swapped: bool, threads: int | None) -> dict[str, Any]:
+        """The fields of a fidelity, recovery or trade-off request (ModelWork); a UserError
+        when something is missing (field "data" when the data text is not one)."""
+        analysis = self.need_analysis("then f, r or g")
+        parse_data(self.data)
+        if swapped and not analysis.swapped_names:
+            raise SessionError("Nothing is swapped: space, a, s, t or g swaps layers first.")
+        return {
+            "source": analysis.source,
+            "data": self.data,
+            "weights": self.weights,
+            "input_shape": analysis.input_shape,
+            "swap": tuple(sorted(analysis.swapped_names)),
+            "multipliers": analysis.multipliers,
+            "threads": threads,
+        }
+
+    def bench_request(self, min_run_time: float) -> BenchModel:
+        """The request that times the original and this selection (``b``)."""
+        analysis = self.need_analysis("then b times it")
+        return BenchModel(
+            analysis.source,
+            self.selection_text(),
+            analysis.input_shape,
+            analysis.depth_multiplier,
+            weights=self.weights,
+            min_run_time=min_run_time,
+            multipliers=analysis.multipliers,
+        )
+
+    # Weights and data per source ----------------------------------------------------------
+
+    def remember(self, source: str, weights: str, data: str) -> None:
+        """Remember ``weights`` and ``data`` as ``source``'s."""
+        self.remembered[source] = (weights, data)
+
+    def recalled(self, source: str, weights: str, data: str) -> tuple[str, str]:
+        """The weights and data to show for ``source`` about to be shown: its remembered ones
+        when the fields still hold the previous source's (the user typed nothing new)."""
+        previous = self.analysis.source if self.analysis is not None else None
+        untouched = (weights, data) == self.remembered.get(previous or "", ("", ""))
+        if previous not in (None, source) and source in self.remembered and untouched:
+            return self.remembered[source]
+        return weights, data

@@ -1,0 +1,93 @@
+"""The Model tab's charts, side by side under the table: MACs per stage (as is and selected),
+and, once measured, the trade-off (MACs against held-out agreement) in its place."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.containers import Horizontal
+from textual_plotext import PlotextPlot
+
+from ....model.analysis import ModelAnalysis
+from ....model.tradeoff_result import Tradeoff
+from ....report import model as report
+from ....report.model_fidelity import point_score
+from ...model_session import ModelSession
+
+
+class ModelChart(PlotextPlot):
+    """Two bars a stage: the model as is (orange) beside it with the selection (green)."""
+
+    def show(self, analysis: ModelAnalysis | None) -> None:
+        """Plot ``analysis``'s stages (None: an empty chart)."""
+        plt = self.plt
+        plt.clear_data()
+        plt.clear_figure()
+        if analysis is None:
+            return
+        stages = report.stage_macs(analysis)
+        if stages:
+            scale, unit = (1e9, "G") if max(s.original for s in stages) >= 1e9 else (1e6, "M")
+            # plotext takes a colour per series (textual-plotext's stub says one); the title
+            # names them, as a legend would cover the first bars.
+            plt.multiple_bar(
+                [stage.label for stage in stages],
+                [
+                    [stage.original / scale for stage in stages],
+                    [stage.selected / scale for stage in stages],
+                ],
+                color=["orange", "green"],  # type: ignore[arg-type]
+            )
+            per = "stage" if len(stages) < len(analysis.layers) else "layer"
+            # Short enough for half the width, where the trade-off chart sits beside it
+            # (plotext drops a title that does not fit).
+            plt.title(f"{unit}MACs per {per}: as is (orange), selected (green)")
+        self.refresh()
+
+
+class TradeoffChart(PlotextPlot):
+    """The measured curve (cheapest layers first), the budget, and the current selection."""
+
+    def show(self, tradeoff: Tradeoff | None, selected_macs: int | None, budget: float) -> None:
+        """Plot ``tradeoff`` (None: empty), a line at ``budget`` and one at ``selected_macs``."""
+        plt = self.plt
+        plt.clear_data()
+        plt.clear_figure()
+        if tradeoff is None or not tradeoff.points:
+            self.refresh()
+            return
+        points = tradeoff.points
+        scale, unit = (1e9, "G") if points[0].macs >= 1e9 else (1e6, "M")
+        macs = [point.macs / scale for point in points]
+        scores = [100 * (point_score(point) or 0.0) for point in points]
+        plt.plot(macs, scores, marker="dot", color="cyan")
+        plt.scatter(macs, scores, marker="●", color="cyan")
+        what = "agreement" if tradeoff.classifier else "1 − output error"
+        if tradeoff.classifier:
+            plt.hline(100 * budget, color="orange")
+        if selected_macs is not None:
+            plt.vline(selected_macs / scale, color="green")
+        plt.xlabel(f"{unit}MACs")
+        plt.title(f"Held-out {what} % (green: selected, orange: g)")
+        self.refresh()
+
+
+class ModelCharts(Horizontal):
+    """Both charts; the view's ``-tradeoff`` class shows the trade-off in the MACs chart's place."""
+
+    def compose(self) -> ComposeResult:
+        """The MACs chart and the trade-off chart."""
+        yield ModelChart(id="model-chart")
+        yield TradeoffChart(id="model-tradeoff")
+
+    def show_selection(self, analysis: ModelAnalysis) -> None:
+        """The MACs chart of ``analysis``'s selection."""
+        self.query_one(ModelChart).show(analysis)
+
+    def show_tradeoff(self, session: ModelSession, *, draw: bool = True) -> None:
+        """The session's trade-off (dimmed when stale), the budget and the selection's MACs
+        (not ``draw``: only marked, where the chart has no room)."""
+        tradeoff, analysis = session.tradeoff, session.analysis
+        chart = self.query_one(TradeoffChart)
+        if draw and tradeoff is not None and analysis is not None:
+            chart.show(tradeoff.value, analysis.swapped.macs, session.budget)
+        chart.set_class(session.tradeoff_stale, "-stale")

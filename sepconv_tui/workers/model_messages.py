@@ -1,0 +1,164 @@
+"""What the Model tab asks workers/model_server.py, and its replies.
+
+Importing this module loads no torch and none of the engine's measuring modules: the results
+travel as plain data classes (model.analysis, model.bench, model.fidelity_result,
+model.tradeoff_result).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..model.analysis import ModelAnalysis, Shape
+from ..model.bench import MODEL_MIN_RUN_TIME_S, ModelBenchResult
+from ..model.fidelity_result import Fidelity
+from ..model.tradeoff_result import Tradeoff
+from .wire import Reply, Request, nested, nested_tuple, shape
+
+
+@dataclass(frozen=True)
+class ModelNames(Reply):
+    """Every model name the installed torchvision and timm can build."""
+
+    kind = "model_names"
+    names: list[str]
+
+
+@dataclass(frozen=True)
+class ListModels(Request[ModelNames]):
+    """Ask for ModelNames (``model.source.model_names``)."""
+
+    kind = "list_models"
+    reply = ModelNames
+
+
+@dataclass(frozen=True)
+class ModelAnalysed(Reply):
+    """A whole model's analysis."""
+
+    kind = "model_analysed"
+    analysis: ModelAnalysis = nested(ModelAnalysis)
+
+
+@dataclass(frozen=True)
+class AnalyseModel(Request[ModelAnalysed]):
+    """Analyse ``source`` as ``sepconv-tui model`` does (``model.trace.analyze_model``)."""
+
+    kind = "analyse_model"
+    reply = ModelAnalysed
+    source: str
+    input_shape: Shape | None = shape(None)
+    select: str = "saving"
+    depth_multiplier: int = 1
+    weights: str | None = None
+
+
+@dataclass(frozen=True)
+class ModelBenched(Reply):
+    """The original and the swapped model's measured forward-pass times."""
+
+    kind = "model_benched"
+    result: ModelBenchResult = nested(ModelBenchResult)
+
+
+@dataclass(frozen=True)
+class BenchModel(Request[ModelBenched]):
+    """Time the original and the selection (``model.bench.benchmark_model``), with Progress."""
+
+    kind = "bench_model"
+    reply = ModelBenched
+    source: str
+    select: str
+    input_shape: Shape | None = shape(None)
+    depth_multiplier: int = 1
+    device: str = "cpu"
+    threads: int | None = None
+    weights: str | None = None
+    min_run_time: float = MODEL_MIN_RUN_TIME_S
+    multipliers: dict[str, int] = field(default_factory=dict)  # per layer, after +/- or m
+
+
+@dataclass(frozen=True)
+class Warmed(Reply):
+    """torch and the fidelity engine are imported: the next request starts at once."""
+
+    kind = "warmed"
+
+
+@dataclass(frozen=True)
+class WarmUp(Request[Warmed]):
+    """Import torch and the workflows now (the first key in the Data field sends it)."""
+
+    kind = "warm_up"
+    reply = Warmed
+
+
+@dataclass(frozen=True)
+class ModelWork:
+    """What fidelity, recovery and the trade-off start from (``model.workflow.Workflow``):
+    the model, its weights, the data, the swapped layers and each candidate's m."""
+
+    source: str
+    data: str
+    weights: str | None = None
+    input_shape: Shape | None = shape(None)
+    swap: tuple[str, ...] = field(default=(), metadata={"encode": list, "decode": tuple})
+    multipliers: dict[str, int] = field(default_factory=dict)
+    holdout: int | None = None
+    threads: int | None = None  # torch's intra-op threads in the child (None: its default)
+
+
+@dataclass(frozen=True)
+class FidelityMeasured(Reply):
+    """The swap against the original on the held-out samples."""
+
+    kind = "fidelity_measured"
+    fidelity: Fidelity = nested(Fidelity)
+
+
+@dataclass(frozen=True)
+class MeasureFidelity(ModelWork, Request[FidelityMeasured]):
+    """``Workflow.fidelity(held_out_only=True)``, with a Progress per batch."""
+
+    kind = "measure_fidelity"
+    reply = FidelityMeasured
+
+
+@dataclass(frozen=True)
+class ModelRecovered(Reply):
+    """A recovery's held-out fidelity after each stage; the model is saved in ``out_dir``."""
+
+    kind = "model_recovered"
+    mode: str
+    stages: tuple[Fidelity, ...] = nested_tuple(Fidelity)
+    calibration: int = 0
+    holdout: int = 0
+    steps: int = 0
+    out_dir: str | None = None
+
+
+@dataclass(frozen=True)
+class RecoverModel(ModelWork, Request[ModelRecovered]):
+    """``Workflow.recover`` (``mode`` "reconstruct" or "distill"), then ``model.swap.save``
+    into ``out_dir`` (when given), with a Progress per layer, step and batch."""
+
+    kind = "recover_model"
+    reply = ModelRecovered
+    mode: str = "reconstruct"
+    out_dir: str | None = None
+
+
+@dataclass(frozen=True)
+class TradeoffMeasured(Reply):
+    """MACs against held-out agreement as the swap grows."""
+
+    kind = "tradeoff_measured"
+    tradeoff: Tradeoff = nested(Tradeoff)
+
+
+@dataclass(frozen=True)
+class MeasureTradeoff(ModelWork, Request[TradeoffMeasured]):
+    """``Workflow.tradeoff`` (each candidate ranked alone, then every prefix), with Progress."""
+
+    kind = "measure_tradeoff"
+    reply = TradeoffMeasured

@@ -1,0 +1,79 @@
+"""The child processes' side, in this process: handler tables, and what the child keeps."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sepconv_tui.model.cache import BuildCache
+from sepconv_tui.progress import Progress
+from sepconv_tui.workers import model_server
+from sepconv_tui.workers.measure_server import HANDLERS as MEASURE_HANDLERS
+from sepconv_tui.workers.model_messages import (
+    FidelityMeasured,
+    MeasureFidelity,
+    MeasureTradeoff,
+    TradeoffMeasured,
+)
+from sepconv_tui.workers.model_server import HANDLERS as MODEL_HANDLERS
+from sepconv_tui.workers.wire import Message, Request
+
+
+def test_every_request_kind_has_one_handler_in_one_server() -> None:
+    """Each Request class is answered by exactly one server's table."""
+    requests = {kind for kind in Message.kinds.values() if issubclass(kind, Request)}
+    assert requests == set(MODEL_HANDLERS) | set(MEASURE_HANDLERS)
+    assert not set(MODEL_HANDLERS) & set(MEASURE_HANDLERS)
+
+
+def test_the_child_keeps_the_model_and_the_data_for_the_next_request(
+    digits: dict[str, Any],
+) -> None:
+    """f twice, then g, on one model and one data file: built and loaded once; other data
+    drops the loaded data (and only that), and the figures are those of a fresh child."""
+    cache = model_server.CACHE = BuildCache()
+    lines: list[Progress] = []
+    work = {
+        "weights": str(digits["weights"]),
+        "swap": ("features.3",),
+        "multipliers": {"features.3": 1},
+        "threads": 1,
+    }
+    request = MeasureFidelity(digits["source"], str(digits["data"]), **work)  # type: ignore[arg-type]
+    first = MODEL_HANDLERS[MeasureFidelity](request, lines.append)
+    second = MODEL_HANDLERS[MeasureFidelity](request, lines.append)
+    assert isinstance(first, FidelityMeasured) and first == second
+    tradeoff = MODEL_HANDLERS[MeasureTradeoff](
+        MeasureTradeoff(digits["source"], str(digits["data"]), **work),  # type: ignore[arg-type]
+        lines.append,
+    )
+    assert isinstance(tradeoff, TradeoffMeasured)
+    assert cache.builds == {"original": 1, "data": 1}
+    other = MeasureFidelity(digits["source"], "synthetic:64", **work)  # type: ignore[arg-type]
+    MODEL_HANDLERS[MeasureFidelity](other, lines.append)
+    assert cache.builds == {"original": 1, "data": 2}
+    model_server.CACHE = BuildCache()
+    fresh = MODEL_HANDLERS[MeasureFidelity](request, lines.append)
+    assert fresh == first
+    assert lines and all(isinstance(line, Progress) for line in lines)
+
+
+def test_the_tradeoff_factorises_each_candidate_once(
+    digits: dict[str, Any], monkeypatch: Any
+) -> None:
+    """Every candidate ranked alone and every prefix measured: one SVD of each candidate."""
+    from sepconv_tui.model import swap
+
+    factorised: list[int] = []
+    real = swap.svd_factors
+
+    def counted(*args: Any) -> Any:
+        factorised.append(1)
+        return real(*args)
+
+    monkeypatch.setattr(swap, "svd_factors", counted)
+    model_server.CACHE = BuildCache()
+    work = {"weights": str(digits["weights"]), "multipliers": {}, "threads": 1}
+    request = MeasureTradeoff(digits["source"], str(digits["data"]), **work)  # type: ignore[arg-type]
+    reply = MODEL_HANDLERS[MeasureTradeoff](request, lambda _line: None)
+    assert isinstance(reply, TradeoffMeasured)
+    assert len(reply.tradeoff.order) == 4 and len(factorised) == 4
