@@ -11,11 +11,13 @@ import sys
 from pathlib import Path
 
 import pytest
+from rich.console import Console
 
 from sepconv_tui.cli import main
 from sepconv_tui.core.latency import BenchResult, Timing
 from sepconv_tui.model.bench import LayerBench, LayerRow, LayerTiming, ModelBenchResult
 from sepconv_tui.model.runtime import BenchCancelled, run_isolated
+from sepconv_tui.report import layer_bench as layer_bench_report
 
 MODELS = Path(__file__).parent / "models"
 CUSTOM = f"{MODELS / 'custom_model.py'}:build"
@@ -170,6 +172,25 @@ def test_predicted_speed_ratio_and_marks_are_arithmetic_on_the_rows() -> None:
     assert bench.predicted_speed_ratio({"a", "b"}, "eager") == pytest.approx(10 / 5)
     assert bench.predicted_latency_s(("a", "b"), "eager") == pytest.approx(5)
     assert not rows[0].far_below("eager") and rows[1].far_below("eager")
+
+
+def test_convs_adding_up_to_more_than_the_model_still_predict_a_finite_speed_up() -> None:
+    """Convs alone 12 s against a 10 s model (each call's fixed cost, a busy machine): other is
+    negative, shown as —, and the saving is scaled by 10/12 rather than running past zero."""
+    rows = (
+        LayerRow("a", (1, 3, 8, 8), 1, 1, 8.0, True, {"eager": LayerTiming(timing(8), timing(1))}),
+        LayerRow("b", (1, 3, 8, 8), 1, 1, 8.0, True, {"eager": LayerTiming(timing(4), timing(1))}),
+    )
+    model = {"eager": timing(10)}
+    bench = LayerBench("m", (1, 3, 8, 8), "all", 1, rows, model, {"eager": "t"}, "t")
+    assert bench.other_s("eager") == pytest.approx(-2)
+    assert bench.predicted_latency_s({"a", "b"}, "eager") == pytest.approx(10 * 2 / 12)
+    assert bench.predicted_speed_ratio({"a", "b"}, "eager") == pytest.approx(6)
+    assert bench.predicted_speed_ratio((), "eager") == pytest.approx(1)
+    text = Console(width=200, record=True)
+    text.print(layer_bench_report.render(bench))
+    output = text.export_text()
+    assert "inf" not in output and "add up to more than the whole model" in output
 
 
 def test_a_cancelled_timing_kills_its_child() -> None:

@@ -545,14 +545,20 @@ class LayerBench:
 
     def predicted_latency_s(self, names: Sequence[str] | frozenset[str], runtime: str) -> float:
         """A pass's predicted time with ``names`` swapped: the whole model less what they save
-        (what the Model tab's trade-off chart plots against agreement instead of MACs)."""
+        (what the Model tab's trade-off chart plots against agreement instead of MACs).
+
+        When the convs timed alone add up to more than the whole model (each call alone pays a
+        fixed cost the model pays once, or the machine was busy), the saving is scaled by
+        whole ÷ (convs + other ≥ 0), so the prediction stays a positive time.
+        """
+        whole = self.model[runtime].median_s
+        parts = max(self.other_s(runtime), 0.0) + self.convs_s(runtime)
         saved = sum(row.saved_s(runtime) for row in self.rows if row.name in names)
-        return self.model[runtime].median_s - saved
+        return whole * (parts - saved) / parts if parts > 0 else whole
 
     def predicted_speed_ratio(self, names: Sequence[str] | frozenset[str], runtime: str) -> float:
         """Whole-model speed-up predicted for swapping ``names``: T ÷ (T − Σ time saved)."""
-        remaining = self.predicted_latency_s(names, runtime)
-        return self.model[runtime].median_s / remaining if remaining > 0 else float("inf")
+        return self.model[runtime].median_s / self.predicted_latency_s(names, runtime)
 
     @property
     def swapped_names(self) -> frozenset[str]:
@@ -586,7 +592,8 @@ class LayerBench:
                 "speed_ratio": "conv median ÷ block median, each alone at the conv's input",
                 "saved_s": "calls × (conv − block): what swapping the layer saves per pass",
                 "other_s": "the whole model's median − every candidate conv's (× calls)",
-                "predicted_speed_ratio": "model ÷ (model − Σ saved_s of the swapped layers)",
+                "predicted_speed_ratio": "model ÷ (model − Σ saved_s of the swapped layers); "
+                "when other_s < 0, Σ saved_s is scaled by model ÷ convs_s",
                 "far_below_mac_ratio": f"speed_ratio < {FAR_BELOW:g} × mac_ratio",
             },
         }

@@ -73,7 +73,9 @@ def layers_table(result: LayerBench, runtime: str) -> Table:
     whole = format_seconds(result.model[runtime].median_s)
     table.add_row("Whole model", "", "", whole, "", "", "", style="bold")
     table.add_row("Candidate convs", "", "", format_seconds(result.convs_s(runtime)))
-    table.add_row("Other (model − convs)", "", "", format_seconds(result.other_s(runtime)))
+    other = result.other_s(runtime)
+    # Negative when the convs alone add up to more than the model (the notes say why).
+    table.add_row("Other (model − convs)", "", "", format_seconds(other) if other >= 0 else "—")
     table.add_row("Predicted, * swapped", "", "", "", "", format_ratio(predicted), style="bold")
     return table
 
@@ -88,7 +90,8 @@ def notes(result: LayerBench) -> str:
         f"{MARK}: measured speed-up below {FAR_BELOW:g} × the MAC ratio (MACs overstate what "
         "the swap buys there). *: in --swap "
         f"{result.selection}; ×N: called N times per pass. Predicted: whole model ÷ (whole "
-        "model − the time the * layers save)."
+        "model − the time the * layers save, scaled to the whole model when the convs alone add "
+        "up to more)."
     ]
     for runtime, names in marked.items():
         if names:
