@@ -57,7 +57,7 @@ def swap_table(result: SwapResult) -> Table:
     table.add_column("Params", justify="right", no_wrap=True)
     table.add_column("Sep params", justify="right", no_wrap=True)
     table.add_column("Saving", justify="right", no_wrap=True)
-    table.add_column("Rel. error", justify="right", no_wrap=True)
+    table.add_column("Weight err", justify="right", no_wrap=True)
     rows = _layers(result)
     for name in result.swapped:
         layer = rows.get(name)
@@ -135,7 +135,7 @@ def render(result: SwapResult, written: list[str] | None = None) -> Group:
         parts.append(Text("Wrote " + " and ".join(written), style="dim"))
     parts.append(
         Text(
-            "Rel. error: ‖W − Ŵ‖_F / ‖W‖_F of the block's effective kernel; 0 reproduces the "
+            "Weight err: ‖W − Ŵ‖_F / ‖W‖_F of the block's effective kernel; 0 reproduces the "
             "conv exactly. Saving: MACs ÷ separable MACs. Restore with apply_plan(build(), "
             "plan).load_state_dict(torch.load('swapped.pt')).",
             style="dim",
