@@ -103,7 +103,7 @@ def test_out_of_reach_says_the_best_speedup_there_is() -> None:
 
 
 SUMMARY = re.compile(
-    r"--swap speedup:(?P<target>[\d.]+) on eager: (?P<count>\d+) of 4 candidates by "
+    r"speedup:(?P<target>[\d.]+) on eager: (?P<count>\d+) of 4 candidates by "
     r"(?P<ranking>[a-z ]+), predicted (?P<predicted>[\d.]+)× \(from each layer's time\), "
     r"measured (?P<measured>[\d.]+)× \(the whole model timed\)"
 )
@@ -137,7 +137,7 @@ def test_model_speedup_out_of_reach_exits_2_with_the_best(
         "--threads", "1",
     )  # fmt: skip
     assert code == 2 and stdout == ""
-    assert "--swap speedup:1000 cannot be reached on eager: the best is" in stderr
+    assert "--swap: speedup:1000 cannot be reached on eager: the best is" in stderr
     assert len(stderr.strip().splitlines()) == 1
 
 
