@@ -313,7 +313,7 @@ def test_fidelity_on_an_image_folder_matches_the_tensors(
         (["--data", "synthetic:8", "--depth-multiplier", "auto:2"], "auto:E"),
         (["--data", "synthetic:8", "--holdout", "8"], "smaller validation/test splits"),
         (["--data", "synthetic:8", "--test", "0"], "--test: the test split must be a count"),
-        (["--data", "synthetic:8", "--device", "cuda"], "--device: cuda is not available"),
+        (["--data", "synthetic:8", "--device", "cuda"], "--device: CUDA is not available"),
         (["--device", "cuda"], "--device needs --data"),
         (["--data", "synthetic:8", "--patience", "3"], "--patience"),
     ],

@@ -182,7 +182,7 @@ def test_device_cuda_without_cuda_is_one_line_exit_2(
             "cuda",
         )
         assert code == 2, err
-        assert err.count("\n") == 1 and "--device: cuda is not available" in err
+        assert err.count("\n") == 1 and "--device: CUDA is not available" in err
     code, _out, err = run_cli(
         capsys, "fidelity", TINY, "--data", str(tiny["data"]), "--device", "tpu"
     )

@@ -253,7 +253,7 @@ def check_device(device: str) -> None:
                 if build is None
                 else "no CUDA GPU is visible"
             )
-            raise BenchError(f"cuda is not available ({why}); use the cpu device", field="device")
+            raise BenchError(f"CUDA is not available ({why}); use the cpu device", field="device")
 
 
 def check_budget(spec: LayerSpec, budget_bytes: int) -> int:

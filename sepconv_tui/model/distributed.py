@@ -49,7 +49,7 @@ def resolve_device(device: str) -> str:
             if torch.version.cuda is None
             else "no CUDA GPU is visible"
         )
-        raise DeviceError(f"cuda is not available ({why}); use the cpu device")
+        raise DeviceError(f"CUDA is not available ({why}); use the cpu device")
     return device
 
 
