@@ -103,7 +103,7 @@ def test_out_of_reach_says_the_best_speedup_there_is() -> None:
 
 
 SUMMARY = re.compile(
-    r"speedup:(?P<target>[\d.]+) on eager: (?P<count>\d+) of 4 candidates by "
+    r"--swap speedup:(?P<target>[\d.]+) on eager: (?P<count>\d+) of 4 candidates by "
     r"(?P<ranking>[a-z ]+), predicted (?P<predicted>[\d.]+)× \(from each layer's time\), "
     r"measured (?P<measured>[\d.]+)× \(the whole model timed\)"
 )
