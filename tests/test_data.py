@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from sepconv_tui.cli.common import cli_wording
 from sepconv_tui.errors import UserError
 from sepconv_tui.model.data import (
     IMAGENET_MEAN,
@@ -164,8 +165,9 @@ def test_head_tail_and_batches() -> None:
     assert sizes == [3, 3, 1]
     joined = torch.cat([labels for _inputs, labels in data.batches(3) if labels is not None])
     assert torch.equal(joined, data.labels)
-    with pytest.raises(DataError, match="--batch-size"):
+    with pytest.raises(DataError, match="the batch size must be a whole number") as caught:
         list(data.batches(0))
+    assert cli_line(caught).startswith("--batch-size: ")
 
 
 def test_check_labels_against_the_model_outputs() -> None:
@@ -183,11 +185,17 @@ def one_line(error: pytest.ExceptionInfo[DataError]) -> str:
     return message
 
 
+def cli_line(error: pytest.ExceptionInfo[DataError]) -> str:
+    """The message as the CLI says it (led by its flag), checked to name no flag itself."""
+    assert not one_line(error).startswith("--")
+    return cli_wording(error.value)
+
+
 def test_missing_and_empty(tmp_path: Path) -> None:
     """A path that does not exist, an empty folder, an empty class folder, a stray file type."""
     with pytest.raises(DataError, match="no such file or folder") as caught:
         load_data(str(tmp_path / "nope"), input_shape=GRAY)
-    assert "--data" in one_line(caught)
+    assert cli_line(caught).startswith("--data: ")
     (tmp_path / "empty").mkdir()
     with pytest.raises(DataError, match="empty folder"):
         load_data(str(tmp_path / "empty"), input_shape=GRAY)
@@ -248,12 +256,14 @@ def test_files_that_are_not_images_name_the_first(tmp_path: Path) -> None:
     ],
 )
 def test_bad_pt_contents(tmp_path: Path, content: object, match: str) -> None:
-    """Each wrong .pt is one line naming --data and what a .pt must hold."""
+    """Each wrong .pt is one line naming the file and what a .pt must hold (the CLI puts --data
+    before it)."""
     path = tmp_path / "bad.pt"
     torch.save(content, path)
     with pytest.raises(DataError, match=match) as caught:
         load_data(str(path), input_shape=GRAY)
-    assert one_line(caught).startswith("--data")
+    assert one_line(caught).startswith(repr(str(path)))
+    assert cli_line(caught).startswith(f"--data: {str(path)!r}")
 
 
 def test_unreadable_and_unsafe_pt(tmp_path: Path) -> None:
@@ -274,7 +284,7 @@ def test_memory_budget_is_checked_before_loading(tmp_path: Path, image_folder: P
     torch.save(torch.zeros(100, 1, 8, 8), tmp_path / "x.pt")
     with pytest.raises(DataError, match="over the memory budget"):
         load_data(str(tmp_path / "x.pt"), input_shape=GRAY, budget_bytes=1024)
-    with pytest.raises(DataError, match="--limit"):
+    with pytest.raises(DataError, match="a smaller limit"):
         load_data(str(image_folder), input_shape=GRAY, budget_bytes=300)
 
 
@@ -289,14 +299,14 @@ def test_bad_mean_std_and_limit(image_folder: Path, tmp_path: Path) -> None:
     for kwargs, field, match in cases:
         with pytest.raises(DataError, match=match) as caught:
             load_data(str(image_folder), input_shape=RGB, **kwargs)  # type: ignore[arg-type]
-        assert caught.value.field == field and f"--{field}" in one_line(caught)
+        assert caught.value.field == field and cli_line(caught).startswith(f"--{field}: the ")
     assert len(load_data(str(image_folder), input_shape=RGB, mean=[0.5], std=[0.25])) == 6
-    with pytest.raises(DataError, match="--mean normalises images") as caught:
+    with pytest.raises(DataError, match="the mean normalises images") as caught:
         load_data("synthetic:2", input_shape=GRAY, mean=[0.0])
     assert caught.value.field == "mean"
-    with pytest.raises(DataError, match="--limit") as caught:
+    with pytest.raises(DataError, match="the sample limit must be") as caught:
         load_data("synthetic:2", input_shape=GRAY, limit=0)
-    assert caught.value.field == "limit"
+    assert caught.value.field == "limit" and cli_line(caught).startswith("--limit: ")
 
 
 def test_images_need_one_or_three_channels(image_folder: Path) -> None:

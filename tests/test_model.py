@@ -160,9 +160,9 @@ def test_saving_skips_blocks_with_more_params() -> None:
     [
         ("top:0", "top:N needs a whole number N ≥ 1"),
         ("top:x", "top:N needs a whole number N ≥ 1"),
-        ("max:3", "--swap must be saving, all, none, top:N"),
-        ("", "--swap must be saving, all, none, top:N"),
-        ("stem,,same", "--swap must be saving"),
+        ("max:3", "the layers to swap must be saving, all, none, top:N"),
+        ("", "the layers to swap must be saving, all, none, top:N"),
+        ("stem,,same", "the layers to swap must be saving"),
     ],
 )
 def test_malformed_selections(text: str, message: str) -> None:
@@ -343,15 +343,15 @@ def write(tmp_path: Path, text: str) -> str:
         ((f"{MODELS / 'custom_model.py'}:NOT_CALLABLE",), "a non-callable 'NOT_CALLABLE'"),
         ((f"{MODELS / 'custom_model.py'}:not_a_module",), "returned int, not a torch.nn.Module"),
         ((f"{MODELS / 'custom_model.py'}:raises",), "RuntimeError: boom from the factory"),
-        ((CUSTOM, "--input-shape", "1,3,16"), "--input-shape (1, 3, 16) has 3 numbers, but stem"),
-        ((CUSTOM, "--input-shape", "1,3"), "--input-shape must be 3 to 5 whole numbers"),
+        ((CUSTOM, "--input-shape", "1,3,16"), "--input-shape: (1, 3, 16) has 3 numbers, but stem"),
+        ((CUSTOM, "--input-shape", "1,3"), "--input-shape: must be 3 to 5 whole numbers"),
         ((CUSTOM, "--input-shape", "1,3,0,16"), "--input-shape: H must be 1–65,536"),
-        ((CUSTOM, "--input-shape", "a,b,c,d"), "--input-shape must be 3 to 5 whole numbers"),
+        ((CUSTOM, "--input-shape", "a,b,c,d"), "--input-shape: must be 3 to 5 whole numbers"),
         ((CUSTOM, "--input-shape", "1,4,16,16"), "the forward fails at input shape"),
         ((CUSTOM, "--input-shape", "1,3,1,1"), "the forward fails at input shape (1, 3, 1, 1)"),
-        ((CUSTOM, "--swap", "top:0"), "top:N needs a whole number"),
-        ((CUSTOM, "--swap", "layer9.*"), "'layer9.*' matches no layer"),
-        ((CUSTOM, "--depth-multiplier", "0"), "--depth-multiplier"),
+        ((CUSTOM, "--swap", "top:0"), "--swap: top:N needs a whole number"),
+        ((CUSTOM, "--swap", "layer9.*"), "--swap: 'layer9.*' matches no layer"),
+        ((CUSTOM, "--depth-multiplier", "0"), "--depth-multiplier: the depth multiplier must be"),
     ],
 )
 def test_cli_bad_input_exits_2(

@@ -311,7 +311,7 @@ def test_bad_rank_input_exits_2(
     cases = [
         (
             ("model", SEQUENCE, "--input-shape", "1,8,8,8"),
-            "--input-shape (1, 8, 8, 8) has 4 numbers, but stem.0 is a Conv1d, which takes N×C×L",
+            "--input-shape: (1, 8, 8, 8) has 4 numbers, but stem.0 is a Conv1d, which takes N×C×L",
         ),
         (
             ("fidelity", SEQUENCE, "--weights", weights, "--data", str(images)),
@@ -323,7 +323,7 @@ def test_bad_rank_input_exits_2(
         ),
         (
             ("model", CLIP, "--input-shape", "1,3,8,8"),
-            "--input-shape (1, 3, 8, 8) has 4 numbers, but stem is a Conv3d",
+            "--input-shape: (1, 3, 8, 8) has 4 numbers, but stem is a Conv3d",
         ),
     ]
     for arguments, message in cases:

@@ -12,6 +12,7 @@ import torch
 from torch import nn
 
 from sepconv_tui.cli import main
+from sepconv_tui.cli.common import cli_wording
 from sepconv_tui.model.analysis import AutoDepth, SwapError, parse_depth_multiplier
 from sepconv_tui.model.data import load_data
 from sepconv_tui.model.factorise import auto_multiplier, kept_energy
@@ -187,10 +188,12 @@ def test_per_layer_multipliers_in_the_analysis_and_the_plan(digits: dict[str, An
     ["auto:0", "auto:1.5", "auto:x", "auto:nan", "0", "1025", "two"],
 )
 def test_depth_multiplier_out_of_range(text: str) -> None:
-    """auto:E needs 0 < E ≤ 1, an integer 1–1024; a SwapError naming --depth-multiplier."""
-    with pytest.raises(SwapError, match="--depth-multiplier") as raised:
+    """auto:E needs 0 < E ≤ 1, an integer 1–1024; a SwapError the CLI leads with
+    --depth-multiplier."""
+    with pytest.raises(SwapError, match="auto:E needs|the depth multiplier must be") as raised:
         parse_depth_multiplier(text)
     assert raised.value.field == "depth_multiplier"
+    assert cli_wording(raised.value).startswith("--depth-multiplier: ")
     assert parse_depth_multiplier("auto:0.9") == AutoDepth(0.9)
 
 
@@ -308,9 +311,9 @@ def test_fidelity_on_an_image_folder_matches_the_tensors(
         (["--recover", "distill"], "--recover needs --data"),
         (["--calibration", "5"], "--calibration needs --data"),
         (["--data", "synthetic:8", "--depth-multiplier", "auto:2"], "auto:E"),
-        (["--data", "synthetic:8", "--holdout", "8"], "--validation/--test"),
-        (["--data", "synthetic:8", "--test", "0"], "--test must be a count"),
-        (["--data", "synthetic:8", "--device", "cuda"], "--device cuda: CUDA is not available"),
+        (["--data", "synthetic:8", "--holdout", "8"], "smaller validation/test splits"),
+        (["--data", "synthetic:8", "--test", "0"], "--test: the test split must be a count"),
+        (["--data", "synthetic:8", "--device", "cuda"], "--device: CUDA is not available"),
         (["--device", "cuda"], "--device needs --data"),
         (["--data", "synthetic:8", "--patience", "3"], "--patience"),
     ],

@@ -137,7 +137,7 @@ def test_model_speedup_out_of_reach_exits_2_with_the_best(
         "--threads", "1",
     )  # fmt: skip
     assert code == 2 and stdout == ""
-    assert "--swap speedup:1000 cannot be reached on eager: the best is" in stderr
+    assert "--swap: speedup:1000 cannot be reached on eager: the best is" in stderr
     assert len(stderr.strip().splitlines()) == 1
 
 

@@ -44,7 +44,7 @@ def test_overrides_by_count_and_by_fraction() -> None:
     assert parse_split_size("500", "test") == 500
     assert parse_split_size("0.25", "test") == 0.25
     for bad in ("0", "1.5", "-3", "x", "1.0"):
-        with pytest.raises(DataError, match="--test must be a count"):
+        with pytest.raises(DataError, match="the test split must be a count"):
             parse_split_size(bad, "test")
 
 

@@ -164,8 +164,9 @@ def test_max_error_selection() -> None:
             parse_selection(text)
     with pytest.raises(SelectionError, match="needs each candidate's error"):
         analyze_model(CUSTOM, input_shape=SHAPE, select="max-error:0.3")
-    with pytest.raises(SwapError, match="needs an input shape"):
+    with pytest.raises(SwapError, match="needs the model's input shape") as caught:
         swap_convs(model, "top:1")
+    assert caught.value.field == "input_shape"
 
 
 def test_plan_from_an_analysis_rebuilds_the_architecture() -> None:
@@ -261,7 +262,7 @@ def test_swap_cli_round_trip(capsys: pytest.CaptureFixture[str], tmp_path: Path)
         (("swap", CUSTOM, "--swap", "max-error:2", "--out", "x"), "max-error:X needs a number"),
         (("swap", CUSTOM, "--weights", "missing.pt", "--out", "x"), "does not exist"),
         (("swap", CUSTOM, "--init", "zeros", "--out", "x"), "--init"),
-        (("swap", CUSTOM, "--input-shape", "1,3", "--out", "x"), "--input-shape must be 3 to 5"),
+        (("swap", CUSTOM, "--input-shape", "1,3", "--out", "x"), "--input-shape: must be 3 to 5"),
         (("bench", "--swap", "all"), "--swap needs --model"),
         (("bench", "--model", CUSTOM, "--swap", "top:0"), "top:N needs a whole number"),
     ],

@@ -90,15 +90,15 @@ def test_a_clip_of_other_frames_and_the_json(capsys: pytest.CaptureFixture[str])
         (
             "torchvision:r3d_18",
             "1,3,112,112",
-            "--input-shape (1, 3, 112, 112) has 4 numbers, but stem.0 is a Conv3d, which takes "
+            "--input-shape: (1, 3, 112, 112) has 4 numbers, but stem.0 is a Conv3d, which takes "
             "N×C×D×H×W inputs (5 numbers",
         ),
         (
             "torchvision:resnet18",
             "1,3,16,112,112",
-            "--input-shape (1, 3, 16, 112, 112) has 5 numbers, but conv1 is a Conv2d",
+            "--input-shape: (1, 3, 16, 112, 112) has 5 numbers, but conv1 is a Conv2d",
         ),
-        ("torchvision:r3d_18", "1,3,16,112,112,2", "--input-shape must be 3 to 5 whole numbers"),
+        ("torchvision:r3d_18", "1,3,16,112,112,2", "--input-shape: must be 3 to 5 whole numbers"),
         ("torchvision:r3d_18", "1,3,0,112,112", "--input-shape: D must be 1–65,536"),
     ],
 )

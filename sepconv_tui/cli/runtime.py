@@ -151,5 +151,5 @@ def resolve_speedup_arguments(
         workflow=make_workflow(arguments, given) if data is not None else None,
         progress=progress,
     )
-    print(choice.summary(), file=sys.stderr)
+    print(f"--swap {choice.summary()}", file=sys.stderr)  # the engine's words name no flag
     return replace(given, selection=choice.selection)

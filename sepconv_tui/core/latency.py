@@ -78,7 +78,9 @@ def runtimes_for(choice: str, channels_last: bool = False) -> tuple[str, ...]:
         return ("eager_channels_last",) if channels_last else ("eager",)
     if choice == "onnxruntime":
         return ("onnxruntime",)
-    raise BenchError(f"--runtime must be one of {', '.join(RUNTIME_CHOICES)}, got {choice!r}")
+    raise BenchError(
+        f"the runtime must be one of {', '.join(RUNTIME_CHOICES)}, got {choice!r}", field="runtime"
+    )
 
 
 #: Why 1-D convs get no channels-last timing: PyTorch has that layout for 4-D and 5-D tensors.
@@ -238,7 +240,9 @@ def estimate_bytes(spec: LayerSpec) -> int:
 def check_device(device: str) -> None:
     """Raise BenchError unless ``device`` can run here."""
     if device not in DEVICES:
-        raise BenchError(f"--device must be one of {', '.join(DEVICES)}, got {device!r}")
+        raise BenchError(
+            f"the device must be one of {', '.join(DEVICES)}, got {device!r}", field="device"
+        )
     if device == "cuda":
         import torch
 
@@ -249,7 +253,7 @@ def check_device(device: str) -> None:
                 if build is None
                 else "no CUDA GPU is visible"
             )
-            raise BenchError(f"--device cuda: CUDA is not available ({why}); use --device cpu")
+            raise BenchError(f"CUDA is not available ({why}); use the cpu device", field="device")
 
 
 def check_budget(spec: LayerSpec, budget_bytes: int) -> int:
@@ -262,7 +266,7 @@ def check_budget(spec: LayerSpec, budget_bytes: int) -> int:
         raise BenchError(
             f"refusing to allocate {format_bytes(estimate)} (weights, input and outputs in "
             f"fp32): over the memory budget of {format_bytes(budget_bytes)}; use a smaller "
-            "layer or raise --memory-budget-mb"
+            "layer or raise the memory budget"
         )
     return estimate
 

@@ -96,17 +96,27 @@ def range_message(field: str) -> str:
     return f"an integer from {low} to {high}"
 
 
-def parse_int_in_range(text: str, low: int, high: int, *, field: str | None = None) -> int:
-    """The integer ``text`` holds if it is from ``low`` to ``high``; else a UserError (a
-    ValueError) naming the range and ``field``. The one integer parser of the CLI and the app."""
+def parse_int_in_range(
+    text: str | int,
+    low: int,
+    high: int | None = None,
+    *,
+    field: str | None = None,
+    what: str | None = None,
+) -> int:
+    """The integer ``text`` holds (or is) if it is from ``low`` to ``high`` (no limit when
+    None); else a UserError (a ValueError) naming the range, ``field`` and, when given, ``what``
+    the number is. The one integer parser of the CLI, the app and the engine's arguments."""
+    accepted = f"an integer from {low} to {high}" if high is not None else f"an integer ≥ {low}"
+    subject = f"{what} must be" if what else "must be"
+    if isinstance(text, bool) or not isinstance(text, str | int):
+        raise UserError(f"{subject} {accepted}, got {text!r}", field=field)
     try:
         value = int(text)
     except ValueError:
-        raise UserError(
-            f"must be an integer from {low} to {high}, got {text!r}", field=field
-        ) from None
-    if not low <= value <= high:
-        raise UserError(f"must be an integer from {low} to {high}, got {value}", field=field)
+        raise UserError(f"{subject} {accepted}, got {text!r}", field=field) from None
+    if value < low or (high is not None and value > high):
+        raise UserError(f"{subject} {accepted}, got {value}", field=field)
     return value
 
 

@@ -72,7 +72,7 @@ class AutoDepth:
 DepthChoice = int | AutoDepth
 
 
-def check_depth_multiplier(value: Any, where: str = "--depth-multiplier") -> int:
+def check_depth_multiplier(value: Any, where: str = "the depth multiplier") -> int:
     """``value`` as an int from 1 to 64 (FIELD_BOUNDS), or SwapError naming ``where``."""
     low, high = FIELD_BOUNDS["depth_multiplier"]
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
@@ -96,14 +96,14 @@ def parse_depth_multiplier(value: Any) -> DepthChoice:
                 energy = -1.0
             if not 0 < energy <= 1:  # nan fails too
                 raise SwapError(
-                    f"--depth-multiplier auto:E needs a number E with 0 < E ≤ 1, got {value!r}",
+                    f"auto:E needs a number E with 0 < E ≤ 1, got {value!r}",
                     field="depth_multiplier",
                 )
             return AutoDepth(energy)
         if cleaned.lstrip("-").isdigit():
             return check_depth_multiplier(int(cleaned))
         raise SwapError(
-            f"--depth-multiplier must be {DEPTH_MULTIPLIER_FORMS}, got {value!r}",
+            f"the depth multiplier must be {DEPTH_MULTIPLIER_FORMS}, got {value!r}",
             field="depth_multiplier",
         )
     return check_depth_multiplier(value)
@@ -310,7 +310,7 @@ def parse_selection(text: str) -> Selection:
     if cleaned.startswith("top:"):
         count_text = cleaned.removeprefix("top:").strip()
         if not count_text.isdigit() or int(count_text) < 1:
-            raise SelectionError(f"--swap top:N needs a whole number N ≥ 1, got {text!r}")
+            raise SelectionError(f"top:N needs a whole number N ≥ 1, got {text!r}")
         return Selection("top", count=int(count_text))
     if cleaned.startswith("max-error:"):
         return Selection("max-error", max_error=_parse_fraction(text, cleaned, "max-error"))
@@ -323,15 +323,15 @@ def parse_selection(text: str) -> Selection:
             speedup = 0.0
         if not 1 < speedup <= 1000:  # nan fails too
             raise SelectionError(
-                f"--swap speedup:X needs a speed-up X above 1 and at most 1000, got {text!r}"
+                f"speedup:X needs a speed-up X above 1 and at most 1000, got {text!r}"
             )
         return Selection("speedup", min_speedup=speedup)
     # A "rule:value" form that is not top:N or max-error:X is a typo or a form this version lacks.
     if ":" in cleaned:
-        raise SelectionError(f"--swap must be {SELECTION_FORMS}; got {text!r}")
+        raise SelectionError(f"the layers to swap must be {SELECTION_FORMS}; got {text!r}")
     patterns = tuple(part.strip() for part in cleaned.split(","))
     if not cleaned or any(not pattern for pattern in patterns):
-        raise SelectionError(f"--swap must be {SELECTION_FORMS}; got {text!r}")
+        raise SelectionError(f"the layers to swap must be {SELECTION_FORMS}; got {text!r}")
     return Selection("names", patterns=patterns)
 
 
@@ -345,7 +345,7 @@ def _parse_fraction(text: str, cleaned: str, rule: str) -> float:
     # A relative error of the best approximation, or a share of samples, lies in [0, 1];
     # nan fails the comparison too.
     if not 0 <= value <= 1:
-        raise SelectionError(f"--swap {rule}:X needs a number X from 0 to 1, got {text!r}")
+        raise SelectionError(f"{rule}:X needs a number X from 0 to 1, got {text!r}")
     return value
 
 
@@ -519,19 +519,18 @@ class ModelAnalysis:
             return frozenset(layer.name for layer in ranked[: selection.count])
         if selection.rule == "agreement":
             raise SelectionError(
-                f"--swap {selection} measures the model on data: it needs --data (and the "
+                f"{selection} measures the model on data: it needs the data (and the "
                 "model's weights)"
             )
         if selection.rule == "speedup":
             raise SelectionError(
-                f"--swap {selection} times each layer where it runs before it picks: the "
+                f"{selection} times each layer where it runs before it picks: the "
                 "model, swap, fidelity and export commands resolve it (model.speedup)"
             )
         if selection.rule == "max-error":
             if any(layer.weight_error is None for layer in candidates):
                 raise SelectionError(
-                    f"--swap {selection} needs each candidate's error, which needs the "
-                    "model's weights (sepconv-tui swap, or --weights)"
+                    f"{selection} needs each candidate's error, which needs the model's weights"
                 )
             threshold = selection.max_error if selection.max_error is not None else 0.0
             return frozenset(
@@ -553,13 +552,10 @@ class ModelAnalysis:
         """Why ``pattern`` picks nothing: a non-candidate layer, or no such layer."""
         for layer in self.layers:
             if fnmatch.fnmatchcase(layer.name, pattern):
-                return (
-                    f"--swap {pattern!r} matches no candidate: {layer.name} is not one "
-                    f"({layer.reason})"
-                )
+                return f"{pattern!r} matches no candidate: {layer.name} is not one ({layer.reason})"
         close = [layer.name for layer in self.candidates[:3]]
         return (
-            f"--swap {pattern!r} matches no layer of this model; candidates are named like "
+            f"{pattern!r} matches no layer of this model; candidates are named like "
             + ", ".join(close)
         )
 

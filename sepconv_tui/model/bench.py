@@ -151,8 +151,8 @@ def _check_runtimes(runtimes: Sequence[str], device: str) -> None:
         )
     if device != "cpu":
         raise BenchError(
-            "--runtime times on the CPU (ONNX Runtime's CPU provider, eager beside it): "
-            "use --device cpu",
+            "the runtimes are timed on the CPU (ONNX Runtime's CPU provider, eager beside "
+            "it): use the cpu device",
             field="runtime",
         )
     if "onnxruntime" in runtimes:
@@ -230,7 +230,7 @@ def check_model_budget(analysis: ModelAnalysis, budget_bytes: int) -> int:
         raise BenchError(
             f"refusing to allocate about {format_bytes(estimate)} (both models' weights, input "
             f"and activations in fp32): over the memory budget of {format_bytes(budget_bytes)}; "
-            "use a smaller --input-shape or raise --memory-budget-mb"
+            "use a smaller input shape or raise the memory budget"
         )
     return estimate
 

@@ -69,7 +69,7 @@ class Data:
         """(inputs, labels) in order, ``batch_size`` samples at a time (the last may be short)."""
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
             raise DataError(
-                f"--batch-size must be a whole number ≥ 1, got {batch_size!r}", field="batch_size"
+                f"the batch size must be a whole number ≥ 1, got {batch_size!r}", field="batch_size"
             )
         for start in range(0, len(self), batch_size):
             stop = start + batch_size
@@ -84,7 +84,7 @@ def check_labels(data: Data, num_classes: int) -> None:
     highest = int(data.labels.max())
     if highest >= num_classes:
         raise DataError(
-            f"--data labels go up to {highest}, but the model has {num_classes} outputs: "
+            f"the labels go up to {highest}, but the model has {num_classes} outputs: "
             f"labels must be 0 to {num_classes - 1}"
         )
 
@@ -95,14 +95,14 @@ def _check_stats(values: Sequence[float] | None, name: str, channels: int) -> tu
     numbers = tuple(float(value) for value in values)
     if len(numbers) not in (1, channels):
         raise DataError(
-            f"--{name} needs {channels} value{'s' if channels != 1 else ''} (one per input "
+            f"the {name} needs {channels} value{'s' if channels != 1 else ''} (one per input "
             f"channel) or one for all, got {len(numbers)}",
             field=name,
         )
     if not all(math.isfinite(value) for value in numbers):
-        raise DataError(f"--{name} values must be finite numbers, got {values!r}", field=name)
+        raise DataError(f"the {name} values must be finite numbers, got {values!r}", field=name)
     if name == "std" and any(value <= 0 for value in numbers):
-        raise DataError(f"--std values must be > 0, got {values!r}", field=name)
+        raise DataError(f"the std values must be > 0, got {values!r}", field=name)
     return numbers * channels if len(numbers) == 1 else numbers
 
 
@@ -133,7 +133,7 @@ def _sample_shape(input_shape: Shape) -> tuple[int, tuple[int, ...]]:
     """C and the spatial sizes (L; H, W; or D, H, W) of an N×C×… input shape of rank 3 to 5."""
     if not 3 <= len(input_shape) <= 5:
         raise DataError(
-            "--data needs a model that takes N×C×L, N×C×H×W or N×C×D×H×W inputs; the input "
+            "the data needs a model that takes N×C×L, N×C×H×W or N×C×D×H×W inputs; the input "
             f"shape is {input_shape}",
             field="input_shape",
         )
@@ -149,15 +149,17 @@ def _check_budget(label: str, shape: Sequence[int], budget: int) -> None:
     if needed > budget:
         size = "×".join(str(int(size)) for size in shape[1:])
         raise DataError(
-            f"--data {label}: {shape[0]:,} samples of {size} need {format_bytes(needed)} in "
-            f"float32, over the memory budget of {format_bytes(budget)}; pass a smaller --limit"
+            f"{label}: {shape[0]:,} samples of {size} need {format_bytes(needed)} in float32, "
+            f"over the memory budget of {format_bytes(budget)}; read fewer (a smaller limit)"
         )
 
 
 def _check_limit(limit: int | None) -> None:
     """``--limit``: None or a whole number ≥ 1."""
     if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
-        raise DataError(f"--limit must be a whole number ≥ 1, got {limit!r}", field="limit")
+        raise DataError(
+            f"the sample limit must be a whole number ≥ 1, got {limit!r}", field="limit"
+        )
 
 
 def _describe(label: str, inputs: torch.Tensor, labels: torch.Tensor | None, classes: Any) -> str:
@@ -213,7 +215,7 @@ def load_data(
     if path.is_dir():
         if len(spatial) != 2:
             raise DataError(
-                f"--data {spec.path!r} is a folder of images, but the model takes inputs of "
+                f"{spec.path!r} is a folder of images, but the model takes inputs of "
                 f"shape {tuple(input_shape)}: give a .pt file of tensors of rank "
                 f"{len(input_shape)} instead"
             )
@@ -221,11 +223,9 @@ def load_data(
             spec.path, path, channels, (spatial[0], spatial[1]), source, model, stats, limit, budget
         )
     if not path.exists():
-        raise DataError(f"--data {spec.path!r}: no such file or folder; give {DATA_FORMS}")
+        raise DataError(f"{spec.path!r}: no such file or folder; give {DATA_FORMS}")
     if path.suffix.lower() not in TENSOR_EXTENSIONS:
-        raise DataError(
-            f"--data {spec.path!r} is neither a folder nor a .pt/.pth file; give {DATA_FORMS}"
-        )
+        raise DataError(f"{spec.path!r} is neither a folder nor a .pt/.pth file; give {DATA_FORMS}")
     _refuse_stats(stats, spec.path)
     return _load_tensors(spec.path, path, channels, limit, budget, rank=len(input_shape))
 
@@ -235,8 +235,8 @@ def _refuse_stats(stats: Any, label: str) -> None:
     if stats is not None:
         field = "mean" if stats[0] is not None else "std"
         raise DataError(
-            f"--{field} normalises images, but --data {label} gives tensors, used as given: "
-            f"drop --mean/--std or normalise the tensors yourself",
+            f"the {field} normalises images, but the data {label} gives tensors, used as given: "
+            "give no mean/std, or normalise the tensors yourself",
             field=field,
         )
 
@@ -267,19 +267,17 @@ def _read_tensor_file(label: str, path: Path) -> Any:
         reason = str(error).strip().splitlines()[0] if str(error).strip() else "refused"
         if "weights_only" in str(error) or "Unsupported global" in str(error):
             reason = "it holds Python objects beyond tensors, dicts, lists and numbers"
-        raise DataError(
-            f"--data {label!r}: torch.load(weights_only=True) refused it: {reason}"
-        ) from None
+        raise DataError(f"{label!r}: torch.load(weights_only=True) refused it: {reason}") from None
     except RuntimeError as error:
         # The legacy (pre-zipfile) format cannot be memory-mapped: read it whole instead.
         if "mmap" not in str(error):
-            raise DataError(f"--data {label!r} is not a file torch.load can read") from None
+            raise DataError(f"{label!r} is not a file torch.load can read") from None
     except Exception:
-        raise DataError(f"--data {label!r} is not a file torch.load can read") from None
+        raise DataError(f"{label!r} is not a file torch.load can read") from None
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception:
-        raise DataError(f"--data {label!r} is not a file torch.load can read") from None
+        raise DataError(f"{label!r} is not a file torch.load can read") from None
 
 
 def _unpack(label: str, content: Any) -> tuple[Any, Any]:
@@ -292,14 +290,14 @@ def _unpack(label: str, content: Any) -> tuple[Any, Any]:
         if "inputs" not in content:
             keys = ", ".join(repr(key) for key in list(content)[:6]) or "none"
             raise DataError(
-                f"--data {label!r} holds a dict without 'inputs' (keys: {keys}); a .pt dict "
+                f"{label!r} holds a dict without 'inputs' (keys: {keys}); a .pt dict "
                 "must be {'inputs': N×C×H×W tensor, 'labels': N integers (optional)}"
             )
         return content["inputs"], content.get("labels")
     if isinstance(content, (tuple, list)) and len(content) in (1, 2):
         return content[0], content[1] if len(content) == 2 else None
     raise DataError(
-        f"--data {label!r} holds {type(content).__name__}, not a tensor: a .pt file must hold "
+        f"{label!r} holds {type(content).__name__}, not a tensor: a .pt file must hold "
         "a float tensor N×C×H×W, {'inputs': …, 'labels': …} or (inputs, labels)"
     )
 
@@ -311,23 +309,23 @@ def _check_inputs(label: str, inputs: Any, channels: int, rank: int = 4) -> torc
 
     if not isinstance(inputs, torch.Tensor):
         raise DataError(
-            f"--data {label!r}: the inputs are {type(inputs).__name__}, not a tensor; a .pt "
+            f"{label!r}: the inputs are {type(inputs).__name__}, not a tensor; a .pt "
             "file must hold a float tensor N×C×H×W"
         )
     if inputs.dim() != rank:
         form = {3: "N×C×L", 4: "N×C×H×W", 5: "N×C×D×H×W"}.get(rank, "N×C×…")
         raise DataError(
-            f"--data {label!r}: the inputs have shape {tuple(inputs.shape)} (rank "
+            f"{label!r}: the inputs have shape {tuple(inputs.shape)} (rank "
             f"{inputs.dim()}); this model takes {form} (rank {rank})"
         )
     if inputs.shape[1] != channels:
         raise DataError(
-            f"--data {label!r}: the inputs have {inputs.shape[1]} channels "
+            f"{label!r}: the inputs have {inputs.shape[1]} channels "
             f"(shape {tuple(inputs.shape)}), but the model takes {channels}"
         )
     if not inputs.is_floating_point():
         raise DataError(
-            f"--data {label!r}: the inputs are {str(inputs.dtype).removeprefix('torch.')}; a "
+            f"{label!r}: the inputs are {str(inputs.dtype).removeprefix('torch.')}; a "
             ".pt file must hold float inputs, preprocessed as the model expects"
         )
     return inputs
@@ -344,26 +342,25 @@ def _check_label_tensor(label: str, labels: Any, count: int) -> torch.Tensor:
             labels = None
     if not isinstance(labels, torch.Tensor):
         raise DataError(
-            f"--data {label!r}: the labels must be a tensor of N integers ≥ 0, got "
-            f"{type(labels).__name__}"
+            f"{label!r}: the labels must be a tensor of N integers ≥ 0, got {type(labels).__name__}"
         )
     if labels.dim() != 1:
         raise DataError(
-            f"--data {label!r}: the labels have shape {tuple(labels.shape)}; they must be N "
+            f"{label!r}: the labels have shape {tuple(labels.shape)}; they must be N "
             "integers ≥ 0 (one per input)"
         )
     if len(labels) != count:
         raise DataError(
-            f"--data {label!r}: {len(labels)} labels for {count} inputs; give one label per input"
+            f"{label!r}: {len(labels)} labels for {count} inputs; give one label per input"
         )
     if labels.is_floating_point() or labels.is_complex() or labels.dtype == torch.bool:
         raise DataError(
-            f"--data {label!r}: the labels are {str(labels.dtype).removeprefix('torch.')}; they "
+            f"{label!r}: the labels are {str(labels.dtype).removeprefix('torch.')}; they "
             "must be integers ≥ 0 (class indices)"
         )
     if len(labels) and int(labels.min()) < 0:
         raise DataError(
-            f"--data {label!r}: a label is {int(labels.min())}; labels must be integers ≥ 0 "
+            f"{label!r}: a label is {int(labels.min())}; labels must be integers ≥ 0 "
             "(class indices)"
         )
     return labels.to(torch.int64)
@@ -382,14 +379,14 @@ def _load_tensors(
         labels = _check_label_tensor(label, labels, total)
     count = min(total, limit) if limit is not None else total
     if count == 0:
-        raise DataError(f"--data {label!r} holds no samples (N = 0); give at least one")
+        raise DataError(f"{label!r} holds no samples (N = 0); give at least one")
     _check_budget(label, (count, *inputs.shape[1:]), budget)
     # A copy: off the memory map, contiguous float32, independent of the file.
     inputs = inputs[:count].to(torch.float32, copy=True).contiguous()
     if not bool(torch.isfinite(inputs).all()):
         bad = int((~torch.isfinite(inputs)).flatten(1).any(1).nonzero()[0])
         raise DataError(
-            f"--data {label!r}: sample {bad} holds NaN or infinite values; inputs must be finite"
+            f"{label!r}: sample {bad} holds NaN or infinite values; inputs must be finite"
         )
     if labels is not None:
         labels = labels[:count].clone()
@@ -413,7 +410,7 @@ def _image_files(label: str, folder: Path) -> list[Path]:
             files.extend(_image_files(label, entry))
         elif entry.suffix.lower() not in IMAGE_EXTENSIONS:
             raise DataError(
-                f"--data {label!r}: {str(entry)!r} is not an image (a folder of images holds "
+                f"{label!r}: {str(entry)!r} is not an image (a folder of images holds "
                 f"only {', '.join(IMAGE_EXTENSIONS)} files)"
             )
         else:
@@ -434,12 +431,12 @@ def _folder_samples(
     if not folders:
         files = _image_files(label, folder)
         if not files:
-            raise DataError(f"--data {label!r} is an empty folder; give {DATA_FORMS}")
+            raise DataError(f"{label!r} is an empty folder; give {DATA_FORMS}")
         return files, None, None
     loose = [entry for entry in entries if not entry.is_dir()]
     if loose:
         raise DataError(
-            f"--data {label!r}: {str(loose[0])!r} sits beside class folders; put every image "
+            f"{label!r}: {str(loose[0])!r} sits beside class folders; put every image "
             "in a class sub-folder (ImageFolder layout) or none of them"
         )
     classes = tuple(entry.name for entry in folders)  # sorted by name, as ImageFolder does
@@ -448,7 +445,7 @@ def _folder_samples(
         files = _image_files(label, class_folder)
         if not files:
             raise DataError(
-                f"--data {label!r}: class folder {classes[index]!r} holds no images; every "
+                f"{label!r}: class folder {classes[index]!r} holds no images; every "
                 "class sub-folder needs at least one"
             )
         per_class.append(files)
@@ -536,7 +533,7 @@ def _plain_transform(channels: int, size: tuple[int, int], mean: Any, std: Any) 
 
     if channels not in (1, 3):
         raise DataError(
-            f"--data: images give 1 (grayscale) or 3 (RGB) channels, but the model takes "
+            f"images give 1 (grayscale) or 3 (RGB) channels, but the model takes "
             f"{channels}; give a .pt file of N×{channels}×H×W tensors instead"
         )
     mode = "L" if channels == 1 else "RGB"
@@ -575,7 +572,7 @@ def _load_folder(
     try:
         from PIL import Image, UnidentifiedImageError
     except ImportError:
-        raise DataError("--data: reading images needs Pillow (pip install pillow)") from None
+        raise DataError("reading images needs Pillow (pip install pillow)") from None
     files, all_labels, classes = _folder_samples(label, folder)
     files = files[:limit] if limit is not None else files
     transform = _transform(source, model, channels, size, stats)
@@ -586,21 +583,19 @@ def _load_folder(
                 image.load()
                 sample = transform(image)
         except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
-            raise DataError(
-                f"--data {label!r}: {str(file)!r} is not an image Pillow can read"
-            ) from None
+            raise DataError(f"{label!r}: {str(file)!r} is not an image Pillow can read") from None
         if inputs is None:
             # The first sample gives the preprocessed size: check the budget, then fill in place.
             if sample.shape[0] != channels:
                 raise DataError(
-                    f"--data {label!r}: the preprocessing gives {sample.shape[0]} channels, "
+                    f"{label!r}: the preprocessing gives {sample.shape[0]} channels, "
                     f"but the model takes {channels}"
                 )
             _check_budget(label, (len(files), *sample.shape), budget)
             inputs = torch.empty((len(files), *sample.shape), dtype=torch.float32)
         elif sample.shape != inputs.shape[1:]:
             raise DataError(
-                f"--data {label!r}: {str(file)!r} preprocesses to {tuple(sample.shape)}, the "
+                f"{label!r}: {str(file)!r} preprocesses to {tuple(sample.shape)}, the "
                 f"first image to {tuple(inputs.shape[1:])}"
             )
         inputs[index] = sample

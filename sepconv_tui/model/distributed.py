@@ -36,7 +36,7 @@ def resolve_device(device: str) -> str:
     """``cpu``/``cuda``/``auto`` → ``cpu`` or ``cuda``; DeviceError when CUDA is asked for and
     absent (one line, as ``bench --device cuda`` says it)."""
     if device not in DEVICES:
-        raise DeviceError(f"--device must be one of {', '.join(DEVICES)}, got {device!r}")
+        raise DeviceError(f"the device must be one of {', '.join(DEVICES)}, got {device!r}")
     if device == "cpu":
         return device
     import torch
@@ -49,7 +49,7 @@ def resolve_device(device: str) -> str:
             if torch.version.cuda is None
             else "no CUDA GPU is visible"
         )
-        raise DeviceError(f"--device cuda: CUDA is not available ({why}); use --device cpu")
+        raise DeviceError(f"CUDA is not available ({why}); use the cpu device")
     return device
 
 
@@ -91,7 +91,7 @@ class Runtime:
             local = int(os.environ.get("LOCAL_RANK", "0"))
             if local >= torch.cuda.device_count():
                 raise DeviceError(
-                    f"--device cuda: LOCAL_RANK {local} but {torch.cuda.device_count()} GPUs "
+                    f"cuda: LOCAL_RANK {local} but {torch.cuda.device_count()} GPUs "
                     "are visible; give torchrun --nproc_per_node ≤ the GPU count"
                 )
             torch.cuda.set_device(local)

@@ -394,11 +394,11 @@ def export_checked(
     destination = Path(out)
     folder = destination.parent if str(destination.parent) else Path(".")
     if destination.is_dir():
-        raise ExportError(f"--out {str(out)!r} is a folder, not a file", field="out")
+        raise ExportError(f"{str(out)!r} is a folder, not a file", field="out")
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as error:
-        raise ExportError(f"--out {str(out)!r}: {error.strerror}", field="out") from None
+        raise ExportError(f"{str(out)!r}: {error.strerror}", field="out") from None
     shape = tuple(input_shape)
     batch = shape[0]
     if samples is None or samples.shape[0] < batch:
@@ -429,9 +429,7 @@ def export_checked(
             os.chmod(temporary, 0o666 & ~umask)
             os.replace(temporary, destination)
     except OSError as failure:
-        raise ExportError(
-            f"--out {str(out)!r}: {failure.strerror or failure}", field="out"
-        ) from None
+        raise ExportError(f"{str(out)!r}: {failure.strerror or failure}", field="out") from None
     finally:
         temporary.unlink(missing_ok=True)
     return ExportedModel(

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ..core.budget import resolve_budget
+from ..core.spec import parse_int_in_range
 from ..progress import OnProgress, Progress, ignore
 from .analysis import SwapError
 from .candidates import eval_mode
@@ -149,13 +150,6 @@ class Recovery:
             "stages": [stage.to_dict() for stage in self.stages],
             "notes": list(self.notes),
         }
-
-
-def check_positive(value: int, flag: str) -> int:
-    """``value`` when it is a whole number ≥ 1; DataError naming ``flag`` otherwise."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise DataError(f"{flag} must be a whole number ≥ 1, got {value!r}", field=flag[2:])
-    return value
 
 
 def _solve(gram: torch.Tensor, cross: torch.Tensor, bias: bool) -> torch.Tensor:
@@ -333,8 +327,8 @@ def fit_batch_size(
     fits = budget // max(per_sample, 1)
     if fits < 1:
         raise DataError(
-            f"--batch-size: one sample's activations need {format_bytes(per_sample)}, over the "
-            f"memory budget of {format_bytes(budget)}; raise --memory-budget-mb",
+            f"one sample's activations need {format_bytes(per_sample)}, over the "
+            f"memory budget of {format_bytes(budget)}; raise the memory budget",
             field="batch_size",
         )
     return min(requested, fits)
@@ -361,13 +355,11 @@ def check_reconstruction_budget(
         fits = (budget // one) * runtime.world_size if one else 0
         asked = calibration if calibration is not None else int(inputs.shape[0])
         advice = (
-            f"--calibration {fits:,} fits"
-            if fits >= 1
-            else "not one sample fits: raise --memory-budget-mb"
+            f"{fits:,} samples fit" if fits >= 1 else "not one sample fits: raise the memory budget"
         )
         raise DataError(
-            f"--calibration {asked:,}: reconstruction would hold {format_bytes(needed)} (the "
-            f"original's outputs at {len(layers)} swapped convs over the calibration samples"
+            f"reconstruction on {asked:,} calibration samples would hold {format_bytes(needed)} "
+            f"(the original's outputs at {len(layers)} swapped convs over those samples"
             f"{' of this process' if runtime.distributed else ''}), over the memory budget of "
             f"{format_bytes(budget)}; {advice}",
             field="calibration",
@@ -398,7 +390,9 @@ def reconstruct(
     import torch
 
     progress = progress if runtime.main and progress is not None else ignore
-    calibration = check_positive(calibration, "--calibration")
+    calibration = parse_int_in_range(
+        calibration, 1, field="calibration", what="the number of calibration samples"
+    )
     used = data.head(min(calibration, len(data)))
     inputs = runtime.shard(used).inputs.to(_model_device(original))
     check_reconstruction_budget(original, layers, inputs, budget_bytes, runtime, calibration)
@@ -527,20 +521,20 @@ def distill(
 
     started = time.perf_counter()
     progress = progress if runtime.main and progress is not None else ignore
-    steps = check_positive(steps, "--steps")
-    patience = check_positive(patience, "--patience")
+    steps = parse_int_in_range(steps, 1, field="steps", what="the number of steps")
+    patience = parse_int_in_range(patience, 1, field="patience", what="the patience")
     if not lr > 0:
-        raise DataError(f"--lr must be a number > 0, got {lr!r}", field="lr")
+        raise DataError(f"the learning rate must be a number > 0, got {lr!r}", field="lr")
     if max_time is not None and not max_time > 0:
         raise DataError(
-            f"--max-time must be a number of seconds > 0, got {max_time!r}", field="max_time"
+            f"the time limit must be a number of seconds > 0, got {max_time!r}", field="max_time"
         )
     if not 0 <= label_weight <= 1:
-        raise DataError(f"--label-weight must be 0–1, got {label_weight!r}", field="label_weight")
+        raise DataError(f"the label weight must be 0–1, got {label_weight!r}", field="label_weight")
     if label_weight > 0 and data.labels is None:
         raise DataError(
-            "--label-weight mixes cross-entropy on the labels into the loss, but --data has "
-            "no labels: give labelled data or --label-weight 0",
+            "the label weight mixes cross-entropy on the labels into the loss, but the data "
+            "has no labels: give labelled data or a label weight of 0",
             field="label_weight",
         )
     device = _model_device(swapped)
@@ -697,12 +691,14 @@ def recover(
     progress = progress or ignore
     if mode not in RECOVER_MODES:
         raise SwapError(
-            f"--recover must be {', '.join(RECOVER_MODES)}, got {mode!r}", field="recover"
+            f"the recovery must be {', '.join(RECOVER_MODES)}, got {mode!r}", field="recover"
         )
-    calibration = check_positive(calibration, "--calibration")
-    batch_size = check_positive(batch_size, "--batch-size")
+    calibration = parse_int_in_range(
+        calibration, 1, field="calibration", what="the number of calibration samples"
+    )
+    batch_size = parse_int_in_range(batch_size, 1, field="batch_size", what="the batch size")
     if mode == "distill":
-        steps = check_positive(steps, "--steps")
+        steps = parse_int_in_range(steps, 1, field="steps", what="the number of steps")
     source_model = original if original is not None else result.original
     if source_model is None:
         raise SwapError("recovery needs the original model: pass original=")

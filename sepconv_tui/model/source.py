@@ -416,7 +416,7 @@ def parse_input_shape(text: str) -> Shape:
     parts = [part.strip() for part in text.replace("x", ",").replace("×", ",").split(",")]
     if not 3 <= len(parts) <= 5 or not all(part.lstrip("-").isdigit() for part in parts):
         raise ModelSourceError(
-            "--input-shape must be 3 to 5 whole numbers: N,C,L (1-D), N,C,H,W (2-D) or "
+            "must be 3 to 5 whole numbers: N,C,L (1-D), N,C,H,W (2-D) or "
             f"N,C,D,H,W (3-D), e.g. {INPUT_EXAMPLES[2]}; got {text!r}",
             field="input_shape",
         )
@@ -425,7 +425,7 @@ def parse_input_shape(text: str) -> Shape:
         low, high = INPUT_SHAPE_BOUNDS[axis]
         if not low <= value <= high:
             raise ModelSourceError(
-                f"--input-shape: {axis} must be {low}–{high:,}, got {value} in {text!r}",
+                f"{axis} must be {low}–{high:,}, got {value} in {text!r}",
                 field="input_shape",
             )
     return shape
@@ -436,7 +436,7 @@ def with_resolution(shape: Shape, resolution: int) -> Shape:
     low, high = INPUT_SHAPE_BOUNDS["H"]
     if not low <= resolution <= high:
         raise ModelSourceError(
-            f"--resolution must be {low}–{high:,}, got {resolution}", field="resolution"
+            f"the resolution must be {low}–{high:,}, got {resolution}", field="resolution"
         )
     if len(shape) == 3:
         return (*shape[:-1], resolution)

@@ -94,7 +94,7 @@ class SpeedupChoice:
             else ""
         )
         return (
-            f"--swap speedup:{self.target:g} on {self.runtime}: {len(self.chosen)} of "
+            f"speedup:{self.target:g} on {self.runtime}: {len(self.chosen)} of "
             f"{len(self.saved_s)} candidates by {self.ranking}, predicted {self.predicted:.2f}× "
             f"(from each layer's time){measured}{short}"
         )
@@ -135,11 +135,11 @@ def choose_by_speed(
             )  # fmt: skip
     if not order:
         raise SelectionError(
-            f"--swap speedup:{target:g} cannot be reached on {runtime}: no candidate's block "
+            f"speedup:{target:g} cannot be reached on {runtime}: no candidate's block "
             "runs faster than its conv there (the model stays at 1.00×)"
         )
     raise SelectionError(
-        f"--swap speedup:{target:g} cannot be reached on {runtime}: the best is {best:.2f}×, "
+        f"speedup:{target:g} cannot be reached on {runtime}: the best is {best:.2f}×, "
         f"swapping the {len(order)} candidate{'s' if len(order) != 1 else ''} whose block runs "
         "faster than its conv"
     )

@@ -42,18 +42,19 @@ def _resolve(value: int | float | None, total: int, name: str) -> int | None:
     if value is None:
         return None
     if isinstance(value, bool):
-        raise DataError(f"--{name} must be a count ≥ 1 or a fraction in (0, 1)", field=name)
+        raise DataError(f"the {name} split must be a count ≥ 1 or a fraction in (0, 1)", field=name)
     if isinstance(value, float) and not value.is_integer():
         if not 0 < value < 1:
             raise DataError(
-                f"--{name} must be a count ≥ 1 or a fraction in (0, 1), got {value!r}",
+                f"the {name} split must be a count ≥ 1 or a fraction in (0, 1), got {value!r}",
                 field=name,
             )
         return max(1, round(value * total))
     count = int(value)
     if count < 1:
         raise DataError(
-            f"--{name} must be a count ≥ 1 or a fraction in (0, 1), got {value!r}", field=name
+            f"the {name} split must be a count ≥ 1 or a fraction in (0, 1), got {value!r}",
+            field=name,
         )
     return count
 
@@ -70,12 +71,14 @@ def parse_split_size(text: str, name: str) -> int | float:
             share = float("nan")
         if not 0 < share < 1:
             raise DataError(
-                f"--{name} must be a count ≥ 1 or a fraction in (0, 1), got {text!r}", field=name
+                f"the {name} split must be a count ≥ 1 or a fraction in (0, 1), got {text!r}",
+                field=name,
             ) from None
         return share
     if value < 1:
         raise DataError(
-            f"--{name} must be a count ≥ 1 or a fraction in (0, 1), got {text!r}", field=name
+            f"the {name} split must be a count ≥ 1 or a fraction in (0, 1), got {text!r}",
+            field=name,
         )
     return value
 
@@ -115,10 +118,10 @@ def plan_split(
     ):
         processes = f" (one per process, {minimum} processes)" if minimum > 1 else ""
         raise DataError(
-            f"--data has {total:,} sample{'s' if total != 1 else ''}, too few for three "
+            f"the data has {total:,} sample{'s' if total != 1 else ''}, too few for three "
             f"splits: fit got {fit_size:,}, validation {validation_size:,}, test "
             f"{test_size:,}; each needs ≥ {minimum}{processes} — give more data or smaller "
-            "--validation/--test"
+            "validation/test splits"
         )
     return sizes
 

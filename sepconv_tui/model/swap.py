@@ -120,7 +120,7 @@ def swap_convs(
         else parse_depth_multiplier(depth_multiplier)
     )
     if init not in INITS:
-        raise SwapError(f"--init must be svd or random, got {init!r}")
+        raise SwapError(f"the initialisation must be svd or random, got {init!r}", field="init")
     real = has_real_weights(model)
     if init == "svd" and not real:
         raise SwapError(
@@ -136,8 +136,9 @@ def swap_convs(
         )
     elif selection.rule == "top":
         raise SwapError(
-            f"--swap {selection} ranks layers by the MACs a swap saves, which needs an input "
-            "shape: pass input_shape (--input-shape)"
+            f"{selection} ranks layers by the MACs a swap saves, which needs the model's input "
+            "shape",
+            field="input_shape",
         )
     else:
         analysis = static_analysis(model).with_depth_multipliers(multipliers)
@@ -290,11 +291,11 @@ def save(
 
     folder = Path(out_dir)
     if folder.exists() and not folder.is_dir():
-        raise SwapError(f"--out {str(out_dir)!r} is a file, not a folder", field="out")
+        raise SwapError(f"{str(out_dir)!r} is a file, not a folder", field="out")
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as error:
-        raise SwapError(f"--out {str(out_dir)!r}: {error.strerror}", field="out") from None
+        raise SwapError(f"{str(out_dir)!r}: {error.strerror}", field="out") from None
     contents: list[tuple[str, Any]] = [
         (SWAPPED_FILE, result.model.state_dict()),
         (PLAN_FILE, json.dumps(result.to_dict(), indent=2) + "\n"),
@@ -314,7 +315,7 @@ def save(
         for temporary, final in staged:
             os.replace(temporary, final)
     except OSError as error:
-        raise SwapError(f"--out {str(out_dir)!r}: {error.strerror or error}", field="out") from None
+        raise SwapError(f"{str(out_dir)!r}: {error.strerror or error}", field="out") from None
     finally:
         for temporary, _final in staged:
             temporary.unlink(missing_ok=True)
@@ -342,11 +343,11 @@ def load_swapped(
     from .weights import read_state_dict
 
     folder = Path(out_dir)
-    where = f"--swapped {str(out_dir)!r}"
+    where = repr(str(out_dir))  # the CLI puts "--swapped:" before it
     for name in (PLAN_FILE, SWAPPED_FILE):
         if not (folder / name).is_file():
             raise SwapError(
-                f"{where} has no {name}: give a folder `sepconv-tui swap --out` wrote",
+                f"{where} has no {name}: give a folder a saved swap wrote",
                 field="swapped",
             )
     try:

@@ -191,7 +191,7 @@ def _check_rank(name: str, module: nn.Module, shape: Shape, input_shape: Shape) 
     if rank is None or len(shape) != len(input_shape) or len(input_shape) == rank + 2:
         return
     raise ModelSourceError(
-        f"--input-shape {tuple(input_shape)} has {len(input_shape)} numbers, but {name} is a "
+        f"{tuple(input_shape)} has {len(input_shape)} numbers, but {name} is a "
         f"{type(module).__name__}, which takes {input_form(rank)} inputs ({rank + 2} numbers, "
         f"e.g. {INPUT_EXAMPLES[rank]})",
         field="input_shape",
@@ -391,7 +391,8 @@ def _with_own_weights(
     if needed > budget:
         note = (
             f"{why}; building it for real needs about {format_bytes(needed)}, over the memory "
-            f"budget of {format_bytes(budget)}: no errors (save its state_dict, pass --weights)"
+            f"budget of {format_bytes(budget)}: no errors (save its state_dict and give that "
+            "as the weights)"
         )
         return replace(built, notes=(*built.notes, note))
     real = build_model(source, real=True)

@@ -107,7 +107,7 @@ class Tradeoff:
             f"the validation split's {self.evaluated:,} sample{'s' if self.evaluated != 1 else ''} "
             f"cannot resolve agreement ≥ "
             f"{budget:.1%}: even with no disagreement its 95% interval reaches below it; "
-            f"that needs about {needed:,} (give more data or --validation)"
+            f"that needs about {needed:,} (give more data or a larger validation split)"
         )
 
     def to_dict(self) -> dict[str, Any]:

@@ -161,7 +161,7 @@ class Workflow:
         if fitted == self.batch_size:
             return fitted, ()
         return fitted, (
-            f"--batch-size {self.batch_size} lowered to {fitted} to fit the memory budget",
+            f"batch size {self.batch_size} lowered to {fitted} to fit the memory budget",
         )
 
     def load(self, result: SwapResult) -> Data:
