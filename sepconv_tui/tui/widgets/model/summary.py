@@ -59,8 +59,8 @@ class ModelSummary(Vertical):
         predicted, runtime = session.predicted_speed_ratio(), session.layers_runtime
         if predicted is not None and runtime is not None:
             line = (
-                f"Measured per layer on {runtime_label(runtime)}: this selection predicts "
-                f"{format_ratio(predicted)} faster (whole model ÷ what its layers save)"
+                f"Per layer on {runtime_label(runtime)}: this selection's predicted speed-up "
+                f"{format_ratio(predicted)} (model time ÷ model time less what its layers save)"
             )
             lines.append(self._line(line, session.layers_stale, LAYERS_STALE_NOTE))
         if session.tradeoff is not None and tradeoff_in_words:
