@@ -21,6 +21,7 @@ one for the next request. A benchmark, whole-model or per layer, gets a process 
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING, Any
 
 from ..model.cache import BuildCache
@@ -172,6 +173,7 @@ def bench_layers(request: BenchLayers, report: Report) -> LayersBenched:
     its own, which ends itself when this one is killed to cancel), with a Progress per layer."""
     from ..model.bench import benchmark_layers
 
+    parent = os.getppid()
     result = benchmark_layers(
         request.source,
         (request.runtime,),
@@ -182,6 +184,8 @@ def bench_layers(request: BenchLayers, report: Report) -> LayersBenched:
         weights=request.weights,
         min_run_time=request.min_run_time,
         progress=report,
+        # The app cancels by killing this process; should the app itself die, stop too.
+        cancelled=lambda: os.getppid() != parent,
     )
     return LayersBenched(result)
 
