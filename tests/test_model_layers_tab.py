@@ -3,6 +3,7 @@ digits replies where the picture is the point, real children where the child is.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -43,11 +44,13 @@ def recorded_layers() -> LayersBenched:
     return reply
 
 
-async def test_recorded_timings_fill_the_speed_up_column_and_go_stale_after_plus() -> None:
+async def test_recorded_timings_fill_the_speed_up_column_and_go_stale_after_plus(
+    tmp_path: Path,
+) -> None:
     """The Speed-up column shows each row's measured ratio (▼ where far below its MACs), the
     summary the selection's predicted speed-up; + on a row marks both stale, - makes them
-    current again."""
-    app = SepConvApp()
+    current again; e exports them as bench --per-layer --json writes them."""
+    app = SepConvApp(export_dir=tmp_path)
     async with app.run_test(size=(120, 40)) as pilot:
         view = await _digits(pilot)
         reply = recorded_layers()
@@ -75,6 +78,11 @@ async def test_recorded_timings_fill_the_speed_up_column_and_go_stale_after_plus
         assert not view.session.layers_stale
         assert "stale" not in text_of(app, "#model-fidelity").split("Per layer")[1]
         assert speedup(app, "features.0").style != "dim"
+
+        await pilot.press("e")
+        await pilot.pause()
+        (written,) = tmp_path.glob("*-layers.json")
+        assert json.loads(written.read_text()) == bench.to_dict()
 
 
 async def test_the_speed_up_column_goes_first_at_80_columns() -> None:

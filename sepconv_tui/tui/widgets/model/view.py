@@ -33,6 +33,7 @@ from ....model.layer_spec import LayerFitError, layer_spec
 from ....model.plan import plan_from_analysis
 from ....model.source import SOURCE_FORMS, ModelSourceError, parse_input_shape, parse_source
 from ....report import fidelity as fidelity_report
+from ....report import layer_bench as layer_bench_report
 from ....report import model as report
 from ....report.progress import bench_text, progress_text
 from ....report.runtimes import runtime_label
@@ -724,8 +725,9 @@ class ModelView(RunsChildren, TabViewDefaults, Vertical):
 
     def export(self) -> Export | None:
         """Markdown, JSON and CSV of the analysis as selected, and the selection's plan file;
-        the fidelity measured, and the recovered model's folder (swapped.pt, plan.json,
-        fidelity.json: what ``sepconv-tui fidelity --swapped`` reads)."""
+        the fidelity measured, the per-layer timings, and the recovered model's folder
+        (swapped.pt, swapped.onnx, plan.json, fidelity.json: what ``sepconv-tui fidelity
+        --swapped`` reads)."""
         session = self.session
         analysis = session.analysis
         if analysis is None:
@@ -734,6 +736,8 @@ class ModelView(RunsChildren, TabViewDefaults, Vertical):
         extra = [(".csv", report.to_csv(analysis)), ("-plan.json", plan)]
         if session.fidelity is not None:
             extra.append(("-fidelity.json", fidelity_report.to_json(session.fidelity.value) + "\n"))
+        if session.layers is not None:  # l's timings, as ``bench --per-layer --json`` writes them
+            extra.append(("-layers.json", layer_bench_report.to_json(session.layers.value) + "\n"))
         folders = []
         recovery = session.recovery.value if session.recovery is not None else None
         if recovery is not None and recovery.out_dir is not None:
