@@ -36,6 +36,8 @@ SCREENSHOTS = (
     "model_bad_data",
     "model_tradeoff_small",
     "model_tradeoff_wide",
+    "model_layers",
+    "model_latency_chart",
 )
 
 

@@ -1,7 +1,9 @@
-"""Record the digits CNN's analysis, fidelity, recovery and trade-off for the Model tab's
-snapshot tests and screenshots (tests/data/digits_*.json), through the child's own handler.
+"""Record the digits CNN's analysis, fidelity, recovery, trade-off and per-layer timings for
+the Model tab's snapshot tests and screenshots (tests/data/digits_*.json), through the child's
+own handler.
 
-Run: .venv/bin/python scripts/record_model_states.py DIGITS_DIR   (DIGITS_DIR: make.py's output)
+Run: .venv/bin/python scripts/record_model_states.py DIGITS_DIR [NAME ...]   (DIGITS_DIR:
+make.py's output; NAME: analysis, fidelity, recovery, tradeoff or layers; default: all)
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from pathlib import Path
 
 from sepconv_tui.workers.model_messages import (
     AnalyseModel,
+    BenchLayers,
     MeasureFidelity,
     MeasureTradeoff,
     RecoverModel,
@@ -33,14 +36,25 @@ def record(name: str, request: Request) -> None:  # type: ignore[type-arg]
 
 
 def main() -> None:
-    """Record the four replies the snapshot states show."""
+    """Record the replies the snapshot states show (those named after DIGITS_DIR, or all)."""
     folder = Path(sys.argv[1])
+    names = set(sys.argv[2:]) or {"analysis", "fidelity", "recovery", "tradeoff", "layers"}
     weights, data = str(folder / "digits.pt"), str(folder / "data.pt")
-    record("analysis", AnalyseModel(SOURCE, select="all", weights=weights))
+    if "analysis" in names:
+        record("analysis", AnalyseModel(SOURCE, select="all", weights=weights))
     work = {"weights": weights, "swap": SWAPPED, "multipliers": dict.fromkeys(SWAPPED, 1)}
-    record("fidelity", MeasureFidelity(SOURCE, data, **work))  # type: ignore[arg-type]
-    record("recovery", RecoverModel(SOURCE, data, mode="distill", **work))  # type: ignore[arg-type]
-    record("tradeoff", MeasureTradeoff(SOURCE, data, **work))  # type: ignore[arg-type]
+    if "fidelity" in names:
+        record("fidelity", MeasureFidelity(SOURCE, data, **work))  # type: ignore[arg-type]
+    if "recovery" in names:
+        record("recovery", RecoverModel(SOURCE, data, mode="distill", **work))  # type: ignore[arg-type]
+    if "tradeoff" in names:
+        record("tradeoff", MeasureTradeoff(SOURCE, data, **work))  # type: ignore[arg-type]
+    if "layers" in names:  # eager, one thread: the runtime the tab starts with
+        multipliers = dict.fromkeys(SWAPPED, 1)
+        record(
+            "layers",
+            BenchLayers(SOURCE, "all", weights=weights, multipliers=multipliers, threads=1),
+        )
 
 
 if __name__ == "__main__":

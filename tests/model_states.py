@@ -28,7 +28,7 @@ def recorded_analysis() -> ModelAnalysis:
 
 
 def recorded(name: str) -> Reply:
-    """A recorded reply: "fidelity", "recovery" or "tradeoff"."""
+    """A recorded reply: "fidelity", "recovery", "tradeoff" or "layers"."""
     reply = decode((DATA / f"digits_{name}.json").read_text())
     assert isinstance(reply, Reply)
     return reply
@@ -102,6 +102,25 @@ async def _bad_data(pilot: Pilot) -> None:
     await pilot.press("f")
 
 
+async def _layers(pilot: Pilot) -> None:
+    """After f and l: the measured Speed-up column (▼: far below the MAC ratio) and the
+    selection's predicted speed-up, eager, one thread."""
+    view = await _digits(pilot)
+    view.show_work(recorded("fidelity"))
+    view.show_layers(recorded("layers"))  # type: ignore[arg-type]
+    await pilot.pause()
+
+
+async def _latency_chart(pilot: Pilot) -> None:
+    """After g, l and x: the trade-off against each prefix's predicted latency, not MACs."""
+    await _tradeoff(pilot)
+    view = pilot.app.query_one(ModelView)
+    view.show_layers(recorded("layers"))  # type: ignore[arg-type]
+    await pilot.press("x")
+    await pilot.pause()
+    pilot.app.clear_notifications()
+
+
 class ModelState(AppState):
     """An AppState that also waits for every animation (the tab underline, the progress bar)
     before the picture is taken."""
@@ -121,6 +140,8 @@ MODEL_STATES: dict[str, AppState] = {
         ModelState("model_stale", _stale.__doc__ or "", steps=_stale),
         ModelState("model_tradeoff", _tradeoff.__doc__ or "", steps=_tradeoff),
         ModelState("model_bad_data", _bad_data.__doc__ or "", steps=_bad_data),
+        ModelState("model_layers", _layers.__doc__ or "", steps=_layers),
+        ModelState("model_latency_chart", _latency_chart.__doc__ or "", steps=_latency_chart),
         ModelState(
             "model_tradeoff_small",
             "The trade-off at 80×24: the curve in words, narrow columns.",

@@ -7,6 +7,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import pytest
 from app_states import RESNET18_ANALYSIS, settle, type_into, until
 from model_states import DIGITS_DATA, DIGITS_SOURCE, _digits, recorded, recorded_analysis
 from textual.pilot import Pilot
@@ -45,6 +46,7 @@ async def cursor_to(pilot: Pilot, name: str) -> None:
     await pilot.pause()
 
 
+@pytest.mark.deploy  # r writes swapped.onnx too
 async def test_a_user_types_model_weights_data_then_f_r_plus_minus_g_e(
     digits: dict[str, Any], tmp_path: Path
 ) -> None:
@@ -88,6 +90,10 @@ async def test_a_user_types_model_weights_data_then_f_r_plus_minus_g_e(
         assert "SVD only" in text_of(app, "#model-fidelity")
         assert "reconstructed" in text_of(app, "#model-fidelity")
         assert not view.session.fidelity_stale
+        # make test installs the [deploy] extra: r writes swapped.onnx beside swapped.pt
+        assert recovery.onnx is not None and recovery.onnx_error is None
+        assert recovery.onnx["depthwise_nodes"] >= 4 and recovery.onnx["relative_error"] < 1e-4
+        assert "swapped.onnx: " in text_of(app, "#model-fidelity")
 
         await cursor_to(pilot, "features.3")
         before = cell(app, "features.3", "sep_macs")
@@ -114,6 +120,7 @@ async def test_a_user_types_model_weights_data_then_f_r_plus_minus_g_e(
         assert len(folders) == 1
         assert {path.name for path in folders[0].iterdir()} == {
             "swapped.pt",
+            "swapped.onnx",
             "plan.json",
             "fidelity.json",
         }

@@ -11,7 +11,7 @@ from model_states import DIGITS_WEIGHTS, recorded, recorded_analysis
 from sepconv_tui.errors import UserError
 from sepconv_tui.model.analysis import ModelAnalysis
 from sepconv_tui.tui.model_session import ModelSession, SessionError
-from sepconv_tui.workers.model_messages import BenchModel, FidelityMeasured
+from sepconv_tui.workers.model_messages import BenchModel, FidelityMeasured, LayersBenched
 
 
 def digits_session(data: str = "digits/data.pt") -> ModelSession:
@@ -125,3 +125,77 @@ def test_weights_and_data_come_back_with_their_source() -> None:
     session.remember(session.analysis.source, "w.pt", "d/")  # type: ignore[union-attr]
     assert session.recalled("a.py:build", "w.pt", "d/") == ("a.pt", "a/")
     assert session.recalled("a.py:build", "typed.pt", "d/") == ("typed.pt", "d/")
+
+
+def test_layer_timings_are_of_every_candidates_m_and_the_runtime_not_the_selection() -> None:
+    """``l``'s timings go stale when a candidate's m, the runtime or the model changes, not
+    when the selection does (every candidate is timed); the predicted speed-up is the
+    engine's LayerBench arithmetic of the selection now on screen."""
+    session = digits_session()
+    reply = recorded("layers")
+    assert isinstance(reply, LayersBenched)
+    session.record(reply)
+    assert not session.layers_stale and session.layers_runtime == "eager"
+    analysis = session.analysis
+    assert analysis is not None
+    bench = reply.result
+    assert session.predicted_speed_ratio() == bench.predicted_speed_ratio(
+        analysis.swapped_names, "eager"
+    )
+    session.analysis = session.toggled("features.3")
+    assert not session.layers_stale
+    assert session.predicted_speed_ratio() == bench.predicted_speed_ratio(
+        analysis.swapped_names - {"features.3"}, "eager"
+    )
+    session.analysis = session.stepped("features.3", 1)
+    assert session.layers_stale  # + on a layer: its block is another one now
+    session.analysis = session.stepped("features.3", -1)
+    assert not session.layers_stale
+    assert session.cycled_runtime() == "eager_channels_last"
+    assert session.layers_stale
+    assert session.cycled_runtime() == "onnxruntime"
+    assert session.cycled_runtime() == "eager"
+    assert not session.layers_stale
+    request = session.layers_request(0.01)
+    assert request.runtime == "eager" and request.multipliers == session.analysis.multipliers
+
+
+def test_the_device_is_part_of_what_fidelity_and_the_trade_off_are_of() -> None:
+    """A fidelity measured on cpu is stale once the Device field says cuda; the request
+    carries the device and the memory budget."""
+    session = digits_session()
+    session.record(recorded("fidelity"))
+    session.record(recorded("tradeoff"))
+    session.device = "cuda"
+    assert session.fidelity_stale and session.tradeoff_stale
+    session.budget_bytes = 64 * 1024 * 1024
+    fields = session.work_fields(swapped=True, threads=1)
+    assert fields["device"] == "cuda" and fields["budget_bytes"] == 64 * 1024 * 1024
+    session.device = "cpu"
+    assert not session.fidelity_stale and not session.tradeoff_stale
+
+
+def test_the_latency_axis_needs_a_trade_off_and_layer_timings() -> None:
+    """``x`` says what is missing; with both, each point's x is the engine's predicted
+    latency of its swap."""
+    session = digits_session()
+    with pytest.raises(SessionError, match=r"a trade-off \(g\) and layer timings \(l\)"):
+        session.toggled_latency_axis()
+    session.record(recorded("tradeoff"))
+    with pytest.raises(SessionError, match=r"measure layer timings \(l\) first"):
+        session.toggled_latency_axis()
+    reply = recorded("layers")
+    assert isinstance(reply, LayersBenched)
+    session.record(reply)
+    assert session.latency_axis_points() is None  # MACs until x
+    assert session.toggled_latency_axis()
+    plotted = session.latency_axis_points()
+    assert plotted is not None and session.tradeoff is not None
+    points, selected, runtime = plotted
+    assert runtime == "eager"
+    assert points == [
+        reply.result.predicted_latency_s(point.swapped, "eager")
+        for point in session.tradeoff.value.points
+    ]
+    assert session.analysis is not None
+    assert selected == reply.result.predicted_latency_s(session.analysis.swapped_names, "eager")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from sepconv_tui.model.cache import BuildCache
@@ -10,12 +11,15 @@ from sepconv_tui.workers import model_server
 from sepconv_tui.workers.measure_server import HANDLERS as MEASURE_HANDLERS
 from sepconv_tui.workers.model_messages import (
     FidelityMeasured,
+    LayersBenched,
     MeasureFidelity,
     MeasureTradeoff,
+    ModelRecovered,
     TradeoffMeasured,
 )
 from sepconv_tui.workers.model_server import HANDLERS as MODEL_HANDLERS
-from sepconv_tui.workers.wire import Message, Request
+from sepconv_tui.workers.serve import answer
+from sepconv_tui.workers.wire import Failed, Message, Request, decode, encode
 
 
 def test_every_request_kind_has_one_handler_in_one_server() -> None:
@@ -77,3 +81,26 @@ def test_the_tradeoff_factorises_each_candidate_once(
     reply = MODEL_HANDLERS[MeasureTradeoff](request, lambda _line: None)
     assert isinstance(reply, TradeoffMeasured)
     assert len(reply.tradeoff.order) == 4 and len(factorised) == 4
+
+
+def test_per_layer_timings_and_the_onnx_export_cross_the_wire_as_they_are() -> None:
+    """A LayersBenched (the recorded digits one) and a ModelRecovered carrying swapped.onnx's
+    figures, or the reason there is none, decode to what was encoded."""
+    layers = decode((Path(__file__).with_name("data") / "digits_layers.json").read_text())
+    assert isinstance(layers, LayersBenched)
+    assert decode(encode(layers)) == layers
+    assert layers.result.runtimes == ("eager",)
+    onnx = {"path": "x/swapped.onnx", "relative_error": 3e-7, "depthwise_nodes": 4}
+    for recovered in (
+        ModelRecovered("reconstruct", (), out_dir="x", onnx=onnx),
+        ModelRecovered("reconstruct", (), out_dir="x", onnx_error="ONNX needs the onnx package"),
+    ):
+        assert decode(encode(recovered)) == recovered
+
+
+def test_the_work_request_carries_the_device_and_the_child_names_a_bad_one() -> None:
+    """MeasureFidelity on device "gpu": DeviceError, field "device", before any model is built."""
+    request = MeasureFidelity("examples/digits/model.py:build", "synthetic:8", device="gpu")
+    failed = answer(encode(request), MODEL_HANDLERS)
+    assert isinstance(failed, Failed)
+    assert failed.field == "device" and "'gpu'" in failed.message

@@ -3,7 +3,7 @@
 One analysis process imports torch, torchvision and timm once and then answers each request
 (the model names, an analysis) in order; ``cancel`` kills it mid-analysis and the next request
 starts a fresh one. Fidelity, recovery and the trade-off have a process of their own, and a
-whole-model benchmark one per run.
+whole-model benchmark or per-layer timing one per run.
 """
 
 from __future__ import annotations
@@ -28,4 +28,12 @@ def model_bench_process() -> ChildProcess:
     """The process a whole-model benchmark runs in: one per run, killed when it ends."""
     return ChildProcess(
         MODEL_SERVER, one_shot=True, name="the benchmark process", retry="press b to retry"
+    )
+
+
+def model_layers_process() -> ChildProcess:
+    """The process ``l`` times each layer in: one per run, killed when it ends (or to cancel:
+    the runtime's own process ends itself when its parent has gone)."""
+    return ChildProcess(
+        MODEL_SERVER, one_shot=True, name="the layer timing process", retry="press l to retry"
     )

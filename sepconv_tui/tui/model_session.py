@@ -11,15 +11,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
+from ..core.latency import RUNTIMES
 from ..errors import UserError
 from ..model.analysis import ModelAnalysis, ModelLayer, Selection
-from ..model.bench import ModelBenchResult
+from ..model.bench import LayerBench, ModelBenchResult
 from ..model.data_spec import parse_data
 from ..model.fidelity_result import Fidelity
 from ..model.tradeoff_result import Tradeoff
 from ..workers.model_messages import (
+    BenchLayers,
     BenchModel,
     FidelityMeasured,
+    LayersBenched,
     ModelRecovered,
     TradeoffMeasured,
 )
@@ -29,6 +32,10 @@ from ..workers.wire import Reply
 MULTIPLIER_CYCLE: tuple[int | float, ...] = (1, 2, 0.9)  # a float: auto:E
 #: The agreement ``g`` keeps by default.
 DEFAULT_BUDGET = 0.99
+#: What ``u`` cycles ``l``'s runtime through (onnxruntime needs the [deploy] extra).
+RUNTIME_CYCLE: tuple[str, ...] = RUNTIMES
+#: The device recovery runs on when the Device field is empty.
+DEFAULT_DEVICE = "cpu"
 
 Result = TypeVar("Result")
 #: The state a result was measured for (see ModelSession's ``*_key`` methods).
@@ -62,6 +69,18 @@ class ModelSession:
         self.recovery: Measured[ModelRecovered] | None = None
         self.tradeoff: Measured[Tradeoff] | None = None
         self.bench: Measured[ModelBenchResult] | None = None
+        #: Each candidate conv against its block, timed alone (``l``).
+        self.layers: Measured[LayerBench] | None = None
+        #: The Device field's text: where fidelity, recovery and the trade-off run.
+        self.device = DEFAULT_DEVICE
+        #: Bytes recovery may hold (None: the engine's default, a quarter of free memory).
+        self.budget_bytes: int | None = None
+        #: The runtime ``l`` times on (``u`` cycles it).
+        self.runtime = RUNTIME_CYCLE[0]
+        #: torch's threads where ``l`` times (None: torch's default).
+        self.layer_threads: int | None = None
+        #: True when the trade-off chart plots measured latency instead of MACs (``x``).
+        self.latency_axis = False
         #: The agreement ``g`` keeps.
         self.budget = DEFAULT_BUDGET
         #: Each source's weights and data as last entered, so they come back with the source.
@@ -81,15 +100,30 @@ class ModelSession:
         multipliers = analysis.multipliers
         return tuple((name, multipliers[name]) for name in sorted(analysis.swapped_names))
 
-    def selection_key(self) -> Key:
-        """What a fidelity or recovery is of: model, weights, data, each swapped layer's m."""
-        return () if self.analysis is None else (*self._model_key(), self.data, self._swapped())
+    def _multipliers(self) -> Key:
+        """Every candidate's m."""
+        assert self.analysis is not None
+        return tuple(sorted(self.analysis.multipliers.items()))
 
-    def candidates_key(self) -> Key:
-        """What a trade-off is of: model, weights, data and every candidate's m."""
+    def selection_key(self) -> Key:
+        """What a fidelity or recovery is of: model, weights, data, device, each swapped
+        layer's m."""
         if self.analysis is None:
             return ()
-        return (*self._model_key(), self.data, tuple(sorted(self.analysis.multipliers.items())))
+        return (*self._model_key(), self.data, self.device, self._swapped())
+
+    def candidates_key(self) -> Key:
+        """What a trade-off is of: model, weights, data, device and every candidate's m."""
+        if self.analysis is None:
+            return ()
+        return (*self._model_key(), self.data, self.device, self._multipliers())
+
+    def layers_key(self) -> Key:
+        """What per-layer timings are of: model, weights, every candidate's m, the runtime and
+        the threads (not the selection: every candidate is timed)."""
+        if self.analysis is None:
+            return ()
+        return (*self._model_key(), self._multipliers(), self.runtime, self.layer_threads)
 
     def bench_key(self) -> Key:
         """What a benchmark is of: model, weights and each swapped layer's m (no data)."""
@@ -115,9 +149,18 @@ class ModelSession:
         """True when the timings shown are of another selection or m."""
         return self.bench is not None and self.bench.of != self.bench_key()
 
+    @property
+    def layers_stale(self) -> bool:
+        """True when the per-layer timings shown are of other m, runtime, threads or model."""
+        return self.layers is not None and self.layers.of != self.layers_key()
+
     def key_for(self, reply_type: type[Reply]) -> Key:
         """The key a reply of ``reply_type`` is kept with when it is measured now."""
-        return self.candidates_key() if reply_type is TradeoffMeasured else self.selection_key()
+        if reply_type is TradeoffMeasured:
+            return self.candidates_key()
+        if reply_type is LayersBenched:
+            return self.layers_key()
+        return self.selection_key()
 
     # Showing ------------------------------------------------------------------------------
 
@@ -130,12 +173,14 @@ class ModelSession:
             analysis.input_shape,
         ):
             self.fidelity = self.recovery = self.tradeoff = None
+            self.layers = None
         self.analysis = analysis
         self.stale = False
         self.bench = None
 
     def record(self, reply: Reply, of: Key | None = None) -> None:
-        """Keep a fidelity, recovery or trade-off as measured ``of`` (by default: now)."""
+        """Keep a fidelity, recovery, trade-off or per-layer timing as measured ``of`` (by
+        default: now)."""
         of = self.key_for(type(reply)) if of is None else of
         if isinstance(reply, FidelityMeasured):
             self.fidelity = Measured(reply.fidelity, of)
@@ -144,6 +189,8 @@ class ModelSession:
             self.fidelity = Measured(reply.stages[-1], of)
         elif isinstance(reply, TradeoffMeasured):
             self.tradeoff = Measured(reply.tradeoff, of)
+        elif isinstance(reply, LayersBenched):
+            self.layers = Measured(reply.result, of)
 
     @property
     def fidelity_from_recovery(self) -> bool:
@@ -246,6 +293,74 @@ class ModelSession:
         assert self.tradeoff is not None
         return self.tradeoff.value.largest_prefix(self.budget)
 
+    # Per-layer timings -------------------------------------------------------------------------
+
+    @property
+    def layers_runtime(self) -> str | None:
+        """The runtime the per-layer timings shown were measured on (None: none measured)."""
+        return self.layers.value.runtimes[0] if self.layers is not None else None
+
+    def predicted_speed_ratio(self) -> float | None:
+        """The selection's whole-model speed-up the per-layer timings predict (the engine's
+        LayerBench.predicted_speed_ratio), or None before ``l``."""
+        runtime = self.layers_runtime
+        if self.analysis is None or self.layers is None or runtime is None:
+            return None
+        return self.layers.value.predicted_speed_ratio(self.analysis.swapped_names, runtime)
+
+    def cycled_runtime(self) -> str:
+        """``u``: the next runtime ``l`` times on (kept as the session's)."""
+        index = RUNTIME_CYCLE.index(self.runtime) if self.runtime in RUNTIME_CYCLE else -1
+        self.runtime = RUNTIME_CYCLE[(index + 1) % len(RUNTIME_CYCLE)]
+        return self.runtime
+
+    def toggled_latency_axis(self) -> bool:
+        """``x``: the trade-off chart between MACs and measured latency; SessionError saying
+        what is missing unless both a trade-off and per-layer timings are shown."""
+        missing = [
+            what
+            for what, result in (
+                ("a trade-off (g)", self.tradeoff),
+                ("layer timings (l)", self.layers),
+            )
+            if result is None
+        ]
+        if missing:
+            raise SessionError(
+                f"x plots latency against agreement: measure {' and '.join(missing)} first."
+            )
+        self.latency_axis = not self.latency_axis
+        return self.latency_axis
+
+    def latency_axis_points(self) -> tuple[list[float], float, str] | None:
+        """What the trade-off chart plots on its x axis instead of MACs: each point's and the
+        selection's predicted pass time (the engine's LayerBench.predicted_latency_s) and the
+        runtime timed; None while it plots MACs."""
+        runtime = self.layers_runtime
+        tradeoff, layers, analysis = self.tradeoff, self.layers, self.analysis
+        if not self.latency_axis or runtime is None or None in (tradeoff, layers, analysis):
+            return None
+        assert tradeoff is not None and layers is not None and analysis is not None
+        bench = layers.value
+        points = [
+            bench.predicted_latency_s(point.swapped, runtime) for point in tradeoff.value.points
+        ]
+        return points, bench.predicted_latency_s(analysis.swapped_names, runtime), runtime
+
+    def layers_request(self, min_run_time: float) -> BenchLayers:
+        """The request that times every candidate against its block (``l``)."""
+        analysis = self.need_analysis("then l times its layers")
+        return BenchLayers(
+            analysis.source,
+            self.selection_text(),
+            analysis.input_shape,
+            analysis.multipliers,
+            runtime=self.runtime,
+            threads=self.layer_threads,
+            weights=self.weights,
+            min_run_time=min_run_time,
+        )
+
     # Requests -------------------------------------------------------------------------------
 
     def work_fields(self, *, swapped: bool, threads: int | None) -> dict[str, Any]:
@@ -263,6 +378,8 @@ class ModelSession:
             "swap": tuple(sorted(analysis.swapped_names)),
             "multipliers": analysis.multipliers,
             "threads": threads,
+            "device": self.device,
+            "budget_bytes": self.budget_bytes,
         }
 
     def bench_request(self, min_run_time: float) -> BenchModel:

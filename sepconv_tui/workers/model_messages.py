@@ -2,15 +2,17 @@
 
 Importing this module loads no torch and none of the engine's measuring modules: the results
 travel as plain data classes (model.analysis, model.bench, model.fidelity_result,
-model.tradeoff_result).
+model.tradeoff_result; an ONNX export as its JSON object).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
+from ..core.latency import MIN_RUN_TIME_S
 from ..model.analysis import ModelAnalysis, Shape
-from ..model.bench import MODEL_MIN_RUN_TIME_S, ModelBenchResult
+from ..model.bench import MODEL_MIN_RUN_TIME_S, LayerBench, ModelBenchResult
 from ..model.fidelity_result import Fidelity
 from ..model.tradeoff_result import Tradeoff
 from .wire import Reply, Request, nested, nested_tuple, shape
@@ -79,6 +81,31 @@ class BenchModel(Request[ModelBenched]):
 
 
 @dataclass(frozen=True)
+class LayersBenched(Reply):
+    """Every candidate conv and its block timed alone, and the whole original, on a runtime."""
+
+    kind = "layers_benched"
+    result: LayerBench = nested(LayerBench)
+
+
+@dataclass(frozen=True)
+class BenchLayers(Request[LayersBenched]):
+    """Time each candidate conv against its block (``model.bench.benchmark_layers``) on
+    ``runtime``, with a Progress per layer."""
+
+    kind = "bench_layers"
+    reply = LayersBenched
+    source: str
+    select: str = "saving"
+    input_shape: Shape | None = shape(None)
+    multipliers: dict[str, int] = field(default_factory=dict)  # each candidate's m
+    runtime: str = "eager"  # of core.latency.RUNTIMES
+    threads: int | None = None
+    weights: str | None = None
+    min_run_time: float = MIN_RUN_TIME_S
+
+
+@dataclass(frozen=True)
 class Warmed(Reply):
     """torch and the fidelity engine are imported: the next request starts at once."""
 
@@ -106,6 +133,8 @@ class ModelWork:
     multipliers: dict[str, int] = field(default_factory=dict)
     holdout: int | None = None
     threads: int | None = None  # torch's intra-op threads in the child (None: its default)
+    device: str = "cpu"  # of model.distributed.DEVICES ("auto": CUDA when there is one)
+    budget_bytes: int | None = None  # what recovery may hold (None: a quarter of free memory)
 
 
 @dataclass(frozen=True)
@@ -135,12 +164,17 @@ class ModelRecovered(Reply):
     holdout: int = 0
     steps: int = 0
     out_dir: str | None = None
+    # out_dir/swapped.onnx as ``model.export.ExportedModel.to_dict`` gives it (model.export
+    # is measuring code the app does not load): path, relative_error, depthwise_nodes, …
+    onnx: dict[str, Any] | None = None
+    onnx_error: str | None = None  # why swapped.onnx was not written (no [deploy], an op)
 
 
 @dataclass(frozen=True)
 class RecoverModel(ModelWork, Request[ModelRecovered]):
     """``Workflow.recover`` (``mode`` "reconstruct" or "distill"), then ``model.swap.save``
-    into ``out_dir`` (when given), with a Progress per layer, step and batch."""
+    into ``out_dir`` (when given) and ``model.export.export_swap`` beside it (when the
+    [deploy] extra is installed), with a Progress per layer, step and batch."""
 
     kind = "recover_model"
     reply = ModelRecovered

@@ -4,27 +4,33 @@
 (workers/model_messages.py), by its handler table: ListModels → ModelNames
 (``model.source.model_names``), AnalyseModel → ModelAnalysed (``model.trace.analyze_model``),
 BenchModel → a Progress per stage, then ModelBenched (``model.bench.benchmark_model``);
+BenchLayers → a Progress per layer, then LayersBenched (``model.bench.benchmark_layers``);
 MeasureFidelity, RecoverModel and MeasureTradeoff → Progress as they go, then
-FidelityMeasured, ModelRecovered (the model saved by ``model.swap.save``) and
-TradeoffMeasured (``model.workflow.Workflow``); anything that fails → Failed, with the field
-of a UserError. It ends at end of input. What a request built (the model with its weights,
-the loaded data) stays in CACHE for the next request made from the same.
+FidelityMeasured, ModelRecovered (the model saved by ``model.swap.save``, and as ONNX by
+``model.export.export_swap`` when the [deploy] extra is installed) and TradeoffMeasured
+(``model.workflow.Workflow`` on the request's device and memory budget); anything that
+fails → Failed, with the field of a UserError. It ends at end of input. What a request
+built (the model with its weights, the loaded data) stays in CACHE for the next request made
+from the same.
 
 The app keeps one analysis process running, and one for fidelity, recovery and the
 trade-off, so that torch, torchvision and timm are imported once, off the UI process (whose
 GIL a torch import would hold for seconds); it kills the process to cancel and starts a fresh
-one for the next request. A benchmark gets a process of its own.
+one for the next request. A benchmark, whole-model or per layer, gets a process of its own.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import os
+from typing import TYPE_CHECKING, Any
 
 from ..model.cache import BuildCache
 from .model_messages import (
     AnalyseModel,
+    BenchLayers,
     BenchModel,
     FidelityMeasured,
+    LayersBenched,
     ListModels,
     MeasureFidelity,
     MeasureTradeoff,
@@ -49,9 +55,13 @@ CACHE = BuildCache()
 
 
 def workflow(request: ModelWork) -> Workflow:
-    """The engine's Workflow for ``request``: its swap by name, each candidate's own m."""
+    """The engine's Workflow for ``request``: its swap by name, each candidate's own m, on
+    its device (DeviceError, field "device", when that cannot run here) and memory budget."""
     from ..model.analysis import Selection
+    from ..model.distributed import Runtime, resolve_device
     from ..model.workflow import Workflow
+
+    runtime = Runtime(resolve_device(request.device))
 
     if request.threads is not None:
         import torch
@@ -68,6 +78,8 @@ def workflow(request: ModelWork) -> Workflow:
         input_shape=request.input_shape,
         holdout=request.holdout,
         cache=CACHE,
+        runtime=runtime,
+        budget_bytes=request.budget_bytes,
     )
 
 
@@ -84,12 +96,21 @@ def measure_fidelity(request: MeasureFidelity, report: Report) -> FidelityMeasur
 
 
 def recover_model(request: RecoverModel, report: Report) -> ModelRecovered:
-    """Reconstruct (and distill) the swap; save it into ``out_dir`` when given."""
+    """Reconstruct (and distill) the swap; save it into ``out_dir`` when given, with
+    swapped.onnx beside it (or the reason there is none: the reply carries either)."""
     recovery = workflow(request).recover(request.mode, progress=report)
+    onnx: dict[str, Any] | None = None
+    onnx_error: str | None = None
     if request.out_dir is not None:
+        from ..model.export import ExportError, export_swap, require_deploy
         from ..model.swap import save
 
         save(recovery.result, request.out_dir, fidelity=recovery.to_dict())
+        try:
+            require_deploy()
+            onnx = export_swap(recovery.result, request.out_dir).to_dict()
+        except ExportError as error:  # the recovery stands; the summary says why no ONNX
+            onnx_error = error.message
     return ModelRecovered(
         recovery.mode,
         recovery.stages,
@@ -97,6 +118,8 @@ def recover_model(request: RecoverModel, report: Report) -> ModelRecovered:
         recovery.holdout,
         recovery.steps,
         request.out_dir,
+        onnx,
+        onnx_error,
     )
 
 
@@ -145,10 +168,33 @@ def bench_model(request: BenchModel, report: Report) -> ModelBenched:
     return ModelBenched(result)
 
 
+def bench_layers(request: BenchLayers, report: Report) -> LayersBenched:
+    """Each candidate conv against its block, alone, on the request's runtime (a process of
+    its own, which ends itself when this one is killed to cancel), with a Progress per layer."""
+    from ..model.bench import benchmark_layers
+
+    parent = os.getppid()
+    result = benchmark_layers(
+        request.source,
+        (request.runtime,),
+        select=request.select,
+        input_shape=request.input_shape,
+        depth_multiplier=dict(request.multipliers) or 1,
+        threads=request.threads,
+        weights=request.weights,
+        min_run_time=request.min_run_time,
+        progress=report,
+        # The app cancels by killing this process; should the app itself die, stop too.
+        cancelled=lambda: os.getppid() != parent,
+    )
+    return LayersBenched(result)
+
+
 HANDLERS: Handlers = {
     ListModels: list_models,
     AnalyseModel: analyse_model,
     BenchModel: bench_model,
+    BenchLayers: bench_layers,
     WarmUp: warm_up,
     MeasureFidelity: measure_fidelity,
     RecoverModel: recover_model,

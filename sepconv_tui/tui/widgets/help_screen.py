@@ -21,14 +21,18 @@ KEYS = """\
 | m (Model table) | the whole selection at m = 1, then 2, then auto:0.9 (needs the weights) |
 | f (Model table) | the selection's fidelity on the Data's held-out part, overall and per layer |
 | r / R (Model table) | recover the selection: reconstruct / reconstruct, then distill |
-| g (Model table) | measure the trade-off curve; swap the most layers keeping ≥ 99% agreement |
+| g (Model table) | the trade-off curve; swap the most layers keeping ≥ 99% validation agreement |
+| l (Model table) | time each conv against its block on the runtime: Speed-up (▼ ≪ MACs) |
+| u (Model table) | the runtime l times on: eager, eager channels-last, ONNX Runtime |
+| x (Model table) | the trade-off chart against measured latency instead of MACs (after g and l) |
+| Device (Model tab) | where f, r/R and g run: cpu, cuda or auto |
 | b | time both sides of the current layer (Latency tab) |
 | tab / shift+tab | next / previous field |
 | up / down | step the focused number by 1 |
 | shift+up / shift+down | double / halve it (the natural move for channel counts) |
 | ctrl+l | link / unlink the separable block's geometry |
 | ctrl+r | back to the reference experiment |
-| escape | cancel a benchmark, f, r or g; else leave the text field (then e, b, q and ? work) |
+| escape | cancel a benchmark, f, r, g or l; else leave the text field (then e, b, q and ? work) |
 | e | export what the tab shows into the working directory (after r: the recovered model too) |
 | F1 or ? | this help (escape closes it) |
 | ctrl+p | command palette: every action and the presets |

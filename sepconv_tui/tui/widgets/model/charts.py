@@ -1,5 +1,6 @@
 """The Model tab's charts, side by side under the table: MACs per stage (as is and selected),
-and, once measured, the trade-off (MACs against held-out agreement) in its place."""
+and, once measured, the trade-off (MACs, or after ``l`` and ``x`` the measured latency, against
+validation agreement) in its place."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from ....model.analysis import ModelAnalysis
 from ....model.tradeoff_result import Tradeoff
 from ....report import model as report
 from ....report.model_fidelity import point_score
+from ....report.runtimes import runtime_label
 from ...model_session import ModelSession
 
 
@@ -47,8 +49,16 @@ class ModelChart(PlotextPlot):
 class TradeoffChart(PlotextPlot):
     """The measured curve (cheapest layers first), the budget, and the current selection."""
 
-    def show(self, tradeoff: Tradeoff | None, selected_macs: int | None, budget: float) -> None:
-        """Plot ``tradeoff`` (None: empty), a line at ``budget`` and one at ``selected_macs``."""
+    def show(
+        self,
+        tradeoff: Tradeoff | None,
+        selected_macs: int | None,
+        budget: float,
+        latency: tuple[list[float], float, str] | None = None,
+    ) -> None:
+        """Plot ``tradeoff`` (None: empty), a line at ``budget`` and one at ``selected_macs``;
+        with ``latency`` (each point's predicted pass time, the selection's, the runtime's
+        name) against that time instead of MACs."""
         plt = self.plt
         plt.clear_data()
         plt.clear_figure()
@@ -56,18 +66,28 @@ class TradeoffChart(PlotextPlot):
             self.refresh()
             return
         points = tradeoff.points
-        scale, unit = (1e9, "G") if points[0].macs >= 1e9 else (1e6, "M")
-        macs = [point.macs / scale for point in points]
+        if latency is not None:
+            seconds, selected, runtime = latency
+            scale, unit = (1e-3, "ms") if max(seconds) >= 1e-3 else (1e-6, "µs")
+            xs = [each / scale for each in seconds]
+            selected_x: float | None = selected / scale
+            xlabel = f"predicted {unit} per pass ({runtime_label(runtime)}, measured per layer)"
+        else:
+            scale, unit = (1e9, "G") if points[0].macs >= 1e9 else (1e6, "M")
+            xs = [point.macs / scale for point in points]
+            selected_x = selected_macs / scale if selected_macs is not None else None
+            xlabel = f"{unit}MACs"
         scores = [100 * (point_score(point) or 0.0) for point in points]
-        plt.plot(macs, scores, marker="dot", color="cyan")
-        plt.scatter(macs, scores, marker="●", color="cyan")
+        plt.plot(xs, scores, marker="dot", color="cyan")
+        plt.scatter(xs, scores, marker="●", color="cyan")
         what = "agreement" if tradeoff.classifier else "1 − output error"
         if tradeoff.classifier:
             plt.hline(100 * budget, color="orange")
-        if selected_macs is not None:
-            plt.vline(selected_macs / scale, color="green")
-        plt.xlabel(f"{unit}MACs")
-        plt.title(f"Held-out {what} % (green: selected, orange: g)")
+        if selected_x is not None:
+            plt.vline(selected_x, color="green")
+        plt.xlabel(xlabel)
+        where = "Held-out" if tradeoff.split is None else "Validation"
+        plt.title(f"{where} {what} % (green: selected, orange: g)")
         self.refresh()
 
 
@@ -89,5 +109,6 @@ class ModelCharts(Horizontal):
         tradeoff, analysis = session.tradeoff, session.analysis
         chart = self.query_one(TradeoffChart)
         if draw and tradeoff is not None and analysis is not None:
-            chart.show(tradeoff.value, analysis.swapped.macs, session.budget)
+            latency = session.latency_axis_points()
+            chart.show(tradeoff.value, analysis.swapped.macs, session.budget, latency)
         chart.set_class(session.tradeoff_stale, "-stale")

@@ -1,4 +1,5 @@
-"""The Model tab's form: source, input shape, weights and data, and the error line under them."""
+"""The Model tab's form: source, input shape, weights, data and device, and the error line
+under them."""
 
 from __future__ import annotations
 
@@ -18,8 +19,9 @@ FIELD_INPUTS = {
     "calibration": "model-data",
     "holdout": "model-data",
     "depth_multiplier": "model-weights",  # auto:E needs the weights: the fix goes there
+    "device": "model-device",
 }
-INPUTS = ("model-source", "model-input-shape", "model-weights", "model-data")
+INPUTS = ("model-source", "model-input-shape", "model-weights", "model-data", "model-device")
 
 
 class ModelForm(Vertical):
@@ -46,6 +48,8 @@ class ModelForm(Vertical):
             yield Input(placeholder="none (a .pt)", id="model-weights", compact=True)
             yield Label("Data", classes="control-label")
             yield Input(placeholder="dir/, x.pt or synthetic:N", id="model-data", compact=True)
+            yield Label("Device", classes="control-label")
+            yield Input(placeholder="cpu", id="model-device", compact=True)
         # Messages quote what was typed (a path with "[" in it): shown as text, not markup.
         yield Static(id="model-error", classes="view-error", markup=False)
 
@@ -67,6 +71,11 @@ class ModelForm(Vertical):
     def data(self) -> str:
         """The data field's text."""
         return self.text("model-data")
+
+    @property
+    def device(self) -> str:
+        """The device field's text ("cpu" when empty)."""
+        return self.text("model-device") or "cpu"
 
     def fill(self, weights: str, data: str) -> None:
         """Put ``weights`` and ``data`` into their fields."""

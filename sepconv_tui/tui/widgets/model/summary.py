@@ -11,10 +11,15 @@ from ....model.analysis import ModelAnalysis
 from ....model.bench import ModelBenchResult
 from ....report import model as report
 from ....report import model_fidelity
+from ....report.format import format_ratio
+from ....report.runtimes import runtime_label
+from ....workers.model_messages import ModelRecovered
 from ...model_session import ModelSession
 
 #: Said after a figure measured on another selection, m, data or model.
 STALE_NOTE = "  (stale: f, r measure this selection)"
+#: Said after per-layer timings of other m, runtime or model.
+LAYERS_STALE_NOTE = "  (stale: l times these layers)"
 
 
 class ModelSummary(Vertical):
@@ -48,12 +53,33 @@ class ModelSummary(Vertical):
         if recovery is not None:
             line = model_fidelity.stages_line(recovery.value.stages)
             lines.append(self._line(line, session.recovery_stale, STALE_NOTE))
+            onnx = self._onnx_line(recovery.value)
+            if onnx:
+                lines.append(self._line(onnx, session.recovery_stale, ""))
+        predicted, runtime = session.predicted_speed_ratio(), session.layers_runtime
+        if predicted is not None and runtime is not None:
+            line = (
+                f"Per layer on {runtime_label(runtime)}: this selection's predicted speed-up "
+                f"{format_ratio(predicted)} (model time ÷ model time less what its layers save)"
+            )
+            lines.append(self._line(line, session.layers_stale, LAYERS_STALE_NOTE))
         if session.tradeoff is not None and tradeoff_in_words:
             line = model_fidelity.tradeoff_line(session.tradeoff.value, session.budget)
             lines.append(self._line(line, session.tradeoff_stale, ""))
         shown = self.query_one("#model-fidelity", Static)
         shown.update(Text("\n").join(lines))
         shown.display = bool(lines)
+
+    @staticmethod
+    def _onnx_line(recovery: ModelRecovered) -> str:
+        """What ``e`` writes as ONNX beside the recovered model, or why it writes none."""
+        onnx = recovery.onnx
+        if onnx is not None:
+            return (
+                f"swapped.onnx: {onnx['depthwise_nodes']} depthwise Conv nodes, ONNX Runtime "
+                f"against PyTorch {onnx['relative_error']:.1e} (relative); e exports it"
+            )
+        return f"No swapped.onnx: {recovery.onnx_error}" if recovery.onnx_error else ""
 
     @staticmethod
     def _line(text: str, stale: bool, note: str) -> Text:

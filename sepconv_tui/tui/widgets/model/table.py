@@ -11,9 +11,12 @@ from textual.message import Message
 from textual.widgets import DataTable
 
 from ....model.analysis import ModelAnalysis, ModelLayer
+from ....model.bench import LayerBench
 from ....model.fidelity_result import Fidelity, LayerFidelity
 from ....report import model as report
 from ....report import model_fidelity
+from ....report.format import format_ratio
+from ....report.layer_bench import MARK
 
 #: Row keys of the two rows that are not layers.
 OTHER_ROW, TOTAL_ROW = "__other__", "__total__"
@@ -27,7 +30,24 @@ SELECTION_KEYS = (
 #: (compact, narrow): which columns the table drops (see report.table_columns).
 TableLayout = tuple[bool, bool]
 #: The columns a row's cells come from besides report.layer_cells.
-OWN_COLUMNS = {"m", "out_err", "net_err"}
+OWN_COLUMNS = {"m", "out_err", "net_err", "speedup"}
+#: The measured speed-up's column (after ``l``), before Swap; dropped at narrow widths.
+SPEEDUP_COLUMN = ("speedup", "Speed-up")
+
+
+def speedup_cell(layers: LayerBench | None, name: str, *, stale: bool) -> str | Text:
+    """Layer ``name``'s measured speed-up (conv ÷ block, alone) on the timed runtime, marked
+    ▼ and red when far below its MAC ratio, dimmed when ``stale``; "" for a row not timed."""
+    row = next((row for row in layers.rows if row.name == name), None) if layers else None
+    if layers is None or row is None:
+        return ""
+    runtime = layers.runtimes[0]
+    speed = row.timings[runtime].speed_ratio
+    if row.far_below(runtime):
+        text, style = f"{MARK} {format_ratio(speed)}", "bold red"
+    else:
+        text, style = format_ratio(speed), "green" if speed >= 1 else "red"
+    return Text(text, style="dim" if stale else style, justify="right")
 
 
 class ModelTable(DataTable[Any]):
@@ -55,6 +75,9 @@ class ModelTable(DataTable[Any]):
     #: The fidelity the rows show (None: none measured) and whether it is stale.
     fidelity: Fidelity | None = None
     fidelity_stale: bool = False
+    #: The per-layer timings the rows show (None: none measured) and whether they are stale.
+    layer_bench: LayerBench | None = None
+    layers_stale: bool = False
 
     def action_swap(self, rule: str) -> None:
         """Ask the view to change the selection."""
@@ -75,9 +98,13 @@ class ModelTable(DataTable[Any]):
         compact, narrow = layout
         if measured is None:
             measured = self.built_measured
-        return model_fidelity.tab_columns(
+        columns = model_fidelity.tab_columns(
             analysis, compact=compact, narrow=narrow, measured=measured
         )
+        if self.layer_bench is not None and not narrow:
+            at = [key for key, _ in columns].index("swap")
+            columns.insert(at, SPEEDUP_COLUMN)
+        return columns
 
     def _measured_layer(self, name: str) -> LayerFidelity | None:
         """The fidelity shown of layer ``name``, if it was measured."""
@@ -104,6 +131,7 @@ class ModelTable(DataTable[Any]):
             measured is not None and measured.depth_multiplier != layer.depth_multiplier
         )
         values.update(model_fidelity.fidelity_cells(measured, stale=stale))
+        values["speedup"] = speedup_cell(self.layer_bench, layer.name, stale=self.layers_stale)
         return [values[key] for key, _ in columns]
 
     def fill(
@@ -112,12 +140,16 @@ class ModelTable(DataTable[Any]):
         layout: TableLayout,
         fidelity: Fidelity | None = None,
         stale: bool = False,
+        layers: LayerBench | None = None,
+        layers_stale: bool = False,
     ) -> None:
-        """Build every row (a new analysis, width or fidelity), keeping the cursor's layer."""
+        """Build every row (a new analysis, width, fidelity or per-layer timing), keeping the
+        cursor's layer."""
         cursor = self.cursor_key
         self.built_for = layout
         self.built_measured = fidelity is not None
         self.fidelity, self.fidelity_stale = fidelity, stale
+        self.layer_bench, self.layers_stale = layers, layers_stale
         compact = layout[0]
         columns = self.columns_of(analysis, layout)
         self.clear(columns=True)
@@ -166,3 +198,15 @@ class ModelTable(DataTable[Any]):
         for layer in analysis.layers:
             if layer.swap and self._measured_layer(layer.name) is not None:
                 self.show_layer(layer, columns)
+
+    def show_layers(self, analysis: ModelAnalysis, stale: bool) -> None:
+        """Restyle the Speed-up cells as fresh or ``stale`` (the rows are built already)."""
+        if stale == self.layers_stale or self.layer_bench is None:
+            return
+        self.layers_stale = stale
+        if "speedup" not in {str(key.value) for key in self.columns}:
+            return  # dropped at this width
+        for layer in analysis.layers:
+            self.update_cell(
+                layer.name, "speedup", speedup_cell(self.layer_bench, layer.name, stale=stale)
+            )

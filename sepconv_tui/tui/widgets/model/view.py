@@ -3,7 +3,8 @@
 The tab's state is a ModelSession (tui/model_session.py); this view composes the widgets of
 this package (form, progress, summary, table, charts), renders the session into them, and
 forwards keys to it. PyTorch work runs in child processes (workers/model_server.py) through
-ChildRunners: an analysis, a benchmark, and fidelity, recovery or the trade-off.
+ChildRunners: an analysis, a benchmark, per-layer timings, and fidelity, recovery or the
+trade-off.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from textual.suggester import SuggestionReady
 from textual.widget import Widget
 from textual.widgets import DataTable, Input
 
+from ....core.latency import MIN_RUN_TIME_S
 from ....errors import UserError
 from ....model.analysis import ModelAnalysis
 from ....model.bench import MODEL_MIN_RUN_TIME_S, ModelBenchResult
@@ -31,10 +33,13 @@ from ....model.layer_spec import LayerFitError, layer_spec
 from ....model.plan import plan_from_analysis
 from ....model.source import SOURCE_FORMS, ModelSourceError, parse_input_shape, parse_source
 from ....report import fidelity as fidelity_report
+from ....report import layer_bench as layer_bench_report
 from ....report import model as report
 from ....report.progress import bench_text, progress_text
+from ....report.runtimes import runtime_label
 from ....workers.model_messages import (
     AnalyseModel,
+    LayersBenched,
     ListModels,
     MeasureFidelity,
     MeasureTradeoff,
@@ -50,7 +55,12 @@ from ....workers.model_messages import (
 )
 from ....workers.wire import Reply
 from ...export import Export
-from ...model_process import model_bench_process, model_process, model_work_process
+from ...model_process import (
+    model_bench_process,
+    model_layers_process,
+    model_process,
+    model_work_process,
+)
 from ...model_session import Key, Measured, ModelSession, SessionError
 from ...runner import ChildRunner, RunsChildren
 from ...tab_view import OpenLayer, TabViewDefaults, focus_now
@@ -70,7 +80,7 @@ CHART_MIN_HEIGHT = 34
 #: The status line once an analysis is shown (cut at the right edge on narrow terminals).
 HINT = (
     "space swap · a n s t · +/- m · m 1/2/auto · f fidelity · r/R recover · g pick · "
-    "enter Layer tab · b time · e export"
+    "l per layer · u runtime · x latency axis · enter Layer tab · b time · e export"
 )
 
 
@@ -104,6 +114,9 @@ class ModelView(RunsChildren, TabViewDefaults, Vertical):
         Binding("r", "recover('reconstruct')", "Recover"),
         Binding("R", "recover('distill')", "Distill", show=False),
         Binding("g", "pick", "Pick ≥99%"),
+        Binding("l", "layers", "Per layer", show=False),
+        Binding("u", "cycle_runtime", "Runtime", show=False),
+        Binding("x", "latency_axis", "Latency axis", show=False),
         Binding("m", "cycle_multiplier", "m", show=False),
         Binding("plus,equals_sign", "multiplier(1)", "m+1", show=False),
         Binding("minus", "multiplier(-1)", "m-1", show=False),
@@ -115,10 +128,13 @@ class ModelView(RunsChildren, TabViewDefaults, Vertical):
         self.suggester = ModelNameSuggester()
         #: Seconds each model is timed for at least (tests shorten it).
         self.bench_min_run_time = MODEL_MIN_RUN_TIME_S
+        #: Seconds each conv and block is timed for at least by ``l`` (tests shorten it).
+        self.layers_min_run_time = MIN_RUN_TIME_S
         #: torch's threads in the fidelity process (None: torch's default, one per core). One
         #: core is left to the app: on 2 shared cores, torch's two threads made a key typed
         #: during R wait up to 0.7 s and distilling take 70 s; with one, 0.1 s and 8 s.
         self.work_threads: int | None = max(1, (os.cpu_count() or 2) - 1)
+        self.session.layer_threads = self.work_threads  # ``l`` times where f, r and g run
         analysis_process, work_process = model_process(), model_work_process()
         self._analysis: ChildRunner[ModelAnalysed] = ChildRunner(
             self, analysis_process, on_reply=self._analysed, on_error=self._failed
@@ -143,6 +159,14 @@ class ModelView(RunsChildren, TabViewDefaults, Vertical):
             on_error=self._bench_failed,
             on_progress=lambda line: self._status(bench_text(line), running=True),
         )
+        self._layers: ChildRunner[LayersBenched] = ChildRunner(
+            self,
+            model_layers_process(),
+            on_reply=self._layers_done,
+            on_error=self._layers_failed,
+            on_progress=lambda line: self._progress(progress_text(line), line.done, line.total),
+        )
+        self._layers_of: Key = ()  # what the running per-layer timing is of
         self._asked: AnalyseModel | None = None  # the analysis request that runs
         self._work_of: Key = ()  # what the running fidelity, recovery or trade-off is of
         self._bench_of: Key = ()  # what the running benchmark times
@@ -169,7 +193,8 @@ class ModelView(RunsChildren, TabViewDefaults, Vertical):
 
     def on_unmount(self) -> None:
         """Quitting the app stops the model processes (and a running benchmark) too."""
-        for runner in (self._analysis, self._names, self._work, self._warm, self._bench):
+        runners = (self._analysis, self._names, self._work, self._warm, self._bench, self._layers)
+        for runner in runners:
             runner.close()
         if self._recovered_root is not None:
             shutil.rmtree(self._recovered_root, ignore_errors=True)
@@ -195,6 +220,11 @@ class ModelView(RunsChildren, TabViewDefaults, Vertical):
     def working(self) -> bool:
         """True while a fidelity, recovery or trade-off runs."""
         return self._work.running
+
+    @property
+    def timing_layers(self) -> bool:
+        """True while ``l`` times the layers."""
+        return self._layers.running
 
     @property
     def benchmarking(self) -> bool:
@@ -313,6 +343,11 @@ class ModelView(RunsChildren, TabViewDefaults, Vertical):
         if self._bench.cancel():
             self._status("Benchmark cancelled.")
             return True
+        if self._layers.cancel():
+            self._progress(None)
+            said = "; the last timings are kept" if session.layers is not None else ""
+            self._status(f"Layer timing cancelled{said}.")
+            return True
         if not self._analysis.cancel():
             return False
         self.query_one(ModelBody).loading = False
@@ -350,7 +385,7 @@ class ModelView(RunsChildren, TabViewDefaults, Vertical):
     def show_work(self, reply: Reply, of: Key | None = None) -> None:
         """Show a fidelity, recovery or trade-off (from the child, or recorded) as measured
         ``of`` that state (by default: the selection, m and data now on screen)."""
-        self.session.data = self.form.data
+        self._sync_fields()
         self.session.record(reply, of)
         if isinstance(reply, ModelRecovered):
             self.notify("Recovered: e writes the recovered model beside the other exports.")
@@ -369,10 +404,16 @@ class ModelView(RunsChildren, TabViewDefaults, Vertical):
         """Build every row (on a new analysis, width or fidelity)."""
         session = self.session
         if session.analysis is not None:
-            session.data = self.form.data
+            self._sync_fields()
             fidelity = session.fidelity.value if session.fidelity is not None else None
+            layers = session.layers.value if session.layers is not None else None
             self.query_one(ModelTable).fill(
-                session.analysis, self.table_layout, fidelity, session.fidelity_stale
+                session.analysis,
+                self.table_layout,
+                fidelity,
+                session.fidelity_stale,
+                layers,
+                session.layers_stale,
             )
 
     def _show_selection(self) -> None:
@@ -389,7 +430,7 @@ class ModelView(RunsChildren, TabViewDefaults, Vertical):
         session = self.session
         if session.analysis is None:
             return
-        session.data = self.form.data
+        self._sync_fields()
         short = self.has_class("-short")
         self.set_class(session.tradeoff is not None, "-tradeoff")
         self.query_one(ModelSummary).show_measured(session, tradeoff_in_words=short)
@@ -398,6 +439,13 @@ class ModelView(RunsChildren, TabViewDefaults, Vertical):
         table = self.query_one(ModelTable)
         if table.built_measured:
             table.show_fidelity(session.analysis, session.fidelity_stale)
+        table.show_layers(session.analysis, session.layers_stale)
+
+    def _sync_fields(self) -> None:
+        """The session's data and device as the form holds them now (results are kept with
+        what they were measured of, so a changed field marks them stale)."""
+        self.session.data = self.form.data
+        self.session.device = self.form.device
 
     def on_resize(self) -> None:
         """Compact or full columns; the chart only where there is room for it."""
@@ -490,7 +538,7 @@ class ModelView(RunsChildren, TabViewDefaults, Vertical):
 
     def _work_fields(self, *, swapped: bool) -> dict[str, Any] | None:
         """The fields of a fidelity process request, or None (having said what is missing)."""
-        self.session.data = self.form.data
+        self._sync_fields()
         try:
             self.session.need_analysis("then f, r or g")
             if self.running:
@@ -528,7 +576,7 @@ class ModelView(RunsChildren, TabViewDefaults, Vertical):
     def action_pick(self) -> None:
         """``g``: swap the largest prefix of the trade-off whose agreement stays ≥ the budget
         (the trade-off is measured first when there is none of this model, m and data)."""
-        self.session.data = self.form.data
+        self._sync_fields()
         if self.session.tradeoff is not None and not self.session.tradeoff_stale:
             self._pick()
             return
@@ -547,9 +595,14 @@ class ModelView(RunsChildren, TabViewDefaults, Vertical):
             self.notify(error.message, severity="warning")
             return
         self.select(session.analysis.with_swaps(set(names)))
+        tradeoff = session.tradeoff.value
+        # Chosen on the validation split (a recording from before the splits: held out).
+        where = "validation" if tradeoff.split is not None else "held-out"
+        note = tradeoff.resolution_note(session.budget) if tradeoff.split is not None else None
         self.notify(
-            f"g: {len(names)} of {len(session.tradeoff.value.order)} layers swapped, the most "
-            f"that keep ≥ {fidelity_report.format_share(session.budget)} held-out agreement"
+            f"g: {len(names)} of {len(tradeoff.order)} layers swapped, the most that keep "
+            f"≥ {fidelity_report.format_share(session.budget)} {where} agreement"
+            + (f". {note}" if note else "")
         )
 
     def _start_work(self, request: ModelWork, label: str) -> None:
@@ -565,6 +618,8 @@ class ModelView(RunsChildren, TabViewDefaults, Vertical):
         self._progress(None)
         self._status(HINT)
         self.show_work(reply, self._work_of)
+        if isinstance(reply, ModelRecovered) and reply.onnx_error:
+            self.notify(f"No swapped.onnx: {reply.onnx_error}", severity="warning")
 
     def _work_failed(self, error: UserError) -> None:
         """Said under the field at fault (the data's, unless it names another)."""
@@ -609,12 +664,70 @@ class ModelView(RunsChildren, TabViewDefaults, Vertical):
         self.form.show_error(f"Benchmark: {error.message}")
         self._status(HINT)
 
+    # Per-layer latency ---------------------------------------------------------------------
+
+    def action_layers(self) -> None:
+        """``l``: time every candidate conv against its block, alone, on the session's runtime
+        (in a child process; escape cancels)."""
+        try:
+            request = self.session.layers_request(self.layers_min_run_time)
+        except SessionError as error:
+            self.notify(error.message)
+            return
+        if self.running:
+            return
+        self.form.show_error(None)
+        self._layers_of = self.session.layers_key()
+        self._layers.start(request)
+        label = f"Timing each layer on {runtime_label(request.runtime)}"
+        self._status(f"{label}: starting PyTorch… (escape cancels)", running=True)
+        self._progress(f"{label}: starting PyTorch…")
+
+    def _layers_done(self, reply: LayersBenched) -> None:
+        """The per-layer timings, as of the model, m and runtime they were asked for."""
+        self._progress(None)
+        self._status(HINT)
+        self.show_layers(reply, self._layers_of)
+
+    def show_layers(self, reply: LayersBenched, of: Key | None = None) -> None:
+        """Show per-layer timings (from the child, or recorded) as measured ``of`` that state
+        (by default: the model, m and runtime now on screen)."""
+        self.session.record(reply, of)
+        self._fill_table()
+        self._show_measured()
+
+    def _layers_failed(self, error: UserError) -> None:
+        """Said above the status line (onnxruntime without the [deploy] extra names it); the
+        last timings stay."""
+        self._progress(None)
+        self._status(HINT)
+        self.form.show_error(f"Per-layer timing: {error.message}")
+
+    def action_cycle_runtime(self) -> None:
+        """``u``: the runtime ``l`` times on, eager → eager channels-last → ONNX Runtime."""
+        if self.session.analysis is None:
+            return
+        runtime = self.session.cycled_runtime()
+        self._show_measured()  # timings of another runtime are stale now
+        self.notify(f"l times on {runtime_label(runtime)}")
+
+    def action_latency_axis(self) -> None:
+        """``x``: the trade-off chart against measured latency, or MACs again."""
+        try:
+            latency = self.session.toggled_latency_axis()
+        except SessionError as error:
+            self.notify(error.message, severity="warning")
+            return
+        self._show_measured()
+        self.notify("Trade-off against measured latency" if latency else "Trade-off against MACs")
+
     # Export -----------------------------------------------------------------------------------
 
     def export(self) -> Export | None:
         """Markdown, JSON and CSV of the analysis as selected, and the selection's plan file;
-        the fidelity measured, and the recovered model's folder (swapped.pt, plan.json,
-        fidelity.json: what ``sepconv-tui fidelity --swapped`` reads)."""
+        the fidelity measured, the per-layer timings, and the recovered model's folder
+        (swapped.pt, swapped.onnx, plan.json, fidelity.json: what ``sepconv-tui fidelity
+        --swapped`` reads)."""
         session = self.session
         analysis = session.analysis
         if analysis is None:
@@ -623,6 +736,8 @@ class ModelView(RunsChildren, TabViewDefaults, Vertical):
         extra = [(".csv", report.to_csv(analysis)), ("-plan.json", plan)]
         if session.fidelity is not None:
             extra.append(("-fidelity.json", fidelity_report.to_json(session.fidelity.value) + "\n"))
+        if session.layers is not None:  # l's timings, as ``bench --per-layer --json`` writes them
+            extra.append(("-layers.json", layer_bench_report.to_json(session.layers.value) + "\n"))
         folders = []
         recovery = session.recovery.value if session.recovery is not None else None
         if recovery is not None and recovery.out_dir is not None:
