@@ -366,3 +366,19 @@ def test_a_plan_written_before_with_relative_error_still_loads() -> None:
     assert plan.weight_error == {"conv1": 0.41} and "relative_error" not in plan.extra
     written = plan.to_dict()
     assert written["weight_error"] == {"conv1": 0.41} and "relative_error" not in written
+
+
+def test_saved_files_get_the_mode_any_other_output_gets(tmp_path: Path) -> None:
+    """swap.save stages each file with mkstemp (private, 0600) for an atomic rename; the files
+    it leaves are as readable as the umask allows, not private."""
+    import os
+
+    from sepconv_tui.model.swap import save
+
+    result = swap_convs(custom_model(), "all", input_shape=(1, 3, 16, 16))
+    umask = os.umask(0o022)
+    try:
+        written = save(result, tmp_path / "out")
+    finally:
+        os.umask(umask)
+    assert written and all(path.stat().st_mode & 0o777 == 0o644 for path in written)

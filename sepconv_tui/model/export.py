@@ -23,6 +23,7 @@ from ..errors import UserError, first_line
 from .analysis import Selection
 from .plan import SwapResult
 from .source import Shape
+from .swap import readable_as_umask_allows
 
 if TYPE_CHECKING:
     import torch
@@ -423,10 +424,7 @@ def export_checked(
         relative = _relative_error(temporary, model, samples, batch)
         file_bytes = temporary.stat().st_size
         if relative <= MAX_RELATIVE_ERROR:
-            # mkstemp makes the file private; the ONNX file is as readable as any other output.
-            umask = os.umask(0)
-            os.umask(umask)
-            os.chmod(temporary, 0o666 & ~umask)
+            readable_as_umask_allows(temporary)
             os.replace(temporary, destination)
     except OSError as failure:
         raise ExportError(f"{str(out)!r}: {failure.strerror or failure}", field="out") from None

@@ -11,6 +11,7 @@ inside the functions.
 from __future__ import annotations
 
 import copy
+import os
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from pathlib import Path
@@ -284,7 +285,6 @@ def save(
     SwapError when ``out_dir`` is a file or cannot be created.
     """
     import json
-    import os
     import tempfile
 
     import torch
@@ -313,6 +313,7 @@ def save(
             else:
                 torch.save(content, temporary_name)
         for temporary, final in staged:
+            readable_as_umask_allows(temporary)
             os.replace(temporary, final)
     except OSError as error:
         raise SwapError(f"{str(out_dir)!r}: {error.strerror or error}", field="out") from None
@@ -320,6 +321,13 @@ def save(
         for temporary, _final in staged:
             temporary.unlink(missing_ok=True)
     return [final for _temporary, final in staged]
+
+
+def readable_as_umask_allows(path: Path) -> None:
+    """Give a file made by ``mkstemp`` (private, 0600) the mode any other output gets."""
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(path, 0o666 & ~umask)
 
 
 def load_swapped(
