@@ -6,6 +6,12 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Label, ProgressBar, Static
 
+#: The status line once an analysis is shown (cut at the right edge on narrow terminals).
+HINT = (
+    "space swap · a n s t · +/- m · m 1/2/auto · f fidelity · r/R recover · g pick · "
+    "l per layer · u runtime · x latency axis · enter Layer tab · b time · e export"
+)
+
 
 class ModelProgress(Vertical):
     """The status line; under it, while measuring, a label and a bar (the view's ``-working``

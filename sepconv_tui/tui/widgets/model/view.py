@@ -3,19 +3,16 @@
 The tab's state is a ModelSession (tui/model_session.py); this view composes the widgets of
 this package (form, progress, summary, table, charts), renders the session into them, and
 forwards keys to it. PyTorch work runs in child processes (workers/model_server.py) through
-ChildRunners: an analysis, a benchmark, per-layer timings, and fidelity, recovery or the
-trade-off.
+ChildRunners: the analysis here; a benchmark, per-layer timings, and fidelity, recovery or
+the trade-off in measure.py (MeasureActions, a mix-in of the view). ``e``'s files are built
+in export.py.
+
+Top to bottom: compose, the form, the analysis, showing the session, the selection, export.
 """
 
 from __future__ import annotations
 
-import json
 import os
-import re
-import shutil
-import tempfile
-from pathlib import Path
-from typing import Any
 
 from textual import on
 from textual.app import ComposeResult
@@ -28,45 +25,22 @@ from textual.widgets import DataTable, Input
 from ....core.latency import MIN_RUN_TIME_S
 from ....errors import UserError
 from ....model.analysis import ModelAnalysis
-from ....model.bench import MODEL_MIN_RUN_TIME_S, ModelBenchResult
+from ....model.bench import MODEL_MIN_RUN_TIME_S
 from ....model.layer_spec import LayerFitError, layer_spec
-from ....model.plan import plan_from_analysis
 from ....model.source import SOURCE_FORMS, ModelSourceError, parse_input_shape, parse_source
-from ....report import fidelity as fidelity_report
-from ....report import layer_bench as layer_bench_report
 from ....report import model as report
-from ....report.progress import bench_text, progress_text
-from ....report.runtimes import runtime_label
-from ....workers.model_messages import (
-    AnalyseModel,
-    LayersBenched,
-    ListModels,
-    MeasureFidelity,
-    MeasureTradeoff,
-    ModelAnalysed,
-    ModelBenched,
-    ModelNames,
-    ModelRecovered,
-    ModelWork,
-    RecoverModel,
-    TradeoffMeasured,
-    Warmed,
-    WarmUp,
-)
-from ....workers.wire import Reply
+from ....workers.model_messages import AnalyseModel, ListModels, ModelAnalysed, ModelNames
 from ...export import Export
-from ...model_process import (
-    model_bench_process,
-    model_layers_process,
-    model_process,
-    model_work_process,
-)
-from ...model_session import Key, Measured, ModelSession, SessionError
+from ...model_process import model_process
+from ...model_session import ModelSession
 from ...runner import ChildRunner, RunsChildren
 from ...tab_view import OpenLayer, TabViewDefaults, focus_now
 from .charts import ModelCharts
+from .export import export_stem as export_stem  # the tests' name for it, from the view
+from .export import model_export
 from .form import ModelForm
-from .progress import ModelProgress
+from .measure import MeasureActions
+from .progress import HINT, ModelProgress
 from .suggester import ModelNameSuggester
 from .summary import ModelSummary
 from .table import ModelTable
@@ -77,11 +51,6 @@ COMPACT_WIDTH = 150
 NARROW_WIDTH = 100
 #: Below this many rows the chart gives its room to the table.
 CHART_MIN_HEIGHT = 34
-#: The status line once an analysis is shown (cut at the right edge on narrow terminals).
-HINT = (
-    "space swap · a n s t · +/- m · m 1/2/auto · f fidelity · r/R recover · g pick · "
-    "l per layer · u runtime · x latency axis · enter Layer tab · b time · e export"
-)
 
 
 class ModelBody(Vertical):
@@ -98,13 +67,7 @@ class ModelBody(Vertical):
         return self
 
 
-def export_stem(source: str) -> str:
-    """A file stem for a source: sepconv-model-torchvision-resnet18, …-net.py-build."""
-    tail = source.replace("\\", "/").rsplit("/", 1)[-1]
-    return "sepconv-model-" + re.sub(r"[^A-Za-z0-9_.]+", "-", tail).strip("-")
-
-
-class ModelView(RunsChildren, TabViewDefaults, Vertical):
+class ModelView(RunsChildren, MeasureActions, TabViewDefaults, Vertical):
     """A model's convs and linears, what swapping each one saves, and the selection's totals."""
 
     nothing_to_export = "Nothing to export yet: type a model source and press enter."
@@ -135,46 +98,16 @@ class ModelView(RunsChildren, TabViewDefaults, Vertical):
         #: during R wait up to 0.7 s and distilling take 70 s; with one, 0.1 s and 8 s.
         self.work_threads: int | None = max(1, (os.cpu_count() or 2) - 1)
         self.session.layer_threads = self.work_threads  # ``l`` times where f, r and g run
-        analysis_process, work_process = model_process(), model_work_process()
+        analysis_process = model_process()
         self._analysis: ChildRunner[ModelAnalysed] = ChildRunner(
             self, analysis_process, on_reply=self._analysed, on_error=self._failed
         )
         self._names: ChildRunner[ModelNames] = ChildRunner(
             self, analysis_process, on_reply=self._names_loaded, on_error=lambda error: None
         )  # no suggestions on an error: the analysis will say what is missing
-        self._work: ChildRunner[Reply] = ChildRunner(
-            self,
-            work_process,
-            on_reply=self._work_done,
-            on_error=self._work_failed,
-            on_progress=lambda line: self._progress(progress_text(line), line.done, line.total),
-        )
-        self._warm: ChildRunner[Warmed] = ChildRunner(
-            self, work_process, on_reply=lambda reply: None, on_error=lambda error: None
-        )  # a failure here is said by the first real request, which starts the child again
-        self._bench: ChildRunner[ModelBenched] = ChildRunner(
-            self,
-            model_bench_process(),
-            on_reply=self._benched,
-            on_error=self._bench_failed,
-            on_progress=lambda line: self._status(bench_text(line), running=True),
-        )
-        self._layers: ChildRunner[LayersBenched] = ChildRunner(
-            self,
-            model_layers_process(),
-            on_reply=self._layers_done,
-            on_error=self._layers_failed,
-            on_progress=lambda line: self._progress(progress_text(line), line.done, line.total),
-        )
-        self._layers_of: Key = ()  # what the running per-layer timing is of
+        self._init_measuring()  # f, r, g, b and l's runners (measure.py)
         self._asked: AnalyseModel | None = None  # the analysis request that runs
-        self._work_of: Key = ()  # what the running fidelity, recovery or trade-off is of
-        self._bench_of: Key = ()  # what the running benchmark times
         self._names_asked = False
-        self._warmed = False
-        self._pick_after_tradeoff = False
-        self._recovered_root: Path | None = None
-        self._recoveries = 0
 
     def compose(self) -> ComposeResult:
         """Form; status and progress; summary; the table and the charts."""
@@ -193,11 +126,9 @@ class ModelView(RunsChildren, TabViewDefaults, Vertical):
 
     def on_unmount(self) -> None:
         """Quitting the app stops the model processes (and a running benchmark) too."""
-        runners = (self._analysis, self._names, self._work, self._warm, self._bench, self._layers)
-        for runner in runners:
-            runner.close()
-        if self._recovered_root is not None:
-            shutil.rmtree(self._recovered_root, ignore_errors=True)
+        self._analysis.close()
+        self._names.close()
+        self._close_measuring()
 
     # What the session holds, as the view's readers knew it ---------------------------------
 
@@ -215,21 +146,6 @@ class ModelView(RunsChildren, TabViewDefaults, Vertical):
     def running(self) -> bool:
         """True while an analysis runs."""
         return self._analysis.running
-
-    @property
-    def working(self) -> bool:
-        """True while a fidelity, recovery or trade-off runs."""
-        return self._work.running
-
-    @property
-    def timing_layers(self) -> bool:
-        """True while ``l`` times the layers."""
-        return self._layers.running
-
-    @property
-    def benchmarking(self) -> bool:
-        """True while a whole-model benchmark runs."""
-        return self._bench.running
 
     # The form -------------------------------------------------------------------------------
 
@@ -258,9 +174,8 @@ class ModelView(RunsChildren, TabViewDefaults, Vertical):
     def _data_changed(self, event: Input.Changed) -> None:
         """The first key in the Data field has the fidelity process import torch meanwhile."""
         event.stop()
-        if not self._warmed and event.value.strip():
-            self._warmed = True
-            self._warm.start(WarmUp())
+        if event.value.strip():
+            self._warm_up()
 
     @on(Input.Submitted, "#model-source, #model-input-shape, #model-weights, #model-data")
     def _submitted(self, event: Input.Submitted) -> None:
@@ -333,25 +248,13 @@ class ModelView(RunsChildren, TabViewDefaults, Vertical):
     def cancel(self) -> bool:
         """Cancel a running analysis, benchmark, fidelity, recovery or trade-off (escape);
         False when none runs."""
-        session = self.session
-        if self._work.cancel():
-            self._pick_after_tradeoff = False
-            self._progress(None)
-            kept = session.fidelity is not None or session.recovery is not None
-            self._status("Cancelled; the last result is kept." if kept else "Cancelled.")
-            return True
-        if self._bench.cancel():
-            self._status("Benchmark cancelled.")
-            return True
-        if self._layers.cancel():
-            self._progress(None)
-            said = "; the last timings are kept" if session.layers is not None else ""
-            self._status(f"Layer timing cancelled{said}.")
+        if self._cancel_measuring():
             return True
         if not self._analysis.cancel():
             return False
         self.query_one(ModelBody).loading = False
-        self._status("Cancelled; the last analysis is kept." if session.analysis else "Cancelled.")
+        said = "Cancelled; the last analysis is kept." if self.session.analysis else "Cancelled."
+        self._status(said)
         return True
 
     def _status(self, text: str, *, running: bool = False) -> None:
@@ -381,19 +284,6 @@ class ModelView(RunsChildren, TabViewDefaults, Vertical):
         self._status(HINT)
         self._fill_table()
         self._show_selection()
-
-    def show_work(self, reply: Reply, of: Key | None = None) -> None:
-        """Show a fidelity, recovery or trade-off (from the child, or recorded) as measured
-        ``of`` that state (by default: the selection, m and data now on screen)."""
-        self._sync_fields()
-        self.session.record(reply, of)
-        if isinstance(reply, ModelRecovered):
-            self.notify("Recovered: e writes the recovered model beside the other exports.")
-        if isinstance(reply, TradeoffMeasured) and self._pick_after_tradeoff:
-            self._pick_after_tradeoff = False
-            self._pick()
-        self._fill_table()
-        self._show_measured()
 
     @property
     def table_layout(self) -> tuple[bool, bool]:
@@ -534,218 +424,8 @@ class ModelView(RunsChildren, TabViewDefaults, Vertical):
             return
         self.post_message(OpenLayer(spec, f"{analysis.source} {layer.name}"))
 
-    # Fidelity, recovery, trade-off: in the fidelity process ----------------------------------
-
-    def _work_fields(self, *, swapped: bool) -> dict[str, Any] | None:
-        """The fields of a fidelity process request, or None (having said what is missing)."""
-        self._sync_fields()
-        try:
-            self.session.need_analysis("then f, r or g")
-            if self.running:
-                return None
-            fields = self.session.work_fields(swapped=swapped, threads=self.work_threads)
-        except SessionError as error:
-            self.notify(error.message)
-            return None
-        except UserError as error:
-            self.form.show_error(error, default="model-data")
-            return None
-        self.form.show_error(None)
-        self.remember(fields["source"])
-        return fields
-
-    def action_fidelity(self) -> None:
-        """``f``: the current selection against the original on the data's held-out part."""
-        fields = self._work_fields(swapped=True)
-        if fields is not None:
-            self._start_work(MeasureFidelity(**fields), "Fidelity")
-
-    def action_recover(self, mode: str) -> None:
-        """``r`` / ``R``: reconstruct (or reconstruct and distill) the current selection."""
-        fields = self._work_fields(swapped=True)
-        if fields is None:
-            return
-        if self._recovered_root is None:
-            self._recovered_root = Path(tempfile.mkdtemp(prefix="sepconv-tui-recovered-"))
-        self._recoveries += 1
-        # A folder per run: a cancelled one cannot spoil the last good one's files.
-        out_dir = self._recovered_root / str(self._recoveries)
-        request = RecoverModel(**fields, mode=mode, out_dir=str(out_dir))
-        self._start_work(request, "Reconstructing" if mode == "reconstruct" else "Distilling")
-
-    def action_pick(self) -> None:
-        """``g``: swap the largest prefix of the trade-off whose agreement stays ≥ the budget
-        (the trade-off is measured first when there is none of this model, m and data)."""
-        self._sync_fields()
-        if self.session.tradeoff is not None and not self.session.tradeoff_stale:
-            self._pick()
-            return
-        fields = self._work_fields(swapped=False)
-        if fields is not None:
-            self._start_work(MeasureTradeoff(**fields), "Trade-off")
-            self._pick_after_tradeoff = True
-
-    def _pick(self) -> None:
-        """Select the trade-off's largest prefix within the budget."""
-        session = self.session
-        assert session.analysis is not None and session.tradeoff is not None
-        try:
-            names = session.picked()
-        except UserError as error:
-            self.notify(error.message, severity="warning")
-            return
-        self.select(session.analysis.with_swaps(set(names)))
-        tradeoff = session.tradeoff.value
-        # Chosen on the validation split (a recording from before the splits: held out).
-        where = "validation" if tradeoff.split is not None else "held-out"
-        note = tradeoff.resolution_note(session.budget) if tradeoff.split is not None else None
-        self.notify(
-            f"g: {len(names)} of {len(tradeoff.order)} layers swapped, the most that keep "
-            f"≥ {fidelity_report.format_share(session.budget)} {where} agreement"
-            + (f". {note}" if note else "")
-        )
-
-    def _start_work(self, request: ModelWork, label: str) -> None:
-        """Send ``request`` to the fidelity process (replacing one that runs)."""
-        self._pick_after_tradeoff = False
-        self._work_of = self.session.key_for(request.reply)  # type: ignore[attr-defined]
-        self._work.start(request)  # type: ignore[arg-type]  # every ModelWork is a Request
-        self._status(f"{label}: starting PyTorch… (escape cancels)", running=True)
-        self._progress(f"{label}: starting PyTorch…")
-
-    def _work_done(self, reply: Reply) -> None:
-        """A fidelity, recovery or trade-off arrived: kept as of the state it was asked for."""
-        self._progress(None)
-        self._status(HINT)
-        self.show_work(reply, self._work_of)
-        if isinstance(reply, ModelRecovered) and reply.onnx_error:
-            self.notify(f"No swapped.onnx: {reply.onnx_error}", severity="warning")
-
-    def _work_failed(self, error: UserError) -> None:
-        """Said under the field at fault (the data's, unless it names another)."""
-        self._pick_after_tradeoff = False
-        self._progress(None)
-        self._status(HINT)
-        self.form.show_error(error, default="model-data")
-        self._show_measured()
-
-    # Whole-model latency ----------------------------------------------------------------------
-
-    def bench(self) -> bool:
-        """Time the original model and the current selection (``b``) in a child process."""
-        try:
-            request = self.session.bench_request(self.bench_min_run_time)
-        except SessionError as error:
-            self.notify(error.message)
-            return True
-        if self.benchmarking or self.running:
-            return True
-        self.form.show_error(None)
-        self._bench_of = self.session.bench_key()
-        self._bench.start(request)
-        self._status("Timing: starting PyTorch… (escape cancels)", running=True)
-        return True
-
-    @property
-    def bench_result(self) -> ModelBenchResult | None:
-        """The last whole-model benchmark shown (None before the first)."""
-        return self.session.bench.value if self.session.bench is not None else None
-
-    def _benched(self, reply: ModelBenched) -> None:
-        """The timings, as of the selection they were asked for."""
-        self.session.bench = Measured(reply.result, self._bench_of)
-        self.remove_class("-bench-old")
-        self._status(HINT)
-        self.query_one(ModelSummary).show_bench(reply.result)
-        self.add_class("-benched")
-
-    def _bench_failed(self, error: UserError) -> None:
-        """Said above the status line; the last timings stay."""
-        self.form.show_error(f"Benchmark: {error.message}")
-        self._status(HINT)
-
-    # Per-layer latency ---------------------------------------------------------------------
-
-    def action_layers(self) -> None:
-        """``l``: time every candidate conv against its block, alone, on the session's runtime
-        (in a child process; escape cancels)."""
-        try:
-            request = self.session.layers_request(self.layers_min_run_time)
-        except SessionError as error:
-            self.notify(error.message)
-            return
-        if self.running:
-            return
-        self.form.show_error(None)
-        self._layers_of = self.session.layers_key()
-        self._layers.start(request)
-        label = f"Timing each layer on {runtime_label(request.runtime)}"
-        self._status(f"{label}: starting PyTorch… (escape cancels)", running=True)
-        self._progress(f"{label}: starting PyTorch…")
-
-    def _layers_done(self, reply: LayersBenched) -> None:
-        """The per-layer timings, as of the model, m and runtime they were asked for."""
-        self._progress(None)
-        self._status(HINT)
-        self.show_layers(reply, self._layers_of)
-
-    def show_layers(self, reply: LayersBenched, of: Key | None = None) -> None:
-        """Show per-layer timings (from the child, or recorded) as measured ``of`` that state
-        (by default: the model, m and runtime now on screen)."""
-        self.session.record(reply, of)
-        self._fill_table()
-        self._show_measured()
-
-    def _layers_failed(self, error: UserError) -> None:
-        """Said above the status line (onnxruntime without the [deploy] extra names it); the
-        last timings stay."""
-        self._progress(None)
-        self._status(HINT)
-        self.form.show_error(f"Per-layer timing: {error.message}")
-
-    def action_cycle_runtime(self) -> None:
-        """``u``: the runtime ``l`` times on, eager → eager channels-last → ONNX Runtime."""
-        if self.session.analysis is None:
-            return
-        runtime = self.session.cycled_runtime()
-        self._show_measured()  # timings of another runtime are stale now
-        self.notify(f"l times on {runtime_label(runtime)}")
-
-    def action_latency_axis(self) -> None:
-        """``x``: the trade-off chart against measured latency, or MACs again."""
-        try:
-            latency = self.session.toggled_latency_axis()
-        except SessionError as error:
-            self.notify(error.message, severity="warning")
-            return
-        self._show_measured()
-        self.notify("Trade-off against measured latency" if latency else "Trade-off against MACs")
-
-    # Export -----------------------------------------------------------------------------------
+    # Measuring (measure.py) and exporting (export.py) ------------------------------------------
 
     def export(self) -> Export | None:
-        """Markdown, JSON and CSV of the analysis as selected, and the selection's plan file;
-        the fidelity measured, the per-layer timings, and the recovered model's folder
-        (swapped.pt, swapped.onnx, plan.json, fidelity.json: what ``sepconv-tui fidelity
-        --swapped`` reads)."""
-        session = self.session
-        analysis = session.analysis
-        if analysis is None:
-            return None
-        plan = json.dumps(plan_from_analysis(analysis), indent=2) + "\n"
-        extra = [(".csv", report.to_csv(analysis)), ("-plan.json", plan)]
-        if session.fidelity is not None:
-            extra.append(("-fidelity.json", fidelity_report.to_json(session.fidelity.value) + "\n"))
-        if session.layers is not None:  # l's timings, as ``bench --per-layer --json`` writes them
-            extra.append(("-layers.json", layer_bench_report.to_json(session.layers.value) + "\n"))
-        folders = []
-        recovery = session.recovery.value if session.recovery is not None else None
-        if recovery is not None and recovery.out_dir is not None:
-            folders.append(("-recovered", Path(recovery.out_dir)))
-        return Export(
-            export_stem(analysis.source),
-            report.to_markdown(analysis),
-            report.to_json(analysis),
-            extra=tuple(extra),
-            folders=tuple(folders),
-        )
+        """The analysis as selected and what was measured of it, as files (``e``; export.py)."""
+        return model_export(self.session)

@@ -1,0 +1,352 @@
+"""The Model tab's measuring keys, each in a child process: fidelity (``f``), recovery
+(``r``/``R``), the trade-off and its pick (``g``), whole-model latency (``b``), per-layer
+latency (``l``) with its runtime (``u``), and the trade-off's latency axis (``x``).
+
+MeasureActions is a mix-in of ModelView: the keys' actions, the replies and failures of
+their ChildRunners, and the start, cancel and close of those runners.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ....errors import UserError
+from ....model.analysis import ModelAnalysis
+from ....model.bench import ModelBenchResult
+from ....report import fidelity as fidelity_report
+from ....report.progress import bench_text, progress_text
+from ....report.runtimes import runtime_label
+from ....workers.model_messages import (
+    LayersBenched,
+    MeasureFidelity,
+    MeasureTradeoff,
+    ModelBenched,
+    ModelRecovered,
+    ModelWork,
+    RecoverModel,
+    TradeoffMeasured,
+    Warmed,
+    WarmUp,
+)
+from ....workers.wire import Reply
+from ...model_process import model_bench_process, model_layers_process, model_work_process
+from ...model_session import Key, Measured, ModelSession, SessionError
+from ...runner import ChildRunner
+from .form import ModelForm
+from .progress import HINT
+from .summary import ModelSummary
+
+if TYPE_CHECKING:
+    from textual.widget import Widget
+
+    _Base = Widget
+else:
+    _Base = object
+
+
+class MeasureActions(_Base):
+    """Mix-in of ModelView: the keys that measure the analysis shown, in child processes."""
+
+    if TYPE_CHECKING:  # what ModelView provides
+        session: ModelSession
+        work_threads: int | None
+        bench_min_run_time: float
+        layers_min_run_time: float
+
+        @property
+        def form(self) -> ModelForm: ...
+        @property
+        def running(self) -> bool: ...
+        def remember(self, source: str) -> None: ...
+        def select(self, analysis: ModelAnalysis, changed: set[str] | None = None) -> None: ...
+        def _status(self, text: str, *, running: bool = False) -> None: ...
+        def _progress(self, label: str | None, done: int = 0, total: int | None = None) -> None: ...
+        def _fill_table(self) -> None: ...
+        def _show_measured(self) -> None: ...
+        def _sync_fields(self) -> None: ...
+
+    def _init_measuring(self) -> None:
+        """The runners of the fidelity process, the benchmark and the per-layer timing."""
+        work_process = model_work_process()
+        self._work: ChildRunner[Reply] = ChildRunner(
+            self,
+            work_process,
+            on_reply=self._work_done,
+            on_error=self._work_failed,
+            on_progress=lambda line: self._progress(progress_text(line), line.done, line.total),
+        )
+        self._warm: ChildRunner[Warmed] = ChildRunner(
+            self, work_process, on_reply=lambda reply: None, on_error=lambda error: None
+        )  # a failure here is said by the first real request, which starts the child again
+        self._bench: ChildRunner[ModelBenched] = ChildRunner(
+            self,
+            model_bench_process(),
+            on_reply=self._benched,
+            on_error=self._bench_failed,
+            on_progress=lambda line: self._status(bench_text(line), running=True),
+        )
+        self._layers: ChildRunner[LayersBenched] = ChildRunner(
+            self,
+            model_layers_process(),
+            on_reply=self._layers_done,
+            on_error=self._layers_failed,
+            on_progress=lambda line: self._progress(progress_text(line), line.done, line.total),
+        )
+        self._layers_of: Key = ()  # what the running per-layer timing is of
+        self._work_of: Key = ()  # what the running fidelity, recovery or trade-off is of
+        self._bench_of: Key = ()  # what the running benchmark times
+        self._warmed = False
+        self._pick_after_tradeoff = False
+        self._recovered_root: Path | None = None
+        self._recoveries = 0
+
+    def _warm_up(self) -> None:
+        """Have the fidelity process import torch meanwhile (once)."""
+        if not self._warmed:
+            self._warmed = True
+            self._warm.start(WarmUp())
+
+    def _cancel_measuring(self) -> bool:
+        """Cancel a running fidelity, recovery, trade-off, benchmark or per-layer timing;
+        False when none runs."""
+        session = self.session
+        if self._work.cancel():
+            self._pick_after_tradeoff = False
+            self._progress(None)
+            kept = session.fidelity is not None or session.recovery is not None
+            self._status("Cancelled; the last result is kept." if kept else "Cancelled.")
+            return True
+        if self._bench.cancel():
+            self._status("Benchmark cancelled.")
+            return True
+        if self._layers.cancel():
+            self._progress(None)
+            said = "; the last timings are kept" if session.layers is not None else ""
+            self._status(f"Layer timing cancelled{said}.")
+            return True
+        return False
+
+    def _close_measuring(self) -> None:
+        """Stop the measuring processes; remove the recovered models' folders."""
+        for runner in (self._work, self._warm, self._bench, self._layers):
+            runner.close()
+        if self._recovered_root is not None:
+            shutil.rmtree(self._recovered_root, ignore_errors=True)
+
+    @property
+    def working(self) -> bool:
+        """True while a fidelity, recovery or trade-off runs."""
+        return self._work.running
+
+    @property
+    def timing_layers(self) -> bool:
+        """True while ``l`` times the layers."""
+        return self._layers.running
+
+    @property
+    def benchmarking(self) -> bool:
+        """True while a whole-model benchmark runs."""
+        return self._bench.running
+
+    # Fidelity, recovery, trade-off: in the fidelity process ----------------------------------
+
+    def _work_fields(self, *, swapped: bool) -> dict[str, Any] | None:
+        """The fields of a fidelity process request, or None (having said what is missing)."""
+        self._sync_fields()
+        try:
+            self.session.need_analysis("then f, r or g")
+            if self.running:
+                return None
+            fields = self.session.work_fields(swapped=swapped, threads=self.work_threads)
+        except SessionError as error:
+            self.notify(error.message)
+            return None
+        except UserError as error:
+            self.form.show_error(error, default="model-data")
+            return None
+        self.form.show_error(None)
+        self.remember(fields["source"])
+        return fields
+
+    def action_fidelity(self) -> None:
+        """``f``: the current selection against the original on the data's held-out part."""
+        fields = self._work_fields(swapped=True)
+        if fields is not None:
+            self._start_work(MeasureFidelity(**fields), "Fidelity")
+
+    def action_recover(self, mode: str) -> None:
+        """``r`` / ``R``: reconstruct (or reconstruct and distill) the current selection."""
+        fields = self._work_fields(swapped=True)
+        if fields is None:
+            return
+        if self._recovered_root is None:
+            self._recovered_root = Path(tempfile.mkdtemp(prefix="sepconv-tui-recovered-"))
+        self._recoveries += 1
+        # A folder per run: a cancelled one cannot spoil the last good one's files.
+        out_dir = self._recovered_root / str(self._recoveries)
+        request = RecoverModel(**fields, mode=mode, out_dir=str(out_dir))
+        self._start_work(request, "Reconstructing" if mode == "reconstruct" else "Distilling")
+
+    def action_pick(self) -> None:
+        """``g``: swap the largest prefix of the trade-off whose agreement stays ≥ the budget
+        (the trade-off is measured first when there is none of this model, m and data)."""
+        self._sync_fields()
+        if self.session.tradeoff is not None and not self.session.tradeoff_stale:
+            self._pick()
+            return
+        fields = self._work_fields(swapped=False)
+        if fields is not None:
+            self._start_work(MeasureTradeoff(**fields), "Trade-off")
+            self._pick_after_tradeoff = True
+
+    def _pick(self) -> None:
+        """Select the trade-off's largest prefix within the budget."""
+        session = self.session
+        assert session.analysis is not None and session.tradeoff is not None
+        try:
+            names = session.picked()
+        except UserError as error:
+            self.notify(error.message, severity="warning")
+            return
+        self.select(session.analysis.with_swaps(set(names)))
+        tradeoff = session.tradeoff.value
+        # Chosen on the validation split (a recording from before the splits: held out).
+        where = "validation" if tradeoff.split is not None else "held-out"
+        note = tradeoff.resolution_note(session.budget) if tradeoff.split is not None else None
+        self.notify(
+            f"g: {len(names)} of {len(tradeoff.order)} layers swapped, the most that keep "
+            f"≥ {fidelity_report.format_share(session.budget)} {where} agreement"
+            + (f". {note}" if note else "")
+        )
+
+    def _start_work(self, request: ModelWork, label: str) -> None:
+        """Send ``request`` to the fidelity process (replacing one that runs)."""
+        self._pick_after_tradeoff = False
+        self._work_of = self.session.key_for(request.reply)  # type: ignore[attr-defined]
+        self._work.start(request)  # type: ignore[arg-type]  # every ModelWork is a Request
+        self._status(f"{label}: starting PyTorch… (escape cancels)", running=True)
+        self._progress(f"{label}: starting PyTorch…")
+
+    def show_work(self, reply: Reply, of: Key | None = None) -> None:
+        """Show a fidelity, recovery or trade-off (from the child, or recorded) as measured
+        ``of`` that state (by default: the selection, m and data now on screen)."""
+        self._sync_fields()
+        self.session.record(reply, of)
+        if isinstance(reply, ModelRecovered):
+            self.notify("Recovered: e writes the recovered model beside the other exports.")
+        if isinstance(reply, TradeoffMeasured) and self._pick_after_tradeoff:
+            self._pick_after_tradeoff = False
+            self._pick()
+        self._fill_table()
+        self._show_measured()
+
+    def _work_done(self, reply: Reply) -> None:
+        """A fidelity, recovery or trade-off arrived: kept as of the state it was asked for."""
+        self._progress(None)
+        self._status(HINT)
+        self.show_work(reply, self._work_of)
+        if isinstance(reply, ModelRecovered) and reply.onnx_error:
+            self.notify(f"No swapped.onnx: {reply.onnx_error}", severity="warning")
+
+    def _work_failed(self, error: UserError) -> None:
+        """Said under the field at fault (the data's, unless it names another)."""
+        self._pick_after_tradeoff = False
+        self._progress(None)
+        self._status(HINT)
+        self.form.show_error(error, default="model-data")
+        self._show_measured()
+
+    # Whole-model latency ----------------------------------------------------------------------
+
+    def bench(self) -> bool:
+        """Time the original model and the current selection (``b``) in a child process."""
+        try:
+            request = self.session.bench_request(self.bench_min_run_time)
+        except SessionError as error:
+            self.notify(error.message)
+            return True
+        if self.benchmarking or self.running:
+            return True
+        self.form.show_error(None)
+        self._bench_of = self.session.bench_key()
+        self._bench.start(request)
+        self._status("Timing: starting PyTorch… (escape cancels)", running=True)
+        return True
+
+    @property
+    def bench_result(self) -> ModelBenchResult | None:
+        """The last whole-model benchmark shown (None before the first)."""
+        return self.session.bench.value if self.session.bench is not None else None
+
+    def _benched(self, reply: ModelBenched) -> None:
+        """The timings, as of the selection they were asked for."""
+        self.session.bench = Measured(reply.result, self._bench_of)
+        self.remove_class("-bench-old")
+        self._status(HINT)
+        self.query_one(ModelSummary).show_bench(reply.result)
+        self.add_class("-benched")
+
+    def _bench_failed(self, error: UserError) -> None:
+        """Said above the status line; the last timings stay."""
+        self.form.show_error(f"Benchmark: {error.message}")
+        self._status(HINT)
+
+    # Per-layer latency ---------------------------------------------------------------------
+
+    def action_layers(self) -> None:
+        """``l``: time every candidate conv against its block, alone, on the session's runtime
+        (in a child process; escape cancels)."""
+        try:
+            request = self.session.layers_request(self.layers_min_run_time)
+        except SessionError as error:
+            self.notify(error.message)
+            return
+        if self.running:
+            return
+        self.form.show_error(None)
+        self._layers_of = self.session.layers_key()
+        self._layers.start(request)
+        label = f"Timing each layer on {runtime_label(request.runtime)}"
+        self._status(f"{label}: starting PyTorch… (escape cancels)", running=True)
+        self._progress(f"{label}: starting PyTorch…")
+
+    def _layers_done(self, reply: LayersBenched) -> None:
+        """The per-layer timings, as of the model, m and runtime they were asked for."""
+        self._progress(None)
+        self._status(HINT)
+        self.show_layers(reply, self._layers_of)
+
+    def show_layers(self, reply: LayersBenched, of: Key | None = None) -> None:
+        """Show per-layer timings (from the child, or recorded) as measured ``of`` that state
+        (by default: the model, m and runtime now on screen)."""
+        self.session.record(reply, of)
+        self._fill_table()
+        self._show_measured()
+
+    def _layers_failed(self, error: UserError) -> None:
+        """Said above the status line (onnxruntime without the [deploy] extra names it); the
+        last timings stay."""
+        self._progress(None)
+        self._status(HINT)
+        self.form.show_error(f"Per-layer timing: {error.message}")
+
+    def action_cycle_runtime(self) -> None:
+        """``u``: the runtime ``l`` times on, eager → eager channels-last → ONNX Runtime."""
+        if self.session.analysis is None:
+            return
+        runtime = self.session.cycled_runtime()
+        self._show_measured()  # timings of another runtime are stale now
+        self.notify(f"l times on {runtime_label(runtime)}")
+
+    def action_latency_axis(self) -> None:
+        """``x``: the trade-off chart against measured latency, or MACs again."""
+        try:
+            latency = self.session.toggled_latency_axis()
+        except SessionError as error:
+            self.notify(error.message, severity="warning")
+            return
+        self._show_measured()
+        self.notify("Trade-off against measured latency" if latency else "Trade-off against MACs")
