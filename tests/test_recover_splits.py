@@ -315,6 +315,44 @@ def test_two_torchrun_processes_give_one_process_model_and_fidelity(
     )
 
 
+_UNEQUAL_BUDGETS = """
+import sys
+import torch
+from sepconv_tui.model import recover
+from sepconv_tui.model.distributed import Runtime
+
+runtime = Runtime.start("cpu")
+# Each rank sees its own free memory; here rank 1 sees far less than rank 0.
+recover.resolve_budget = lambda _bytes, _device="cpu": 10 * 16384 if runtime.rank else 10**9
+model = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3, padding=1), torch.nn.ReLU())
+batch = recover.fit_batch_size(model, torch.zeros(1, 3, 8, 8), 64, None, runtime, training=True)
+with open(f"{sys.argv[1]}/rank{runtime.rank}", "w") as handle:
+    handle.write(str(batch))
+runtime.stop()
+"""
+
+
+def test_ranks_with_unequal_free_memory_agree_on_one_batch_size(tmp_path: Path) -> None:
+    """Under torchrun the default budget (a share of free memory) is each rank's own: they
+    take the smallest, so every rank runs the same batches (and the same DDP steps)."""
+    script = tmp_path / "unequal.py"
+    script.write_text(_UNEQUAL_BUDGETS)
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone"]
+    result = subprocess.run(
+        [*command, "--nproc_per_node=2", str(script), str(tmp_path)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)},
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    # Rank 1's budget holds 10 samples (4 bytes × (2 × 512 outputs + 3 × 1,024 kept for the
+    # backward pass) each); rank 0's would hold all 64 asked for.
+    sizes = [int((tmp_path / f"rank{rank}").read_text()) for rank in (0, 1)]
+    assert sizes == [10, 10], sizes
+
+
 def test_tables_and_the_tab_lines_show_intervals_and_the_split(
     capsys: pytest.CaptureFixture[str], tiny: dict[str, Any]
 ) -> None:

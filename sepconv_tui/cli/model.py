@@ -428,8 +428,10 @@ def started_runtime(arguments: argparse.Namespace) -> Iterator[Runtime]:
     runtime = Runtime.start(getattr(arguments, "device", None) or "cpu")
     try:
         yield runtime
-    finally:
-        runtime.stop()
+    except BaseException:
+        runtime.stop(finished=False)
+        raise
+    runtime.stop()
 
 
 def _progress(runtime: Runtime) -> Any:

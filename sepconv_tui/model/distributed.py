@@ -100,12 +100,18 @@ class Runtime:
             dist.init_process_group("nccl" if kind.startswith("cuda") else "gloo")
         return cls(kind, rank, world_size)
 
-    def stop(self) -> None:
-        """Leave the process group ``start`` joined (a no-op without torchrun)."""
+    def stop(self, *, finished: bool = True) -> None:
+        """Leave the process group ``start`` joined (a no-op without torchrun); ``finished``:
+        every rank got here without an error, so they leave together."""
         if launched_by_torchrun():
             import torch.distributed as dist
 
             if dist.is_initialized():
+                # Rank 1 is done long before rank 0 has written DIR; tearing gloo down while
+                # a peer still holds the connections aborted the early rank (SIGABRT). After
+                # a failure the peers may never come, so the failing rank leaves at once.
+                if finished and self.distributed:
+                    dist.barrier()
                 dist.destroy_process_group()
 
     def shard(self, data: Data) -> Data:
@@ -150,6 +156,19 @@ class Runtime:
         device = self.device if self.device.startswith("cuda") else "cpu"
         summed = self.sum(torch.tensor(values, dtype=torch.float64, device=device))
         return [float(value) for value in summed.cpu()]
+
+    def smallest(self, value: int) -> int:
+        """The smallest of every rank's ``value``: one decision from figures each rank
+        measures on its own (free memory), so that all of them take the same path."""
+        if not self.distributed:
+            return value
+        import torch
+        import torch.distributed as dist
+
+        device = self.device if self.device.startswith("cuda") else "cpu"
+        least = torch.tensor([value], dtype=torch.int64, device=device)
+        dist.all_reduce(least, op=dist.ReduceOp.MIN)
+        return int(least.item())
 
     def all_true(self, flag: bool) -> bool:
         """True when ``flag`` is true on every rank."""

@@ -302,8 +302,10 @@ def reconstruction_bytes(per_sample: SampleSizes, samples: int) -> int:
 
 
 def _budget(budget_bytes: int | None, runtime: Runtime) -> int:
-    """The memory budget on ``runtime``'s device."""
-    return resolve_budget(budget_bytes, "cuda" if runtime.device.startswith("cuda") else "cpu")
+    """The memory budget on ``runtime``'s device, the smallest over the ranks (the default is
+    a share of each one's free memory, which differs: batch sizes and refusals must not)."""
+    budget = resolve_budget(budget_bytes, "cuda" if runtime.device.startswith("cuda") else "cpu")
+    return runtime.smallest(budget)
 
 
 def fit_batch_size(
