@@ -536,7 +536,7 @@ def run_swap(arguments: argparse.Namespace) -> int:
     except UserError as error:
         return _fail("swap", error, runtime)
     if arguments.format == "json":
-        print(swap_report.to_json(result))
+        print(fidelity_report.swap_json(result, recovery))
         return EXIT_MATCH
     console = Console()
     console.print(swap_report.render(result, [str(path) for path in written]))

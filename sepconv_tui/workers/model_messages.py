@@ -14,6 +14,7 @@ from ..core.latency import MIN_RUN_TIME_S
 from ..model.analysis import ModelAnalysis, Shape
 from ..model.bench import MODEL_MIN_RUN_TIME_S, LayerBench, ModelBenchResult
 from ..model.fidelity_result import Fidelity
+from ..model.recovery_result import CurvePoint
 from ..model.tradeoff_result import Tradeoff
 from .wire import Reply, Request, nested, nested_tuple, shape
 
@@ -168,6 +169,7 @@ class ModelRecovered(Reply):
     # is measuring code the app does not load): path, relative_error, depthwise_nodes, …
     onnx: dict[str, Any] | None = None
     onnx_error: str | None = None  # why swapped.onnx was not written (no [deploy], an op)
+    curve: tuple[CurvePoint, ...] = nested_tuple(CurvePoint, default=())  # distillation's
 
 
 @dataclass(frozen=True)

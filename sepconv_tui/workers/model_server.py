@@ -120,6 +120,7 @@ def recover_model(request: RecoverModel, report: Report) -> ModelRecovered:
         request.out_dir,
         onnx,
         onnx_error,
+        recovery.curve,
     )
 
 

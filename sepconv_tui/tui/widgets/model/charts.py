@@ -1,6 +1,6 @@
 """The Model tab's charts, side by side under the table: MACs per stage (as is and selected),
 and, once measured, the trade-off (MACs, or after ``l`` and ``x`` the measured latency, against
-validation agreement) in its place."""
+validation agreement) in its place; after ``R``, distillation's validation curve."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from textual_plotext import PlotextPlot
 from ....model.analysis import ModelAnalysis
 from ....model.tradeoff_result import Tradeoff
 from ....report import model as report
-from ....report.model_fidelity import point_score
+from ....report.model_fidelity import CurvePlot, point_score
 from ....report.runtimes import runtime_label
 from ...model_session import ModelSession
 
@@ -91,6 +91,25 @@ class TradeoffChart(PlotextPlot):
         self.refresh()
 
 
+class RecoveryChart(PlotextPlot):
+    """Distillation's validation curve: the loss at each check (and the agreement, on the
+    right axis, for a classifier), with a line at the step whose weights were kept."""
+
+    def show(self, plot: CurvePlot | None) -> None:
+        """Plot ``plot`` (None: an empty chart)."""
+        plt = self.plt
+        plt.clear_data()
+        plt.clear_figure()
+        if plot is not None:
+            plt.plot(plot.steps, plot.losses, marker="dot", color="cyan")
+            if plot.agreements:
+                plt.plot(plot.steps, plot.agreements, marker="dot", color="green", yside="right")
+            plt.vline(plot.best_step, color="orange")
+            plt.xlabel("step")
+            plt.title(plot.title)
+        self.refresh()
+
+
 class ModelCharts(Horizontal):
     """Both charts; the view's ``-tradeoff`` class shows the trade-off in the MACs chart's place."""
 
@@ -98,10 +117,17 @@ class ModelCharts(Horizontal):
         """The MACs chart and the trade-off chart."""
         yield ModelChart(id="model-chart")
         yield TradeoffChart(id="model-tradeoff")
+        yield RecoveryChart(id="model-recovery")
 
     def show_selection(self, analysis: ModelAnalysis) -> None:
         """The MACs chart of ``analysis``'s selection."""
         self.query_one(ModelChart).show(analysis)
+
+    def show_recovery(self, plot: CurvePlot | None, *, stale: bool) -> None:
+        """Distillation's validation curve (dimmed when ``stale``)."""
+        chart = self.query_one(RecoveryChart)
+        chart.show(plot)
+        chart.set_class(stale, "-stale")
 
     def show_tradeoff(self, session: ModelSession, *, draw: bool = True) -> None:
         """The session's trade-off (dimmed when stale), the budget and the selection's MACs

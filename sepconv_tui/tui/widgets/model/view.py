@@ -29,6 +29,7 @@ from ....model.bench import MODEL_MIN_RUN_TIME_S
 from ....model.layer_spec import LayerFitError, layer_spec
 from ....model.source import SOURCE_FORMS, ModelSourceError, parse_input_shape, parse_source
 from ....report import model as report
+from ....report.model_fidelity import curve_plot
 from ....workers.model_messages import AnalyseModel, ListModels, ModelAnalysed, ModelNames
 from ...export import Export
 from ...model_process import model_process
@@ -323,9 +324,13 @@ class ModelView(RunsChildren, MeasureActions, TabViewDefaults, Vertical):
         self._sync_fields()
         short = self.has_class("-short")
         self.set_class(session.tradeoff is not None, "-tradeoff")
+        curve = curve_plot(session.recovery.value.curve) if session.recovery else None
+        self.set_class(curve is not None and session.tradeoff is None, "-recovery")
         self.query_one(ModelSummary).show_measured(session, tradeoff_in_words=short)
         if session.tradeoff is not None:
             self.query_one(ModelCharts).show_tradeoff(session, draw=not short)
+        elif curve is not None and not short:
+            self.query_one(ModelCharts).show_recovery(curve, stale=session.recovery_stale)
         table = self.query_one(ModelTable)
         if table.built_measured:
             table.show_fidelity(session.analysis, session.fidelity_stale)
