@@ -47,7 +47,13 @@ def recovered(digits: dict[str, Any]) -> Any:
     model = trained(digits)
     data = load_data(str(digits["data"]), input_shape=(1, 1, 8, 8))
     # 800 of the 2,000 steps the defaults allow: the defaults' checks, budget and patience.
-    return recover(swap_convs(model, "all"), data, mode="distill", holdout=500, steps=800)
+    # One thread: on a loaded machine a second one waits on the first far longer than it saves.
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return recover(swap_convs(model, "all"), data, mode="distill", holdout=500, steps=800)
+    finally:
+        torch.set_num_threads(threads)
 
 
 def test_svd_alone_collapses_and_recovery_brings_the_accuracy_back(
