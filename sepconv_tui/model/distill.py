@@ -26,7 +26,15 @@ from .distributed import LOCAL, Runtime
 from .fidelity import DEFAULT_BATCH_SIZE, classifier_outputs, flat_output
 from .recovery_memory import model_device
 from .recovery_result import CurvePoint, Distillation
-from .settings import DEFAULT_LABEL_WEIGHT, DEFAULT_LR, DEFAULT_PATIENCE, DEFAULT_STEPS
+from .settings import (
+    CHECK_EVERY,
+    DEFAULT_LABEL_WEIGHT,
+    DEFAULT_LR,
+    DEFAULT_PATIENCE,
+    DEFAULT_STEPS,
+    MIN_PASSES,
+    MIN_STEPS,
+)
 
 if TYPE_CHECKING:
     import torch
@@ -34,12 +42,6 @@ if TYPE_CHECKING:
 
 #: The softmax temperature of the distillation loss.
 TEMPERATURE = 2.0
-#: Steps between validation checks (and a check at the last step).
-CHECK_EVERY = 50
-#: The minimum budget before a check counts against the patience: this many passes over the
-#: fit split, or MIN_STEPS steps, whichever is more (never past the step ceiling).
-MIN_PASSES = 3
-MIN_STEPS = 300
 #: A validation loss resets the patience only when it falls by this share of the loss that
 #: last reset it (the best weights are the lowest loss, however small the fall).
 MIN_IMPROVEMENT = 1e-3
