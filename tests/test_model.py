@@ -202,7 +202,7 @@ def test_json_round_trip(custom: ModelAnalysis) -> None:
 
 def test_markdown_and_csv_carry_the_totals(custom: ModelAnalysis) -> None:
     """Markdown and CSV exports hold the exact totals, before and after."""
-    from sepconv_tui.report.model import to_csv, to_markdown
+    from sepconv_tui.report.model_export import to_csv, to_markdown
 
     markdown = to_markdown(custom)
     assert "**9,474**" in markdown and "**338,496**" in markdown
@@ -385,7 +385,7 @@ def test_model_modules_load_no_torch() -> None:
 
     code = (
         "import sepconv_tui.model.analysis, sepconv_tui.model.source, "
-        "sepconv_tui.model.trace, sepconv_tui.report.model, sepconv_tui\n"
+        "sepconv_tui.model.trace, sepconv_tui.report.model_table, sepconv_tui\n"
         "import sys; print('torch' in sys.modules, 'textual' in sys.modules)"
     )
     result = subprocess.run(

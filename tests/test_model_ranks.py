@@ -24,7 +24,7 @@ from sepconv_tui.model.recover import reconstruct
 from sepconv_tui.model.source import build_model
 from sepconv_tui.model.swap import apply_plan, load_swapped, save, swap_convs
 from sepconv_tui.model.trace import analyze_model
-from sepconv_tui.report.model import format_kernel, short_reason
+from sepconv_tui.report.model_cells import format_kernel, short_reason
 
 MODELS = Path(__file__).parent / "models"
 SEQUENCE = f"{MODELS / 'ranks.py'}:sequence"

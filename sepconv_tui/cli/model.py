@@ -299,15 +299,15 @@ def run_model(arguments: argparse.Namespace) -> int:
         )
     except UserError as error:
         return fail("model", error)
-    from ..report import model as model_report
+    from ..report import model_export, model_table
 
-    compact = shutil.get_terminal_size().columns < model_report.WIDE_COLUMNS
+    compact = shutil.get_terminal_size().columns < model_table.WIDE_COLUMNS
     emit(
         arguments.format,
-        json=lambda: model_report.to_json(analysis),
-        markdown=lambda: model_report.to_markdown(analysis),
-        csv=lambda: model_report.to_csv(analysis),
-        rich=lambda: model_report.render(analysis, compact=compact),
+        json=lambda: model_export.to_json(analysis),
+        markdown=lambda: model_export.to_markdown(analysis),
+        csv=lambda: model_export.to_csv(analysis),
+        rich=lambda: model_table.render(analysis, compact=compact),
     )
     return EXIT_MATCH
 

@@ -13,8 +13,7 @@ from textual.widgets import DataTable
 from ....model.analysis import ModelAnalysis, ModelLayer
 from ....model.bench import LayerBench
 from ....model.fidelity_result import Fidelity, LayerFidelity
-from ....report import model as report
-from ....report import model_fidelity
+from ....report import model_cells, model_fidelity
 from ....report.format import format_ratio
 from ....report.layer_bench import MARK
 
@@ -27,9 +26,9 @@ SELECTION_KEYS = (
     ("s", "saving", "Saving"),
     ("t", "top:10", "Top 10"),
 )
-#: (compact, narrow): which columns the table drops (see report.table_columns).
+#: (compact, narrow): which columns the table drops (see model_cells.table_columns).
 TableLayout = tuple[bool, bool]
-#: The columns a row's cells come from besides report.layer_cells.
+#: The columns a row's cells come from besides model_cells.layer_cells.
 OWN_COLUMNS = {"m", "out_err", "net_err", "speedup"}
 #: The measured speed-up's column (after ``l``), before Swap; dropped at narrow widths.
 SPEEDUP_COLUMN = ("speedup", "Speed-up")
@@ -120,7 +119,7 @@ class ModelTable(DataTable[Any]):
         values = dict(
             zip(
                 (key for key, _ in base),
-                report.layer_cells(layer, base, compact=compact),
+                model_cells.layer_cells(layer, base, compact=compact),
                 strict=True,
             )
         )
@@ -159,8 +158,8 @@ class ModelTable(DataTable[Any]):
             self.add_column(Text(heading, justify="left" if left else "right"), key=key)
         for layer in analysis.layers:
             self.add_row(*self.row_cells(layer, columns, compact), key=layer.name)
-        self.add_row(*report.other_cells(analysis, columns, compact=compact), key=OTHER_ROW)
-        self.add_row(*report.total_cells(analysis, columns, compact=compact), key=TOTAL_ROW)
+        self.add_row(*model_cells.other_cells(analysis, columns, compact=compact), key=OTHER_ROW)
+        self.add_row(*model_cells.total_cells(analysis, columns, compact=compact), key=TOTAL_ROW)
         if cursor is not None and cursor in self.rows:
             self.move_cursor(row=self.get_row_index(cursor), animate=False)
 
@@ -174,8 +173,8 @@ class ModelTable(DataTable[Any]):
                 if self.built_measured:  # its output errors show only while it is swapped
                     self.show_layer(layer, columns)
                 else:
-                    self.update_cell(layer.name, "swap", report.swap_cell(layer))
-        totals = report.total_cells(analysis, columns, compact=layout[0])
+                    self.update_cell(layer.name, "swap", model_cells.swap_cell(layer))
+        totals = model_cells.total_cells(analysis, columns, compact=layout[0])
         for (key, _), cell in zip(columns, totals, strict=True):
             if cell != "":
                 self.update_cell(TOTAL_ROW, key, cell)

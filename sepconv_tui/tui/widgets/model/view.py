@@ -28,7 +28,7 @@ from ....model.analysis import ModelAnalysis
 from ....model.bench import MODEL_MIN_RUN_TIME_S
 from ....model.layer_spec import LayerFitError, layer_spec
 from ....model.source import SOURCE_FORMS, ModelSourceError, parse_input_shape, parse_source
-from ....report import model as report
+from ....report.format import format_shape
 from ....workers.model_messages import AnalyseModel, ListModels, ModelAnalysed, ModelNames
 from ...export import Export
 from ...model_process import model_process
@@ -241,7 +241,7 @@ class ModelView(RunsChildren, MeasureActions, TabViewDefaults, Vertical):
         self.add_class("-stale")
         self._status(
             f"Stale: still showing {analysis.source} at "
-            f"{report.format_shape(analysis.input_shape)}, the last good analysis.",
+            f"{format_shape(analysis.input_shape)}, the last good analysis.",
             running=False,
         )
 
