@@ -8,7 +8,6 @@ from pathlib import Path
 
 from textual import on
 from textual.app import App, ComposeResult, SystemCommand
-from textual.binding import Binding
 from textual.content import Content
 from textual.css.query import NoMatches
 from textual.screen import Screen
@@ -20,6 +19,7 @@ from ..core.compare import Comparison
 from ..core.presets import PRESETS
 from ..core.spec import LayerSpec
 from .controller import Controller, FormValues
+from .keys import APP_KEYS, TAB_KEYS, bindings, show_tab_key
 from .tab_view import OpenLayer, Tab, TabbedViews, TabView, focus_now
 from .widgets.params_form import ParamsForm
 from .widgets.quiet_footer import QuietFooter
@@ -58,13 +58,13 @@ def model_view(spec: LayerSpec) -> Widget:
 
 
 #: The Layer tab (form and results, composed at start-up) and every tab mounted when first shown.
-LAYER_TAB = Tab("layer", "Layer", "f2", lambda spec: ResultsView(id="results"))
+LAYER_TAB = Tab("layer", "Layer", TAB_KEYS["layer"], lambda spec: ResultsView(id="results"))
 TABS = (
     LAYER_TAB,
-    Tab("network", "Network", "f3", network_view),
-    Tab("sweep", "Sweep", "f4", sweep_view),
-    Tab("latency", "Latency", "f5", latency_view),
-    Tab("model", "Model", "f6", model_view),
+    Tab("network", "Network", TAB_KEYS["network"], network_view),
+    Tab("sweep", "Sweep", TAB_KEYS["sweep"], sweep_view),
+    Tab("latency", "Latency", TAB_KEYS["latency"], latency_view),
+    Tab("model", "Model", TAB_KEYS["model"], model_view),
 )
 
 
@@ -75,23 +75,8 @@ class SepConvApp(App[None]):
     TITLE = "sepconv-tui"
     SUB_TITLE = "standard Conv2d vs depthwise-separable block"
 
-    BINDINGS = [
-        Binding("ctrl+q", "quit", "Quit", priority=True),
-        # Tab and shift+Tab move the focus here, in the app's queue, before the next key is
-        # forwarded: run by the field instead (Screen's binding), a key forwarded to the new
-        # field meanwhile (a digit) overtook the keys re-sent from the old one (a Backspace).
-        Binding("tab", "focus_next", show=False, priority=True),
-        Binding("shift+tab", "focus_previous", show=False, priority=True),
-        Binding("q", "quit", "Quit", show=False),
-        Binding("f1", "help", "Help"),
-        Binding("question_mark", "help", "Help", show=False),
-        Binding("ctrl+r", "reference", "Reference"),
-        Binding("ctrl+l", "toggle_link", "Link geometry"),
-        Binding("e", "export", "Export"),
-        Binding("b", "bench", "Bench"),
-        Binding("escape", "escape", "Results / cancel"),
-        *(Binding(tab.key, f"show_tab('{tab.id}')", tab.title, show=False) for tab in TABS),
-    ]
+    # The key map (keys.py) is also the help screen's table and the docs' one.
+    BINDINGS = bindings((*APP_KEYS, *(show_tab_key(tab.id, tab.title) for tab in TABS)))
 
     def __init__(self, spec: LayerSpec | None = None, *, export_dir: Path | None = None) -> None:
         super().__init__()

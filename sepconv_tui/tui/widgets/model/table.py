@@ -6,7 +6,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from rich.text import Text
-from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import DataTable
 
@@ -16,16 +15,10 @@ from ....model.fidelity_result import Fidelity, LayerFidelity
 from ....report import model_cells, model_fidelity
 from ....report.format import format_ratio
 from ....report.layer_bench import MARK
+from ...keys import MODEL_TABLE_KEYS, bindings
 
 #: Row keys of the two rows that are not layers.
 OTHER_ROW, TOTAL_ROW = "__other__", "__total__"
-#: What each selection key does, for the table's bindings and the footer.
-SELECTION_KEYS = (
-    ("a", "all", "All"),
-    ("n", "none", "None"),
-    ("s", "saving", "Saving"),
-    ("t", "top:10", "Top 10"),
-)
 #: (compact, narrow): which columns the table drops (see model_cells.table_columns).
 TableLayout = tuple[bool, bool]
 #: The columns a row's cells come from besides model_cells.layer_cells.
@@ -52,14 +45,9 @@ def speedup_cell(layers: LayerBench | None, name: str, *, stale: bool) -> str | 
 class ModelTable(DataTable[Any]):
     """The per-layer table; its keys change the selection (the view does the work)."""
 
-    BINDINGS = [
-        # DataTable's home and end scroll sideways (they move a column cursor); a row table's
-        # user expects the first and the last row, as ctrl+home and ctrl+end give.
-        Binding("home", "scroll_top", "First row", show=False),
-        Binding("end", "scroll_bottom", "Last row", show=False),
-        Binding("space", "swap('toggle')", "Swap row"),
-        *(Binding(key, f"swap('{rule}')", title) for key, rule, title in SELECTION_KEYS),
-    ]
+    # DataTable's home and end scroll sideways (they move a column cursor); a row table's
+    # user expects the first and the last row, as ctrl+home and ctrl+end give.
+    BINDINGS = bindings(MODEL_TABLE_KEYS)
 
     @dataclass
     class SwapKey(Message):
