@@ -24,6 +24,22 @@ stride, padding or dilation.
 """
 
 
+def help_document(comparison: Comparison) -> str:
+    """The help in Markdown: the key map's table, the formulas with ``comparison``'s numbers,
+    what the verdict means."""
+    return "\n\n".join(
+        [
+            "# sepconv-tui help",
+            "## Keys",
+            help_table(),
+            "## Formulas, with this layer's numbers",
+            report.formulas_markdown(comparison),
+            "## What you see",
+            VERDICT,
+        ]
+    )
+
+
 class HelpScreen(ModalScreen[None]):
     """Keys, formulas with the current numbers substituted, and the verdict explained."""
 
@@ -35,16 +51,5 @@ class HelpScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         """One scrollable Markdown document."""
-        document = "\n\n".join(
-            [
-                "# sepconv-tui help",
-                "## Keys",
-                help_table(),
-                "## Formulas, with this layer's numbers",
-                report.formulas_markdown(self.comparison),
-                "## What you see",
-                VERDICT,
-            ]
-        )
         with VerticalScroll(id="help-body"):
-            yield Markdown(document)
+            yield Markdown(help_document(self.comparison))
