@@ -254,7 +254,7 @@ HELP_ROWS = (
     HelpRow(
         "ctrl+p",
         "command palette: every action and the presets",
-        "command palette: every action and 12 presets from published networks",
+        "command palette: every action and the presets (layers of published networks)",
         names=("ctrl+p",),
     ),
     HelpRow(
