@@ -85,6 +85,8 @@ class SepConvApp(App[None]):
         self.comparison: Comparison | None = None
         self.field_errors: dict[str, str] = {}
         self._render_timer: Timer | None = None
+        #: The form's values this app last took (at start-up, then from each ParamsForm.Changed).
+        self._handled_values: FormValues | None = None
 
     def format_title(self, title: str, sub_title: str) -> Content:
         """ "title — sub title" in the header; one Content, so the spaces around the dash stay."""
@@ -107,7 +109,8 @@ class SepConvApp(App[None]):
 
     def on_mount(self) -> None:
         """Show the closed-form figures in the first frame; PyTorch waits for on_ready."""
-        self._submit(self.form.values, check=False)
+        self._handled_values = self.form.values
+        self._submit(self._handled_values, check=False)
         focus_now(self.form.query_one("#in_channels", Input))
 
     def on_ready(self) -> None:
@@ -157,6 +160,7 @@ class SepConvApp(App[None]):
             controller = self.query_one(Controller)
         except NoMatches:  # the app is closing
             return
+        self._handled_values = event.values
         result = controller.submit(event.values)
         if isinstance(result, dict):
             self.field_errors = result
@@ -176,8 +180,14 @@ class SepConvApp(App[None]):
 
     @property
     def render_pending(self) -> bool:
-        """True while an edit waits for the typing to pause before its full render."""
-        return self._render_timer is not None
+        """True while an edit is on its way: its Input.Changed or the form's Changed not yet
+        handled (each is a message of its own), or the typing's pause not yet over."""
+        if self._render_timer is not None:
+            return True
+        try:
+            return self.form.values != self._handled_values
+        except NoMatches:  # the app is closing: nothing more will be shown
+            return False
 
     @on(Controller.Checked)
     def _cross_checked(self, event: Controller.Checked) -> None:
