@@ -19,7 +19,7 @@ from sepconv_tui.workers.model_messages import (
     RecoverModel,
 )
 from sepconv_tui.workers.model_server import HANDLERS
-from sepconv_tui.workers.wire import Request, encode
+from sepconv_tui.ipc.wire import Request, encode
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "tests" / "data"

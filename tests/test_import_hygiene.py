@@ -30,7 +30,7 @@ def loaded_modules(code: str, *, full: bool = False) -> set[str]:
         "import sepconv_tui.report.model, sepconv_tui.model.layer_spec",
         "import sepconv_tui.workers.model_server",
         "import sepconv_tui.model.workflow, sepconv_tui.report.fidelity",
-        "import sepconv_tui.workers.wire, sepconv_tui.workers.layer_messages",
+        "import sepconv_tui.ipc.wire, sepconv_tui.workers.layer_messages",
         "import sepconv_tui.workers.model_messages",
         "from sepconv_tui import analyze_model, apply_plan, measure_fidelity, recover",
     ],

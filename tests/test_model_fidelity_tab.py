@@ -26,7 +26,7 @@ from sepconv_tui.workers.model_messages import (
     RecoverModel,
     TradeoffMeasured,
 )
-from sepconv_tui.workers.wire import decode, encode
+from sepconv_tui.ipc.wire import decode, encode
 
 
 def text_of(app: SepConvApp, selector: str) -> str:

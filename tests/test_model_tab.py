@@ -36,8 +36,8 @@ from sepconv_tui.workers.model_messages import (
     ModelAnalysed,
     ModelNames,
 )
-from sepconv_tui.workers.serve import Report, answer
-from sepconv_tui.workers.wire import Failed, Message, Reply, decode, encode
+from sepconv_tui.ipc.serve import Report, answer
+from sepconv_tui.ipc.wire import Failed, Message, Reply, decode, encode
 
 RESNET18_PARAMS = 11_689_512
 RESNET18_ALL_SWAPPED = 1_946_107

@@ -18,8 +18,8 @@ from sepconv_tui.workers.model_messages import (
     TradeoffMeasured,
 )
 from sepconv_tui.workers.model_server import HANDLERS as MODEL_HANDLERS
-from sepconv_tui.workers.serve import answer
-from sepconv_tui.workers.wire import Failed, Message, Request, decode, encode
+from sepconv_tui.ipc.serve import answer
+from sepconv_tui.ipc.wire import Failed, Message, Request, decode, encode
 
 
 def test_every_request_kind_has_one_handler_in_one_server() -> None:

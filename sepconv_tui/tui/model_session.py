@@ -26,7 +26,7 @@ from ..workers.model_messages import (
     ModelRecovered,
     TradeoffMeasured,
 )
-from ..workers.wire import Reply
+from ..ipc.wire import Reply
 
 #: What ``m`` cycles the selection through.
 MULTIPLIER_CYCLE: tuple[int | float, ...] = (1, 2, 0.9)  # a float: auto:E

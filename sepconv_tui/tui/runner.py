@@ -20,8 +20,8 @@ from textual.widget import Widget
 
 from ..errors import UserError, first_line
 from ..progress import Progress
-from ..workers.wire import Reply, ReplyType, Request
-from .child_process import Call, ChildProcess
+from ..ipc.wire import Reply, ReplyType, Request
+from ..ipc.client import Call, ChildProcess
 
 _groups = itertools.count()
 

@@ -15,7 +15,7 @@ from ..core.networks import NetworkReport
 from ..core.spec import LayerSpec
 from ..errors import UserError
 from ..workers.layer_messages import MeasureLayer, VerifyNetwork
-from .child_process import ChildProcess
+from ..ipc.client import ChildProcess
 
 MEASURE_SERVER = "sepconv_tui.workers.measure_server"
 

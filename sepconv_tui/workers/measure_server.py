@@ -18,7 +18,7 @@ from .layer_messages import (
     NetworkVerified,
     VerifyNetwork,
 )
-from .serve import Handlers, Report, serve
+from ..ipc.serve import Handlers, Report, serve
 
 
 def measure_layer(request: MeasureLayer, report: Report) -> Measured:

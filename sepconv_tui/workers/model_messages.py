@@ -15,7 +15,7 @@ from ..model.analysis import ModelAnalysis, Shape
 from ..model.bench import MODEL_MIN_RUN_TIME_S, LayerBench, ModelBenchResult
 from ..model.fidelity_result import Fidelity
 from ..model.tradeoff_result import Tradeoff
-from .wire import Reply, Request, nested, nested_tuple, shape
+from ..ipc.wire import Reply, Request, nested, nested_tuple, shape
 
 
 @dataclass(frozen=True)

@@ -44,7 +44,7 @@ from .model_messages import (
     Warmed,
     WarmUp,
 )
-from .serve import Handlers, Report, serve
+from ..ipc.serve import Handlers, Report, serve
 
 if TYPE_CHECKING:
     from ..model.workflow import Workflow

@@ -31,7 +31,7 @@ from ....workers.model_messages import (
     Warmed,
     WarmUp,
 )
-from ....workers.wire import Reply
+from ....ipc.wire import Reply
 from ...model_process import model_bench_process, model_layers_process, model_work_process
 from ...model_session import Key, Measured, ModelSession, SessionError
 from ...runner import ChildRunner
