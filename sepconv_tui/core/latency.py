@@ -9,7 +9,6 @@ its measurement process (``workers/measure_server.py``).
 from __future__ import annotations
 
 import time
-from collections.abc import Collection, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -58,29 +57,14 @@ class Timing:
     runs: int  # timed blocks
     loops_per_run: int  # forward passes per block
 
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON object of one timing."""
+        return asdict(self)
+
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> Timing:
-        """The inverse of ``asdict``."""
+        """The inverse of ``to_dict``."""
         return cls(**values)
-
-
-#: Where a benchmark can run: PyTorch eager (NCHW or channels-last) and ONNX Runtime (CPU).
-RUNTIMES = ("eager", "eager_channels_last", "onnxruntime")
-#: What ``--runtime`` accepts; "all" is every runtime.
-RUNTIME_CHOICES = ("eager", "onnxruntime", "all")
-
-
-def runtimes_for(choice: str, channels_last: bool = False) -> tuple[str, ...]:
-    """The runtimes ``--runtime choice`` times (eager in channels-last with ``channels_last``)."""
-    if choice == "all":
-        return RUNTIMES
-    if choice == "eager":
-        return ("eager_channels_last",) if channels_last else ("eager",)
-    if choice == "onnxruntime":
-        return ("onnxruntime",)
-    raise BenchError(
-        f"the runtime must be one of {', '.join(RUNTIME_CHOICES)}, got {choice!r}", field="runtime"
-    )
 
 
 #: Why 1-D convs get no channels-last timing: PyTorch has that layout for 4-D and 5-D tensors.
@@ -90,29 +74,16 @@ CHANNELS_LAST_1D = (
 )
 
 
-def runtimes_for_ranks(
-    runtimes: Sequence[str], ranks: Collection[int]
-) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """``runtimes`` that mean something for convs of spatial ``ranks``, and notes on any left
-    out: eager channels-last when no conv is 2-D or 3-D is skipped beside other runtimes (so
-    ``--runtime all`` times the rest), BenchError when it is the only one."""
-    if "eager_channels_last" not in runtimes or set(ranks) & {2, 3}:
-        return tuple(runtimes), ()
-    if len(runtimes) == 1:
-        raise BenchError(CHANNELS_LAST_1D, field="channels_last")
-    kept = tuple(runtime for runtime in runtimes if runtime != "eager_channels_last")
-    return kept, (f"eager channels-last not timed: {CHANNELS_LAST_1D}",)
-
-
 @dataclass(frozen=True)
 class RuntimeTiming:
     """Both sides timed on one runtime, in a process of their own, and that runtime's version."""
 
-    runtime: str  # one of RUNTIMES
+    runtime: str  # a name in the runtime table (model/runtimes.py)
     before: Timing  # the standard conv, or the original model
     after: Timing  # the separable block, or the swapped model
     version: str  # e.g. "torch 2.14.1", "onnxruntime 1.32.0"
     threads: int
+    channels_last: bool = False  # the runtime's layout: input and weights channels-last
 
     @property
     def speed_ratio(self) -> float:
@@ -123,7 +94,7 @@ class RuntimeTiming:
         """The JSON object of one runtime, its sides named ``before`` and ``after``."""
         return {
             "runtime": self.runtime,
-            "channels_last": self.runtime == "eager_channels_last",
+            "channels_last": self.channels_last,
             before: asdict(self.before),
             after: asdict(self.after),
             "speed_ratio": self.speed_ratio,
@@ -140,6 +111,7 @@ class RuntimeTiming:
             Timing.from_dict(values[after]),
             values["version"],
             values["threads"],
+            bool(values.get("channels_last", False)),
         )
 
 
