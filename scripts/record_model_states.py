@@ -11,6 +11,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from sepconv_tui.ipc.wire import Request, encode
 from sepconv_tui.workers.model_messages import (
     AnalyseModel,
     BenchLayers,
@@ -19,7 +20,6 @@ from sepconv_tui.workers.model_messages import (
     RecoverModel,
 )
 from sepconv_tui.workers.model_server import HANDLERS
-from sepconv_tui.ipc.wire import Request, encode
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "tests" / "data"

@@ -34,8 +34,9 @@ def test_a_job_round_trips_through_the_wire_codec() -> None:
     """to_dict → JSON → from_dict gives the same job, and a message carries it nested."""
     import json
 
-    from sepconv_tui.workers.model_messages import MeasureFidelity
     from sepconv_tui.workers.wire import decode, encode
+
+    from sepconv_tui.workers.model_messages import MeasureFidelity
 
     jobs = [
         ModelJob(

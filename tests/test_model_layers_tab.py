@@ -12,8 +12,8 @@ from model_states import _digits, _tradeoff, recorded
 from rich.text import Text
 from textual.widgets import Input, Static
 
+from sepconv_tui.model.runtimes import runtime_label
 from sepconv_tui.report.format import format_ratio
-from sepconv_tui.report.runtimes import runtime_label
 from sepconv_tui.tui.app import SepConvApp
 from sepconv_tui.tui.widgets.model.table import ModelTable
 from sepconv_tui.tui.widgets.model.view import ModelView

@@ -18,6 +18,8 @@ from sepconv_tui.core import analytic
 from sepconv_tui.core.figures import Figures
 from sepconv_tui.core.spec import LayerSpec
 from sepconv_tui.errors import UserError
+from sepconv_tui.ipc.serve import Report, answer
+from sepconv_tui.ipc.wire import Failed, Message, Reply, decode, encode
 from sepconv_tui.model.analysis import ModelAnalysis
 from sepconv_tui.model.layer_spec import LayerFitError, layer_spec
 from sepconv_tui.model.plan import SwapPlan
@@ -36,8 +38,6 @@ from sepconv_tui.workers.model_messages import (
     ModelAnalysed,
     ModelNames,
 )
-from sepconv_tui.ipc.serve import Report, answer
-from sepconv_tui.ipc.wire import Failed, Message, Reply, decode, encode
 
 RESNET18_PARAMS = 11_689_512
 RESNET18_ALL_SWAPPED = 1_946_107

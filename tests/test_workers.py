@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from sepconv_tui.ipc.serve import answer
+from sepconv_tui.ipc.wire import Failed, Message, Request, decode, encode
 from sepconv_tui.model.cache import BuildCache
 from sepconv_tui.progress import Progress
 from sepconv_tui.workers import model_server
@@ -18,8 +20,6 @@ from sepconv_tui.workers.model_messages import (
     TradeoffMeasured,
 )
 from sepconv_tui.workers.model_server import HANDLERS as MODEL_HANDLERS
-from sepconv_tui.ipc.serve import answer
-from sepconv_tui.ipc.wire import Failed, Message, Request, decode, encode
 
 
 def test_every_request_kind_has_one_handler_in_one_server() -> None:

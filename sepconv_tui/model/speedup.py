@@ -13,15 +13,15 @@ what this calls.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..core.latency import MIN_RUN_TIME_S
 from ..progress import OnProgress, Progress, ignore
 from .analysis import Selection, SelectionError
-from .bench import MODEL_MIN_RUN_TIME_S, LayerBench, benchmark_layers, benchmark_model
-from .runtime import Cancelled
+from .bench import benchmark_layers, benchmark_model
+from .bench_result import MODEL_MIN_RUN_TIME_S, LayerBench
 from .source import Shape
 
 if TYPE_CHECKING:
@@ -158,7 +158,6 @@ def resolve_speedup(
     min_run_time: float = MIN_RUN_TIME_S,
     model_min_run_time: float = MODEL_MIN_RUN_TIME_S,
     progress: OnProgress | None = None,
-    cancelled: Cancelled | None = None,
 ) -> SpeedupChoice:
     """``speedup:X`` on ``source``: time each candidate on ``runtime``, rank (by agreement per
     time saved when ``workflow`` brings data), pick the shortest prefix predicted to reach X,
@@ -168,19 +167,19 @@ def resolve_speedup(
     data), then "confirm"."""
     if selection.rule != "speedup" or selection.min_speedup is None:
         raise SelectionError(f"resolve_speedup needs a speedup:X selection, got {selection}")
+    from .job import ModelJob
+    from .source import parse_source
+
     report = progress or ignore
-    layers = benchmark_layers(
-        source,
-        (runtime,),
-        select="none",
+    job = ModelJob(
+        parse_source(source),
+        weights=str(weights) if weights is not None else None,
         input_shape=input_shape,
+        selection=Selection("none"),
         depth_multiplier=depth_multiplier,
         threads=threads,
-        weights=weights,
-        min_run_time=min_run_time,
-        progress=report,
-        cancelled=cancelled,
     )
+    layers = benchmark_layers(job, (runtime,), min_run_time=min_run_time, progress=report)
     alone = None
     if workflow is not None:
         tradeoff, _analysis = workflow.tradeoff(progress)
@@ -188,15 +187,9 @@ def resolve_speedup(
     choice = choose_by_speed(layers, selection.min_speedup, runtime, alone)
     report(Progress("confirm", 0, 1, "the whole swapped model"))
     confirmed = benchmark_model(
-        source,
-        select=choice.selection,
-        input_shape=input_shape,
-        depth_multiplier=depth_multiplier,
-        threads=layers.threads,
-        weights=weights,
-        min_run_time=model_min_run_time,
+        replace(job.with_plan(choice.selection), threads=layers.threads),
         runtimes=(runtime,),
-        cancelled=cancelled,
+        min_run_time=model_min_run_time,
     )
     report(Progress("confirm", 1, 1, "the whole swapped model"))
     return SpeedupChoice(

@@ -12,8 +12,8 @@ from typing import Any
 
 from ..core.latency import Timing
 from ..ipc.wire import Reply, Request, nested_tuple, shape
-from .runtimes import Precision
 from .analysis import Shape
+from .runtimes import Precision
 
 
 @dataclass(frozen=True)

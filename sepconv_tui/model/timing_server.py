@@ -28,9 +28,7 @@ def time_files(request: TimeFiles, report: Report) -> Timed:
     total = len(request.files)
     for index, timed in enumerate(request.files):
         report(Progress(str(Stage.TIME), index, total, timed.label))
-        timings.append(
-            timer(timed.path, timed.input_shape, request.threads, request.min_run_time)
-        )
+        timings.append(timer(timed.path, timed.input_shape, request.threads, request.min_run_time))
     report(Progress(str(Stage.TIME), total, total, request.files[-1].label if total else ""))
     return Timed(tuple(timings), runtime_version(entry))
 

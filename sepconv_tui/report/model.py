@@ -14,7 +14,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ..model.analysis import RICH_RENDERERS, ModelAnalysis, ModelLayer, format_axes
-from ..model.bench import ModelBenchResult
+from ..model.bench_result import ModelBenchResult
 from .format import format_count, format_ratio, format_shape, format_short
 from .latency import format_seconds
 from .model_bench import speed_message

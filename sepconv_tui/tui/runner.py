@@ -19,9 +19,9 @@ from textual.message import Message
 from textual.widget import Widget
 
 from ..errors import UserError, first_line
-from ..progress import Progress
-from ..ipc.wire import Reply, ReplyType, Request
 from ..ipc.client import Call, ChildProcess
+from ..ipc.wire import Reply, ReplyType, Request
+from ..progress import Progress
 
 _groups = itertools.count()
 

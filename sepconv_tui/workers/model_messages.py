@@ -11,11 +11,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..core.latency import MIN_RUN_TIME_S
+from ..ipc.wire import Reply, Request, nested, nested_tuple, shape
 from ..model.analysis import ModelAnalysis, Shape
-from ..model.bench import MODEL_MIN_RUN_TIME_S, LayerBench, ModelBenchResult
+from ..model.bench_result import MODEL_MIN_RUN_TIME_S, LayerBench, ModelBenchResult
 from ..model.fidelity_result import Fidelity
 from ..model.tradeoff_result import Tradeoff
-from ..ipc.wire import Reply, Request, nested, nested_tuple, shape
 
 
 @dataclass(frozen=True)

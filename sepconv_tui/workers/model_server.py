@@ -21,9 +21,9 @@ one for the next request. A benchmark, whole-model or per layer, gets a process 
 
 from __future__ import annotations
 
-import os
 from typing import TYPE_CHECKING, Any
 
+from ..ipc.serve import Handlers, Report, serve
 from ..model.cache import BuildCache
 from .model_messages import (
     AnalyseModel,
@@ -44,9 +44,9 @@ from .model_messages import (
     Warmed,
     WarmUp,
 )
-from ..ipc.serve import Handlers, Report, serve
 
 if TYPE_CHECKING:
+    from ..model.job import ModelJob
     from ..model.workflow import Workflow
 
 #: The model built and the data loaded by the last request, for the next one of the same
@@ -150,42 +150,40 @@ def analyse_model(request: AnalyseModel, report: Report) -> ModelAnalysed:
     return ModelAnalysed(analysis)
 
 
+def _bench_job(request: BenchModel | BenchLayers, select: str, multipliers: Any) -> ModelJob:
+    """The ModelJob a timing request names (the source parsed here, once)."""
+    from ..model.analysis import parse_selection
+    from ..model.job import ModelJob
+    from ..model.source import parse_source
+
+    return ModelJob(
+        parse_source(request.source),
+        weights=request.weights,
+        input_shape=request.input_shape,
+        selection=parse_selection(select),
+        depth_multiplier=multipliers,
+        device=getattr(request, "device", "cpu"),
+        threads=request.threads,
+    )
+
+
 def bench_model(request: BenchModel, report: Report) -> ModelBenched:
     """The original and the selection timed, with a Progress per stage."""
     from ..model.bench import benchmark_model
 
-    result = benchmark_model(
-        request.source,
-        select=request.select,
-        input_shape=request.input_shape,
-        depth_multiplier=dict(request.multipliers) or request.depth_multiplier,
-        device=request.device,
-        threads=request.threads,
-        weights=request.weights,
-        min_run_time=request.min_run_time,
-        progress=report,
-    )
-    return ModelBenched(result)
+    job = _bench_job(request, request.select, dict(request.multipliers) or request.depth_multiplier)
+    return ModelBenched(benchmark_model(job, min_run_time=request.min_run_time, progress=report))
 
 
 def bench_layers(request: BenchLayers, report: Report) -> LayersBenched:
-    """Each candidate conv against its block, alone, on the request's runtime (a process of
-    its own, which ends itself when this one is killed to cancel), with a Progress per layer."""
+    """Each candidate conv against its block, alone, on the request's runtime (a timing
+    process of this one's, which ends itself when this one is killed to cancel), with a
+    Progress per layer."""
     from ..model.bench import benchmark_layers
 
-    parent = os.getppid()
+    job = _bench_job(request, request.select, dict(request.multipliers) or 1)
     result = benchmark_layers(
-        request.source,
-        (request.runtime,),
-        select=request.select,
-        input_shape=request.input_shape,
-        depth_multiplier=dict(request.multipliers) or 1,
-        threads=request.threads,
-        weights=request.weights,
-        min_run_time=request.min_run_time,
-        progress=report,
-        # The app cancels by killing this process; should the app itself die, stop too.
-        cancelled=lambda: os.getppid() != parent,
+        job, (request.runtime,), min_run_time=request.min_run_time, progress=report
     )
     return LayersBenched(result)
 

@@ -11,7 +11,7 @@ from textual.message import Message
 from textual.widgets import DataTable
 
 from ....model.analysis import ModelAnalysis, ModelLayer
-from ....model.bench import LayerBench
+from ....model.bench_result import LayerBench
 from ....model.fidelity_result import Fidelity, LayerFidelity
 from ....report import model as report
 from ....report import model_fidelity
