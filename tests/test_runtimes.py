@@ -19,6 +19,7 @@ from sepconv_tui.cli import main
 from sepconv_tui.core.latency import BenchResult, Timing
 from sepconv_tui.ipc.client import ChildProcess
 from sepconv_tui.model.bench_result import LayerBench, LayerRow, LayerTiming, ModelBenchResult
+from sepconv_tui.model.runtimes import RUNTIME_TABLE
 from sepconv_tui.model.timing import TIMING_SERVER
 from sepconv_tui.model.timing_messages import TimedFile, TimeFiles
 from sepconv_tui.progress import Progress
@@ -211,6 +212,12 @@ def saved_conv(folder: Path) -> TimedFile:
     return TimedFile("conv", str(path), (1, 8, 16, 16))
 
 
+def eager_request(files: tuple[TimedFile, ...], seconds: float) -> TimeFiles:
+    """Time ``files`` on eager NCHW, one thread, ``seconds`` each."""
+    entry = RUNTIME_TABLE["eager"]
+    return TimeFiles("eager", entry.timer, entry.version, files, 1, seconds)
+
+
 def test_a_timing_child_times_the_file_it_is_given(tmp_path: Path) -> None:
     """The timing server answers TimeFiles with one Timing per file, in order, and the
     runtime's version, a Progress per file before it."""
@@ -218,7 +225,7 @@ def test_a_timing_child_times_the_file_it_is_given(tmp_path: Path) -> None:
     process = ChildProcess(TIMING_SERVER, one_shot=True)
     seen: list[Progress] = []
     try:
-        reply = process.ask(TimeFiles("eager", (timed, timed), 1, 0.01), seen.append)
+        reply = process.ask(eager_request((timed, timed), 0.01), seen.append)
     finally:
         process.close()
     assert len(reply.timings) == 2 and all(timing.median_s > 0 for timing in reply.timings)
@@ -232,7 +239,7 @@ def test_cancelling_a_timing_kills_its_child(tmp_path: Path) -> None:
     the call returns None and the child is gone."""
     timed = saved_conv(tmp_path)
     process = ChildProcess(TIMING_SERVER, one_shot=True)
-    call = process.call(TimeFiles("eager", (timed,) * 100, 1, 0.05))
+    call = process.call(eager_request((timed,) * 100, 0.05))
     started = threading.Event()
     replies: list[object] = []
     waiter = threading.Thread(
@@ -251,12 +258,15 @@ def test_cancelling_a_timing_kills_its_child(tmp_path: Path) -> None:
 PARENT = """
 import sys
 from sepconv_tui.ipc.client import ChildProcess
+from sepconv_tui.model.runtimes import RUNTIME_TABLE
+from sepconv_tui.model.runtimes import RUNTIME_TABLE
 from sepconv_tui.model.timing_messages import TimedFile, TimeFiles
 process = ChildProcess("sepconv_tui.model.timing_server")
 timed = TimedFile("conv", sys.argv[1], (1, 8, 16, 16))
 def started(progress):
     print(process.popen.pid, flush=True)
-process.ask(TimeFiles("eager", (timed,) * 1000, 1, 0.05), started)
+entry = RUNTIME_TABLE["eager"]
+process.ask(TimeFiles("eager", entry.timer, entry.version, (timed,) * 1000, 1, 0.05), started)
 """
 
 

@@ -8,6 +8,7 @@ from typing import Any
 from sepconv_tui.ipc.serve import answer
 from sepconv_tui.ipc.wire import Failed, Message, Request, decode, encode
 from sepconv_tui.model.cache import BuildCache
+from sepconv_tui.model.timing_server import HANDLERS as TIMING_HANDLERS
 from sepconv_tui.progress import Progress
 from sepconv_tui.workers import model_server
 from sepconv_tui.workers.measure_server import HANDLERS as MEASURE_HANDLERS
@@ -25,8 +26,9 @@ from sepconv_tui.workers.model_server import HANDLERS as MODEL_HANDLERS
 def test_every_request_kind_has_one_handler_in_one_server() -> None:
     """Each Request class is answered by exactly one server's table."""
     requests = {kind for kind in Message.kinds.values() if issubclass(kind, Request)}
-    assert requests == set(MODEL_HANDLERS) | set(MEASURE_HANDLERS)
-    assert not set(MODEL_HANDLERS) & set(MEASURE_HANDLERS)
+    servers = (MODEL_HANDLERS, MEASURE_HANDLERS, TIMING_HANDLERS)
+    assert requests == set().union(*servers)
+    assert sum(len(server) for server in servers) == len(requests)
 
 
 def test_the_child_keeps_the_model_and_the_data_for_the_next_request(

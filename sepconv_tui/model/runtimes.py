@@ -6,9 +6,11 @@ are dotted paths (``module:function``), imported only when a timing runs, so rea
 loads no torch. Adding a runtime is adding an entry (and, for a new precision, a Precision).
 
 - The exporter runs in the parent: ``exporter(module, x, path, label)`` writes what the timing
-  child times (a saved module, an ONNX file) to ``path``.
+  child times (a saved module, an ONNX file) to ``path`` and returns the files defining the
+  classes a saved module needs (name → file).
 - The timer runs in the timing child, a process per runtime with the same threads:
-  ``timer(path, x, threads, min_run_time) -> Timing``; ``version()`` names the library there.
+  ``timer(path, input_shape, threads, min_run_time) -> Timing``; ``version()`` names the
+  library there. The child is sent both paths, so it needs no entry of its own.
 """
 
 from __future__ import annotations
@@ -82,26 +84,11 @@ class RuntimeEntry:
     channels_last: bool = False  # the layout a user asks for with channels-last
 
 
-def _load(dotted: str) -> Callable[..., Any]:
-    """The function ``module:function`` names (imported now)."""
+def load_function(dotted: str) -> Callable[..., Any]:
+    """The function ``module:function`` names (its module imported now)."""
     module, _, function = dotted.partition(":")
     loaded: Callable[..., Any] = getattr(importlib.import_module(module), function)
     return loaded
-
-
-def load_timer(entry: RuntimeEntry) -> Callable[..., Any]:
-    """``entry``'s timer (imports its runtime)."""
-    return _load(entry.timer)
-
-
-def load_exporter(entry: RuntimeEntry) -> Callable[..., Any]:
-    """``entry``'s exporter (imports torch and what the export needs)."""
-    return _load(entry.exporter)
-
-
-def runtime_version(entry: RuntimeEntry) -> str:
-    """The library and version ``entry`` is timed with, e.g. "onnxruntime 1.32.0"."""
-    return str(_load(entry.version)())
 
 
 TIMERS = "sepconv_tui.model.timers"
@@ -242,9 +229,11 @@ def require_packages(
         raise error(f"{what} needs the {', '.join(missing)} package{plural}{install}", field=field)
 
 
-def check_runtimes(runtimes: Sequence[str], device: str) -> None:
-    """BenchError unless ``runtimes`` are in the table, at least one, timed on the CPU, and
-    their packages import."""
+def check_runtimes(
+    runtimes: Sequence[str], device: str, precision: Precision = Precision.FP32
+) -> None:
+    """BenchError unless ``runtimes`` are in the table, at least one, timed on the CPU, run
+    ``precision``, and their packages import."""
     unknown = [name for name in runtimes if name not in RUNTIME_TABLE]
     if unknown or not runtimes:
         raise BenchError(
@@ -260,4 +249,9 @@ def check_runtimes(runtimes: Sequence[str], device: str) -> None:
         )
     for name in runtimes:
         entry = RUNTIME_TABLE[name]
+        if precision not in entry.precisions:
+            runs = ", ".join(str(each) for each in entry.precisions)
+            raise BenchError(
+                f"{entry.label} runs {runs}, not {precision}", field="runtime"
+            )
         require_packages(entry.label, entry.packages, entry.extra, "runtime", BenchError)

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from ..core.latency import RuntimeTiming, Timing
 from ..ipc.client import ChildProcess, ChildStopped
 from ..progress import OnProgress, Progress
-from .runtimes import Stage, load_exporter, runtime_entry
+from .runtimes import Stage, load_function, runtime_entry
 from .timing_messages import TimedFile, TimeFiles
 
 if TYPE_CHECKING:
@@ -43,7 +43,7 @@ def time_on_runtime(
     """Each of ``modules`` timed on ``runtime`` in one child process: their timings, in order,
     and the runtime's version. ``progress`` gets the child's ("time", one step a module)."""
     entry = runtime_entry(runtime)
-    export = load_exporter(entry)
+    export = load_function(entry.exporter)
     with tempfile.TemporaryDirectory(prefix="sepconv-tui-timing-") as folder:
         files = []
         imports: dict[str, str] = {}
@@ -51,7 +51,15 @@ def time_on_runtime(
             path = Path(folder) / f"{index}{entry.suffix}"
             imports.update(export(module, x, path, label))
             files.append(TimedFile(label, str(path), tuple(x.shape)))
-        request = TimeFiles(runtime, tuple(files), threads, min_run_time, imports=imports)
+        request = TimeFiles(
+            runtime,
+            entry.timer,
+            entry.version,
+            tuple(files),
+            threads,
+            min_run_time,
+            imports=imports,
+        )
         process = ChildProcess(
             TIMING_SERVER,
             one_shot=True,

@@ -45,14 +45,17 @@ class Timed(Reply):
 
 @dataclass(frozen=True)
 class TimeFiles(Request[Timed]):
-    """Time each file on ``runtime`` (an entry of the runtime table), one after the other, in
-    this one process; ``imports`` are the files defining classes a saved module needs."""
+    """Time each file with ``timer`` (``module:function``, the runtime table entry's), one
+    after the other, in this one process; ``version`` names the runtime; ``imports`` are the
+    files defining classes a saved module needs."""
 
     kind = "time_files"
     reply = Timed
     runtime: str
+    timer: str
+    version: str
     files: tuple[TimedFile, ...] = nested_tuple(TimedFile)
     threads: int = 1
     min_run_time: float = 0.2
-    precision: str = Precision.FP32.value
+    precision: str = Precision.FP32.value  # one of the entry's, checked by the parent
     imports: dict[str, str] = field(default_factory=dict)
