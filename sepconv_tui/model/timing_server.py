@@ -1,8 +1,9 @@
 """The timing child: ``python -m sepconv_tui.model.timing_server`` answers one TimeFiles.
 
 It times each file with the timer the request names (its runtime table entry's, chosen by the
-parent) and answers Timed, a Progress per file before it. The engine starts one per runtime (``timing``), so that one
-runtime's threads never slow another's; the loop (ipc/serve.py) ends it when its parent dies.
+parent) and answers Timed, a Progress per file before it. The engine starts one per runtime
+(``timing``), so that one runtime's threads never slow another's; the loop (ipc/serve.py) ends
+it when its parent dies.
 """
 
 from __future__ import annotations
