@@ -251,7 +251,5 @@ def check_runtimes(
         entry = RUNTIME_TABLE[name]
         if precision not in entry.precisions:
             runs = ", ".join(str(each) for each in entry.precisions)
-            raise BenchError(
-                f"{entry.label} runs {runs}, not {precision}", field="runtime"
-            )
+            raise BenchError(f"{entry.label} runs {runs}, not {precision}", field="runtime")
         require_packages(entry.label, entry.packages, entry.extra, "runtime", BenchError)
