@@ -99,7 +99,7 @@ class BenchLayers(Request[LayersBenched]):
     select: str = "saving"
     input_shape: Shape | None = shape(None)
     multipliers: dict[str, int] = field(default_factory=dict)  # each candidate's m
-    runtime: str = "eager"  # of core.latency.RUNTIMES
+    runtime: str = "eager"  # a name in the runtime table (model.runtimes)
     threads: int | None = None
     weights: str | None = None
     min_run_time: float = MIN_RUN_TIME_S
