@@ -84,7 +84,8 @@ class ModelJob:
                 field="weights",
             )
         if isinstance(self.depth_multiplier, Mapping):
-            object.__setattr__(self, "depth_multiplier", dict(self.depth_multiplier))
+            # No layer named: every layer at m = 1, said as one m.
+            object.__setattr__(self, "depth_multiplier", dict(self.depth_multiplier) or 1)
         else:
             object.__setattr__(
                 self, "depth_multiplier", parse_depth_multiplier(self.depth_multiplier)
