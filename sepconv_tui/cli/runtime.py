@@ -7,9 +7,6 @@ choices, the help and the labels read the runtime table (``model.runtimes``).
 from __future__ import annotations
 
 import argparse
-import sys
-from collections.abc import Callable
-from dataclasses import replace
 from typing import Any
 
 from ..core.latency import parse_threads
@@ -23,7 +20,6 @@ from ..model.runtimes import (
     runtime_names,
     runtimes_for,
 )
-from ..progress import OnProgress
 from .common import EXIT_MATCH, argument_type, emit_report, fail
 
 
@@ -175,32 +171,3 @@ def add_speedup_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="intra-op threads speedup:X times with, 1–1024 (default: torch's)",
     )
-
-
-def resolve_speedup_arguments(
-    arguments: argparse.Namespace,
-    given: Any,
-    progress: OnProgress | None,
-    make_workflow: Callable[[argparse.Namespace, Any], Any],
-) -> Any:
-    """``given`` (cli.model's ModelArguments) with ``--swap speedup:X`` resolved to the layers
-    it picks, timed on --runtime (ranked by agreement on --data when given); both the
-    predicted and the measured speed-up go to stderr. Other selections pass through."""
-    if given.selection.rule != "speedup":
-        return given
-    from ..model.speedup import resolve_speedup
-
-    data = getattr(arguments, "data", None)
-    choice = resolve_speedup(
-        str(given.source),
-        given.selection,
-        runtime=arguments.runtime,
-        threads=arguments.threads,
-        weights=given.weights,
-        depth_multiplier=given.depth_multiplier,
-        input_shape=given.input_shape,
-        workflow=make_workflow(arguments, given) if data is not None else None,
-        progress=progress,
-    )
-    print(f"--swap {choice.summary()}", file=sys.stderr)  # the engine's words name no flag
-    return replace(given, selection=choice.selection)

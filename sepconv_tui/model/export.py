@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import UserError, first_line
-from .analysis import Selection
+from .job import ModelJob, build_pair
 from .plan import SwapResult
 from .runtimes import RUNTIME_TABLE, Runtime, require_packages
 from .source import Shape
@@ -262,6 +262,11 @@ def export_program(model: nn.Module, sample: torch.Tensor, label: str) -> Any:
             raise ExportError(_conversion_message(error, program, label)) from None
 
 
+# The old private name, which model/runtime.py imports until the ipc branch renames its call:
+# delete this line then.
+_export_program = export_program
+
+
 def _onnx_graph_counts(path: Path, swapped: dict[str, int]) -> tuple[int, int, int]:
     """(Conv nodes, depthwise Conv nodes, swapped layers found as a group = C_in Conv)."""
     import onnx
@@ -441,48 +446,25 @@ def original_path(out: str | Path) -> Path:
 
 
 def export_source(
-    source: str,
+    job: ModelJob,
     out: str | Path,
     *,
-    weights: str | Path | None = None,
-    swapped_dir: str | Path | None = None,
-    selection: Selection | str = "saving",
-    depth_multiplier: Any = 1,
-    input_shape: Shape | None = None,
     samples: torch.Tensor | None = None,
     sample_source: str = "random",
     original: bool = False,
 ) -> ExportResult:
-    """Build ``source``'s swap (read from ``swapped_dir`` or made from ``selection``) and
-    export it to ``out`` (with ``original``, the original beside it), each file checked.
+    """Build ``job``'s pair (its saved swap, or the swap made now) and export the swapped model
+    to ``out`` (with ``original``, the original beside it), each file checked.
 
     Files failing the check are not written; the result says by how much they missed.
     """
     import onnxruntime
     import torch
 
-    from .source import build_model, parse_source
-    from .swap import load_swapped, swap_from_source
-
     require_deploy()
-    parsed = parse_source(source)
-    original_model: nn.Module | None
-    if swapped_dir is not None:
-        original_model, swapped_model, result = load_swapped(
-            source, swapped_dir, weights=weights, input_shape=input_shape
-        )
-        swap_text = str(swapped_dir)
-    else:
-        result = swap_from_source(
-            source,
-            selection,
-            weights=weights,
-            depth_multiplier=depth_multiplier,
-            input_shape=input_shape,
-        )
-        swapped_model, original_model = result.model, result.original
-        swap_text = str(selection)
-    shape = input_shape or result.input_shape or build_model(parsed).default_input_shape
+    original_model, swapped_model, result = build_pair(job)
+    shape = job.input_shape or result.input_shape
+    assert shape is not None  # build_pair records the input it swapped at
     files = [
         export_checked(
             swapped_model,
@@ -490,11 +472,10 @@ def export_source(
             input_shape=shape,
             samples=samples,
             swapped=result.swapped,
-            label=f"the swapped {parsed}",
+            label=f"the swapped {job.label}",
         )
     ]
     if original:
-        assert original_model is not None
         files.append(
             export_checked(
                 original_model,
@@ -502,12 +483,12 @@ def export_source(
                 input_shape=shape,
                 samples=samples,
                 kind="original",
-                label=str(parsed),
+                label=job.label,
             )
         )
     return ExportResult(
-        source=str(parsed),
-        swap=swap_text,
+        source=job.label,
+        swap=str(job.swapped_dir) if job.swapped_dir is not None else str(job.selection),
         swapped=tuple(result.swapped),
         files=tuple(files),
         sample_source=sample_source,

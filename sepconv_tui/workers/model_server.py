@@ -46,7 +46,6 @@ from .model_messages import (
 )
 
 if TYPE_CHECKING:
-    from ..model.job import ModelJob
     from ..model.workflow import Workflow
 
 #: The model built and the data loaded by the last request, for the next one of the same
@@ -55,32 +54,19 @@ CACHE = BuildCache()
 
 
 def workflow(request: ModelWork) -> Workflow:
-    """The engine's Workflow for ``request``: its swap by name, each candidate's own m, on
-    its device (DeviceError, field "device", when that cannot run here) and memory budget."""
-    from ..model.analysis import Selection
-    from ..model.distributed import Runtime, resolve_device
+    """The engine's Workflow for ``request``: its job (the swap by name, each candidate's own
+    m) on the job's device (DeviceError, field "device", when that cannot run here), threads
+    and memory budget."""
+    from ..model.distributed import Ranks, resolve_device
     from ..model.workflow import Workflow
 
-    runtime = Runtime(resolve_device(request.device))
-
-    if request.threads is not None:
+    job = request.job
+    ranks = Ranks(resolve_device(job.device))
+    if job.threads is not None:
         import torch
 
-        torch.set_num_threads(request.threads)
-    return Workflow(
-        request.source,
-        request.data,
-        weights=request.weights,
-        selection=(
-            Selection("names", patterns=tuple(request.swap)) if request.swap else Selection("none")
-        ),
-        depth_multiplier=dict(request.multipliers) or 1,
-        input_shape=request.input_shape,
-        holdout=request.holdout,
-        cache=CACHE,
-        runtime=runtime,
-        budget_bytes=request.budget_bytes,
-    )
+        torch.set_num_threads(job.threads)
+    return Workflow(job, request.data, holdout=request.holdout, cache=CACHE, ranks=ranks)
 
 
 def warm_up(request: WarmUp, report: Report) -> Warmed:
@@ -140,39 +126,24 @@ def analyse_model(request: AnalyseModel, report: Report) -> ModelAnalysed:
     """The model analysed as ``sepconv-tui model`` analyses it."""
     from ..model.trace import analyze_model
 
+    job = request.job
     analysis = analyze_model(
-        request.source,
-        input_shape=request.input_shape,
-        select=request.select,
-        depth_multiplier=request.depth_multiplier,
-        weights=request.weights,
+        job.source,
+        input_shape=job.input_shape,
+        select=job.selection,
+        depth_multiplier=job.depth_multiplier,
+        weights=job.weights,
     )
     return ModelAnalysed(analysis)
-
-
-def _bench_job(request: BenchModel | BenchLayers, select: str, multipliers: Any) -> ModelJob:
-    """The ModelJob a timing request names (the source parsed here, once)."""
-    from ..model.analysis import parse_selection
-    from ..model.job import ModelJob
-    from ..model.source import parse_source
-
-    return ModelJob(
-        parse_source(request.source),
-        weights=request.weights,
-        input_shape=request.input_shape,
-        selection=parse_selection(select),
-        depth_multiplier=multipliers,
-        device=getattr(request, "device", "cpu"),
-        threads=request.threads,
-    )
 
 
 def bench_model(request: BenchModel, report: Report) -> ModelBenched:
     """The original and the selection timed, with a Progress per stage."""
     from ..model.bench import benchmark_model
 
-    job = _bench_job(request, request.select, dict(request.multipliers) or request.depth_multiplier)
-    return ModelBenched(benchmark_model(job, min_run_time=request.min_run_time, progress=report))
+    return ModelBenched(
+        benchmark_model(request.job, min_run_time=request.min_run_time, progress=report)
+    )
 
 
 def bench_layers(request: BenchLayers, report: Report) -> LayersBenched:
@@ -181,9 +152,8 @@ def bench_layers(request: BenchLayers, report: Report) -> LayersBenched:
     Progress per layer."""
     from ..model.bench import benchmark_layers
 
-    job = _bench_job(request, request.select, dict(request.multipliers) or 1)
     result = benchmark_layers(
-        job, (request.runtime,), min_run_time=request.min_run_time, progress=report
+        request.job, (request.runtime,), min_run_time=request.min_run_time, progress=report
     )
     return LayersBenched(result)
 
