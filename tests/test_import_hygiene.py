@@ -55,7 +55,7 @@ def test_help_loads_no_torch_and_no_textual() -> None:
 #: The engine's measuring modules: the app receives their results as plain data classes.
 MEASURING = (
     *("recover", "tradeoff", "data", "fidelity", "swap", "trace", "workflow"),
-    *("split", "distributed", "speedup", "bench", "timing", "timers", "export", "job"),
+    *("split", "distributed", "speedup", "bench", "timing", "timers", "export"),
 )
 
 

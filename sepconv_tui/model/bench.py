@@ -38,7 +38,7 @@ from .bench_result import (
 )
 from .job import ModelJob, build_pair, estimate_pair_bytes
 from .runtimes import Runtime, Stage, check_runtimes, runtimes_for_ranks
-from .timing import Timee, stage_progress, time_both, time_on_runtime
+from .timing import ToTime, stage_progress, time_both, time_on_runtime
 
 if TYPE_CHECKING:
     import torch
@@ -301,19 +301,19 @@ def benchmark_layers(
     original = original.eval()
     threads = _threads(job.threads)
     modules = dict(original.named_modules())
-    timees: list[Timee] = []
+    to_time: list[ToTime] = []
     for layer in candidates:
         conv = modules[layer.name]
         block = DepthwiseSeparableConv.from_conv(conv, layer.depth_multiplier).eval()
         x = _input(layer.input_shape or ())
-        timees += [(layer.name, conv, x), (layer.name, block, x)]
-    timees.append(("the whole model", original, _input(analysis.input_shape)))
-    steps = len(timees)
+        to_time += [(layer.name, conv, x), (layer.name, block, x)]
+    to_time.append(("the whole model", original, _input(analysis.input_shape)))
+    steps = len(to_time)
     answers: dict[str, tuple[tuple[Timing, ...], str]] = {}
     for index, runtime in enumerate(runtimes):
         answers[runtime] = time_on_runtime(
             runtime,
-            timees,
+            to_time,
             threads=threads,
             min_run_time=min_run_time,
             progress=stage_progress(progress, index * steps, len(runtimes) * steps, f"{runtime}: "),

@@ -29,12 +29,12 @@ if TYPE_CHECKING:
 TIMING_SERVER = "sepconv_tui.model.timing_server"
 
 #: What is timed: a label (said in progress), the module, and an input of its shape.
-Timee = tuple[str, "nn.Module", "torch.Tensor"]
+ToTime = tuple[str, "nn.Module", "torch.Tensor"]
 
 
 def time_on_runtime(
     runtime: str,
-    modules: Sequence[Timee],
+    modules: Sequence[ToTime],
     *,
     threads: int,
     min_run_time: float,
@@ -81,8 +81,8 @@ def time_on_runtime(
 
 def time_both(
     runtime: str,
-    before: Timee,
-    after: Timee,
+    before: ToTime,
+    after: ToTime,
     *,
     threads: int,
     min_run_time: float,
