@@ -74,6 +74,7 @@ def _analyse(job: ModelJob) -> ModelAnalysis:
         select=job.selection,
         depth_multiplier=job.depth_multiplier,
         weights=job.weights,
+        memory_budget_bytes=job.budget_bytes,
     )
 
 
