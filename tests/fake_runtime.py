@@ -9,7 +9,9 @@ from collections.abc import Sequence
 from sepconv_tui.core.latency import Timing
 
 
-def time_fake(path: str, shape: Sequence[int], threads: int, min_run_time: float) -> Timing:
+def time_fake(
+    path: str, shape: Sequence[int], threads: int, min_run_time: float, precision: str
+) -> Timing:
     """A "time" of one nanosecond per byte of the file: a bigger module is slower."""
     return Timing(os.path.getsize(path) * 1e-9, 0.0, 3, threads)
 

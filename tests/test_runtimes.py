@@ -207,7 +207,8 @@ def saved_conv(folder: Path) -> TimedFile:
     from sepconv_tui.model.timers import save_module
 
     path = folder / "conv.pt"
-    imports = save_module(nn.Conv2d(8, 8, 3, padding=1), torch.ones(1, 8, 16, 16), path, "c")
+    conv = nn.Conv2d(8, 8, 3, padding=1)
+    imports = save_module(conv, torch.ones(1, 8, 16, 16), path, "c", "fp32")
     assert imports == {}  # torch's own class: nothing to import first
     return TimedFile("conv", str(path), (1, 8, 16, 16))
 

@@ -55,18 +55,22 @@ def file_modules(module: nn.Module) -> dict[str, str]:
     return files
 
 
-def save_module(module: nn.Module, x: torch.Tensor, path: Path, label: str) -> dict[str, str]:
-    """Write ``module`` (in eval mode, with its weights) to ``path`` for an eager timing; the
-    files its classes come from (``file_modules``)."""
+def save_module(
+    module: nn.Module, x: torch.Tensor, path: Path, label: str, precision: str
+) -> dict[str, str]:
+    """Write ``module`` (in eval mode, with its weights, at fp32: the only ``precision`` eager
+    runs) to ``path`` for an eager timing; the files its classes come from (``file_modules``)."""
     import torch
 
     torch.save(module.eval(), path)
     return file_modules(module)
 
 
-def export_onnx_file(module: nn.Module, x: torch.Tensor, path: Path, label: str) -> dict[str, str]:
-    """Export ``module`` at ``x``'s shape to the ONNX file ``path`` (ExportError naming the op
-    and the layer when it cannot be); an ONNX file needs no classes."""
+def export_onnx_file(
+    module: nn.Module, x: torch.Tensor, path: Path, label: str, precision: str
+) -> dict[str, str]:
+    """Export ``module`` at ``x``'s shape to the ONNX file ``path`` at ``precision`` (fp32 for
+    now; ExportError naming the op and the layer when it cannot be); it needs no classes."""
     export_program(module.eval(), x.contiguous(), label).save(str(path))
     return {}
 
@@ -109,8 +113,10 @@ def _load_module(path: str, threads: int) -> nn.Module:
     return module.eval()
 
 
-def time_eager(path: str, shape: Sequence[int], threads: int, min_run_time: float) -> Timing:
-    """The saved module's forward in PyTorch eager, NCHW."""
+def time_eager(
+    path: str, shape: Sequence[int], threads: int, min_run_time: float, precision: str
+) -> Timing:
+    """The saved module's forward in PyTorch eager, NCHW (fp32: ``precision``)."""
     return time_forward(_load_module(path, threads), random_input(shape), threads, min_run_time)
 
 
@@ -141,9 +147,9 @@ def _channels_last_layout(dims: int) -> torch.memory_format | None:
 
 
 def time_eager_channels_last(
-    path: str, shape: Sequence[int], threads: int, min_run_time: float
+    path: str, shape: Sequence[int], threads: int, min_run_time: float, precision: str
 ) -> Timing:
-    """The saved module's forward in PyTorch eager, input and weights channels-last."""
+    """The saved module's forward in PyTorch eager, input and weights channels-last (fp32)."""
     module = to_channels_last(_load_module(path, threads))
     return time_forward(module, channels_last_input(random_input(shape)), threads, min_run_time)
 
@@ -182,8 +188,11 @@ def blocked_autorange(call: Callable[[], Any], min_run_time: float) -> Timing:
     return Timing(float(median), float(q75 - q25), len(times), number)
 
 
-def time_onnxruntime(path: str, shape: Sequence[int], threads: int, min_run_time: float) -> Timing:
-    """The ONNX file's run in ONNX Runtime (CPU), on a seeded random input."""
+def time_onnxruntime(
+    path: str, shape: Sequence[int], threads: int, min_run_time: float, precision: str
+) -> Timing:
+    """The ONNX file's run in ONNX Runtime (CPU), on a seeded random fp32 input (the file's
+    own ``precision``)."""
     import numpy
 
     session = onnx_session(path, threads)

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from ..core.latency import RuntimeTiming, Timing
 from ..ipc.client import ChildProcess, ChildStopped
 from ..progress import OnProgress, Progress
-from .runtimes import Stage, load_function, runtime_entry
+from .runtimes import Precision, Stage, load_function, runtime_entry
 from .timing_messages import TimedFile, TimeFiles
 
 if TYPE_CHECKING:
@@ -38,10 +38,12 @@ def time_on_runtime(
     *,
     threads: int,
     min_run_time: float,
+    precision: Precision = Precision.FP32,
     progress: OnProgress | None = None,
 ) -> tuple[tuple[Timing, ...], str]:
-    """Each of ``modules`` timed on ``runtime`` in one child process: their timings, in order,
-    and the runtime's version. ``progress`` gets the child's ("time", one step a module)."""
+    """Each of ``modules`` timed on ``runtime`` at ``precision`` (one the entry runs) in one
+    child process: their timings, in order, and the runtime's version. ``progress`` gets the
+    child's ("time", one step a module)."""
     entry = runtime_entry(runtime)
     export = load_function(entry.exporter)
     with tempfile.TemporaryDirectory(prefix="sepconv-tui-timing-") as folder:
@@ -49,7 +51,7 @@ def time_on_runtime(
         imports: dict[str, str] = {}
         for index, (label, module, x) in enumerate(modules):
             path = Path(folder) / f"{index}{entry.suffix}"
-            imports.update(export(module, x, path, label))
+            imports.update(export(module, x, path, label, str(precision)))
             files.append(TimedFile(label, str(path), tuple(x.shape)))
         request = TimeFiles(
             runtime,
@@ -58,6 +60,7 @@ def time_on_runtime(
             tuple(files),
             threads,
             min_run_time,
+            precision=str(precision),
             imports=imports,
         )
         process = ChildProcess(

@@ -25,7 +25,8 @@ def time_files(request: TimeFiles, report: Report) -> Timed:
     total = len(request.files)
     for index, timed in enumerate(request.files):
         report(Progress(str(Stage.TIME), index, total, timed.label))
-        timings.append(timer(timed.path, timed.input_shape, request.threads, request.min_run_time))
+        shape, threads = timed.input_shape, request.threads
+        timings.append(timer(timed.path, shape, threads, request.min_run_time, request.precision))
     report(Progress(str(Stage.TIME), total, total, request.files[-1].label if total else ""))
     return Timed(tuple(timings), str(load_function(request.version)()))
 
