@@ -8,8 +8,8 @@ import os
 from pathlib import Path
 
 import pytest
+from conftest import run_cli
 
-from sepconv_tui.cli import main
 from sepconv_tui.model.runtimes import (
     RUNTIME_TABLE,
     Precision,
@@ -47,16 +47,6 @@ def fake_runtime(monkeypatch: pytest.MonkeyPatch) -> RuntimeEntry:
         "PYTHONPATH", os.pathsep.join(filter(None, [here, os.environ.get("PYTHONPATH")]))
     )
     return FAKE
-
-
-def run_cli(capsys: pytest.CaptureFixture[str], *arguments: str) -> tuple[int, str, str]:
-    """Run ``sepconv-tui …`` in process: exit code, stdout, stderr."""
-    try:
-        code = main(list(arguments))
-    except SystemExit as exit_:
-        code = int(exit_.code or 0)
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 def test_the_enums_read_as_their_values() -> None:

@@ -13,9 +13,9 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import run_cli
 from rich.console import Console
 
-from sepconv_tui.cli import main
 from sepconv_tui.core.latency import BenchResult, Timing
 from sepconv_tui.ipc.client import ChildProcess
 from sepconv_tui.model.bench_result import LayerBench, LayerRow, LayerTiming, ModelBenchResult
@@ -28,16 +28,6 @@ from sepconv_tui.report import layer_bench as layer_bench_report
 MODELS = Path(__file__).parent / "models"
 CUSTOM = f"{MODELS / 'custom_model.py'}:build"
 QUICK = ("--threads", "1", "--min-run-time", "0.01")
-
-
-def run_cli(capsys: pytest.CaptureFixture[str], *arguments: str) -> tuple[int, str, str]:
-    """Run ``sepconv-tui …`` in process: exit code, stdout, stderr."""
-    try:
-        code = main(list(arguments))
-    except SystemExit as exit_:
-        code = int(exit_.code or 0)
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 def check_runtime_entry(entry: dict, before: str, after: str, runtime: str) -> None:
