@@ -20,6 +20,7 @@ from .memory import DTYPE_BYTES, format_bytes
 from .spec import LayerSpec, parse_int_in_range
 
 if TYPE_CHECKING:
+    import torch
     from torch import nn
 
 DEVICES = ("cpu", "cuda")
@@ -243,6 +244,32 @@ def check_budget(spec: LayerSpec, budget_bytes: int) -> int:
     return estimate
 
 
+def to_channels_last(module: nn.Module) -> nn.Module:
+    """``module`` with every 4-D parameter and buffer channels-last (NHWC) and every 5-D one
+    channels-last-3d (NDHWC), in place; ``.to(memory_format=…)`` takes one layout for all,
+    which a Conv3d's 5-D weight (or a Conv2d's 4-D one, for channels_last_3d) refuses."""
+    import itertools
+
+    for tensor in itertools.chain(module.parameters(), module.buffers()):
+        layout = _channels_last_layout(tensor.dim())
+        if layout is not None:
+            tensor.data = tensor.data.contiguous(memory_format=layout)
+    return module
+
+
+def channels_last_input(x: torch.Tensor) -> torch.Tensor:
+    """``x`` channels-last when 4-D (NHWC) or 5-D (NDHWC); any other rank as it is."""
+    layout = _channels_last_layout(x.dim())
+    return x if layout is None else x.contiguous(memory_format=layout)
+
+
+def _channels_last_layout(dims: int) -> torch.memory_format | None:
+    """torch's channels-last layout for a tensor of ``dims`` dimensions (None: there is none)."""
+    import torch
+
+    return {4: torch.channels_last, 5: torch.channels_last_3d}.get(dims)
+
+
 def time_forward(module: nn.Module, x: Any, threads: int, min_run_time: float) -> Timing:
     """Warm ``module`` up, then time it with Timer.blocked_autorange."""
     import logging
@@ -306,10 +333,9 @@ def benchmark(
         separable = separable_block(spec).eval()
         x = torch.randn(spec.input_shape)
     if channels_last:
-        layout = torch.channels_last if spec.dims == 2 else torch.channels_last_3d
-        standard = standard.to(memory_format=layout)
-        separable = separable.to(memory_format=layout)
-        x = x.contiguous(memory_format=layout)
+        to_channels_last(standard)  # in place
+        to_channels_last(separable)
+        x = channels_last_input(x)
     with torch.inference_mode():
         outputs = [standard(x), separable.depthwise(x)]
         outputs.append(separable.pointwise(outputs[1]))

@@ -22,9 +22,11 @@ from ..core.latency import (
     BenchResult,
     RuntimeTiming,
     Timing,
+    channels_last_input,
     check_budget,
     check_device,
     time_forward,
+    to_channels_last,
 )
 from ..core.spec import LayerSpec
 from ..progress import OnProgress, Progress, ignore
@@ -111,8 +113,6 @@ def _time_here(
 ) -> tuple[Timing, Timing]:
     """Both modules timed in this process, on ``x``'s device (channels-last when asked),
     with a Progress before each (``stages``: its two labels)."""
-    from .timers import channels_last_input, to_channels_last
-
     if channels_last:
         x = channels_last_input(x)
     timings = []

@@ -21,7 +21,13 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..core.latency import WARM_UP_RUNS, Timing, time_forward
+from ..core.latency import (
+    WARM_UP_RUNS,
+    Timing,
+    channels_last_input,
+    time_forward,
+    to_channels_last,
+)
 from .export import export_program, onnx_session
 
 if TYPE_CHECKING:
@@ -118,32 +124,6 @@ def time_eager(
 ) -> Timing:
     """The saved module's forward in PyTorch eager, NCHW (fp32: ``precision``)."""
     return time_forward(_load_module(path, threads), random_input(shape), threads, min_run_time)
-
-
-def to_channels_last(module: nn.Module) -> nn.Module:
-    """``module`` with every 4-D parameter and buffer channels-last (NHWC) and every 5-D one
-    channels-last-3d (NDHWC), in place; ``.to(memory_format=…)`` takes one layout for all,
-    which a Conv3d's 5-D weight (or a Conv2d's 4-D one, for channels_last_3d) refuses."""
-    import itertools
-
-    for tensor in itertools.chain(module.parameters(), module.buffers()):
-        layout = _channels_last_layout(tensor.dim())
-        if layout is not None:
-            tensor.data = tensor.data.contiguous(memory_format=layout)
-    return module
-
-
-def channels_last_input(x: torch.Tensor) -> torch.Tensor:
-    """``x`` channels-last when 4-D (NHWC) or 5-D (NDHWC); any other rank as it is."""
-    layout = _channels_last_layout(x.dim())
-    return x if layout is None else x.contiguous(memory_format=layout)
-
-
-def _channels_last_layout(dims: int) -> torch.memory_format | None:
-    """torch's channels-last layout for a tensor of ``dims`` dimensions (None: there is none)."""
-    import torch
-
-    return {4: torch.channels_last, 5: torch.channels_last_3d}.get(dims)
 
 
 def time_eager_channels_last(
