@@ -46,7 +46,6 @@ if TYPE_CHECKING:
     import torch
     from torch import nn
 
-    from .cache import BuildCache
 
 #: What a whole-model benchmark goes through, in order.
 STAGES = (
@@ -132,7 +131,6 @@ def benchmark_model(
     channels_last: bool = False,
     min_run_time: float = MODEL_MIN_RUN_TIME_S,
     progress: OnProgress | None = None,
-    cache: BuildCache | None = None,
 ) -> ModelBenchResult:
     """Time real forward passes of ``job``'s model and of its swapped copy (fp32, inference).
 
@@ -155,7 +153,7 @@ def benchmark_model(
         runtimes_for_ranks((Runtime.EAGER_CHANNELS_LAST,), conv_ranks(analysis))
     if runtimes is None:
         report(Progress(str(Stage.BENCH), 1, stages, STAGES[1]))
-    original, swapped, result = build_pair(_for_timing(job), cache)
+    original, swapped, result = build_pair(_for_timing(job))
     threads = _threads(job.threads)
     x = _input(analysis.input_shape, job.device if runtimes is None else "cpu")
     timings: dict[str, RuntimeTiming] = {}
@@ -279,7 +277,6 @@ def benchmark_layers(
     *,
     min_run_time: float = MIN_RUN_TIME_S,
     progress: OnProgress | None = None,
-    cache: BuildCache | None = None,
 ) -> LayerBench:
     """Time every candidate conv of ``job``'s model and its block alone at the input the
     analysis recorded, and the whole original, on each runtime (a process each, the same
@@ -298,7 +295,7 @@ def benchmark_layers(
     if not candidates:
         raise BenchError(f"{analysis.source} has no swap candidate its forward calls")
     # The original alone is timed: its swap is not built (its blocks are made per layer).
-    original, _, _ = build_pair(_for_timing(job).with_plan(Selection("none")), cache)
+    original, _, _ = build_pair(_for_timing(job).with_plan(Selection("none")))
     original = original.eval()
     threads = _threads(job.threads)
     modules = dict(original.named_modules())
