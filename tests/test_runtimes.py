@@ -325,3 +325,23 @@ def test_per_layer_on_onnx_runtime(capsys: pytest.CaptureFixture[str]) -> None:
     assert all(list(row["runtimes"]) == ["onnxruntime"] for row in document["layers"])
     entry = document["runtimes"]["onnxruntime"]
     assert entry["version"].startswith("onnxruntime ") and entry["model"]["median_s"] > 0
+
+
+def test_a_module_that_does_not_pickle_is_refused_in_words(tmp_path: Path) -> None:
+    """A class defined inside a function cannot reach a timing child: one BenchError naming
+    what could not be handed over, no traceback."""
+    import torch
+    from torch import nn
+
+    from sepconv_tui.core.latency import BenchError
+    from sepconv_tui.model.timers import save_module
+
+    class Local(nn.Module):
+        """Defined here, so pickle cannot name it."""
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            """The identity."""
+            return x
+
+    with pytest.raises(BenchError, match="cannot hand the model to a timing process"):
+        save_module(Local(), torch.ones(1), tmp_path / "m.pt", "the model", "fp32")

@@ -23,11 +23,13 @@ from typing import TYPE_CHECKING, Any
 
 from ..core.latency import (
     WARM_UP_RUNS,
+    BenchError,
     Timing,
     channels_last_input,
     time_forward,
     to_channels_last,
 )
+from ..errors import first_line
 from .export import export_program, onnx_session
 
 if TYPE_CHECKING:
@@ -66,9 +68,17 @@ def save_module(
 ) -> dict[str, str]:
     """Write ``module`` (in eval mode, with its weights, at fp32: the only ``precision`` eager
     runs) to ``path`` for an eager timing; the files its classes come from (``file_modules``)."""
+    import pickle
+
     import torch
 
-    torch.save(module.eval(), path)
+    try:
+        torch.save(module.eval(), path)
+    except (pickle.PicklingError, AttributeError, TypeError) as error:
+        # A class defined inside a function, or a lambda held by a module, does not pickle.
+        raise BenchError(
+            f"cannot hand {label} to a timing process of its own: {first_line(error)}"
+        ) from None
     return file_modules(module)
 
 
