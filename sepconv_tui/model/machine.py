@@ -10,6 +10,7 @@ precision, memory bandwidth) are added by ``roofline``.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import platform
 from collections.abc import Iterable, Mapping
@@ -119,10 +120,8 @@ def cpu_description() -> tuple[str, tuple[str, ...]]:
     """This CPU's model name and kernel-deciding flags (``platform`` when /proc has none)."""
     name: str | None = None
     flags: frozenset[str] = frozenset()
-    try:
+    with contextlib.suppress(OSError):  # not Linux: platform's words below
         name, flags = parse_cpuinfo(CPUINFO.read_text(encoding="utf-8", errors="replace"))
-    except OSError:  # not Linux
-        pass
     if not flags and platform.machine().lower() in ("arm64", "aarch64"):
         flags = frozenset({"asimd"})  # every 64-bit ARM CPU has NEON (macOS has no /proc)
     name = name or platform.processor() or platform.machine() or "unknown CPU"

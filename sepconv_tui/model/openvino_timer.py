@@ -55,7 +55,7 @@ def require_openvino() -> None:
 
 
 def openvino_version() -> str:
-    """"openvino 2026.4.1", the version that compiles and times."""
+    """ "openvino 2026.4.1", the version that compiles and times."""
     import openvino
 
     return f"openvino {openvino.__version__.split('-')[0]}"
@@ -67,9 +67,7 @@ def compile_model(model: Any, precision: str, threads: int, *, perf_count: bool 
     import openvino
 
     if precision not in PRECISION_HINTS:
-        raise OpenVinoError(
-            f"OpenVINO runs {', '.join(PRECISION_HINTS)}, not {precision!r}", field="precision"
-        )
+        raise OpenVinoError(f"OpenVINO runs {', '.join(PRECISION_HINTS)}, not {precision!r}")
     config = {
         "INFERENCE_PRECISION_HINT": PRECISION_HINTS[precision],
         "INFERENCE_NUM_THREADS": threads,

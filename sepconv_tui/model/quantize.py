@@ -38,7 +38,7 @@ WEIGHTED_OPS = ("Conv", "ConvTranspose", "Gemm", "MatMul")
 class QuantizeError(UserError):
     """A model that cannot be quantized, or packages that are missing; the message says which."""
 
-    default_field = "precision"
+    default_field = "source"
 
 
 def require_quantize() -> None:
@@ -54,7 +54,8 @@ def require_quantize() -> None:
     if missing:
         raise QuantizeError(
             f"int8 needs the {' and '.join(missing)} package{'s' if len(missing) > 1 else ''}: "
-            "pip install 'sepconv-tui[deploy]'"
+            "pip install 'sepconv-tui[deploy]'",
+            field="runtime",  # int8 runs in ONNX Runtime; "precision" once the CLI has it
         )
 
 
@@ -98,7 +99,10 @@ def _graph_input(path: str | Path) -> tuple[str, list[int | None]]:
     graph = onnx.load(str(path), load_external_data=False).graph
     initialisers = {initialiser.name for initialiser in graph.initializer}
     first = next(value for value in graph.input if value.name not in initialisers)
-    dims = [dim.dim_value if dim.HasField("dim_value") else None for dim in first.type.tensor_type.shape.dim]
+    dims = [
+        dim.dim_value if dim.HasField("dim_value") else None
+        for dim in first.type.tensor_type.shape.dim
+    ]
     return first.name, dims
 
 
@@ -122,7 +126,7 @@ def _reader(name: str, chunks: Sequence[Any]) -> Any:
     """An ONNX Runtime CalibrationDataReader over ``chunks`` fed as input ``name``."""
     from onnxruntime.quantization import CalibrationDataReader
 
-    class Reader(CalibrationDataReader):  # type: ignore[misc]
+    class Reader(CalibrationDataReader):
         """Hands the quantizer one batch per call, then None."""
 
         def __init__(self) -> None:
@@ -144,13 +148,14 @@ def _calibration_chunks(
     name, dims = _graph_input(path)
     batch = dims[0] if dims and dims[0] else 1
     if samples is None:
-        if any(dim is None for dim in dims[1:]):
+        sample_shape = [dim for dim in dims[1:] if dim is not None]
+        if len(sample_shape) < len(dims) - 1:
             raise QuantizeError(
                 "the model's input has dynamic sizes: calibrate it on samples", field="data"
             )
         rng = numpy.random.default_rng(seed)
         count = max(random_count, batch)
-        array = rng.standard_normal((count, *[int(dim) for dim in dims[1:]])).astype(numpy.float32)
+        array = rng.standard_normal((count, *sample_shape)).astype(numpy.float32)
         note = (
             f"calibrated on {count} random inputs, not data: the int8 ranges fit noise, so give "
             "samples of the data it will see for figures to deploy on"
@@ -245,13 +250,12 @@ def quantize_onnx(
         except UserError:
             raise
         except Exception as error:
-            raise QuantizeError(_failure_message(error, source, label), field="source") from None
+            raise QuantizeError(_failure_message(error, source, label)) from None
         quantized, kept = _op_counts(temporary)
         if not quantized:
             raise QuantizeError(
                 f"cannot quantize {label} to int8: none of its {', '.join(WEIGHTED_OPS)} "
-                "nodes was quantized",
-                field="source",
+                "nodes was quantized"
             )
         if kept:
             listed = ", ".join(f"{count} {op}" for op, count in kept.items())

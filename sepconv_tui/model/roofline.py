@@ -65,7 +65,8 @@ CACHE_VERSION = 1
 class RooflineError(UserError):
     """A bound that cannot be given: a precision with no measured peak, a layer without shapes."""
 
-    default_field = "precision"
+    # "precision" once the CLI has that argument; until then no one field is named.
+    default_field = None
 
 
 @dataclass(frozen=True)
@@ -302,7 +303,7 @@ def machine_limits(
 def limits_of(machine: Machine) -> Limits:
     """The limits a machine record carries; RooflineError when they were not measured."""
     if machine.bandwidth_bytes_s is None:
-        raise RooflineError("this machine's limits were not measured", field=None)
+        raise RooflineError("this machine's limits were not measured")
     return Limits(
         machine.threads, machine.peak_flops, machine.bandwidth_bytes_s, machine.peak_absent
     )
@@ -402,11 +403,9 @@ def figures_bound(
     conv = kernel_cost(input_shape, figures.standard, element_bytes)
     depthwise = kernel_cost(input_shape, separable.depthwise, element_bytes)
     middle = separable.depthwise.output_shape
-    pointwise = (
-        None if middle is None else kernel_cost(middle, separable.pointwise, element_bytes)
-    )
+    pointwise = None if middle is None else kernel_cost(middle, separable.pointwise, element_bytes)
     if conv is None or depthwise is None or pointwise is None:
-        raise RooflineError(f"{name} has no output to bound", field=None)
+        raise RooflineError(f"{name} has no output to bound")
     block_s = depthwise.time_s(peak, bandwidth) + pointwise.time_s(peak, bandwidth)
     return LayerBound(
         name=name,
@@ -432,7 +431,7 @@ def layer_figures(layer: ModelLayer) -> Figures:
     """A candidate conv's and its block's closed-form figures at the shapes it was traced at
     (the block at the layer's own m, with the conv's geometry)."""
     if layer.input_shape is None or layer.output_shape is None or layer.kernel_size is None:
-        raise RooflineError(f"layer {layer.name!r} was never called: no shapes to bound", field=None)
+        raise RooflineError(f"layer {layer.name!r} was never called: no shapes to bound")
     batch, in_channels = layer.input_shape[0], layer.input_shape[1]
     out_sizes = tuple(layer.output_shape[2:])
     kernel, bias = tuple(layer.kernel_size), layer.bias
