@@ -13,16 +13,21 @@ output element and moves about 2 elements for it (one read, one written): k² / 
 ``s`` bytes per element, 2.25 for 3×3 at fp32. That is far below any CPU's ridge point
 R = peak / bandwidth (tens to hundreds of FLOP per byte), so it is memory-bound, and faster
 arithmetic (VNNI, AMX, bf16) speeds up the dense conv and leaves the depthwise conv where it
-was. With the dense and pointwise convs compute-bound, the depthwise conv memory-bound, and
-stride 1:
+was. In time units of one MAC at peak per output position and input channel (stride 1,
+weights left out), each kernel costs the larger of its MACs and its traffic s·R·(elements
+moved per position) / (2·C_in):
 
-    bound speed-up = k²·C_out / (s·R·(1 + m)/2 + m·C_out)   (m = 1: k²·C_out / (s·R + C_out))
-    MAC ratio      = k²·C_out / (m·k² + m·C_out)
+    conv       max(k²·C_out,  s·R·(C_in + C_out) / (2·C_in))
+    depthwise  max(m·k²,      s·R·(1 + m) / 2)
+    pointwise  max(m·C_out,   s·R·(m·C_in + C_out) / (2·C_in))
+    bound speed-up = conv / (depthwise + pointwise);  MAC ratio = k²·C_out / (m·k² + m·C_out)
 
-The depthwise conv costs s·R·(1 + m)/2 MAC-equivalents per output position and input channel
-instead of its m·k² MACs; the larger the ridge (int8 on VNNI/AMX raises the peak, not the
-bandwidth), the further the bound falls below the MAC ratio. ``bound_speed_ratio`` is never
-above the MAC ratio where the block has fewer MACs (tests check it).
+With C_in = C_out = C and m = 1: bound = max(k²·C, s·R) / (max(k², s·R) + max(C, s·R)). Once
+s·R > k² (a 3×3 depthwise conv is memory-bound whenever the ridge is above 9 / s FLOP per
+byte) the depthwise conv costs s·R instead of k², and once s·R > C the pointwise conv does too:
+int8 on VNNI or AMX raises the peak, not the bandwidth, so R grows and the bound falls further
+below the MAC ratio. ``bound_speed_ratio`` is never above the MAC ratio where the block has
+fewer MACs (tests check it).
 
 torch, onnx, onnxruntime and openvino are imported inside the functions that measure.
 """
@@ -121,8 +126,9 @@ def _matmul_flops(size: int) -> float:
     return 2.0 * size**3
 
 
-def peak_fp32(threads: int, size: int = MATMUL_SIZE) -> float:
+def peak_fp32(threads: int, size: int | None = None) -> float:
     """fp32 FLOP/s of a large torch matmul at ``threads`` threads."""
+    size = size or MATMUL_SIZE
     import torch
 
     before = torch.get_num_threads()
@@ -139,9 +145,10 @@ def peak_fp32(threads: int, size: int = MATMUL_SIZE) -> float:
     return _matmul_flops(size) / seconds
 
 
-def peak_bf16(threads: int, size: int = MATMUL_SIZE) -> float:
+def peak_bf16(threads: int, size: int | None = None) -> float:
     """bf16 FLOP/s of a large matmul compiled by OpenVINO with the bf16 hint; RooflineError
     when OpenVINO ran it at another precision (a CPU without bf16 kernels)."""
+    size = size or MATMUL_SIZE
     import numpy
     import openvino
     from openvino import opset13
@@ -163,9 +170,10 @@ def peak_bf16(threads: int, size: int = MATMUL_SIZE) -> float:
     return _matmul_flops(size) / _timed(lambda: request.infer(feed))
 
 
-def peak_int8(threads: int, size: int = MATMUL_SIZE) -> float:
+def peak_int8(threads: int, size: int | None = None) -> float:
     """int8 operations per second of ONNX Runtime's MatMulInteger (uint8 × int8 → int32) on a
     large matmul, at ``threads`` threads (a multiply-add counts as 2, as for FLOPs)."""
+    size = size or MATMUL_SIZE
     import numpy
     import onnx
     from onnx import TensorProto, helper
@@ -194,9 +202,10 @@ def peak_int8(threads: int, size: int = MATMUL_SIZE) -> float:
     return _matmul_flops(size) / _timed(lambda: session.run(None, feed))
 
 
-def stream_bandwidth(threads: int, nbytes: int = STREAM_BYTES) -> float:
+def stream_bandwidth(threads: int, nbytes: int | None = None) -> float:
     """Bytes per second of a streaming copy (each byte read once and written once) of
     ``nbytes`` at ``threads`` threads."""
+    nbytes = nbytes or STREAM_BYTES
     import torch
 
     before = torch.get_num_threads()
