@@ -18,10 +18,13 @@ NAME_SCOPES = "pkg.torch.onnx.name_scopes"
 
 def module_names(path: str | Path) -> dict[str, str]:
     """ONNX node name → the module it came from ("layer1.0.conv1"); nodes without recorded
-    name scopes (added by a later tool, or the root's own ops) are left out."""
+    name scopes (added by a later tool, or the root's own ops) are left out. A node's output
+    tensor names map to its module too (where no node has that name): OpenVINO names some of
+    the nodes it builds after the tensor they write ("linear" for the Gemm "node_linear")."""
     import onnx
 
-    names = {}
+    names: dict[str, str] = {}
+    outputs: dict[str, str] = {}
     for node in onnx.load(str(path), load_external_data=False).graph.node:
         scopes_text = next(
             (prop.value for prop in node.metadata_props if prop.key == NAME_SCOPES), None
@@ -32,8 +35,9 @@ def module_names(path: str | Path) -> dict[str, str]:
             scopes = ast.literal_eval(scopes_text)
         except (ValueError, SyntaxError):
             continue
-        # ['', 'layer1', '0', 'conv1', 'conv2d_3']: the root, the module path, then the op.
-        parts = [str(part) for part in scopes[1:-1] if part]
-        if parts:
-            names[node.name] = ".".join(parts)
-    return names
+        # ['', 'layer1', 'layer1.0', 'layer1.0.conv1', 'conv2d_3']: the root, each enclosing
+        # module's full path, then the op; the innermost module is the one before the op.
+        if len(scopes) >= 3 and scopes[-2]:
+            names[node.name] = str(scopes[-2])
+            outputs.update(dict.fromkeys(node.output, str(scopes[-2])))
+    return {**outputs, **names}

@@ -14,6 +14,7 @@ onnx and onnxruntime are imported inside the functions; they are the ``[deploy]`
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import tempfile
@@ -187,25 +188,36 @@ def _op_counts(path: str | Path) -> tuple[dict[str, int], dict[str, int]]:
     return quantized, kept
 
 
+#: How ONNX Runtime names an op it cannot run: "domain:Op(-1) is not a registered function/op",
+#: "Could not find an implementation for Op(13) node with name 'n'".
+UNRUNNABLE_OP = re.compile(
+    r"(?:[\w.]*:)?(\w+)\(-?\d+\) is not a registered|implementation for (\w+)\(-?\d+\)"
+)
+
+
 def _failure_message(error: BaseException, path: str | Path, label: str) -> str:
     """One line for a model the quantizer cannot take: the op, its node and its module."""
     import onnx
 
     text = str(error)
-    nodes = onnx.load(str(path), load_external_data=False).graph.node
-    # Longest names first, so "node_conv2d_1" is not read as "node_conv2d".
-    for node in sorted(nodes, key=lambda node: -len(node.name)):
-        if node.name and node.name in text:
-            module = module_names(path).get(node.name)
-            where = f" in layer {module!r}" if module else ""
-            return (
-                f"cannot quantize {label} to int8: its {node.op_type} node {node.name!r}{where} "
-                f"cannot be calibrated or quantized: {first_line(error)}"
-            )
-    match = re.search(r"implementation for (\w+)", text)
-    if match:
-        return f"cannot quantize {label} to int8: ONNX Runtime cannot run its {match.group(1)} op"
-    return f"cannot quantize {label} to int8: {first_line(error)}"
+    nodes = list(onnx.load(str(path), load_external_data=False).graph.node)
+    match = UNRUNNABLE_OP.search(text)
+    op = (match.group(1) or match.group(2)) if match else None
+    # The node the message names (longest names first: "conv_1" is not "conv"), else the
+    # first node of the op it names.
+    named = [node for node in sorted(nodes, key=lambda node: -len(node.name)) if node.name]
+    node = next((node for node in named if node.name in text), None) or next(
+        (node for node in nodes if node.op_type == op), None
+    )
+    if node is None:
+        return f"cannot quantize {label} to int8: {first_line(error)}"
+    module = module_names(path).get(node.name)
+    where = f" in layer {module!r}" if module else ""
+    reason = "ONNX Runtime has no kernel for it" if match else first_line(error)
+    return (
+        f"cannot quantize {label} to int8: its {node.op_type} op (node {node.name!r}{where}) "
+        f"cannot be calibrated: {reason}"
+    )
 
 
 def quantize_onnx(
@@ -223,10 +235,31 @@ def quantize_onnx(
     ``random_count`` seeded random inputs (with a note). The file is renamed into place whole;
     QuantizeError naming the op when the quantizer cannot take the model."""
     require_quantize()
+    name, chunks, calibration, notes = _calibration_chunks(source, samples, random_count, seed)
+    # The quantizer logs its advice through the root logger; the figures and notes say it here.
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)
+    try:
+        return _quantize(source, out, name, chunks, calibration, notes, per_channel, label)
+    finally:
+        root.setLevel(level)
+
+
+def _quantize(
+    source: str | Path,
+    out: str | Path,
+    name: str,
+    chunks: list[Any],
+    calibration: str,
+    notes: tuple[str, ...],
+    per_channel: bool,
+    label: str,
+) -> QuantizedModel:
+    """quantize_onnx's work, once the calibration batches are made."""
     from onnxruntime.quantization import QuantFormat, QuantType, quantize_static
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
-    name, chunks, calibration, notes = _calibration_chunks(source, samples, random_count, seed)
     destination = Path(out)
     folder = destination.parent
     with tempfile.TemporaryDirectory(dir=folder) as scratch:
