@@ -14,11 +14,8 @@ pytest.importorskip("openvino", reason="the [openvino] extra (make test installs
 from sepconv_tui.model.export import export_onnx  # noqa: E402
 from sepconv_tui.model.machine import this_machine  # noqa: E402
 from sepconv_tui.model.onnx_names import module_names  # noqa: E402
-from sepconv_tui.model.openvino_timer import (  # noqa: E402
-    OpenVinoError,
-    RanPrecision,
-    time_openvino,
-)
+from sepconv_tui.model.openvino_timer import OpenVinoError, time_openvino  # noqa: E402
+from sepconv_tui.model.precision import RanPrecision  # noqa: E402
 from sepconv_tui.model.quantize import quantize_onnx  # noqa: E402
 
 pytestmark = [pytest.mark.deploy, pytest.mark.openvino]
@@ -88,16 +85,10 @@ def test_the_qdq_file_runs_in_int8(tiny_onnx: Path, tmp_path: Path) -> None:
 
 
 def test_the_label_lists_mixed_precisions_most_first() -> None:
-    """Only compute nodes count; mixed precisions read "int8+fp32"."""
-    ran = RanPrecision.from_nodes(
-        [
-            ("Convolution", "int8"),
-            ("Convolution", "int8"),
-            ("FullyConnected", "fp32"),
-            ("Reorder", "bf16"),
-        ]
-    )
+    """Mixed precisions read "int8+fp32", most nodes first."""
+    ran = RanPrecision.from_nodes(["int8", "fp32", "int8"])
     assert ran.label == "int8+fp32" and ran.nodes == {"int8": 2, "fp32": 1}
+    assert RanPrecision.from_counts({}).label == "none"
 
 
 def test_module_names_come_from_the_exporters_name_scopes(tiny_onnx: Path) -> None:

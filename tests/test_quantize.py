@@ -15,6 +15,7 @@ from sepconv_tui.model.export import export_onnx  # noqa: E402
 from sepconv_tui.model.quantize import (  # noqa: E402
     QuantizeError,
     compare_onnx,
+    onnxruntime_ran,
     quantize_onnx,
 )
 
@@ -68,6 +69,10 @@ def test_random_calibration_quantizes_every_weighted_op_and_says_so(
     assert 0.0 < agreement.relative_error < 0.5  # int8 moves the outputs, a little
     assert compare_onnx(small_onnx, small_onnx, samples[:8]).relative_error == 0.0
     assert quantized.to_dict()["per_channel"] is True
+    # What ONNX Runtime runs, read from the graph it optimised: QLinearConv and QGemm, not the
+    # float ops between QDQ pairs; the fp32 file runs at fp32.
+    assert onnxruntime_ran(out).label == "int8"
+    assert onnxruntime_ran(small_onnx).nodes == {"fp32": 3}
 
 
 def test_per_tensor_is_an_option(small_onnx: Path, tmp_path: Path) -> None:

@@ -16,7 +16,7 @@ openvino and onnx are imported inside the functions; openvino is the ``[openvino
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -24,6 +24,7 @@ from typing import Any
 from ..core.latency import Timing
 from ..errors import UserError
 from .onnx_names import module_names
+from .precision import RanPrecision
 
 #: The extra that installs OpenVINO: ``pip install 'sepconv-tui[openvino]'``.
 OPENVINO_EXTRA = "openvino"
@@ -96,27 +97,11 @@ def node_precisions(compiled: Any) -> list[tuple[str, str]]:
     ]
 
 
-@dataclass(frozen=True)
-class RanPrecision:
-    """The precision a compiled model's compute nodes ran at, as OpenVINO reports it."""
-
-    label: str  # "fp32", "bf16", "int8", or mixed: "int8+fp32" (most nodes first)
-    nodes: Mapping[str, int]  # precision → compute nodes that ran at it
-
-    @classmethod
-    def from_nodes(cls, nodes: Iterable[tuple[str, str]]) -> RanPrecision:
-        """From (layer type, precision) pairs: the compute nodes' precisions, most first."""
-        counts: dict[str, int] = {}
-        for kind, precision in nodes:
-            if kind in COMPUTE_TYPES:
-                counts[precision] = counts.get(precision, 0) + 1
-        ordered = sorted(counts, key=lambda precision: (-counts[precision], precision))
-        return cls("+".join(ordered) or "none", {key: counts[key] for key in ordered})
-
-
 def ran_precision(compiled: Any) -> RanPrecision:
     """What ``compiled`` runs its convs and matmuls at."""
-    return RanPrecision.from_nodes(node_precisions(compiled))
+    return RanPrecision.from_nodes(
+        precision for kind, precision in node_precisions(compiled) if kind in COMPUTE_TYPES
+    )
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ from typing import Any
 
 from ..errors import UserError, first_line
 from .onnx_names import module_names
+from .precision import RanPrecision
 
 #: The packages quantization needs, installed by ``pip install 'sepconv-tui[deploy]'``.
 QUANTIZE_PACKAGES = ("onnx", "onnxruntime")
@@ -34,6 +35,24 @@ RANDOM_CALIBRATION = 16
 MAX_CALIBRATION = 256
 #: ONNX op types that carry weights; quantized or not, each is counted.
 WEIGHTED_OPS = ("Conv", "ConvTranspose", "Gemm", "MatMul")
+
+
+#: ONNX Runtime's compute ops after its graph optimisations, by the precision they compute in:
+#: a QDQ pair it fused runs as an integer op, one it could not stays a float op between them.
+ONNXRUNTIME_INT8_OPS = frozenset(
+    {
+        "QLinearConv",
+        "ConvInteger",
+        "MatMulInteger",
+        "QLinearMatMul",
+        "MatMulIntegerToFloat",
+        "QGemm",
+        "DynamicQuantizeMatMul",
+    }
+)
+ONNXRUNTIME_FLOAT_OPS = frozenset(
+    {"Conv", "FusedConv", "ConvTranspose", "Gemm", "FusedGemm", "MatMul", "FusedMatMul"}
+)
 
 
 class QuantizeError(UserError):
@@ -366,3 +385,28 @@ def compare_onnx(
     else:
         relative = 0.0 if difference == 0.0 else float("inf")
     return OutputAgreement(total, same / total if classifier else None, relative)
+
+
+def onnxruntime_ran(path: str | Path, threads: int = 1) -> RanPrecision:
+    """The precision ONNX Runtime runs ``path``'s convs and matmuls at, read from the graph it
+    optimised (all optimisations, as timed): integer ops (QLinearConv, …) where it fused the
+    QDQ pairs, float ops where it did not."""
+    require_quantize()
+    import onnx
+    import onnxruntime
+
+    with tempfile.TemporaryDirectory() as folder:
+        optimised = Path(folder) / "optimised.onnx"
+        # Built here, not by runtime.onnx_session: only this session saves its optimised graph.
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
+        options.optimized_model_filepath = str(optimised)
+        options.log_severity_level = 3
+        onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        nodes = onnx.load(str(optimised), load_external_data=False).graph.node
+        return RanPrecision.from_nodes(
+            "int8" if node.op_type in ONNXRUNTIME_INT8_OPS else "fp32"
+            for node in nodes
+            if node.op_type in ONNXRUNTIME_INT8_OPS | ONNXRUNTIME_FLOAT_OPS
+        )

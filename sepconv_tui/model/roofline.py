@@ -49,11 +49,10 @@ from ..core.spec import LayerSpec
 from ..errors import UserError
 from .analysis import ModelLayer
 from .machine import Machine, this_machine
+from .precision import ELEMENT_BYTES
 
 #: The precisions a peak is measured for, and the runtime that runs each one.
 PEAK_RUNTIMES = {"fp32": "torch", "bf16": "openvino", "int8": "onnxruntime"}
-#: Bytes per element moved at each precision (int8: uint8 activations, int8 weights).
-ELEMENT_BYTES = {"fp32": 4, "bf16": 2, "int8": 1}
 #: The square matmul the peaks are measured on: large enough to run at the kernels' peak,
 #: small enough for a second or so at one thread.
 MATMUL_SIZE = 1536
