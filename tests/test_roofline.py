@@ -26,6 +26,7 @@ from sepconv_tui.model.roofline import (
     RooflineError,
     layer_bound,
     machine_limits,
+    model_bounds,
     spec_bound,
 )
 
@@ -218,6 +219,7 @@ def test_a_models_layer_is_bounded_as_the_layer_alone() -> None:
         alone.pointwise,
     )
     assert ours.name == "0"
+    assert list(model_bounds(analysis.layers, "fp32", SERVER)) == ["0"]
 
 
 @pytest.mark.deploy

@@ -468,3 +468,15 @@ def layer_bound(layer: ModelLayer, precision: str, limits: Limits) -> LayerBound
     figures = layer_figures(layer)
     assert layer.input_shape is not None  # layer_figures refused a layer without shapes
     return figures_bound(layer.name, layer.input_shape, figures, precision, limits)
+
+
+def model_bounds(
+    layers: Sequence[ModelLayer], precision: str, limits: Limits
+) -> dict[str, LayerBound]:
+    """Each swapped candidate's bound at ``precision`` (``bench --per-layer``'s column), by
+    name; layers the forward never called are left out (they have no shapes)."""
+    return {
+        layer.name: layer_bound(layer, precision, limits)
+        for layer in layers
+        if layer.candidate and layer.swap and layer.input_shape is not None
+    }
