@@ -14,7 +14,11 @@ pytest.importorskip("openvino", reason="the [openvino] extra (make test installs
 from sepconv_tui.model.export import export_onnx  # noqa: E402
 from sepconv_tui.model.machine import this_machine  # noqa: E402
 from sepconv_tui.model.onnx_names import module_names  # noqa: E402
-from sepconv_tui.model.openvino_timer import OpenVinoError, time_openvino  # noqa: E402
+from sepconv_tui.model.openvino_timer import (  # noqa: E402
+    OpenVinoError,
+    time_openvino,
+    time_openvino_fp32,
+)
 from sepconv_tui.model.precision import RanPrecision  # noqa: E402
 from sepconv_tui.model.quantize import quantize_onnx  # noqa: E402
 
@@ -62,6 +66,7 @@ def test_fp32_is_asked_for_and_reported_as_run(tiny_onnx: Path) -> None:
     assert "f32" in kernels["2.depthwise"].lower()
     values = timed.to_dict()
     assert values["precision"] == "fp32" and values["runtime"] == "openvino"
+    assert time_openvino_fp32(str(tiny_onnx), (1, 3, 16, 16), 1, 0.02).median_s > 0
     assert values["counters"] and "exec_type" in values["counters"][0]
 
 

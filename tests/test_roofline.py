@@ -242,3 +242,27 @@ def test_the_limits_are_measured_in_each_precisions_runtime(
     assert ("bf16" in limits.peak_flops) != ("bf16" in limits.absent)
     monkeypatch.setitem(roofline.PEAKS, "int8", (roofline.peak_int8, "onnxruntime"))
     assert roofline.measure_limits(1, ("int8",)).peak_flops["int8"] > 1e8
+
+
+@pytest.mark.openvino
+def test_bf16_is_absent_where_openvino_runs_it_at_f32(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A CPU without bf16 kernels: OpenVINO compiles the bf16 matmul at f32, so bf16 has no
+    peak, and the reason says what ran (the peak is never scaled from fp32)."""
+    pytest.importorskip("openvino")
+    from sepconv_tui.model import openvino_timer
+
+    monkeypatch.setattr(
+        openvino_timer, "node_precisions", lambda compiled: [("FullyConnected", "fp32")]
+    )
+    monkeypatch.setattr(roofline, "MATMUL_SIZE", 64)
+    monkeypatch.setattr(roofline, "STREAM_BYTES", 2**20)
+    monkeypatch.setattr(roofline, "MEASURE_S", 0.01)
+    limits = roofline.measure_limits(1, ("fp32", "bf16"))
+    assert "bf16" not in limits.peak_flops
+    assert limits.absent["bf16"] == (
+        "OpenVINO ran the bf16 matmul at fp32: this CPU has no bf16 kernels"
+    )
+    machine = this_machine(1).with_limits(limits.peak_flops, 1e10, limits.absent)
+    assert roofline.limits_of(machine).absent == limits.absent
+    with pytest.raises(RooflineError, match="no bf16 kernels"):
+        spec_bound(LayerSpec(), "bf16", roofline.limits_of(machine))
