@@ -189,6 +189,24 @@ def tool_files(model: Any, folder: Path, stem: str, swapped: tuple[str, ...]) ->
     quantize_onnx(path, folder / f"{stem}-int8-tensor.onnx", per_channel=False)
 
 
+def bounds_table(name: str, machine: Any) -> None:
+    """Each candidate's MAC ratio beside its roofline bound at every measured precision."""
+    from sepconv_tui.model.roofline import limits_of, model_bounds
+    from sepconv_tui.model.trace import analyze_model
+
+    analysis = analyze_model(f"torchvision:{name}", input_shape=INPUT_SHAPE, select="all")
+    limits = limits_of(machine)
+    precisions = list(limits.peak_flops)
+    bounds = {p: model_bounds(analysis.layers, p, limits) for p in precisions}
+    print(f"\n### {name}: the limit per layer (roofline bound of conv ÷ block)\n")
+    print("| layer | MAC ratio | " + " | ".join(f"bound {p}" for p in precisions) + " |")
+    print("|---|---:|" + "---:|" * len(precisions))
+    for layer in bounds[precisions[0]]:
+        first = bounds[precisions[0]][layer]
+        cells = " | ".join(f"{bounds[p][layer].bound_speed_ratio:.2f}×" for p in precisions)
+        print(f"| {layer} | {first.mac_ratio:.2f}× | {cells} |")
+
+
 def lowest(runs: list[dict[str, Any]]) -> dict[str, Any]:
     """The run with the lowest median (an error when every run failed)."""
     timed = [run for run in runs if "median_s" in run]
@@ -308,6 +326,7 @@ def main() -> int:
     parser.add_argument("--min-run-time", type=float, default=0.5)
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--json", help="also write every figure to this file")
+    parser.add_argument("--bounds", default="resnet18", help="models whose layer bounds to show")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     options = parser.parse_args()
     if options.child:
@@ -326,6 +345,8 @@ def main() -> int:
     print(
         f"Peaks: {peaks}{f' (absent: {absent})' if absent else ''}; bandwidth {bandwidth:.1f} GB/s"
     )
+    for name in filter(None, options.bounds.split(",")):
+        bounds_table(name, machine)
     tables = [
         model_table(name, options.threads, options.min_run_time, options.repeats)
         for name in filter(None, options.models.split(","))
