@@ -163,3 +163,22 @@ def test_missing_onnxruntime_names_the_extra(
     ):
         quantize_onnx(small_onnx, tmp_path / "x.onnx")
     assert not (tmp_path / "x.onnx").exists()
+
+
+def test_a_file_with_a_dynamic_batch_is_quantized_and_compared(tmp_path: Path) -> None:
+    """An export whose batch axis is dynamic (traced at batch 2 with a named dimension):
+    calibrated one sample at a time, compared 64 at a time and then the rest."""
+    import numpy
+    import torch
+
+    model = small_model()
+    batch = torch.export.Dim("batch", min=1)
+    program = torch.export.export(
+        model, (torch.randn(2, 3, 16, 16),), dynamic_shapes=({0: batch},), strict=False
+    )
+    fp32 = tmp_path / "dynamic.onnx"
+    torch.onnx.export(program, (torch.randn(2, 3, 16, 16),), dynamo=True).save(str(fp32))
+    quantized = quantize_onnx(fp32, tmp_path / "dynamic-int8.onnx")
+    assert quantized.calibration_samples == 16
+    samples = numpy.random.default_rng(2).standard_normal((70, 3, 16, 16)).astype("float32")
+    assert compare_onnx(fp32, quantized.path, samples).samples == 70

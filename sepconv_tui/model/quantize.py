@@ -33,6 +33,8 @@ QUANTIZE_PACKAGES = ("onnx", "onnxruntime")
 RANDOM_CALIBRATION = 16
 #: Samples calibrated on at most (the first ones): ranges settle long before.
 MAX_CALIBRATION = 256
+#: Samples per run when comparing files whose batch is dynamic.
+COMPARE_BATCH = 64
 #: ONNX op types that carry weights; quantized or not, each is counted.
 WEIGHTED_OPS = ("Conv", "ConvTranspose", "Gemm", "MatMul")
 
@@ -281,6 +283,12 @@ def _quantize(
 
     destination = Path(out)
     folder = destination.parent
+    if destination.is_dir():
+        raise QuantizeError(f"{str(out)!r} is a folder, not a file", field="out")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as failure:
+        raise QuantizeError(f"{str(out)!r}: {failure.strerror or failure}", field="out") from None
     with tempfile.TemporaryDirectory(dir=folder) as scratch:
         prepared = Path(scratch) / "prepared.onnx"
         try:  # shape inference and folding first, as ONNX Runtime recommends
@@ -361,13 +369,21 @@ def compare_onnx(
     require_quantize()
     array = _as_array(samples)
     _, dims = _graph_input(reference)
-    batch = dims[0] if dims and dims[0] else array.shape[0]
+    # A file with a fixed batch takes whole batches of it; one with a dynamic batch takes
+    # COMPARE_BATCH samples at a time, and the rest.
+    fixed = bool(dims and dims[0])
+    batch = int(dims[0]) if fixed and dims[0] else COMPARE_BATCH
+    chunks = (
+        batches(array, batch)
+        if fixed
+        else (array[start : start + batch] for start in range(0, array.shape[0], batch))
+    )
     sessions = [onnx_session(path, threads) for path in (reference, candidate)]
     names = [session.get_inputs()[0].name for session in sessions]
     same = total = 0
     difference = norm = 0.0
     classifier = True
-    for chunk in batches(array, batch):
+    for chunk in chunks:
         expected, got = (
             session.run(None, {name: chunk})[0].astype(numpy.float64)
             for session, name in zip(sessions, names, strict=True)
