@@ -299,15 +299,16 @@ def run_model(arguments: argparse.Namespace) -> int:
         )
     except UserError as error:
         return fail("model", error)
-    from ..report import model as model_report
+    from ..report import model_export, model_table
 
-    compact = shutil.get_terminal_size().columns < model_report.WIDE_COLUMNS
+    # Piped, the wide table: a file keeps every column (compact is for a narrow terminal).
+    compact = sys.stdout.isatty() and shutil.get_terminal_size().columns < model_table.WIDE_COLUMNS
     emit(
         arguments.format,
-        json=lambda: model_report.to_json(analysis),
-        markdown=lambda: model_report.to_markdown(analysis),
-        csv=lambda: model_report.to_csv(analysis),
-        rich=lambda: model_report.render(analysis, compact=compact),
+        json=lambda: model_export.to_json(analysis),
+        markdown=lambda: model_export.to_markdown(analysis),
+        csv=lambda: model_export.to_csv(analysis),
+        rich=lambda: model_table.render(analysis, compact=compact),
     )
     return EXIT_MATCH
 
@@ -455,10 +456,9 @@ def _fail(command: str, error: UserError | str, runtime: Runtime | None) -> int:
 
 def run_swap(arguments: argparse.Namespace) -> int:
     """Swap a model's convs, optionally repair them on data, write DIR; return the exit code."""
-    from rich.console import Console
-
     from ..report import fidelity as fidelity_report
     from ..report import swap as swap_report
+    from ..report.console import print_report
 
     runtime: Runtime | None = None
     try:
@@ -538,8 +538,7 @@ def run_swap(arguments: argparse.Namespace) -> int:
     if arguments.format == "json":
         print(swap_report.to_json(result))
         return EXIT_MATCH
-    console = Console()
-    console.print(swap_report.render(result, [str(path) for path in written]))
+    print_report(swap_report.render(result, [str(path) for path in written]))
     if exported is not None:
         print(
             f"{Path(exported.path).name}: ONNX Runtime's outputs equal PyTorch's to "
@@ -547,7 +546,7 @@ def run_swap(arguments: argparse.Namespace) -> int:
             "are a Conv with group = C_in"
         )
     if recovery is not None:
-        console.print(fidelity_report.render_recovery(recovery))
+        print_report(fidelity_report.render_recovery(recovery))
     elif (
         given.weights is None
         and result.init == "svd"
