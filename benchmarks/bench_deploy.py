@@ -61,12 +61,13 @@ def child_tool(task: dict[str, Any]) -> dict[str, Any]:
     import numpy
 
     from sepconv_tui.model.quantize import onnxruntime_ran
-    from sepconv_tui.model.runtime import _blocked_autorange, onnx_session
+    from sepconv_tui.model.export import onnx_session
+    from sepconv_tui.model.timers import blocked_autorange
 
     session = onnx_session(task["path"], task["threads"])
     x = numpy.random.default_rng(0).standard_normal(INPUT_SHAPE).astype(numpy.float32)
     feed = {session.get_inputs()[0].name: x}
-    timing = _blocked_autorange(lambda: session.run(None, feed), task["seconds"])
+    timing = blocked_autorange(lambda: session.run(None, feed), task["seconds"])
     ran = onnxruntime_ran(task["path"], task["threads"])
     return {"median_s": timing.median_s, "ran": ran.label}
 

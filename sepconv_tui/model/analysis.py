@@ -302,6 +302,23 @@ class Selection:
         return self.rule
 
 
+#: Selection rules that are budgets, measured on data or a runtime before the layers are
+#: known: resolved above a model job (the workflow, speedup, the CLI), never inside it.
+BUDGET_RULES = ("agreement", "speedup")
+
+
+def unresolved_budget(selection: Selection) -> str:
+    """What a budget given where layers are needed says: what resolves it."""
+    if selection.rule == "agreement":
+        return (
+            f"{selection} measures the model on data: it needs the data (and the model's weights)"
+        )
+    return (
+        f"{selection} times each layer where it runs before it picks: the model, swap, "
+        "fidelity and export commands resolve it (model.speedup)"
+    )
+
+
 def parse_selection(text: str) -> Selection:
     """``--swap`` text → Selection; SelectionError naming what is accepted."""
     cleaned = text.strip()
@@ -517,16 +534,8 @@ class ModelAnalysis:
             # Ties keep the model's order, so the same model always gives the same pick.
             ranked = sorted(candidates, key=lambda layer: -layer.mac_saving)
             return frozenset(layer.name for layer in ranked[: selection.count])
-        if selection.rule == "agreement":
-            raise SelectionError(
-                f"{selection} measures the model on data: it needs the data (and the "
-                "model's weights)"
-            )
-        if selection.rule == "speedup":
-            raise SelectionError(
-                f"{selection} times each layer where it runs before it picks: the "
-                "model, swap, fidelity and export commands resolve it (model.speedup)"
-            )
+        if selection.rule in BUDGET_RULES:
+            raise SelectionError(unresolved_budget(selection))
         if selection.rule == "max-error":
             if any(layer.weight_error is None for layer in candidates):
                 raise SelectionError(

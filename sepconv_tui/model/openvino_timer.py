@@ -212,14 +212,13 @@ def time_openvino(
     """``path`` (ONNX) timed in OpenVINO at ``precision`` and ``threads``, as every runtime is
     timed here (blocked runs, median and IQR); ``counters`` adds each node's time and kernel
     from a second compile with ``PERF_COUNT`` (timed apart: counting slows each node)."""
-    # The project's one timing loop; runtime.py owns it for now.
-    from .runtime import _blocked_autorange
+    from .timers import blocked_autorange  # the project's one timing loop
 
     require_openvino()
     compiled = compile_model(path, precision, threads)
     x = _input_array(compiled, input_shape)
     request = compiled.create_infer_request()
-    timing = _blocked_autorange(lambda: request.infer({0: x}), min_run_time)
+    timing = blocked_autorange(lambda: request.infer({0: x}), min_run_time)
     counted: list[NodeCounter] = []
     if counters:
         profiled = compile_model(path, precision, threads, perf_count=True)

@@ -1,4 +1,6 @@
-"""The precisions a model runs at, and the label of what a runtime reports it ran.
+"""What a runtime reports it ran, as one label, and the bytes each precision moves.
+
+The precisions a cell can ask for are ``runtimes.Precision``; these are the ones that ran.
 
 A cell of the deployment matrix is labelled with the precision the runtime ran, never the one
 asked for: OpenVINO runs a bf16 request at f32 on a CPU without bf16 kernels, and ONNX Runtime
@@ -11,8 +13,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-#: The precisions a cell can ask for.
-PRECISIONS = ("fp32", "bf16", "int8")
 #: Bytes per element a kernel moves at each precision (int8: uint8 activations, int8 weights).
 ELEMENT_BYTES = {"fp32": 4, "bf16": 2, "fp16": 2, "int8": 1}
 

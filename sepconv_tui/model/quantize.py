@@ -364,7 +364,7 @@ def compare_onnx(
     the reference's input batch): top-1 agreement (for an N × classes output) and relative error."""
     import numpy
 
-    from .runtime import onnx_session
+    from .export import onnx_session
 
     require_quantize()
     array = _as_array(samples)
@@ -413,7 +413,7 @@ def onnxruntime_ran(path: str | Path, threads: int = 1) -> RanPrecision:
 
     with tempfile.TemporaryDirectory() as folder:
         optimised = Path(folder) / "optimised.onnx"
-        # Built here, not by runtime.onnx_session: only this session saves its optimised graph.
+        # Built here, not by export.onnx_session: only this one saves its optimised graph.
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = threads
         options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL

@@ -35,7 +35,7 @@ from ..progress import OnProgress, Progress, ignore
 from .analysis import SwapError
 from .candidates import eval_mode
 from .data import Data, DataError
-from .distributed import LOCAL, Runtime
+from .distributed import LOCAL, Ranks
 from .fidelity import (
     DEFAULT_BATCH_SIZE,
     Fidelity,
@@ -197,7 +197,7 @@ def _fit_pointwise(
     pointwise: Any,
     depthwise_out: torch.Tensor,
     target: torch.Tensor,
-    runtime: Runtime = LOCAL,
+    ranks: Ranks = LOCAL,
 ) -> None:
     """Set ``pointwise``'s weights (and bias) to the least-squares map depthwise_out → target,
     the normal equations summed over every rank."""
@@ -205,7 +205,7 @@ def _fit_pointwise(
 
     bias = getattr(pointwise, "bias", None) is not None
     gram, cross = _normal_equations(depthwise_out, target, bias)
-    gram, cross = runtime.sum(gram), runtime.sum(cross)
+    gram, cross = ranks.sum(gram), ranks.sum(cross)
     solution = _solve(gram.cpu(), cross.cpu(), bias)
     middle = depthwise_out.shape[1]
     with torch.no_grad():
@@ -301,11 +301,11 @@ def reconstruction_bytes(per_sample: SampleSizes, samples: int) -> int:
     return 4 * samples * (per_sample.targets + 3 * per_sample.largest)
 
 
-def _budget(budget_bytes: int | None, runtime: Runtime) -> int:
-    """The memory budget on ``runtime``'s device, the smallest over the ranks (the default is
+def _budget(budget_bytes: int | None, ranks: Ranks) -> int:
+    """The memory budget on ``ranks``'s device, the smallest over the ranks (the default is
     a share of each one's free memory, which differs: batch sizes and refusals must not)."""
-    budget = resolve_budget(budget_bytes, "cuda" if runtime.device.startswith("cuda") else "cpu")
-    return runtime.smallest(budget)
+    budget = resolve_budget(budget_bytes, "cuda" if ranks.device.startswith("cuda") else "cpu")
+    return ranks.smallest(budget)
 
 
 def fit_batch_size(
@@ -313,7 +313,7 @@ def fit_batch_size(
     sample: torch.Tensor,
     requested: int,
     budget_bytes: int | None,
-    runtime: Runtime = LOCAL,
+    ranks: Ranks = LOCAL,
     *,
     training: bool = False,
 ) -> int:
@@ -325,7 +325,7 @@ def fit_batch_size(
     sizes = sample_sizes(model, [], sample)
     # Both models' outputs, and in training the student's kept for backward with their grads.
     per_sample = 4 * (2 * sizes.largest + (3 * sizes.total if training else 0))
-    budget = _budget(budget_bytes, runtime)
+    budget = _budget(budget_bytes, ranks)
     fits = budget // max(per_sample, 1)
     if fits < 1:
         raise DataError(
@@ -341,7 +341,7 @@ def check_reconstruction_budget(
     layers: list[str],
     inputs: torch.Tensor,
     budget_bytes: int | None,
-    runtime: Runtime = LOCAL,
+    ranks: Ranks = LOCAL,
     calibration: int | None = None,
 ) -> int:
     """The bytes reconstruction on ``inputs`` (this rank's calibration samples) will hold;
@@ -351,10 +351,10 @@ def check_reconstruction_budget(
 
     per_sample = sample_sizes(original, layers, inputs)
     needed = reconstruction_bytes(per_sample, int(inputs.shape[0]))
-    budget = _budget(budget_bytes, runtime)
+    budget = _budget(budget_bytes, ranks)
     if needed > budget:
         one = reconstruction_bytes(per_sample, 1)
-        fits = (budget // one) * runtime.world_size if one else 0
+        fits = (budget // one) * ranks.world_size if one else 0
         asked = calibration if calibration is not None else int(inputs.shape[0])
         advice = (
             f"{fits:,} samples fit" if fits >= 1 else "not one sample fits: raise the memory budget"
@@ -362,7 +362,7 @@ def check_reconstruction_budget(
         raise DataError(
             f"reconstruction on {asked:,} calibration samples would hold {format_bytes(needed)} "
             f"(the original's outputs at {len(layers)} swapped convs over those samples"
-            f"{' of this process' if runtime.distributed else ''}), over the memory budget of "
+            f"{' of this process' if ranks.distributed else ''}), over the memory budget of "
             f"{format_bytes(budget)}; {advice}",
             field="calibration",
         )
@@ -378,12 +378,12 @@ def reconstruct(
     calibration: int = DEFAULT_CALIBRATION,
     batch_size: int = DEFAULT_BATCH_SIZE,
     progress: OnProgress | None = None,
-    runtime: Runtime = LOCAL,
+    ranks: Ranks = LOCAL,
     budget_bytes: int | None = None,
 ) -> int:
     """Refit each named block's pointwise conv of ``swapped``, in place; return samples used.
 
-    The first ``calibration`` samples of ``data`` are used (under a distributed ``runtime``,
+    The first ``calibration`` samples of ``data`` are used (under a distributed ``ranks``,
     this rank's shard of them). The original's outputs come from batched passes; the swapped
     network then runs once over them, and each block is fitted when the forward reaches it,
     its target dropped once fitted. Both models run on the device their parameters are on.
@@ -391,13 +391,13 @@ def reconstruct(
     """
     import torch
 
-    progress = progress if runtime.main and progress is not None else ignore
+    progress = progress if ranks.main and progress is not None else ignore
     calibration = parse_int_in_range(
         calibration, 1, field="calibration", what="the number of calibration samples"
     )
     used = data.head(min(calibration, len(data)))
-    inputs = runtime.shard(used).inputs.to(_model_device(original))
-    check_reconstruction_budget(original, layers, inputs, budget_bytes, runtime, calibration)
+    inputs = ranks.shard(used).inputs.to(_model_device(original))
+    check_reconstruction_budget(original, layers, inputs, budget_bytes, ranks, calibration)
     targets = _original_outputs(original, layers, inputs, batch_size)
     modules = dict(swapped.named_modules())
     fitted: list[str] = []
@@ -416,7 +416,7 @@ def reconstruct(
                 or depthwise_out.shape[2:] != (target.shape[2:])
             ):
                 return  # the block sees another input than the conv did: leave the SVD start
-            _fit_pointwise(modules[name].pointwise, depthwise_out, target, runtime)
+            _fit_pointwise(modules[name].pointwise, depthwise_out, target, ranks)
             del targets[name]  # the peak falls as the forward goes
             fitted.append(name)
             progress(Progress("reconstruct", len(fitted), len(layers), name))
@@ -435,13 +435,13 @@ def reconstruct(
 class ValidationScore:
     """The student against the teacher on the validation split, the teacher's outputs kept."""
 
-    def __init__(self, original: nn.Module, data: Data, batch_size: int, runtime: Runtime) -> None:
+    def __init__(self, original: nn.Module, data: Data, batch_size: int, ranks: Ranks) -> None:
         import torch
 
-        self.runtime = runtime
+        self.ranks = ranks
         self.batches: list[tuple[torch.Tensor, torch.Tensor]] = []
         device = _model_device(original)
-        shard = runtime.shard(data)
+        shard = ranks.shard(data)
         with eval_mode(original), torch.no_grad():
             for inputs, _labels in shard.batches(batch_size):
                 self.batches.append((inputs, flat_output(original(inputs.to(device))).cpu()))
@@ -468,7 +468,7 @@ class ValidationScore:
                     top_teacher = teacher[:, :width].argmax(1)
                     agree += int((logits.cpu().argmax(1) == top_teacher).sum())
                 evaluated += int(inputs.shape[0])
-        agree_sum, evaluated_sum, difference, reference = self.runtime.sum_floats(
+        agree_sum, evaluated_sum, difference, reference = self.ranks.sum_floats(
             [float(agree), float(evaluated), difference, reference]
         )
         error = math.sqrt(difference / reference) if reference > 0 else 0.0
@@ -503,7 +503,7 @@ def distill(
     label_weight: float = DEFAULT_LABEL_WEIGHT,
     check_every: int | None = None,
     progress: OnProgress | None = None,
-    runtime: Runtime = LOCAL,
+    ranks: Ranks = LOCAL,
 ) -> Distillation:
     """Train ``swapped`` (in place) to reproduce ``original``'s outputs on ``data``.
 
@@ -513,7 +513,7 @@ def distill(
     ``validation`` split, the student is checked on it every ``check_every`` steps (default:
     once per pass over ``data``, at most every 50), its best weights are kept and restored,
     and training stops after ``patience`` checks without improvement; always at ``steps`` or
-    once ``max_time`` seconds have passed. Under a distributed ``runtime`` each rank trains
+    once ``max_time`` seconds have passed. Under a distributed ``ranks`` each rank trains
     on its DistributedSampler order of ``data`` (``batch_size`` split over the ranks) and
     DistributedDataParallel averages the gradients.
     """
@@ -522,7 +522,7 @@ def distill(
     from torch.utils.data.distributed import DistributedSampler
 
     started = time.perf_counter()
-    progress = progress if runtime.main and progress is not None else ignore
+    progress = progress if ranks.main and progress is not None else ignore
     steps = parse_int_in_range(steps, 1, field="steps", what="the number of steps")
     patience = parse_int_in_range(patience, 1, field="patience", what="the patience")
     if not lr > 0:
@@ -540,12 +540,12 @@ def distill(
             field="label_weight",
         )
     device = _model_device(swapped)
-    per_rank = max(1, math.ceil(batch_size / runtime.world_size))
+    per_rank = max(1, math.ceil(batch_size / ranks.world_size))
     student: nn.Module = swapped
-    if runtime.distributed:
+    if ranks.distributed:
         from torch.nn.parallel import DistributedDataParallel
 
-        runtime.broadcast_module(swapped)
+        ranks.broadcast_module(swapped)
         student = DistributedDataParallel(
             swapped, device_ids=[device.index] if device.type == "cuda" else None
         )
@@ -553,8 +553,8 @@ def distill(
     optimizer = torch.optim.Adam(parameters, lr=lr)
     sampler: Any = DistributedSampler(
         range(len(data)),  # type: ignore[arg-type]  # a Sequence serves as a Dataset
-        num_replicas=runtime.world_size,
-        rank=runtime.rank,
+        num_replicas=ranks.world_size,
+        rank=ranks.rank,
         shuffle=True,
         seed=seed,
     )
@@ -568,7 +568,7 @@ def distill(
     position = 0
     steps_per_pass = max(1, math.ceil(len(indices_left) / per_rank))
     every = check_every or max(1, min(CHECK_EVERY, steps_per_pass))
-    checker = ValidationScore(original, validation, batch_size, runtime) if validation else None
+    checker = ValidationScore(original, validation, batch_size, ranks) if validation else None
     best: tuple[float | None, float] | None = None
     best_state: dict[str, torch.Tensor] | None = None
     best_step = 0
@@ -632,8 +632,8 @@ def distill(
             optimizer.step()
             taken = step
             out_of_time = max_time is not None and time.perf_counter() - started >= max_time
-            if runtime.distributed and max_time is not None:
-                out_of_time = not runtime.all_true(not out_of_time)  # one rank's clock stops all
+            if ranks.distributed and max_time is not None:
+                out_of_time = not ranks.all_true(not out_of_time)  # one rank's clock stops all
             due = step % every == 0 or step == steps or out_of_time
             if checker is not None and due and check(step):
                 stopped = "patience"
@@ -673,7 +673,7 @@ def recover(
     batch_size: int = DEFAULT_BATCH_SIZE,
     original: nn.Module | None = None,
     progress: OnProgress | None = None,
-    runtime: Runtime = LOCAL,
+    ranks: Ranks = LOCAL,
     budget_bytes: int | None = None,
     split: Split | None = None,
     chosen: ValidationFigure | None = None,
@@ -686,7 +686,7 @@ def recover(
     trains on all of it and stops early on the validation split. ``test`` (``holdout`` is its
     older name) and ``validation`` override the sizes (counts or fractions); ``split`` gives
     the split made already. ``mode``: "none" (measure the SVD start only), "reconstruct" or
-    "distill" (reconstruct, then distil). The work runs on ``runtime``'s device (and ranks);
+    "distill" (reconstruct, then distil). The work runs on ``ranks``'s device (and ranks);
     the recovered model comes back on the CPU. ``result.model`` is not touched. ``chosen``:
     the validation figure the selection was picked by, recorded beside the test figures.
     """
@@ -711,11 +711,11 @@ def recover(
             calibration=calibration,
             validation=validation,
             test=test if test is not None else holdout,
-            runtime=runtime,
+            ranks=ranks,
         )
     sizes = split.sizes
     layers = list(result.swapped)
-    device = runtime.device
+    device = ranks.device
     source_device = _model_device(source_model)
     teacher = source_model.to(device)
     model = copy.deepcopy(result.model).to(device)
@@ -734,7 +734,7 @@ def recover(
             stage=stage,
             progress=progress,
             measuring=stage,
-            runtime=runtime,
+            ranks=ranks,
         )
         return measured.with_context(split=sizes, validation=chosen, notes=notes)
 
@@ -751,7 +751,7 @@ def recover(
                 calibration=calibration,
                 batch_size=batch_size,
                 progress=progress,
-                runtime=runtime,
+                ranks=ranks,
                 budget_bytes=budget_bytes,
             )
             weight_errors = _weight_errors(teacher, model, layers)
@@ -769,7 +769,7 @@ def recover(
                 max_time=max_time,
                 label_weight=label_weight,
                 progress=progress,
-                runtime=runtime,
+                ranks=ranks,
             )
             weight_errors = _weight_errors(teacher, model, layers)
             stages.append(measure("distill"))
@@ -787,7 +787,7 @@ def recover(
         steps=distillation.steps if distillation is not None else 0,
         notes=notes,
         distillation=distillation,
-        world_size=runtime.world_size,
+        world_size=ranks.world_size,
         device=device,
     )
 
@@ -799,7 +799,7 @@ def split_for(
     calibration: int,
     validation: int | float | None = None,
     test: int | float | None = None,
-    runtime: Runtime = LOCAL,
+    ranks: Ranks = LOCAL,
 ) -> Split:
     """``data`` split for ``mode`` (distillation gets a larger fit split), each part holding
     at least one sample per process."""
@@ -809,7 +809,7 @@ def split_for(
         distill=mode == "distill",
         validation=validation,
         test=test,
-        minimum=runtime.world_size,
+        minimum=ranks.world_size,
     )
     return apply_split(data, sizes)
 

@@ -114,10 +114,9 @@ class Limits:
 
 def _timed(call: Callable[[], Any]) -> float:
     """The median seconds of one ``call``, timed as every runtime here is timed."""
-    # The project's one timing loop (blocked, median of blocks); runtime.py owns it for now.
-    from .runtime import _blocked_autorange
+    from .timers import blocked_autorange  # the project's one timing loop
 
-    return _blocked_autorange(call, MEASURE_S).median_s
+    return blocked_autorange(call, MEASURE_S).median_s
 
 
 def _matmul_flops(size: int) -> float:
@@ -177,7 +176,7 @@ def peak_int8(threads: int, size: int | None = None) -> float:
     import onnx
     from onnx import TensorProto, helper
 
-    from .runtime import onnx_session
+    from .export import onnx_session
 
     rng = numpy.random.default_rng(0)
     weights = rng.integers(-127, 128, (size, size), dtype=numpy.int8)

@@ -21,9 +21,9 @@ one for the next request. A benchmark, whole-model or per layer, gets a process 
 
 from __future__ import annotations
 
-import os
 from typing import TYPE_CHECKING, Any
 
+from ..ipc.serve import Handlers, Report, serve
 from ..model.cache import BuildCache
 from .model_messages import (
     AnalyseModel,
@@ -44,7 +44,6 @@ from .model_messages import (
     Warmed,
     WarmUp,
 )
-from .serve import Handlers, Report, serve
 
 if TYPE_CHECKING:
     from ..model.workflow import Workflow
@@ -55,32 +54,19 @@ CACHE = BuildCache()
 
 
 def workflow(request: ModelWork) -> Workflow:
-    """The engine's Workflow for ``request``: its swap by name, each candidate's own m, on
-    its device (DeviceError, field "device", when that cannot run here) and memory budget."""
-    from ..model.analysis import Selection
-    from ..model.distributed import Runtime, resolve_device
+    """The engine's Workflow for ``request``: its job (the swap by name, each candidate's own
+    m) on the job's device (DeviceError, field "device", when that cannot run here), threads
+    and memory budget."""
+    from ..model.distributed import Ranks, resolve_device
     from ..model.workflow import Workflow
 
-    runtime = Runtime(resolve_device(request.device))
-
-    if request.threads is not None:
+    job = request.job
+    ranks = Ranks(resolve_device(job.device))
+    if job.threads is not None:
         import torch
 
-        torch.set_num_threads(request.threads)
-    return Workflow(
-        request.source,
-        request.data,
-        weights=request.weights,
-        selection=(
-            Selection("names", patterns=tuple(request.swap)) if request.swap else Selection("none")
-        ),
-        depth_multiplier=dict(request.multipliers) or 1,
-        input_shape=request.input_shape,
-        holdout=request.holdout,
-        cache=CACHE,
-        runtime=runtime,
-        budget_bytes=request.budget_bytes,
-    )
+        torch.set_num_threads(job.threads)
+    return Workflow(job, request.data, holdout=request.holdout, cache=CACHE, ranks=ranks)
 
 
 def warm_up(request: WarmUp, report: Report) -> Warmed:
@@ -140,12 +126,13 @@ def analyse_model(request: AnalyseModel, report: Report) -> ModelAnalysed:
     """The model analysed as ``sepconv-tui model`` analyses it."""
     from ..model.trace import analyze_model
 
+    job = request.job
     analysis = analyze_model(
-        request.source,
-        input_shape=request.input_shape,
-        select=request.select,
-        depth_multiplier=request.depth_multiplier,
-        weights=request.weights,
+        job.source,
+        input_shape=job.input_shape,
+        select=job.selection,
+        depth_multiplier=job.depth_multiplier,
+        weights=job.weights,
     )
     return ModelAnalysed(analysis)
 
@@ -154,38 +141,19 @@ def bench_model(request: BenchModel, report: Report) -> ModelBenched:
     """The original and the selection timed, with a Progress per stage."""
     from ..model.bench import benchmark_model
 
-    result = benchmark_model(
-        request.source,
-        select=request.select,
-        input_shape=request.input_shape,
-        depth_multiplier=dict(request.multipliers) or request.depth_multiplier,
-        device=request.device,
-        threads=request.threads,
-        weights=request.weights,
-        min_run_time=request.min_run_time,
-        progress=report,
+    return ModelBenched(
+        benchmark_model(request.job, min_run_time=request.min_run_time, progress=report)
     )
-    return ModelBenched(result)
 
 
 def bench_layers(request: BenchLayers, report: Report) -> LayersBenched:
-    """Each candidate conv against its block, alone, on the request's runtime (a process of
-    its own, which ends itself when this one is killed to cancel), with a Progress per layer."""
+    """Each candidate conv against its block, alone, on the request's runtime (a timing
+    process of this one's, which ends itself when this one is killed to cancel), with a
+    Progress per layer."""
     from ..model.bench import benchmark_layers
 
-    parent = os.getppid()
     result = benchmark_layers(
-        request.source,
-        (request.runtime,),
-        select=request.select,
-        input_shape=request.input_shape,
-        depth_multiplier=dict(request.multipliers) or 1,
-        threads=request.threads,
-        weights=request.weights,
-        min_run_time=request.min_run_time,
-        progress=report,
-        # The app cancels by killing this process; should the app itself die, stop too.
-        cancelled=lambda: os.getppid() != parent,
+        request.job, (request.runtime,), min_run_time=request.min_run_time, progress=report
     )
     return LayersBenched(result)
 

@@ -14,11 +14,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ....errors import UserError
+from ....ipc.wire import Reply
 from ....model.analysis import ModelAnalysis
-from ....model.bench import ModelBenchResult
+from ....model.bench_result import ModelBenchResult
+from ....model.runtimes import runtime_label
 from ....report import fidelity as fidelity_report
 from ....report.progress import bench_text, progress_text
-from ....report.runtimes import runtime_label
 from ....workers.model_messages import (
     LayersBenched,
     MeasureFidelity,
@@ -31,7 +32,6 @@ from ....workers.model_messages import (
     Warmed,
     WarmUp,
 )
-from ....workers.wire import Reply
 from ...model_process import model_bench_process, model_layers_process, model_work_process
 from ...model_session import Key, Measured, ModelSession, SessionError
 from ...runner import ChildRunner
@@ -168,7 +168,7 @@ class MeasureActions(_Base):
             self.form.show_error(error, default="model-data")
             return None
         self.form.show_error(None)
-        self.remember(fields["source"])
+        self.remember(fields["job"].label)
         return fields
 
     def action_fidelity(self) -> None:
