@@ -60,8 +60,8 @@ def child_tool(task: dict[str, Any]) -> dict[str, Any]:
         return {"median_s": timed.timing.median_s, "ran": timed.ran.label}
     import numpy
 
-    from sepconv_tui.model.quantize import onnxruntime_ran
     from sepconv_tui.model.export import onnx_session
+    from sepconv_tui.model.quantize import onnxruntime_ran
     from sepconv_tui.model.timers import blocked_autorange
 
     session = onnx_session(task["path"], task["threads"])
