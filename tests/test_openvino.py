@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import run_cli
 
 pytest.importorskip("onnxruntime", reason="the [deploy] extra (make test installs it)")
 pytest.importorskip("openvino", reason="the [openvino] extra (make test installs it)")
@@ -17,10 +19,11 @@ from sepconv_tui.model.onnx_names import module_names  # noqa: E402
 from sepconv_tui.model.openvino_timer import (  # noqa: E402
     OpenVinoError,
     time_openvino,
-    time_openvino_fp32,
+    time_openvino_file,
 )
 from sepconv_tui.model.precision import RanPrecision  # noqa: E402
 from sepconv_tui.model.quantize import quantize_onnx  # noqa: E402
+from sepconv_tui.model.runtimes import RUNTIME_TABLE, RuntimeEntry  # noqa: E402
 
 pytestmark = [pytest.mark.deploy, pytest.mark.openvino]
 
@@ -66,7 +69,9 @@ def test_fp32_is_asked_for_and_reported_as_run(tiny_onnx: Path) -> None:
     assert "f32" in kernels["2.depthwise"].lower()
     values = timed.to_dict()
     assert values["precision"] == "fp32" and values["runtime"] == "openvino"
-    assert time_openvino_fp32(str(tiny_onnx), (1, 3, 16, 16), 1, 0.02).median_s > 0
+    assert time_openvino_file(str(tiny_onnx), (1, 3, 16, 16), 1, 0.02, "fp32").median_s > 0
+    with pytest.raises(OpenVinoError, match="ran the int8 request at fp32"):
+        time_openvino_file(str(tiny_onnx), (1, 3, 16, 16), 1, 0.02, "int8")
     assert values["counters"] and "exec_type" in values["counters"][0]
 
 
@@ -113,3 +118,34 @@ def test_missing_openvino_names_the_extra(tiny_onnx: Path, monkeypatch: pytest.M
     with pytest.raises(OpenVinoError, match=r"pip install 'sepconv-tui\[openvino\]'") as raised:
         time_openvino(tiny_onnx, "fp32", 1, 0.05)
     assert raised.value.field == "runtime"
+
+
+#: The entry that registers OpenVINO in the runtime table (runtimes.RUNTIME_TABLE) at fp32.
+OPENVINO_ENTRY = RuntimeEntry(
+    name="openvino",
+    label="OpenVINO",
+    choice="openvino",
+    family="OpenVINO",
+    layout="NCHW",
+    timer="sepconv_tui.model.openvino_timer:time_openvino_file",
+    exporter="sepconv_tui.model.timers:export_onnx_file",
+    version="sepconv_tui.model.openvino_timer:openvino_version",
+    suffix=".onnx",
+    extra="openvino",
+    packages=("onnx", "onnxscript", "openvino"),
+)
+
+
+def test_openvino_is_one_entry_in_the_runtime_table(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Registered as one entry, OpenVINO times a conv and its block, each exported to ONNX by
+    the table's exporter and timed at fp32 in a child of its own."""
+    monkeypatch.setitem(RUNTIME_TABLE, OPENVINO_ENTRY.name, OPENVINO_ENTRY)
+    code, stdout, stderr = run_cli(
+        capsys, "bench", "--in-channels", "8", "--runtime", "openvino", "--threads", "1", "--json"
+    )
+    assert code == 0, stderr
+    timed = json.loads(stdout)["runtimes"]["openvino"]
+    assert timed["version"].startswith("openvino ")
+    assert timed["standard"]["median_s"] > 0 and timed["separable"]["median_s"] > 0

@@ -236,13 +236,13 @@ def time_openvino(
     )
 
 
-def time_openvino_fp32(
-    path: str, shape: Sequence[int], threads: int, min_run_time: float
+def time_openvino_file(
+    path: str, shape: Sequence[int], threads: int, min_run_time: float, precision: str
 ) -> Timing:
-    """The runtime table's timer (``timer(path, input_shape, threads, min_run_time)``):
-    ``path`` in OpenVINO with the f32 hint; OpenVinoError unless every conv and matmul ran
-    at fp32, so a figure called fp32 is one."""
-    timed = time_openvino(path, "fp32", threads, min_run_time, input_shape=shape)
-    if timed.ran.label != "fp32":
-        raise OpenVinoError(f"OpenVINO ran the fp32 request at {timed.ran.label}")
+    """The runtime table's timer (``timer(path, input_shape, threads, min_run_time,
+    precision)``): ``path`` in OpenVINO with ``precision``'s hint; OpenVinoError unless every
+    conv and matmul ran at ``precision``, so a figure is labelled with what ran."""
+    timed = time_openvino(path, str(precision), threads, min_run_time, input_shape=shape)
+    if timed.ran.label != precision:
+        raise OpenVinoError(f"OpenVINO ran the {precision} request at {timed.ran.label}")
     return timed.timing
