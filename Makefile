@@ -38,7 +38,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_latency.py
 
 peers: $(STAMP)
-	$(BIN)/pip install --quiet -c constraints.txt -e '.[test,deploy,openvino,bench]' --config-settings editable_mode=compat
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[test,bench]' --config-settings editable_mode=compat
 	$(BIN)/python benchmarks/peers.py
 
 clean:
