@@ -19,10 +19,13 @@ from ..errors import UserError
 
 Shape = tuple[int, ...]
 
+#: The selections the frontier resolves, choosing each layer's m under one whole-model budget.
+BUDGET_RULES = ("agreement", "macs", "params")
+
 #: What ``--swap`` accepts, for messages.
 SELECTION_FORMS = (
-    "saving, all, none, top:N, max-error:X, agreement:X, speedup:X, or comma-separated layer "
-    "names and globs"
+    "saving, all, none, top:N, max-error:X, agreement:X, macs:X, params:X, speedup:X, or "
+    "comma-separated layer names and globs"
 )
 
 
@@ -280,12 +283,18 @@ class ModelLayer:
 class Selection:
     """Which candidates to swap: a rule ("saving", "all", "none", "top") or name patterns."""
 
-    rule: str  # "saving" | "all" | "none" | "top" | "max-error" | "names"
+    rule: str  # "saving" | "all" | "none" | "top" | "max-error" | "names" | a budget
     count: int | None = None  # N of top:N
     patterns: tuple[str, ...] = ()  # layer names or globs, for rule "names"
     max_error: float | None = None  # X of max-error:X
     min_agreement: float | None = None  # X of agreement:X
     min_speedup: float | None = None  # X of speedup:X (measured whole-model speed-up)
+    min_ratio: float | None = None  # X of macs:X or params:X (X× fewer for the whole model)
+
+    @property
+    def budget(self) -> bool:
+        """Whether the frontier resolves it: each layer's m chosen under one whole-model budget."""
+        return self.rule in BUDGET_RULES
 
     def __str__(self) -> str:
         """The text ``parse_selection`` reads back."""
@@ -297,6 +306,8 @@ class Selection:
             return f"agreement:{self.min_agreement:g}"
         if self.rule == "speedup":
             return f"speedup:{self.min_speedup:g}"
+        if self.rule in ("macs", "params"):
+            return f"{self.rule}:{self.min_ratio:g}"
         if self.rule == "names":
             return ",".join(self.patterns)
         return self.rule
@@ -326,6 +337,9 @@ def parse_selection(text: str) -> Selection:
                 f"speedup:X needs a speed-up X above 1 and at most 1000, got {text!r}"
             )
         return Selection("speedup", min_speedup=speedup)
+    for rule in ("macs", "params"):
+        if cleaned.startswith(f"{rule}:"):
+            return Selection(rule, min_ratio=_parse_ratio(text, cleaned, rule))
     # A "rule:value" form that is not top:N or max-error:X is a typo or a form this version lacks.
     if ":" in cleaned:
         raise SelectionError(f"the layers to swap must be {SELECTION_FORMS}; got {text!r}")
@@ -333,6 +347,20 @@ def parse_selection(text: str) -> Selection:
     if not cleaned or any(not pattern for pattern in patterns):
         raise SelectionError(f"the layers to swap must be {SELECTION_FORMS}; got {text!r}")
     return Selection("names", patterns=patterns)
+
+
+def _parse_ratio(text: str, cleaned: str, rule: str) -> float:
+    """X of "macs:X" or "params:X": X× fewer, above 1 and at most 1000; SelectionError otherwise."""
+    try:
+        value = float(cleaned.removeprefix(f"{rule}:").strip())
+    except ValueError:
+        value = 0.0
+    if not 1 < value <= 1000:  # nan fails too
+        raise SelectionError(
+            f"{rule}:X needs a number X above 1 and at most 1000 (X times fewer {rule} for the "
+            f"whole model), got {text!r}"
+        )
+    return value
 
 
 def _parse_fraction(text: str, cleaned: str, rule: str) -> float:
@@ -521,6 +549,11 @@ class ModelAnalysis:
             raise SelectionError(
                 f"{selection} measures the model on data: it needs the data (and the "
                 "model's weights)"
+            )
+        if selection.rule in ("macs", "params"):
+            raise SelectionError(
+                f"{selection} chooses each layer's m along the frontier of the measured "
+                "sensitivity, which the swap resolves before it selects"
             )
         if selection.rule == "speedup":
             raise SelectionError(
