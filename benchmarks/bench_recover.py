@@ -34,7 +34,8 @@ from pathlib import Path
 import torch
 
 from sepconv_tui.model.data import load_data
-from sepconv_tui.model.recover import check_reconstruction_budget, reconstruct
+from sepconv_tui.model.reconstruction import reconstruct
+from sepconv_tui.model.recovery_memory import check_reconstruction_budget
 from sepconv_tui.model.source import build_model
 from sepconv_tui.model.swap import swap_convs
 from sepconv_tui.model.trace import analyze_model

@@ -16,8 +16,9 @@ import torch
 from sepconv_tui.cli import main
 from sepconv_tui.core.interval import wilson_interval
 from sepconv_tui.model.data import load_data
+from sepconv_tui.model.distill import ValidationScore, distill
 from sepconv_tui.model.distributed import LOCAL
-from sepconv_tui.model.recover import ValidationScore, distill, reconstruct
+from sepconv_tui.model.reconstruction import reconstruct
 from sepconv_tui.model.source import build_model
 from sepconv_tui.model.swap import swap_convs
 from sepconv_tui.model.workflow import Workflow
@@ -142,7 +143,15 @@ def test_early_stopping_stops_and_restores_the_best_weights(tiny: dict[str, Any]
     reconstruct(original, swapped, ["conv1", "conv2"], fit, calibration=64)
     start = _state(swapped)
     wrecked = distill(
-        original, swapped, fit, validation, steps=500, lr=5.0, patience=2, check_every=5
+        original,
+        swapped,
+        fit,
+        validation,
+        steps=500,
+        lr=5.0,
+        patience=2,
+        check_every=5,
+        min_steps=0,
     )
     assert wrecked.stopped == "patience" and wrecked.steps == 10 and wrecked.best_step == 0
     for key, value in swapped.state_dict().items():
@@ -153,9 +162,12 @@ def test_early_stopping_stops_and_restores_the_best_weights(tiny: dict[str, Any]
     )
     assert result.stopped == "steps" and result.steps == 60 and result.best_step > 0
     assert result.checks == 13  # the start, then every 5 steps
-    agreement, error = ValidationScore(original, validation, 64, LOCAL).score(swapped)
-    assert agreement == pytest.approx(result.best_agreement)
-    assert error == pytest.approx(result.best_output_error)
+    check = ValidationScore(original, validation, 64, LOCAL).score(swapped)
+    assert check.loss == pytest.approx(result.best_loss)
+    assert check.agreement == pytest.approx(result.best_agreement)
+    assert check.output_error == pytest.approx(result.best_output_error)
+    # The best weights are the lowest validation loss on the curve.
+    assert min(point.loss for point in result.curve) == pytest.approx(result.best_loss)
 
     timed = distill(original, swapped, fit, validation, steps=10_000, max_time=0.001)
     assert timed.stopped == "time" and timed.steps < 10_000
@@ -318,14 +330,15 @@ def test_two_torchrun_processes_give_one_process_model_and_fidelity(
 _UNEQUAL_BUDGETS = """
 import sys
 import torch
-from sepconv_tui.model import recover
+from sepconv_tui.model import recovery_memory
 from sepconv_tui.model.distributed import Runtime
 
 runtime = Runtime.start("cpu")
 # Each rank sees its own free memory; here rank 1 sees far less than rank 0.
-recover.resolve_budget = lambda _bytes, _device="cpu": 10 * 16384 if runtime.rank else 10**9
+memory = recovery_memory
+memory.resolve_budget = lambda _bytes, _device="cpu": 10 * 16384 if runtime.rank else 10**9
 model = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3, padding=1), torch.nn.ReLU())
-batch = recover.fit_batch_size(model, torch.zeros(1, 3, 8, 8), 64, None, runtime, training=True)
+batch = memory.fit_batch_size(model, torch.zeros(1, 3, 8, 8), 64, None, runtime, training=True)
 with open(f"{sys.argv[1]}/rank{runtime.rank}", "w") as handle:
     handle.write(str(batch))
 runtime.stop()

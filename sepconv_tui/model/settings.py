@@ -12,8 +12,9 @@ DEFAULT_CALIBRATION = 256
 #: stops improving), and its learning rate (Adam).
 DEFAULT_STEPS = 2000
 DEFAULT_LR = 1e-3
-#: Distillation stops after this many validation checks without improvement.
-DEFAULT_PATIENCE = 8
+#: Distillation stops after this many validation checks without improvement (a check every
+#: 50 steps, none counted before its minimum budget: at the defaults, 500 steps flat).
+DEFAULT_PATIENCE = 10
 #: The share of cross-entropy on the labels mixed into the distillation loss (0: none).
 DEFAULT_LABEL_WEIGHT = 0.0
 #: What ``--device`` accepts (auto: CUDA when a GPU is visible, else the CPU).

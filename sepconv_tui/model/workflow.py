@@ -21,16 +21,16 @@ from .distributed import LOCAL, Runtime
 from .fidelity import DEFAULT_BATCH_SIZE, Fidelity, measure_fidelity
 from .fidelity_result import SplitSizes, ValidationFigure
 from .plan import SwapResult
-from .recover import (
+from .recover import recover, split_for
+from .recovery_memory import fit_batch_size
+from .recovery_result import Recovery
+from .settings import (
     DEFAULT_CALIBRATION,
+    DEFAULT_LABEL_WEIGHT,
     DEFAULT_LR,
+    DEFAULT_PATIENCE,
     DEFAULT_STEPS,
-    Recovery,
-    fit_batch_size,
-    recover,
-    split_for,
 )
-from .settings import DEFAULT_LABEL_WEIGHT, DEFAULT_PATIENCE
 from .source import Shape
 from .split import Split
 from .swap import load_swapped, original_from_source, swap_convs

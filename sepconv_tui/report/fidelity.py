@@ -25,8 +25,8 @@ from ..model.fidelity_result import (
 )
 from .swap import format_error
 
-if TYPE_CHECKING:  # recover is the engine's measuring code: the app must not load it
-    from ..model.recover import Distillation, Recovery
+if TYPE_CHECKING:  # torch-free, but the app's report of a fidelity needs neither
+    from ..model.recovery_result import Distillation, Recovery
 
 #: What each recovery stage is called in tables.
 STAGE_NAMES = {"svd": "SVD only", "reconstruct": "reconstructed", "distill": "distilled"}
