@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..core.budget import resolve_budget
 from .data_spec import DATA_FORMS, DataError, DataSpec, parse_data
-from .source import ModelSource, Shape, parse_source
+from .source import ModelSource, Shape, SourceKind, parse_source
 
 if TYPE_CHECKING:
     import torch
@@ -117,7 +117,7 @@ def _default_input_shape(source: str | ModelSource | None, model: nn.Module | No
 
     parsed = parse_source(source) if isinstance(source, str) else source
     shape = DEFAULT_INPUT_SHAPE
-    if parsed is not None and parsed.kind in ("torchvision", "timm"):
+    if parsed is not None and parsed.kind.zoo:
         shape = build_model(parsed).default_input_shape
     if model is not None:
         from torch import nn
@@ -469,11 +469,11 @@ def _transform(
     """PIL image → C×H×W tensor, as the source preprocesses its inputs."""
     parsed = parse_source(source) if isinstance(source, str) else source
     mean, std = stats if stats is not None else (None, None)
-    if parsed is not None and parsed.kind == "torchvision":
+    if parsed is not None and parsed.kind is SourceKind.TORCHVISION:
         transform = _torchvision_transform(parsed.location, mean, std)
         if transform is not None:
             return _rgb_first(transform)
-    if parsed is not None and parsed.kind == "timm":
+    if parsed is not None and parsed.kind is SourceKind.TIMM:
         return _timm_transform(parsed, model, channels, mean, std)
     return _plain_transform(channels, size, mean, std)
 

@@ -94,6 +94,22 @@ def relative_error(weight: torch.Tensor, approximation: torch.Tensor) -> float:
     return difference / norm
 
 
+def weight_errors(
+    original: nn.Module, swapped: nn.Module, names: Iterable[str]
+) -> dict[str, float]:
+    """Each swapped layer's weight error: ‖W − Ŵ‖_F / ‖W‖_F of the original conv's kernel
+    against the kernel its block in ``swapped`` computes (the one place it is computed)."""
+    import torch
+
+    convs: dict[str, Any] = dict(original.named_modules())
+    blocks: dict[str, Any] = dict(swapped.named_modules())
+    with torch.no_grad():
+        return {
+            name: relative_error(effective_weight(convs[name]), effective_kernel(blocks[name]))
+            for name in names
+        }
+
+
 def svd_error(weight: torch.Tensor, depth_multiplier: int = 1) -> float:
     """The relative error of the best block: √(Σ discarded σ²) / √(Σ σ²) over every W[:, i]."""
     return error_from_energy(kept_energy(weight), depth_multiplier)

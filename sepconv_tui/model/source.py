@@ -14,6 +14,7 @@ import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -38,17 +39,35 @@ class ModelSourceError(UserError):
     default_field = "source"
 
 
+class SourceKind(str, Enum):
+    """Where a SOURCE's model comes from."""
+
+    TORCHVISION = "torchvision"  # torchvision:NAME
+    TIMM = "timm"  # timm:NAME
+    MODULE = "module"  # package.module:callable
+    FILE = "file"  # path/to/file.py:callable
+
+    def __str__(self) -> str:
+        """The value (Python 3.11 changed how a ``(str, Enum)`` formats; this keeps 3.10's)."""
+        return self.value
+
+    @property
+    def zoo(self) -> bool:
+        """True for a model zoo (torchvision, timm): a model name, not a callable of the user's."""
+        return self in (SourceKind.TORCHVISION, SourceKind.TIMM)
+
+
 @dataclass(frozen=True)
 class ModelSource:
     """A parsed SOURCE: where the model comes from and which callable builds it."""
 
-    kind: str  # "torchvision" | "timm" | "module" | "file"
+    kind: SourceKind
     location: str  # the model name, the dotted module, or the file path
     attribute: str | None = None  # the callable, for "module" and "file"
 
     def __str__(self) -> str:
         """The SOURCE text this was parsed from (normalised)."""
-        if self.kind in ("torchvision", "timm"):
+        if self.kind.zoo:
             return f"{self.kind}:{self.location}"
         return f"{self.location}:{self.attribute}"
 
@@ -57,20 +76,20 @@ def parse_source(text: str) -> ModelSource:
     """SOURCE text → ModelSource; ModelSourceError naming the accepted forms."""
     cleaned = text.strip()
     prefix, colon, rest = cleaned.partition(":")
-    if prefix in ("torchvision", "timm"):
+    if prefix in (SourceKind.TORCHVISION, SourceKind.TIMM):
         if not rest.strip():
             raise ModelSourceError(f"SOURCE {text!r} names no model: write {prefix}:NAME")
-        return ModelSource(prefix, rest.strip())
+        return ModelSource(SourceKind(prefix), rest.strip())
     location, colon, attribute = cleaned.rpartition(":")
     if not colon or not location or not attribute:
         raise ModelSourceError(f"SOURCE must be {SOURCE_FORMS}; got {text!r}")
     if not attribute.isidentifier():
         raise ModelSourceError(f"SOURCE {text!r}: {attribute!r} is not a Python name")
     if location.endswith(".py") or "/" in location or "\\" in location:
-        return ModelSource("file", location, attribute)
+        return ModelSource(SourceKind.FILE, location, attribute)
     if not all(part.isidentifier() for part in location.split(".")):
         raise ModelSourceError(f"SOURCE {text!r}: {location!r} is not a dotted module name")
-    return ModelSource("module", location, attribute)
+    return ModelSource(SourceKind.MODULE, location, attribute)
 
 
 @contextmanager
@@ -350,12 +369,12 @@ def build_model(source: ModelSource | str, *, real: bool = False) -> BuiltModel:
     """Build ``source`` without weights: on meta, or with real CPU tensors when ``real``."""
     if isinstance(source, str):
         source = parse_source(source)
-    if source.kind == "torchvision":
+    if source.kind is SourceKind.TORCHVISION:
         return _build_torchvision(source.location, real)
-    if source.kind == "timm":
+    if source.kind is SourceKind.TIMM:
         return _build_timm(source.location, real)
     assert source.attribute is not None
-    load = _load_file if source.kind == "file" else _load_module
+    load = _load_file if source.kind is SourceKind.FILE else _load_module
     module = load(source.location)
     factory = _factory(module, source.location, source.attribute)
     with _building(real), _recording_loads() as loads:

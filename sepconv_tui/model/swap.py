@@ -91,7 +91,7 @@ def _initialise_from_svd(block: DepthwiseSeparableConv, conv: nn.Module) -> None
             block.pointwise.bias.copy_(conv.bias)
 
 
-def _count(model: nn.Module) -> int:
+def count_params(model: nn.Module) -> int:
     """Parameters, each shared one once."""
     return sum(parameter.numel() for parameter in model.parameters())
 
@@ -171,7 +171,7 @@ def swap_convs(
         init=init,
         source=source,
         input_shape=input_shape,
-        params={"original": _count(model), "swapped": _count(swapped_model)},
+        params={"original": count_params(model), "swapped": count_params(swapped_model)},
         analysis=analysis if input_shape is not None else None,
         original=model,
     )
@@ -392,7 +392,7 @@ def load_swapped(
         init=plan.init or "svd",
         source=str(parsed),
         input_shape=input_shape or plan.input_shape,
-        params={"original": _count(original), "swapped": _count(swapped)},
+        params={"original": count_params(original), "swapped": count_params(swapped)},
         original=original,
     )
     return original, swapped, result

@@ -400,7 +400,7 @@ def _with_own_weights(
 
 
 def analyze_model(
-    source: str | nn.Module,
+    source: str | ModelSource | nn.Module,
     *,
     input_shape: Shape | None = None,
     select: str | Selection = "saving",
@@ -437,7 +437,7 @@ def analyze_model(
         label = type(source).__name__
         built = BuiltModel(source, published_input_shape(source))
     else:
-        parsed = parse_source(source)
+        parsed = parse_source(source) if isinstance(source, str) else source
         label = str(parsed)
         built = build_model(parsed)
     if weights is not None:

@@ -1,0 +1,191 @@
+"""The model job and the one build path: the wire round trip, the memory check, the cache, and
+a scan that no other module builds a real model or swaps."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+import torch
+
+from sepconv_tui.model.analysis import AutoDepth, Selection, SelectionError, parse_selection
+from sepconv_tui.model.cache import BuildCache
+from sepconv_tui.model.job import MemoryBudgetError, ModelJob, build_pair
+from sepconv_tui.model.source import ModelSourceError, SourceKind, parse_source
+from sepconv_tui.model.swap import save
+
+MODELS = Path(__file__).parent / "models"
+CUSTOM = f"{MODELS / 'custom_model.py'}:build"
+SHAPE = (1, 3, 16, 16)
+PACKAGE = Path(__file__).parent.parent / "sepconv_tui"
+
+
+def test_source_kinds_format_as_their_value() -> None:
+    """A source kind prints as its value on every Python (3.11 changed ``(str, Enum)``)."""
+    assert str(SourceKind.TORCHVISION) == "torchvision" and f"{SourceKind.TIMM}" == "timm"
+    assert parse_source("torchvision:resnet18").kind is SourceKind.TORCHVISION
+    assert parse_source(CUSTOM).kind is SourceKind.FILE
+    assert parse_source("pkg.mod:build").kind is SourceKind.MODULE
+    assert str(parse_source("timm:resnet18")) == "timm:resnet18"
+
+
+def test_a_job_round_trips_through_the_wire_codec() -> None:
+    """to_dict → JSON → from_dict gives the same job, and a message carries it nested."""
+    import json
+
+    from sepconv_tui.workers.model_messages import MeasureFidelity
+    from sepconv_tui.workers.wire import decode, encode
+
+    jobs = [
+        ModelJob(
+            parse_source(CUSTOM),
+            weights="w.pt",
+            input_shape=SHAPE,
+            selection=Selection("names", patterns=("conv1", "block.*")),
+            depth_multiplier={"conv1": 2, "block.0": 1},
+            init="random",
+            device="cuda",
+            threads=2,
+            budget_bytes=1 << 20,
+        ),
+        ModelJob(parse_source("torchvision:resnet18"), depth_multiplier=AutoDepth(0.9)),
+        ModelJob(
+            parse_source("timm:resnet18"), selection=parse_selection("top:3"), swapped_dir="d"
+        ),
+    ]
+    for job in jobs:
+        assert ModelJob.from_dict(json.loads(json.dumps(job.to_dict()))) == job
+    request = MeasureFidelity(jobs[0], "synthetic:8")
+    assert decode(encode(request)) == request
+
+
+def test_a_module_stays_in_its_process_and_budgets_stay_above_the_job() -> None:
+    """A module given in Python does not cross; agreement:X and speedup:X are not a plan."""
+    module = torch.nn.Conv2d(3, 8, 3)
+    with pytest.raises(ModelSourceError, match="stays in its process"):
+        ModelJob(module).to_dict()
+    with pytest.raises(SelectionError, match="budget"):
+        ModelJob(parse_source(CUSTOM), selection=parse_selection("agreement:0.9"))
+    with pytest.raises(SelectionError, match="budget"):
+        ModelJob(parse_source(CUSTOM), selection=parse_selection("speedup:1.5"))
+    with pytest.raises(TypeError, match="parse_source"):
+        ModelJob(CUSTOM)
+
+
+def test_build_pair_swaps_and_keeps_the_original_in_the_cache() -> None:
+    """The original is built once per (source, weights); each job's swap is a fresh copy."""
+    cache = BuildCache()
+    job = ModelJob(parse_source(CUSTOM), input_shape=SHAPE, selection=Selection("all"))
+    original, swapped, result = build_pair(job, cache)
+    assert result.model is swapped and result.original is original
+    assert result.swapped and result.input_shape == SHAPE and result.source == str(job.source)
+    again, swapped_again, _ = build_pair(job.with_plan(Selection("none")), cache)
+    assert again is original and swapped_again is not swapped
+    assert cache.builds == {"original": 1}
+    assert not any(
+        isinstance(module, type(swapped.get_submodule(result.swapped[0])))
+        for module in original.modules()
+    )
+
+
+def test_build_pair_refuses_over_the_memory_budget_naming_the_field() -> None:
+    """Over the budget: MemoryBudgetError naming the field, before anything is built."""
+    cache = BuildCache()
+    job = ModelJob(parse_source(CUSTOM), input_shape=(1, 3, 512, 512), budget_bytes=1 << 20)
+    with pytest.raises(MemoryBudgetError, match="over the memory budget of 1.00 MiB") as error:
+        build_pair(job, cache)
+    assert error.value.field == "memory_budget_mb"
+    assert cache.builds == {}
+
+
+def test_build_pair_reads_a_saved_swap(tmp_path: Path) -> None:
+    """swapped_dir: the saved plan applied and swapped.pt loaded, outputs as saved."""
+    from dataclasses import replace
+
+    job = ModelJob(parse_source(CUSTOM), input_shape=SHAPE, selection=Selection("all"))
+    torch.manual_seed(0)
+    _original, swapped, result = build_pair(job)
+    save(result, tmp_path / "out")
+    torch.manual_seed(0)  # the same random original: no weights file
+    loaded_original, loaded, loaded_result = build_pair(
+        replace(job, swapped_dir=str(tmp_path / "out"))
+    )
+    assert loaded_result.swapped == result.swapped
+    assert loaded_result.weight_error == pytest.approx(result.weight_error)
+    x = torch.randn(SHAPE)
+    with torch.no_grad():
+        assert torch.allclose(loaded(x), swapped(x), atol=1e-5)
+
+
+def test_one_export_parses_the_source_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``sepconv-tui export`` parses SOURCE at the edge, once."""
+    pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnxscript")
+    from sepconv_tui.cli import main
+    from sepconv_tui.model import source
+
+    calls: list[str] = []
+    parse = source.parse_source
+
+    def counting(text: str) -> source.ModelSource:
+        calls.append(text)
+        return parse(text)
+
+    monkeypatch.setattr(source, "parse_source", counting)
+    for module in (
+        "sepconv_tui.cli.model",
+        "sepconv_tui.model.trace",
+        "sepconv_tui.model.data",
+        "sepconv_tui.model.job",
+    ):
+        imported = __import__(module, fromlist=["parse_source"])
+        if hasattr(imported, "parse_source"):
+            monkeypatch.setattr(imported, "parse_source", counting)
+    code = main(["export", CUSTOM, "--input-shape", "1,3,16,16", "--out", str(tmp_path / "m.onnx")])
+    assert code == 0
+    assert calls == [CUSTOM]
+
+
+# The build path: the only modules that build a real model, load weights into one, or swap.
+BUILD_PATH = {"model/job.py"}
+# Modules that do so for now, each with why. Nothing else may.
+ALLOWED = {
+    # Until the ipc branch converts them to build_pair:
+    "model/bench.py",
+    "model/runtime.py",
+    # The analysis, not a pair: a forward meta cannot run is traced on real CPU tensors
+    # (no weights loaded, no swap; its own input budget), and weights are assigned onto the
+    # meta build (assign=True: no copy). It sits below job.py in the chain.
+    "model/trace.py",
+}
+
+
+def _builds(tree: ast.AST) -> list[str]:
+    """What a module's code calls that builds a real model, loads weights or swaps."""
+    found = []
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call):
+            continue
+        name = getattr(node.func, "id", None) or getattr(node.func, "attr", None)
+        keywords = {keyword.arg: keyword.value for keyword in node.keywords}
+        real = keywords.get("real")
+        if name == "build_model" and isinstance(real, ast.Constant) and real.value is True:
+            found.append("build_model(real=True)")
+        elif name in ("swap_convs", "apply_plan", "load_weights"):
+            found.append(f"{name}(")
+    return found
+
+
+def test_only_the_build_path_builds_a_real_model_or_swaps() -> None:
+    """A scan of sepconv_tui/: build_model(real=True), swap_convs, apply_plan and
+    load_weights are called from the build path alone (and the allow-list above)."""
+    offenders = {}
+    for path in sorted(PACKAGE.rglob("*.py")):
+        where = path.relative_to(PACKAGE).as_posix()
+        if where in BUILD_PATH | ALLOWED:
+            continue
+        found = _builds(ast.parse(path.read_text(encoding="utf-8")))
+        if found:
+            offenders[where] = found
+    assert offenders == {}
