@@ -20,7 +20,7 @@ from ..progress import OnProgress, Progress, ignore
 from .analysis import Cost, ModelAnalysis, Selection, SelectionError, parse_selection
 from .distributed import LOCAL, Runtime
 from .fidelity import DEFAULT_BATCH_SIZE
-from .recover import DEFAULT_CALIBRATION
+from .settings import DEFAULT_CALIBRATION
 from .sensitivity_result import Frontier, FrontierPoint, Rung, Sensitivity
 from .split import Split
 
@@ -142,7 +142,7 @@ def plan_measurer(
     """A MeasurePoint for ``original``: the plan's blocks from the SVD, reconstructed together
     on ``split.fit`` (as the swap will be), then measured on ``split.validation``."""
     from .fidelity import measure_fidelity
-    from .recover import reconstruct
+    from .reconstruction import reconstruct
     from .swap import svd_blocks, with_blocks
 
     report = progress if progress is not None else ignore

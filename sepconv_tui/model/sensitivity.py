@@ -20,13 +20,9 @@ from ..progress import OnProgress, Progress, ignore
 from .analysis import ModelAnalysis, ModelLayer, multiplier_for_energy
 from .distributed import LOCAL, Runtime
 from .fidelity import DEFAULT_BATCH_SIZE
-from .recover import (
-    DEFAULT_CALIBRATION,
-    ValidationScore,
-    _budget,
-    _normal_equations,
-    _solve,
-)
+from .distill import ValidationScore
+from .least_squares import normal_equations, solve
+from .settings import DEFAULT_CALIBRATION
 from .sensitivity_result import Rung, Sensitivity
 from .split import Split
 
@@ -135,6 +131,14 @@ def _per_sample_bytes(original: nn.Module, layers: Sequence[str], sample: torch.
     return sum(4 * (x.numel() + y.numel()) for x, y in recorded.values())
 
 
+def _budget(budget_bytes: int | None, runtime: Runtime) -> int:
+    """The memory budget on ``runtime``'s device, the smallest over the ranks."""
+    from ..core.budget import resolve_budget
+
+    device = "cuda" if runtime.device.startswith("cuda") else "cpu"
+    return runtime.smallest(resolve_budget(budget_bytes, device))
+
+
 def fit_block(
     block: nn.Module,
     inputs: torch.Tensor,
@@ -155,12 +159,12 @@ def fit_block(
             target = targets[start : start + chunk]
             if middle.shape[0] != target.shape[0] or middle.shape[2:] != target.shape[2:]:
                 return False
-            g, c = _normal_equations(middle, target, bias)
+            g, c = normal_equations(middle, target, bias)
             gram, cross = (g, c) if gram is None else (gram + g, cross + c)
     if gram is None or cross is None:
         return False
     gram, cross = runtime.sum(gram), runtime.sum(cross)
-    solution = _solve(gram.cpu(), cross.cpu(), bias)
+    solution = solve(gram.cpu(), cross.cpu(), bias)
     channels = solution.shape[0] - (1 if bias else 0)
     with torch.no_grad():
         pointwise.weight.copy_(solution[:channels].T.reshape(pointwise.weight.shape))
@@ -274,10 +278,10 @@ def measure_sensitivity(
         x, y = recorded[rung.name]
         fit_block(fitted, x, y, runtime)
         model = with_blocks(original, {rung.name: fitted})
-        agreement, error = score.score(model)
+        check = score.score(model)
         del model
         measured[(rung.name, rung.depth_multiplier)] = replace(
-            rung, agreement=agreement, output_error=error, measured=True
+            rung, agreement=check.agreement, output_error=check.output_error, measured=True
         )
         report(Progress("sensitivity", index, len(todo), f"{rung.name} m={rung.depth_multiplier}"))
     recorded.clear()
