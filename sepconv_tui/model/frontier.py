@@ -11,17 +11,23 @@ point imports torch (inside the functions).
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import replace
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from ..errors import UserError
 from ..progress import OnProgress, Progress, ignore
 from .analysis import Cost, ModelAnalysis, Selection, SelectionError, parse_selection
 from .distributed import LOCAL, Runtime
 from .fidelity import DEFAULT_BATCH_SIZE
+from .fidelity_result import ValidationFigure, resolution_note
+from .sensitivity import measure_sensitivity
+from .sensitivity_result import Frontier, FrontierPoint, Rung, Sensitivity, read_sensitivity
 from .settings import DEFAULT_CALIBRATION
-from .sensitivity_result import Frontier, FrontierPoint, Rung, Sensitivity
 from .split import Split
 
 if TYPE_CHECKING:
@@ -240,10 +246,6 @@ def choose(
         chosen = _reaching(points, selection, original, model_seconds, unit)
         if measure is not None:
             measured(chosen)
-        else:
-            notes.append(
-                f"{budget} chosen by the saving alone (no data: the loss was not measured)"
-            )
     else:
         raise SelectionError(f"{budget} is not a budget the frontier resolves")
     return Frontier(
@@ -341,7 +343,7 @@ def frontier(
             budget_bytes=budget_bytes,
             progress=progress,
         )
-    return choose(
+    chosen = choose(
         points,
         selection,
         table.original,
@@ -350,3 +352,174 @@ def frontier(
         unit=chosen_unit,
         evaluated=len(split.validation) if split is not None else table.evaluated,
     )
+    if measure is None:
+        note = f"{selection} chosen on the predicted loss alone: no point was measured whole"
+        chosen = replace(chosen, notes=(*chosen.notes, note))
+    return chosen
+
+
+@dataclass(frozen=True)
+class BudgetChoice:
+    """A budget resolved: each chosen layer's m, the frontier that chose it, the table it was
+    built from (None without data) and notes for the user."""
+
+    budget: Selection
+    multipliers: dict[str, int]
+    frontier: Frontier
+    sensitivity: Sensitivity | None = None
+    notes: tuple[str, ...] = ()
+
+    @property
+    def selection(self) -> Selection:
+        """The chosen layers by name (or none)."""
+        if not self.multipliers:
+            return Selection("none")
+        return Selection("names", patterns=tuple(self.multipliers))
+
+    @property
+    def validation(self) -> ValidationFigure | None:
+        """The chosen point's measured validation agreement (None when not measured or not a
+        classifier, or when nothing is swapped)."""
+        point = self.frontier.point
+        if point is None or not point.measured or point.agreement is None:
+            return None
+        if not point.multipliers:
+            return None
+        return ValidationFigure(
+            point.agreement,
+            point.agreement_interval,
+            self.frontier.evaluated,
+            self.budget.min_agreement if self.budget.rule == "agreement" else None,
+        )
+
+
+def cache_folder() -> Path:
+    """Where sensitivity tables are kept between runs: $XDG_CACHE_HOME/sepconv-tui (default
+    ~/.cache/sepconv-tui)/sensitivity, one file per key."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "sepconv-tui" / "sensitivity"
+
+
+def key_folder(key: Mapping[str, Any]) -> Path:
+    """The cache folder of the table measured for ``key``."""
+    digest = hashlib.sha256(json.dumps(dict(key), sort_keys=True).encode()).hexdigest()[:16]
+    return cache_folder() / digest
+
+
+def file_stamp(path: str | Path | None) -> list[int] | None:
+    """A file's size and modification time, so that a changed file is measured again."""
+    if path is None:
+        return None
+    try:
+        status = Path(path).stat()
+    except OSError:
+        return None
+    return [status.st_size, status.st_mtime_ns]
+
+
+def cached_sensitivity(
+    key: Mapping[str, Any], folders: Sequence[str | Path] = ()
+) -> Sensitivity | None:
+    """The table measured for ``key``, from ``folders`` (outputs) or the cache, if any."""
+    for folder in (*folders, key_folder(key)):
+        table = read_sensitivity(folder, key)
+        if table is not None:
+            return table
+    return None
+
+
+def keep_sensitivity(table: Sensitivity, folders: Sequence[str | Path] = ()) -> None:
+    """Write ``table`` to the cache and to each of ``folders``; an unwritable cache is skipped
+    (the table is only a saving of time)."""
+    for folder in (key_folder(table.key), *folders):
+        try:
+            table.save(folder)
+        except OSError:
+            if Path(folder) in [Path(other) for other in folders]:
+                raise
+
+
+def resolve_budget(
+    selection: Selection,
+    analysis: ModelAnalysis,
+    *,
+    original: nn.Module | None = None,
+    split: Split | None = None,
+    key: Mapping[str, Any] | None = None,
+    folders: Sequence[str | Path] = (),
+    calibration: int = DEFAULT_CALIBRATION,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    max_time: float | None = None,
+    runtime: Runtime = LOCAL,
+    budget_bytes: int | None = None,
+    progress: OnProgress | None = None,
+    cancelled: Callable[[], bool] | None = None,
+) -> BudgetChoice:
+    """``selection`` (agreement:X, macs:X or params:X) resolved to each layer's m.
+
+    With ``original`` (weights loaded) and ``split``: the sensitivity table (reused from
+    ``folders`` or the cache when one was measured for ``key``, else measured and kept), its
+    frontier, and the points the choice depends on measured whole on validation. Without
+    data, macs:X and params:X follow the frontier of each layer's SVD weight error (the
+    saving alone when the weights are unknown), and say so.
+    """
+    unit = UNIT_OF_RULE.get(selection.rule)
+    if unit is None or unit == "seconds":
+        raise SelectionError(f"{selection} is not a budget the frontier resolves here")
+    if original is None or split is None:
+        if selection.rule == "agreement":
+            raise SelectionError(f"{selection} measures each swap on data: it needs the data")
+        known = all(layer.kept_energy for layer in analysis.candidates)
+        ladders = unmeasured_table(analysis)
+        points = frontier_path(ladders, unit, weight_error_loss(analysis))
+        chosen = choose(points, selection, ladders.original, unit=unit)
+        how = "each layer's SVD weight error" if known else "the saving alone"
+        note = f"{selection} chosen without data, by {how}: nothing was measured"
+        return BudgetChoice(
+            selection, chosen.point.plan if chosen.point else {}, chosen, None, (note,)
+        )
+    key = dict(key or {})
+    table: Sensitivity | None = cached_sensitivity(key, folders) if key else None
+    if table is None or not table.complete:
+        table = measure_sensitivity(
+            original,
+            analysis,
+            split,
+            key=key,
+            calibration=calibration,
+            batch_size=batch_size,
+            max_time=max_time,
+            previous=table,
+            progress=progress,
+            cancelled=cancelled,
+            runtime=runtime,
+            budget_bytes=budget_bytes,
+        )
+        if key and runtime.main:
+            keep_sensitivity(table, folders)
+    measure = plan_measurer(
+        original,
+        split,
+        calibration=calibration,
+        batch_size=batch_size,
+        runtime=runtime,
+        budget_bytes=budget_bytes,
+        progress=progress,
+    )
+    chosen = choose(
+        frontier_path(table, unit),
+        selection,
+        table.original,
+        measure=measure,
+        unit=unit,
+        evaluated=len(split.validation),
+    )
+    notes = list(chosen.notes)
+    if table.unmeasured:
+        notes.append(f"the frontier leaves out {table.unmeasured} rungs that time ran out before")
+    if selection.rule == "agreement" and selection.min_agreement is not None:
+        resolution = resolution_note(selection.min_agreement, len(split.validation))
+        if resolution:
+            notes.append(resolution)
+    plan = chosen.point.plan if chosen.point is not None else {}
+    return BudgetChoice(selection, plan, chosen, table, tuple(notes))

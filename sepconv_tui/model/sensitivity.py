@@ -18,12 +18,12 @@ from typing import TYPE_CHECKING, Any
 from ..errors import UserError
 from ..progress import OnProgress, Progress, ignore
 from .analysis import ModelAnalysis, ModelLayer, multiplier_for_energy
+from .distill import ValidationScore
 from .distributed import LOCAL, Runtime
 from .fidelity import DEFAULT_BATCH_SIZE
-from .distill import ValidationScore
 from .least_squares import normal_equations, solve
-from .settings import DEFAULT_CALIBRATION
 from .sensitivity_result import Rung, Sensitivity
+from .settings import DEFAULT_CALIBRATION
 from .split import Split
 
 if TYPE_CHECKING:
@@ -151,16 +151,19 @@ def fit_block(
     import torch
 
     pointwise: Any = block.pointwise
+    depthwise: Any = block.depthwise
     bias = getattr(pointwise, "bias", None) is not None
-    gram = cross = None
+    gram: torch.Tensor | None = None
+    cross: torch.Tensor | None = None
     with torch.no_grad():
         for start in range(0, inputs.shape[0], chunk):
-            middle = block.depthwise(inputs[start : start + chunk])
+            middle = depthwise(inputs[start : start + chunk])
             target = targets[start : start + chunk]
             if middle.shape[0] != target.shape[0] or middle.shape[2:] != target.shape[2:]:
                 return False
             g, c = normal_equations(middle, target, bias)
-            gram, cross = (g, c) if gram is None else (gram + g, cross + c)
+            gram = g if gram is None else gram + g
+            cross = c if cross is None else cross + c
     if gram is None or cross is None:
         return False
     gram, cross = runtime.sum(gram), runtime.sum(cross)
