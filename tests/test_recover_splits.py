@@ -331,9 +331,9 @@ _UNEQUAL_BUDGETS = """
 import sys
 import torch
 from sepconv_tui.model import recovery_memory
-from sepconv_tui.model.distributed import Runtime
+from sepconv_tui.model.distributed import Ranks
 
-runtime = Runtime.start("cpu")
+runtime = Ranks.start("cpu")
 # Each rank sees its own free memory; here rank 1 sees far less than rank 0.
 memory = recovery_memory
 memory.resolve_budget = lambda _bytes, _device="cpu": 10 * 16384 if runtime.rank else 10**9

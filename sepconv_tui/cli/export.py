@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import UserError
 from .common import EXIT_MATCH, EXIT_MISMATCH, fail
@@ -17,7 +17,12 @@ from .model import (
     add_input_shape_argument,
     add_model_arguments,
     read_model_arguments,
+    resolve_speedup_arguments,
+    workflow,
 )
+
+if TYPE_CHECKING:
+    from ..model.job import ModelJob
 
 
 def add_export_parser(subcommands: Any) -> None:
@@ -55,15 +60,18 @@ def add_export_parser(subcommands: Any) -> None:
     )
 
 
-def _samples(arguments: argparse.Namespace, source: str, input_shape: Any) -> tuple[Any, str]:
+def _samples(arguments: argparse.Namespace, job: ModelJob) -> tuple[Any, str]:
     """The inputs the check runs on: --data's first samples, or (None, "random")."""
     if arguments.data is None:
         return None, "random"
     from ..model.data import load_data
-    from .model import _data_options
+    from .model import data_options
 
     data = load_data(
-        arguments.data, input_shape=input_shape, source=source, **_data_options(arguments)
+        arguments.data,
+        input_shape=job.input_shape,
+        source=job.source,
+        **data_options(arguments),
     )
     return data.inputs, data.description
 
@@ -77,21 +85,15 @@ def run_export(arguments: argparse.Namespace) -> int:
         from ..model.export import export_source, failure_message, require_deploy
 
         require_deploy()
-        from .model import workflow
         from .progress import stderr_progress
-        from .runtime import resolve_speedup_arguments
 
         with stderr_progress() as progress:
             given = resolve_speedup_arguments(arguments, given, progress, workflow)
-        samples, sample_source = _samples(arguments, str(given.source), given.input_shape)
+        job = given.ready()
+        samples, sample_source = _samples(arguments, job)
         result = export_source(
-            str(given.source),
+            job,
             arguments.out,
-            weights=given.weights,
-            swapped_dir=arguments.swapped,
-            selection=given.selection,
-            depth_multiplier=given.depth_multiplier,
-            input_shape=given.input_shape,
             samples=samples,
             sample_source=sample_source,
             original=arguments.original,

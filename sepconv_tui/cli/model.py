@@ -12,21 +12,23 @@ import shutil
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..core.spec import parse_int_in_range
 from ..errors import UserError
 from ..model.analysis import (
+    BUDGET_RULES,
     DEPTH_MULTIPLIER_FORMS,
-    DepthChoice,
     Selection,
+    SelectionError,
     parse_depth_multiplier,
     parse_selection,
+    unresolved_budget,
 )
 from ..model.settings import DEVICE_CHOICES
-from ..model.source import ModelSource, Shape, parse_input_shape, parse_source
+from ..model.source import parse_input_shape, parse_source
 from ..progress import OnProgress
 from .common import (
     EXIT_BAD_ARGUMENTS,
@@ -38,10 +40,11 @@ from .common import (
     fail,
     float_in_range,
 )
-from .runtime import add_speedup_arguments, resolve_speedup_arguments
+from .runtime import add_speedup_arguments
 
 if TYPE_CHECKING:
-    from ..model.distributed import Runtime
+    from ..model.distributed import Ranks
+    from ..model.job import ModelJob
     from ..model.workflow import Workflow
 
 #: --swap's help, shared by ``model``, ``swap``, ``fidelity`` and ``bench --model``.
@@ -70,13 +73,21 @@ DATA_HELP = (
 
 @dataclass(frozen=True)
 class ModelArguments:
-    """SOURCE and the flags that go with it, parsed and checked."""
+    """SOURCE and the flags that go with it, parsed and checked: the job, and a budget
+    (``--swap agreement:X`` or ``speedup:X``) still to resolve into its layers."""
 
-    source: ModelSource
-    selection: Selection
-    depth_multiplier: DepthChoice
-    input_shape: Shape | None
-    weights: str | None
+    job: ModelJob  # while a budget is pending, its selection is "none"
+    budget: Selection | None = None
+
+    def resolved(self, selection: Selection) -> ModelArguments:
+        """The budget resolved: the job swapping ``selection``."""
+        return ModelArguments(self.job.with_plan(selection))
+
+    def ready(self) -> ModelJob:
+        """The job; SelectionError saying what resolves the budget when one is pending."""
+        if self.budget is not None:
+            raise SelectionError(unresolved_budget(self.budget))
+        return self.job
 
 
 def add_model_arguments(parser: argparse.ArgumentParser, *, weights_help: str) -> None:
@@ -94,42 +105,47 @@ def add_input_shape_argument(parser: Any) -> None:
 
 
 def read_model_arguments(arguments: argparse.Namespace) -> ModelArguments:
-    """The checked SOURCE, --swap, --depth-multiplier, --input-shape and --weights."""
+    """SOURCE and its flags as one checked job: the SOURCE text parsed here, once."""
+    from ..model.job import ModelJob
+
     input_shape = getattr(arguments, "input_shape", None)
-    return ModelArguments(
-        source=parse_source(arguments.source),
-        selection=parse_selection(arguments.swap),
-        depth_multiplier=parse_depth_multiplier(arguments.depth_multiplier),
-        input_shape=parse_input_shape(input_shape) if input_shape is not None else None,
+    selection = parse_selection(arguments.swap)
+    budget = selection if selection.rule in BUDGET_RULES else None
+    job = ModelJob(
+        parse_source(arguments.source),
         weights=arguments.weights,
+        input_shape=parse_input_shape(input_shape) if input_shape is not None else None,
+        selection=Selection("none") if budget is not None else selection,
+        depth_multiplier=parse_depth_multiplier(arguments.depth_multiplier),
+        init=getattr(arguments, "init", "svd"),
+        swapped_dir=getattr(arguments, "swapped", None),
+        device=getattr(arguments, "device", None) or "cpu",
+        threads=getattr(arguments, "threads", None),
+        budget_bytes=_budget_bytes(arguments),
     )
+    return ModelArguments(job, budget)
 
 
 def workflow(
-    arguments: argparse.Namespace, given: ModelArguments, runtime: Runtime | None = None
+    arguments: argparse.Namespace, given: ModelArguments, ranks: Ranks | None = None
 ) -> Workflow:
-    """The engine's workflow for SOURCE, its flags and --data, on ``runtime`` (default: one
+    """The engine's workflow for SOURCE, its flags and --data, on ``ranks`` (default: one
     process on --device)."""
-    from ..model.distributed import LOCAL as LOCAL_RUNTIME
+    from ..model.distributed import LOCAL
     from ..model.settings import DEFAULT_CALIBRATION
     from ..model.workflow import Workflow
 
+    agreement = given.budget if given.budget and given.budget.rule == "agreement" else None
     return Workflow(
-        source=str(given.source),
-        data=arguments.data,
-        weights=given.weights,
-        selection=given.selection,
-        depth_multiplier=given.depth_multiplier,
-        input_shape=given.input_shape,
-        init=getattr(arguments, "init", "svd"),
-        swapped_dir=getattr(arguments, "swapped", None),
-        data_options=_data_options(arguments),
+        given.job,
+        arguments.data,
+        budget=agreement,
+        data_options=data_options(arguments),
         calibration=getattr(arguments, "calibration", None) or DEFAULT_CALIBRATION,
         batch_size=arguments.batch_size,
         validation=_split_size(arguments, "validation"),
         test=_split_size(arguments, "test"),
-        runtime=runtime if runtime is not None else LOCAL_RUNTIME,
-        budget_bytes=_budget_bytes(arguments),
+        ranks=ranks if ranks is not None else LOCAL,
     )
 
 
@@ -153,20 +169,44 @@ def resolve_agreement(
     arguments: argparse.Namespace, given: ModelArguments, progress: OnProgress | None
 ) -> ModelArguments:
     """``--swap agreement:X`` as the layer names it picks (measured on --data); else ``given``."""
-    if given.selection.rule != "agreement":
+    if given.budget is None or given.budget.rule != "agreement":
         return given
-    from ..model.analysis import SelectionError
-    from ..model.distributed import Runtime
+    from ..model.distributed import Ranks
 
     if getattr(arguments, "data", None) is None:
         raise SelectionError(
-            f"--swap {given.selection} measures each swap on data: it needs --data DATA"
+            f"--swap {given.budget} measures each swap on data: it needs --data DATA"
         )
-    runtime = Runtime(resolve_device_argument(arguments))
-    choice = workflow(arguments, given, runtime).choose(progress)
+    ranks = Ranks(resolve_device_argument(arguments))
+    choice = workflow(arguments, given, ranks).choose(progress)
     for note in choice.notes:
         print(f"sepconv-tui: note: {note}", file=sys.stderr)
-    return replace(given, selection=choice.selection)
+    return given.resolved(choice.selection)
+
+
+def resolve_speedup_arguments(
+    arguments: argparse.Namespace,
+    given: ModelArguments,
+    progress: OnProgress | None,
+    make_workflow: Callable[[argparse.Namespace, ModelArguments], Workflow],
+) -> ModelArguments:
+    """``given`` with ``--swap speedup:X`` resolved to the layers it picks, timed on --runtime
+    with --threads (ranked by agreement on --data when given); both the predicted and the
+    measured speed-up go to stderr. Other selections pass through."""
+    if given.budget is None or given.budget.rule != "speedup":
+        return given
+    from ..model.speedup import resolve_speedup
+
+    data = getattr(arguments, "data", None)
+    choice = resolve_speedup(
+        given.job,
+        given.budget,
+        runtime=arguments.runtime,
+        workflow=make_workflow(arguments, given) if data is not None else None,
+        progress=progress,
+    )
+    print(f"--swap {choice.summary()}", file=sys.stderr)  # the engine's words name no flag
+    return given.resolved(choice.selection)
 
 
 def resolve_device_argument(arguments: argparse.Namespace) -> str:
@@ -227,7 +267,7 @@ def add_data_arguments(parser: argparse.ArgumentParser, *, required: bool) -> No
     )
 
 
-def _data_options(arguments: argparse.Namespace) -> dict[str, Any]:
+def data_options(arguments: argparse.Namespace) -> dict[str, Any]:
     """The keyword arguments ``load_data`` takes from the data flags."""
     return {
         "mean": _floats(arguments.mean, "--mean"),
@@ -284,18 +324,19 @@ def run_model(arguments: argparse.Namespace) -> int:
         with stderr_progress() as progress:
             given = resolve_speedup_arguments(arguments, given, progress, workflow)
             given = resolve_agreement(arguments, given, progress)
-        input_shape = given.input_shape
+        job = given.ready()
+        input_shape = job.input_shape
         if input_shape is None and arguments.resolution is not None:
-            default_shape = build_model(given.source).default_input_shape
+            default_shape = build_model(job.source).default_input_shape
             input_shape = with_resolution(default_shape, arguments.resolution)
         from ..model.trace import analyze_model
 
         analysis = analyze_model(
-            str(given.source),
+            job.source,
             input_shape=input_shape,
-            select=given.selection,
-            depth_multiplier=given.depth_multiplier,
-            weights=given.weights,
+            select=job.selection,
+            depth_multiplier=job.depth_multiplier,
+            weights=job.weights,
         )
     except UserError as error:
         return fail("model", error)
@@ -420,35 +461,35 @@ DISTILL_FLAGS = ("steps", "lr", "patience", "max_time", "label_weight")
 
 
 @contextmanager
-def started_runtime(arguments: argparse.Namespace) -> Iterator[Runtime]:
-    """The runtime on --device: this process alone, or under torchrun joined to its peers
+def started_ranks(arguments: argparse.Namespace) -> Iterator[Ranks]:
+    """The ranks on --device: this process alone, or under torchrun joined to its peers
     (left when the block ends). DeviceError when the device cannot run here."""
-    from ..model.distributed import Runtime
+    from ..model.distributed import Ranks
 
-    runtime = Runtime.start(getattr(arguments, "device", None) or "cpu")
+    ranks = Ranks.start(getattr(arguments, "device", None) or "cpu")
     try:
-        yield runtime
+        yield ranks
     except BaseException:
-        runtime.stop(finished=False)
+        ranks.stop(finished=False)
         raise
-    runtime.stop()
+    ranks.stop()
 
 
-def _progress(runtime: Runtime) -> Any:
+def _progress(ranks: Ranks) -> Any:
     """The stderr progress bars on the process that prints; none on the other ranks."""
     from .progress import stderr_progress
 
-    return stderr_progress() if runtime.main else nullcontext(None)
+    return stderr_progress() if ranks.main else nullcontext(None)
 
 
-def _on(runtime: Runtime) -> Callable[[argparse.Namespace, ModelArguments], Workflow]:
-    """``workflow`` bound to ``runtime``, for the speedup:X resolver."""
-    return lambda arguments, given: workflow(arguments, given, runtime)
+def _on(ranks: Ranks) -> Callable[[argparse.Namespace, ModelArguments], Workflow]:
+    """``workflow`` bound to ``ranks``, for the speedup:X resolver."""
+    return lambda arguments, given: workflow(arguments, given, ranks)
 
 
-def _fail(command: str, error: UserError | str, runtime: Runtime | None) -> int:
+def _fail(command: str, error: UserError | str, ranks: Ranks | None) -> int:
     """``fail`` said once: by rank 0 under torchrun (every rank exits 2)."""
-    if runtime is None or runtime.main:
+    if ranks is None or ranks.main:
         return fail(command, error)
     return EXIT_BAD_ARGUMENTS
 
@@ -460,7 +501,7 @@ def run_swap(arguments: argparse.Namespace) -> int:
     from ..report import fidelity as fidelity_report
     from ..report import swap as swap_report
 
-    runtime: Runtime | None = None
+    ranks: Ranks | None = None
     try:
         given = read_model_arguments(arguments)
         if arguments.data is None:
@@ -485,19 +526,20 @@ def run_swap(arguments: argparse.Namespace) -> int:
         out = Path(arguments.out)
         if out.exists() and not out.is_dir():
             return fail("swap", f"--out {arguments.out!r} is a file, not a folder")
+        from ..model.job import build_pair
         from ..model.settings import (
             DEFAULT_LABEL_WEIGHT,
             DEFAULT_LR,
             DEFAULT_PATIENCE,
             DEFAULT_STEPS,
         )
-        from ..model.swap import save, swap_from_source
+        from ..model.swap import save
 
-        with started_runtime(arguments) as runtime, _progress(runtime) as progress:
-            given = resolve_speedup_arguments(arguments, given, progress, _on(runtime))
+        with started_ranks(arguments) as ranks, _progress(ranks) as progress:
+            given = resolve_speedup_arguments(arguments, given, progress, _on(ranks))
             recovery = None
             if arguments.data is not None:
-                recovery = workflow(arguments, given, runtime).recover(
+                recovery = workflow(arguments, given, ranks).recover(
                     arguments.recover or "reconstruct",
                     steps=arguments.steps or DEFAULT_STEPS,
                     lr=arguments.lr or DEFAULT_LR,
@@ -512,15 +554,8 @@ def run_swap(arguments: argparse.Namespace) -> int:
                 )
                 result = recovery.result
             else:
-                result = swap_from_source(
-                    str(given.source),
-                    given.selection,
-                    weights=given.weights,
-                    depth_multiplier=given.depth_multiplier,
-                    init=arguments.init,
-                    input_shape=given.input_shape,
-                )
-            if not runtime.main:
+                _original, _swapped, result = build_pair(given.ready())
+            if not ranks.main:
                 return EXIT_MATCH  # rank 0 alone writes and prints
             if arguments.onnx:
                 from ..model.export import require_deploy
@@ -534,7 +569,7 @@ def run_swap(arguments: argparse.Namespace) -> int:
                 exported = export_swap(result, out)
                 written.append(Path(exported.path))
     except UserError as error:
-        return _fail("swap", error, runtime)
+        return _fail("swap", error, ranks)
     if arguments.format == "json":
         print(swap_report.to_json(result))
         return EXIT_MATCH
@@ -548,15 +583,7 @@ def run_swap(arguments: argparse.Namespace) -> int:
         )
     if recovery is not None:
         console.print(fidelity_report.render_recovery(recovery))
-    elif (
-        given.weights is None
-        and result.init == "svd"
-        and given.source.kind
-        in (
-            "torchvision",
-            "timm",
-        )
-    ):
+    elif given.job.weights is None and result.init == "svd" and _from_a_zoo(given.job):
         # A freshly built torchvision/timm model has random kernels, far from separable: say
         # so, or the errors read as what the swap does to a trained model.
         print(
@@ -564,6 +591,13 @@ def run_swap(arguments: argparse.Namespace) -> int:
             "these errors are a random kernel's, not a trained model's."
         )
     return EXIT_MATCH
+
+
+def _from_a_zoo(job: ModelJob) -> bool:
+    """True when the job's model comes from torchvision or timm (not the user's own code)."""
+    from ..model.source import ModelSource
+
+    return isinstance(job.source, ModelSource) and job.source.kind.zoo
 
 
 def add_fidelity_parser(subcommands: Any) -> None:
@@ -594,17 +628,17 @@ def run_fidelity(arguments: argparse.Namespace) -> int:
     """Measure the swapped model against the original on --data; return the exit code."""
     from ..report import fidelity as fidelity_report
 
-    runtime: Runtime | None = None
+    ranks: Ranks | None = None
     try:
         given = read_model_arguments(arguments)
         if arguments.swapped is not None and arguments.swap != "saving":
             return fail("fidelity", "--swap and --swapped DIR exclude each other")
-        with started_runtime(arguments) as runtime, _progress(runtime) as progress:
-            given = resolve_speedup_arguments(arguments, given, progress, _on(runtime))
-            fidelity = workflow(arguments, given, runtime).fidelity(progress)
+        with started_ranks(arguments) as ranks, _progress(ranks) as progress:
+            given = resolve_speedup_arguments(arguments, given, progress, _on(ranks))
+            fidelity = workflow(arguments, given, ranks).fidelity(progress)
     except UserError as error:
-        return _fail("fidelity", error, runtime)
-    if runtime.main:
+        return _fail("fidelity", error, ranks)
+    if ranks.main:
         emit_report(arguments.format, fidelity_report, fidelity)
     return EXIT_MATCH
 

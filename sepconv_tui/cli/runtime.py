@@ -6,15 +6,11 @@ Each runtime is timed in a process of its own with the same threads (``model.run
 from __future__ import annotations
 
 import argparse
-import sys
-from collections.abc import Callable
-from dataclasses import replace
 from typing import Any
 
 from ..core.latency import RUNTIME_CHOICES, RUNTIMES, parse_threads, runtimes_for
 from ..core.spec import LayerSpec
 from ..errors import UserError
-from ..progress import OnProgress
 from .common import EXIT_MATCH, argument_type, emit_report, fail
 
 
@@ -124,32 +120,3 @@ def add_speedup_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="intra-op threads speedup:X times with, 1–1024 (default: torch's)",
     )
-
-
-def resolve_speedup_arguments(
-    arguments: argparse.Namespace,
-    given: Any,
-    progress: OnProgress | None,
-    make_workflow: Callable[[argparse.Namespace, Any], Any],
-) -> Any:
-    """``given`` (cli.model's ModelArguments) with ``--swap speedup:X`` resolved to the layers
-    it picks, timed on --runtime (ranked by agreement on --data when given); both the
-    predicted and the measured speed-up go to stderr. Other selections pass through."""
-    if given.selection.rule != "speedup":
-        return given
-    from ..model.speedup import resolve_speedup
-
-    data = getattr(arguments, "data", None)
-    choice = resolve_speedup(
-        str(given.source),
-        given.selection,
-        runtime=arguments.runtime,
-        threads=arguments.threads,
-        weights=given.weights,
-        depth_multiplier=given.depth_multiplier,
-        input_shape=given.input_shape,
-        workflow=make_workflow(arguments, given) if data is not None else None,
-        progress=progress,
-    )
-    print(f"--swap {choice.summary()}", file=sys.stderr)  # the engine's words name no flag
-    return replace(given, selection=choice.selection)

@@ -20,7 +20,7 @@ from ..errors import UserError
 Shape = tuple[int, ...]
 
 #: The selections the frontier resolves, choosing each layer's m under one whole-model budget.
-BUDGET_RULES = ("agreement", "macs", "params")
+FRONTIER_RULES = ("agreement", "macs", "params")
 
 #: What ``--swap`` accepts, for messages.
 SELECTION_FORMS = (
@@ -292,9 +292,9 @@ class Selection:
     min_ratio: float | None = None  # X of macs:X or params:X (X× fewer for the whole model)
 
     @property
-    def budget(self) -> bool:
+    def on_frontier(self) -> bool:
         """Whether the frontier resolves it: each layer's m chosen under one whole-model budget."""
-        return self.rule in BUDGET_RULES
+        return self.rule in FRONTIER_RULES
 
     def __str__(self) -> str:
         """The text ``parse_selection`` reads back."""
@@ -311,6 +311,28 @@ class Selection:
         if self.rule == "names":
             return ",".join(self.patterns)
         return self.rule
+
+
+#: Selection rules that are budgets, measured on data or a runtime before the layers are
+#: known: resolved above a model job (the workflow, speedup, the CLI), never inside it.
+BUDGET_RULES = (*FRONTIER_RULES, "speedup")
+
+
+def unresolved_budget(selection: Selection) -> str:
+    """What a budget given where layers are needed says: what resolves it."""
+    if selection.rule == "agreement":
+        return (
+            f"{selection} measures the model on data: it needs the data (and the model's weights)"
+        )
+    if selection.rule in FRONTIER_RULES:
+        return (
+            f"{selection} chooses each layer's m along the frontier of the measured "
+            "sensitivity, which the swap resolves before it selects"
+        )
+    return (
+        f"{selection} times each layer where it runs before it picks: the model, swap, "
+        "fidelity and export commands resolve it (model.speedup)"
+    )
 
 
 def parse_selection(text: str) -> Selection:
@@ -545,21 +567,8 @@ class ModelAnalysis:
             # Ties keep the model's order, so the same model always gives the same pick.
             ranked = sorted(candidates, key=lambda layer: -layer.mac_saving)
             return frozenset(layer.name for layer in ranked[: selection.count])
-        if selection.rule == "agreement":
-            raise SelectionError(
-                f"{selection} measures the model on data: it needs the data (and the "
-                "model's weights)"
-            )
-        if selection.rule in ("macs", "params"):
-            raise SelectionError(
-                f"{selection} chooses each layer's m along the frontier of the measured "
-                "sensitivity, which the swap resolves before it selects"
-            )
-        if selection.rule == "speedup":
-            raise SelectionError(
-                f"{selection} times each layer where it runs before it picks: the "
-                "model, swap, fidelity and export commands resolve it (model.speedup)"
-            )
+        if selection.rule in BUDGET_RULES:
+            raise SelectionError(unresolved_budget(selection))
         if selection.rule == "max-error":
             if any(layer.weight_error is None for layer in candidates):
                 raise SelectionError(

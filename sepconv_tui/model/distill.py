@@ -22,7 +22,7 @@ from ..core.spec import parse_int_in_range
 from ..progress import OnProgress, Progress, ignore
 from .candidates import eval_mode
 from .data import Data, DataError
-from .distributed import LOCAL, Runtime
+from .distributed import LOCAL, Ranks
 from .fidelity import DEFAULT_BATCH_SIZE, classifier_outputs, flat_output
 from .recovery_memory import model_device
 from .recovery_result import CurvePoint, Distillation
@@ -112,19 +112,19 @@ class ValidationScore:
         original: nn.Module,
         data: Data,
         batch_size: int,
-        runtime: Runtime,
+        ranks: Ranks,
         label_weight: float = 0.0,
     ) -> None:
         import torch
 
-        self.runtime = runtime
+        self.ranks = ranks
         self.label_weight = label_weight
         #: Per batch: inputs, labels, the teacher's logits (classifiers) and flat outputs.
         self.batches: list[
             tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None, torch.Tensor]
         ] = []
         device = model_device(original)
-        shard = runtime.shard(data)
+        shard = ranks.shard(data)
         with eval_mode(original), torch.no_grad():
             for inputs, labels in shard.batches(batch_size):
                 output = original(inputs.to(device))
@@ -162,7 +162,7 @@ class ValidationScore:
                     top_teacher = teacher_logits.argmax(1)
                     agree += int((logits.cpu().argmax(1) == top_teacher).sum())
                 evaluated += int(inputs.shape[0])
-        agree_sum, evaluated_sum, difference, reference, loss_sum = self.runtime.sum_floats(
+        agree_sum, evaluated_sum, difference, reference, loss_sum = self.ranks.sum_floats(
             [float(agree), float(evaluated), difference, reference, loss_sum]
         )
         error = math.sqrt(difference / reference) if reference > 0 else 0.0
@@ -256,7 +256,7 @@ def distill(
     check_every: int = CHECK_EVERY,
     min_steps: int | None = None,
     progress: OnProgress | None = None,
-    runtime: Runtime = LOCAL,
+    ranks: Ranks = LOCAL,
 ) -> Distillation:
     """Train ``swapped`` (in place) to reproduce ``original``'s outputs on ``data``.
 
@@ -267,14 +267,14 @@ def distill(
     validation loss are kept and restored, and training stops after ``patience`` checks
     without improvement, none counted before ``min_steps`` (default ``minimum_budget``).
     Always at ``steps`` or once ``max_time`` seconds have passed. Under a distributed
-    ``runtime`` each rank trains on its DistributedSampler order of ``data`` (``batch_size``
+    ``ranks`` each rank trains on its DistributedSampler order of ``data`` (``batch_size``
     split over the ranks) and DistributedDataParallel averages the gradients.
     """
     import torch
     from torch.utils.data.distributed import DistributedSampler
 
     started = time.perf_counter()
-    progress = progress if runtime.main and progress is not None else ignore
+    progress = progress if ranks.main and progress is not None else ignore
     steps, patience = _check_settings(
         data, steps=steps, patience=patience, lr=lr, max_time=max_time, label_weight=label_weight
     )
@@ -282,12 +282,12 @@ def distill(
         check_every, 1, field="check_every", what="the steps between checks"
     )
     device = model_device(swapped)
-    per_rank = max(1, math.ceil(batch_size / runtime.world_size))
+    per_rank = max(1, math.ceil(batch_size / ranks.world_size))
     student: nn.Module = swapped
-    if runtime.distributed:
+    if ranks.distributed:
         from torch.nn.parallel import DistributedDataParallel
 
-        runtime.broadcast_module(swapped)
+        ranks.broadcast_module(swapped)
         student = DistributedDataParallel(
             swapped, device_ids=[device.index] if device.type == "cuda" else None
         )
@@ -298,8 +298,8 @@ def distill(
     )
     sampler: Any = DistributedSampler(
         range(len(data)),  # type: ignore[arg-type]  # a Sequence serves as a Dataset
-        num_replicas=runtime.world_size,
-        rank=runtime.rank,
+        num_replicas=ranks.world_size,
+        rank=ranks.rank,
         shuffle=True,
         seed=seed,
     )
@@ -314,7 +314,7 @@ def distill(
     steps_per_pass = max(1, len(indices_left) // per_rank)
     budget = minimum_budget(steps, steps_per_pass) if min_steps is None else min_steps
     checker = (
-        ValidationScore(original, validation, batch_size, runtime, label_weight)
+        ValidationScore(original, validation, batch_size, ranks, label_weight)
         if validation
         else None
     )
@@ -364,8 +364,8 @@ def distill(
             scheduler.step()
             taken = step
             out_of_time = max_time is not None and time.perf_counter() - started >= max_time
-            if runtime.distributed and max_time is not None:
-                out_of_time = not runtime.all_true(not out_of_time)  # one rank's clock stops all
+            if ranks.distributed and max_time is not None:
+                out_of_time = not ranks.all_true(not out_of_time)  # one rank's clock stops all
             due = step % check_every == 0 or step == steps or out_of_time
             if checker is not None and due and check(step):
                 stopped = "patience"

@@ -1,11 +1,11 @@
 """Where recovery runs: the device, and under ``torchrun`` the process's rank among its peers.
 
 ``torchrun --nproc_per_node=N -m sepconv_tui …`` starts N processes with RANK, WORLD_SIZE and
-LOCAL_RANK set; ``Runtime.start`` then joins them with ``torch.distributed`` (gloo on the CPU,
+LOCAL_RANK set; ``Ranks.start`` then joins them with ``torch.distributed`` (gloo on the CPU,
 NCCL on CUDA, each rank on GPU LOCAL_RANK). Every rank reads the same data and computes the
 same split, takes its shard of each split (``DistributedSampler``'s order, without the
 padding it adds, so no sample counts twice), and sums what it measures or accumulates with
-``all_reduce``; rank 0 alone prints and writes. Without torchrun the runtime is one process
+``all_reduce``; rank 0 alone prints and writes. Without torchrun there is one rank, one process,
 and every collective is the identity. torch is imported inside the functions.
 """
 
@@ -59,7 +59,7 @@ def launched_by_torchrun() -> bool:
 
 
 @dataclass(frozen=True)
-class Runtime:
+class Ranks:
     """The device this process computes on, its rank and how many ranks there are."""
 
     device: str = "cpu"  # "cpu", "cuda" or "cuda:K"
@@ -77,8 +77,8 @@ class Runtime:
         return self.world_size > 1
 
     @classmethod
-    def start(cls, device: str = "cpu") -> Runtime:
-        """The runtime of this process: alone, or joined to its torchrun peers."""
+    def start(cls, device: str = "cpu") -> Ranks:
+        """This process's ranks: alone, or joined to its torchrun peers."""
         kind = resolve_device(device)
         if not launched_by_torchrun():
             return cls(kind)
@@ -186,5 +186,5 @@ class Runtime:
             dist.broadcast(tensor.data, src=0)
 
 
-#: The runtime of a plain call: one process on the CPU.
-LOCAL = Runtime()
+#: The ranks of a plain call: one process on the CPU.
+LOCAL = Ranks()

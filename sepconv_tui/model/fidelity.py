@@ -21,7 +21,7 @@ from ..core.interval import wilson_interval
 from ..progress import OnProgress, Progress
 from .candidates import eval_mode
 from .data import Data, check_labels
-from .distributed import LOCAL, Runtime
+from .distributed import LOCAL, Ranks
 from .fidelity_result import Fidelity, LayerFidelity
 
 if TYPE_CHECKING:
@@ -116,14 +116,14 @@ def measure_fidelity(
     stage: str | None = None,
     progress: OnProgress | None = None,
     measuring: str = "fidelity",
-    runtime: Runtime = LOCAL,
+    ranks: Ranks = LOCAL,
 ) -> Fidelity:
     """``swapped`` against ``original`` on every sample of ``data``, in total and per layer.
 
     ``layers``: the swapped layers' names (default: every module of ``swapped`` that has a
     ``depthwise`` and a ``pointwise`` conv where ``original`` has a module of the same name).
     Both models run in eval mode and are left in the modes they had, on the device their
-    parameters are on (each batch is moved there). Under a distributed ``runtime`` this rank
+    parameters are on (each batch is moved there). Under a distributed ``ranks`` this rank
     measures its shard and the figures are summed over every rank. DataError when the labels
     exceed the model's classes. ``progress`` hears of each batch as stage "measure", labelled
     ``measuring`` (on the main rank, counting every rank's samples).
@@ -132,7 +132,7 @@ def measure_fidelity(
 
     device = next(iter(original.parameters()), torch.empty(0)).device
     whole, total = data, len(data)
-    data = runtime.shard(data)
+    data = ranks.shard(data)
 
     originals = dict(original.named_modules())
     swapped_modules = dict(swapped.named_modules())
@@ -190,18 +190,18 @@ def measure_fidelity(
                         correct_original += int((top_original == labels).sum())
                         correct_swapped += int((top_swapped == labels).sum())
                 evaluated += inputs.shape[0]
-                if progress is not None and runtime.main:
-                    done = min(evaluated * runtime.world_size, total)
+                if progress is not None and ranks.main:
+                    done = min(evaluated * ranks.world_size, total)
                     progress(Progress("measure", done, total, measuring))
     finally:
         for handle in handles:
             handle.remove()
-    if runtime.distributed:
+    if ranks.distributed:
         sums = [*outputs.state()]
         for name in layers:
             sums += local[name].state() + network[name].state()
         counts = [agree, correct_original, correct_swapped, evaluated, 0 if classifier else 1]
-        summed = runtime.sum_floats(sums + [float(count) for count in counts])
+        summed = ranks.sum_floats(sums + [float(count) for count in counts])
         outputs.restore(summed[:2])
         for index, name in enumerate(layers):
             local[name].restore(summed[2 + 4 * index : 4 + 4 * index])
@@ -225,7 +225,7 @@ def measure_fidelity(
         swapped_accuracy_interval=(
             wilson_interval(correct_swapped, evaluated) if labelled else None
         ),
-        world_size=runtime.world_size,
+        world_size=ranks.world_size,
         layers=tuple(
             LayerFidelity(
                 name=name,

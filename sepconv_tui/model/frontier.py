@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import UserError
 from ..progress import OnProgress, Progress, ignore
 from .analysis import Cost, ModelAnalysis, Selection, SelectionError, parse_selection
-from .distributed import LOCAL, Runtime
+from .distributed import LOCAL, Ranks
 from .fidelity import DEFAULT_BATCH_SIZE
 from .fidelity_result import ValidationFigure, resolution_note
 from .sensitivity import measure_sensitivity
@@ -141,7 +141,7 @@ def plan_measurer(
     *,
     calibration: int = DEFAULT_CALIBRATION,
     batch_size: int = DEFAULT_BATCH_SIZE,
-    runtime: Runtime = LOCAL,
+    ranks: Ranks = LOCAL,
     budget_bytes: int | None = None,
     progress: OnProgress | None = None,
 ) -> MeasurePoint:
@@ -168,11 +168,11 @@ def plan_measurer(
                 split.fit,
                 calibration=calibration,
                 batch_size=batch_size,
-                runtime=runtime,
+                ranks=ranks,
                 budget_bytes=budget_bytes,
             )
         fidelity = measure_fidelity(
-            original, model, split.validation, layers=names, batch_size=batch_size, runtime=runtime
+            original, model, split.validation, layers=names, batch_size=batch_size, ranks=ranks
         )
         return replace(
             point,
@@ -310,7 +310,7 @@ def frontier(
     model_seconds: float | None = None,
     calibration: int = DEFAULT_CALIBRATION,
     batch_size: int = DEFAULT_BATCH_SIZE,
-    runtime: Runtime = LOCAL,
+    ranks: Ranks = LOCAL,
     budget_bytes: int | None = None,
     progress: OnProgress | None = None,
 ) -> Frontier:
@@ -339,7 +339,7 @@ def frontier(
             split,
             calibration=calibration,
             batch_size=batch_size,
-            runtime=runtime,
+            ranks=ranks,
             budget_bytes=budget_bytes,
             progress=progress,
         )
@@ -450,7 +450,7 @@ def resolve_budget(
     calibration: int = DEFAULT_CALIBRATION,
     batch_size: int = DEFAULT_BATCH_SIZE,
     max_time: float | None = None,
-    runtime: Runtime = LOCAL,
+    ranks: Ranks = LOCAL,
     budget_bytes: int | None = None,
     progress: OnProgress | None = None,
     cancelled: Callable[[], bool] | None = None,
@@ -492,17 +492,17 @@ def resolve_budget(
             previous=table,
             progress=progress,
             cancelled=cancelled,
-            runtime=runtime,
+            ranks=ranks,
             budget_bytes=budget_bytes,
         )
-        if key and runtime.main:
+        if key and ranks.main:
             keep_sensitivity(table, folders)
     measure = plan_measurer(
         original,
         split,
         calibration=calibration,
         batch_size=batch_size,
-        runtime=runtime,
+        ranks=ranks,
         budget_bytes=budget_bytes,
         progress=progress,
     )

@@ -10,7 +10,8 @@ A job crosses to a child process as a JSON object (``to_dict``/``from_dict``, as
 in its process.
 
 ``build_pair`` is the only code that builds a real model, checks the memory budget, loads the
-weights and swaps (or reads a saved swap). torch is imported inside the functions.
+weights and swaps (or reads a saved swap). torch and the swap are imported inside the
+functions: the app, which sends jobs, loads neither.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import UserError, first_line
 from .analysis import (
+    BUDGET_RULES,
     AutoDepth,
     DepthChoice,
     ModelAnalysis,
@@ -31,17 +33,15 @@ from .analysis import (
     SelectionError,
     parse_depth_multiplier,
     parse_selection,
+    unresolved_budget,
 )
 from .cache import BuildCache
 from .plan import INITS, SwapError, SwapResult
 from .source import ModelSource, ModelSourceError, Shape, parse_source
-from .swap import PLAN_FILE, SWAPPED_FILE, apply_plan, count_params, swap_convs
 
 if TYPE_CHECKING:
     from torch import nn
 
-#: Selection rules that are budgets, measured on data or a runtime: resolved above a job.
-BUDGET_RULES = ("agreement", "speedup")
 #: A forward keeps this many of its largest layer's tensors alive at once (residuals, concats).
 ACTIVATION_HEADROOM = 3
 
@@ -73,10 +73,7 @@ class ModelJob:
         if isinstance(self.source, str):
             raise TypeError("ModelJob takes a parsed source: parse_source(text) at the edge")
         if self.selection.rule in BUDGET_RULES:
-            raise SelectionError(
-                f"{self.selection} is a budget: resolve it into the layers it picks before "
-                "the job is made"
-            )
+            raise SelectionError(unresolved_budget(self.selection))
         if self.init not in INITS:
             raise SwapError(
                 f"the initialisation must be svd or random, got {self.init!r}", field="init"
@@ -205,6 +202,7 @@ def check_memory(analysis: ModelAnalysis, job: ModelJob, original_bytes: int) ->
 def _saved_plan(job: ModelJob) -> Any:
     """The plan in ``job.swapped_dir``; SwapError (field "swapped") when it holds none."""
     from .plan import read_plan
+    from .swap import PLAN_FILE, SWAPPED_FILE
 
     assert job.swapped_dir is not None
     folder = Path(job.swapped_dir)
@@ -284,6 +282,8 @@ def build_pair(
     shape = job.input_shape if job.input_shape is not None else analysis.input_shape
     original = _original(job, analysis, cache)
     if plan is None:
+        from .swap import swap_convs
+
         result = swap_convs(
             original,
             selection,
@@ -301,6 +301,7 @@ def _load_saved(
 ) -> tuple[nn.Module, nn.Module, SwapResult]:
     """The saved swap in ``job.swapped_dir`` on a copy of ``original``."""
     from .factorise import weight_errors
+    from .swap import SWAPPED_FILE, apply_plan, count_params
     from .weights import read_state_dict
 
     assert job.swapped_dir is not None

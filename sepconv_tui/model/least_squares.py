@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from .distributed import LOCAL, Runtime
+from .distributed import LOCAL, Ranks
 
 if TYPE_CHECKING:
     import torch
@@ -74,12 +74,12 @@ def solve(gram: torch.Tensor, cross: torch.Tensor, bias: bool) -> torch.Tensor:
 
 
 def fit_linear(
-    inputs: torch.Tensor, target: torch.Tensor, *, bias: bool = True, runtime: Runtime = LOCAL
+    inputs: torch.Tensor, target: torch.Tensor, *, bias: bool = True, ranks: Ranks = LOCAL
 ) -> LinearMap:
     """The least-squares channel map inputs → target (channels second, any spatial axes),
-    the normal equations summed over every rank of ``runtime``; solved on the CPU."""
+    the normal equations summed over every rank of ``ranks``; solved on the CPU."""
     gram, cross = normal_equations(inputs, target, bias)
-    gram, cross = runtime.sum(gram), runtime.sum(cross)
+    gram, cross = ranks.sum(gram), ranks.sum(cross)
     solution = solve(gram.cpu(), cross.cpu(), bias)
     middle = inputs.shape[1]
     return LinearMap(solution[:middle].T, solution[middle] if bias else None)
@@ -89,14 +89,14 @@ def fit_pointwise(
     pointwise: Any,
     depthwise_out: torch.Tensor,
     target: torch.Tensor,
-    runtime: Runtime = LOCAL,
+    ranks: Ranks = LOCAL,
 ) -> None:
     """Set ``pointwise``'s weights (and bias) to the least-squares map depthwise_out → target,
     the normal equations summed over every rank."""
     import torch
 
     has_bias = getattr(pointwise, "bias", None) is not None
-    fitted = fit_linear(depthwise_out, target, bias=has_bias, runtime=runtime)
+    fitted = fit_linear(depthwise_out, target, bias=has_bias, ranks=ranks)
     with torch.no_grad():
         pointwise.weight.copy_(fitted.weight.reshape(pointwise.weight.shape).to(pointwise.weight))
         if fitted.bias is not None:

@@ -18,7 +18,7 @@ from ..core.spec import parse_int_in_range
 from ..progress import OnProgress, Progress, ignore
 from .candidates import eval_mode
 from .data import Data
-from .distributed import LOCAL, Runtime
+from .distributed import LOCAL, Ranks
 from .fidelity import DEFAULT_BATCH_SIZE
 from .least_squares import fit_pointwise
 from .recovery_memory import check_reconstruction_budget, model_device
@@ -67,12 +67,12 @@ def reconstruct(
     calibration: int = DEFAULT_CALIBRATION,
     batch_size: int = DEFAULT_BATCH_SIZE,
     progress: OnProgress | None = None,
-    runtime: Runtime = LOCAL,
+    ranks: Ranks = LOCAL,
     budget_bytes: int | None = None,
 ) -> int:
     """Refit each named block's pointwise conv of ``swapped``, in place; return samples used.
 
-    The first ``calibration`` samples of ``data`` are used (under a distributed ``runtime``,
+    The first ``calibration`` samples of ``data`` are used (under a distributed ``ranks``,
     this rank's shard of them). The original's outputs come from batched passes; the swapped
     network then runs once over them, and each block is fitted when the forward reaches it,
     its target dropped once fitted. Both models run on the device their parameters are on.
@@ -80,13 +80,13 @@ def reconstruct(
     """
     import torch
 
-    progress = progress if runtime.main and progress is not None else ignore
+    progress = progress if ranks.main and progress is not None else ignore
     calibration = parse_int_in_range(
         calibration, 1, field="calibration", what="the number of calibration samples"
     )
     used = data.head(min(calibration, len(data)))
-    inputs = runtime.shard(used).inputs.to(model_device(original))
-    check_reconstruction_budget(original, layers, inputs, budget_bytes, runtime, calibration)
+    inputs = ranks.shard(used).inputs.to(model_device(original))
+    check_reconstruction_budget(original, layers, inputs, budget_bytes, ranks, calibration)
     targets = _original_outputs(original, layers, inputs, batch_size)
     modules = dict(swapped.named_modules())
     fitted: list[str] = []
@@ -105,7 +105,7 @@ def reconstruct(
                 or depthwise_out.shape[2:] != (target.shape[2:])
             ):
                 return  # the block sees another input than the conv did: leave the SVD start
-            fit_pointwise(modules[name].pointwise, depthwise_out, target, runtime)
+            fit_pointwise(modules[name].pointwise, depthwise_out, target, ranks)
             del targets[name]  # the peak falls as the forward goes
             fitted.append(name)
             progress(Progress("reconstruct", len(fitted), len(layers), name))

@@ -18,7 +18,7 @@ from ..progress import OnProgress, ignore
 from .analysis import SwapError
 from .data import Data
 from .distill import distill
-from .distributed import LOCAL, Runtime
+from .distributed import LOCAL, Ranks
 from .fidelity import DEFAULT_BATCH_SIZE, Fidelity, measure_fidelity
 from .fidelity_result import ValidationFigure
 from .plan import SwapResult
@@ -56,7 +56,7 @@ def recover(
     batch_size: int = DEFAULT_BATCH_SIZE,
     original: nn.Module | None = None,
     progress: OnProgress | None = None,
-    runtime: Runtime = LOCAL,
+    ranks: Ranks = LOCAL,
     budget_bytes: int | None = None,
     split: Split | None = None,
     chosen: ValidationFigure | None = None,
@@ -69,7 +69,7 @@ def recover(
     trains on all of it and stops early on the validation split. ``test`` (``holdout`` is its
     older name) and ``validation`` override the sizes (counts or fractions); ``split`` gives
     the split made already. ``mode``: "none" (measure the SVD start only), "reconstruct" or
-    "distill" (reconstruct, then distil). The work runs on ``runtime``'s device (and ranks);
+    "distill" (reconstruct, then distil). The work runs on ``ranks``'s device (and ranks);
     the recovered model comes back on the CPU. ``result.model`` is not touched. ``chosen``:
     the validation figure the selection was picked by, recorded beside the test figures.
     """
@@ -94,11 +94,11 @@ def recover(
             calibration=calibration,
             validation=validation,
             test=test if test is not None else holdout,
-            runtime=runtime,
+            ranks=ranks,
         )
     sizes = split.sizes
     layers = list(result.swapped)
-    device = runtime.device
+    device = ranks.device
     source_device = model_device(source_model)
     teacher = source_model.to(device)
     model = copy.deepcopy(result.model).to(device)
@@ -117,7 +117,7 @@ def recover(
             stage=stage,
             progress=progress,
             measuring=stage,
-            runtime=runtime,
+            ranks=ranks,
         )
         return measured.with_context(split=sizes, validation=chosen, notes=notes)
 
@@ -134,7 +134,7 @@ def recover(
                 calibration=calibration,
                 batch_size=batch_size,
                 progress=progress,
-                runtime=runtime,
+                ranks=ranks,
                 budget_bytes=budget_bytes,
             )
             weight_errors = _weight_errors(teacher, model, layers)
@@ -152,7 +152,7 @@ def recover(
                 max_time=max_time,
                 label_weight=label_weight,
                 progress=progress,
-                runtime=runtime,
+                ranks=ranks,
             )
             weight_errors = _weight_errors(teacher, model, layers)
             stages.append(measure("distill"))
@@ -170,7 +170,7 @@ def recover(
         steps=distillation.steps if distillation is not None else 0,
         notes=notes,
         distillation=distillation,
-        world_size=runtime.world_size,
+        world_size=ranks.world_size,
         device=device,
     )
 
@@ -182,7 +182,7 @@ def split_for(
     calibration: int,
     validation: int | float | None = None,
     test: int | float | None = None,
-    runtime: Runtime = LOCAL,
+    ranks: Ranks = LOCAL,
 ) -> Split:
     """``data`` split for ``mode`` (distillation gets a larger fit split), each part holding
     at least one sample per process."""
@@ -192,7 +192,7 @@ def split_for(
         distill=mode == "distill",
         validation=validation,
         test=test,
-        minimum=runtime.world_size,
+        minimum=ranks.world_size,
     )
     return apply_split(data, sizes)
 

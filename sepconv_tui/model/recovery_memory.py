@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from ..core.budget import resolve_budget
 from .candidates import eval_mode
 from .data import DataError
-from .distributed import LOCAL, Runtime
+from .distributed import LOCAL, Ranks
 
 if TYPE_CHECKING:
     import torch
@@ -74,11 +74,11 @@ def reconstruction_bytes(per_sample: SampleSizes, samples: int) -> int:
     return 4 * samples * (per_sample.targets + 3 * per_sample.largest)
 
 
-def _budget(budget_bytes: int | None, runtime: Runtime) -> int:
-    """The memory budget on ``runtime``'s device, the smallest over the ranks (the default is
+def _budget(budget_bytes: int | None, ranks: Ranks) -> int:
+    """The memory budget on ``ranks``'s device, the smallest over the ranks (the default is
     a share of each one's free memory, which differs: batch sizes and refusals must not)."""
-    budget = resolve_budget(budget_bytes, "cuda" if runtime.device.startswith("cuda") else "cpu")
-    return runtime.smallest(budget)
+    budget = resolve_budget(budget_bytes, "cuda" if ranks.device.startswith("cuda") else "cpu")
+    return ranks.smallest(budget)
 
 
 def fit_batch_size(
@@ -86,7 +86,7 @@ def fit_batch_size(
     sample: torch.Tensor,
     requested: int,
     budget_bytes: int | None,
-    runtime: Runtime = LOCAL,
+    ranks: Ranks = LOCAL,
     *,
     training: bool = False,
 ) -> int:
@@ -98,7 +98,7 @@ def fit_batch_size(
     sizes = sample_sizes(model, [], sample)
     # Both models' outputs, and in training the student's kept for backward with their grads.
     per_sample = 4 * (2 * sizes.largest + (3 * sizes.total if training else 0))
-    budget = _budget(budget_bytes, runtime)
+    budget = _budget(budget_bytes, ranks)
     fits = budget // max(per_sample, 1)
     if fits < 1:
         raise DataError(
@@ -114,7 +114,7 @@ def check_reconstruction_budget(
     layers: list[str],
     inputs: torch.Tensor,
     budget_bytes: int | None,
-    runtime: Runtime = LOCAL,
+    ranks: Ranks = LOCAL,
     calibration: int | None = None,
 ) -> int:
     """The bytes reconstruction on ``inputs`` (this rank's calibration samples) will hold;
@@ -124,10 +124,10 @@ def check_reconstruction_budget(
 
     per_sample = sample_sizes(original, layers, inputs)
     needed = reconstruction_bytes(per_sample, int(inputs.shape[0]))
-    budget = _budget(budget_bytes, runtime)
+    budget = _budget(budget_bytes, ranks)
     if needed > budget:
         one = reconstruction_bytes(per_sample, 1)
-        fits = (budget // one) * runtime.world_size if one else 0
+        fits = (budget // one) * ranks.world_size if one else 0
         asked = calibration if calibration is not None else int(inputs.shape[0])
         advice = (
             f"{fits:,} samples fit" if fits >= 1 else "not one sample fits: raise the memory budget"
@@ -135,7 +135,7 @@ def check_reconstruction_budget(
         raise DataError(
             f"reconstruction on {asked:,} calibration samples would hold {format_bytes(needed)} "
             f"(the original's outputs at {len(layers)} swapped convs over those samples"
-            f"{' of this process' if runtime.distributed else ''}), over the memory budget of "
+            f"{' of this process' if ranks.distributed else ''}), over the memory budget of "
             f"{format_bytes(budget)}; {advice}",
             field="calibration",
         )

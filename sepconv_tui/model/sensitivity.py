@@ -19,7 +19,7 @@ from ..errors import UserError
 from ..progress import OnProgress, Progress, ignore
 from .analysis import ModelAnalysis, ModelLayer, multiplier_for_energy
 from .distill import ValidationScore
-from .distributed import LOCAL, Runtime
+from .distributed import LOCAL, Ranks
 from .fidelity import DEFAULT_BATCH_SIZE
 from .least_squares import normal_equations, solve
 from .sensitivity_result import Rung, Sensitivity
@@ -131,19 +131,19 @@ def _per_sample_bytes(original: nn.Module, layers: Sequence[str], sample: torch.
     return sum(4 * (x.numel() + y.numel()) for x, y in recorded.values())
 
 
-def _budget(budget_bytes: int | None, runtime: Runtime) -> int:
-    """The memory budget on ``runtime``'s device, the smallest over the ranks."""
+def _budget(budget_bytes: int | None, ranks: Ranks) -> int:
+    """The memory budget on ``ranks``'s device, the smallest over the ranks."""
     from ..core.budget import resolve_budget
 
-    device = "cuda" if runtime.device.startswith("cuda") else "cpu"
-    return runtime.smallest(resolve_budget(budget_bytes, device))
+    device = "cuda" if ranks.device.startswith("cuda") else "cpu"
+    return ranks.smallest(resolve_budget(budget_bytes, device))
 
 
 def fit_block(
     block: nn.Module,
     inputs: torch.Tensor,
     targets: torch.Tensor,
-    runtime: Runtime = LOCAL,
+    ranks: Ranks = LOCAL,
     chunk: int = 64,
 ) -> bool:
     """Fit ``block``'s pointwise conv by least squares so that ``block(inputs)`` ≈ ``targets``,
@@ -166,7 +166,7 @@ def fit_block(
             cross = c if cross is None else cross + c
     if gram is None or cross is None:
         return False
-    gram, cross = runtime.sum(gram), runtime.sum(cross)
+    gram, cross = ranks.sum(gram), ranks.sum(cross)
     solution = solve(gram.cpu(), cross.cpu(), bias)
     channels = solution.shape[0] - (1 if bias else 0)
     with torch.no_grad():
@@ -190,7 +190,7 @@ def measure_sensitivity(
     previous: Sensitivity | None = None,
     progress: OnProgress | None = None,
     cancelled: Callable[[], bool] | None = None,
-    runtime: Runtime = LOCAL,
+    ranks: Ranks = LOCAL,
     budget_bytes: int | None = None,
 ) -> Sensitivity:
     """The layer × m table of ``original`` (weights loaded, on its device) on ``split``.
@@ -207,7 +207,7 @@ def measure_sensitivity(
 
     from .swap import svd_blocks, with_blocks
 
-    report = progress if runtime.main and progress is not None else ignore
+    report = progress if ranks.main and progress is not None else ignore
     started = time.monotonic()
     rows = {layer.name: layer for layer in analysis.candidates}
     names = [
@@ -239,9 +239,9 @@ def measure_sensitivity(
     if todo:
         if len(split.validation) == 0:
             raise SensitivityError("the sensitivity needs a validation split of 1 sample or more")
-        inputs = runtime.shard(used).inputs.to(device)
+        inputs = ranks.shard(used).inputs.to(device)
         per_sample = _per_sample_bytes(original, names, inputs)
-        budget = _budget(budget_bytes, runtime)
+        budget = _budget(budget_bytes, ranks)
         fits = budget // max(per_sample, 1)
         if fits < 1:
             from ..core.memory import format_bytes
@@ -261,7 +261,7 @@ def measure_sensitivity(
         recorded = _record(original, [rung.name for rung in todo], inputs, batch_size)
         report(Progress("record", 1, 1, "the original at every candidate"))
         calibration_used = int(inputs.shape[0])
-        score = ValidationScore(original, split.validation, batch_size, runtime)
+        score = ValidationScore(original, split.validation, batch_size, ranks)
         classifier = score.classifier
     else:
         calibration_used = previous.calibration if previous is not None else 0
@@ -279,7 +279,7 @@ def measure_sensitivity(
         block = svd_blocks(original, [rung.name], {rung.name: rung.depth_multiplier})
         fitted = block[rung.name].to(device)
         x, y = recorded[rung.name]
-        fit_block(fitted, x, y, runtime)
+        fit_block(fitted, x, y, ranks)
         model = with_blocks(original, {rung.name: fitted})
         check = score.score(model)
         del model

@@ -13,8 +13,7 @@ what this calls.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
-from pathlib import Path
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from ..core.latency import MIN_RUN_TIME_S
@@ -22,9 +21,9 @@ from ..progress import OnProgress, Progress, ignore
 from .analysis import Selection, SelectionError
 from .bench import MODEL_MIN_RUN_TIME_S, LayerBench, benchmark_layers, benchmark_model
 from .runtime import Cancelled
-from .source import Shape
 
 if TYPE_CHECKING:
+    from .job import ModelJob
     from .workflow import Workflow
 
 
@@ -146,37 +145,36 @@ def choose_by_speed(
 
 
 def resolve_speedup(
-    source: str,
-    selection: Selection,
+    job: ModelJob,
+    budget: Selection,
     *,
     runtime: str = "eager",
-    threads: int | None = None,
-    weights: str | Path | None = None,
-    depth_multiplier: Any = 1,
-    input_shape: Shape | None = None,
     workflow: Workflow | None = None,
     min_run_time: float = MIN_RUN_TIME_S,
     model_min_run_time: float = MODEL_MIN_RUN_TIME_S,
     progress: OnProgress | None = None,
     cancelled: Cancelled | None = None,
 ) -> SpeedupChoice:
-    """``speedup:X`` on ``source``: time each candidate on ``runtime``, rank (by agreement per
-    time saved when ``workflow`` brings data), pick the shortest prefix predicted to reach X,
-    then time the whole swapped model to confirm. SelectionError when X is out of reach.
+    """``speedup:X`` (``budget``) on ``job``'s model: time each candidate on ``runtime`` with
+    the job's threads, rank (by agreement per time saved when ``workflow`` brings data), pick
+    the shortest prefix predicted to reach X, then time the whole swapped model to confirm.
+    SelectionError when X is out of reach. The job's own selection is not read.
 
     ``progress`` gets "time" per layer timed, then "rank"/"curve" from the trade-off (with
     data), then "confirm"."""
-    if selection.rule != "speedup" or selection.min_speedup is None:
-        raise SelectionError(f"resolve_speedup needs a speedup:X selection, got {selection}")
+    if budget.rule != "speedup" or budget.min_speedup is None:
+        raise SelectionError(f"resolve_speedup needs a speedup:X selection, got {budget}")
     report = progress or ignore
+    # bench.py (the ipc branch's) still takes the job's fields one by one.
+    source = job.label
     layers = benchmark_layers(
         source,
         (runtime,),
         select="none",
-        input_shape=input_shape,
-        depth_multiplier=depth_multiplier,
-        threads=threads,
-        weights=weights,
+        input_shape=job.input_shape,
+        depth_multiplier=job.depth_multiplier,  # type: ignore[arg-type]
+        threads=job.threads,
+        weights=job.weights,
         min_run_time=min_run_time,
         progress=report,
         cancelled=cancelled,
@@ -185,29 +183,18 @@ def resolve_speedup(
     if workflow is not None:
         tradeoff, _analysis = workflow.tradeoff(progress)
         alone = tradeoff.alone
-    choice = choose_by_speed(layers, selection.min_speedup, runtime, alone)
+    choice = choose_by_speed(layers, budget.min_speedup, runtime, alone)
     report(Progress("confirm", 0, 1, "the whole swapped model"))
     confirmed = benchmark_model(
         source,
         select=choice.selection,
-        input_shape=input_shape,
-        depth_multiplier=depth_multiplier,
+        input_shape=job.input_shape,
+        depth_multiplier=job.depth_multiplier,  # type: ignore[arg-type]
         threads=layers.threads,
-        weights=weights,
+        weights=job.weights,
         min_run_time=model_min_run_time,
         runtimes=(runtime,),
         cancelled=cancelled,
     )
     report(Progress("confirm", 1, 1, "the whole swapped model"))
-    return SpeedupChoice(
-        choice.target,
-        choice.runtime,
-        choice.ranking,
-        choice.order,
-        choice.chosen,
-        choice.predicted,
-        confirmed.runtimes[runtime].speed_ratio,
-        choice.best,
-        choice.saved_s,
-        choice.alone,
-    )
+    return replace(choice, measured=confirmed.runtimes[runtime].speed_ratio)

@@ -17,20 +17,18 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import UserError, first_line
 from .analysis import AutoDepth, Selection, parse_depth_multiplier, parse_selection
 from .candidates import candidate_reason, effective_weight, separable_block, static_analysis
 from .factorise import (
-    effective_kernel,
     has_real_weights,
     layer_errors,
-    relative_error,
     resolve_multipliers,
     svd_factors,
+    weight_errors,
 )
 from .plan import INITS, SwapError, SwapPlan, SwapResult, compact_multipliers
-from .source import ModelSource, Shape
-from .weights import load_weights
+from .source import Shape
+from .weights import load_weights  # noqa: F401  # bench.py's import, until the ipc branch's build_pair
 
 if TYPE_CHECKING:
     from torch import nn
@@ -153,20 +151,17 @@ def swap_convs(
     swapped_model = copy.deepcopy(model)
     modules = dict(swapped_model.named_modules())
     blocks: dict[nn.Module, nn.Module] = {}
-    errors: dict[str, float] = {}
     for name in names:
         conv: Any = modules[name]
         block = _block(conv, multipliers[name])
         if init == "svd":
             _initialise_from_svd(block, conv)
-        if real:
-            errors[name] = relative_error(effective_weight(conv), effective_kernel(block))
         blocks[conv] = block
     _replace(swapped_model, blocks)
     return SwapResult(
         model=swapped_model,
         swapped=tuple(names),
-        weight_error=errors,
+        weight_error=weight_errors(model, swapped_model, names) if real else {},
         depth_multiplier=compact_multipliers(names, multipliers),
         init=init,
         source=source,
@@ -200,75 +195,6 @@ def apply_plan(model: nn.Module, plan: SwapPlan | Mapping[str, Any]) -> nn.Modul
         blocks[module] = _block(module, plan.multiplier_for(name))
     _replace(model, blocks)
     return model
-
-
-def _check_budget(
-    parsed: ModelSource, weights: str | Path | None, budget_bytes: int | None
-) -> Shape:
-    """The model's default input shape; SwapError when the original, its swapped copy and
-    the state_dict would exceed the memory budget (``bench``'s: a quarter of the free RAM)."""
-    from ..core.budget import resolve_budget
-    from ..core.memory import format_bytes
-    from .source import build_model, parameter_bytes
-
-    empty = build_model(parsed)
-    copies = 3 if weights is not None else 2
-    needed = copies * parameter_bytes(empty.module)
-    budget = resolve_budget(budget_bytes)
-    if needed > budget:
-        raise SwapError(
-            f"{parsed} needs about {format_bytes(needed)} (the original, its swapped copy"
-            f"{' and the state_dict' if weights is not None else ''}): over the memory budget "
-            f"of {format_bytes(budget)}"
-        )
-    return empty.default_input_shape
-
-
-def swap_from_source(
-    source: str,
-    select: str | Selection = "saving",
-    *,
-    weights: str | Path | None = None,
-    depth_multiplier: int | str | AutoDepth | Mapping[str, int] = 1,
-    init: str = "svd",
-    input_shape: Shape | None = None,
-    budget_bytes: int | None = None,
-) -> SwapResult:
-    """``swap_convs`` on a model built for real from ``source`` (with ``weights`` loaded).
-
-    The input defaults to the one the model was published for. The original, its swapped copy
-    and the state_dict must fit the memory budget (``bench``'s: a quarter of the free RAM).
-    """
-    model, shape, name = original_from_source(
-        source, weights=weights, input_shape=input_shape, budget_bytes=budget_bytes
-    )
-    return swap_convs(
-        model,
-        select,
-        depth_multiplier=depth_multiplier,
-        init=init,
-        input_shape=shape,
-        source=name,
-    )
-
-
-def original_from_source(
-    source: str,
-    *,
-    weights: str | Path | None = None,
-    input_shape: Shape | None = None,
-    budget_bytes: int | None = None,
-) -> tuple[nn.Module, Shape, str]:
-    """The model built for real from ``source`` with ``weights`` loaded, the input shape
-    (``input_shape``, else the one it was published for) and the source's normal name."""
-    from .source import build_model, parse_source
-
-    parsed = parse_source(source)
-    default_shape = _check_budget(parsed, weights, budget_bytes)
-    model = build_model(parsed, real=True).module
-    if weights is not None:
-        load_weights(model, weights)
-    return model, input_shape if input_shape is not None else default_shape, str(parsed)
 
 
 #: The files ``save`` writes into its folder.
@@ -328,71 +254,3 @@ def readable_as_umask_allows(path: Path) -> None:
     umask = os.umask(0)
     os.umask(umask)
     os.chmod(path, 0o666 & ~umask)
-
-
-def load_swapped(
-    source: str,
-    out_dir: str | Path,
-    *,
-    weights: str | Path | None = None,
-    input_shape: Shape | None = None,
-    budget_bytes: int | None = None,
-) -> tuple[nn.Module, nn.Module, SwapResult]:
-    """(original, swapped, its SwapResult) from what ``save`` wrote into ``out_dir``.
-
-    The original is built for real from ``source`` (with ``weights`` loaded); the swapped
-    model is a copy with DIR/plan.json applied and DIR/swapped.pt loaded. SwapError (field
-    "swapped") when the folder lacks either file or they do not fit the model.
-    """
-    import torch
-
-    from .plan import read_plan
-    from .source import build_model, parse_source
-    from .weights import read_state_dict
-
-    folder = Path(out_dir)
-    where = repr(str(out_dir))  # the CLI puts "--swapped:" before it
-    for name in (PLAN_FILE, SWAPPED_FILE):
-        if not (folder / name).is_file():
-            raise SwapError(
-                f"{where} has no {name}: give a folder a saved swap wrote",
-                field="swapped",
-            )
-    try:
-        plan = read_plan(folder / PLAN_FILE)
-    except SwapError as error:
-        raise SwapError(f"{where}: {error}", field="swapped") from None
-    parsed = parse_source(source)
-    _check_budget(parsed, weights, budget_bytes)
-    original = build_model(parsed, real=True).module
-    if weights is not None:
-        load_weights(original, weights)
-    swapped = apply_plan(copy.deepcopy(original), plan)
-    try:
-        state = read_state_dict(folder / SWAPPED_FILE)
-        swapped.load_state_dict(state)
-    except (RuntimeError, UserError) as error:
-        raise SwapError(
-            f"{where}: {SWAPPED_FILE} does not fit {parsed} with its plan: {first_line(error)}",
-            field="swapped",
-        ) from None
-    with torch.no_grad():
-        errors = {
-            name: relative_error(
-                effective_weight(dict(original.named_modules())[name]),
-                effective_kernel(dict(swapped.named_modules())[name]),
-            )
-            for name in plan.swapped
-        }
-    result = SwapResult(
-        model=swapped,
-        swapped=plan.swapped,
-        weight_error=errors,
-        depth_multiplier=plan.depth_multiplier,
-        init=plan.init or "svd",
-        source=str(parsed),
-        input_shape=input_shape or plan.input_shape,
-        params={"original": count_params(original), "swapped": count_params(swapped)},
-        original=original,
-    )
-    return original, swapped, result

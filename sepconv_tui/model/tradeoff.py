@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from ..progress import OnProgress, Progress, ignore
 from .analysis import ModelAnalysis
-from .distributed import LOCAL, Runtime
+from .distributed import LOCAL, Ranks
 from .fidelity import DEFAULT_BATCH_SIZE, Fidelity, measure_fidelity
 from .reconstruction import reconstruct
 from .settings import DEFAULT_CALIBRATION
@@ -45,20 +45,20 @@ def measure_tradeoff(
     calibration: int = DEFAULT_CALIBRATION,
     batch_size: int = DEFAULT_BATCH_SIZE,
     progress: OnProgress | None = None,
-    runtime: Runtime = LOCAL,
+    ranks: Ranks = LOCAL,
     budget_bytes: int | None = None,
 ) -> Tradeoff:
     """Rank ``candidates`` (default: every candidate saving MACs) and measure each prefix.
 
     ``analysis`` gives each layer's MACs as is and as separable at its depth multiplier (the
     m every swap here uses); each swap is reconstructed on ``split.fit`` and measured on
-    ``split.validation`` (``split.test`` is not touched), on ``runtime``'s device and ranks.
+    ``split.validation`` (``split.test`` is not touched), on ``ranks``'s device and ranks.
     """
     from .swap import svd_blocks, with_blocks
 
-    progress = progress if runtime.main and progress is not None else ignore
+    progress = progress if ranks.main and progress is not None else ignore
     fitting, held_out = split.fit, split.validation
-    device = runtime.device
+    device = ranks.device
     rows = {layer.name: layer for layer in analysis.candidates}
     names = [
         name
@@ -86,11 +86,11 @@ def measure_tradeoff(
                 fitting,
                 calibration=calibration,
                 batch_size=batch_size,
-                runtime=runtime,
+                ranks=ranks,
                 budget_bytes=budget_bytes,
             )
         return measure_fidelity(
-            original, model, held_out, layers=swap, batch_size=batch_size, runtime=runtime
+            original, model, held_out, layers=swap, batch_size=batch_size, ranks=ranks
         )
 
     alone: dict[str, float] = {}

@@ -1,25 +1,25 @@
-"""The whole-model workflows from a SOURCE string, as the CLI and the app's child run them.
+"""The whole-model workflows from a ModelJob, as the CLI and the app's child run them.
 
-Each builds the original for real (weights loaded), makes or reads the swap, loads the data
-with the source's preprocessing, and hands over to ``fidelity``, ``recover`` or
-``tradeoff``: one path, so ``sepconv-tui fidelity`` and the Model tab's ``f`` cannot drift
-apart. torch is imported inside the functions (by what they call).
+Each builds the pair (``job.build_pair``: the original with its weights, the swap made or
+read from a saved one), loads the data with the source's preprocessing, and hands over to
+``fidelity``, ``recover`` or ``tradeoff``: one path, so ``sepconv-tui fidelity`` and the Model
+tab's ``f`` cannot drift apart. torch is imported inside the functions (by what they call).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ..progress import OnProgress
-from .analysis import DepthChoice, ModelAnalysis, Selection, SelectionError, parse_selection
+from .analysis import ModelAnalysis, Selection, SelectionError
 from .cache import BuildCache
 from .data import Data, load_data
-from .distributed import LOCAL, Runtime
+from .distributed import LOCAL, Ranks
 from .fidelity import DEFAULT_BATCH_SIZE, Fidelity, measure_fidelity
 from .fidelity_result import SplitSizes, ValidationFigure
+from .job import ModelJob, build_pair
 from .plan import SwapResult
 from .recover import recover, split_for
 from .recovery_memory import fit_batch_size
@@ -31,9 +31,8 @@ from .settings import (
     DEFAULT_PATIENCE,
     DEFAULT_STEPS,
 )
-from .source import Shape
+from .source import ModelSource
 from .split import Split
-from .swap import load_swapped, original_from_source, swap_convs
 from .tradeoff import Tradeoff, measure_tradeoff
 
 
@@ -48,32 +47,37 @@ class Choice:
 
 @dataclass(frozen=True)
 class Workflow:
-    """What every workflow starts from: the model, its weights, the swap and the data."""
+    """What every workflow starts from: the job (model, weights, swap) and the data."""
 
-    source: str
+    job: ModelJob
     data: str
-    weights: str | None = None
-    selection: Selection | str = "saving"
-    depth_multiplier: DepthChoice | Mapping[str, int] = 1
-    input_shape: Shape | None = None
-    init: str = "svd"
-    swapped_dir: str | Path | None = None  # a folder ``swap --out`` wrote, instead of swapping
+    # agreement:X: the layers are chosen on the validation split first (the job's own
+    # selection is then not read); None: the job's selection as it is.
+    budget: Selection | None = None
     data_options: Mapping[str, Any] = field(default_factory=dict)  # mean, std, limit
     holdout: int | None = None  # the test split's size (its older name)
     calibration: int = DEFAULT_CALIBRATION
     batch_size: int = DEFAULT_BATCH_SIZE
     validation: int | float | None = None  # the validation split's size, or share
     test: int | float | None = None  # the test split's size, or share
-    runtime: Runtime = LOCAL  # the device, and the ranks under torchrun
-    budget_bytes: int | None = None  # the memory budget (default: a quarter of what is free)
+    ranks: Ranks = LOCAL  # the device, and the ranks under torchrun
     #: Keeps the built original and the loaded data for the next workflow of the same ones
     #: (the app's child holds one); None builds and loads them afresh.
     cache: BuildCache | None = field(default=None, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.budget is not None and self.budget.rule != "agreement":
+            raise SelectionError(f"a workflow resolves agreement:X, not {self.budget}")
 
     @property
     def test_size(self) -> int | float | None:
         """``test``, or ``holdout`` when only that was given."""
         return self.test if self.test is not None else self.holdout
+
+    @property
+    def chooses(self) -> bool:
+        """True when the layers are chosen here (agreement:X), not read from a saved swap."""
+        return self.budget is not None and self.job.swapped_dir is None
 
     def split(self, data: Data, mode: str = "reconstruct") -> Split:
         """``data`` split for ``mode`` (``recover``'s rule), at least a sample per rank each."""
@@ -83,57 +87,36 @@ class Workflow:
             calibration=self.calibration,
             validation=self.validation,
             test=self.test_size,
-            runtime=self.runtime,
+            ranks=self.ranks,
         )
 
-    def _swapped(self, selection: Selection | str, *, init: str = "svd") -> SwapResult:
-        """``swap_convs`` on the original built from the source (kept in ``cache``)."""
-
-        def build() -> tuple[Any, Shape, str]:
-            return original_from_source(
-                self.source, weights=self.weights, input_shape=self.input_shape
-            )
-
-        key = (self.source, self.weights, self.input_shape)
-        model, shape, name = self.cache.get("original", key, build) if self.cache else build()
-        return swap_convs(
-            model,
-            selection,
-            depth_multiplier=self.depth_multiplier,
-            init=init,
-            input_shape=shape,
-            source=name,
-        )
+    def _swapped(self, selection: Selection) -> SwapResult:
+        """The job's original (kept in ``cache``) with ``selection`` swapped now."""
+        job = replace(self.job, selection=selection, swapped_dir=None)
+        _original, _swapped, result = build_pair(job, self.cache)
+        return result
 
     def swap(self, progress: OnProgress | None = None, *, mode: str = "reconstruct") -> SwapResult:
-        """The swap: read from ``swapped_dir``, or made now (``agreement:X`` measured first)."""
+        """The swap: read from the job's saved swap, or made now (``agreement:X`` measured
+        first)."""
         return self._swap(self.choose(progress, mode=mode).selection)
 
     def _swap(self, selection: Selection) -> SwapResult:
-        """The swap of ``selection`` (or the one ``swapped_dir`` holds)."""
-        if self.swapped_dir is not None:
-            _original, _swapped, result = load_swapped(
-                self.source, self.swapped_dir, weights=self.weights, input_shape=self.input_shape
-            )
+        """The swap of ``selection`` (or the saved one the job names)."""
+        if self.job.swapped_dir is not None:
+            _original, _swapped, result = build_pair(self.job, self.cache)
             return result
-        return self._swapped(selection, init=self.init)
-
-    def _selection(self) -> Selection:
-        """The selection as given, parsed."""
-        return (
-            parse_selection(self.selection) if isinstance(self.selection, str) else self.selection
-        )
+        return self._swapped(selection)
 
     def choose(self, progress: OnProgress | None = None, *, mode: str = "reconstruct") -> Choice:
         """The selection, ``agreement:X`` resolved on the validation split to the layers it
         picks (with the validation figure that picked them, and a note when that split is too
         small to resolve X)."""
-        selection = self._selection()
-        if selection.rule != "agreement" or self.swapped_dir is not None:
-            return Choice(selection)
+        if not self.chooses:
+            return Choice(self.job.selection)
+        assert self.budget is not None and self.budget.min_agreement is not None
         tradeoff, _analysis = self.tradeoff(progress, mode=mode)
-        assert selection.min_agreement is not None
-        budget = selection.min_agreement
+        budget = self.budget.min_agreement
         names = tradeoff.largest_prefix(budget)
         note = tradeoff.resolution_note(budget)
         return Choice(
@@ -154,8 +137,8 @@ class Workflow:
             original,
             data.inputs[:1],
             self.batch_size,
-            self.budget_bytes,
-            self.runtime,
+            self.job.budget_bytes,
+            self.ranks,
             training=training,
         )
         if fitted == self.batch_size:
@@ -167,16 +150,17 @@ class Workflow:
     def load(self, result: SwapResult) -> Data:
         """The data, preprocessed for the model ``result`` was swapped from (kept in
         ``cache`` for the same data, source, input and options)."""
-        input_shape = result.input_shape or self.input_shape
+        input_shape = result.input_shape or self.job.input_shape
         options = dict(self.data_options)
-        if self.budget_bytes is not None:
-            options.setdefault("budget_bytes", self.budget_bytes)
+        if self.job.budget_bytes is not None:
+            options.setdefault("budget_bytes", self.job.budget_bytes)
+        source = self.job.source if isinstance(self.job.source, ModelSource) else None
 
         def build() -> Data:
             return load_data(
                 self.data,
                 input_shape=input_shape,
-                source=self.source,
+                source=source,
                 model=result.original,
                 **options,
             )
@@ -184,7 +168,7 @@ class Workflow:
         if self.cache is None:
             return build()
         key = tuple(sorted((name, str(value)) for name, value in options.items()))
-        return self.cache.get("data", (self.data, self.source, input_shape, key), build)
+        return self.cache.get("data", (self.data, self.job.label, input_shape, key), build)
 
     def fidelity(
         self, progress: OnProgress | None = None, *, held_out_only: bool = False
@@ -198,16 +182,15 @@ class Workflow:
         choice = self.choose(progress)
         result = self._swap(choice.selection)
         data = self.load(result)
-        chosen = self._selection().rule == "agreement" and self.swapped_dir is None
-        if chosen or held_out_only or self.test_size is not None:
+        if self.chooses or held_out_only or self.test_size is not None:
             split = self.split(data)
             test, sizes = split.test, split.sizes
         else:
             test, sizes = data, SplitSizes(0, 0, len(data))
         assert result.original is not None
-        runtime = self.runtime
-        original = result.original.to(runtime.device)
-        swapped = result.model.to(runtime.device)
+        ranks = self.ranks
+        original = result.original.to(ranks.device)
+        swapped = result.model.to(ranks.device)
         try:
             batch_size, lowered = self.batch_size_for(original, test)
             measured = measure_fidelity(
@@ -218,9 +201,9 @@ class Workflow:
                 weight_errors=result.weight_error,
                 depth_multipliers={name: result.multiplier_for(name) for name in result.swapped},
                 batch_size=batch_size,
-                stage="svd" if self.swapped_dir is None else None,
+                stage="svd" if self.job.swapped_dir is None else None,
                 progress=progress,
-                runtime=runtime,
+                ranks=ranks,
             )
         finally:
             original.cpu()
@@ -245,7 +228,7 @@ class Workflow:
         result = self._swap(choice.selection)
         data = self.load(result)
         assert result.original is not None
-        with_device = result.original.to(self.runtime.device)
+        with_device = result.original.to(self.ranks.device)
         try:
             batch_size, lowered = self.batch_size_for(with_device, data, training=mode == "distill")
         finally:
@@ -262,8 +245,8 @@ class Workflow:
             label_weight=label_weight,
             batch_size=batch_size,
             progress=progress,
-            runtime=self.runtime,
-            budget_bytes=self.budget_bytes,
+            ranks=self.ranks,
+            budget_bytes=self.job.budget_bytes,
             split=self.split(data, mode),
             chosen=choice.validation,
             notes=choice.notes + lowered,
@@ -274,11 +257,11 @@ class Workflow:
     ) -> tuple[Tradeoff, ModelAnalysis]:
         """MACs against validation agreement as the swap grows (``measure_tradeoff``), and the
         analysis it ranked from."""
-        result = self._swapped("none")
+        result = self._swapped(Selection("none"))
         if result.original is None or result.analysis is None:
             raise SelectionError("the trade-off needs the model's input shape")
         data = self.load(result)
-        original = result.original.to(self.runtime.device)
+        original = result.original.to(self.ranks.device)
         try:
             batch_size, _lowered = self.batch_size_for(original, data)
             tradeoff = measure_tradeoff(
@@ -288,8 +271,8 @@ class Workflow:
                 calibration=self.calibration,
                 batch_size=batch_size,
                 progress=progress,
-                runtime=self.runtime,
-                budget_bytes=self.budget_bytes,
+                ranks=self.ranks,
+                budget_bytes=self.job.budget_bytes,
             )
         finally:
             original.cpu()

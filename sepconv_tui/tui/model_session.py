@@ -13,10 +13,12 @@ from typing import Any, Generic, TypeVar
 
 from ..core.latency import RUNTIMES
 from ..errors import UserError
-from ..model.analysis import ModelAnalysis, ModelLayer, Selection
+from ..model.analysis import ModelAnalysis, ModelLayer, Selection, parse_selection
 from ..model.bench import LayerBench, ModelBenchResult
 from ..model.data_spec import parse_data
 from ..model.fidelity_result import Fidelity
+from ..model.job import ModelJob
+from ..model.source import parse_source
 from ..model.tradeoff_result import Tradeoff
 from ..workers.model_messages import (
     BenchLayers,
@@ -349,50 +351,49 @@ class ModelSession:
 
     def layers_request(self, min_run_time: float) -> BenchLayers:
         """The request that times every candidate against its block (``l``)."""
-        analysis = self.need_analysis("then l times its layers")
+        self.need_analysis("then l times its layers")
         return BenchLayers(
-            analysis.source,
-            self.selection_text(),
-            analysis.input_shape,
-            analysis.multipliers,
+            self.job(parse_selection(self.selection_text()), threads=self.layer_threads),
             runtime=self.runtime,
-            threads=self.layer_threads,
-            weights=self.weights,
             min_run_time=min_run_time,
         )
 
     # Requests -------------------------------------------------------------------------------
 
+    def job(self, selection: Selection, **settings: Any) -> ModelJob:
+        """The analysed model with this session's weights, input and each candidate's m,
+        swapping ``selection``; ``settings``: the job's device, threads, memory budget."""
+        analysis = self.analysis
+        assert analysis is not None  # the requests check need_analysis first
+        return ModelJob(
+            parse_source(analysis.source),
+            weights=self.weights,
+            input_shape=analysis.input_shape,
+            selection=selection,
+            depth_multiplier=analysis.multipliers or analysis.depth_multiplier,
+            **settings,
+        )
+
     def work_fields(self, *, swapped: bool, threads: int | None) -> dict[str, Any]:
-        """The fields of a fidelity, recovery or trade-off request (ModelWork); a UserError
-        when something is missing (field "data" when the data text is not one)."""
+        """The fields of a fidelity, recovery or trade-off request (ModelWork): the job and
+        the data; a UserError when something is missing (field "data" when the data text is
+        not one)."""
         analysis = self.need_analysis("then f, r or g")
         parse_data(self.data)
         if swapped and not analysis.swapped_names:
             raise SessionError("Nothing is swapped: space, a, s, t or g swaps layers first.")
-        return {
-            "source": analysis.source,
-            "data": self.data,
-            "weights": self.weights,
-            "input_shape": analysis.input_shape,
-            "swap": tuple(sorted(analysis.swapped_names)),
-            "multipliers": analysis.multipliers,
-            "threads": threads,
-            "device": self.device,
-            "budget_bytes": self.budget_bytes,
-        }
+        names = tuple(sorted(analysis.swapped_names))
+        selection = Selection("names", patterns=names) if names else Selection("none")
+        job = self.job(
+            selection, threads=threads, device=self.device, budget_bytes=self.budget_bytes
+        )
+        return {"job": job, "data": self.data}
 
     def bench_request(self, min_run_time: float) -> BenchModel:
         """The request that times the original and this selection (``b``)."""
-        analysis = self.need_analysis("then b times it")
+        self.need_analysis("then b times it")
         return BenchModel(
-            analysis.source,
-            self.selection_text(),
-            analysis.input_shape,
-            analysis.depth_multiplier,
-            weights=self.weights,
-            min_run_time=min_run_time,
-            multipliers=analysis.multipliers,
+            self.job(parse_selection(self.selection_text())), min_run_time=min_run_time
         )
 
     # Weights and data per source ----------------------------------------------------------

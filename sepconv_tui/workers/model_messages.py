@@ -7,15 +7,16 @@ model.tradeoff_result; an ONNX export as its JSON object).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from ..core.latency import MIN_RUN_TIME_S
-from ..model.analysis import ModelAnalysis, Shape
+from ..model.analysis import ModelAnalysis
 from ..model.bench import MODEL_MIN_RUN_TIME_S, LayerBench, ModelBenchResult
 from ..model.fidelity_result import Fidelity
+from ..model.job import ModelJob
 from ..model.tradeoff_result import Tradeoff
-from .wire import Reply, Request, nested, nested_tuple, shape
+from .wire import Reply, Request, nested, nested_tuple
 
 
 @dataclass(frozen=True)
@@ -44,15 +45,12 @@ class ModelAnalysed(Reply):
 
 @dataclass(frozen=True)
 class AnalyseModel(Request[ModelAnalysed]):
-    """Analyse ``source`` as ``sepconv-tui model`` does (``model.trace.analyze_model``)."""
+    """Analyse the job's model as ``sepconv-tui model`` does (``model.trace.analyze_model``):
+    its source, input, weights and selection."""
 
     kind = "analyse_model"
     reply = ModelAnalysed
-    source: str
-    input_shape: Shape | None = shape(None)
-    select: str = "saving"
-    depth_multiplier: int = 1
-    weights: str | None = None
+    job: ModelJob = nested(ModelJob)
 
 
 @dataclass(frozen=True)
@@ -65,19 +63,12 @@ class ModelBenched(Reply):
 
 @dataclass(frozen=True)
 class BenchModel(Request[ModelBenched]):
-    """Time the original and the selection (``model.bench.benchmark_model``), with Progress."""
+    """Time the job's original and its swap (``model.bench.benchmark_model``), with Progress."""
 
     kind = "bench_model"
     reply = ModelBenched
-    source: str
-    select: str
-    input_shape: Shape | None = shape(None)
-    depth_multiplier: int = 1
-    device: str = "cpu"
-    threads: int | None = None
-    weights: str | None = None
+    job: ModelJob = nested(ModelJob)
     min_run_time: float = MODEL_MIN_RUN_TIME_S
-    multipliers: dict[str, int] = field(default_factory=dict)  # per layer, after +/- or m
 
 
 @dataclass(frozen=True)
@@ -95,13 +86,8 @@ class BenchLayers(Request[LayersBenched]):
 
     kind = "bench_layers"
     reply = LayersBenched
-    source: str
-    select: str = "saving"
-    input_shape: Shape | None = shape(None)
-    multipliers: dict[str, int] = field(default_factory=dict)  # each candidate's m
+    job: ModelJob = nested(ModelJob)  # its selection, and each candidate's m
     runtime: str = "eager"  # of core.latency.RUNTIMES
-    threads: int | None = None
-    weights: str | None = None
     min_run_time: float = MIN_RUN_TIME_S
 
 
@@ -120,21 +106,15 @@ class WarmUp(Request[Warmed]):
     reply = Warmed
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ModelWork:
     """What fidelity, recovery and the trade-off start from (``model.workflow.Workflow``):
-    the model, its weights, the data, the swapped layers and each candidate's m."""
+    the job (the model, its weights, the swapped layers and each candidate's m, the device,
+    threads and memory budget) and the data."""
 
-    source: str
+    job: ModelJob = nested(ModelJob)
     data: str
-    weights: str | None = None
-    input_shape: Shape | None = shape(None)
-    swap: tuple[str, ...] = field(default=(), metadata={"encode": list, "decode": tuple})
-    multipliers: dict[str, int] = field(default_factory=dict)
     holdout: int | None = None
-    threads: int | None = None  # torch's intra-op threads in the child (None: its default)
-    device: str = "cpu"  # of model.distributed.DEVICES ("auto": CUDA when there is one)
-    budget_bytes: int | None = None  # what recovery may hold (None: a quarter of free memory)
 
 
 @dataclass(frozen=True)

@@ -55,32 +55,19 @@ CACHE = BuildCache()
 
 
 def workflow(request: ModelWork) -> Workflow:
-    """The engine's Workflow for ``request``: its swap by name, each candidate's own m, on
-    its device (DeviceError, field "device", when that cannot run here) and memory budget."""
-    from ..model.analysis import Selection
-    from ..model.distributed import Runtime, resolve_device
+    """The engine's Workflow for ``request``: its job (the swap by name, each candidate's own
+    m) on the job's device (DeviceError, field "device", when that cannot run here), threads
+    and memory budget."""
+    from ..model.distributed import Ranks, resolve_device
     from ..model.workflow import Workflow
 
-    runtime = Runtime(resolve_device(request.device))
-
-    if request.threads is not None:
+    job = request.job
+    ranks = Ranks(resolve_device(job.device))
+    if job.threads is not None:
         import torch
 
-        torch.set_num_threads(request.threads)
-    return Workflow(
-        request.source,
-        request.data,
-        weights=request.weights,
-        selection=(
-            Selection("names", patterns=tuple(request.swap)) if request.swap else Selection("none")
-        ),
-        depth_multiplier=dict(request.multipliers) or 1,
-        input_shape=request.input_shape,
-        holdout=request.holdout,
-        cache=CACHE,
-        runtime=runtime,
-        budget_bytes=request.budget_bytes,
-    )
+        torch.set_num_threads(job.threads)
+    return Workflow(job, request.data, holdout=request.holdout, cache=CACHE, ranks=ranks)
 
 
 def warm_up(request: WarmUp, report: Report) -> Warmed:
@@ -140,12 +127,13 @@ def analyse_model(request: AnalyseModel, report: Report) -> ModelAnalysed:
     """The model analysed as ``sepconv-tui model`` analyses it."""
     from ..model.trace import analyze_model
 
+    job = request.job
     analysis = analyze_model(
-        request.source,
-        input_shape=request.input_shape,
-        select=request.select,
-        depth_multiplier=request.depth_multiplier,
-        weights=request.weights,
+        job.source,
+        input_shape=job.input_shape,
+        select=job.selection,
+        depth_multiplier=job.depth_multiplier,
+        weights=job.weights,
     )
     return ModelAnalysed(analysis)
 
@@ -154,14 +142,16 @@ def bench_model(request: BenchModel, report: Report) -> ModelBenched:
     """The original and the selection timed, with a Progress per stage."""
     from ..model.bench import benchmark_model
 
+    job = request.job
+    # bench.py (the ipc branch's) still takes the job's fields one by one.
     result = benchmark_model(
-        request.source,
-        select=request.select,
-        input_shape=request.input_shape,
-        depth_multiplier=dict(request.multipliers) or request.depth_multiplier,
-        device=request.device,
-        threads=request.threads,
-        weights=request.weights,
+        job.label,
+        select=job.selection,
+        input_shape=job.input_shape,
+        depth_multiplier=job.depth_multiplier,  # type: ignore[arg-type]
+        device=job.device,
+        threads=job.threads,
+        weights=job.weights,
         min_run_time=request.min_run_time,
         progress=report,
     )
@@ -174,14 +164,15 @@ def bench_layers(request: BenchLayers, report: Report) -> LayersBenched:
     from ..model.bench import benchmark_layers
 
     parent = os.getppid()
+    job = request.job
     result = benchmark_layers(
-        request.source,
+        job.label,
         (request.runtime,),
-        select=request.select,
-        input_shape=request.input_shape,
-        depth_multiplier=dict(request.multipliers) or 1,
-        threads=request.threads,
-        weights=request.weights,
+        select=job.selection,
+        input_shape=job.input_shape,
+        depth_multiplier=job.depth_multiplier,  # type: ignore[arg-type]
+        threads=job.threads,
+        weights=job.weights,
         min_run_time=request.min_run_time,
         progress=report,
         # The app cancels by killing this process; should the app itself die, stop too.

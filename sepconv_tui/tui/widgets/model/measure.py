@@ -168,7 +168,7 @@ class MeasureActions(_Base):
             self.form.show_error(error, default="model-data")
             return None
         self.form.show_error(None)
-        self.remember(fields["source"])
+        self.remember(fields["job"].label)
         return fields
 
     def action_fidelity(self) -> None:

@@ -26,6 +26,7 @@ from ....core.latency import MIN_RUN_TIME_S
 from ....errors import UserError
 from ....model.analysis import ModelAnalysis
 from ....model.bench import MODEL_MIN_RUN_TIME_S
+from ....model.job import ModelJob
 from ....model.layer_spec import LayerFitError, layer_spec
 from ....model.source import SOURCE_FORMS, ModelSourceError, parse_input_shape, parse_source
 from ....report import model as report
@@ -205,14 +206,15 @@ class ModelView(RunsChildren, MeasureActions, TabViewDefaults, Vertical):
         try:
             if not source:
                 raise ModelSourceError(f"type a model source: {SOURCE_FORMS}")
-            parse_source(source)
+            parsed = parse_source(source)
             shape = parse_input_shape(shape_text) if shape_text else None
         except UserError as error:
             self._failed(error)
             return
         self.cancel()
         form.show_error(None)
-        self._asked = AnalyseModel(source, shape, weights=form.weights or None)
+        job = ModelJob(parsed, weights=form.weights or None, input_shape=shape)
+        self._asked = AnalyseModel(job)
         self._analysis.start(self._asked)
         self._status(f"Analysing {source}… (escape cancels)", running=True)
         self.query_one(ModelBody).loading = True
@@ -222,8 +224,8 @@ class ModelView(RunsChildren, MeasureActions, TabViewDefaults, Vertical):
         self.query_one(ModelBody).loading = False
         asked = self._asked
         assert asked is not None
-        self._recall(asked.source)
-        self.session.weights = asked.weights
+        self._recall(asked.job.label)
+        self.session.weights = asked.job.weights
         self.show_analysis(reply.analysis)
         # From the field just entered to the table, whose keys come next.
         if isinstance(self.app.focused, Input) and self.app.focused in self.query(Input):
