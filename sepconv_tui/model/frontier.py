@@ -11,13 +11,9 @@ point imports torch (inside the functions).
 
 from __future__ import annotations
 
-import hashlib
-import json
-import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ..errors import UserError
 from ..progress import OnProgress, Progress, ignore
@@ -25,8 +21,7 @@ from .analysis import Cost, ModelAnalysis, Selection, SelectionError, parse_sele
 from .distributed import LOCAL, Ranks
 from .fidelity import DEFAULT_BATCH_SIZE
 from .fidelity_result import ValidationFigure, resolution_note
-from .sensitivity import measure_sensitivity
-from .sensitivity_result import Frontier, FrontierPoint, Rung, Sensitivity, read_sensitivity
+from .sensitivity_result import Frontier, FrontierPoint, Rung, Sensitivity
 from .settings import DEFAULT_CALIBRATION
 from .split import Split
 
@@ -393,80 +388,30 @@ class BudgetChoice:
         )
 
 
-def cache_folder() -> Path:
-    """Where sensitivity tables are kept between runs: $XDG_CACHE_HOME/sepconv-tui (default
-    ~/.cache/sepconv-tui)/sensitivity, one file per key."""
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "sepconv-tui" / "sensitivity"
-
-
-def key_folder(key: Mapping[str, Any]) -> Path:
-    """The cache folder of the table measured for ``key``."""
-    digest = hashlib.sha256(json.dumps(dict(key), sort_keys=True).encode()).hexdigest()[:16]
-    return cache_folder() / digest
-
-
-def file_stamp(path: str | Path | None) -> list[int] | None:
-    """A file's size and modification time, so that a changed file is measured again."""
-    if path is None:
-        return None
-    try:
-        status = Path(path).stat()
-    except OSError:
-        return None
-    return [status.st_size, status.st_mtime_ns]
-
-
-def cached_sensitivity(
-    key: Mapping[str, Any], folders: Sequence[str | Path] = ()
-) -> Sensitivity | None:
-    """The table measured for ``key``, from ``folders`` (outputs) or the cache, if any."""
-    for folder in (*folders, key_folder(key)):
-        table = read_sensitivity(folder, key)
-        if table is not None:
-            return table
-    return None
-
-
-def keep_sensitivity(table: Sensitivity, folders: Sequence[str | Path] = ()) -> None:
-    """Write ``table`` to the cache and to each of ``folders``; an unwritable cache is skipped
-    (the table is only a saving of time)."""
-    for folder in (key_folder(table.key), *folders):
-        try:
-            table.save(folder)
-        except OSError:
-            if Path(folder) in [Path(other) for other in folders]:
-                raise
-
-
 def resolve_budget(
     selection: Selection,
     analysis: ModelAnalysis,
     *,
+    table: Sensitivity | None = None,
     original: nn.Module | None = None,
     split: Split | None = None,
-    key: Mapping[str, Any] | None = None,
-    folders: Sequence[str | Path] = (),
     calibration: int = DEFAULT_CALIBRATION,
     batch_size: int = DEFAULT_BATCH_SIZE,
-    max_time: float | None = None,
     ranks: Ranks = LOCAL,
     budget_bytes: int | None = None,
     progress: OnProgress | None = None,
-    cancelled: Callable[[], bool] | None = None,
 ) -> BudgetChoice:
     """``selection`` (agreement:X, macs:X or params:X) resolved to each layer's m.
 
-    With ``original`` (weights loaded) and ``split``: the sensitivity table (reused from
-    ``folders`` or the cache when one was measured for ``key``, else measured and kept), its
-    frontier, and the points the choice depends on measured whole on validation. Without
-    data, macs:X and params:X follow the frontier of each layer's SVD weight error (the
-    saving alone when the weights are unknown), and say so.
+    With the sensitivity ``table``, ``original`` (weights loaded) and the ``split`` the table
+    was measured on: the table's frontier, the points the choice depends on measured whole on
+    validation. Without them, macs:X and params:X follow the frontier of each layer's SVD
+    weight error (the saving alone when the weights are unknown), and say so.
     """
     unit = UNIT_OF_RULE.get(selection.rule)
     if unit is None or unit == "seconds":
         raise SelectionError(f"{selection} is not a budget the frontier resolves here")
-    if original is None or split is None:
+    if table is None or original is None or split is None:
         if selection.rule == "agreement":
             raise SelectionError(f"{selection} measures each swap on data: it needs the data")
         known = all(layer.kept_energy for layer in analysis.candidates)
@@ -475,28 +420,8 @@ def resolve_budget(
         chosen = choose(points, selection, ladders.original, unit=unit)
         how = "each layer's SVD weight error" if known else "the saving alone"
         note = f"{selection} chosen without data, by {how}: nothing was measured"
-        return BudgetChoice(
-            selection, chosen.point.plan if chosen.point else {}, chosen, None, (note,)
-        )
-    key = dict(key or {})
-    table: Sensitivity | None = cached_sensitivity(key, folders) if key else None
-    if table is None or not table.complete:
-        table = measure_sensitivity(
-            original,
-            analysis,
-            split,
-            key=key,
-            calibration=calibration,
-            batch_size=batch_size,
-            max_time=max_time,
-            previous=table,
-            progress=progress,
-            cancelled=cancelled,
-            ranks=ranks,
-            budget_bytes=budget_bytes,
-        )
-        if key and ranks.main:
-            keep_sensitivity(table, folders)
+        plan = chosen.point.plan if chosen.point else {}
+        return BudgetChoice(selection, plan, chosen, None, (note,))
     measure = plan_measurer(
         original,
         split,
@@ -514,7 +439,7 @@ def resolve_budget(
         unit=unit,
         evaluated=len(split.validation),
     )
-    notes = list(chosen.notes)
+    notes = [*table.notes, *chosen.notes]
     if table.unmeasured:
         notes.append(f"the frontier leaves out {table.unmeasured} rungs that time ran out before")
     if selection.rule == "agreement" and selection.min_agreement is not None:

@@ -207,8 +207,12 @@ def measure_sensitivity(
 
     from .swap import svd_blocks, with_blocks
 
+    from .factorise import has_real_weights, layer_energies
+
     report = progress if ranks.main and progress is not None else ignore
     started = time.monotonic()
+    if has_real_weights(original) and any(not row.kept_energy for row in analysis.candidates):
+        analysis = analysis.with_energies(layer_energies(original))  # the ladder's energy rungs
     rows = {layer.name: layer for layer in analysis.candidates}
     names = [
         name
@@ -322,7 +326,6 @@ def sensitivity(
     ``load_data``, or a ``Split``): each candidate swapped alone at every rung, fitted by
     least squares on the fit split and measured on the validation split."""
     from .data import Data
-    from .factorise import layer_energies
     from .recover import split_for
     from .trace import analyze_model
 
@@ -336,7 +339,6 @@ def sensitivity(
         raise SensitivityError("the data must be a Data (load_data) or a Split")
     shape = input_shape or (1, *tuple(split.fit.inputs.shape[1:]))
     analysis = analyze_model(model, input_shape=shape, select="none")
-    analysis = analysis.with_energies(layer_energies(model))
     return measure_sensitivity(
         model,
         analysis,

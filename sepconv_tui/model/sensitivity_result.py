@@ -4,9 +4,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -281,3 +282,49 @@ class Frontier:
             notes=tuple(values.get("notes", ())),
             evaluated=int(values.get("evaluated", 0)),
         )
+
+
+def cache_folder() -> Path:
+    """Where sensitivity tables are kept between runs: $XDG_CACHE_HOME/sepconv-tui (default
+    ~/.cache/sepconv-tui)/sensitivity, one file per key."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "sepconv-tui" / "sensitivity"
+
+
+def key_folder(key: Mapping[str, Any]) -> Path:
+    """The cache folder of the table measured for ``key``."""
+    digest = hashlib.sha256(json.dumps(dict(key), sort_keys=True).encode()).hexdigest()[:16]
+    return cache_folder() / digest
+
+
+def file_stamp(path: str | Path | None) -> list[int] | None:
+    """A file's size and modification time, so that a changed file is measured again."""
+    if path is None:
+        return None
+    try:
+        status = Path(path).stat()
+    except OSError:
+        return None
+    return [status.st_size, status.st_mtime_ns]
+
+
+def cached_sensitivity(
+    key: Mapping[str, Any], folders: Sequence[str | Path] = ()
+) -> Sensitivity | None:
+    """The table measured for ``key``, from ``folders`` (outputs) or the cache, if any."""
+    for folder in (*folders, key_folder(key)):
+        table = read_sensitivity(folder, key)
+        if table is not None:
+            return table
+    return None
+
+
+def keep_sensitivity(table: Sensitivity, folders: Sequence[str | Path] = ()) -> None:
+    """Write ``table`` to the cache and to each of ``folders``; an unwritable cache is skipped
+    (the table is only a saving of time)."""
+    for folder in (key_folder(table.key), *folders):
+        try:
+            table.save(folder)
+        except OSError:
+            if Path(folder) in [Path(other) for other in folders]:
+                raise
