@@ -205,9 +205,8 @@ def measure_sensitivity(
     """
     import torch
 
-    from .swap import svd_blocks, with_blocks
-
     from .factorise import has_real_weights, layer_energies
+    from .swap import svd_blocks, with_blocks
 
     report = progress if ranks.main and progress is not None else ignore
     started = time.monotonic()
