@@ -226,7 +226,7 @@ async def test_auto_without_weights_says_so_under_the_weights_field() -> None:
         await cursor_to(pilot, "layer1.0.conv1")
         await pilot.press("minus")
         assert view.analysis.multipliers["layer1.0.conv1"] == 1  # type: ignore[union-attr]
-        assert "per layer" in text_of(app, "#model-summary")
+        assert "per-layer m 1–2" in text_of(app, "#model-summary")
 
 
 def fabricated_fidelity(analysis: ModelAnalysis) -> Fidelity:

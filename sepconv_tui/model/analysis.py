@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import fnmatch
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -44,6 +44,16 @@ def multiplier_for_energy(kept_energy: Sequence[float], energy: float) -> int:
         if kept >= energy - 1e-9:  # so that E = 1 stops at the full rank despite rounding
             return multiplier
     return min(len(kept_energy), high)
+
+
+def describe_multipliers(multipliers: int | Mapping[str, int]) -> str:
+    """ "depth multiplier 2" when every swapped layer shares m, else "per-layer m 9–71"."""
+    if isinstance(multipliers, int):
+        return f"depth multiplier {multipliers}"
+    values = set(multipliers.values())
+    if len(values) <= 1:
+        return f"depth multiplier {values.pop() if values else 1}"
+    return f"per-layer m {min(values)}–{max(values)}"
 
 
 class SelectionError(UserError):

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .analysis import Cost
+from .analysis import Cost, describe_multipliers
 
 #: The file a sensitivity is kept in, beside the outputs.
 SENSITIVITY_FILE = "sensitivity.json"
@@ -21,16 +21,6 @@ SENSITIVITY_VERSION = 1
 
 #: What each frontier unit is called, for messages and the JSON.
 UNITS = ("macs", "params", "seconds")
-
-
-def describe_multipliers(multipliers: int | Mapping[str, int]) -> str:
-    """ "depth multiplier 2" when every swapped layer shares m, else "per-layer m 9–71"."""
-    if isinstance(multipliers, int):
-        return f"depth multiplier {multipliers}"
-    values = set(multipliers.values())
-    if len(values) <= 1:
-        return f"depth multiplier {values.pop() if values else 1}"
-    return f"per-layer m {min(values)}–{max(values)}"
 
 
 @dataclass(frozen=True)

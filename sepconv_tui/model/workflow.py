@@ -169,6 +169,8 @@ class Workflow:
         key = self.sensitivity_key(result, split)
         table = cached_sensitivity(key, self.outputs)
         if table is not None and table.complete:
+            if self.outputs and self.ranks.main:
+                keep_sensitivity(table, self.outputs)  # beside this run's outputs too
             return table
         assert result.original is not None and result.analysis is not None
         original = result.original.to(self.ranks.device)

@@ -13,7 +13,13 @@ from rich.console import Group, JustifyMethod
 from rich.table import Table
 from rich.text import Text
 
-from ..model.analysis import RICH_RENDERERS, ModelAnalysis, ModelLayer, format_axes
+from ..model.analysis import (
+    RICH_RENDERERS,
+    ModelAnalysis,
+    ModelLayer,
+    describe_multipliers,
+    format_axes,
+)
 from ..model.bench import ModelBenchResult
 from .format import format_count, format_ratio, format_shape, format_short
 from .latency import format_seconds
@@ -133,8 +139,9 @@ def multiplier_range(analysis: ModelAnalysis) -> str:
     shared = analysis.shared_multiplier
     if shared is not None:
         return f"depth multiplier {shared}"
-    values = [layer.depth_multiplier for layer in analysis.candidates if layer.swap]
-    return f"per-layer m {min(values)}–{max(values)}"
+    return describe_multipliers(
+        {layer.name: layer.depth_multiplier for layer in analysis.candidates if layer.swap}
+    )
 
 
 def check_message(analysis: ModelAnalysis) -> str:
@@ -306,12 +313,6 @@ def to_csv(analysis: ModelAnalysis) -> str:
 # The Model tab: the summary above its table, the table's cells, and the MACs per stage.
 
 
-def _multiplier_text(analysis: ModelAnalysis) -> str:
-    """The m the swapped layers share, or "per layer" (``+``/``-`` gave them their own)."""
-    shared = analysis.shared_multiplier
-    return "per layer" if shared is None else str(shared)
-
-
 def summary_lines(analysis: ModelAnalysis) -> list[str]:
     """The Model tab's summary: model and input, params and MACs as is → selected, the check.
 
@@ -324,7 +325,7 @@ def summary_lines(analysis: ModelAnalysis) -> list[str]:
     differing = ", ".join(name for name, ok in analysis.verified.items() if not ok)
     return [
         f"{analysis.source}  {format_shape(analysis.input_shape)} → {output}, "
-        f"depth multiplier {_multiplier_text(analysis)}",
+        f"{multiplier_range(analysis)}",
         f"Params {_both(original.params)} → {_both(swapped.params)}: "
         f"{format_ratio(analysis.param_ratio)} fewer",
         f"MACs   {_both(original.macs)} → {_both(swapped.macs)}: "
