@@ -33,10 +33,12 @@ from pathlib import Path
 
 import torch
 
+from sepconv_tui.model.analysis import Selection, parse_selection
 from sepconv_tui.model.data import load_data
+from sepconv_tui.model.job import ModelJob
 from sepconv_tui.model.reconstruction import reconstruct
 from sepconv_tui.model.recovery_memory import check_reconstruction_budget
-from sepconv_tui.model.source import build_model
+from sepconv_tui.model.source import build_model, parse_source
 from sepconv_tui.model.swap import swap_convs
 from sepconv_tui.model.trace import analyze_model
 from sepconv_tui.model.workflow import Workflow
@@ -108,13 +110,10 @@ def _make_digits(folder: Path) -> dict[str, float]:
 def digits_table(folder: Path, figures: dict[str, float]) -> None:
     """The README's table: original / SVD only / reconstruct / distill on the test split."""
     source = f"{DIGITS / 'model.py'}:build"
-    flow = Workflow(
-        source,
-        str(folder / "data.pt"),
-        weights=str(folder / "digits.pt"),
-        selection="all",
-        test=500,
+    job = ModelJob(
+        parse_source(source), weights=str(folder / "digits.pt"), selection=Selection("all")
     )
+    flow = Workflow(job, str(folder / "data.pt"), test=500)
     analysis = analyze_model(source, select="all")
     timings = {}
     recoveries = {}
@@ -169,11 +168,7 @@ def digits_table(folder: Path, figures: dict[str, float]) -> None:
         f"{gap * 100:.1f} points below the original's"
     )
     chosen = Workflow(
-        source,
-        str(folder / "data.pt"),
-        weights=str(folder / "digits.pt"),
-        selection="agreement:0.99",
-        test=500,
+        job, str(folder / "data.pt"), budget=parse_selection("agreement:0.99"), test=500
     ).recover("reconstruct")
     final = chosen.final
     assert final.validation is not None

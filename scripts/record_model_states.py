@@ -9,8 +9,12 @@ make.py's output; NAME: analysis, fidelity, recovery, tradeoff or layers; defaul
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 from pathlib import Path
 
+from sepconv_tui.model.analysis import Selection
+from sepconv_tui.model.job import ModelJob
+from sepconv_tui.model.source import parse_source
 from sepconv_tui.workers.model_messages import (
     AnalyseModel,
     BenchLayers,
@@ -40,21 +44,24 @@ def main() -> None:
     folder = Path(sys.argv[1])
     names = set(sys.argv[2:]) or {"analysis", "fidelity", "recovery", "tradeoff", "layers"}
     weights, data = str(folder / "digits.pt"), str(folder / "data.pt")
+    source = parse_source(SOURCE)
     if "analysis" in names:
-        record("analysis", AnalyseModel(SOURCE, select="all", weights=weights))
-    work = {"weights": weights, "swap": SWAPPED, "multipliers": dict.fromkeys(SWAPPED, 1)}
+        record("analysis", AnalyseModel(ModelJob(source, weights, selection=Selection("all"))))
+    job = ModelJob(
+        source,
+        weights,
+        selection=Selection("names", patterns=SWAPPED),
+        depth_multiplier=dict.fromkeys(SWAPPED, 1),
+    )
     if "fidelity" in names:
-        record("fidelity", MeasureFidelity(SOURCE, data, **work))  # type: ignore[arg-type]
+        record("fidelity", MeasureFidelity(job=job, data=data))
     if "recovery" in names:
-        record("recovery", RecoverModel(SOURCE, data, mode="distill", **work))  # type: ignore[arg-type]
+        record("recovery", RecoverModel(job=job, data=data, mode="distill"))
     if "tradeoff" in names:
-        record("tradeoff", MeasureTradeoff(SOURCE, data, **work))  # type: ignore[arg-type]
+        record("tradeoff", MeasureTradeoff(job=job, data=data))
     if "layers" in names:  # eager, one thread: the runtime the tab starts with
-        multipliers = dict.fromkeys(SWAPPED, 1)
-        record(
-            "layers",
-            BenchLayers(SOURCE, "all", weights=weights, multipliers=multipliers, threads=1),
-        )
+        layers = replace(job, selection=Selection("all"), threads=1)
+        record("layers", BenchLayers(layers))
 
 
 if __name__ == "__main__":

@@ -74,9 +74,12 @@ def test_exported_swapped_model_runs_in_onnx_runtime_as_pytorch_does(
     (file,) = document["files"]
     assert file["relative_error"] <= 1e-4 and file["input_shape"] == [1, 3, 16, 16]
 
-    from sepconv_tui.model.swap import load_swapped
+    from sepconv_tui.model.job import ModelJob, build_pair
+    from sepconv_tui.model.source import parse_source
 
-    _original, swapped, _result = load_swapped(CUSTOM, swap_dir)
+    _original, swapped, _result = build_pair(
+        ModelJob(parse_source(CUSTOM), swapped_dir=str(swap_dir))
+    )
     session = onnxruntime.InferenceSession(str(out), providers=["CPUExecutionProvider"])
     x = torch.randn(1, 3, 16, 16, generator=torch.Generator().manual_seed(7))
     with torch.inference_mode():

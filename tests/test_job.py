@@ -147,31 +147,34 @@ def test_one_export_parses_the_source_once(tmp_path: Path, monkeypatch: pytest.M
     assert calls == [CUSTOM]
 
 
-# The build path: the only modules that build a real model, load weights into one, or swap.
+# The build path: the only module that builds a real model, loads weights into one, or swaps.
 BUILD_PATH = {"model/job.py"}
 # Modules that do so for now, each with why. Nothing else may.
 ALLOWED = {
     # Until the ipc branch converts them to build_pair:
     "model/bench.py",
     "model/runtime.py",
-    # The analysis, not a pair: a forward meta cannot run is traced on real CPU tensors
-    # (no weights loaded, no swap; its own input budget), and weights are assigned onto the
-    # meta build (assign=True: no copy). It sits below job.py in the chain.
+    # The analysis, not a pair: a forward the meta device cannot run is traced on real CPU
+    # tensors (no weights loaded, no swap, its own input budget). It sits below job.py in the
+    # chain, so it cannot call build_pair.
     "model/trace.py",
 }
 
 
 def _builds(tree: ast.AST) -> list[str]:
-    """What a module's code calls that builds a real model, loads weights or swaps."""
+    """What a module's code calls that builds a real model, loads weights into one or swaps
+    (weights assigned onto a meta build, ``assign=True``, allocate no model: not counted)."""
     found = []
     for node in ast.walk(tree):
         if not isinstance(node, ast.Call):
             continue
         name = getattr(node.func, "id", None) or getattr(node.func, "attr", None)
         keywords = {keyword.arg: keyword.value for keyword in node.keywords}
-        real = keywords.get("real")
+        real, assign = keywords.get("real"), keywords.get("assign")
         if name == "build_model" and isinstance(real, ast.Constant) and real.value is True:
             found.append("build_model(real=True)")
+        elif name == "load_weights" and isinstance(assign, ast.Constant) and assign.value:
+            continue
         elif name in ("swap_convs", "apply_plan", "load_weights"):
             found.append(f"{name}(")
     return found
@@ -189,3 +192,27 @@ def test_only_the_build_path_builds_a_real_model_or_swaps() -> None:
         if found:
             offenders[where] = found
     assert offenders == {}
+    # The scan sees what it looks for: the build path itself is found by it.
+    assert _builds(ast.parse((PACKAGE / "model" / "job.py").read_text(encoding="utf-8")))
+
+
+def test_the_cli_names_the_memory_budget_flag(capsys: pytest.CaptureFixture[str]) -> None:
+    """fidelity over --memory-budget-mb: exit 2, one line led by the flag, nothing built."""
+    from sepconv_tui.cli import main
+
+    code = main(
+        [
+            "fidelity",
+            CUSTOM,
+            "--input-shape",
+            "1,3,512,512",
+            "--data",
+            "synthetic:4",
+            "--memory-budget-mb",
+            "1",
+        ]
+    )
+    err = capsys.readouterr().err
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    assert "error: --memory-budget-mb: refusing to allocate about" in err
+    assert "over the memory budget of 1.00 MiB" in err

@@ -254,9 +254,14 @@ def test_own_weights_over_the_memory_budget_say_why_there_are_no_errors() -> Non
 
 def test_swapping_a_model_with_its_own_weights_starts_from_them() -> None:
     """The swap builds for real, so the constructor's weights are the ones factorised."""
-    from sepconv_tui.model.swap import swap_from_source
+    from sepconv_tui.model.analysis import Selection
+    from sepconv_tui.model.job import ModelJob, build_pair
+    from sepconv_tui.model.source import parse_source
 
-    result = swap_from_source(f"{OWN}:OwnWeights", "all", input_shape=(1, 3, 16, 16))
+    job = ModelJob(
+        parse_source(f"{OWN}:OwnWeights"), selection=Selection("all"), input_shape=(1, 3, 16, 16)
+    )
+    _original, _swapped, result = build_pair(job)
     assert result.weight_error and max(result.weight_error.values()) < 1e-6
 
 

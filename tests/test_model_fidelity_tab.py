@@ -13,8 +13,10 @@ from model_states import DIGITS_DATA, DIGITS_SOURCE, _digits, recorded, recorded
 from textual.pilot import Pilot
 from textual.widgets import Input, Static
 
-from sepconv_tui.model.analysis import ModelAnalysis
+from sepconv_tui.model.analysis import ModelAnalysis, Selection
 from sepconv_tui.model.fidelity_result import Fidelity, LayerFidelity
+from sepconv_tui.model.job import ModelJob
+from sepconv_tui.model.source import parse_source
 from sepconv_tui.report import model_fidelity
 from sepconv_tui.tui.app import SepConvApp
 from sepconv_tui.tui.widgets.model.table import ModelTable
@@ -283,9 +285,14 @@ def test_tab_columns_put_m_before_saving_and_the_errors_before_swap() -> None:
 
 def test_the_work_messages_come_back_from_the_wire_as_they_went() -> None:
     """Requests with their tuples and dicts, and the recorded replies, survive JSON."""
-    request = MeasureFidelity("m.py:build", "x.pt", swap=("a", "b"), multipliers={"a": 2})
+    job = ModelJob(
+        parse_source("m.py:build"),
+        selection=Selection("names", patterns=("a", "b")),
+        depth_multiplier={"a": 2, "b": 1},
+    )
+    request = MeasureFidelity(job=job, data="x.pt")
     assert decode(encode(request)) == request
-    recover = RecoverModel("m.py:build", "synthetic:8", mode="distill", out_dir="/tmp/x")
+    recover = RecoverModel(job=job, data="synthetic:8", mode="distill", out_dir="/tmp/x")
     assert decode(encode(recover)) == recover
     for name, kind in (
         ("fidelity", FidelityMeasured),

@@ -19,10 +19,11 @@ from sepconv_tui.cli import main
 from sepconv_tui.model.data import load_data
 from sepconv_tui.model.factorise import effective_kernel, svd_factors
 from sepconv_tui.model.fidelity import measure_fidelity
+from sepconv_tui.model.job import ModelJob, build_pair
 from sepconv_tui.model.plan import SwapPlan
 from sepconv_tui.model.reconstruction import reconstruct
-from sepconv_tui.model.source import build_model
-from sepconv_tui.model.swap import apply_plan, load_swapped, save, swap_convs
+from sepconv_tui.model.source import build_model, parse_source
+from sepconv_tui.model.swap import apply_plan, save, swap_convs
 from sepconv_tui.model.trace import analyze_model
 from sepconv_tui.report.model import format_kernel, short_reason
 
@@ -276,14 +277,16 @@ def test_synthetic_data_takes_the_models_rank(sequences: dict[str, Any]) -> None
 
 
 def test_a_3d_swap_saved_and_loaded_back(tmp_path: Path) -> None:
-    """save → load_swapped and apply_plan rebuild the 3-D swap; outputs agree with the swap's."""
+    """save → build_pair of the saved swap, and apply_plan, rebuild the 3-D swap; outputs agree
+    with the swap's."""
     torch.manual_seed(0)
     original = build_model(CLIP, real=True).module.eval()
     weights = tmp_path / "clip.pt"
     torch.save(original.state_dict(), weights)
     result = swap_convs(original, "all", depth_multiplier={"stem": 4, "spatial": 2})
     save(result, tmp_path / "out")
-    rebuilt_original, swapped, loaded = load_swapped(CLIP, tmp_path / "out", weights=weights)
+    saved = ModelJob(parse_source(CLIP), weights=str(weights), swapped_dir=str(tmp_path / "out"))
+    rebuilt_original, swapped, loaded = build_pair(saved)
     x = torch.randn(2, 3, 4, 8, 8)
     with torch.no_grad():
         assert torch.allclose(swapped.eval()(x), result.model.eval()(x), atol=1e-6)

@@ -9,7 +9,7 @@ from app_states import RESNET18_ANALYSIS
 from model_states import DIGITS_WEIGHTS, recorded, recorded_analysis
 
 from sepconv_tui.errors import UserError
-from sepconv_tui.model.analysis import ModelAnalysis
+from sepconv_tui.model.analysis import ModelAnalysis, Selection
 from sepconv_tui.tui.model_session import ModelSession, SessionError
 from sepconv_tui.workers.model_messages import BenchModel, FidelityMeasured, LayersBenched
 
@@ -93,7 +93,7 @@ def test_keys_that_cannot_act_say_why() -> None:
     with pytest.raises(SessionError, match="Nothing is swapped"):
         session.work_fields(swapped=True, threads=1)
     fields = session.work_fields(swapped=False, threads=1)
-    assert fields["data"] == "synthetic:8" and fields["swap"] == ()
+    assert fields["data"] == "synthetic:8" and fields["job"].selection == Selection("none")
 
 
 def test_the_selection_as_swap_text_and_the_bench_request() -> None:
@@ -103,8 +103,9 @@ def test_the_selection_as_swap_text_and_the_bench_request() -> None:
     session.analysis = session.toggled("features.3")
     assert session.selection_text() == "features.0,features.10,features.7"
     request = session.bench_request(0.1)
-    assert isinstance(request, BenchModel) and request.weights == DIGITS_WEIGHTS
-    assert request.multipliers == session.analysis.multipliers  # type: ignore[union-attr]
+    assert isinstance(request, BenchModel) and request.job.weights == DIGITS_WEIGHTS
+    assert str(request.job.selection) == "features.0,features.10,features.7"
+    assert request.job.depth_multiplier == session.analysis.multipliers  # type: ignore[union-attr]
 
 
 def test_a_result_kept_as_of_the_state_it_was_asked_for() -> None:
@@ -157,7 +158,8 @@ def test_layer_timings_are_of_every_candidates_m_and_the_runtime_not_the_selecti
     assert session.cycled_runtime() == "eager"
     assert not session.layers_stale
     request = session.layers_request(0.01)
-    assert request.runtime == "eager" and request.multipliers == session.analysis.multipliers
+    assert request.runtime == "eager"
+    assert request.job.depth_multiplier == session.analysis.multipliers
 
 
 def test_the_device_is_part_of_what_fidelity_and_the_trade_off_are_of() -> None:
@@ -170,7 +172,7 @@ def test_the_device_is_part_of_what_fidelity_and_the_trade_off_are_of() -> None:
     assert session.fidelity_stale and session.tradeoff_stale
     session.budget_bytes = 64 * 1024 * 1024
     fields = session.work_fields(swapped=True, threads=1)
-    assert fields["device"] == "cuda" and fields["budget_bytes"] == 64 * 1024 * 1024
+    assert fields["job"].device == "cuda" and fields["job"].budget_bytes == 64 * 1024 * 1024
     session.device = "cpu"
     assert not session.fidelity_stale and not session.tradeoff_stale
 

@@ -7,6 +7,7 @@ import io
 import json
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 from app_states import RESNET18_ANALYSIS, settle, type_into, until
@@ -18,10 +19,11 @@ from sepconv_tui.core import analytic
 from sepconv_tui.core.figures import Figures
 from sepconv_tui.core.spec import LayerSpec
 from sepconv_tui.errors import UserError
-from sepconv_tui.model.analysis import ModelAnalysis
+from sepconv_tui.model.analysis import ModelAnalysis, parse_selection
+from sepconv_tui.model.job import ModelJob
 from sepconv_tui.model.layer_spec import LayerFitError, layer_spec
 from sepconv_tui.model.plan import SwapPlan
-from sepconv_tui.model.source import ModelSourceError
+from sepconv_tui.model.source import ModelSourceError, parse_source
 from sepconv_tui.progress import Progress
 from sepconv_tui.report import model as report
 from sepconv_tui.tui.app import SepConvApp
@@ -41,6 +43,11 @@ from sepconv_tui.workers.wire import Failed, Message, Reply, decode, encode
 
 RESNET18_PARAMS = 11_689_512
 RESNET18_ALL_SWAPPED = 1_946_107
+
+
+def job(source: str, **fields: Any) -> ModelJob:
+    """A model job on ``source`` (parsed here, as the app parses what is typed)."""
+    return ModelJob(parse_source(source), **fields)
 
 
 def measure_figures_stub() -> Figures:
@@ -385,7 +392,7 @@ async def test_an_error_goes_under_the_field_its_field_attribute_names() -> None
         ):
             # A request the child never sees, answered here as the child would answer it.
             runner = view._analysis
-            runner.call = call = runner.process.call(AnalyseModel("torchvision:resnet18"))
+            runner.call = call = runner.process.call(AnalyseModel(job("torchvision:resnet18")))
             view.post_message(ChildEvent(runner, call, error=UserError("it failed", field=field)))
             await pilot.pause()
             assert "it failed" in text_of(app, "#model-error")
@@ -403,9 +410,17 @@ async def test_an_error_goes_under_the_field_its_field_attribute_names() -> None
         BenchLayer(LayerSpec(), "cpu", 2),
         ListModels(),
         ModelNames(["torchvision:resnet18"]),
-        AnalyseModel("torchvision:resnet18", (1, 3, 64, 64), weights="w.pt"),
+        AnalyseModel(job("torchvision:resnet18", input_shape=(1, 3, 64, 64), weights="w.pt")),
         ModelAnalysed(recorded()),
-        BenchModel("torchvision:resnet18", "top:3", (1, 3, 224, 224), 2, min_run_time=0.1),
+        BenchModel(
+            job(
+                "torchvision:resnet18",
+                input_shape=(1, 3, 224, 224),
+                selection=parse_selection("top:3"),
+                depth_multiplier=2,
+            ),
+            min_run_time=0.1,
+        ),
         Progress("bench", 1, 3, "timing the original model"),
         Failed("'x.pt' does not exist", "weights"),
     ],
@@ -428,7 +443,7 @@ def test_a_user_error_in_a_child_answers_failed_with_its_field() -> None:
         raise KeyError("boom")
 
     handlers = {AnalyseModel: analyse, ListModels: names}
-    with_weights = encode(AnalyseModel("torchvision:resnet18", weights="x.pt"))
+    with_weights = encode(AnalyseModel(job("torchvision:resnet18", weights="x.pt")))
     assert answer(with_weights, handlers) == Failed("'x.pt' does not exist", "weights")
     assert answer(encode(ListModels()), handlers) == Failed("KeyError: 'boom'", None)
     for line in ("not json\n", encode(MeasureLayer(LayerSpec()))):  # not a message; not its

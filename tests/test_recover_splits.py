@@ -15,11 +15,13 @@ import torch
 
 from sepconv_tui.cli import main
 from sepconv_tui.core.interval import wilson_interval
+from sepconv_tui.model.analysis import parse_selection
 from sepconv_tui.model.data import load_data
 from sepconv_tui.model.distill import ValidationScore, distill
 from sepconv_tui.model.distributed import LOCAL
+from sepconv_tui.model.job import ModelJob
 from sepconv_tui.model.reconstruction import reconstruct
-from sepconv_tui.model.source import build_model
+from sepconv_tui.model.source import build_model, parse_source
 from sepconv_tui.model.swap import swap_convs
 from sepconv_tui.model.workflow import Workflow
 
@@ -49,6 +51,11 @@ def tiny(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     return {"dir": folder, "weights": folder / "tiny.pt", "data": folder / "data.pt"}
 
 
+def tiny_job(tiny: dict[str, Any]) -> ModelJob:
+    """The tiny classifier with its trained weights, as a job."""
+    return ModelJob(parse_source(TINY), weights=str(tiny["weights"]))
+
+
 def trained(tiny: dict[str, Any]) -> torch.nn.Module:
     """The tiny classifier with its weights, in eval mode."""
     model = build_model(TINY, real=True).module
@@ -70,7 +77,7 @@ def test_agreement_is_chosen_on_validation_and_reported_on_test(tiny: dict[str, 
     """agreement:X picks the largest prefix whose *validation* agreement ≥ X; the figures
     reported are the chosen swap's on the *test* split (recomputed here), with their
     intervals, and the validation figure sits beside them — here the two differ."""
-    flow = Workflow(TINY, str(tiny["data"]), weights=str(tiny["weights"]), calibration=64)
+    flow = Workflow(tiny_job(tiny), str(tiny["data"]), calibration=64)
     tradeoff, _analysis = flow.tradeoff()
     assert tradeoff.split is not None and tradeoff.evaluated == tradeoff.split.validation
     budget = sorted(point.agreement for point in tradeoff.points if point.agreement)[-2]
@@ -80,10 +87,9 @@ def test_agreement_is_chosen_on_validation_and_reported_on_test(tiny: dict[str, 
     assert point.agreement is not None and point.agreement >= budget
 
     recovery = Workflow(
-        TINY,
+        tiny_job(tiny),
         str(tiny["data"]),
-        weights=str(tiny["weights"]),
-        selection=f"agreement:{budget}",
+        budget=parse_selection(f"agreement:{budget}"),
         calibration=64,
     ).recover("reconstruct")
     assert set(recovery.result.swapped) == set(chosen)
@@ -115,10 +121,9 @@ def test_agreement_is_chosen_on_validation_and_reported_on_test(tiny: dict[str, 
 def test_a_validation_split_too_small_for_the_budget_is_said(tiny: dict[str, Any]) -> None:
     """agreement:0.999 needs ~3,800 validation samples; the note says so and how many."""
     flow = Workflow(
-        TINY,
+        tiny_job(tiny),
         str(tiny["data"]),
-        weights=str(tiny["weights"]),
-        selection="agreement:0.999",
+        budget=parse_selection("agreement:0.999"),
         calibration=64,
     )
     fidelity = flow.fidelity()
@@ -333,15 +338,15 @@ import torch
 from sepconv_tui.model import recovery_memory
 from sepconv_tui.model.distributed import Ranks
 
-runtime = Ranks.start("cpu")
+ranks = Ranks.start("cpu")
 # Each rank sees its own free memory; here rank 1 sees far less than rank 0.
 memory = recovery_memory
-memory.resolve_budget = lambda _bytes, _device="cpu": 10 * 16384 if runtime.rank else 10**9
+memory.resolve_budget = lambda _bytes, _device="cpu": 10 * 16384 if ranks.rank else 10**9
 model = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3, padding=1), torch.nn.ReLU())
-batch = memory.fit_batch_size(model, torch.zeros(1, 3, 8, 8), 64, None, runtime, training=True)
-with open(f"{sys.argv[1]}/rank{runtime.rank}", "w") as handle:
+batch = memory.fit_batch_size(model, torch.zeros(1, 3, 8, 8), 64, None, ranks, training=True)
+with open(f"{sys.argv[1]}/rank{ranks.rank}", "w") as handle:
     handle.write(str(batch))
-runtime.stop()
+ranks.stop()
 """
 
 

@@ -14,8 +14,9 @@ from sepconv_tui.cli import main
 from sepconv_tui.core.layers import DepthwiseSeparableConv
 from sepconv_tui.model.analysis import SelectionError, parse_selection
 from sepconv_tui.model.bench import ModelBenchResult
+from sepconv_tui.model.factorise import effective_kernel
 from sepconv_tui.model.plan import SwapError, SwapPlan, plan_from_analysis
-from sepconv_tui.model.swap import apply_plan, effective_kernel, layer_errors, swap_convs
+from sepconv_tui.model.swap import apply_plan, layer_errors, swap_convs
 from sepconv_tui.model.trace import analyze_model
 
 MODELS = Path(__file__).parent / "models"

@@ -5,7 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from sepconv_tui.model.analysis import Selection
 from sepconv_tui.model.cache import BuildCache
+from sepconv_tui.model.job import ModelJob
+from sepconv_tui.model.source import parse_source
 from sepconv_tui.progress import Progress
 from sepconv_tui.workers import model_server
 from sepconv_tui.workers.measure_server import HANDLERS as MEASURE_HANDLERS
@@ -36,23 +39,24 @@ def test_the_child_keeps_the_model_and_the_data_for_the_next_request(
     drops the loaded data (and only that), and the figures are those of a fresh child."""
     cache = model_server.CACHE = BuildCache()
     lines: list[Progress] = []
-    work = {
-        "weights": str(digits["weights"]),
-        "swap": ("features.3",),
-        "multipliers": {"features.3": 1},
-        "threads": 1,
-    }
-    request = MeasureFidelity(digits["source"], str(digits["data"]), **work)  # type: ignore[arg-type]
+    job = ModelJob(
+        parse_source(digits["source"]),
+        weights=str(digits["weights"]),
+        selection=Selection("names", patterns=("features.3",)),
+        depth_multiplier={"features.3": 1},
+        threads=1,
+    )
+    request = MeasureFidelity(job=job, data=str(digits["data"]))
     first = MODEL_HANDLERS[MeasureFidelity](request, lines.append)
     second = MODEL_HANDLERS[MeasureFidelity](request, lines.append)
     assert isinstance(first, FidelityMeasured) and first == second
     tradeoff = MODEL_HANDLERS[MeasureTradeoff](
-        MeasureTradeoff(digits["source"], str(digits["data"]), **work),  # type: ignore[arg-type]
+        MeasureTradeoff(job=job, data=str(digits["data"])),
         lines.append,
     )
     assert isinstance(tradeoff, TradeoffMeasured)
     assert cache.builds == {"original": 1, "data": 1}
-    other = MeasureFidelity(digits["source"], "synthetic:64", **work)  # type: ignore[arg-type]
+    other = MeasureFidelity(job=job, data="synthetic:64")
     MODEL_HANDLERS[MeasureFidelity](other, lines.append)
     assert cache.builds == {"original": 1, "data": 2}
     model_server.CACHE = BuildCache()
@@ -76,8 +80,8 @@ def test_the_tradeoff_factorises_each_candidate_once(
 
     monkeypatch.setattr(swap, "svd_factors", counted)
     model_server.CACHE = BuildCache()
-    work = {"weights": str(digits["weights"]), "multipliers": {}, "threads": 1}
-    request = MeasureTradeoff(digits["source"], str(digits["data"]), **work)  # type: ignore[arg-type]
+    job = ModelJob(parse_source(digits["source"]), weights=str(digits["weights"]), threads=1)
+    request = MeasureTradeoff(job=job, data=str(digits["data"]))
     reply = MODEL_HANDLERS[MeasureTradeoff](request, lambda _line: None)
     assert isinstance(reply, TradeoffMeasured)
     assert len(reply.tradeoff.order) == 4 and len(factorised) == 4
@@ -100,7 +104,8 @@ def test_per_layer_timings_and_the_onnx_export_cross_the_wire_as_they_are() -> N
 
 def test_the_work_request_carries_the_device_and_the_child_names_a_bad_one() -> None:
     """MeasureFidelity on device "gpu": DeviceError, field "device", before any model is built."""
-    request = MeasureFidelity("examples/digits/model.py:build", "synthetic:8", device="gpu")
+    job = ModelJob(parse_source("examples/digits/model.py:build"), device="gpu")
+    request = MeasureFidelity(job=job, data="synthetic:8")
     failed = answer(encode(request), MODEL_HANDLERS)
     assert isinstance(failed, Failed)
     assert failed.field == "device" and "'gpu'" in failed.message

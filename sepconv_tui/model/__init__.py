@@ -1,5 +1,6 @@
 """A whole model, one job a module, imports one way along this chain (import-linter checks it).
 
 analysis (plain data) → source, weights → candidates → factorise (per-channel SVD) → trace
-(``analyze_model``) → plan → swap → bench → data → fidelity → recover.
+(``analyze_model``) → plan → swap → job (``ModelJob``, ``build_pair``: the one build path) →
+export → runtime → bench → data → fidelity → recover → workflow → speedup.
 """

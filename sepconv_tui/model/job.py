@@ -84,7 +84,8 @@ class ModelJob:
                 field="weights",
             )
         if isinstance(self.depth_multiplier, Mapping):
-            object.__setattr__(self, "depth_multiplier", dict(self.depth_multiplier))
+            # No layer named: every layer at m = 1, said as one m.
+            object.__setattr__(self, "depth_multiplier", dict(self.depth_multiplier) or 1)
         else:
             object.__setattr__(
                 self, "depth_multiplier", parse_depth_multiplier(self.depth_multiplier)
@@ -271,15 +272,17 @@ def build_pair(
     from .trace import analyze_model
 
     selection, multipliers, plan = _plan_of(job)
+    # A saved swap's input is the one it was made at, unless the job says another.
+    input_shape = job.input_shape or (plan.input_shape if plan is not None else None)
     analysis = analyze_model(
         job.source,
-        input_shape=job.input_shape,
+        input_shape=input_shape,
         select=selection,
         depth_multiplier=multipliers,
         weights=job.weights if _needs_weights(selection, multipliers) else None,
         memory_budget_bytes=job.budget_bytes,
     )
-    shape = job.input_shape if job.input_shape is not None else analysis.input_shape
+    shape = input_shape if input_shape is not None else analysis.input_shape
     original = _original(job, analysis, cache)
     if plan is None:
         from .swap import swap_convs
@@ -293,11 +296,11 @@ def build_pair(
             source=job.label if isinstance(job.source, ModelSource) else None,
         )
         return original, result.model, result
-    return _load_saved(job, original, plan, shape)
+    return _load_saved(job, original, plan, input_shape)
 
 
 def _load_saved(
-    job: ModelJob, original: nn.Module, plan: Any, shape: Shape
+    job: ModelJob, original: nn.Module, plan: Any, input_shape: Shape | None
 ) -> tuple[nn.Module, nn.Module, SwapResult]:
     """The saved swap in ``job.swapped_dir`` on a copy of ``original``."""
     from .factorise import weight_errors
@@ -321,7 +324,7 @@ def _load_saved(
         depth_multiplier=plan.depth_multiplier,
         init=plan.init or "svd",
         source=job.label,
-        input_shape=job.input_shape or plan.input_shape or shape,
+        input_shape=input_shape,  # the job's or the plan's: None leaves the data its own
         params={"original": count_params(original), "swapped": count_params(swapped)},
         original=original,
     )
