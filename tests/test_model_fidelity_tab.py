@@ -110,11 +110,19 @@ async def test_a_user_types_model_weights_data_then_f_r_plus_minus_g_e(
         assert not view.session.fidelity_stale  # the same selection and m as measured again
 
         await pilot.press("g")
-        await until(pilot, lambda: view.session.tradeoff is not None and not view.working, "g")
-        tradeoff = view.session.tradeoff.value  # type: ignore[union-attr]
-        assert tradeoff is not None and len(tradeoff.points) == len(tradeoff.order) + 1 == 5
-        assert view.analysis.swapped_names == set(tradeoff.largest_prefix(0.99))
+        await until(pilot, lambda: view.session.frontier is not None and not view.working, "g")
+        frontier = view.session.frontier.value.frontier  # type: ignore[union-attr]
+        chosen = frontier.point
+        assert chosen is not None and chosen.measured and (chosen.agreement or 0) >= 0.99
+        assert view.session.frontier_at == frontier.chosen
         assert app.query_one("#model-tradeoff").display
+        assert chosen.summary in text_of(app, "#model-status")
+        await pilot.press("left")  # along the frontier, not the table's columns
+        assert view.session.frontier_at == (frontier.chosen or 0) - 1 or frontier.chosen == 0
+        await pilot.press("right", "enter")
+        assert view.session.frontier_at is None
+        assert view.analysis.swapped_names == set(chosen.plan)
+        assert {name: view.analysis.multipliers[name] for name in chosen.plan} == chosen.plan
 
         await pilot.press("e")
         await pilot.pause()

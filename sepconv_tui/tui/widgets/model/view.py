@@ -84,6 +84,10 @@ class ModelView(RunsChildren, MeasureActions, TabViewDefaults, Vertical):
         Binding("m", "cycle_multiplier", "m", show=False),
         Binding("plus,equals_sign", "multiplier(1)", "m+1", show=False),
         Binding("minus", "multiplier(-1)", "m-1", show=False),
+        # Only while g's frontier is browsed (check_action): the table keeps them otherwise.
+        Binding("left", "frontier_step(-1)", "Less saved", show=False, priority=True),
+        Binding("right", "frontier_step(1)", "More saved", show=False, priority=True),
+        Binding("enter", "frontier_apply", "Apply", show=False, priority=True),
     ]
 
     def __init__(self, *, id: str | None = None) -> None:
@@ -250,7 +254,7 @@ class ModelView(RunsChildren, MeasureActions, TabViewDefaults, Vertical):
     def cancel(self) -> bool:
         """Cancel a running analysis, benchmark, fidelity, recovery or trade-off (escape);
         False when none runs."""
-        if self._cancel_measuring():
+        if self._cancel_measuring() or self._stop_browsing():
             return True
         if not self._analysis.cancel():
             return False
@@ -324,9 +328,11 @@ class ModelView(RunsChildren, MeasureActions, TabViewDefaults, Vertical):
             return
         self._sync_fields()
         short = self.has_class("-short")
-        self.set_class(session.tradeoff is not None, "-tradeoff")
+        self.set_class(session.tradeoff is not None or session.frontier is not None, "-tradeoff")
         self.query_one(ModelSummary).show_measured(session, tradeoff_in_words=short)
-        if session.tradeoff is not None:
+        if session.frontier is not None:
+            self.query_one(ModelCharts).show_frontier(session, draw=not short)
+        elif session.tradeoff is not None:
             self.query_one(ModelCharts).show_tradeoff(session, draw=not short)
         table = self.query_one(ModelTable)
         if table.built_measured:
