@@ -105,7 +105,7 @@ def test_agreement_budget_chooses_per_layer_m_that_beats_every_single_m(
     """agreement:0.99 picks a at m = 1 and b at m = 4: more MACs saved than any subset of the
     layers at one shared m that keeps 99% (each of those measured whole here)."""
     model, split, table = two_convs
-    chosen = frontier(table, "agreement:0.99", model=model, split=split)
+    chosen = frontier(table, "agreement:0.99", model=model, data=split)
     point = chosen.point
     assert point is not None and point.plan == {"a": 1, "b": 4}
     assert point.measured and point.agreement is not None and point.agreement >= 0.99
@@ -133,7 +133,7 @@ def test_macs_and_params_budgets_reach_their_ratio_with_the_least_loss(
     is a SelectionError saying the best there is."""
     model, split, table = two_convs
     for budget, ratio in (("macs:1.5", "mac_ratio"), ("params:1.5", "param_ratio")):
-        chosen = frontier(table, budget, model=model, split=split)
+        chosen = frontier(table, budget, model=model, data=split)
         point = chosen.point
         assert point is not None and point.measured
         assert getattr(chosen, ratio)(point) >= 1.5
@@ -142,7 +142,7 @@ def test_macs_and_params_budgets_reach_their_ratio_with_the_least_loss(
     from sepconv_tui.model.analysis import SelectionError
 
     with pytest.raises(SelectionError, match=r"out of reach: the most the frontier gives is"):
-        frontier(table, "macs:50", model=model, split=split)
+        frontier(table, "macs:50", model=model, data=split)
 
 
 def test_the_frontier_path_only_ever_saves_more(
@@ -235,7 +235,7 @@ def test_outside_check_on_a_1d_cnn_trained_here(signal_cnn: tuple[nn.Module, Spl
     assert table.complete
     (note,) = [note for note in table.notes if note.startswith("0 has one input channel")]
     assert "rank-m approximation of its 16 filters" in note and "energy rule gives m =" in note
-    chosen = frontier(table, "agreement:0.98", model=model, split=split)
+    chosen = frontier(table, "agreement:0.98", model=model, data=split)
     point = chosen.point
     assert point is not None and point.multipliers and point.agreement is not None
     assert point.agreement >= 0.98

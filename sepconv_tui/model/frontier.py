@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..errors import UserError
 from ..progress import OnProgress, Progress, ignore
@@ -295,12 +295,21 @@ def _reaching(
     )
 
 
+def _split_of(data: Any, calibration: int) -> Split | None:
+    """``data`` as the split ``sensitivity`` measured on (None stays None)."""
+    if data is None or isinstance(data, Split):
+        return data
+    from .recover import split_for
+
+    return split_for(data, mode="reconstruct", calibration=calibration)
+
+
 def frontier(
     table: Sensitivity,
     budget: str | Selection | None = None,
     *,
     model: nn.Module | None = None,
-    split: Split | None = None,
+    data: Any = None,
     unit: str | None = None,
     model_seconds: float | None = None,
     calibration: int = DEFAULT_CALIBRATION,
@@ -313,9 +322,11 @@ def frontier(
 
     ``budget``: ``"agreement:X"``, ``"macs:X"``, ``"params:X"`` or ``"speedup:X"`` (None: the
     path alone, in ``unit``, default MACs). With ``model`` (the original, weights loaded) and
-    ``split`` (the data the table was measured on), the points the choice depends on are
-    reconstructed and measured whole on ``split.validation``.
+    ``data`` (what the table was measured on: the same ``Data``, split by the same rule, or
+    the ``Split``), the points the choice depends on are reconstructed and measured whole on
+    the validation split.
     """
+    split = _split_of(data, calibration)
     selection = parse_selection(budget) if isinstance(budget, str) else budget
     if selection is not None and selection.rule not in UNIT_OF_RULE:
         raise SelectionError(

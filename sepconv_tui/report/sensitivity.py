@@ -122,7 +122,10 @@ def point_line(frontier: Frontier, point: FrontierPoint) -> str:
         )
         measured = f"; validation {agreement}output error {_error(point.output_error)}"
     else:
-        measured = f"; predicted output error {_error(point.predicted_error)} (not measured)"
+        measured = (
+            f"; sum of the single-layer errors {_error(point.predicted_error)} (a prediction, "
+            "not measured)"
+        )
     return f"{point.summary}: {saving}{measured}"
 
 
