@@ -343,3 +343,15 @@ def test_macs_budget_without_data_chooses_by_the_weights_and_says_so(
     assert code == 0, err
     assert json.loads(out)["mac_ratio"] >= 2
     assert "chosen without data, by each layer's SVD weight error" in err
+
+
+def test_the_frontier_reply_crosses_the_wire_as_it_went(
+    two_convs: tuple[TwoConvs, Split, Sensitivity],
+) -> None:
+    """The app's g reply (the table and its frontier) survives the child's JSON lines."""
+    from sepconv_tui.workers.model_messages import FrontierMeasured
+    from sepconv_tui.workers.wire import decode, encode
+
+    _model, _split, table = two_convs
+    reply = FrontierMeasured(table, frontier(table))
+    assert decode(encode(reply)) == reply

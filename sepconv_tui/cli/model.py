@@ -51,10 +51,12 @@ if TYPE_CHECKING:
 SWAP_HELP = (
     "saving (default: every candidate whose block has fewer params), all, none, "
     "top:N (the N saving the most MACs), max-error:X (those whose SVD error is ≤ X; needs "
-    "weights), agreement:X (the most layers whose swap, reconstructed, keeps top-1 agreement "
-    "≥ X on --data), speedup:X (the fewest layers whose swap makes the model X times "
-    "faster, timed on --runtime; ranked by agreement per time saved with --data), or layer "
-    "names and globs: 'layer1.*,conv1'"
+    "weights), a budget that chooses each layer's m on the frontier of the sensitivity "
+    "table (model --sensitivity): agreement:X (the most MACs saved whose reconstructed swap keeps "
+    "top-1 agreement ≥ X on --data), macs:X or params:X (X times fewer for the whole model, "
+    "the least loss; without --data by the weights' SVD error), speedup:X (the fewest layers "
+    "whose swap makes the model X times faster, timed on --runtime; ranked by agreement per "
+    "time saved with --data), or layer names and globs: 'layer1.*,conv1'"
 )
 SOURCE_HELP = "torchvision:NAME, timm:NAME, package.module:callable or path/to/file.py:callable"
 INPUT_SHAPE_HELP = (
