@@ -1,10 +1,11 @@
 # Two commands: `make run` opens the app, `make test` runs every check. Both create .venv first.
+# `make test-fast` is the inner loop: the tests not marked slow (torchrun, ONNX, model zoos), no lint.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint screenshots bench peers clean
+.PHONY: run test test-fast lint screenshots bench peers clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +25,9 @@ lint: $(STAMP)
 
 test: lint
 	$(BIN)/pytest
+
+test-fast: $(STAMP)
+	$(BIN)/pytest -m "not slow"
 
 screenshots: $(STAMP)
 	$(BIN)/python scripts/export_screenshots.py

@@ -5,7 +5,7 @@
    original over the same 64 inputs (target ≤ 4×; the floor is about 2×: one pass of each
    model), and the process's peak RSS against its RSS with both models built, beside what
    the memory check estimated before it started.
-2. The digits CNN (examples/digits, trained here, seeded), as the README's commands run it
+2. The digits CNN (examples/digits, trained here, seeded), as docs/recovery.md's commands run it
    (``--data data.pt --test 500``): original / SVD only / reconstruct / distill on the test
    split with 95% Wilson intervals and the split; the early-stopped distillation's steps,
    stop and time; ``agreement:0.99``'s test figure with its interval, beside the validation
@@ -108,7 +108,7 @@ def _make_digits(folder: Path) -> dict[str, float]:
 
 
 def digits_table(folder: Path, figures: dict[str, float]) -> None:
-    """The README's table: original / SVD only / reconstruct / distill on the test split."""
+    """docs/recovery.md's table: original / SVD only / reconstruct / distill on the test split."""
     source = f"{DIGITS / 'model.py'}:build"
     job = ModelJob(
         parse_source(source), weights=str(folder / "digits.pt"), selection=Selection("all")

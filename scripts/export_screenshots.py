@@ -51,7 +51,7 @@ async def export(name: str) -> Path:
 
 
 def main() -> None:
-    """Export every screenshot the README shows (``--only NAME`` …: just those)."""
+    """Export every screenshot README.md and docs/ show (``--only NAME`` …: just those)."""
     names = list(SCREENSHOTS)
     if "--only" in sys.argv:
         names = sys.argv[sys.argv.index("--only") + 1 :]

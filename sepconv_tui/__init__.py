@@ -59,7 +59,7 @@ def analyze_model(source: Any, **options: Any) -> Any:
     report layer, so that ``rich.print(analysis)`` draws the CLI's table in a notebook.
     """
     from .model.trace import analyze_model as analyze
-    from .report import model as _registers_the_renderer  # noqa: F401
+    from .report import model_table as _registers_the_renderer  # noqa: F401
 
     return analyze(source, **options)
 

@@ -1,15 +1,51 @@
-"""Shared test settings, and the digits CNN trained once per session."""
+"""Shared test settings, the CLI runners, and the digits CNN trained once per session.
+
+Test modules import the runners as ``from conftest import run_cli`` (pytest puts tests/ on
+sys.path, as it does for app_states and key_bursts).
+"""
 
 import importlib.util
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 from hypothesis import settings
 
+from sepconv_tui.cli import main
+
 # The first PyTorch measurement imports torch (seconds); don't let hypothesis call that a flake.
 settings.register_profile("sepconv", deadline=None, max_examples=60)
 settings.load_profile("sepconv")
+
+
+def run_cli(capsys: pytest.CaptureFixture[str], *arguments: str) -> tuple[int, str, str]:
+    """Run ``sepconv-tui ARGUMENTS`` in this process: (exit code, stdout, stderr)."""
+    try:
+        code = main(list(arguments))
+    except SystemExit as exit_:  # argparse's own errors
+        code = int(exit_.code or 0)
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def run_cli_process(*arguments: str) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m sepconv_tui ARGUMENTS`` in a process of its own (a real pipe for stdout)."""
+    return subprocess.run(
+        [sys.executable, "-m", "sepconv_tui", *arguments],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every ONNX test (marked ``deploy``) is ``slow`` too, so ``make test-fast`` skips it."""
+    for item in items:
+        if item.get_closest_marker("deploy") is not None:
+            item.add_marker(pytest.mark.slow)
+
 
 DIGITS_EXAMPLE = Path(__file__).parent.parent / "examples" / "digits"
 #: SOURCE of the digits CNN, as a user types it.

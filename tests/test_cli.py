@@ -3,25 +3,14 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import pytest
-
-
-def run_cli(*arguments: str) -> subprocess.CompletedProcess[str]:
-    """Run ``python -m sepconv_tui`` with ``arguments``."""
-    return subprocess.run(
-        [sys.executable, "-m", "sepconv_tui", *arguments],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+from conftest import run_cli_process
 
 
 def test_default_compare_shows_the_reference_experiment() -> None:
     """Exit 0 and the reference figures in the Rich tables."""
-    result = run_cli("compare")
+    result = run_cli_process("compare")
     assert result.returncode == 0, result.stderr
     for figure in ("448", "94", "4.77", "(1, 16, 32, 32)", "Shapes match"):
         assert figure in result.stdout
@@ -29,14 +18,14 @@ def test_default_compare_shows_the_reference_experiment() -> None:
 
 def test_separable_padding_zero_is_a_mismatch_with_exit_1() -> None:
     """--sep-padding 0 gives the red verdict, saying which axes differ."""
-    result = run_cli("compare", "--sep-padding", "0")
+    result = run_cli_process("compare", "--sep-padding", "0")
     assert result.returncode == 1
     assert "mismatch" in result.stdout and "height differs" in result.stdout
 
 
 def test_json_output_and_mismatch_reason_on_stderr() -> None:
     """--json parses; a mismatch also prints the verdict on stderr."""
-    result = run_cli("compare", "--json", "--sep-stride", "2")
+    result = run_cli_process("compare", "--json", "--sep-stride", "2")
     assert result.returncode == 1
     document = json.loads(result.stdout)
     assert document["shapes_match"] is False
@@ -46,7 +35,7 @@ def test_json_output_and_mismatch_reason_on_stderr() -> None:
 
 def test_every_flag_reaches_the_spec() -> None:
     """Each layer flag lands in the JSON spec."""
-    result = run_cli(
+    result = run_cli_process(
         "compare", "--json", "--in-channels", "8", "--out-channels", "24", "--kernel-size", "5",
         "--stride", "2", "--padding", "2", "--dilation", "1", "--depth-multiplier", "2",
         "--no-bias", "--batch", "4", "--height", "20", "--width", "30",
@@ -64,7 +53,7 @@ def test_every_flag_reaches_the_spec() -> None:
 @pytest.mark.parametrize("flag", ["--markdown", "--csv"])
 def test_other_formats(flag: str) -> None:
     """Markdown and CSV print the figures."""
-    result = run_cli("compare", flag)
+    result = run_cli_process("compare", flag)
     assert result.returncode == 0
     assert "448" in result.stdout and "(1, 16, 32, 32)" in result.stdout
 
@@ -82,7 +71,7 @@ def test_other_formats(flag: str) -> None:
 )
 def test_bad_arguments_exit_2_with_one_line(arguments: tuple[str, ...], expected: str) -> None:
     """Bad arguments: exit 2, one line on stderr naming the argument and range, no traceback."""
-    result = run_cli("compare", *arguments)
+    result = run_cli_process("compare", *arguments)
     assert result.returncode == 2
     assert expected in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
@@ -93,7 +82,7 @@ def test_version() -> None:
     """--version prints the package version."""
     from sepconv_tui import __version__
 
-    result = run_cli("--version")
+    result = run_cli_process("--version")
     assert result.returncode == 0 and __version__ in result.stdout
 
 
@@ -108,7 +97,7 @@ def test_version() -> None:
 def test_compare_in_every_rank(rank_flags: tuple[str, ...], output_shape: str) -> None:
     """The issue's commands: both methods' figures and a verdict in 1-D, 2-D and 3-D."""
     channels = ("--in-channels", "256", "--out-channels", "256", "--kernel-size", "11")
-    result = run_cli("compare", *channels, *rank_flags)
+    result = run_cli_process("compare", *channels, *rank_flags)
     assert result.returncode == 0, result.stderr
     dims = rank_flags[1] if rank_flags else "2"
     text = " ".join(result.stdout.split())  # Rich wraps at the terminal's width
@@ -120,7 +109,9 @@ def test_compare_in_every_rank(rank_flags: tuple[str, ...], output_shape: str) -
 
 def test_json_carries_the_rank() -> None:
     """JSON spec: dims, length and depth; a 3-D output shape has five axes."""
-    result = run_cli("compare", "--json", "--dims", "3", "--depth", "8", "--kernel-size", "3")
+    result = run_cli_process(
+        "compare", "--json", "--dims", "3", "--depth", "8", "--kernel-size", "3"
+    )
     assert result.returncode == 0, result.stderr
     document = json.loads(result.stdout)
     assert (document["spec"]["dims"], document["spec"]["depth"]) == (3, 8)
@@ -146,7 +137,7 @@ def test_rank_mismatches_exit_2_naming_the_argument(
     arguments: tuple[str, ...], expected: str
 ) -> None:
     """A size the rank has not, or a rank outside 1–3: exit 2, one line naming the flag."""
-    result = run_cli(*arguments)
+    result = run_cli_process(*arguments)
     assert result.returncode == 2
     assert expected in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
@@ -154,7 +145,9 @@ def test_rank_mismatches_exit_2_naming_the_argument(
 
 def test_sweep_and_bench_run_in_1d_and_3d() -> None:
     """A kernel sweep of a 1-D layer is exact against k (not k²); bench times a 3-D layer."""
-    result = run_cli("sweep", "--over", "kernel_size", "--dims", "1", "--length", "64", "--json")
+    result = run_cli_process(
+        "sweep", "--over", "kernel_size", "--dims", "1", "--length", "64", "--json"
+    )
     assert result.returncode == 0, result.stderr
     points = json.loads(result.stdout)
     points = points["points"] if isinstance(points, dict) else points
@@ -162,7 +155,7 @@ def test_sweep_and_bench_run_in_1d_and_3d() -> None:
         assert point["mac_ratio"] == pytest.approx(point["textbook_ratio"])
     seven = next(point for point in points if point["kernel_size"] == 7)
     assert seven["textbook_ratio"] == pytest.approx(1 / (1 / 16 + 1 / 7))
-    bench = run_cli(
+    bench = run_cli_process(
         "bench", "--dims", "3", "--depth", "4", "--height", "8", "--width", "8", "--json",
         "--min-run-time", "0.01",
     )  # fmt: skip

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import run_cli
 
-from sepconv_tui.cli import main
 from sepconv_tui.model import export as export_module
 
 onnx = pytest.importorskip("onnx", reason="the [deploy] extra (make test installs it)")
@@ -20,16 +20,6 @@ pytestmark = pytest.mark.deploy
 MODELS = Path(__file__).parent / "models"
 CUSTOM = f"{MODELS / 'custom_model.py'}:build"
 SHAPE = "1,3,16,16"
-
-
-def run_cli(capsys: pytest.CaptureFixture[str], *arguments: str) -> tuple[int, str, str]:
-    """Run ``sepconv-tui …`` in process: exit code, stdout, stderr."""
-    try:
-        code = main(list(arguments))
-    except SystemExit as exit_:
-        code = int(exit_.code or 0)
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 def depthwise_nodes_by_layer(path: Path) -> dict[str, int]:

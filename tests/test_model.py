@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
+from conftest import run_cli
 
-from sepconv_tui.cli import main
 from sepconv_tui.model.analysis import (
     ModelAnalysis,
     Selection,
@@ -202,7 +202,7 @@ def test_json_round_trip(custom: ModelAnalysis) -> None:
 
 def test_markdown_and_csv_carry_the_totals(custom: ModelAnalysis) -> None:
     """Markdown and CSV exports hold the exact totals, before and after."""
-    from sepconv_tui.report.model import to_csv, to_markdown
+    from sepconv_tui.report.model_export import to_csv, to_markdown
 
     markdown = to_markdown(custom)
     assert "**9,474**" in markdown and "**338,496**" in markdown
@@ -296,19 +296,11 @@ def test_parse_source_forms() -> None:
     assert parse_input_shape("2,3,64,48") == (2, 3, 64, 48)
 
 
-def run_cli(capsys: pytest.CaptureFixture[str], *arguments: str) -> tuple[int, str, str]:
-    """Run ``sepconv-tui model …`` in process: exit code, stdout, stderr."""
-    try:
-        code = main(["model", *arguments])
-    except SystemExit as exit_:
-        code = int(exit_.code or 0)
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
-
-
 def test_cli_json(capsys: pytest.CaptureFixture[str]) -> None:
     """`model --json` prints the analysis JSON and exits 0."""
-    code, out, _ = run_cli(capsys, CUSTOM, "--input-shape", "1,3,16,16", "--swap", "all", "--json")
+    code, out, _ = run_cli(
+        capsys, "model", CUSTOM, "--input-shape", "1,3,16,16", "--swap", "all", "--json"
+    )
     assert code == 0
     document = json.loads(out)
     assert document["swapped"] == {"params": 4_599, "macs": 338_496}
@@ -316,7 +308,7 @@ def test_cli_json(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_cli_table(capsys: pytest.CaptureFixture[str]) -> None:
     """The default output is the table with totals in exact and short form."""
-    code, out, _ = run_cli(capsys, CUSTOM, "--resolution", "16", "--swap", "top:2")
+    code, out, _ = run_cli(capsys, "model", CUSTOM, "--resolution", "16", "--swap", "top:2")
     assert code == 0
     assert "9,474" in out and "979,264" in out and "✔" in out
     assert "Swapped 2 of 4 candidate convs" in out
@@ -358,7 +350,7 @@ def test_cli_bad_input_exits_2(
     capsys: pytest.CaptureFixture[str], arguments: tuple[str, ...], message: str
 ) -> None:
     """Every bad input: exit 2, one or two lines on stderr naming the problem, no traceback."""
-    code, out, err = run_cli(capsys, *arguments)
+    code, out, err = run_cli(capsys, "model", *arguments)
     assert code == 2
     assert message in err
     assert "Traceback" not in err and out == ""
@@ -376,13 +368,13 @@ def test_cli_file_that_does_not_import(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, text: str, message: str
 ) -> None:
     """A model file that fails to import: exit 2 with the file's own error."""
-    code, _, err = run_cli(capsys, write(tmp_path, text) + ":build")
+    code, _, err = run_cli(capsys, "model", write(tmp_path, text) + ":build")
     assert code == 2 and message in err and "Traceback" not in err
 
 
 def test_conv_shape_error_names_the_layer(capsys: pytest.CaptureFixture[str]) -> None:
     """A forward failing on meta says which layer and which input (PyTorch's own message)."""
-    code, _, err = run_cli(capsys, CUSTOM, "--input-shape", "1,4,16,16")
+    code, _, err = run_cli(capsys, "model", CUSTOM, "--input-shape", "1,4,16,16")
     assert code == 2 and "in stem (Conv2d(3, 8" in err and "(1, 4, 16, 16)" in err
 
 
@@ -393,7 +385,7 @@ def test_model_modules_load_no_torch() -> None:
 
     code = (
         "import sepconv_tui.model.analysis, sepconv_tui.model.source, "
-        "sepconv_tui.model.trace, sepconv_tui.report.model, sepconv_tui\n"
+        "sepconv_tui.model.trace, sepconv_tui.report.model_table, sepconv_tui\n"
         "import sys; print('torch' in sys.modules, 'textual' in sys.modules)"
     )
     result = subprocess.run(

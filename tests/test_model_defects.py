@@ -65,18 +65,14 @@ def test_tf_same_padding_is_timms(size: int, kernel: int, stride: int, dilation:
     """The closed form pads as timm's get_same_padding does, and gives ⌈size / s⌉ outputs."""
     from timm.layers.padding import get_same_padding
 
-    from sepconv_tui.core.analytic import TF_SAME, conv2d_output_hw, tf_same_padding
+    from sepconv_tui.core.analytic import TF_SAME, module_output_sizes, tf_same_padding
 
     before, after = tf_same_padding(size, kernel, stride, dilation)
     assert before + after == get_same_padding(size, kernel, stride, dilation)
     assert after - before in (0, 1)
-    out = conv2d_output_hw(
-        size,
-        size,
-        kernel=(kernel, kernel),
-        stride=(stride, stride),
-        padding=TF_SAME,
-        dilation=(dilation, dilation),
+    # the closed form the trace uses, on a square input (TF_SAME pads each axis from its size)
+    out = module_output_sizes(
+        (size, size), (kernel, kernel), (stride, stride), TF_SAME, (dilation, dilation)
     )
     assert out == (-(-size // stride),) * 2
 

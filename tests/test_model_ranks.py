@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 import torch
+from conftest import run_cli
 from torch import nn
 
-from sepconv_tui.cli import main
 from sepconv_tui.model.data import load_data
 from sepconv_tui.model.factorise import effective_kernel, svd_factors
 from sepconv_tui.model.fidelity import measure_fidelity
@@ -25,23 +25,13 @@ from sepconv_tui.model.reconstruction import reconstruct
 from sepconv_tui.model.source import build_model, parse_source
 from sepconv_tui.model.swap import apply_plan, save, swap_convs
 from sepconv_tui.model.trace import analyze_model
-from sepconv_tui.report.model import format_kernel, short_reason
+from sepconv_tui.report.model_cells import format_kernel, short_reason
 
 MODELS = Path(__file__).parent / "models"
 SEQUENCE = f"{MODELS / 'ranks.py'}:sequence"
 CLIP = f"{MODELS / 'ranks.py'}:clip"
 #: The digits held out of training, as in examples/digits/make.py.
 TEST_SIZE = 500
-
-
-def run_cli(capsys: pytest.CaptureFixture[str], *arguments: str) -> tuple[int, str, str]:
-    """Run the CLI in-process; (exit code, stdout, stderr)."""
-    try:
-        code = main(list(arguments))
-    except SystemExit as exit_:  # argparse's own errors
-        code = int(exit_.code or 0)
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 def _weight_error(weight: torch.Tensor, approximation: torch.Tensor) -> float:

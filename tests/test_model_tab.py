@@ -25,7 +25,8 @@ from sepconv_tui.model.layer_spec import LayerFitError, layer_spec
 from sepconv_tui.model.plan import SwapPlan
 from sepconv_tui.model.source import ModelSourceError, parse_source
 from sepconv_tui.progress import Progress
-from sepconv_tui.report import model as report
+from sepconv_tui.report import model_cells
+from sepconv_tui.report import model_tab as tab_report
 from sepconv_tui.tui.app import SepConvApp
 from sepconv_tui.tui.runner import ChildEvent
 from sepconv_tui.tui.widgets.model.table import TOTAL_ROW, ModelTable
@@ -255,10 +256,10 @@ def test_layer_spec_of_a_model_conv_and_why_not() -> None:
 def test_summary_and_stages_follow_the_selection() -> None:
     """Exact and short figures, both ratios, k of n; the stages add up to the layers' MACs."""
     analysis = recorded().select("none")
-    lines = report.summary_lines(analysis)
+    lines = tab_report.summary_lines(analysis)
     assert "11,689,512 (11.69M) → 11,689,512 (11.69M): 1.00× fewer" in lines[1]
     assert "Swapped 0 of 17 candidates" in lines[3] and "agree" in lines[3]
-    stages = report.stage_macs(analysis)
+    stages = tab_report.stage_macs(analysis)
     assert [stage.label for stage in stages] == [
         "conv1",
         "layer1",
@@ -269,10 +270,10 @@ def test_summary_and_stages_follow_the_selection() -> None:
     ]
     assert sum(stage.original for stage in stages) == analysis.original.macs - analysis.other.macs
     swapped = analysis.select("all")
-    assert sum(stage.selected for stage in report.stage_macs(swapped)) == (
+    assert sum(stage.selected for stage in tab_report.stage_macs(swapped)) == (
         swapped.swapped.macs - swapped.other.macs
     )
-    assert "6.01× fewer" in report.summary_lines(swapped)[1]
+    assert "6.01× fewer" in tab_report.summary_lines(swapped)[1]
 
 
 def test_export_stem_names_the_source() -> None:
@@ -493,8 +494,8 @@ def test_the_cli_totals_say_per_layer_m_and_its_range_after_auto() -> None:
     from model_states import recorded_analysis
 
     analysis = recorded_analysis()
-    assert "(depth multiplier 1)" in report.totals_message(analysis)
+    assert "(depth multiplier 1)" in model_cells.totals_message(analysis)
     auto = analysis.with_depth_multipliers(analysis.auto_multipliers(0.9))
     values = [auto.multipliers[name] for name in auto.swapped_names]
     assert len(set(values)) > 1
-    assert f"(per-layer m {min(values)}–{max(values)})" in report.totals_message(auto)
+    assert f"(per-layer m {min(values)}–{max(values)})" in model_cells.totals_message(auto)

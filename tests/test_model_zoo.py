@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import pytest
 
+pytestmark = pytest.mark.slow  # builds every torchvision model
+
 torchvision = pytest.importorskip("torchvision")
 
 NAMES = torchvision.models.list_models(module=torchvision.models)

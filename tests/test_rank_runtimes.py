@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import run_cli
 from torch import nn
 
-from sepconv_tui.cli import main
 from sepconv_tui.model.bench import LayerBench, ModelBenchResult
 from sepconv_tui.model.runtime import channels_last_input, to_channels_last
 
@@ -23,16 +23,6 @@ SEQUENCE = f"{RANKS}:sequence"  # Conv1d, input N×8×8
 CLIP = f"{RANKS}:clip"  # Conv3d, input N×3×4×8×8
 QUICK = ("--threads", "1", "--min-run-time", "0.01")
 NOT_1D = "not 1-D: PyTorch has no channels-last layout for N×C×L tensors"
-
-
-def run_cli(capsys: pytest.CaptureFixture[str], *arguments: str) -> tuple[int, str, str]:
-    """Run ``sepconv-tui …`` in process: exit code, stdout, stderr."""
-    try:
-        code = main(list(arguments))
-    except SystemExit as exit_:
-        code = int(exit_.code or 0)
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 def test_channels_last_puts_each_tensor_in_its_own_ranks_layout() -> None:

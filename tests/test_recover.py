@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 import torch
+from conftest import run_cli
 from torch import nn
 
-from sepconv_tui.cli import main
 from sepconv_tui.cli.common import cli_wording
 from sepconv_tui.model.analysis import AutoDepth, SwapError, parse_depth_multiplier
 from sepconv_tui.model.data import load_data
@@ -29,16 +29,6 @@ def trained(digits: dict[str, Any]) -> nn.Module:
     model = build_model(digits["source"], real=True).module
     model.load_state_dict(torch.load(digits["weights"]))
     return model.eval()
-
-
-def run_cli(capsys: pytest.CaptureFixture[str], *arguments: str) -> tuple[int, str, str]:
-    """Run the CLI in-process; (exit code, stdout, stderr)."""
-    try:
-        code = main(list(arguments))
-    except SystemExit as exit_:  # argparse's own errors
-        code = int(exit_.code or 0)
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 @pytest.fixture(scope="module")

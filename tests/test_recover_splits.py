@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 import torch
+from conftest import run_cli
 
-from sepconv_tui.cli import main
 from sepconv_tui.core.interval import wilson_interval
 from sepconv_tui.model.analysis import parse_selection
 from sepconv_tui.model.data import load_data
@@ -61,16 +61,6 @@ def trained(tiny: dict[str, Any]) -> torch.nn.Module:
     model = build_model(TINY, real=True).module
     model.load_state_dict(torch.load(tiny["weights"]))
     return model.eval()
-
-
-def run_cli(capsys: pytest.CaptureFixture[str], *arguments: str) -> tuple[int, str, str]:
-    """Run the CLI in-process; (exit code, stdout, stderr)."""
-    try:
-        code = main(list(arguments))
-    except SystemExit as exit_:
-        code = int(exit_.code or 0)
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 def test_agreement_is_chosen_on_validation_and_reported_on_test(tiny: dict[str, Any]) -> None:
@@ -265,6 +255,7 @@ def _torchrun(processes: int, out: Path, *extra: str) -> str:
     return result.stdout
 
 
+@pytest.mark.slow  # torchrun
 def test_two_torchrun_processes_give_one_process_model_and_fidelity(
     tiny: dict[str, Any], tmp_path: Path
 ) -> None:
@@ -350,6 +341,7 @@ ranks.stop()
 """
 
 
+@pytest.mark.slow  # torchrun
 def test_ranks_with_unequal_free_memory_agree_on_one_batch_size(tmp_path: Path) -> None:
     """Under torchrun the default budget (a share of free memory) is each rank's own: they
     take the smallest, so every rank runs the same batches (and the same DDP steps)."""

@@ -11,9 +11,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import run_cli
 from rich.console import Console
 
-from sepconv_tui.cli import main
 from sepconv_tui.core.latency import BenchResult, Timing
 from sepconv_tui.model.bench import LayerBench, LayerRow, LayerTiming, ModelBenchResult
 from sepconv_tui.model.runtime import BenchCancelled, run_isolated
@@ -22,16 +22,6 @@ from sepconv_tui.report import layer_bench as layer_bench_report
 MODELS = Path(__file__).parent / "models"
 CUSTOM = f"{MODELS / 'custom_model.py'}:build"
 QUICK = ("--threads", "1", "--min-run-time", "0.01")
-
-
-def run_cli(capsys: pytest.CaptureFixture[str], *arguments: str) -> tuple[int, str, str]:
-    """Run ``sepconv-tui …`` in process: exit code, stdout, stderr."""
-    try:
-        code = main(list(arguments))
-    except SystemExit as exit_:
-        code = int(exit_.code or 0)
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 def check_runtime_entry(entry: dict, before: str, after: str, runtime: str) -> None:

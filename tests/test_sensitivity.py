@@ -12,10 +12,10 @@ from typing import Any
 
 import pytest
 import torch
+from conftest import run_cli
 from torch import nn
 
 from sepconv_tui import frontier, sensitivity
-from sepconv_tui.cli import main
 from sepconv_tui.model.data import Data
 from sepconv_tui.model.fidelity import measure_fidelity
 from sepconv_tui.model.fidelity_result import SplitSizes
@@ -24,16 +24,6 @@ from sepconv_tui.model.reconstruction import reconstruct
 from sepconv_tui.model.sensitivity_result import FrontierPoint, Sensitivity, describe_multipliers
 from sepconv_tui.model.split import Split, apply_split
 from sepconv_tui.model.swap import swap_convs
-
-
-def _cli(capsys: pytest.CaptureFixture[str], *arguments: str) -> tuple[int, str, str]:
-    """``sepconv-tui …`` in process: exit code, stdout, stderr."""
-    try:
-        code = main(list(arguments))
-    except SystemExit as exit_:
-        code = int(exit_.code or 0)
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 def _ranked(generator: torch.Generator, rank: int, c_out: int, taps: int) -> torch.Tensor:
@@ -257,10 +247,10 @@ def test_model_sensitivity_prints_the_table_and_its_json(
 ) -> None:
     """``model --data D --sensitivity``: the layer × m table, and in JSON each rung with the
     keys DESIGN.md names."""
-    code, out, err = _cli(capsys, "model", *_digits(digits), "--sensitivity")
+    code, out, err = run_cli(capsys, "model", *_digits(digits), "--sensitivity")
     assert code == 0, err
     assert "Sensitivity: each candidate swapped alone at each m" in out
-    code, out, err = _cli(capsys, "model", *_digits(digits), "--sensitivity", "--json")
+    code, out, err = run_cli(capsys, "model", *_digits(digits), "--sensitivity", "--json")
     assert code == 0, err
     rows = json.loads(out)["sensitivity"]
     names = {row["name"] for row in rows}
@@ -275,7 +265,7 @@ def test_macs_budget_on_digits_reaches_x_with_per_layer_m(
 ) -> None:
     """``--swap macs:3 --data D``: each layer's m chosen on the frontier (reusing the kept
     sensitivity), the model X times lighter, the choice said on stderr without a dict."""
-    code, out, err = _cli(capsys, "model", *_digits(digits), "--swap", "macs:3", "--json")
+    code, out, err = run_cli(capsys, "model", *_digits(digits), "--swap", "macs:3", "--json")
     assert code == 0, err
     values = json.loads(out)
     assert values["mac_ratio"] >= 3
@@ -292,7 +282,7 @@ def test_agreement_budget_swap_on_digits_keeps_the_table_beside_the_outputs(
     test figures are reported with the validation figure that chose them, and DIR holds
     sensitivity.json."""
     out_dir = tmp_path / "out"
-    code, out, err = _cli(
+    code, out, err = run_cli(
         capsys, "swap", *_digits(digits), "--swap", "agreement:0.99", "--out", str(out_dir)
     )
     assert code == 0, err
@@ -323,7 +313,7 @@ def test_bad_budgets_exit_2_with_one_line(
     message: str,
 ) -> None:
     """Malformed, unreachable or data-less budgets: exit 2, one line, no traceback."""
-    code, _out, err = _cli(
+    code, _out, err = run_cli(
         capsys, "model", digits["source"], "--weights", str(digits["weights"]), *extra
     )
     assert code == 2
@@ -336,7 +326,7 @@ def test_macs_budget_without_data_chooses_by_the_weights_and_says_so(
 ) -> None:
     """``--swap macs:2`` without --data: per-layer m from each layer's SVD weight error,
     nothing measured, and a note saying so."""
-    code, out, err = _cli(
+    code, out, err = run_cli(
         capsys, "model", digits["source"], "--weights", str(digits["weights"]),
         "--swap", "macs:2", "--json",
     )  # fmt: skip

@@ -7,7 +7,7 @@ from app_states import STATES
 
 
 class TestAppSnapshots:
-    """What the app looks like in the states the README and the issue name."""
+    """What the app looks like in the states README.md, docs/ and the issues name."""
 
     @pytest.mark.parametrize("name", [name for name, state in STATES.items() if state.pinned])
     def test_state(self, snap_compare, name: str) -> None:  # type: ignore[no-untyped-def]

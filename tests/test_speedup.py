@@ -12,8 +12,8 @@ import re
 from pathlib import Path
 
 import pytest
+from conftest import run_cli
 
-from sepconv_tui.cli import main
 from sepconv_tui.core.latency import Timing
 from sepconv_tui.model.analysis import SelectionError, parse_selection
 from sepconv_tui.model.bench import LayerBench, LayerRow, LayerTiming
@@ -21,16 +21,6 @@ from sepconv_tui.model.speedup import SpeedupChoice, choose_by_speed, rank_by_sp
 
 MODELS = Path(__file__).parent / "models"
 WIDE = f"{MODELS / 'wide.py'}:build"
-
-
-def run_cli(capsys: pytest.CaptureFixture[str], *arguments: str) -> tuple[int, str, str]:
-    """Run ``sepconv-tui …`` in process: exit code, stdout, stderr."""
-    try:
-        code = main(list(arguments))
-    except SystemExit as exit_:
-        code = int(exit_.code or 0)
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 def row(name: str, mac_ratio: float, conv_s: float, block_s: float, calls: int = 1) -> LayerRow:

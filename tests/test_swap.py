@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import run_cli
 from torch import nn
 
-from sepconv_tui.cli import main
 from sepconv_tui.core.layers import DepthwiseSeparableConv
 from sepconv_tui.model.analysis import SelectionError, parse_selection
 from sepconv_tui.model.bench import ModelBenchResult
@@ -201,16 +201,6 @@ def test_analysis_with_weights_carries_each_layer_error(tmp_path: Path) -> None:
         )
     assert analysis.swapped_names == {layer.name for layer in analysis.candidates}
     assert plan_from_analysis(analysis)["weight_error"] == pytest.approx(errors)
-
-
-def run_cli(capsys: pytest.CaptureFixture[str], *arguments: str) -> tuple[int, str, str]:
-    """Run ``sepconv-tui …`` in process: exit code, stdout, stderr."""
-    try:
-        code = main(list(arguments))
-    except SystemExit as exit_:
-        code = int(exit_.code or 0)
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 def test_swap_cli_round_trip(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:

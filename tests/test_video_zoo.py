@@ -12,22 +12,13 @@ through the "other ops" row.
 from __future__ import annotations
 
 import pytest
+from conftest import run_cli
 
-from sepconv_tui.cli import main
+pytestmark = pytest.mark.slow  # builds every torchvision model
 
 torchvision = pytest.importorskip("torchvision")
 
 NAMES = torchvision.models.list_models(module=torchvision.models.video)
-
-
-def run_cli(capsys: pytest.CaptureFixture[str], *arguments: str) -> tuple[int, str, str]:
-    """Run ``sepconv-tui model …`` in process: exit code, stdout, stderr."""
-    try:
-        code = main(["model", *arguments])
-    except SystemExit as exit_:
-        code = int(exit_.code or 0)
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -57,7 +48,7 @@ def test_the_video_zoo_is_complete() -> None:
 def test_r3d_18_from_the_cli(capsys: pytest.CaptureFixture[str]) -> None:
     """`sepconv-tui model torchvision:r3d_18` prints the published totals, 3-D kernels, the swap."""
     meta = torchvision.models.get_model_weights("r3d_18").DEFAULT.meta
-    code, out, err = run_cli(capsys, "torchvision:r3d_18")
+    code, out, err = run_cli(capsys, "model", "torchvision:r3d_18")
     assert code == 0, err
     text = " ".join(out.split())
     assert f"Params: {meta['num_params']:,} (33.37M) →" in text
@@ -106,7 +97,7 @@ def test_a_shape_of_the_wrong_rank_exits_2(
     capsys: pytest.CaptureFixture[str], source: str, shape: str, message: str
 ) -> None:
     """A 4-number shape for a 3-D model (and the reverse): exit 2, one line naming the flag."""
-    code, out, err = run_cli(capsys, source, "--input-shape", shape)
+    code, out, err = run_cli(capsys, "model", source, "--input-shape", shape)
     assert code == 2 and out == ""
     assert message in err
     assert len(err.strip().splitlines()) == 1 and "Traceback" not in err

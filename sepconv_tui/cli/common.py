@@ -81,9 +81,9 @@ def float_in_range(
 def emit(output_format: str | None, **renderers: Callable[[], Any]) -> None:
     """Print with the renderer named by --json/--markdown/--csv, or the Rich one by default."""
     if output_format is None:
-        from rich.console import Console
+        from ..report.console import print_report
 
-        Console().print(renderers["rich"]())
+        print_report(renderers["rich"]())
         return
     text = str(renderers[output_format]())
     print(text, end="" if text.endswith("\n") else "\n")

@@ -105,9 +105,9 @@ def run_export(arguments: argparse.Namespace) -> int:
     if arguments.format == "json":
         print(export_report.to_json(result))
     else:
-        from rich.console import Console
+        from ..report.console import print_report
 
-        Console().print(export_report.render(result))
+        print_report(export_report.render(result))
     message = failure_message(result)
     if message is not None:
         print(f"sepconv-tui export: {message}", file=sys.stderr)

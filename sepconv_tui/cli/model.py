@@ -437,7 +437,7 @@ def _print_model(arguments: argparse.Namespace, analysis: Any, table: Any, front
 
     from rich.console import Group
 
-    from ..report import model as model_report
+    from ..report import model_export, model_table
     from ..report import sensitivity as sensitivity_report
 
     def as_json() -> str:
@@ -450,23 +450,24 @@ def _print_model(arguments: argparse.Namespace, analysis: Any, table: Any, front
         return json.dumps(values, indent=2)
 
     def as_markdown() -> str:
-        text = model_report.to_markdown(analysis)
+        text = model_export.to_markdown(analysis)
         if table is not None:
             text = text.rstrip("\n") + "\n\n" + sensitivity_report.to_markdown(table)
         return text
 
     def as_rich() -> Any:
-        parts = [model_report.render(analysis, compact=compact)]
+        parts = [model_table.render(analysis, compact=compact)]
         if table is not None:
             parts.append(sensitivity_report.render(table))
         return Group(*parts)
 
-    compact = shutil.get_terminal_size().columns < model_report.WIDE_COLUMNS
+    # Piped, the wide table: a file keeps every column (compact is for a narrow terminal).
+    compact = sys.stdout.isatty() and shutil.get_terminal_size().columns < model_table.WIDE_COLUMNS
     emit(
         arguments.format,
         json=as_json,
         markdown=as_markdown,
-        csv=lambda: model_report.to_csv(analysis),
+        csv=lambda: model_export.to_csv(analysis),
         rich=as_rich,
     )
 
@@ -614,10 +615,9 @@ def _fail(command: str, error: UserError | str, ranks: Ranks | None) -> int:
 
 def run_swap(arguments: argparse.Namespace) -> int:
     """Swap a model's convs, optionally repair them on data, write DIR; return the exit code."""
-    from rich.console import Console
-
     from ..report import fidelity as fidelity_report
     from ..report import swap as swap_report
+    from ..report.console import print_report
 
     ranks: Ranks | None = None
     try:
@@ -693,8 +693,7 @@ def run_swap(arguments: argparse.Namespace) -> int:
     if arguments.format == "json":
         print(swap_report.to_json(result))
         return EXIT_MATCH
-    console = Console()
-    console.print(swap_report.render(result, [str(path) for path in written]))
+    print_report(swap_report.render(result, [str(path) for path in written]))
     if exported is not None:
         print(
             f"{Path(exported.path).name}: ONNX Runtime's outputs equal PyTorch's to "
@@ -702,7 +701,7 @@ def run_swap(arguments: argparse.Namespace) -> int:
             "are a Conv with group = C_in"
         )
     if recovery is not None:
-        console.print(fidelity_report.render_recovery(recovery))
+        print_report(fidelity_report.render_recovery(recovery))
     elif given.job.weights is None and result.init == "svd" and _from_a_zoo(given.job):
         # A freshly built torchvision/timm model has random kernels, far from separable: say
         # so, or the errors read as what the swap does to a trained model.

@@ -122,8 +122,6 @@ def textbook_ratio(
 # Per-axis arithmetic for convs found in real models: rectangular kernels, per-axis strides,
 # "same"/"valid" padding. An axis pair is (height, width), as nn.Conv2d stores it.
 Pair = tuple[int, int]
-#: A Conv2d's padding: an (h, w) pair, "same" or "valid" as nn.Conv2d stores it, or ``TF_SAME``.
-Conv2dPadding = Pair | str
 #: A conv's padding of any rank: one number per axis, "same", "valid", or ``TF_SAME``.
 ConvPadding = tuple[int, ...] | str
 #: TensorFlow's "SAME" padding, which timm's Conv2dSame computes from each input's size at run
@@ -184,19 +182,6 @@ def module_output_sizes(
         axis_output_size(size, pad, k, s, d)
         for size, pad, k, s, d in zip(sizes, totals, kernel, stride, dilation, strict=True)
     )
-
-
-def conv2d_output_hw(
-    height: int,
-    width: int,
-    *,
-    kernel: Pair,
-    stride: Pair = (1, 1),
-    padding: Conv2dPadding = (0, 0),
-    dilation: Pair = (1, 1),
-) -> Pair:
-    """Output (H′, W′) of a Conv2d: ``module_output_sizes`` on two axes."""
-    return pair(module_output_sizes((height, width), kernel, stride, padding, dilation))
 
 
 def conv_params(

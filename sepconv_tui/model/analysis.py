@@ -1,6 +1,6 @@
 """A whole model's convs and linears, what a separable swap of each would cost, and selections.
 
-Plain data, no torch, no Rich: ``model.trace`` fills it, ``report.model`` renders it,
+Plain data, no torch, no Rich: ``model.trace`` fills it, ``report.model_table`` renders it,
 and the app rebuilds it from JSON (``ModelAnalysis.from_dict``) and toggles swaps by arithmetic
 (``with_swaps``) without going back to PyTorch.
 """
@@ -656,7 +656,7 @@ class ModelAnalysis:
         )
 
     def __rich__(self) -> Any:
-        """The CLI's table and summary once ``report.model`` is loaded (``sepconv_tui`` loads
+        """The CLI's table and summary once ``report.model_table`` is loaded (``sepconv_tui`` loads
         it for ``analyze_model``); a one-line summary before. The report layer registers
         itself in RICH_RENDERERS so that this plain-data module never imports it."""
         renderer = RICH_RENDERERS.get(type(self))

@@ -22,7 +22,7 @@ from .fidelity import (
     validation_text,
 )
 from .format import format_short
-from .model import table_columns
+from .model_cells import table_columns
 from .swap import format_error
 
 #: The columns the fidelity adds to the Model tab's table, and where.

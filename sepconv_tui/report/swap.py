@@ -13,7 +13,7 @@ from rich.text import Text
 from ..model.analysis import ModelLayer, describe_multipliers
 from ..model.plan import SwapResult
 from .format import format_count, format_ratio, format_short
-from .model import format_kernel, format_saving, format_stride
+from .model_cells import format_kernel, format_saving, format_stride
 
 #: Errors at or below this are shown green (the block nearly reproduces the conv), above
 #: ``LARGE_ERROR`` red (the swapped layer will need retraining).

@@ -8,7 +8,6 @@ from pathlib import Path
 
 from textual import on
 from textual.app import App, ComposeResult, SystemCommand
-from textual.binding import Binding
 from textual.content import Content
 from textual.css.query import NoMatches
 from textual.screen import Screen
@@ -20,6 +19,7 @@ from ..core.compare import Comparison
 from ..core.presets import PRESETS
 from ..core.spec import LayerSpec
 from .controller import Controller, FormValues
+from .keys import APP_KEYS, TAB_KEYS, bindings, show_tab_key
 from .tab_view import OpenLayer, Tab, TabbedViews, TabView, focus_now
 from .widgets.params_form import ParamsForm
 from .widgets.quiet_footer import QuietFooter
@@ -58,13 +58,13 @@ def model_view(spec: LayerSpec) -> Widget:
 
 
 #: The Layer tab (form and results, composed at start-up) and every tab mounted when first shown.
-LAYER_TAB = Tab("layer", "Layer", "f2", lambda spec: ResultsView(id="results"))
+LAYER_TAB = Tab("layer", "Layer", TAB_KEYS["layer"], lambda spec: ResultsView(id="results"))
 TABS = (
     LAYER_TAB,
-    Tab("network", "Network", "f3", network_view),
-    Tab("sweep", "Sweep", "f4", sweep_view),
-    Tab("latency", "Latency", "f5", latency_view),
-    Tab("model", "Model", "f6", model_view),
+    Tab("network", "Network", TAB_KEYS["network"], network_view),
+    Tab("sweep", "Sweep", TAB_KEYS["sweep"], sweep_view),
+    Tab("latency", "Latency", TAB_KEYS["latency"], latency_view),
+    Tab("model", "Model", TAB_KEYS["model"], model_view),
 )
 
 
@@ -75,23 +75,8 @@ class SepConvApp(App[None]):
     TITLE = "sepconv-tui"
     SUB_TITLE = "standard Conv2d vs depthwise-separable block"
 
-    BINDINGS = [
-        Binding("ctrl+q", "quit", "Quit", priority=True),
-        # Tab and shift+Tab move the focus here, in the app's queue, before the next key is
-        # forwarded: run by the field instead (Screen's binding), a key forwarded to the new
-        # field meanwhile (a digit) overtook the keys re-sent from the old one (a Backspace).
-        Binding("tab", "focus_next", show=False, priority=True),
-        Binding("shift+tab", "focus_previous", show=False, priority=True),
-        Binding("q", "quit", "Quit", show=False),
-        Binding("f1", "help", "Help"),
-        Binding("question_mark", "help", "Help", show=False),
-        Binding("ctrl+r", "reference", "Reference"),
-        Binding("ctrl+l", "toggle_link", "Link geometry"),
-        Binding("e", "export", "Export"),
-        Binding("b", "bench", "Bench"),
-        Binding("escape", "escape", "Results / cancel"),
-        *(Binding(tab.key, f"show_tab('{tab.id}')", tab.title, show=False) for tab in TABS),
-    ]
+    # The key map (keys.py) is also the help screen's table and the docs' one.
+    BINDINGS = bindings((*APP_KEYS, *(show_tab_key(tab.id, tab.title) for tab in TABS)))
 
     def __init__(self, spec: LayerSpec | None = None, *, export_dir: Path | None = None) -> None:
         super().__init__()
@@ -100,6 +85,8 @@ class SepConvApp(App[None]):
         self.comparison: Comparison | None = None
         self.field_errors: dict[str, str] = {}
         self._render_timer: Timer | None = None
+        #: The form's values this app last took (at start-up, then from each ParamsForm.Changed).
+        self._handled_values: FormValues | None = None
 
     def format_title(self, title: str, sub_title: str) -> Content:
         """ "title — sub title" in the header; one Content, so the spaces around the dash stay."""
@@ -122,7 +109,8 @@ class SepConvApp(App[None]):
 
     def on_mount(self) -> None:
         """Show the closed-form figures in the first frame; PyTorch waits for on_ready."""
-        self._submit(self.form.values, check=False)
+        self._handled_values = self.form.values
+        self._submit(self._handled_values, check=False)
         focus_now(self.form.query_one("#in_channels", Input))
 
     def on_ready(self) -> None:
@@ -172,6 +160,7 @@ class SepConvApp(App[None]):
             controller = self.query_one(Controller)
         except NoMatches:  # the app is closing
             return
+        self._handled_values = event.values
         result = controller.submit(event.values)
         if isinstance(result, dict):
             self.field_errors = result
@@ -191,8 +180,14 @@ class SepConvApp(App[None]):
 
     @property
     def render_pending(self) -> bool:
-        """True while an edit waits for the typing to pause before its full render."""
-        return self._render_timer is not None
+        """True while an edit is on its way: its Input.Changed or the form's Changed not yet
+        handled (each is a message of its own), or the typing's pause not yet over."""
+        if self._render_timer is not None:
+            return True
+        try:
+            return self.form.values != self._handled_values
+        except NoMatches:  # the app is closing: nothing more will be shown
+            return False
 
     @on(Controller.Checked)
     def _cross_checked(self, event: Controller.Checked) -> None:

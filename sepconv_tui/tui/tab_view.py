@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
+from textual import on
 from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import TabbedContent, TabPane
@@ -63,15 +64,18 @@ def focus_now(widget: Widget) -> None:
 class TabbedViews(TabbedContent):
     """TabbedContent that shows the pane a widget was focused in only while it still is."""
 
-    def _on_tab_pane_focused(self, event: TabPane.Focused) -> None:
+    @on(TabPane.Focused)
+    def _show_only_while_focused(self, event: TabPane.Focused) -> None:
         """Show the pane of the focus, unless the focus has left it since (a later switch).
 
         The message comes a few queues after the focus: with F2, F6, F2 typed at once, the
         Model tab's focus would otherwise show the Model tab again after the last F2.
+        Textual runs this handler before TabbedContent's own (which shows the pane), and
+        ``prevent_default`` skips that one.
         """
         focused = self.screen.focused
         if focused is None or event.tab_pane not in focused.ancestors:
-            event.prevent_default()  # TabbedContent's own handler (Textual calls both) shows it
+            event.prevent_default()
 
 
 @dataclass

@@ -6,7 +6,6 @@ from dataclasses import dataclass
 
 from textual import events, on
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Grid, VerticalScroll
 from textual.geometry import Size
 from textual.message import Message
@@ -26,6 +25,7 @@ from ...core.spec import (
     LayerSpec,
 )
 from ..controller import FormValues, field_error
+from ..keys import FORM_KEYS, bindings
 
 STANDARD_FIELDS = ("in_channels", "out_channels", "kernel_size", "stride", "padding", "dilation")
 BLOCK_FIELDS = ("depth_multiplier",)
@@ -52,12 +52,7 @@ class FieldValidator(Validator):
 class NumberInput(Input):
     """An Input for one integer field; up/down step it, shift+up/down double or halve it."""
 
-    BINDINGS = [
-        Binding("up", "step(1)", "+1", show=False),
-        Binding("down", "step(-1)", "−1", show=False),
-        Binding("shift+up", "scale(2)", "×2", show=False),
-        Binding("shift+down", "scale(0.5)", "÷2", show=False),
-    ]
+    BINDINGS = bindings(FORM_KEYS)
 
     # Input sets its virtual size to its text's length on every keystroke, and Widget's
     # virtual_size lays the whole screen out again when it changes. This Input has a fixed
@@ -76,7 +71,7 @@ class NumberInput(Input):
         )
         self.field = field
 
-    async def _on_key(self, event: events.Key) -> None:
+    async def on_key(self, event: events.Key) -> None:
         """Run the binding of a non-printable key (Tab, Backspace, arrows…) here, in typing order.
 
         Textual types a printable key into the Input at once, but runs a binding only once the
@@ -86,6 +81,9 @@ class NumberInput(Input):
         would run (the focused widget's first; priority bindings never reach this handler), so
         running it here changes only the order, to the one the keys were typed in. A key that
         arrives after the focus has left the form goes on to the widget that has it.
+
+        Textual calls each class's key handler, this one first; ``prevent_default`` skips
+        Input's own (which types a printable key) and Widget's (which dispatches bindings).
         """
         focused = self.screen.focused
         # Tab and shift+Tab move the focus in the app's queue (SepConvApp's priority bindings),

@@ -12,7 +12,7 @@ from textual_plotext import PlotextPlot
 from ....model.analysis import ModelAnalysis
 from ....model.sensitivity_result import Frontier
 from ....model.tradeoff_result import Tradeoff
-from ....report import model as report
+from ....report import model_tab
 from ....report.model_fidelity import point_score
 from ....report.runtimes import runtime_label
 from ...model_session import ModelSession
@@ -28,7 +28,7 @@ class ModelChart(PlotextPlot):
         plt.clear_figure()
         if analysis is None:
             return
-        stages = report.stage_macs(analysis)
+        stages = model_tab.stage_macs(analysis)
         if stages:
             scale, unit = (1e9, "G") if max(s.original for s in stages) >= 1e9 else (1e6, "M")
             # plotext takes a colour per series (textual-plotext's stub says one); the title

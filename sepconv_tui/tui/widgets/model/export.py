@@ -9,7 +9,7 @@ from pathlib import Path
 from ....model.plan import plan_from_analysis
 from ....report import fidelity as fidelity_report
 from ....report import layer_bench as layer_bench_report
-from ....report import model as report
+from ....report import model_export as model_report
 from ...export import Export
 from ...model_session import ModelSession
 
@@ -29,7 +29,7 @@ def model_export(session: ModelSession) -> Export | None:
     if analysis is None:
         return None
     plan = json.dumps(plan_from_analysis(analysis), indent=2) + "\n"
-    extra = [(".csv", report.to_csv(analysis)), ("-plan.json", plan)]
+    extra = [(".csv", model_report.to_csv(analysis)), ("-plan.json", plan)]
     if session.fidelity is not None:
         extra.append(("-fidelity.json", fidelity_report.to_json(session.fidelity.value) + "\n"))
     if session.layers is not None:  # l's timings, as ``bench --per-layer --json`` writes them
@@ -40,8 +40,8 @@ def model_export(session: ModelSession) -> Export | None:
         folders.append(("-recovered", Path(recovery.out_dir)))
     return Export(
         export_stem(analysis.source),
-        report.to_markdown(analysis),
-        report.to_json(analysis),
+        model_report.to_markdown(analysis),
+        model_report.to_json(analysis),
         extra=tuple(extra),
         folders=tuple(folders),
     )

@@ -9,8 +9,7 @@ from textual.widgets import Static
 
 from ....model.analysis import ModelAnalysis
 from ....model.bench import ModelBenchResult
-from ....report import model as report
-from ....report import model_fidelity
+from ....report import model_fidelity, model_tab
 from ....report.format import format_ratio
 from ....report.runtimes import runtime_label
 from ....workers.model_messages import ModelRecovered
@@ -33,7 +32,7 @@ class ModelSummary(Vertical):
 
     def show_selection(self, analysis: ModelAnalysis) -> None:
         """The totals of ``analysis``'s selection, the first line bold."""
-        lines = report.summary_lines(analysis)
+        lines = model_tab.summary_lines(analysis)
         summary = Text("\n".join(lines))
         summary.stylize("bold", 0, len(lines[0]))
         shown = self.query_one("#model-summary", Static)
@@ -88,4 +87,4 @@ class ModelSummary(Vertical):
 
     def show_bench(self, result: ModelBenchResult) -> None:
         """The whole-model benchmark's lines."""
-        self.query_one("#model-bench", Static).update("\n".join(report.bench_lines(result)))
+        self.query_one("#model-bench", Static).update("\n".join(model_tab.bench_lines(result)))

@@ -6,30 +6,22 @@ from dataclasses import dataclass
 from typing import Any
 
 from rich.text import Text
-from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import DataTable
 
 from ....model.analysis import ModelAnalysis, ModelLayer
 from ....model.bench import LayerBench
 from ....model.fidelity_result import Fidelity, LayerFidelity
-from ....report import model as report
-from ....report import model_fidelity
+from ....report import model_cells, model_fidelity
 from ....report.format import format_ratio
 from ....report.layer_bench import MARK
+from ...keys import MODEL_TABLE_KEYS, bindings
 
 #: Row keys of the two rows that are not layers.
 OTHER_ROW, TOTAL_ROW = "__other__", "__total__"
-#: What each selection key does, for the table's bindings and the footer.
-SELECTION_KEYS = (
-    ("a", "all", "All"),
-    ("n", "none", "None"),
-    ("s", "saving", "Saving"),
-    ("t", "top:10", "Top 10"),
-)
-#: (compact, narrow): which columns the table drops (see report.table_columns).
+#: (compact, narrow): which columns the table drops (see model_cells.table_columns).
 TableLayout = tuple[bool, bool]
-#: The columns a row's cells come from besides report.layer_cells.
+#: The columns a row's cells come from besides model_cells.layer_cells.
 OWN_COLUMNS = {"m", "out_err", "net_err", "speedup"}
 #: The measured speed-up's column (after ``l``), before Swap; dropped at narrow widths.
 SPEEDUP_COLUMN = ("speedup", "Speed-up")
@@ -53,14 +45,9 @@ def speedup_cell(layers: LayerBench | None, name: str, *, stale: bool) -> str | 
 class ModelTable(DataTable[Any]):
     """The per-layer table; its keys change the selection (the view does the work)."""
 
-    BINDINGS = [
-        # DataTable's home and end scroll sideways (they move a column cursor); a row table's
-        # user expects the first and the last row, as ctrl+home and ctrl+end give.
-        Binding("home", "scroll_top", "First row", show=False),
-        Binding("end", "scroll_bottom", "Last row", show=False),
-        Binding("space", "swap('toggle')", "Swap row"),
-        *(Binding(key, f"swap('{rule}')", title) for key, rule, title in SELECTION_KEYS),
-    ]
+    # DataTable's home and end scroll sideways (they move a column cursor); a row table's
+    # user expects the first and the last row, as ctrl+home and ctrl+end give.
+    BINDINGS = bindings(MODEL_TABLE_KEYS)
 
     @dataclass
     class SwapKey(Message):
@@ -120,7 +107,7 @@ class ModelTable(DataTable[Any]):
         values = dict(
             zip(
                 (key for key, _ in base),
-                report.layer_cells(layer, base, compact=compact),
+                model_cells.layer_cells(layer, base, compact=compact),
                 strict=True,
             )
         )
@@ -159,8 +146,8 @@ class ModelTable(DataTable[Any]):
             self.add_column(Text(heading, justify="left" if left else "right"), key=key)
         for layer in analysis.layers:
             self.add_row(*self.row_cells(layer, columns, compact), key=layer.name)
-        self.add_row(*report.other_cells(analysis, columns, compact=compact), key=OTHER_ROW)
-        self.add_row(*report.total_cells(analysis, columns, compact=compact), key=TOTAL_ROW)
+        self.add_row(*model_cells.other_cells(analysis, columns, compact=compact), key=OTHER_ROW)
+        self.add_row(*model_cells.total_cells(analysis, columns, compact=compact), key=TOTAL_ROW)
         if cursor is not None and cursor in self.rows:
             self.move_cursor(row=self.get_row_index(cursor), animate=False)
 
@@ -174,8 +161,8 @@ class ModelTable(DataTable[Any]):
                 if self.built_measured:  # its output errors show only while it is swapped
                     self.show_layer(layer, columns)
                 else:
-                    self.update_cell(layer.name, "swap", report.swap_cell(layer))
-        totals = report.total_cells(analysis, columns, compact=layout[0])
+                    self.update_cell(layer.name, "swap", model_cells.swap_cell(layer))
+        totals = model_cells.total_cells(analysis, columns, compact=layout[0])
         for (key, _), cell in zip(columns, totals, strict=True):
             if cell != "":
                 self.update_cell(TOTAL_ROW, key, cell)

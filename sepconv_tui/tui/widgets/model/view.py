@@ -16,7 +16,6 @@ import os
 
 from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Vertical
 from textual.suggester import SuggestionReady
 from textual.widget import Widget
@@ -29,9 +28,10 @@ from ....model.bench import MODEL_MIN_RUN_TIME_S
 from ....model.job import ModelJob
 from ....model.layer_spec import LayerFitError, layer_spec
 from ....model.source import SOURCE_FORMS, ModelSourceError, parse_input_shape, parse_source
-from ....report import model as report
+from ....report.format import format_shape
 from ....workers.model_messages import AnalyseModel, ListModels, ModelAnalysed, ModelNames
 from ...export import Export
+from ...keys import MODEL_VIEW_KEYS, bindings
 from ...model_process import model_process
 from ...model_session import ModelSession
 from ...runner import ChildRunner, RunsChildren
@@ -73,22 +73,7 @@ class ModelView(RunsChildren, MeasureActions, TabViewDefaults, Vertical):
 
     nothing_to_export = "Nothing to export yet: type a model source and press enter."
 
-    BINDINGS = [
-        Binding("f", "fidelity", "Fidelity"),
-        Binding("r", "recover('reconstruct')", "Recover"),
-        Binding("R", "recover('distill')", "Distill", show=False),
-        Binding("g", "pick", "Pick ≥99%"),
-        Binding("l", "layers", "Per layer", show=False),
-        Binding("u", "cycle_runtime", "Runtime", show=False),
-        Binding("x", "latency_axis", "Latency axis", show=False),
-        Binding("m", "cycle_multiplier", "m", show=False),
-        Binding("plus,equals_sign", "multiplier(1)", "m+1", show=False),
-        Binding("minus", "multiplier(-1)", "m-1", show=False),
-        # Only while g's frontier is browsed (check_action): the table keeps them otherwise.
-        Binding("left", "frontier_step(-1)", "Less saved", show=False, priority=True),
-        Binding("right", "frontier_step(1)", "More saved", show=False, priority=True),
-        Binding("enter", "frontier_apply", "Apply", show=False, priority=True),
-    ]
+    BINDINGS = bindings(MODEL_VIEW_KEYS)
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
@@ -247,7 +232,7 @@ class ModelView(RunsChildren, MeasureActions, TabViewDefaults, Vertical):
         self.add_class("-stale")
         self._status(
             f"Stale: still showing {analysis.source} at "
-            f"{report.format_shape(analysis.input_shape)}, the last good analysis.",
+            f"{format_shape(analysis.input_shape)}, the last good analysis.",
             running=False,
         )
 

@@ -1,0 +1,102 @@
+"""The Model tab's own text: the summary above its table, the MACs per stage, the timing."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..model.analysis import ModelAnalysis
+from ..model.bench import ModelBenchResult
+from .format import format_ratio, format_shape
+from .latency import format_seconds
+from .model_bench import speed_message
+from .model_cells import both_counts, multiplier_range
+
+
+def summary_lines(analysis: ModelAnalysis) -> list[str]:
+    """The Model tab's summary: model and input, params and MACs as is → selected, the check.
+
+    Exact figures with thousands separators beside the short form (11,689,512 (11.69M)), both
+    "× fewer" ratios, how many candidates are swapped, and whether the two methods agree.
+    """
+    original, swapped = analysis.original, analysis.swapped
+    output = format_shape(analysis.output_shape) if analysis.output_shape else "no tensor"
+    agree = analysis.verified and all(analysis.verified.values())
+    differing = ", ".join(name for name, ok in analysis.verified.items() if not ok)
+    return [
+        f"{analysis.source}  {format_shape(analysis.input_shape)} → {output}, "
+        f"{multiplier_range(analysis)}",
+        f"Params {both_counts(original.params)} → {both_counts(swapped.params)}: "
+        f"{format_ratio(analysis.param_ratio)} fewer",
+        f"MACs   {both_counts(original.macs)} → {both_counts(swapped.macs)}: "
+        f"{format_ratio(analysis.mac_ratio)} fewer",
+        f"Swapped {len(analysis.swapped_names)} of {len(analysis.candidates)} candidates  "
+        + (
+            "✔ closed form and PyTorch agree"
+            if agree
+            else f"✘ closed form and PyTorch differ on {differing or 'nothing checked'}"
+        ),
+    ]
+
+
+@dataclass(frozen=True)
+class StageMacs:
+    """One bar pair of the Model tab's chart: a stage's MACs as is and with the selection."""
+
+    label: str
+    original: int
+    selected: int
+
+
+#: Up to this many convs and linears, the chart shows one bar pair per layer.
+PER_LAYER_BARS = 12
+#: The chart groups by the shortest name prefix that gives at most this many stages.
+MAX_STAGES = 20
+
+
+def _prefix(name: str, depth: int) -> str:
+    """The first ``depth`` dotted parts of a module path."""
+    return ".".join(name.split(".")[:depth])
+
+
+def stage_macs(analysis: ModelAnalysis) -> list[StageMacs]:
+    """MACs per stage (per layer for a small model), as is and with the selection.
+
+    A stage is a module-path prefix ("layer1", "features.3"): the shortest depth that splits
+    the model into several stages without exceeding MAX_STAGES; layers never called are left
+    out, and so are the other ops (PyTorch counts them for the model as a whole).
+    """
+    layers = [layer for layer in analysis.layers if layer.calls]
+    if len(layers) <= PER_LAYER_BARS:
+        groups = [layer.name for layer in layers]
+        key = {layer.name: layer.name for layer in layers}
+    else:
+        deepest = max(len(layer.name.split(".")) for layer in layers)
+        chosen = 1
+        for depth in range(1, deepest + 1):
+            count = len({_prefix(layer.name, depth) for layer in layers})
+            if count > MAX_STAGES:
+                break
+            chosen = depth
+            if count >= 4:
+                break
+        key = {layer.name: _prefix(layer.name, chosen) for layer in layers}
+        groups = list(dict.fromkeys(key.values()))
+    original = dict.fromkeys(groups, 0)
+    selected = dict.fromkeys(groups, 0)
+    for layer in layers:
+        original[key[layer.name]] += layer.standard.macs
+        selected[key[layer.name]] += layer.cost.macs
+    return [StageMacs(group, original[group], selected[group]) for group in groups]
+
+
+def bench_lines(result: ModelBenchResult) -> list[str]:
+    """Two lines for the Model tab: both models' median (and IQR), then the speed beside MACs."""
+    layout = "channels-last" if result.channels_last else "NCHW"
+    threads = f"{result.threads} thread{'s' if result.threads != 1 else ''}"
+    return [
+        f"Timed ({result.device}, {threads}, fp32 {layout}, {result.swapped_count} of "
+        f"{result.candidates} swapped): original {format_seconds(result.original.median_s)} "
+        f"(IQR {format_seconds(result.original.iqr_s)}), swapped "
+        f"{format_seconds(result.swapped.median_s)} (IQR {format_seconds(result.swapped.iqr_s)})",
+        speed_message(result),
+    ]
