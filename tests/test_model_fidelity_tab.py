@@ -326,3 +326,34 @@ async def test_weights_and_data_come_back_with_their_source() -> None:
         view.remember("torchvision:resnet18")
         view._recall(DIGITS_SOURCE)
         assert (weights.value, data.value) == ("digits/digits.pt", DIGITS_DATA)
+
+
+async def test_g_frontier_left_right_move_along_it_and_enter_applies_a_point() -> None:
+    """With g's recorded frontier: the status shows the budget's point; ← and → move along the
+    frontier (not the table's columns), enter swaps the point's layers at its m, and escape
+    stops browsing with the selection kept."""
+    app = SepConvApp()
+    async with app.run_test(size=(120, 40)) as pilot:
+        view = await _digits(pilot)
+        reply = recorded("frontier")
+        view.show_work(reply)
+        await pilot.pause()
+        frontier = view.session.frontier.value.frontier  # type: ignore[union-attr]
+        assert frontier.chosen is not None and view.session.frontier_at == frontier.chosen
+        assert app.query_one("#model-tradeoff").display
+        assert frontier.points[frontier.chosen].summary in text_of(app, "#model-status")
+        table = app.query_one(ModelTable)
+        column = table.cursor_column
+        await pilot.press("left", "left")
+        assert view.session.frontier_at == max(0, frontier.chosen - 2)
+        assert table.cursor_column == column
+        await pilot.press("right")
+        point = frontier.points[view.session.frontier_at]  # type: ignore[index]
+        assert point.summary in text_of(app, "#model-status")
+        await pilot.press("enter")
+        assert view.session.frontier_at is None
+        assert view.analysis is not None and view.analysis.swapped_names == set(point.plan)
+        assert {name: view.analysis.multipliers[name] for name in point.plan} == point.plan
+        await pilot.press("g", "escape")  # browse again, then stop: the selection stays
+        assert view.session.frontier_at is None
+        assert view.analysis.swapped_names == set(point.plan)

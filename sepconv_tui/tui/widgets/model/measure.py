@@ -14,6 +14,8 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from textual.widgets import Input
+
 from ....errors import UserError
 from ....model.analysis import ModelAnalysis
 from ....model.bench import ModelBenchResult
@@ -209,9 +211,11 @@ class MeasureActions(_Base):
             self._start_work(request, "Sensitivity and frontier")
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """←/→ and enter act on the frontier only while it is browsed."""
+        """←/→ and enter act on the frontier only while it is browsed from the table (in a
+        field they keep their own meaning)."""
         if action in ("frontier_step", "frontier_apply"):
-            return self.session.frontier_at is not None
+            in_field = isinstance(self.screen.focused, Input)
+            return self.session.frontier_at is not None and not in_field
         return True
 
     def action_frontier_step(self, step: int) -> None:
