@@ -153,7 +153,8 @@ def plan_measurer(
         plan = point.plan
         names = list(plan)
         count[0] += 1
-        report(Progress("frontier", count[0], 0, point.summary))
+        # How many points bisection measures is not known ahead: each one completes a bar.
+        report(Progress("frontier", count[0], count[0], point.summary))
         model = with_blocks(original, svd_blocks(original, names, plan))
         if names:
             reconstruct(
