@@ -15,7 +15,11 @@ import torch
 
 from sepconv_tui.core.latency import benchmark
 from sepconv_tui.core.presets import PRESETS
-from sepconv_tui.model.bench import MODEL_MIN_RUN_TIME_S, benchmark_model
+from sepconv_tui.model.analysis import Selection
+from sepconv_tui.model.bench import benchmark_model
+from sepconv_tui.model.bench_result import MODEL_MIN_RUN_TIME_S
+from sepconv_tui.model.job import ModelJob
+from sepconv_tui.model.source import parse_source
 from sepconv_tui.report.format import format_ratio
 from sepconv_tui.report.latency import format_seconds
 
@@ -38,14 +42,13 @@ def bench_models(device: str, threads: int | None, min_run_time: float) -> None:
     used_threads = 0
     for name in MODELS:
         for channels_last in (False, True):
-            result = benchmark_model(
-                f"torchvision:{name}",
-                select="all",
+            job = ModelJob(
+                parse_source(f"torchvision:{name}"),
+                selection=Selection("all"),
                 device=device,
                 threads=threads,
-                channels_last=channels_last,
-                min_run_time=min_run_time,
             )
+            result = benchmark_model(job, channels_last=channels_last, min_run_time=min_run_time)
             used_threads = result.threads
             rows.append(
                 f"| {name} ({result.swapped_count}/{result.candidates} swapped) | "

@@ -23,7 +23,6 @@ import sys
 import time
 
 MODELS = ("resnet18", "resnet50", "vgg16", "mobilenet_v2")
-RUNTIMES = ("eager", "eager_channels_last", "onnxruntime")
 
 
 def cpu_name() -> str:
@@ -40,25 +39,21 @@ def cpu_name() -> str:
 
 def model_rows(models: list[str], threads: list[int], runtimes: list[str], seconds: float) -> None:
     """One Markdown row per model and thread count: MAC ratio and each runtime's speed ratio."""
+    from sepconv_tui.model.analysis import Selection
     from sepconv_tui.model.bench import benchmark_model
+    from sepconv_tui.model.job import ModelJob
+    from sepconv_tui.model.runtimes import runtime_label
+    from sepconv_tui.model.source import parse_source
 
-    labels = {
-        "eager": "eager NCHW",
-        "eager_channels_last": "eager channels-last",
-        "onnxruntime": "ONNX Runtime",
-    }
-    print("| model | MAC ratio | " + " | ".join(labels[name] for name in runtimes) + " |")
+    print("| model | MAC ratio | " + " | ".join(runtime_label(name) for name in runtimes) + " |")
     print("|---|---:|" + "---:|" * len(runtimes))
     for name in models:
         for count in threads:
             started = time.perf_counter()
-            result = benchmark_model(
-                f"torchvision:{name}",
-                select="all",
-                threads=count,
-                min_run_time=seconds,
-                runtimes=tuple(runtimes),
+            job = ModelJob(
+                parse_source(f"torchvision:{name}"), selection=Selection("all"), threads=count
             )
+            result = benchmark_model(job, min_run_time=seconds, runtimes=tuple(runtimes))
             ratios = {runtime: timing.speed_ratio for runtime, timing in result.runtimes.items()}
             best = max(ratios, key=lambda runtime: ratios[runtime])
             cells = [
@@ -85,11 +80,13 @@ def model_rows(models: list[str], threads: list[int], runtimes: list[str], secon
 def per_layer_rows(name: str, runtimes: list[str], seconds: float) -> None:
     """One Markdown row per candidate conv of ``name``: its MAC ratio and, per runtime, the
     conv's and the block's median and the measured speed-up; then the whole model's split."""
+    from sepconv_tui.model.analysis import Selection
     from sepconv_tui.model.bench import benchmark_layers
+    from sepconv_tui.model.job import ModelJob
+    from sepconv_tui.model.source import parse_source
 
-    result = benchmark_layers(
-        f"torchvision:{name}", tuple(runtimes), select="all", threads=1, min_run_time=seconds
-    )
+    job = ModelJob(parse_source(f"torchvision:{name}"), selection=Selection("all"), threads=1)
+    result = benchmark_layers(job, tuple(runtimes), min_run_time=seconds)
     header = ["layer", "input", "MAC ratio"]
     for runtime in runtimes:
         header += [f"{runtime} conv", f"{runtime} block", f"{runtime} speed-up"]
@@ -124,7 +121,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", default=",".join(MODELS), help="torchvision names")
     parser.add_argument("--threads", default="1,2", help="thread counts, comma-separated")
-    parser.add_argument("--runtimes", default=",".join(RUNTIMES), help="of " + ",".join(RUNTIMES))
+    from sepconv_tui.model.runtimes import runtime_names
+
+    names = ",".join(runtime_names())
+    parser.add_argument("--runtimes", default=names, help=f"of {names}")
     parser.add_argument("--min-run-time", type=float, default=1.0, help="seconds per model side")
     parser.add_argument(
         "--per-layer", default="resnet18", help="the model timed layer by layer ('' skips it)"
@@ -147,7 +147,9 @@ def main() -> None:
     if models:
         model_rows(models, threads, runtimes, arguments.min_run_time)
     if arguments.per_layer:
-        layer_runtimes = [name for name in runtimes if name != "eager_channels_last"]
+        from sepconv_tui.model.runtimes import runtime_entry
+
+        layer_runtimes = [name for name in runtimes if not runtime_entry(name).channels_last]
         print(f"\n{arguments.per_layer}, 1 thread, each candidate conv against its block alone:\n")
         per_layer_rows(arguments.per_layer, layer_runtimes, arguments.layer_min_run_time)
 

@@ -13,6 +13,7 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
+from sepconv_tui.ipc.wire import Request, encode
 from sepconv_tui.model.analysis import Selection
 from sepconv_tui.model.job import ModelJob
 from sepconv_tui.model.source import parse_source
@@ -26,7 +27,6 @@ from sepconv_tui.workers.model_messages import (
     RecoverModel,
 )
 from sepconv_tui.workers.model_server import HANDLERS
-from sepconv_tui.workers.wire import Request, encode
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "tests" / "data"

@@ -13,7 +13,7 @@ class Progress:
     """``done`` of ``total`` steps of ``stage`` ("bench", "measure", "reconstruct", "distill",
     "rank", "curve"); ``label`` says what is being done (a layer, a loss, a stage's name)."""
 
-    #: Its name on the wire between the app and a child process (workers/wire.py).
+    #: Its name on the wire between the app and a child process (ipc/wire.py).
     kind: ClassVar[str] = "progress"
     stage: str
     done: int

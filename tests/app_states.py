@@ -15,10 +15,10 @@ from textual.widgets import Input, Select
 
 from sepconv_tui.core.spec import LayerSpec
 from sepconv_tui.errors import UserError
+from sepconv_tui.ipc.client import Call, ChildProcess
+from sepconv_tui.ipc.wire import Failed, decode
 from sepconv_tui.tui.app import SepConvApp
-from sepconv_tui.tui.child_process import Call, ChildProcess
 from sepconv_tui.workers import model_messages  # noqa: F401  # registers the replies
-from sepconv_tui.workers.wire import Failed, decode
 
 #: Seconds a test waits for a state (a child's answer on a loaded 2-core machine) before it
 #: fails; the one patience every wait in the tests uses.

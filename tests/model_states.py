@@ -10,10 +10,10 @@ from app_states import AppState, settle
 from textual.pilot import Pilot
 from textual.widgets import Input
 
+from sepconv_tui.ipc.wire import Reply, decode
 from sepconv_tui.model.analysis import ModelAnalysis
 from sepconv_tui.tui.widgets.model.view import ModelView
 from sepconv_tui.workers import model_messages  # noqa: F401  # registers the replies
-from sepconv_tui.workers.wire import Reply, decode
 
 DATA = Path(__file__).with_name("data")
 #: What the recordings were made from (scripts/record_model_states.py), as a user types it.

@@ -32,7 +32,7 @@ def loaded_modules(code: str, *, full: bool = False) -> set[str]:
         "import sepconv_tui.model.layer_spec",
         "import sepconv_tui.workers.model_server",
         "import sepconv_tui.model.workflow, sepconv_tui.report.fidelity",
-        "import sepconv_tui.workers.wire, sepconv_tui.workers.layer_messages",
+        "import sepconv_tui.ipc.wire, sepconv_tui.workers.layer_messages",
         "import sepconv_tui.workers.model_messages",
         "from sepconv_tui import analyze_model, apply_plan, measure_fidelity, recover",
     ],
@@ -57,7 +57,7 @@ def test_help_loads_no_torch_and_no_textual() -> None:
 #: The engine's measuring modules: the app receives their results as plain data classes.
 MEASURING = (
     *("recover", "tradeoff", "data", "fidelity", "swap", "trace", "workflow"),
-    *("split", "distributed", "speedup", "runtime", "export"),
+    *("split", "distributed", "speedup", "bench", "timing", "timers", "export"),
 )
 
 

@@ -13,6 +13,7 @@ from model_states import DIGITS_DATA, DIGITS_SOURCE, _digits, recorded, recorded
 from textual.pilot import Pilot
 from textual.widgets import Input, Static
 
+from sepconv_tui.ipc.wire import decode, encode
 from sepconv_tui.model.analysis import ModelAnalysis, Selection
 from sepconv_tui.model.fidelity_result import Fidelity, LayerFidelity
 from sepconv_tui.model.job import ModelJob
@@ -28,7 +29,6 @@ from sepconv_tui.workers.model_messages import (
     RecoverModel,
     TradeoffMeasured,
 )
-from sepconv_tui.workers.wire import decode, encode
 
 
 def text_of(app: SepConvApp, selector: str) -> str:

@@ -12,8 +12,8 @@ from model_states import _digits, _tradeoff, recorded
 from rich.text import Text
 from textual.widgets import Input, Static
 
+from sepconv_tui.model.runtimes import runtime_label
 from sepconv_tui.report.format import format_ratio
-from sepconv_tui.report.runtimes import runtime_label
 from sepconv_tui.tui.app import SepConvApp
 from sepconv_tui.tui.widgets.model.table import ModelTable
 from sepconv_tui.tui.widgets.model.view import ModelView
@@ -168,8 +168,27 @@ async def test_l_times_each_layer_of_a_tiny_model_in_a_real_child() -> None:
         assert "predicted speed-up" in text_of(app, "#model-fidelity")
 
 
+def children(pid: int) -> list[int]:
+    """The processes ``pid`` started and that still run (Linux's /proc; [] without it)."""
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children", encoding="utf-8") as listing:
+            return [int(child) for child in listing.read().split()]
+    except OSError:
+        return []
+
+
+def ended(pid: int) -> bool:
+    """True once process ``pid`` is gone (or a zombie no one reaped yet)."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="utf-8") as stat:
+            return stat.read().split(") ", 1)[1][0] == "Z"
+    except OSError:
+        return True
+
+
 async def test_escape_cancels_l_and_kills_its_child() -> None:
-    """escape while l runs: the child is killed, the status says so, no timings appear."""
+    """escape while l runs: the child is killed, and so is the timing process it started (it
+    ends when its parent dies); the status says so, no timings appear."""
     app = SepConvApp()
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.press("f6")
@@ -184,9 +203,18 @@ async def test_escape_cancels_l_and_kills_its_child() -> None:
         await until(pilot, lambda: process._running is not None, "the child to take l")
         child = process._process
         assert child is not None
+        timing: list[int] = []
+
+        def started() -> bool:
+            timing[:] = children(child.pid)
+            return bool(timing)
+
+        if Path("/proc/self/task").exists():  # the timing process, the model child's child
+            await until(pilot, started, "l's timing process")
         await pilot.press("escape")
         assert not view.timing_layers
         assert "Layer timing cancelled" in text_of(app, "#model-status")
         assert not app.query_one("#model-progress").display
         await until(pilot, lambda: child.poll() is not None, "the child to end")
+        await until(pilot, lambda: all(ended(pid) for pid in timing), "the timing process to end")
         assert view.session.layers is None

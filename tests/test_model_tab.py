@@ -19,6 +19,8 @@ from sepconv_tui.core import analytic
 from sepconv_tui.core.figures import Figures
 from sepconv_tui.core.spec import LayerSpec
 from sepconv_tui.errors import UserError
+from sepconv_tui.ipc.serve import Report, answer
+from sepconv_tui.ipc.wire import Failed, Message, Reply, decode, encode
 from sepconv_tui.model.analysis import ModelAnalysis, parse_selection
 from sepconv_tui.model.job import ModelJob
 from sepconv_tui.model.layer_spec import LayerFitError, layer_spec
@@ -39,8 +41,6 @@ from sepconv_tui.workers.model_messages import (
     ModelAnalysed,
     ModelNames,
 )
-from sepconv_tui.workers.serve import Report, answer
-from sepconv_tui.workers.wire import Failed, Message, Reply, decode, encode
 
 RESNET18_PARAMS = 11_689_512
 RESNET18_ALL_SWAPPED = 1_946_107

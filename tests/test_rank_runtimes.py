@@ -15,8 +15,8 @@ import torch
 from conftest import run_cli
 from torch import nn
 
-from sepconv_tui.model.bench import LayerBench, ModelBenchResult
-from sepconv_tui.model.runtime import channels_last_input, to_channels_last
+from sepconv_tui.core.latency import channels_last_input, to_channels_last
+from sepconv_tui.model.bench_result import LayerBench, ModelBenchResult
 
 RANKS = Path(__file__).parent / "models" / "ranks.py"
 SEQUENCE = f"{RANKS}:sequence"  # Conv1d, input N×8×8

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import sys
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -15,8 +17,12 @@ from conftest import run_cli
 from rich.console import Console
 
 from sepconv_tui.core.latency import BenchResult, Timing
-from sepconv_tui.model.bench import LayerBench, LayerRow, LayerTiming, ModelBenchResult
-from sepconv_tui.model.runtime import BenchCancelled, run_isolated
+from sepconv_tui.ipc.client import ChildProcess
+from sepconv_tui.model.bench_result import LayerBench, LayerRow, LayerTiming, ModelBenchResult
+from sepconv_tui.model.runtimes import RUNTIME_TABLE
+from sepconv_tui.model.timing import TIMING_SERVER
+from sepconv_tui.model.timing_messages import TimedFile, TimeFiles
+from sepconv_tui.progress import Progress
 from sepconv_tui.report import layer_bench as layer_bench_report
 
 MODELS = Path(__file__).parent / "models"
@@ -183,26 +189,106 @@ def test_convs_adding_up_to_more_than_the_model_still_predict_a_finite_speed_up(
     assert "inf" not in output and "add up to more than the whole model" in output
 
 
-def test_a_cancelled_timing_kills_its_child() -> None:
-    """cancelled() turning true while the child times: BenchCancelled, and the call returns."""
-    seen: list[str] = []
-    task = {
-        "kind": "layers",
-        "runtime": "eager",
-        "source": CUSTOM,
-        "weights": None,
-        "layers": [{"name": "same", "input_shape": [1, 8, 16, 16], "multiplier": 1}] * 50,
-        "input_shape": [1, 3, 16, 16],
-        "threads": 1,
-        "min_run_time": 0.05,
-    }
-    with pytest.raises(BenchCancelled):
-        run_isolated(
-            task,
-            progress=lambda progress: seen.append(progress.label),
-            cancelled=lambda: bool(seen),
-        )
-    assert seen  # it was cancelled once it had started, not before
+def saved_conv(folder: Path) -> TimedFile:
+    """A small conv saved as the eager exporter saves it, to time in a child."""
+    import torch
+    from torch import nn
+
+    from sepconv_tui.model.timers import save_module
+
+    path = folder / "conv.pt"
+    conv = nn.Conv2d(8, 8, 3, padding=1)
+    imports = save_module(conv, torch.ones(1, 8, 16, 16), path, "c", "fp32")
+    assert imports == {}  # torch's own class: nothing to import first
+    return TimedFile("conv", str(path), (1, 8, 16, 16))
+
+
+def eager_request(files: tuple[TimedFile, ...], seconds: float) -> TimeFiles:
+    """Time ``files`` on eager NCHW, one thread, ``seconds`` each."""
+    entry = RUNTIME_TABLE["eager"]
+    return TimeFiles("eager", entry.timer, entry.version, files, 1, seconds)
+
+
+def test_a_timing_child_times_the_file_it_is_given(tmp_path: Path) -> None:
+    """The timing server answers TimeFiles with one Timing per file, in order, and the
+    runtime's version, a Progress per file before it."""
+    timed = saved_conv(tmp_path)
+    process = ChildProcess(TIMING_SERVER, one_shot=True)
+    seen: list[Progress] = []
+    try:
+        reply = process.ask(eager_request((timed, timed), 0.01), seen.append)
+    finally:
+        process.close()
+    assert len(reply.timings) == 2 and all(timing.median_s > 0 for timing in reply.timings)
+    assert reply.version.startswith("torch ")
+    assert [progress.done for progress in seen] == [0, 1, 2]
+    assert {progress.stage for progress in seen} == {"time"}
+
+
+def test_cancelling_a_timing_kills_its_child(tmp_path: Path) -> None:
+    """Call.cancel while the child times (the app's escape, in the process that started it):
+    the call returns None and the child is gone."""
+    timed = saved_conv(tmp_path)
+    process = ChildProcess(TIMING_SERVER, one_shot=True)
+    call = process.call(eager_request((timed,) * 100, 0.05))
+    started = threading.Event()
+    replies: list[object] = []
+    waiter = threading.Thread(
+        target=lambda: replies.append(call.wait(lambda progress: started.set()))
+    )
+    waiter.start()
+    assert started.wait(timeout=120), "the child never started timing"
+    child = process.popen
+    call.cancel()
+    waiter.join(timeout=60)
+    assert not waiter.is_alive() and replies == [None]
+    assert child is not None and child.wait(timeout=60) is not None
+    process.close()
+
+
+PARENT = """
+import sys
+from sepconv_tui.ipc.client import ChildProcess
+from sepconv_tui.model.runtimes import RUNTIME_TABLE
+from sepconv_tui.model.runtimes import RUNTIME_TABLE
+from sepconv_tui.model.timing_messages import TimedFile, TimeFiles
+process = ChildProcess("sepconv_tui.model.timing_server")
+timed = TimedFile("conv", sys.argv[1], (1, 8, 16, 16))
+def started(progress):
+    print(process.popen.pid, flush=True)
+entry = RUNTIME_TABLE["eager"]
+process.ask(TimeFiles("eager", entry.timer, entry.version, (timed,) * 1000, 1, 0.05), started)
+"""
+
+
+def alive(pid: int) -> bool:
+    """True while process ``pid`` runs (a zombie, dead but not reaped, counts as ended)."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="utf-8") as stat:
+            return stat.read().split(") ", 1)[1][0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc")
+def test_a_timing_child_ends_when_its_parent_dies(tmp_path: Path) -> None:
+    """The process that started a timing is killed (the app's escape kills the model child):
+    the timing child, mid-request, ends by itself."""
+    import subprocess
+
+    timed = saved_conv(tmp_path)
+    parent = subprocess.Popen(
+        [sys.executable, "-c", PARENT, timed.path], stdout=subprocess.PIPE, text=True
+    )
+    assert parent.stdout is not None
+    child = int(parent.stdout.readline())
+    assert alive(child)
+    parent.kill()
+    parent.wait()
+    deadline = time.monotonic() + 60
+    while alive(child):
+        assert time.monotonic() < deadline, "the timing child outlived its parent"
+        time.sleep(0.05)
 
 
 def test_result_and_report_modules_load_neither_torch_nor_onnx() -> None:
@@ -212,7 +298,8 @@ def test_result_and_report_modules_load_neither_torch_nor_onnx() -> None:
 
     code = (
         "import sepconv_tui.model.bench, sepconv_tui.model.speedup, sepconv_tui.model.export, "
-        "sepconv_tui.model.runtime, sepconv_tui.report.layer_bench, "
+        "sepconv_tui.model.timers, sepconv_tui.model.timing, sepconv_tui.model.timing_server, "
+        "sepconv_tui.model.runtimes, sepconv_tui.report.layer_bench, "
         "sepconv_tui.report.runtimes, sepconv_tui.report.export, sepconv_tui.cli\n"
         "import sys; print(*(name in sys.modules for name in "
         "('torch', 'onnx', 'onnxruntime', 'textual')))"
@@ -238,3 +325,23 @@ def test_per_layer_on_onnx_runtime(capsys: pytest.CaptureFixture[str]) -> None:
     assert all(list(row["runtimes"]) == ["onnxruntime"] for row in document["layers"])
     entry = document["runtimes"]["onnxruntime"]
     assert entry["version"].startswith("onnxruntime ") and entry["model"]["median_s"] > 0
+
+
+def test_a_module_that_does_not_pickle_is_refused_in_words(tmp_path: Path) -> None:
+    """A class defined inside a function cannot reach a timing child: one BenchError naming
+    what could not be handed over, no traceback."""
+    import torch
+    from torch import nn
+
+    from sepconv_tui.core.latency import BenchError
+    from sepconv_tui.model.timers import save_module
+
+    class Local(nn.Module):
+        """Defined here, so pickle cannot name it."""
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            """The identity."""
+            return x
+
+    with pytest.raises(BenchError, match="cannot hand the model to a timing process"):
+        save_module(Local(), torch.ones(1), tmp_path / "m.pt", "the model", "fp32")

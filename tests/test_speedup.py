@@ -16,7 +16,7 @@ from conftest import run_cli
 
 from sepconv_tui.core.latency import Timing
 from sepconv_tui.model.analysis import SelectionError, parse_selection
-from sepconv_tui.model.bench import LayerBench, LayerRow, LayerTiming
+from sepconv_tui.model.bench_result import LayerBench, LayerRow, LayerTiming
 from sepconv_tui.model.speedup import SpeedupChoice, choose_by_speed, rank_by_speed
 
 MODELS = Path(__file__).parent / "models"

@@ -13,7 +13,7 @@ from torch import nn
 
 from sepconv_tui.core.layers import DepthwiseSeparableConv
 from sepconv_tui.model.analysis import SelectionError, parse_selection
-from sepconv_tui.model.bench import ModelBenchResult
+from sepconv_tui.model.bench_result import ModelBenchResult
 from sepconv_tui.model.factorise import effective_kernel
 from sepconv_tui.model.plan import SwapError, SwapPlan, plan_from_analysis
 from sepconv_tui.model.swap import apply_plan, layer_errors, swap_convs

@@ -13,11 +13,12 @@ import pytest
 import sepconv_tui
 from sepconv_tui.cli import build_parser
 from sepconv_tui.cli.common import ARGUMENT_NAMES, cli_wording
-from sepconv_tui.core.latency import check_device, runtimes_for
+from sepconv_tui.core.latency import check_device
 from sepconv_tui.core.spec import parse_int_in_range
 from sepconv_tui.errors import UserError
 from sepconv_tui.model.analysis import parse_depth_multiplier, parse_selection
 from sepconv_tui.model.distributed import resolve_device
+from sepconv_tui.model.runtimes import runtimes_for
 from sepconv_tui.model.source import parse_input_shape, with_resolution
 from sepconv_tui.model.split import parse_split_size, plan_split
 

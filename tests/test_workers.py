@@ -5,10 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from sepconv_tui.ipc.serve import answer
+from sepconv_tui.ipc.wire import Failed, Message, Request, decode, encode
 from sepconv_tui.model.analysis import Selection
 from sepconv_tui.model.cache import BuildCache
 from sepconv_tui.model.job import ModelJob
 from sepconv_tui.model.source import parse_source
+from sepconv_tui.model.timing_server import HANDLERS as TIMING_HANDLERS
 from sepconv_tui.progress import Progress
 from sepconv_tui.workers import model_server
 from sepconv_tui.workers.measure_server import HANDLERS as MEASURE_HANDLERS
@@ -21,15 +24,14 @@ from sepconv_tui.workers.model_messages import (
     TradeoffMeasured,
 )
 from sepconv_tui.workers.model_server import HANDLERS as MODEL_HANDLERS
-from sepconv_tui.workers.serve import answer
-from sepconv_tui.workers.wire import Failed, Message, Request, decode, encode
 
 
 def test_every_request_kind_has_one_handler_in_one_server() -> None:
     """Each Request class is answered by exactly one server's table."""
     requests = {kind for kind in Message.kinds.values() if issubclass(kind, Request)}
-    assert requests == set(MODEL_HANDLERS) | set(MEASURE_HANDLERS)
-    assert not set(MODEL_HANDLERS) & set(MEASURE_HANDLERS)
+    servers = (MODEL_HANDLERS, MEASURE_HANDLERS, TIMING_HANDLERS)
+    assert requests == set().union(*servers)
+    assert sum(len(server) for server in servers) == len(requests)
 
 
 def test_the_child_keeps_the_model_and_the_data_for_the_next_request(

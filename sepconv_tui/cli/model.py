@@ -788,31 +788,24 @@ def add_bench_model_arguments(bench_parser: argparse.ArgumentParser) -> None:
 
 def run_bench_model(arguments: argparse.Namespace) -> int:
     """Time a whole model and its swapped copy; return the exit code."""
-    budget = arguments.memory_budget_mb
     try:
         selection = parse_selection(arguments.swap or "saving")
         source = parse_source(arguments.model)
         input_shape = None
         if arguments.input_shape is not None:
             input_shape = parse_input_shape(arguments.input_shape)
-        from .runtime import run_per_layer, selected_runtimes
+        from .runtime import bench_job, run_per_layer, selected_runtimes
 
         if arguments.per_layer:
             return run_per_layer(arguments, selection, source, input_shape)
-        from ..model.bench import MODEL_MIN_RUN_TIME_S, benchmark_model
+        from ..model.bench import benchmark_model
+        from ..model.bench_result import MODEL_MIN_RUN_TIME_S
 
         result = benchmark_model(
-            str(source),
-            select=selection,
-            input_shape=input_shape,
-            depth_multiplier=arguments.depth_multiplier,
-            device=arguments.device,
-            threads=arguments.threads,
-            channels_last=arguments.channels_last,
-            weights=arguments.weights,
-            budget_bytes=budget * 1024 * 1024 if budget is not None else None,
-            min_run_time=arguments.min_run_time or MODEL_MIN_RUN_TIME_S,
+            bench_job(arguments, selection, source, input_shape),
             runtimes=selected_runtimes(arguments),
+            channels_last=arguments.channels_last,
+            min_run_time=arguments.min_run_time or MODEL_MIN_RUN_TIME_S,
         )
     except UserError as error:
         return fail("bench", error)

@@ -1,6 +1,7 @@
 """``bench --runtime`` and ``bench --model … --per-layer``: timings where the model will run.
 
-Each runtime is timed in a process of its own with the same threads (``model.runtime``).
+Each runtime is timed in a process of its own with the same threads (``model.timing``). The
+choices, the help and the labels read the runtime table (``model.runtimes``).
 """
 
 from __future__ import annotations
@@ -8,22 +9,56 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from ..core.latency import RUNTIME_CHOICES, RUNTIMES, parse_threads, runtimes_for
+from ..core.latency import parse_threads
 from ..core.spec import LayerSpec
 from ..errors import UserError
+from ..model.runtimes import (
+    ALL,
+    RUNTIME_TABLE,
+    entries_for_choice,
+    runtime_choices,
+    runtime_names,
+    runtimes_for,
+)
 from .common import EXIT_MATCH, argument_type, emit_report, fail
+
+
+def _extra(extra: str | None) -> str:
+    """ "the [deploy] extra", or "" for the base install."""
+    return f"the [{extra}] extra" if extra else ""
+
+
+def _and(words: list[str]) -> str:
+    """ "a, b and c"."""
+    return ", ".join(words[:-1]) + " and " + words[-1] if len(words) > 1 else "".join(words)
+
+
+def _choice_help(choice: str) -> str:
+    """What one --runtime word times, from its entries: "PyTorch eager (NCHW, or
+    channels-last with --channels-last)", "ONNX Runtime (the [deploy] extra)"."""
+    entries = entries_for_choice(choice)
+    layouts = [entry.layout for entry in entries]
+    notes = []
+    if len(layouts) > 1:
+        notes.append(f"{', '.join(layouts[:-1])}, or {layouts[-1]} with --channels-last")
+    notes += [_extra(extra) for extra in dict.fromkeys(entry.extra for entry in entries) if extra]
+    return entries[0].family + (f" ({'; '.join(notes)})" if notes else "")
+
+
+def runtime_help() -> str:
+    """--runtime's help, from the runtime table."""
+    choices = [_choice_help(choice) for choice in runtime_choices() if choice != ALL]
+    every = _and([entry.label for entry in RUNTIME_TABLE.values()])
+    return (
+        f"time on {', '.join(choices)}, or {ALL} ({every}); each runtime in its own process "
+        "with the same threads. Default: eager, in this process"
+    )
 
 
 def add_runtime_arguments(bench_parser: argparse.ArgumentParser) -> None:
     """--runtime and --per-layer."""
     group = bench_parser.add_argument_group("where it runs")
-    group.add_argument(
-        "--runtime",
-        choices=list(RUNTIME_CHOICES),
-        help="time on PyTorch eager (NCHW, or channels-last with --channels-last), ONNX Runtime "
-        "(the [deploy] extra), or all (eager NCHW, eager channels-last and ONNX Runtime); each "
-        "runtime in its own process with the same threads. Default: eager, in this process",
-    )
+    group.add_argument("--runtime", choices=list(runtime_choices()), help=runtime_help())
     group.add_argument(
         "--per-layer",
         action="store_true",
@@ -74,26 +109,36 @@ def run_layer_runtimes(arguments: argparse.Namespace, spec: LayerSpec) -> int:
     return EXIT_MATCH
 
 
+def bench_job(arguments: argparse.Namespace, selection: Any, source: Any, shape: Any) -> Any:
+    """``bench --model``'s ModelJob: SOURCE, --swap, --depth-multiplier, --input-shape,
+    --weights, --device, --threads and --memory-budget-mb."""
+    from ..model.job import ModelJob
+
+    return ModelJob(
+        source,
+        weights=arguments.weights,
+        input_shape=shape,
+        selection=selection,
+        depth_multiplier=arguments.depth_multiplier,
+        device=arguments.device,
+        threads=arguments.threads,
+        budget_bytes=_budget(arguments),
+    )
+
+
 def run_per_layer(arguments: argparse.Namespace, selection: Any, source: Any, shape: Any) -> int:
     """``bench --model SOURCE --per-layer [--runtime R]``; return the exit code."""
     from ..core.latency import MIN_RUN_TIME_S
 
     try:
-        runtimes = selected_runtimes(arguments) or (
-            ("eager_channels_last",) if arguments.channels_last else ("eager",)
+        runtimes = selected_runtimes(arguments) or runtimes_for(
+            runtime_names()[0], arguments.channels_last
         )
         from ..model.bench import benchmark_layers
 
         result = benchmark_layers(
-            str(source),
+            bench_job(arguments, selection, source, shape),
             runtimes,
-            select=selection,
-            input_shape=shape,
-            depth_multiplier=arguments.depth_multiplier,
-            threads=arguments.threads,
-            weights=arguments.weights,
-            device=arguments.device,
-            budget_bytes=_budget(arguments),
             min_run_time=arguments.min_run_time or MIN_RUN_TIME_S,
         )
     except UserError as error:
@@ -104,15 +149,21 @@ def run_per_layer(arguments: argparse.Namespace, selection: Any, source: Any, sh
     return EXIT_MATCH
 
 
+def speedup_runtime_help() -> str:
+    """``--runtime``'s help where speedup:X times, from the runtime table."""
+    names = []
+    for index, entry in enumerate(RUNTIME_TABLE.values()):
+        notes = [note for note in ("default" if index == 0 else "", _extra(entry.extra)) if note]
+        names.append(f"{entry.name} ({', '.join([entry.label, *notes])})")
+    return f"where speedup:X times each layer and the model: {', '.join(names)}"
+
+
 def add_speedup_arguments(parser: argparse.ArgumentParser) -> None:
     """--runtime and --threads: where ``--swap speedup:X`` times the layers."""
     group = parser.add_argument_group("--swap speedup:X (timed where it runs)")
+    names = runtime_names()
     group.add_argument(
-        "--runtime",
-        choices=list(RUNTIMES),
-        default="eager",
-        help="where speedup:X times each layer and the model: eager (NCHW, default), "
-        "eager_channels_last or onnxruntime (the [deploy] extra)",
+        "--runtime", choices=list(names), default=names[0], help=speedup_runtime_help()
     )
     group.add_argument(
         "--threads",

@@ -32,13 +32,6 @@ def wilson_interval(successes: int, total: int, z: float = Z95) -> tuple[float, 
     return (low, high)
 
 
-def interval_of(share: float | None, total: int) -> tuple[float, float] | None:
-    """The Wilson interval of a share measured on ``total`` samples (its count recovered)."""
-    if share is None or total <= 0:
-        return None
-    return wilson_interval(round(share * total), total)
-
-
 def samples_to_resolve(budget: float, z: float = Z95) -> int:
     """The fewest samples whose 95% interval, with no failure at all, stays at or above
     ``budget``: n / (n + z²) ≥ X ⟺ n ≥ z²·X / (1 − X) (about 3.8 / (1 − X))."""

@@ -9,7 +9,6 @@ its measurement process (``workers/measure_server.py``).
 from __future__ import annotations
 
 import time
-from collections.abc import Collection, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -21,6 +20,7 @@ from .memory import DTYPE_BYTES, format_bytes
 from .spec import LayerSpec, parse_int_in_range
 
 if TYPE_CHECKING:
+    import torch
     from torch import nn
 
 DEVICES = ("cpu", "cuda")
@@ -58,29 +58,14 @@ class Timing:
     runs: int  # timed blocks
     loops_per_run: int  # forward passes per block
 
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON object of one timing."""
+        return asdict(self)
+
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> Timing:
-        """The inverse of ``asdict``."""
+        """The inverse of ``to_dict``."""
         return cls(**values)
-
-
-#: Where a benchmark can run: PyTorch eager (NCHW or channels-last) and ONNX Runtime (CPU).
-RUNTIMES = ("eager", "eager_channels_last", "onnxruntime")
-#: What ``--runtime`` accepts; "all" is every runtime.
-RUNTIME_CHOICES = ("eager", "onnxruntime", "all")
-
-
-def runtimes_for(choice: str, channels_last: bool = False) -> tuple[str, ...]:
-    """The runtimes ``--runtime choice`` times (eager in channels-last with ``channels_last``)."""
-    if choice == "all":
-        return RUNTIMES
-    if choice == "eager":
-        return ("eager_channels_last",) if channels_last else ("eager",)
-    if choice == "onnxruntime":
-        return ("onnxruntime",)
-    raise BenchError(
-        f"the runtime must be one of {', '.join(RUNTIME_CHOICES)}, got {choice!r}", field="runtime"
-    )
 
 
 #: Why 1-D convs get no channels-last timing: PyTorch has that layout for 4-D and 5-D tensors.
@@ -90,29 +75,16 @@ CHANNELS_LAST_1D = (
 )
 
 
-def runtimes_for_ranks(
-    runtimes: Sequence[str], ranks: Collection[int]
-) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """``runtimes`` that mean something for convs of spatial ``ranks``, and notes on any left
-    out: eager channels-last when no conv is 2-D or 3-D is skipped beside other runtimes (so
-    ``--runtime all`` times the rest), BenchError when it is the only one."""
-    if "eager_channels_last" not in runtimes or set(ranks) & {2, 3}:
-        return tuple(runtimes), ()
-    if len(runtimes) == 1:
-        raise BenchError(CHANNELS_LAST_1D, field="channels_last")
-    kept = tuple(runtime for runtime in runtimes if runtime != "eager_channels_last")
-    return kept, (f"eager channels-last not timed: {CHANNELS_LAST_1D}",)
-
-
 @dataclass(frozen=True)
 class RuntimeTiming:
     """Both sides timed on one runtime, in a process of their own, and that runtime's version."""
 
-    runtime: str  # one of RUNTIMES
+    runtime: str  # a name in the runtime table (model/runtimes.py)
     before: Timing  # the standard conv, or the original model
     after: Timing  # the separable block, or the swapped model
     version: str  # e.g. "torch 2.14.1", "onnxruntime 1.32.0"
     threads: int
+    channels_last: bool = False  # the runtime's layout: input and weights channels-last
 
     @property
     def speed_ratio(self) -> float:
@@ -123,7 +95,7 @@ class RuntimeTiming:
         """The JSON object of one runtime, its sides named ``before`` and ``after``."""
         return {
             "runtime": self.runtime,
-            "channels_last": self.runtime == "eager_channels_last",
+            "channels_last": self.channels_last,
             before: asdict(self.before),
             after: asdict(self.after),
             "speed_ratio": self.speed_ratio,
@@ -140,6 +112,7 @@ class RuntimeTiming:
             Timing.from_dict(values[after]),
             values["version"],
             values["threads"],
+            bool(values.get("channels_last", False)),
         )
 
 
@@ -271,6 +244,32 @@ def check_budget(spec: LayerSpec, budget_bytes: int) -> int:
     return estimate
 
 
+def to_channels_last(module: nn.Module) -> nn.Module:
+    """``module`` with every 4-D parameter and buffer channels-last (NHWC) and every 5-D one
+    channels-last-3d (NDHWC), in place; ``.to(memory_format=…)`` takes one layout for all,
+    which a Conv3d's 5-D weight (or a Conv2d's 4-D one, for channels_last_3d) refuses."""
+    import itertools
+
+    for tensor in itertools.chain(module.parameters(), module.buffers()):
+        layout = _channels_last_layout(tensor.dim())
+        if layout is not None:
+            tensor.data = tensor.data.contiguous(memory_format=layout)
+    return module
+
+
+def channels_last_input(x: torch.Tensor) -> torch.Tensor:
+    """``x`` channels-last when 4-D (NHWC) or 5-D (NDHWC); any other rank as it is."""
+    layout = _channels_last_layout(x.dim())
+    return x if layout is None else x.contiguous(memory_format=layout)
+
+
+def _channels_last_layout(dims: int) -> torch.memory_format | None:
+    """torch's channels-last layout for a tensor of ``dims`` dimensions (None: there is none)."""
+    import torch
+
+    return {4: torch.channels_last, 5: torch.channels_last_3d}.get(dims)
+
+
 def time_forward(module: nn.Module, x: Any, threads: int, min_run_time: float) -> Timing:
     """Warm ``module`` up, then time it with Timer.blocked_autorange."""
     import logging
@@ -334,10 +333,9 @@ def benchmark(
         separable = separable_block(spec).eval()
         x = torch.randn(spec.input_shape)
     if channels_last:
-        layout = torch.channels_last if spec.dims == 2 else torch.channels_last_3d
-        standard = standard.to(memory_format=layout)
-        separable = separable.to(memory_format=layout)
-        x = x.contiguous(memory_format=layout)
+        to_channels_last(standard)  # in place
+        to_channels_last(separable)
+        x = channels_last_input(x)
     with torch.inference_mode():
         outputs = [standard(x), separable.depthwise(x)]
         outputs.append(separable.pointwise(outputs[1]))

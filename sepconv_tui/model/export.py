@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import UserError, first_line
 from .job import ModelJob, build_pair
 from .plan import SwapResult
+from .runtimes import RUNTIME_TABLE, Runtime, require_packages
 from .source import Shape
 from .swap import readable_as_umask_allows
 
@@ -31,8 +32,6 @@ if TYPE_CHECKING:
 
 #: Outputs of the ONNX model and of PyTorch may differ by at most this (relative, Frobenius).
 MAX_RELATIVE_ERROR = 1e-4
-#: The packages ONNX export and timing need, installed by ``pip install 'sepconv-tui[deploy]'``.
-DEPLOY_PACKAGES = ("onnx", "onnxscript", "onnxruntime")
 #: Samples of --data an export is checked on at most (the first ones).
 CHECK_SAMPLES = 16
 #: Formats ``export`` writes.
@@ -46,21 +45,10 @@ class ExportError(UserError):
 
 
 def require_deploy() -> None:
-    """ExportError naming the ``[deploy]`` extra unless onnx, onnxscript and onnxruntime load."""
-    import importlib
-
-    missing = []
-    for package in DEPLOY_PACKAGES:
-        try:
-            importlib.import_module(package)
-        except ImportError:
-            missing.append(package)
-    if missing:
-        raise ExportError(
-            f"ONNX needs the {', '.join(missing)} package{'s' if len(missing) > 1 else ''}: "
-            "pip install 'sepconv-tui[deploy]'",
-            field="format",
-        )
+    """ExportError naming the extra unless what ONNX Runtime's entry in the runtime table
+    needs (onnx, onnxscript and onnxruntime, the ``[deploy]`` extra) loads."""
+    entry = RUNTIME_TABLE[Runtime.ONNXRUNTIME]
+    require_packages("ONNX", entry.packages, entry.extra, "format", ExportError)
 
 
 @dataclass(frozen=True)
@@ -305,25 +293,28 @@ def _onnx_graph_counts(path: Path, swapped: dict[str, int]) -> tuple[int, int, i
     return convs, depthwise, len(found)
 
 
-def run_onnx(path: str | Path, inputs: Any, threads: int | None = None) -> Any:
-    """ONNX Runtime's first output for ``inputs`` (a numpy array) on the CPU."""
+def onnx_session(path: str | Path, threads: int | None = None) -> Any:
+    """An ONNX Runtime CPU session with all graph optimisations, on ``threads`` intra-op
+    threads (None: ONNX Runtime's default) and one inter-op thread: the one place a session
+    is made, for checking an export and for timing one (``timers``) alike."""
     import onnxruntime
 
     options = onnxruntime.SessionOptions()
     if threads is not None:
         options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-    session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-    return session.run(None, {session.get_inputs()[0].name: inputs})[0]
+    options.inter_op_num_threads = 1
+    options.execution_mode = onnxruntime.ExecutionMode.ORT_SEQUENTIAL
+    options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.log_severity_level = 3  # warnings about unused initialisers are noise here
+    return onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
 
 def _relative_error(path: Path, model: nn.Module, samples: torch.Tensor, batch: int) -> float:
     """‖ONNX Runtime − PyTorch‖ / ‖PyTorch‖ over ``samples``, run ``batch`` at a time."""
     import numpy
-    import onnxruntime
     import torch
 
-    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    session = onnx_session(path)
     name = session.get_inputs()[0].name
     difference = reference = 0.0
     with torch.inference_mode():

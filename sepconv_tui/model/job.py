@@ -6,7 +6,7 @@ device, the threads and the memory budget. A budget (``agreement:X``, ``speedup:
 resolved into layers above the job (the workflow, speedup, the CLI), never inside it.
 
 A job crosses to a child process as a JSON object (``to_dict``/``from_dict``, as
-``workers.wire.nested`` carries it). Only a SOURCE text crosses: a module given in Python stays
+``ipc.wire.nested`` carries it). Only a SOURCE text crosses: a module given in Python stays
 in its process.
 
 ``build_pair`` is the only code that builds a real model, checks the memory budget, loads the

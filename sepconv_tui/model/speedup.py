@@ -19,8 +19,9 @@ from typing import TYPE_CHECKING, Any
 from ..core.latency import MIN_RUN_TIME_S
 from ..progress import OnProgress, Progress, ignore
 from .analysis import Selection, SelectionError
-from .bench import MODEL_MIN_RUN_TIME_S, LayerBench, benchmark_layers, benchmark_model
-from .runtime import Cancelled
+from .bench import benchmark_layers, benchmark_model
+from .bench_result import MODEL_MIN_RUN_TIME_S, LayerBench
+from .runtimes import Stage
 
 if TYPE_CHECKING:
     from .job import ModelJob
@@ -153,7 +154,6 @@ def resolve_speedup(
     min_run_time: float = MIN_RUN_TIME_S,
     model_min_run_time: float = MODEL_MIN_RUN_TIME_S,
     progress: OnProgress | None = None,
-    cancelled: Cancelled | None = None,
 ) -> SpeedupChoice:
     """``speedup:X`` (``budget``) on ``job``'s model: time each candidate on ``runtime`` with
     the job's threads, rank (by agreement per time saved when ``workflow`` brings data), pick
@@ -165,36 +165,19 @@ def resolve_speedup(
     if budget.rule != "speedup" or budget.min_speedup is None:
         raise SelectionError(f"resolve_speedup needs a speedup:X selection, got {budget}")
     report = progress or ignore
-    # bench.py (the ipc branch's) still takes the job's fields one by one.
-    source = job.label
     layers = benchmark_layers(
-        source,
-        (runtime,),
-        select="none",
-        input_shape=job.input_shape,
-        depth_multiplier=job.depth_multiplier,  # type: ignore[arg-type]
-        threads=job.threads,
-        weights=job.weights,
-        min_run_time=min_run_time,
-        progress=report,
-        cancelled=cancelled,
+        job.with_plan(Selection("none")), (runtime,), min_run_time=min_run_time, progress=report
     )
     alone = None
     if workflow is not None:
         tradeoff, _analysis = workflow.tradeoff(progress)
         alone = tradeoff.alone
     choice = choose_by_speed(layers, budget.min_speedup, runtime, alone)
-    report(Progress("confirm", 0, 1, "the whole swapped model"))
+    report(Progress(str(Stage.CONFIRM), 0, 1, "the whole swapped model"))
     confirmed = benchmark_model(
-        source,
-        select=choice.selection,
-        input_shape=job.input_shape,
-        depth_multiplier=job.depth_multiplier,  # type: ignore[arg-type]
-        threads=layers.threads,
-        weights=job.weights,
-        min_run_time=model_min_run_time,
+        replace(job.with_plan(choice.selection), threads=layers.threads),
         runtimes=(runtime,),
-        cancelled=cancelled,
+        min_run_time=model_min_run_time,
     )
-    report(Progress("confirm", 1, 1, "the whole swapped model"))
+    report(Progress(str(Stage.CONFIRM), 1, 1, "the whole swapped model"))
     return replace(choice, measured=confirmed.runtimes[runtime].speed_ratio)

@@ -11,10 +11,11 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-from ..model.bench import FAR_BELOW, LayerBench, LayerRow
+from ..model.bench_result import FAR_BELOW, LayerBench, LayerRow
+from ..model.runtimes import runtime_label
 from .format import format_ratio, format_shape
 from .latency import format_seconds
-from .runtimes import notes_markdown, runtime_label
+from .runtimes import notes_markdown
 
 #: The mark of a row whose measured speed-up is far below its MAC ratio.
 MARK = "▼"

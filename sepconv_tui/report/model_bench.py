@@ -13,7 +13,7 @@ from rich.text import Text
 from ..core.latency import Timing
 from ..core.memory import format_bytes
 from ..model.analysis import describe_multipliers
-from ..model.bench import ModelBenchResult
+from ..model.bench_result import ModelBenchResult
 from .format import format_ratio, format_shape
 from .latency import timings_markdown, timings_table
 from .runtimes import (

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..model.analysis import ModelAnalysis
-from ..model.bench import ModelBenchResult
+from ..model.bench_result import ModelBenchResult
 from .format import format_ratio, format_shape
 from .latency import format_seconds
 from .model_bench import speed_message

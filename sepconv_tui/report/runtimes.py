@@ -17,20 +17,9 @@ from rich.table import Table
 from rich.text import Text
 
 from ..core.latency import BenchResult, RuntimeTiming
+from ..model.runtimes import runtime_label
 from .format import format_ratio
 from .latency import format_seconds
-
-#: How each runtime is named in tables.
-RUNTIME_LABELS = {
-    "eager": "eager NCHW",
-    "eager_channels_last": "eager channels-last",
-    "onnxruntime": "ONNX Runtime",
-}
-
-
-def runtime_label(runtime: str) -> str:
-    """The table's name for ``runtime``."""
-    return RUNTIME_LABELS.get(runtime, runtime)
 
 
 def _median(timing_median: float, timing_iqr: float) -> str:

@@ -8,7 +8,7 @@ whole-model benchmark or per-layer timing one per run.
 
 from __future__ import annotations
 
-from .child_process import ChildProcess
+from ..ipc.client import ChildProcess
 
 MODEL_SERVER = "sepconv_tui.workers.model_server"
 

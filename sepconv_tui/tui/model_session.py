@@ -11,13 +11,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from ..core.latency import RUNTIMES
 from ..errors import UserError
+from ..ipc.wire import Reply
 from ..model.analysis import ModelAnalysis, ModelLayer, Selection, parse_selection
-from ..model.bench import LayerBench, ModelBenchResult
+from ..model.bench_result import LayerBench, ModelBenchResult
 from ..model.data_spec import parse_data
 from ..model.fidelity_result import Fidelity
 from ..model.job import ModelJob
+from ..model.runtimes import runtime_names
 from ..model.sensitivity_result import FrontierPoint
 from ..model.source import parse_source
 from ..model.tradeoff_result import Tradeoff
@@ -30,14 +31,11 @@ from ..workers.model_messages import (
     ModelRecovered,
     TradeoffMeasured,
 )
-from ..workers.wire import Reply
 
 #: What ``m`` cycles the selection through.
 MULTIPLIER_CYCLE: tuple[int | float, ...] = (1, 2, 0.9)  # a float: auto:E
 #: The agreement ``g`` keeps by default.
 DEFAULT_BUDGET = 0.99
-#: What ``u`` cycles ``l``'s runtime through (onnxruntime needs the [deploy] extra).
-RUNTIME_CYCLE: tuple[str, ...] = RUNTIMES
 #: The device recovery runs on when the Device field is empty.
 DEFAULT_DEVICE = "cpu"
 
@@ -84,7 +82,7 @@ class ModelSession:
         #: Bytes recovery may hold (None: the engine's default, a quarter of free memory).
         self.budget_bytes: int | None = None
         #: The runtime ``l`` times on (``u`` cycles it).
-        self.runtime = RUNTIME_CYCLE[0]
+        self.runtime = runtime_names()[0]
         #: torch's threads where ``l`` times (None: torch's default).
         self.layer_threads: int | None = None
         #: True when the trade-off chart plots measured latency instead of MACs (``x``).
@@ -374,9 +372,11 @@ class ModelSession:
         return self.layers.value.predicted_speed_ratio(self.analysis.swapped_names, runtime)
 
     def cycled_runtime(self) -> str:
-        """``u``: the next runtime ``l`` times on (kept as the session's)."""
-        index = RUNTIME_CYCLE.index(self.runtime) if self.runtime in RUNTIME_CYCLE else -1
-        self.runtime = RUNTIME_CYCLE[(index + 1) % len(RUNTIME_CYCLE)]
+        """``u``: the next runtime ``l`` times on, in the runtime table's order (kept as the
+        session's; a runtime needing an extra that is missing says so when ``l`` runs)."""
+        cycle = runtime_names()
+        index = cycle.index(self.runtime) if self.runtime in cycle else -1
+        self.runtime = cycle[(index + 1) % len(cycle)]
         return self.runtime
 
     def toggled_latency_axis(self) -> bool:

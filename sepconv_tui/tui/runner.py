@@ -19,9 +19,9 @@ from textual.message import Message
 from textual.widget import Widget
 
 from ..errors import UserError, first_line
+from ..ipc.client import Call, ChildProcess
+from ..ipc.wire import Reply, ReplyType, Request
 from ..progress import Progress
-from ..workers.wire import Reply, ReplyType, Request
-from .child_process import Call, ChildProcess
 
 _groups = itertools.count()
 

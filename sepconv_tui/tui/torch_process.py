@@ -14,8 +14,8 @@ from ..core.measure import MeasurementError
 from ..core.networks import NetworkReport
 from ..core.spec import LayerSpec
 from ..errors import UserError
+from ..ipc.client import ChildProcess
 from ..workers.layer_messages import MeasureLayer, VerifyNetwork
-from .child_process import ChildProcess
 
 MEASURE_SERVER = "sepconv_tui.workers.measure_server"
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from ..core.figures import Figures
 from ..core.latency import BenchResult
 from ..core.spec import LayerSpec
-from .wire import Reply, Request, nested
+from ..ipc.wire import Reply, Request, nested
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ never freezes the UI thread; a benchmark gets a process of its own, which escape
 
 from __future__ import annotations
 
+from ..ipc.serve import Handlers, Report, serve
 from .layer_messages import (
     BenchLayer,
     LayerBenched,
@@ -18,7 +19,6 @@ from .layer_messages import (
     NetworkVerified,
     VerifyNetwork,
 )
-from .serve import Handlers, Report, serve
 
 
 def measure_layer(request: MeasureLayer, report: Report) -> Measured:

@@ -11,13 +11,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..core.latency import MIN_RUN_TIME_S
+from ..ipc.wire import Reply, Request, nested, nested_tuple
 from ..model.analysis import ModelAnalysis
-from ..model.bench import MODEL_MIN_RUN_TIME_S, LayerBench, ModelBenchResult
+from ..model.bench_result import MODEL_MIN_RUN_TIME_S, LayerBench, ModelBenchResult
 from ..model.fidelity_result import Fidelity
 from ..model.job import ModelJob
 from ..model.sensitivity_result import Frontier, Sensitivity
 from ..model.tradeoff_result import Tradeoff
-from .wire import Reply, Request, nested, nested_tuple
 
 
 @dataclass(frozen=True)
@@ -88,7 +88,7 @@ class BenchLayers(Request[LayersBenched]):
     kind = "bench_layers"
     reply = LayersBenched
     job: ModelJob = nested(ModelJob)  # its selection, and each candidate's m
-    runtime: str = "eager"  # of core.latency.RUNTIMES
+    runtime: str = "eager"  # a name in the runtime table (model.runtimes)
     min_run_time: float = MIN_RUN_TIME_S
 
 

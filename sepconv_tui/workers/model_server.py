@@ -21,9 +21,9 @@ one for the next request. A benchmark, whole-model or per layer, gets a process 
 
 from __future__ import annotations
 
-import os
 from typing import TYPE_CHECKING, Any
 
+from ..ipc.serve import Handlers, Report, serve
 from ..model.cache import BuildCache
 from .model_messages import (
     AnalyseModel,
@@ -46,7 +46,6 @@ from .model_messages import (
     Warmed,
     WarmUp,
 )
-from .serve import Handlers, Report, serve
 
 if TYPE_CHECKING:
     from ..model.workflow import Workflow
@@ -156,41 +155,19 @@ def bench_model(request: BenchModel, report: Report) -> ModelBenched:
     """The original and the selection timed, with a Progress per stage."""
     from ..model.bench import benchmark_model
 
-    job = request.job
-    # bench.py (the ipc branch's) still takes the job's fields one by one.
-    result = benchmark_model(
-        job.label,
-        select=job.selection,
-        input_shape=job.input_shape,
-        depth_multiplier=job.depth_multiplier,  # type: ignore[arg-type]
-        device=job.device,
-        threads=job.threads,
-        weights=job.weights,
-        min_run_time=request.min_run_time,
-        progress=report,
+    return ModelBenched(
+        benchmark_model(request.job, min_run_time=request.min_run_time, progress=report)
     )
-    return ModelBenched(result)
 
 
 def bench_layers(request: BenchLayers, report: Report) -> LayersBenched:
-    """Each candidate conv against its block, alone, on the request's runtime (a process of
-    its own, which ends itself when this one is killed to cancel), with a Progress per layer."""
+    """Each candidate conv against its block, alone, on the request's runtime (a timing
+    process of this one's, which ends itself when this one is killed to cancel), with a
+    Progress per layer."""
     from ..model.bench import benchmark_layers
 
-    parent = os.getppid()
-    job = request.job
     result = benchmark_layers(
-        job.label,
-        (request.runtime,),
-        select=job.selection,
-        input_shape=job.input_shape,
-        depth_multiplier=job.depth_multiplier,  # type: ignore[arg-type]
-        threads=job.threads,
-        weights=job.weights,
-        min_run_time=request.min_run_time,
-        progress=report,
-        # The app cancels by killing this process; should the app itself die, stop too.
-        cancelled=lambda: os.getppid() != parent,
+        request.job, (request.runtime,), min_run_time=request.min_run_time, progress=report
     )
     return LayersBenched(result)
 

@@ -10,11 +10,11 @@ from textual.containers import Horizontal
 from textual_plotext import PlotextPlot
 
 from ....model.analysis import ModelAnalysis
+from ....model.runtimes import runtime_label
 from ....model.sensitivity_result import Frontier
 from ....model.tradeoff_result import Tradeoff
 from ....report import model_tab
 from ....report.model_fidelity import point_score
-from ....report.runtimes import runtime_label
 from ...model_session import ModelSession
 
 

@@ -17,12 +17,13 @@ from typing import TYPE_CHECKING, Any
 from textual.widgets import Input
 
 from ....errors import UserError
+from ....ipc.wire import Reply
 from ....model.analysis import ModelAnalysis
-from ....model.bench import ModelBenchResult
+from ....model.bench_result import ModelBenchResult
+from ....model.runtimes import runtime_label
 from ....report import fidelity as fidelity_report
 from ....report import sensitivity as sensitivity_report
 from ....report.progress import bench_text, progress_text
-from ....report.runtimes import runtime_label
 from ....workers.model_messages import (
     FrontierMeasured,
     LayersBenched,
@@ -35,7 +36,6 @@ from ....workers.model_messages import (
     Warmed,
     WarmUp,
 )
-from ....workers.wire import Reply
 from ...model_process import model_bench_process, model_layers_process, model_work_process
 from ...model_session import Key, Measured, ModelSession, SessionError
 from ...runner import ChildRunner

@@ -8,10 +8,10 @@ from textual.containers import Vertical
 from textual.widgets import Static
 
 from ....model.analysis import ModelAnalysis
-from ....model.bench import ModelBenchResult
+from ....model.bench_result import ModelBenchResult
+from ....model.runtimes import runtime_label
 from ....report import model_fidelity, model_tab
 from ....report.format import format_ratio
-from ....report.runtimes import runtime_label
 from ....workers.model_messages import ModelRecovered
 from ...model_session import ModelSession
 

@@ -10,7 +10,7 @@ from textual.message import Message
 from textual.widgets import DataTable
 
 from ....model.analysis import ModelAnalysis, ModelLayer
-from ....model.bench import LayerBench
+from ....model.bench_result import LayerBench
 from ....model.fidelity_result import Fidelity, LayerFidelity
 from ....report import model_cells, model_fidelity
 from ....report.format import format_ratio

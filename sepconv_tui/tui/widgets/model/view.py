@@ -24,7 +24,7 @@ from textual.widgets import DataTable, Input
 from ....core.latency import MIN_RUN_TIME_S
 from ....errors import UserError
 from ....model.analysis import ModelAnalysis
-from ....model.bench import MODEL_MIN_RUN_TIME_S
+from ....model.bench_result import MODEL_MIN_RUN_TIME_S
 from ....model.job import ModelJob
 from ....model.layer_spec import LayerFitError, layer_spec
 from ....model.source import SOURCE_FORMS, ModelSourceError, parse_input_shape, parse_source

@@ -1,10 +1,12 @@
-"""The app's side of every child process: ``python -m <module>``, one request at a time.
+"""The parent's side of every child process: ``python -m <module>``, one request at a time.
 
-torch runs in the children (workers/), never in the app: importing it holds the GIL for about a
-second at a time, which would freeze the UI. A child answers a request (workers/wire.py) with
-Progress lines, then the reply or Failed, which arrives here as the UserError it carries;
-``cancel`` kills the child, as PyTorch cannot be interrupted otherwise, and the next request
-starts a fresh one. A child's stderr goes to a log file: when it dies, ChildStopped names it.
+torch runs in the children (workers/, and the engine's timing children), never in the app:
+importing it holds the GIL for about a second at a time, which would freeze the UI. A child
+answers a request (ipc/wire.py) with Progress lines, then the reply or Failed, which arrives
+here as the UserError it carries; ``cancel`` kills the child, as PyTorch cannot be interrupted
+otherwise, and the next request starts a fresh one. A child's stderr goes to a log file: when it
+dies, ChildStopped names it. The child imports this very package (its root leads PYTHONPATH)
+and ends by itself when this process dies (ipc/serve.py watches PARENT_VARIABLE).
 """
 
 from __future__ import annotations
@@ -15,14 +17,27 @@ import subprocess
 import sys
 import tempfile
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from contextlib import suppress
 from pathlib import Path
 from typing import Any, Generic, cast
 
 from ..errors import UserError
 from ..progress import Progress
-from ..workers.wire import Failed, Message, ReplyType, Request, decode, encode
+from .wire import PARENT_VARIABLE, Failed, Message, ReplyType, Request, decode, encode
+
+
+def child_environment(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """This process's environment for a child: this package's root first on PYTHONPATH (so
+    the child runs this very code), this process's id in PARENT_VARIABLE, and ``extra``."""
+    environment = dict(os.environ)
+    root = str(Path(__file__).resolve().parents[2])
+    environment["PYTHONPATH"] = os.pathsep.join(
+        [root, *filter(None, [environment.get("PYTHONPATH")])]
+    )
+    environment[PARENT_VARIABLE] = str(os.getpid())
+    environment.update(extra or {})
+    return environment
 
 
 class ChildStopped(UserError):
@@ -56,6 +71,7 @@ class ChildProcess:
 
     ``name`` says what the process is ("the PyTorch process"), ``retry`` how to try again
     after it died ("press enter to retry"): ChildStopped says both and names the log.
+    ``environment`` adds variables to the child's (a timing child's thread count).
     """
 
     def __init__(
@@ -65,8 +81,10 @@ class ChildProcess:
         one_shot: bool = False,
         name: str = "the PyTorch process",
         retry: str = "",
+        environment: Mapping[str, str] | None = None,
     ) -> None:
         self.module = module
+        self.environment = dict(environment or {})
         self.one_shot = one_shot
         self.name = name
         self.retry = retry
@@ -120,6 +138,7 @@ class ChildProcess:
                     stdout=subprocess.PIPE,
                     stderr=log,  # the UI owns the terminal; a crash's traceback lands here
                     text=True,
+                    env=child_environment(self.environment),
                 )
         return self._process
 

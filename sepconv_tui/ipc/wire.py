@@ -1,11 +1,12 @@
-"""The wire between the app and its child processes: JSON lines, one message each.
+"""The wire between a parent and its child processes: JSON lines, one message each.
 
 Each line is ``{"kind": …, …fields}``. The app writes one Request; the child answers with any
 number of Progress lines, then the request's reply, or Failed. Every message class registers
 itself by its ``kind`` when its module is imported, so a side decodes what it has imported:
-the servers' own messages live in layer_messages.py and model_messages.py. A new request is
-one dataclass there and one row in its server's handler table; the client, the loop and this
-codec stay as they are. Importing this module loads no torch and none of the engine.
+the app's servers' own messages live in workers/ (layer_messages.py, model_messages.py), the
+engine's timing messages in model/timing_messages.py. A new request is one dataclass there and
+one row in its server's handler table; the client, the loop and this codec stay as they are.
+Importing this module loads no torch and none of the engine.
 """
 
 from __future__ import annotations
@@ -16,6 +17,9 @@ from dataclasses import MISSING, dataclass, field, fields
 from typing import Any, ClassVar, Generic, TypeVar
 
 from ..progress import Progress
+
+#: The environment variable naming a child's parent process; the child ends when it is gone.
+PARENT_VARIABLE = "SEPCONV_TUI_PARENT_PID"
 
 
 class Message:

@@ -1,0 +1,256 @@
+"""Where a model is timed: one table, one entry per runtime.
+
+Every front end reads the table: the CLI's ``--runtime`` choices and help, the labels in tables
+and on screen, the dependency checks, and the Model tab's ``u``. An entry's timer and exporter
+are dotted paths (``module:function``), imported only when a timing runs, so reading the table
+loads no torch. Adding a runtime is adding an entry (and, for a new precision, a Precision).
+
+- The exporter runs in the parent: ``exporter(module, x, path, label, precision)`` writes what
+  the timing child times (a saved module, an ONNX file) to ``path`` and returns the files
+  defining the classes a saved module needs (name → file).
+- The timer runs in the timing child, a process per runtime with the same threads:
+  ``timer(path, input_shape, threads, min_run_time, precision) -> Timing``; ``version()``
+  names the library there. The child is sent both paths, so it needs no entry of its own.
+- ``precision`` is one of the entry's ``precisions``, checked in the parent.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any
+
+from ..core.latency import CHANNELS_LAST_1D, BenchError
+from ..errors import UserError
+
+
+class Runtime(str, Enum):
+    """The runtimes this package ships (the table may hold more)."""
+
+    EAGER = "eager"
+    EAGER_CHANNELS_LAST = "eager_channels_last"
+    ONNXRUNTIME = "onnxruntime"
+
+    def __str__(self) -> str:
+        """The value, as JSON and labels have it (3.11 formats a mixed-in Enum by name)."""
+        return self.value
+
+
+class Precision(str, Enum):
+    """The arithmetic a runtime computes in."""
+
+    FP32 = "fp32"
+
+    def __str__(self) -> str:
+        """The value, as JSON and labels have it."""
+        return self.value
+
+
+class Stage(str, Enum):
+    """The Progress stage words of a timing: a whole model, each layer, the confirmation."""
+
+    BENCH = "bench"
+    TIME = "time"
+    CONFIRM = "confirm"
+
+    def __str__(self) -> str:
+        """The value, as Progress carries it on the wire."""
+        return self.value
+
+
+#: "all": every runtime in the table.
+ALL = "all"
+
+
+@dataclass(frozen=True)
+class RuntimeEntry:
+    """One runtime: its names, what it needs, what it takes, and how it is timed."""
+
+    name: str  # in JSON, --runtime (speedup) and the app, e.g. "eager_channels_last"
+    label: str  # in tables and on screen, e.g. "eager channels-last"
+    choice: str  # the bench --runtime word that selects it ("eager" for both eager layouts)
+    family: str  # what the choice times, e.g. "PyTorch eager"
+    layout: str  # the memory layout of its input and weights, e.g. "NCHW"
+    timer: str  # "module:function" run in the timing child
+    exporter: str  # "module:function" run in the parent: writes what the child times
+    version: str  # "module:function" naming the library and its version, in the child
+    suffix: str  # of the exported file
+    extra: str | None = None  # the pip extra that provides it (None: the base install)
+    packages: tuple[str, ...] = ()  # what it imports, checked before a timing starts
+    ranks: frozenset[int] = frozenset({1, 2, 3})  # the conv ranks it has a layout for
+    rank_note: str = ""  # why it has none for the other ranks
+    precisions: tuple[Precision, ...] = (Precision.FP32,)
+    channels_last: bool = False  # the layout a user asks for with channels-last
+
+
+def load_function(dotted: str) -> Callable[..., Any]:
+    """The function ``module:function`` names (its module imported now)."""
+    module, _, function = dotted.partition(":")
+    loaded: Callable[..., Any] = getattr(importlib.import_module(module), function)
+    return loaded
+
+
+TIMERS = "sepconv_tui.model.timers"
+
+#: Every runtime, in the order ``all`` times them and ``u`` cycles them.
+RUNTIME_TABLE: dict[str, RuntimeEntry] = {
+    entry.name: entry
+    for entry in (
+        RuntimeEntry(
+            name=Runtime.EAGER,
+            label="eager NCHW",
+            choice="eager",
+            family="PyTorch eager",
+            layout="NCHW",
+            timer=f"{TIMERS}:time_eager",
+            exporter=f"{TIMERS}:save_module",
+            version=f"{TIMERS}:torch_version",
+            suffix=".pt",
+        ),
+        RuntimeEntry(
+            name=Runtime.EAGER_CHANNELS_LAST,
+            label="eager channels-last",
+            choice="eager",
+            family="PyTorch eager",
+            layout="channels-last",
+            timer=f"{TIMERS}:time_eager_channels_last",
+            exporter=f"{TIMERS}:save_module",
+            version=f"{TIMERS}:torch_version",
+            suffix=".pt",
+            ranks=frozenset({2, 3}),
+            rank_note=CHANNELS_LAST_1D,
+            channels_last=True,
+        ),
+        RuntimeEntry(
+            name=Runtime.ONNXRUNTIME,
+            label="ONNX Runtime",
+            choice="onnxruntime",
+            family="ONNX Runtime",
+            layout="NCHW",
+            timer=f"{TIMERS}:time_onnxruntime",
+            exporter=f"{TIMERS}:export_onnx_file",
+            version=f"{TIMERS}:onnxruntime_version",
+            suffix=".onnx",
+            extra="deploy",
+            packages=("onnx", "onnxscript", "onnxruntime"),
+        ),
+    )
+}
+
+
+def runtime_names() -> tuple[str, ...]:
+    """Every runtime's name, in the table's order."""
+    return tuple(RUNTIME_TABLE)
+
+
+def runtime_entry(name: str) -> RuntimeEntry:
+    """The entry named ``name``; BenchError (field "runtime") listing the names otherwise."""
+    entry = RUNTIME_TABLE.get(name)
+    if entry is None:
+        raise BenchError(
+            f"runtime must be one of {', '.join(RUNTIME_TABLE)}, got {name!r}", field="runtime"
+        )
+    return entry
+
+
+def runtime_label(name: str) -> str:
+    """How tables and the app name ``name`` (the name itself when the table has no entry)."""
+    entry = RUNTIME_TABLE.get(name)
+    return entry.label if entry is not None else name
+
+
+def runtime_choices() -> tuple[str, ...]:
+    """The words ``bench --runtime`` takes: each entry's choice once, then "all"."""
+    return (*dict.fromkeys(entry.choice for entry in RUNTIME_TABLE.values()), ALL)
+
+
+def entries_for_choice(choice: str) -> tuple[RuntimeEntry, ...]:
+    """The entries a ``--runtime`` word selects between (by layout), in the table's order."""
+    return tuple(entry for entry in RUNTIME_TABLE.values() if entry.choice == choice)
+
+
+def runtimes_for(choice: str, channels_last: bool = False) -> tuple[str, ...]:
+    """The runtimes ``choice`` times: "all" every one; else the entry of that choice in the
+    layout asked for (its only one when it has a single layout)."""
+    if choice == ALL:
+        return runtime_names()
+    entries = entries_for_choice(choice)
+    if not entries:
+        raise BenchError(
+            f"the runtime must be one of {', '.join(runtime_choices())}, got {choice!r}",
+            field="runtime",
+        )
+    matching = [entry for entry in entries if entry.channels_last == channels_last]
+    return ((matching or list(entries))[0].name,)
+
+
+def runtimes_for_ranks(
+    runtimes: Sequence[str], ranks: Collection[int]
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """``runtimes`` that have a layout for convs of spatial ``ranks``, and a note on each left
+    out (so ``all`` times the rest); BenchError when none is left."""
+    kept: list[str] = []
+    notes: list[str] = []
+    for name in runtimes:
+        entry = runtime_entry(name)
+        if not ranks or set(ranks) & entry.ranks:
+            kept.append(name)
+        else:
+            notes.append(f"{entry.label} not timed: {entry.rank_note}")
+    if not kept:
+        entry = runtime_entry(runtimes[0])
+        raise BenchError(
+            entry.rank_note, field="channels_last" if entry.channels_last else "runtime"
+        )
+    return tuple(kept), tuple(notes)
+
+
+def missing_packages(packages: Sequence[str]) -> list[str]:
+    """Those of ``packages`` that do not import here."""
+    missing = []
+    for package in packages:
+        try:
+            importlib.import_module(package)
+        except ImportError:
+            missing.append(package)
+    return missing
+
+
+def require_packages(
+    what: str, packages: Sequence[str], extra: str | None, field: str, error: type[UserError]
+) -> None:
+    """``error`` naming ``extra`` unless ``packages`` import ("ONNX needs the onnx package:
+    pip install 'sepconv-tui[deploy]'")."""
+    missing = missing_packages(packages)
+    if missing:
+        install = f": pip install 'sepconv-tui[{extra}]'" if extra else ""
+        plural = "s" if len(missing) > 1 else ""
+        raise error(f"{what} needs the {', '.join(missing)} package{plural}{install}", field=field)
+
+
+def check_runtimes(
+    runtimes: Sequence[str], device: str, precision: Precision = Precision.FP32
+) -> None:
+    """BenchError unless ``runtimes`` are in the table, at least one, timed on the CPU, run
+    ``precision``, and their packages import."""
+    unknown = [name for name in runtimes if name not in RUNTIME_TABLE]
+    if unknown or not runtimes:
+        raise BenchError(
+            f"runtime must be one of {', '.join(RUNTIME_TABLE)}, "
+            f"got {', '.join(unknown) or 'none'}",
+            field="runtime",
+        )
+    if device != "cpu":
+        raise BenchError(
+            "the runtimes are timed on the CPU (ONNX Runtime's CPU provider, eager beside "
+            "it): use the cpu device",
+            field="runtime",
+        )
+    for name in runtimes:
+        entry = RUNTIME_TABLE[name]
+        if precision not in entry.precisions:
+            runs = ", ".join(str(each) for each in entry.precisions)
+            raise BenchError(f"{entry.label} runs {runs}, not {precision}", field="runtime")
+        require_packages(entry.label, entry.packages, entry.extra, "runtime", BenchError)

@@ -1,0 +1,43 @@
+"""The timing child: ``python -m sepconv_tui.model.timing_server`` answers one TimeFiles.
+
+It times each file with the timer the request names (its runtime table entry's, chosen by the
+parent) and answers Timed, a Progress per file before it. The engine starts one per runtime
+(``timing``), so that one runtime's threads never slow another's; the loop (ipc/serve.py) ends
+it when its parent dies.
+"""
+
+from __future__ import annotations
+
+from ..ipc.serve import Handlers, Report, serve
+from ..progress import Progress
+from .runtimes import Stage, load_function
+from .timing_messages import Timed, TimeFiles
+
+
+def time_files(request: TimeFiles, report: Report) -> Timed:
+    """Each of the request's files timed on its runtime, in order."""
+    if request.imports:
+        from .timers import import_files
+
+        import_files(request.imports)
+    timer = load_function(request.timer)
+    timings = []
+    total = len(request.files)
+    for index, timed in enumerate(request.files):
+        report(Progress(str(Stage.TIME), index, total, timed.label))
+        shape, threads = timed.input_shape, request.threads
+        timings.append(timer(timed.path, shape, threads, request.min_run_time, request.precision))
+    report(Progress(str(Stage.TIME), total, total, request.files[-1].label if total else ""))
+    return Timed(tuple(timings), str(load_function(request.version)()))
+
+
+HANDLERS: Handlers = {TimeFiles: time_files}
+
+
+def main() -> None:
+    """Answer requests until standard input closes (or the parent dies)."""
+    serve(HANDLERS)
+
+
+if __name__ == "__main__":
+    main()
