@@ -357,3 +357,34 @@ async def test_g_frontier_left_right_move_along_it_and_enter_applies_a_point() -
         await pilot.press("g", "escape")  # browse again, then stop: the selection stays
         assert view.session.frontier_at is None
         assert view.analysis.swapped_names == set(point.plan)
+
+
+async def test_after_r_distillation_s_validation_curve_takes_the_chart_s_place() -> None:
+    """R's reply carries the curve: the recovery chart shows it in the MACs chart's place;
+    the trade-off, once measured, takes that place; r (no distillation) leaves the MACs."""
+    app = SepConvApp()
+    async with app.run_test(size=(120, 40)) as pilot:
+        view = await _digits(pilot)
+        reply = recorded("recovery")
+        assert isinstance(reply, ModelRecovered) and reply.curve
+        plot = model_fidelity.curve_plot(reply.curve)
+        assert plot is not None and plot.steps == [point.step for point in reply.curve]
+        assert plot.best_step == min(reply.curve, key=lambda point: point.loss).step
+        assert f"kept step {plot.best_step:,}" in plot.title
+        view.show_work(reply)
+        await pilot.pause()
+        assert app.query_one("#model-recovery").display
+        assert not app.query_one("#model-chart").display
+        view.show_work(recorded("tradeoff"))
+        await pilot.pause()
+        assert app.query_one("#model-tradeoff").display
+        assert not app.query_one("#model-recovery").display
+
+    app = SepConvApp()
+    async with app.run_test(size=(120, 40)) as pilot:
+        view = await _digits(pilot)
+        view.show_work(replace(reply, mode="reconstruct", curve=()))
+        await pilot.pause()
+        assert model_fidelity.curve_plot(()) is None
+        assert app.query_one("#model-chart").display
+        assert not app.query_one("#model-recovery").display

@@ -175,6 +175,44 @@ def test_early_stopping_stops_and_restores_the_best_weights(tiny: dict[str, Any]
     assert timed.stopped == "time" and timed.steps < 10_000
 
 
+def test_swap_json_and_fidelity_json_carry_the_validation_curve(
+    capsys: pytest.CaptureFixture[str], tiny: dict[str, Any], tmp_path: Path
+) -> None:
+    """swap --recover distill --json: the plan, and under "fidelity" what fidelity.json holds,
+    with distillation's curve (step, loss, agreement at each check: step 0, every 50, last)."""
+    out = tmp_path / "out"
+    code, printed, err = run_cli(
+        capsys,
+        "swap",
+        TINY,
+        "--weights",
+        str(tiny["weights"]),
+        "--swap",
+        "all",
+        "--data",
+        str(tiny["data"]),
+        "--recover",
+        "distill",
+        "--steps",
+        "120",
+        "--out",
+        str(out),
+        "--json",
+    )
+    assert code == 0, err
+    shown = json.loads(printed)
+    written = json.loads((out / "fidelity.json").read_text())
+    assert shown["swapped"] == json.loads((out / "plan.json").read_text())["swapped"]
+    assert shown["fidelity"] == written
+    curve = written["distill"]["curve"]
+    assert [point["step"] for point in curve] == [0, 50, 100, 120]
+    assert all(set(point) == {"step", "loss", "agreement"} for point in curve)
+    assert all(point["loss"] >= 0 and 0 <= point["agreement"] <= 1 for point in curve)
+    best = min(curve, key=lambda point: point["loss"])
+    assert written["distill"]["best_step"] == best["step"]
+    assert written["distill"]["best_validation_loss"] == best["loss"]
+
+
 def test_device_cuda_without_cuda_is_one_line_exit_2(
     capsys: pytest.CaptureFixture[str], tiny: dict[str, Any]
 ) -> None:

@@ -475,10 +475,13 @@ def _print_model(arguments: argparse.Namespace, analysis: Any, table: Any, front
 def add_swap_parser(subcommands: Any) -> None:
     """The ``swap`` subcommand: write the swapped model's state_dict and its plan."""
     from ..model.settings import (
+        CHECK_EVERY,
         DEFAULT_CALIBRATION,
         DEFAULT_LR,
         DEFAULT_PATIENCE,
         DEFAULT_STEPS,
+        MIN_PASSES,
+        MIN_STEPS,
         RECOVER_MODES,
     )
 
@@ -538,13 +541,16 @@ def add_swap_parser(subcommands: Any) -> None:
     group.add_argument(
         "--lr",
         type=argument_type(float_in_range(0, 10.0, low_open=True)),
-        help=f"distillation learning rate (Adam; default: {DEFAULT_LR:g})",
+        help=f"distillation's peak learning rate (Adam; default: {DEFAULT_LR:g}), reached "
+        "after a short linear warm-up, then cosine down to 0 at --steps",
     )
     group.add_argument(
         "--patience",
         type=positive,
         help="distillation stops after this many validation checks without improvement "
-        f"(default: {DEFAULT_PATIENCE}); the best weights are kept",
+        f"(default: {DEFAULT_PATIENCE}; a check every {CHECK_EVERY} steps, none counted before "
+        f"{MIN_PASSES} passes over the fit split or {MIN_STEPS} steps); the weights of the "
+        "lowest validation loss are kept",
     )
     group.add_argument(
         "--max-time",
@@ -691,7 +697,7 @@ def run_swap(arguments: argparse.Namespace) -> int:
     except UserError as error:
         return _fail("swap", error, ranks)
     if arguments.format == "json":
-        print(swap_report.to_json(result))
+        print(fidelity_report.swap_json(result, recovery))
         return EXIT_MATCH
     print_report(swap_report.render(result, [str(path) for path in written]))
     if exported is not None:

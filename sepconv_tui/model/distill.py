@@ -26,7 +26,15 @@ from .distributed import LOCAL, Ranks
 from .fidelity import DEFAULT_BATCH_SIZE, classifier_outputs, flat_output
 from .recovery_memory import model_device
 from .recovery_result import CurvePoint, Distillation
-from .settings import DEFAULT_LABEL_WEIGHT, DEFAULT_LR, DEFAULT_PATIENCE, DEFAULT_STEPS
+from .settings import (
+    CHECK_EVERY,
+    DEFAULT_LABEL_WEIGHT,
+    DEFAULT_LR,
+    DEFAULT_PATIENCE,
+    DEFAULT_STEPS,
+    MIN_PASSES,
+    MIN_STEPS,
+)
 
 if TYPE_CHECKING:
     import torch
@@ -34,12 +42,6 @@ if TYPE_CHECKING:
 
 #: The softmax temperature of the distillation loss.
 TEMPERATURE = 2.0
-#: Steps between validation checks (and a check at the last step).
-CHECK_EVERY = 50
-#: The minimum budget before a check counts against the patience: this many passes over the
-#: fit split, or MIN_STEPS steps, whichever is more (never past the step ceiling).
-MIN_PASSES = 3
-MIN_STEPS = 300
 #: A validation loss resets the patience only when it falls by this share of the loss that
 #: last reset it (the best weights are the lowest loss, however small the fall).
 MIN_IMPROVEMENT = 1e-3
@@ -278,9 +280,7 @@ def distill(
     steps, patience = _check_settings(
         data, steps=steps, patience=patience, lr=lr, max_time=max_time, label_weight=label_weight
     )
-    check_every = parse_int_in_range(
-        check_every, 1, field="check_every", what="the steps between checks"
-    )
+    check_every = max(1, check_every)
     device = model_device(swapped)
     per_rank = max(1, math.ceil(batch_size / ranks.world_size))
     student: nn.Module = swapped

@@ -16,6 +16,7 @@ from ..model.analysis import ModelAnalysis
 from ..model.bench_result import MODEL_MIN_RUN_TIME_S, LayerBench, ModelBenchResult
 from ..model.fidelity_result import Fidelity
 from ..model.job import ModelJob
+from ..model.recovery_result import CurvePoint
 from ..model.sensitivity_result import Frontier, Sensitivity
 from ..model.tradeoff_result import Tradeoff
 
@@ -149,6 +150,7 @@ class ModelRecovered(Reply):
     # is measuring code the app does not load): path, relative_error, depthwise_nodes, …
     onnx: dict[str, Any] | None = None
     onnx_error: str | None = None  # why swapped.onnx was not written (no [deploy], an op)
+    curve: tuple[CurvePoint, ...] = nested_tuple(CurvePoint, default=())  # distillation's
 
 
 @dataclass(frozen=True)

@@ -108,6 +108,7 @@ def recover_model(request: RecoverModel, report: Report) -> ModelRecovered:
         request.out_dir,
         onnx,
         onnx_error,
+        recovery.curve,
     )
 
 

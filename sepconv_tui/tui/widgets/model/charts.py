@@ -1,7 +1,7 @@
 """The Model tab's charts, side by side under the table: MACs per stage (as is and selected),
 and, once measured, the trade-off (MACs, or after ``l`` and ``x`` the measured latency, against
 validation agreement) or ``g``'s frontier (MACs against the predicted and measured fidelity,
-the browsed point marked) in its place."""
+the browsed point marked) in its place; after ``R``, distillation's validation curve."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from ....model.runtimes import runtime_label
 from ....model.sensitivity_result import Frontier
 from ....model.tradeoff_result import Tradeoff
 from ....report import model_tab
-from ....report.model_fidelity import point_score
+from ....report.model_fidelity import CurvePlot, point_score
 from ...model_session import ModelSession
 
 
@@ -123,6 +123,25 @@ def show_frontier(chart: PlotextPlot, frontier: Frontier, at: int | None, budget
     chart.refresh()
 
 
+class RecoveryChart(PlotextPlot):
+    """Distillation's validation curve: the loss at each check (and the agreement, on the
+    right axis, for a classifier), with a line at the step whose weights were kept."""
+
+    def show(self, plot: CurvePlot | None) -> None:
+        """Plot ``plot`` (None: an empty chart)."""
+        plt = self.plt
+        plt.clear_data()
+        plt.clear_figure()
+        if plot is not None:
+            plt.plot(plot.steps, plot.losses, marker="dot", color="cyan")
+            if plot.agreements:
+                plt.plot(plot.steps, plot.agreements, marker="dot", color="green", yside="right")
+            plt.vline(plot.best_step, color="orange")
+            plt.xlabel("step")
+            plt.title(plot.title)
+        self.refresh()
+
+
 class ModelCharts(Horizontal):
     """Both charts; the view's ``-tradeoff`` class shows the trade-off in the MACs chart's place."""
 
@@ -130,10 +149,17 @@ class ModelCharts(Horizontal):
         """The MACs chart and the trade-off chart."""
         yield ModelChart(id="model-chart")
         yield TradeoffChart(id="model-tradeoff")
+        yield RecoveryChart(id="model-recovery")
 
     def show_selection(self, analysis: ModelAnalysis) -> None:
         """The MACs chart of ``analysis``'s selection."""
         self.query_one(ModelChart).show(analysis)
+
+    def show_recovery(self, plot: CurvePlot | None, *, stale: bool) -> None:
+        """Distillation's validation curve (dimmed when ``stale``)."""
+        chart = self.query_one(RecoveryChart)
+        chart.show(plot)
+        chart.set_class(stale, "-stale")
 
     def show_tradeoff(self, session: ModelSession, *, draw: bool = True) -> None:
         """The session's trade-off (dimmed when stale), the budget and the selection's MACs
