@@ -339,8 +339,8 @@ def test_the_frontier_reply_crosses_the_wire_as_it_went(
     two_convs: tuple[TwoConvs, Split, Sensitivity],
 ) -> None:
     """The app's g reply (the table and its frontier) survives the child's JSON lines."""
-    from sepconv_tui.workers.model_messages import FrontierMeasured
     from sepconv_tui.ipc.wire import decode, encode
+    from sepconv_tui.workers.model_messages import FrontierMeasured
 
     _model, _split, table = two_convs
     reply = FrontierMeasured(table, frontier(table))
