@@ -11,7 +11,7 @@ $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	# compat: a plain path in a .pth, no import-hook finder to load (~25 ms) before the app starts
-	$(BIN)/pip install --quiet -c constraints.txt -e '.[test,deploy]' --config-settings editable_mode=compat
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[test,deploy,openvino]' --config-settings editable_mode=compat
 	touch $(STAMP)
 
 run: $(STAMP)
