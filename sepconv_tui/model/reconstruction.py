@@ -12,6 +12,7 @@ checked against the memory budget before it starts. torch is imported inside the
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..core.spec import parse_int_in_range
@@ -29,22 +30,35 @@ if TYPE_CHECKING:
     from torch import nn
 
 
-def _original_outputs(
-    original: nn.Module, layers: list[str], inputs: torch.Tensor, batch_size: int
-) -> dict[str, torch.Tensor]:
-    """Each named conv's output (its first call) over every sample, batch by batch."""
+def record_activations(
+    original: nn.Module,
+    layers: Sequence[str],
+    inputs: torch.Tensor,
+    batch_size: int,
+    *,
+    with_inputs: bool = False,
+) -> dict[str, tuple[torch.Tensor | None, torch.Tensor]]:
+    """Each named module's output (its first call per batch) over ``inputs``, batch by batch,
+    and its input too when ``with_inputs`` (the sensitivity fits each layer alone on both)."""
     import torch
 
     modules = dict(original.named_modules())
-    collected: dict[str, list[torch.Tensor]] = {name: [] for name in layers}
+    collected: dict[str, tuple[list[torch.Tensor], list[torch.Tensor]]] = {
+        name: ([], []) for name in layers
+    }
     seen: set[str] = set()
     handles = []
     for name in layers:
 
-        def hook(_module: Any, _args: Any, output: Any, name: str = name) -> None:
-            if name not in seen:  # a conv called twice is fitted on its first call
-                seen.add(name)
-                collected[name].append(output.detach().clone())
+        def hook(_module: Any, args: Any, output: Any, name: str = name) -> None:
+            if name in seen or not isinstance(output, torch.Tensor):
+                return  # a conv called twice is fitted on its first call
+            if with_inputs and not args:
+                return
+            seen.add(name)
+            if with_inputs:
+                collected[name][0].append(args[0].detach().clone())
+            collected[name][1].append(output.detach().clone())
 
         handles.append(modules[name].register_forward_hook(hook))
     try:
@@ -55,7 +69,11 @@ def _original_outputs(
     finally:
         for handle in handles:
             handle.remove()
-    return {name: torch.cat(outputs) for name, outputs in collected.items() if outputs}
+    return {
+        name: (torch.cat(xs) if xs else None, torch.cat(ys))
+        for name, (xs, ys) in collected.items()
+        if ys
+    }
 
 
 def reconstruct(
@@ -87,7 +105,10 @@ def reconstruct(
     used = data.head(min(calibration, len(data)))
     inputs = ranks.shard(used).inputs.to(model_device(original))
     check_reconstruction_budget(original, layers, inputs, budget_bytes, ranks, calibration)
-    targets = _original_outputs(original, layers, inputs, batch_size)
+    targets = {
+        name: output
+        for name, (_, output) in record_activations(original, layers, inputs, batch_size).items()
+    }
     modules = dict(swapped.named_modules())
     fitted: list[str] = []
     handles = []

@@ -22,6 +22,7 @@ from .distill import ValidationScore
 from .distributed import LOCAL, Ranks
 from .fidelity import DEFAULT_BATCH_SIZE
 from .least_squares import normal_equations, solve
+from .reconstruction import record_activations
 from .sensitivity_result import Rung, Sensitivity
 from .settings import DEFAULT_CALIBRATION
 from .split import Split
@@ -93,36 +94,8 @@ def _record(
     batch_size: int,
 ) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
     """Each named module's input and output (its first call per batch) over ``inputs``."""
-    import torch
-
-    from .candidates import eval_mode
-
-    modules = dict(original.named_modules())
-    collected: dict[str, tuple[list[torch.Tensor], list[torch.Tensor]]] = {
-        name: ([], []) for name in layers
-    }
-    seen: set[str] = set()
-    handles = []
-    for name in layers:
-
-        def hook(_module: Any, args: Any, output: Any, name: str = name) -> None:
-            if name not in seen and args and isinstance(output, torch.Tensor):
-                seen.add(name)
-                collected[name][0].append(args[0].detach().clone())
-                collected[name][1].append(output.detach().clone())
-
-        handles.append(modules[name].register_forward_hook(hook))
-    try:
-        with eval_mode(original), torch.no_grad():
-            for start in range(0, inputs.shape[0], batch_size):
-                seen.clear()
-                original(inputs[start : start + batch_size])
-    finally:
-        for handle in handles:
-            handle.remove()
-    return {
-        name: (torch.cat(xs), torch.cat(ys)) for name, (xs, ys) in collected.items() if xs and ys
-    }
+    recorded = record_activations(original, layers, inputs, batch_size, with_inputs=True)
+    return {name: (x, y) for name, (x, y) in recorded.items() if x is not None}
 
 
 def _per_sample_bytes(original: nn.Module, layers: Sequence[str], sample: torch.Tensor) -> int:
