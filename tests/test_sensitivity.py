@@ -345,3 +345,26 @@ def test_the_frontier_reply_crosses_the_wire_as_it_went(
     _model, _split, table = two_convs
     reply = FrontierMeasured(table, frontier(table))
     assert decode(encode(reply)) == reply
+
+
+def test_an_unreachable_budget_leaves_no_output_folder(
+    digits: dict[str, Any], capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """swap with an X out of reach exits 2 and leaves no --out folder behind (the sensitivity
+    table it measured stays in the cache, not in a folder the run made)."""
+    out_dir = tmp_path / "never"
+    code, _out, err = run_cli(
+        capsys,
+        "swap",
+        digits["source"],
+        "--weights",
+        str(digits["weights"]),
+        "--data",
+        str(digits["data"]),
+        "--swap",
+        "macs:100",
+        "--out",
+        str(out_dir),
+    )
+    assert code == 2 and "out of reach" in err
+    assert not out_dir.exists()

@@ -626,6 +626,7 @@ def run_swap(arguments: argparse.Namespace) -> int:
     from ..report.console import print_report
 
     ranks: Ranks | None = None
+    made_out: Path | None = None  # --out when this run makes it: a failed run removes it
     try:
         given = read_model_arguments(arguments)
         if arguments.data is None:
@@ -650,6 +651,8 @@ def run_swap(arguments: argparse.Namespace) -> int:
         out = Path(arguments.out)
         if out.exists() and not out.is_dir():
             return fail("swap", f"--out {arguments.out!r} is a file, not a folder")
+        # A failed run leaves no folder it made (the sensitivity table is kept there early).
+        made_out = None if out.exists() else out
         from ..model.job import build_pair
         from ..model.settings import (
             DEFAULT_LABEL_WEIGHT,
@@ -695,6 +698,8 @@ def run_swap(arguments: argparse.Namespace) -> int:
                 exported = export_swap(result, out)
                 written.append(Path(exported.path))
     except UserError as error:
+        if made_out is not None and (ranks is None or ranks.main):
+            shutil.rmtree(made_out, ignore_errors=True)
         return _fail("swap", error, ranks)
     if arguments.format == "json":
         print(fidelity_report.swap_json(result, recovery))
