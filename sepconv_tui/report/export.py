@@ -37,6 +37,7 @@ def files_table(result: ExportResult) -> Table:
     table.add_column("Model", no_wrap=True)
     table.add_column("File", overflow="fold", min_width=24)
     table.add_column("Input", no_wrap=True)
+    table.add_column("Batch", no_wrap=True)
     table.add_column("Rel. error", justify="right", no_wrap=True)
     table.add_column("Conv nodes", justify="right", no_wrap=True)
     table.add_column("group = C_in", justify="right", no_wrap=True)
@@ -46,6 +47,7 @@ def files_table(result: ExportResult) -> Table:
             file.model,
             file.path if file.relative_error <= result.tolerance else f"{file.path} (not written)",
             format_shape(file.input_shape),
+            "any" if file.dynamic_batch else f"{file.input_shape[0]} only",
             _check_text(file, result.tolerance),
             str(file.conv_nodes),
             str(file.depthwise_nodes),
@@ -68,10 +70,16 @@ def summary(result: ExportResult) -> str:
     return found + "ONNX Runtime does not reproduce PyTorch's outputs: nothing failing was written."
 
 
+def notes(result: ExportResult) -> list[Text]:
+    """Each file's notes (a fixed batch), once each, as dim lines."""
+    lines = dict.fromkeys(note for file in result.files for note in file.notes)
+    return [Text(f"note: {line}", style="dim") for line in lines]
+
+
 def render(result: ExportResult) -> Group:
     """Everything ``sepconv-tui export`` prints."""
     style = "bold" if result.passed else "bold red"
-    return Group(files_table(result), Text(summary(result), style=style))
+    return Group(files_table(result), Text(summary(result), style=style), *notes(result))
 
 
 def to_json(result: ExportResult) -> str:
