@@ -22,6 +22,7 @@ from .model import (
 )
 
 if TYPE_CHECKING:
+    from ..model.data import Data
     from ..model.job import ModelJob
 
 
@@ -54,26 +55,41 @@ def add_export_parser(subcommands: Any) -> None:
         action="store_true",
         help="also write the original model beside FILE, as NAME.original.onnx",
     )
+    from ..model.deploy_precision import PRECISIONS
+
+    export_parser.add_argument(
+        "--precision",
+        choices=list(PRECISIONS),
+        default="fp32",
+        help="fp32 (default) writes FILE; int8 also writes FILE's static int8 QDQ file beside "
+        "it as NAME-int8.onnx (calibrated on --data's fit split, else on random inputs), "
+        "with its agreement with fp32 measured on --data's test split; bf16 is a runtime "
+        "setting (OpenVINO), not a file",
+    )
+    export_parser.add_argument(
+        "--per-tensor",
+        action="store_true",
+        help="int8 with one scale per weight tensor (default: one per output channel)",
+    )
     add_data_arguments(export_parser, required=False)
     export_parser.add_argument(
         "--json", dest="format", action="store_const", const="json", help="print JSON"
     )
 
 
-def _samples(arguments: argparse.Namespace, job: ModelJob) -> tuple[Any, str]:
-    """The inputs the check runs on: --data's first samples, or (None, "random")."""
+def _data(arguments: argparse.Namespace, job: ModelJob) -> Data | None:
+    """--data loaded for the model's input (None without it)."""
     if arguments.data is None:
-        return None, "random"
+        return None
     from ..model.data import load_data
     from .model import data_options
 
-    data = load_data(
+    return load_data(
         arguments.data,
         input_shape=job.input_shape,
         source=job.source,
         **data_options(arguments),
     )
-    return data.inputs, data.description
 
 
 def run_export(arguments: argparse.Namespace) -> int:
@@ -82,21 +98,32 @@ def run_export(arguments: argparse.Namespace) -> int:
         given = read_model_arguments(arguments)
         if arguments.swapped is not None and arguments.swap != "saving":
             return fail("export", "--swap and --swapped DIR exclude each other")
-        from ..model.export import export_source, failure_message, require_deploy
+        from ..model.deploy_precision import check_file_precision
+        from ..model.export import failure_message, require_deploy
+        from ..model.precision_export import export_at_precision
 
+        check_file_precision(arguments.precision)
         require_deploy()
         from .progress import stderr_progress
 
         with stderr_progress() as progress:
             given = resolve_speedup_arguments(arguments, given, progress, workflow)
         job = given.ready()
-        samples, sample_source = _samples(arguments, job)
-        result = export_source(
+        data = _data(arguments, job)
+        split = None
+        if data is not None and arguments.precision != "fp32":
+            split = workflow(arguments, given).split(data)
+        result = export_at_precision(
             job,
             arguments.out,
-            samples=samples,
-            sample_source=sample_source,
+            precision=arguments.precision,
+            samples=None if data is None else data.inputs,
+            sample_source="random" if data is None else data.description,
             original=arguments.original,
+            calibration=None if split is None else split.fit.inputs,
+            comparison=None if split is None else split.test.inputs,
+            comparison_source="" if split is None else split.test.description,
+            per_channel=not arguments.per_tensor,
         )
     except UserError as error:
         return fail("export", error)
@@ -108,7 +135,7 @@ def run_export(arguments: argparse.Namespace) -> int:
         from ..report.console import print_report
 
         print_report(export_report.render(result))
-    message = failure_message(result)
+    message = failure_message(result.export)
     if message is not None:
         print(f"sepconv-tui export: {message}", file=sys.stderr)
         return EXIT_MISMATCH
