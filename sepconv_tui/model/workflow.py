@@ -16,11 +16,13 @@ from ..progress import OnProgress
 from .analysis import ModelAnalysis, Selection, SelectionError
 from .cache import BuildCache
 from .data import Data, load_data
+from .deploy_precision import PrecisionError
 from .distributed import LOCAL, Ranks
 from .fidelity import DEFAULT_BATCH_SIZE, Fidelity, measure_fidelity
 from .fidelity_result import SplitSizes, ValidationFigure
 from .job import ModelJob, build_pair
 from .plan import SwapResult
+from .precision_fidelity import PrecisionFidelity, measure_at_precision
 from .recover import (
     DEFAULT_CALIBRATION,
     DEFAULT_LR,
@@ -210,6 +212,47 @@ class Workflow:
             swapped.cpu()
         return measured.with_context(
             split=sizes, validation=choice.validation, notes=choice.notes + lowered
+        )
+
+    def fidelity_at(
+        self,
+        precision: str,
+        runtime: str | None = None,
+        *,
+        per_channel: bool = True,
+        progress: OnProgress | None = None,
+    ) -> PrecisionFidelity:
+        """Both models at ``precision`` in ``runtime`` (default: the precision's own) against
+        the fp32 original on the test split; int8 calibrated on the fit split."""
+        if self.ranks.distributed:
+            raise PrecisionError(
+                f"measuring at {precision} runs in one process, not under torchrun"
+            )
+        choice = self.choose(progress)
+        result = self._swap(choice.selection)
+        data = self.load(result)
+        split = self.split(data)
+        assert result.original is not None
+        given = result.input_shape or self.job.input_shape
+        # The data's own sample shape, at the batch the model was given (a model fixing its
+        # batch is exported at it).
+        input_shape = (given[0] if given else 1, *(int(size) for size in data.inputs.shape[1:]))
+        measured = measure_at_precision(
+            result.original.cpu(),
+            result.model.cpu(),
+            split,
+            precision=precision,
+            runtime=runtime,
+            input_shape=input_shape,
+            swapped_layers=tuple(result.swapped),
+            per_channel=per_channel,
+            threads=self.job.threads,
+            batch_size=self.batch_size,
+            progress=progress,
+            label=self.job.label,
+        )
+        return measured.with_context(
+            split=split.sizes, validation=choice.validation, notes=choice.notes
         )
 
     def recover(
