@@ -668,8 +668,13 @@ def run_fidelity(arguments: argparse.Namespace) -> int:
         at_precision = _at_precision(arguments)
         if at_precision:
             from ..model.deploy_precision import runtime_for
+            from ..model.precision_fidelity import EAGER_RUNTIMES
 
             runtime = runtime_for(arguments.precision, runtime)
+            if runtime not in EAGER_RUNTIMES:
+                from ..model.onnx_run import require_runtime
+
+                require_runtime(runtime)
         arguments.runtime = runtime or "eager"  # where speedup:X times
         with started_ranks(arguments) as ranks, _progress(ranks) as progress:
             given = resolve_speedup_arguments(arguments, given, progress, _on(ranks))
@@ -686,9 +691,11 @@ def run_fidelity(arguments: argparse.Namespace) -> int:
     except UserError as error:
         return _fail("fidelity", error, ranks)
     if ranks.main:
-        if at_precision:
-            from ..report import precision_fidelity as fidelity_report
-        emit_report(arguments.format, fidelity_report, fidelity)
+        from ..report import precision_fidelity
+
+        emit_report(
+            arguments.format, precision_fidelity if at_precision else fidelity_report, fidelity
+        )
     return EXIT_MATCH
 
 

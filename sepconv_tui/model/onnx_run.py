@@ -40,6 +40,14 @@ def _chunks(inputs: Any, fixed_batch: int | None) -> Iterator[Any]:
         yield inputs[start : start + batch]
 
 
+def require_runtime(runtime: str) -> None:
+    """A UserError naming the extra unless what running an exported file in ``runtime`` needs
+    imports: the ONNX exporter and ONNX Runtime (``[deploy]``), and OpenVINO for it."""
+    require_deploy()
+    if runtime == "openvino":
+        require_openvino()
+
+
 def run_file(
     path: str | Path, inputs: Any, *, runtime: str, precision: str, threads: int | None = None
 ) -> FileOutputs:

@@ -26,7 +26,7 @@ from .deploy_precision import FP32, INT8, RUNTIME_LABELS, check_precision, runti
 from .export import CHECK_SAMPLES, export_onnx
 from .fidelity import DEFAULT_BATCH_SIZE
 from .fidelity_result import Interval, SplitSizes, ValidationFigure
-from .onnx_run import run_file
+from .onnx_run import require_runtime, run_file
 from .quantize import quantize_onnx
 from .source import Shape
 from .split import Split
@@ -200,6 +200,8 @@ def measure_at_precision(
 
     check_precision(precision)
     runtime = runtime_for(precision, runtime)
+    if runtime not in EAGER_RUNTIMES:
+        require_runtime(runtime)
     test = split.test
     inputs = test.inputs.float()
     labels = None if test.labels is None else test.labels.numpy()

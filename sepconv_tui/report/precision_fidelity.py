@@ -15,7 +15,7 @@ from rich.text import Text
 
 from ..model.deploy_precision import RUNTIME_LABELS
 from ..model.precision_fidelity import AtPrecision, PrecisionFidelity
-from .fidelity import format_share_interval, split_text, validation_text
+from .fidelity import format_share_interval, validation_text
 from .swap import format_error
 
 COLUMNS = ("Model", "Runtime", "Ran", "Accuracy", "Agreement", "Output error", "Samples")
@@ -51,7 +51,7 @@ def _caption(result: PrecisionFidelity) -> str:
         "Ran: the precision the runtime reports it ran"
     ]
     if result.split is not None:
-        parts.append(f"test split ({split_text(result.split)})")
+        parts.append(f"on the test split ({result.split})")
     if result.calibration is not None:
         scales = "per channel" if result.per_channel else "per tensor"
         parts.append(f"int8 {scales}, calibrated on {result.calibration}")
