@@ -171,3 +171,43 @@ def test_fidelity_at_bf16_runs_openvino_and_labels_what_ran(
         assert ("bf16" in document[side]["precision"]) == has_bf16
         assert 0.0 <= document[side]["agreement"] <= 1.0
     assert document["original"]["agreement"] >= 0.98  # bf16 keeps the original's answers
+
+
+@pytest.mark.deploy
+def test_agreement_budgets_at_int8_are_held_to_the_int8_swapped_model(
+    digits: dict[str, Any],
+) -> None:
+    """--swap agreement:X --precision int8: each frontier point measured is scored by its
+    swapped model quantized (calibrated on fit) against the fp32 original on validation; the
+    original itself scores its int8 agreement, and fp32 in PyTorch rescores nothing."""
+    pytest.importorskip("onnxruntime", reason="the [deploy] extra")
+    import torch
+
+    from sepconv_tui.model.analysis import parse_selection
+    from sepconv_tui.model.data import Data
+    from sepconv_tui.model.job import ModelJob
+    from sepconv_tui.model.precision_fidelity import precision_rescorer
+    from sepconv_tui.model.sensitivity_result import FrontierPoint
+    from sepconv_tui.model.source import build_model, parse_source
+    from sepconv_tui.model.split import Split
+    from sepconv_tui.model.weights import load_weights
+    from sepconv_tui.model.workflow import Workflow
+
+    model = build_model(digits["source"], real=True).module
+    load_weights(model, digits["weights"])
+    model.eval()
+    data = torch.load(digits["data"])
+    whole = Data(data["inputs"], data["labels"], "digits")
+    split = Split(whole.head(128), whole.head(300).tail(172), whole.tail(100))
+    rescore = precision_rescorer(model, split, precision="int8", input_shape=(1, 1, 8, 8))
+    point = FrontierPoint((), 1, 1, 0.0, measured=True, agreement=1.0, output_error=0.0)
+    scored = rescore(model, point)
+    assert scored.agreement is not None and scored.agreement >= 0.98
+    assert scored.output_error is not None and 0 < scored.output_error < 0.1
+    assert scored.agreement_interval is not None and scored.accuracy is not None
+    budget = parse_selection("agreement:0.99")
+    job = ModelJob(parse_source(digits["source"]), weights=str(digits["weights"]))
+    plain = Workflow(job, str(digits["data"]), budget=budget)
+    assert plain._rescorer(model, split, 64) is None  # fp32 in PyTorch: the frontier's own
+    at_int8 = Workflow(job, str(digits["data"]), budget=budget, precision="int8")
+    assert at_int8._rescorer(model, split, 64) is not None

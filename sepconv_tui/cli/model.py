@@ -153,6 +153,10 @@ def workflow(
         validation=_split_size(arguments, "validation"),
         test=_split_size(arguments, "test"),
         ranks=ranks if ranks is not None else LOCAL,
+        # Commands with --precision hold agreement:X to the swap at it, in --runtime.
+        precision=getattr(arguments, "precision", "fp32"),
+        runtime=arguments.runtime if hasattr(arguments, "precision") else None,
+        per_channel=not getattr(arguments, "per_tensor", False),
     )
 
 

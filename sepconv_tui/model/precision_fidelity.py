@@ -14,6 +14,7 @@ torch, numpy and the runtimes are imported inside the functions.
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -28,6 +29,7 @@ from .fidelity import DEFAULT_BATCH_SIZE
 from .fidelity_result import Interval, SplitSizes, ValidationFigure
 from .onnx_run import require_runtime, run_file
 from .quantize import quantize_onnx
+from .sensitivity_result import FrontierPoint
 from .source import Shape
 from .split import Split
 
@@ -177,6 +179,117 @@ def _figures(outputs: Any, reference: Any, labels: Any, ran: str) -> AtPrecision
     )
 
 
+@dataclass(frozen=True)
+class _Deployed:
+    """One model's first output as deployed at a precision, what ran, and how it was made."""
+
+    outputs: Any  # numpy, one row per sample run
+    ran: str
+    calibration: str | None = None
+    notes: tuple[str, ...] = ()
+
+
+def _deployed_outputs(
+    model: nn.Module,
+    inputs: torch.Tensor,
+    split: Split,
+    *,
+    precision: str,
+    runtime: str,
+    input_shape: Shape,
+    swapped_layers: tuple[str, ...] = (),
+    per_channel: bool = True,
+    threads: int | None = None,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    kind: str = "swapped",
+    label: str = "the model",
+) -> _Deployed:
+    """``model`` run on ``inputs`` as deployed: PyTorch for eager, else exported (checked),
+    quantized on ``split.fit`` for int8, and run in ``runtime`` at ``precision``."""
+    import numpy
+
+    if runtime in EAGER_RUNTIMES:
+        channels_last = runtime == "eager_channels_last"
+        return _Deployed(_eager_outputs(model, inputs, batch_size, channels_last), FP32)
+    notes: list[str] = []
+    calibration = None
+    with tempfile.TemporaryDirectory(prefix="sepconv-precision-") as folder:
+        exported = export_onnx(
+            model,
+            Path(folder) / f"{kind}.onnx",
+            input_shape=input_shape,
+            samples=inputs[:CHECK_SAMPLES],
+            swapped=swapped_layers,
+            kind=kind,
+            label=label,
+        )
+        notes.extend(exported.notes)
+        path = exported.path
+        if precision == INT8:
+            quantized = quantize_onnx(
+                path,
+                Path(folder) / f"{kind}-int8.onnx",
+                samples=split.fit.inputs,
+                per_channel=per_channel,
+                label=label,
+            )
+            calibration = f"{quantized.calibration} of the fit split"
+            notes.extend(note for note in quantized.notes if note not in notes)
+            path = quantized.path
+        array = numpy.ascontiguousarray(inputs.numpy(), dtype=numpy.float32)
+        ran = run_file(path, array, runtime=runtime, precision=precision, threads=threads)
+    return _Deployed(ran.outputs, ran.ran, calibration, tuple(notes))
+
+
+def precision_rescorer(
+    original: nn.Module,
+    split: Split,
+    *,
+    precision: str,
+    runtime: str | None = None,
+    input_shape: Shape,
+    per_channel: bool = True,
+    threads: int | None = None,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+) -> Callable[[Any, FrontierPoint], FrontierPoint]:
+    """What holds a frontier point to its swapped model at ``precision``: the model deployed
+    (int8 calibrated on the fit split) and measured on the validation split against the fp32
+    original; the point's agreement, output error and accuracy become those."""
+    runtime = runtime_for(precision, runtime)
+    if runtime not in EAGER_RUNTIMES:
+        require_runtime(runtime)
+    validation = split.validation
+    inputs = validation.inputs.float()
+    labels = None if validation.labels is None else validation.labels.numpy()
+    reference: list[Any] = []  # the fp32 original's outputs, computed at the first point
+
+    def rescore(model: Any, point: FrontierPoint) -> FrontierPoint:
+        if not reference:
+            reference.append(_eager_outputs(original, inputs, batch_size))
+        deployed = _deployed_outputs(
+            model,
+            inputs,
+            split,
+            precision=precision,
+            runtime=runtime,
+            input_shape=input_shape,
+            swapped_layers=tuple(point.plan),
+            per_channel=per_channel,
+            threads=threads,
+            batch_size=batch_size,
+        )
+        figures = _figures(deployed.outputs, reference[0], labels, deployed.ran)
+        return replace(
+            point,
+            agreement=figures.agreement,
+            agreement_interval=figures.agreement_interval,
+            output_error=figures.output_error,
+            accuracy=figures.accuracy,
+        )
+
+    return rescore
+
+
 def measure_at_precision(
     original: nn.Module,
     swapped: nn.Module,
@@ -196,8 +309,6 @@ def measure_at_precision(
     ``split``'s test part, against the fp32 original there; int8 is calibrated on its fit
     part. PrecisionError when the runtime cannot run the precision, OpenVinoError without
     OpenVINO, ExportError or QuantizeError naming what a model cannot take."""
-    import numpy
-
     check_precision(precision)
     runtime = runtime_for(precision, runtime)
     if runtime not in EAGER_RUNTIMES:
@@ -212,45 +323,29 @@ def measure_at_precision(
     if reference.ndim == 2 and reference.shape[1] >= 2:
         check_labels(test, int(reference.shape[1]))
     fp32 = _figures(reference, reference, labels, FP32)
-    array = numpy.ascontiguousarray(inputs.numpy(), dtype=numpy.float32)
     results: dict[str, AtPrecision] = {}
     calibration: str | None = None
     notes: list[str] = []
-    with tempfile.TemporaryDirectory(prefix="sepconv-precision-") as folder:
-        for step, (kind, model) in enumerate((("original", original), ("swapped", swapped)), 1):
-            if progress is not None:
-                progress(Progress("measure", step, steps, f"{kind} at {precision}"))
-            if runtime in EAGER_RUNTIMES:
-                outputs = _eager_outputs(
-                    model, inputs, batch_size, channels_last=runtime == "eager_channels_last"
-                )
-                results[kind] = _figures(outputs, reference, labels, FP32)
-                continue
-            model_label = label if kind == "original" else f"the swapped {label}"
-            exported = export_onnx(
-                model,
-                Path(folder) / f"{kind}.onnx",
-                input_shape=input_shape,
-                samples=inputs[:CHECK_SAMPLES],
-                swapped=swapped_layers if kind == "swapped" else (),
-                kind=kind,
-                label=model_label,
-            )
-            notes.extend(note for note in exported.notes if note not in notes)
-            path = exported.path
-            if precision == INT8:
-                quantized = quantize_onnx(
-                    path,
-                    Path(folder) / f"{kind}-int8.onnx",
-                    samples=split.fit.inputs,
-                    per_channel=per_channel,
-                    label=model_label,
-                )
-                calibration = f"{quantized.calibration} of the fit split"
-                notes.extend(note for note in quantized.notes if note not in notes)
-                path = quantized.path
-            ran = run_file(path, array, runtime=runtime, precision=precision, threads=threads)
-            results[kind] = _figures(ran.outputs, reference, labels, ran.ran)
+    for step, (kind, model) in enumerate((("original", original), ("swapped", swapped)), 1):
+        if progress is not None:
+            progress(Progress("measure", step, steps, f"{kind} at {precision}"))
+        deployed = _deployed_outputs(
+            model,
+            inputs,
+            split,
+            precision=precision,
+            runtime=runtime,
+            input_shape=input_shape,
+            swapped_layers=swapped_layers if kind == "swapped" else (),
+            per_channel=per_channel,
+            threads=threads,
+            batch_size=batch_size,
+            kind=kind,
+            label=label if kind == "original" else f"the swapped {label}",
+        )
+        results[kind] = _figures(deployed.outputs, reference, labels, deployed.ran)
+        calibration = deployed.calibration or calibration
+        notes.extend(note for note in deployed.notes if note not in notes)
     if progress is not None:
         progress(Progress("measure", steps, steps, f"{RUNTIME_LABELS[runtime]} at {precision}"))
     return PrecisionFidelity(
