@@ -36,7 +36,9 @@ def add_export_parser(subcommands: Any) -> None:
         "on the sample inputs (--data when given, else random at the input shape) and compare "
         "with PyTorch: the relative error is printed, and above 1e-4 the file is not written "
         "and the exit code is 1. Each swapped layer is a Conv node with group = C_in and a "
-        "1×1 Conv. Needs the [deploy] extra (onnx, onnxscript, onnxruntime). Exit 2 on bad "
+        "1×1 Conv. The file takes any batch size (a model that fixes its batch is exported at "
+        "it, with a note). --precision int8 writes the static int8 file beside it. "
+        "Needs the [deploy] extra (onnx, onnxscript, onnxruntime). Exit 2 on bad "
         "input or a model the exporter cannot take (the op and the layer are named).",
     )
     add_model_arguments(export_parser, weights_help="the original's state_dict")

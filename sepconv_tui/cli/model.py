@@ -744,7 +744,9 @@ def add_fidelity_parser(subcommands: Any) -> None:
         "outputs' relative error, top-1 agreement with the original for classifiers, both "
         "accuracies when DATA has labels, and per swapped layer its output error alone "
         "(local) and inside the swapped network, beside its weight error. Measure on data "
-        "the swap was not fitted on. Exit 2 on bad input.",
+        "the swap was not fitted on. --precision int8|bf16 runs both models as deployed at "
+        "that precision and holds them to the fp32 original on the test split. Exit 2 on bad "
+        "input.",
     )
     add_model_arguments(fidelity_parser, weights_help="the original's state_dict")
     add_input_shape_argument(fidelity_parser)

@@ -3,7 +3,10 @@
 The file is written under a temporary name beside its destination, loaded in ONNX Runtime, run
 on the sample inputs and compared with PyTorch's outputs; only when the relative error is at
 most ``MAX_RELATIVE_ERROR`` is it renamed into place, so a file that exists was checked. A
-swapped model's ONNX holds its blocks as they are: per swapped layer a Conv node with
+file takes any batch size: it is traced at batch 2 with a named batch dimension
+(``torch.export`` fixes a dimension of size 1) and checked at batch 1 and 3; a model whose
+forward fixes its batch is exported at that batch, and a note says so. A swapped model's ONNX
+holds its blocks as they are: per swapped layer a Conv node with
 ``group = C_in`` (the depthwise conv) and a 1×1 Conv, counted here from the graph. A model the
 exporter cannot take raises ExportError naming the op and the layer. torch, onnx and
 onnxruntime are imported inside the functions; they are the ``[deploy]`` extra.
@@ -516,8 +519,9 @@ def export_checked(
 def fixed_batch_note(batch: int) -> str:
     """What a file exported at a fixed batch says: it takes that batch only."""
     return (
-        f"exported at a fixed batch of {batch}: the model's forward fixes its batch size, so "
-        f"the file takes batches of {batch} only"
+        f"exported at a fixed batch of {batch}: the model's forward does not trace with a free "
+        f"batch size (it hard-codes its batch, or branches on it), so the file takes batches "
+        f"of {batch} only"
     )
 
 
