@@ -211,3 +211,24 @@ def test_agreement_budgets_at_int8_are_held_to_the_int8_swapped_model(
     assert plain._rescorer(model, split, 64) is None  # fp32 in PyTorch: the frontier's own
     at_int8 = Workflow(job, str(digits["data"]), budget=budget, precision="int8")
     assert at_int8._rescorer(model, split, 64) is not None
+
+
+@pytest.mark.deploy
+def test_int8_export_on_data_calibrates_on_fit_and_compares_on_test(
+    capsys: pytest.CaptureFixture[str], digits: dict[str, Any], tmp_path: Path
+) -> None:
+    """export --data --precision int8 (no --input-shape: the data's channels are the model's):
+    calibrated on the fit split, its agreement with fp32 measured on the test split."""
+    pytest.importorskip("onnxruntime", reason="the [deploy] extra")
+    code, stdout, err = run_cli(
+        capsys, "export", digits["source"], "--weights", str(digits["weights"]),
+        "--swap", "features.0", "--data", str(digits["data"]), "--precision", "int8",
+        "--out", str(tmp_path / "swapped.onnx"), "--json",
+    )  # fmt: skip
+    assert code == 0, err
+    document = json.loads(stdout)
+    (int8,) = document["int8"]
+    assert int8["calibration"] == "256 samples" and document["precision_notes"] == []
+    agreement = int8["agreement_with_fp32"]
+    assert agreement["on"].endswith("test 359") and agreement["samples"] == 359
+    assert agreement["agreement"] >= 0.97

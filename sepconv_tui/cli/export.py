@@ -80,16 +80,20 @@ def add_export_parser(subcommands: Any) -> None:
 
 
 def _data(arguments: argparse.Namespace, job: ModelJob) -> Data | None:
-    """--data loaded for the model's input (None without it)."""
+    """--data loaded for the model's input (None without it): without --input-shape, the
+    channels are the model's first conv's (built on meta, no memory)."""
     if arguments.data is None:
         return None
     from ..model.data import load_data
+    from ..model.source import build_model
     from .model import data_options
 
+    model = None if job.input_shape is not None else build_model(job.source).module
     return load_data(
         arguments.data,
         input_shape=job.input_shape,
         source=job.source,
+        model=model,
         **data_options(arguments),
     )
 
