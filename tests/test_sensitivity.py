@@ -368,3 +368,23 @@ def test_an_unreachable_budget_leaves_no_output_folder(
     )
     assert code == 2 and "out of reach" in err
     assert not out_dir.exists()
+
+
+def test_fidelity_with_a_budget_says_its_figures_are_before_reconstruction(
+    digits: dict[str, Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """fidelity --swap agreement:X chooses on reconstructed points but measures the SVD-only
+    swap: a note on stderr says so, and how to get the chosen one."""
+    code, _out, err = run_cli(
+        capsys,
+        "fidelity",
+        digits["source"],
+        "--weights",
+        str(digits["weights"]),
+        "--data",
+        str(digits["data"]),
+        "--swap",
+        "agreement:0.99",
+    )
+    assert code == 0, err
+    assert "the swap before reconstruction (SVD only)" in err and "--recover reconstruct" in err

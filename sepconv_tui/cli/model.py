@@ -825,6 +825,16 @@ def run_fidelity(arguments: argparse.Namespace) -> int:
                 )
             else:
                 fidelity = measured.fidelity(progress)
+        budget = given.budget
+        if ranks.main and budget is not None and budget.on_frontier and arguments.data:
+            # The frontier measures each point reconstructed; fidelity shows the swap before it.
+            print(
+                f"sepconv-tui fidelity: note: {budget} was met with each chosen block "
+                "reconstructed (least squares on the fit split); the figures below are the "
+                "swap before reconstruction (SVD only): swap --data DATA --recover reconstruct "
+                "writes and measures the one chosen",
+                file=sys.stderr,
+            )
     except UserError as error:
         return _fail("fidelity", error, ranks)
     if ranks.main:
