@@ -127,3 +127,12 @@ def test_a_runtime_says_what_it_needs_and_what_it_runs(
     )
     with pytest.raises(Exception, match="Fake RT runs bf16, not fp32"):
         check_runtimes(("fake",), "cpu")
+
+
+@pytest.mark.parametrize("command", ["fidelity", "swap", "model"])
+def test_a_bad_runtime_lists_the_names_as_typed(
+    command: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--runtime bogus names the choices as a user types them, never an enum's repr."""
+    code, _out, err = run_cli(capsys, command, "torchvision:resnet18", "--runtime", "bogus")
+    assert code == 2 and "'onnxruntime'" in err and "<Runtime" not in err

@@ -141,8 +141,8 @@ RUNTIME_TABLE: dict[str, RuntimeEntry] = {
 
 
 def runtime_names() -> tuple[str, ...]:
-    """Every runtime's name, in the table's order."""
-    return tuple(RUNTIME_TABLE)
+    """Every runtime's name, in the table's order (plain strings: argparse shows them)."""
+    return tuple(str(name) for name in RUNTIME_TABLE)
 
 
 def runtime_entry(name: str) -> RuntimeEntry:
