@@ -426,3 +426,31 @@ def onnxruntime_ran(path: str | Path, threads: int = 1) -> RanPrecision:
             for node in nodes
             if node.op_type in ONNXRUNTIME_INT8_OPS | ONNXRUNTIME_FLOAT_OPS
         )
+
+
+def onnxruntime_ran_label(path: str, precision: str, threads: int) -> str:
+    """The runtime table's ``ran`` for ONNX Runtime: the label of what it runs ``path`` at."""
+    return onnxruntime_ran(path, threads).label
+
+
+def export_onnx_at(
+    module: Any,
+    x: Any,
+    path: Path,
+    label: str,
+    precision: str,
+    *,
+    per_channel: bool = True,
+) -> dict[str, str]:
+    """The runtime table's ONNX exporter: ``module`` exported to ``path`` at fp32 (a float
+    precision is the runtime's to run), or for int8 exported, then quantized to static QDQ
+    (``per_channel`` or per tensor), calibrated on random inputs of ``x``'s shape."""
+    from .timers import export_onnx_file
+
+    if precision != "int8":
+        return export_onnx_file(module, x, path, label, precision)
+    with tempfile.TemporaryDirectory(dir=Path(path).parent) as scratch:
+        fp32 = Path(scratch) / "fp32.onnx"
+        export_onnx_file(module, x, fp32, label, "fp32")
+        quantize_onnx(fp32, path, per_channel=per_channel, label=label)
+    return {}
