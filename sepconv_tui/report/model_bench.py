@@ -73,7 +73,8 @@ def runtimes_setup_line(result: ModelBenchResult) -> str:
     threads = f"{result.threads} thread{'s' if result.threads != 1 else ''}"
     where = f"cpu on {result.machine.caption}" if result.machine is not None else f"cpu, {threads}"
     return (
-        f"{where} each, fp32 input {format_shape(result.input_shape)}, each runtime in its own process; --swap "
+        f"{where} each, fp32 input {format_shape(result.input_shape)}, each runtime in its "
+        "own process; --swap "
         f"{result.selection}: {result.swapped_count} of {result.candidates} candidates ({shown})"
     )
 
