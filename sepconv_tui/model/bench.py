@@ -407,6 +407,7 @@ def benchmark_layer_runtimes(
         first.channels_last,
         timings,
         notes,
+        this_machine(threads).to_dict(),
     )
 
 
