@@ -225,32 +225,24 @@ def test_a_model_the_quantizer_cannot_take_is_one_line(
 
 
 @pytest.mark.deploy
+@pytest.mark.openvino
 def test_per_layer_gives_the_bound_beside_the_measurement(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    """bench --per-layer: each layer's roofline bound, never above its MAC ratio, and the
-    efficiency (bound ÷ measured) per side; the machine with its limits."""
+    """bench --per-layer at int8 on every runtime that runs it: each layer's roofline bound,
+    never above its MAC ratio, the efficiency (bound ÷ measured) per side, OpenVINO's in-model
+    counters apart, the note on int8 layers alone, and the machine with its limits."""
     pytest.importorskip("onnxruntime", reason="the [deploy] extra (make test installs it)")
+    pytest.importorskip("openvino", reason="the [openvino] extra (make test installs it)")
     code, stdout, stderr = run_cli(
-        capsys,
-        "bench",
-        "--model",
-        TINY,
-        "--swap",
-        "all",
-        "--per-layer",
-        "--runtime",
-        "onnxruntime",
-        "--precision",
-        "all",
-        "--json",
-        *QUICK,
-    )
+        capsys, "bench", "--model", TINY, "--swap", "all", "--per-layer", "--runtime", "all",
+        "--precision", "int8", "--json", *QUICK,
+    )  # fmt: skip
     assert code == 0, stderr
     values = json.loads(stdout)
     assert {key: entry["precision"].split("+")[0] for key, entry in values["runtimes"].items()} == {
-        "onnxruntime": "fp32",
         "onnxruntime:int8": "int8",
+        "openvino:int8": "int8",
     }
     for layer in values["layers"]:
         for entry in layer["runtimes"].values():
@@ -258,5 +250,7 @@ def test_per_layer_gives_the_bound_beside_the_measurement(
             assert entry["efficiency"]["conv"] == pytest.approx(
                 entry["bound_s"]["conv"] / entry["conv"]["median_s"]
             )
+    assert any("in_model_s" in layer["runtimes"]["openvino:int8"] for layer in values["layers"])
     assert values["machine"]["bandwidth_bytes_s"] > 0
     assert any("dequantized at the edges" in note for note in values["notes"])
+    assert any("eager NCHW not timed" in note for note in values["notes"])

@@ -470,6 +470,7 @@ def benchmark_layers(
                 min_run_time=min_run_time,
                 precision=asked,
                 per_channel=per_channel,
+                counters=True,
                 progress=stage_progress(
                     progress, index * steps, len(cells) * steps, f"{cell_label(runtime, asked)}: "
                 ),
@@ -515,6 +516,11 @@ def benchmark_layers(
                 for key, answer in answers.items()
             },
             bounds=_bounds(layer, ran_by_key, limits),
+            in_model={
+                key: answer.module_times[layer.name]
+                for key, answer in answers.items()
+                if layer.name in answer.module_times
+            },
         )
         for position, layer in enumerate(candidates)
     )

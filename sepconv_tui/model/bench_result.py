@@ -329,6 +329,9 @@ class LayerRow:
     timings: dict[str, LayerTiming]  # by runtime (a cell key: "onnxruntime:int8")
     # (conv, block) roofline bound in seconds, by cell key, where measured (bench --per-layer)
     bounds: dict[str, tuple[float, float]] = field(default_factory=dict)
+    # The conv's seconds inside the whole original, by cell key, from the runtime's own
+    # counters (OpenVINO's PERF_COUNT), apart from the alone-timings
+    in_model: dict[str, float] = field(default_factory=dict)
 
     def bound_speed_ratio(self, runtime: str) -> float | None:
         """The most the swap can speed this layer up on ``runtime``: conv bound ÷ block bound."""
@@ -370,6 +373,7 @@ class LayerRow:
                     "saved_s": self.saved_s(runtime),
                     "far_below_mac_ratio": self.far_below(runtime),
                     **self._bound_dict(runtime),
+                    **({"in_model_s": self.in_model[runtime]} if runtime in self.in_model else {}),
                 }
                 for runtime, timing in self.timings.items()
             },
@@ -404,6 +408,11 @@ class LayerRow:
                 runtime: (timing["bound_s"]["conv"], timing["bound_s"]["block"])
                 for runtime, timing in values["runtimes"].items()
                 if "bound_s" in timing
+            },
+            {
+                runtime: float(timing["in_model_s"])
+                for runtime, timing in values["runtimes"].items()
+                if "in_model_s" in timing
             },
         )
 
@@ -513,6 +522,8 @@ class LayerBench:
                 "bound_speed_ratio": "roofline: conv bound ÷ block bound, each kernel's bound "
                 "max(FLOPs / peak, bytes / bandwidth) at the cell's precision on this machine",
                 "efficiency": "bound time ÷ measured time, per side (1: at the limit)",
+                "in_model_s": "the conv's seconds inside the whole original model, from the "
+                "runtime's own counters (OpenVINO's PERF_COUNT), not timed alone",
             },
         }
 

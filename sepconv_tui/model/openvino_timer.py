@@ -255,3 +255,21 @@ def openvino_ran_label(path: str, precision: str, threads: int) -> str:
     """The runtime table's ``ran`` for OpenVINO: what it runs ``path``'s convs and matmuls at
     with ``precision``'s hint, as it reports it."""
     return ran_precision(compile_model(path, precision, threads)).label
+
+
+def openvino_module_times(
+    path: str, shape: Sequence[int], precision: str, threads: int
+) -> dict[str, float]:
+    """The runtime table's ``counters`` for OpenVINO: seconds per PyTorch module in one
+    inference of ``path`` (at input ``shape``) at ``precision``, from its PERF_COUNT counters."""
+    compiled = compile_model(path, precision, threads, perf_count=True)
+    x = _input_array(compiled, shape)
+    request = compiled.create_infer_request()
+    for _ in range(COUNTER_RUNS):
+        request.infer({0: x})
+    counters = node_counters(compiled, request, module_names(path))
+    times: dict[str, float] = {}
+    for counter in counters:
+        if counter.module is not None:
+            times[counter.module] = times.get(counter.module, 0.0) + counter.real_time_s
+    return times

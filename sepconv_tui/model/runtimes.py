@@ -16,6 +16,8 @@ loads no torch. Adding a runtime is adding an entry (and, for a new precision, a
 - ``ran`` (optional) runs in the child after the timer: ``ran(path, precision, threads) -> str``,
   the precision the runtime reports it ran the file at (a cell is labelled with it, never with
   the one asked for). Without it, what was asked is what ran (eager runs fp32 as told).
+- ``counters`` (optional) runs in the child on the last file (the whole model, per layer):
+  each module's seconds inside it from the runtime's own counters (OpenVINO's PERF_COUNT).
 """
 
 from __future__ import annotations
@@ -91,6 +93,9 @@ class RuntimeEntry:
     precisions: tuple[Precision, ...] = (Precision.FP32,)
     channels_last: bool = False  # the layout a user asks for with channels-last
     ran: str | None = None  # "module:function" reporting the precision that ran, in the child
+    # "module:function" giving each module's seconds inside the whole model, from the runtime's
+    # own counters: ``counters(path, input_shape, precision, threads) -> {module: seconds}``
+    counters: str | None = None
 
 
 def load_function(dotted: str) -> Callable[..., Any]:
@@ -162,6 +167,7 @@ RUNTIME_TABLE: dict[str, RuntimeEntry] = {
             packages=("onnx", "onnxscript", "onnxruntime", "openvino"),
             precisions=(Precision.FP32, Precision.BF16, Precision.INT8),
             ran=f"{OPENVINO}:openvino_ran_label",
+            counters=f"{OPENVINO}:openvino_module_times",
         ),
     )
 }

@@ -40,12 +40,15 @@ def time_on_runtime(
     min_run_time: float,
     precision: Precision = Precision.FP32,
     per_channel: bool = True,
+    counters: bool = False,
     progress: OnProgress | None = None,
 ) -> Timed:
     """Each of ``modules`` timed on ``runtime`` at ``precision`` (one the entry runs) in one
     child process: their timings, in order, the runtime's version and the precision each ran
     at as the runtime reports it. int8 is quantized per channel (``per_channel``) or per
-    tensor. ``progress`` gets the child's ("time", one step a module)."""
+    tensor. ``counters``: the last module's (the whole model's) own modules timed inside it by
+    the runtime's counters, where its entry has them. ``progress`` gets the child's ("time",
+    one step a module)."""
     entry = runtime_entry(runtime)
     export = load_function(entry.exporter)
     with tempfile.TemporaryDirectory(prefix="sepconv-tui-timing-") as folder:
@@ -64,6 +67,7 @@ def time_on_runtime(
             min_run_time,
             precision=str(precision),
             ran=entry.ran or "",
+            counters=(entry.counters or "") if counters else "",
             imports=imports,
         )
         process = ChildProcess(

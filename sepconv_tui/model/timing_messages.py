@@ -48,6 +48,8 @@ class Timed(Reply):
     timings: tuple[Timing, ...] = nested_tuple(Timing)
     version: str = ""
     ran: tuple[str, ...] = words()
+    # The last file's modules, seconds each inside it, from the runtime's counters (or none).
+    module_times: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -66,4 +68,5 @@ class TimeFiles(Request[Timed]):
     min_run_time: float = 0.2
     precision: str = Precision.FP32.value  # one of the entry's, checked by the parent
     ran: str = ""  # "module:function" reporting the precision that ran ("": as asked)
+    counters: str = ""  # "module:function" giving the last file's module times ("": none)
     imports: dict[str, str] = field(default_factory=dict)

@@ -32,8 +32,16 @@ def time_files(request: TimeFiles, report: Report) -> Timed:
         precisions.append(
             str(ran(timed.path, request.precision, threads)) if ran else request.precision
         )
+    module_times: dict[str, float] = {}
+    if request.counters and total:
+        last = request.files[-1]
+        module_times = load_function(request.counters)(
+            last.path, last.input_shape, request.precision, request.threads
+        )
     report(Progress(str(Stage.TIME), total, total, request.files[-1].label if total else ""))
-    return Timed(tuple(timings), str(load_function(request.version)()), tuple(precisions))
+    return Timed(
+        tuple(timings), str(load_function(request.version)()), tuple(precisions), module_times
+    )
 
 
 HANDLERS: Handlers = {TimeFiles: time_files}

@@ -59,13 +59,18 @@ def layers_table(result: LayerBench, runtime: str) -> Table:
     table.add_column("Layer", overflow="fold", min_width=21)
     table.add_column("Input", no_wrap=True)
     bounded = any(runtime in row.bounds for row in result.rows)
+    counted = any(runtime in row.in_model for row in result.rows)
     headings = ["MAC ratio", "Conv", "Block", "Speed-up"]
     headings += ["Bound", "Efficiency"] if bounded else []
+    headings += ["Conv in model"] if counted else []
     for heading in (*headings, "Saved"):
         table.add_column(heading, justify="right", no_wrap=True)
     for row in result.rows:
         timing = row.timings[runtime]
         bound_cells = [_bound_text(row, runtime), _efficiency_text(row, runtime)] if bounded else []
+        if counted:
+            in_model = row.in_model.get(runtime)
+            bound_cells.append("—" if in_model is None else format_seconds(in_model))
         table.add_row(
             row.name + (f" ×{row.calls}" if row.calls > 1 else "") + (" *" if row.swap else ""),
             _input_text(row),
@@ -114,6 +119,12 @@ def notes(result: LayerBench) -> str:
         "model − the time the * layers save, scaled to the whole model when the convs alone add "
         "up to more)."
     ]
+    if any(row.in_model for row in result.rows):
+        lines.append(
+            "Conv in model: the conv's time inside the whole original model, from the runtime's "
+            "own counters (PERF_COUNT), apart from the alone-timings: fused with its neighbours "
+            "there, and at int8 without a quantize and dequantize of its own."
+        )
     if any(row.bounds for row in result.rows):
         lines.append(
             "Bound: the most the swap can speed the layer up on this machine (roofline: each "
