@@ -78,7 +78,7 @@ def require_quantize() -> None:
         raise QuantizeError(
             f"int8 needs the {' and '.join(missing)} package{'s' if len(missing) > 1 else ''}: "
             "pip install 'sepconv-tui[deploy]'",
-            field="runtime",  # int8 runs in ONNX Runtime; "precision" once the CLI has it
+            field="precision",
         )
 
 
