@@ -162,7 +162,7 @@ def benchmark_model(
     its own with the same threads, on the CPU; the progress stages are then "analysing the
     model" and "timing on RUNTIME at PRECISION" for each. A cell this machine cannot run (its
     runtime not installed, among several; a precision its CPU lacks) is kept, absent, with
-    the reason; the machine record carries its measured limits.
+    the reason; with several cells the machine record carries its measured limits.
     """
     report = progress or ignore
     check_device(job.device)
