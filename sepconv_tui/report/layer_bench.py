@@ -171,10 +171,12 @@ def to_markdown(result: LayerBench) -> str:
         for runtime in result.runtimes:
             timing = row.timings[runtime]
             mark = f"{MARK} " if row.far_below(runtime) else ""
+            bound = row.bound_speed_ratio(runtime)
             cells += [
                 format_seconds(timing.conv.median_s),
                 format_seconds(timing.block.median_s),
-                f"{mark}{format_ratio(timing.speed_ratio)}",
+                f"{mark}{format_ratio(timing.speed_ratio)}"
+                + (f" (bound {format_ratio(bound)})" if bound is not None else ""),
             ]
         lines.append("| " + " | ".join(cells) + " |")
     lines.append("")
@@ -206,11 +208,17 @@ def to_csv(result: LayerBench) -> str:
             "speed_ratio",
             "saved_s",
             "far_below_mac_ratio",
+            "precision",
+            "bound_speed_ratio",
+            "conv_efficiency",
+            "block_efficiency",
+            "in_model_s",
         ]
     )
     for row in result.rows:
         for runtime in result.runtimes:
             timing = row.timings[runtime]
+            efficiency = row.efficiency(runtime) or {}
             writer.writerow(
                 [
                     row.name,
@@ -223,6 +231,11 @@ def to_csv(result: LayerBench) -> str:
                     timing.speed_ratio,
                     row.saved_s(runtime),
                     row.far_below(runtime),
+                    result.cell(runtime).precision,
+                    row.bound_speed_ratio(runtime),
+                    efficiency.get("conv"),
+                    efficiency.get("block"),
+                    row.in_model.get(runtime),
                 ]
             )
     return buffer.getvalue()
