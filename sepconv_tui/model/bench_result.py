@@ -542,9 +542,12 @@ class LayerBench:
             values["torch"],
             tuple(values.get("notes", ())),
             {
-                name: LayerCell(entry["runtime"], entry["asked"], entry["precision"])
+                name: LayerCell(
+                    entry.get("runtime", name.partition(":")[0]),
+                    entry.get("asked", "fp32"),
+                    entry.get("precision", "fp32"),
+                )
                 for name, entry in runtimes.items()
-                if "runtime" in entry
             },
             Machine.from_dict(values["machine"]) if "machine" in values else None,
         )
