@@ -7,7 +7,7 @@
    the memory check estimated before it started.
 2. The digits CNN (examples/digits, trained here, seeded), as docs/recovery.md's commands run it
    (``--data data.pt --test 500``): original / SVD only / reconstruct / distill on the test
-   split with 95% Wilson intervals and the split; the early-stopped distillation's steps,
+   split with 95% Wilson intervals and the split; the distillation's steps,
    stop and time; ``agreement:0.99``'s test figure with its interval, beside the validation
    figure that chose it.
 3. The same ``swap --recover reconstruct`` on digits in one process and under ``torchrun
@@ -36,7 +36,8 @@ import torch
 from sepconv_tui.model.analysis import Selection, parse_selection
 from sepconv_tui.model.data import load_data
 from sepconv_tui.model.job import ModelJob
-from sepconv_tui.model.recover import check_reconstruction_budget, reconstruct
+from sepconv_tui.model.reconstruction import reconstruct
+from sepconv_tui.model.recovery_memory import check_reconstruction_budget
 from sepconv_tui.model.source import build_model, parse_source
 from sepconv_tui.model.swap import swap_convs
 from sepconv_tui.model.trace import analyze_model
@@ -161,8 +162,9 @@ def digits_table(folder: Path, figures: dict[str, float]) -> None:
     assert run is not None
     gap = (first.original_accuracy or 0) - (stages[-1].swapped_accuracy or 0)
     print(
-        f"early-stopped distillation: {run.steps} steps (ceiling 2000), stopped by {run.stopped}, "
-        f"best at step {run.best_step} (validation agreement {run.best_agreement:.1%}), "
+        f"distillation: {run.steps} steps (ceiling 2000), stopped by {run.stopped}, "
+        f"best at step {run.best_step} (validation loss {run.best_loss:.4g}, agreement "
+        f"{run.best_agreement:.1%}), "
         f"{run.checks} validation checks, {run.seconds:.1f} s; test accuracy "
         f"{gap * 100:.1f} points below the original's"
     )

@@ -1,9 +1,10 @@
-"""Record the digits CNN's analysis, fidelity, recovery, trade-off and per-layer timings for
-the Model tab's snapshot tests and screenshots (tests/data/digits_*.json), through the child's
-own handler.
+"""Record the digits CNN's analysis, fidelity, recovery, trade-off, frontier and per-layer
+timings for the Model tab's snapshot tests and screenshots (tests/data/digits_*.json), through
+the child's own handler.
 
 Run: .venv/bin/python scripts/record_model_states.py DIGITS_DIR [NAME ...]   (DIGITS_DIR:
-make.py's output; NAME: analysis, fidelity, recovery, tradeoff or layers; default: all)
+make.py's output; NAME: analysis, fidelity, recovery, tradeoff, frontier or layers; default:
+all)
 """
 
 from __future__ import annotations
@@ -19,7 +20,9 @@ from sepconv_tui.model.source import parse_source
 from sepconv_tui.workers.model_messages import (
     AnalyseModel,
     BenchLayers,
+    FrontierMeasured,
     MeasureFidelity,
+    MeasureFrontier,
     MeasureTradeoff,
     RecoverModel,
 )
@@ -35,6 +38,8 @@ SWAPPED = ("features.0", "features.10", "features.3", "features.7")
 def record(name: str, request: Request) -> None:  # type: ignore[type-arg]
     """Answer ``request`` as the child would and write its reply's wire form."""
     reply = HANDLERS[type(request)](request, lambda _progress: None)
+    if isinstance(reply, FrontierMeasured):  # its cache key names this machine's files
+        reply = replace(reply, sensitivity=replace(reply.sensitivity, key={}))
     (DATA / f"digits_{name}.json").write_text(encode(reply), encoding="utf-8")
     print(DATA / f"digits_{name}.json")
 
@@ -42,7 +47,14 @@ def record(name: str, request: Request) -> None:  # type: ignore[type-arg]
 def main() -> None:
     """Record the replies the snapshot states show (those named after DIGITS_DIR, or all)."""
     folder = Path(sys.argv[1])
-    names = set(sys.argv[2:]) or {"analysis", "fidelity", "recovery", "tradeoff", "layers"}
+    names = set(sys.argv[2:]) or {
+        "analysis",
+        "fidelity",
+        "recovery",
+        "tradeoff",
+        "frontier",
+        "layers",
+    }
     weights, data = str(folder / "digits.pt"), str(folder / "data.pt")
     source = parse_source(SOURCE)
     if "analysis" in names:
@@ -59,6 +71,8 @@ def main() -> None:
         record("recovery", RecoverModel(job=job, data=data, mode="distill"))
     if "tradeoff" in names:
         record("tradeoff", MeasureTradeoff(job=job, data=data))
+    if "frontier" in names:
+        record("frontier", MeasureFrontier(job=job, data=data))
     if "layers" in names:  # eager, one thread: the runtime the tab starts with
         layers = replace(job, selection=Selection("all"), threads=1)
         record("layers", BenchLayers(layers))

@@ -27,6 +27,8 @@ _LAZY = {
     "measure_fidelity": "sepconv_tui.model.fidelity",
     "recover": "sepconv_tui.model.recover",
     "load_data": "sepconv_tui.model.data",
+    "sensitivity": "sepconv_tui.model.sensitivity",
+    "frontier": "sepconv_tui.model.frontier",
 }
 
 __all__ = [
@@ -40,10 +42,12 @@ __all__ = [
     "apply_plan",
     "build_pair",
     "compare",
+    "frontier",
     "load_data",
     "measure_fidelity",
     "recover",
     "save",
+    "sensitivity",
     "swap_convs",
 ]
 

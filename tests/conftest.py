@@ -84,3 +84,12 @@ def digits(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         "test": folder / "test.pt",
         "figures": figures,
     }
+
+
+@pytest.fixture(autouse=True)
+def _sensitivity_cache(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Sensitivity tables are kept under $XDG_CACHE_HOME: a folder of the test session's own,
+    not the user's ~/.cache (and child processes inherit it)."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.getbasetemp() / "cache"))

@@ -110,11 +110,19 @@ async def test_a_user_types_model_weights_data_then_f_r_plus_minus_g_e(
         assert not view.session.fidelity_stale  # the same selection and m as measured again
 
         await pilot.press("g")
-        await until(pilot, lambda: view.session.tradeoff is not None and not view.working, "g")
-        tradeoff = view.session.tradeoff.value  # type: ignore[union-attr]
-        assert tradeoff is not None and len(tradeoff.points) == len(tradeoff.order) + 1 == 5
-        assert view.analysis.swapped_names == set(tradeoff.largest_prefix(0.99))
+        await until(pilot, lambda: view.session.frontier is not None and not view.working, "g")
+        frontier = view.session.frontier.value.frontier  # type: ignore[union-attr]
+        chosen = frontier.point
+        assert chosen is not None and chosen.measured and (chosen.agreement or 0) >= 0.99
+        assert view.session.frontier_at == frontier.chosen
         assert app.query_one("#model-tradeoff").display
+        assert chosen.summary in text_of(app, "#model-status")
+        await pilot.press("left")  # along the frontier, not the table's columns
+        assert view.session.frontier_at == (frontier.chosen or 0) - 1 or frontier.chosen == 0
+        await pilot.press("right", "enter")
+        assert view.session.frontier_at is None
+        assert view.analysis.swapped_names == set(chosen.plan)
+        assert {name: view.analysis.multipliers[name] for name in chosen.plan} == chosen.plan
 
         await pilot.press("e")
         await pilot.pause()
@@ -228,7 +236,7 @@ async def test_auto_without_weights_says_so_under_the_weights_field() -> None:
         await cursor_to(pilot, "layer1.0.conv1")
         await pilot.press("minus")
         assert view.analysis.multipliers["layer1.0.conv1"] == 1  # type: ignore[union-attr]
-        assert "per layer" in text_of(app, "#model-summary")
+        assert "per-layer m 1–2" in text_of(app, "#model-summary")
 
 
 def fabricated_fidelity(analysis: ModelAnalysis) -> Fidelity:
@@ -318,3 +326,65 @@ async def test_weights_and_data_come_back_with_their_source() -> None:
         view.remember("torchvision:resnet18")
         view._recall(DIGITS_SOURCE)
         assert (weights.value, data.value) == ("digits/digits.pt", DIGITS_DATA)
+
+
+async def test_g_frontier_left_right_move_along_it_and_enter_applies_a_point() -> None:
+    """With g's recorded frontier: the status shows the budget's point; ← and → move along the
+    frontier (not the table's columns), enter swaps the point's layers at its m, and escape
+    stops browsing with the selection kept."""
+    app = SepConvApp()
+    async with app.run_test(size=(120, 40)) as pilot:
+        view = await _digits(pilot)
+        reply = recorded("frontier")
+        view.show_work(reply)
+        await pilot.pause()
+        frontier = view.session.frontier.value.frontier  # type: ignore[union-attr]
+        assert frontier.chosen is not None and view.session.frontier_at == frontier.chosen
+        assert app.query_one("#model-tradeoff").display
+        assert frontier.points[frontier.chosen].summary in text_of(app, "#model-status")
+        table = app.query_one(ModelTable)
+        column = table.cursor_column
+        await pilot.press("left", "left")
+        assert view.session.frontier_at == max(0, frontier.chosen - 2)
+        assert table.cursor_column == column
+        await pilot.press("right")
+        point = frontier.points[view.session.frontier_at]  # type: ignore[index]
+        assert point.summary in text_of(app, "#model-status")
+        await pilot.press("enter")
+        assert view.session.frontier_at is None
+        assert view.analysis is not None and view.analysis.swapped_names == set(point.plan)
+        assert {name: view.analysis.multipliers[name] for name in point.plan} == point.plan
+        await pilot.press("g", "escape")  # browse again, then stop: the selection stays
+        assert view.session.frontier_at is None
+        assert view.analysis.swapped_names == set(point.plan)
+
+
+async def test_after_r_distillation_s_validation_curve_takes_the_chart_s_place() -> None:
+    """R's reply carries the curve: the recovery chart shows it in the MACs chart's place;
+    the trade-off, once measured, takes that place; r (no distillation) leaves the MACs."""
+    app = SepConvApp()
+    async with app.run_test(size=(120, 40)) as pilot:
+        view = await _digits(pilot)
+        reply = recorded("recovery")
+        assert isinstance(reply, ModelRecovered) and reply.curve
+        plot = model_fidelity.curve_plot(reply.curve)
+        assert plot is not None and plot.steps == [point.step for point in reply.curve]
+        assert plot.best_step == min(reply.curve, key=lambda point: point.loss).step
+        assert f"kept step {plot.best_step:,}" in plot.title
+        view.show_work(reply)
+        await pilot.pause()
+        assert app.query_one("#model-recovery").display
+        assert not app.query_one("#model-chart").display
+        view.show_work(recorded("tradeoff"))
+        await pilot.pause()
+        assert app.query_one("#model-tradeoff").display
+        assert not app.query_one("#model-recovery").display
+
+    app = SepConvApp()
+    async with app.run_test(size=(120, 40)) as pilot:
+        view = await _digits(pilot)
+        view.show_work(replace(reply, mode="reconstruct", curve=()))
+        await pilot.pause()
+        assert model_fidelity.curve_plot(()) is None
+        assert app.query_one("#model-chart").display
+        assert not app.query_one("#model-recovery").display

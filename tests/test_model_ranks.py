@@ -21,7 +21,7 @@ from sepconv_tui.model.factorise import effective_kernel, svd_factors
 from sepconv_tui.model.fidelity import measure_fidelity
 from sepconv_tui.model.job import ModelJob, build_pair
 from sepconv_tui.model.plan import SwapPlan
-from sepconv_tui.model.recover import reconstruct
+from sepconv_tui.model.reconstruction import reconstruct
 from sepconv_tui.model.source import build_model, parse_source
 from sepconv_tui.model.swap import apply_plan, save, swap_convs
 from sepconv_tui.model.trace import analyze_model

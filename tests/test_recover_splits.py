@@ -17,9 +17,11 @@ from conftest import run_cli
 from sepconv_tui.core.interval import wilson_interval
 from sepconv_tui.model.analysis import parse_selection
 from sepconv_tui.model.data import load_data
+from sepconv_tui.model.distill import ValidationScore, distill
 from sepconv_tui.model.distributed import LOCAL
+from sepconv_tui.model.frontier import frontier_path
 from sepconv_tui.model.job import ModelJob
-from sepconv_tui.model.recover import ValidationScore, distill, reconstruct
+from sepconv_tui.model.reconstruction import reconstruct
 from sepconv_tui.model.source import build_model, parse_source
 from sepconv_tui.model.swap import swap_convs
 from sepconv_tui.model.workflow import Workflow
@@ -63,29 +65,36 @@ def trained(tiny: dict[str, Any]) -> torch.nn.Module:
 
 
 def test_agreement_is_chosen_on_validation_and_reported_on_test(tiny: dict[str, Any]) -> None:
-    """agreement:X picks the largest prefix whose *validation* agreement ≥ X; the figures
-    reported are the chosen swap's on the *test* split (recomputed here), with their
-    intervals, and the validation figure sits beside them — here the two differ."""
-    flow = Workflow(tiny_job(tiny), str(tiny["data"]), calibration=64)
-    tradeoff, _analysis = flow.tradeoff()
-    assert tradeoff.split is not None and tradeoff.evaluated == tradeoff.split.validation
-    budget = sorted(point.agreement for point in tradeoff.points if point.agreement)[-2]
-    chosen = tradeoff.largest_prefix(budget)
-    assert chosen, "the budget should pick at least one layer"
-    point = next(point for point in tradeoff.points if point.swapped == chosen)
-    assert point.agreement is not None and point.agreement >= budget
-
-    recovery = Workflow(
+    """agreement:X picks the frontier point with the most MACs saved whose *validation*
+    agreement ≥ X (each layer at its own m); the figures reported are the chosen swap's on the
+    *test* split (recomputed here), with their intervals, and the validation figure sits beside
+    them."""
+    # The first step of the frontier (one layer alone) keeps its table figure: a budget it meets.
+    table = Workflow(tiny_job(tiny), str(tiny["data"]), calibration=64).sensitivity()
+    ((name, m),) = frontier_path(table)[1].multipliers
+    (rung,) = [rung for rung in table.rungs_of(name) if rung.depth_multiplier == m]
+    assert rung.agreement is not None
+    budget = rung.agreement
+    flow = Workflow(
         tiny_job(tiny),
         str(tiny["data"]),
         budget=parse_selection(f"agreement:{budget}"),
         calibration=64,
-    ).recover("reconstruct")
-    assert set(recovery.result.swapped) == set(chosen)
+    )
+    chosen = flow.resolve()
+    point = chosen.frontier.point
+    assert point is not None and point.multipliers, "the budget should pick at least one layer"
+    assert point.measured and point.agreement is not None and point.agreement >= budget
+    assert chosen.sensitivity is not None
+    assert chosen.frontier.evaluated == chosen.sensitivity.evaluated
+
+    recovery = flow.recover("reconstruct")
+    assert set(recovery.result.swapped) == set(point.plan)
+    assert {name: recovery.result.multiplier_for(name) for name in point.plan} == point.plan
     final = recovery.final
     assert final.validation is not None
     assert final.validation.agreement == pytest.approx(point.agreement)
-    assert final.validation.evaluated == tradeoff.evaluated
+    assert final.validation.evaluated == chosen.frontier.evaluated
     assert final.validation.budget == pytest.approx(budget)
     # The test figures, by hand: the recovered model against the original on the last samples.
     data = load_data(str(tiny["data"]), input_shape=(1, 3, 8, 8))
@@ -98,7 +107,6 @@ def test_agreement_is_chosen_on_validation_and_reported_on_test(tiny: dict[str, 
     assert final.evaluated == len(test) == recovery.split.test
     assert final.agreement == pytest.approx(agree / len(test))
     assert final.agreement_interval == pytest.approx(wilson_interval(agree, len(test)))
-    assert final.agreement != pytest.approx(final.validation.agreement)
     written = recovery.to_dict()
     assert written["split"] == recovery.split.to_dict()
     assert sum(written["split"].values()) == 400
@@ -137,7 +145,15 @@ def test_early_stopping_stops_and_restores_the_best_weights(tiny: dict[str, Any]
     reconstruct(original, swapped, ["conv1", "conv2"], fit, calibration=64)
     start = _state(swapped)
     wrecked = distill(
-        original, swapped, fit, validation, steps=500, lr=5.0, patience=2, check_every=5
+        original,
+        swapped,
+        fit,
+        validation,
+        steps=500,
+        lr=5.0,
+        patience=2,
+        check_every=5,
+        min_steps=0,
     )
     assert wrecked.stopped == "patience" and wrecked.steps == 10 and wrecked.best_step == 0
     for key, value in swapped.state_dict().items():
@@ -148,12 +164,53 @@ def test_early_stopping_stops_and_restores_the_best_weights(tiny: dict[str, Any]
     )
     assert result.stopped == "steps" and result.steps == 60 and result.best_step > 0
     assert result.checks == 13  # the start, then every 5 steps
-    agreement, error = ValidationScore(original, validation, 64, LOCAL).score(swapped)
-    assert agreement == pytest.approx(result.best_agreement)
-    assert error == pytest.approx(result.best_output_error)
+    check = ValidationScore(original, validation, 64, LOCAL).score(swapped)
+    assert check.loss == pytest.approx(result.best_loss)
+    assert check.agreement == pytest.approx(result.best_agreement)
+    assert check.output_error == pytest.approx(result.best_output_error)
+    # The best weights are the lowest validation loss on the curve.
+    assert min(point.loss for point in result.curve) == pytest.approx(result.best_loss)
 
     timed = distill(original, swapped, fit, validation, steps=10_000, max_time=0.001)
     assert timed.stopped == "time" and timed.steps < 10_000
+
+
+def test_swap_json_and_fidelity_json_carry_the_validation_curve(
+    capsys: pytest.CaptureFixture[str], tiny: dict[str, Any], tmp_path: Path
+) -> None:
+    """swap --recover distill --json: the plan, and under "fidelity" what fidelity.json holds,
+    with distillation's curve (step, loss, agreement at each check: step 0, every 50, last)."""
+    out = tmp_path / "out"
+    code, printed, err = run_cli(
+        capsys,
+        "swap",
+        TINY,
+        "--weights",
+        str(tiny["weights"]),
+        "--swap",
+        "all",
+        "--data",
+        str(tiny["data"]),
+        "--recover",
+        "distill",
+        "--steps",
+        "120",
+        "--out",
+        str(out),
+        "--json",
+    )
+    assert code == 0, err
+    shown = json.loads(printed)
+    written = json.loads((out / "fidelity.json").read_text())
+    assert shown["swapped"] == json.loads((out / "plan.json").read_text())["swapped"]
+    assert shown["fidelity"] == written
+    curve = written["distill"]["curve"]
+    assert [point["step"] for point in curve] == [0, 50, 100, 120]
+    assert all(set(point) == {"step", "loss", "agreement"} for point in curve)
+    assert all(point["loss"] >= 0 and 0 <= point["agreement"] <= 1 for point in curve)
+    best = min(curve, key=lambda point: point["loss"])
+    assert written["distill"]["best_step"] == best["step"]
+    assert written["distill"]["best_validation_loss"] == best["loss"]
 
 
 def test_device_cuda_without_cuda_is_one_line_exit_2(
@@ -314,14 +371,15 @@ def test_two_torchrun_processes_give_one_process_model_and_fidelity(
 _UNEQUAL_BUDGETS = """
 import sys
 import torch
-from sepconv_tui.model import recover
+from sepconv_tui.model import recovery_memory
 from sepconv_tui.model.distributed import Ranks
 
 ranks = Ranks.start("cpu")
 # Each rank sees its own free memory; here rank 1 sees far less than rank 0.
-recover.resolve_budget = lambda _bytes, _device="cpu": 10 * 16384 if ranks.rank else 10**9
+memory = recovery_memory
+memory.resolve_budget = lambda _bytes, _device="cpu": 10 * 16384 if ranks.rank else 10**9
 model = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3, padding=1), torch.nn.ReLU())
-batch = recover.fit_batch_size(model, torch.zeros(1, 3, 8, 8), 64, None, ranks, training=True)
+batch = memory.fit_batch_size(model, torch.zeros(1, 3, 8, 8), 64, None, ranks, training=True)
 with open(f"{sys.argv[1]}/rank{ranks.rank}", "w") as handle:
     handle.write(str(batch))
 ranks.stop()

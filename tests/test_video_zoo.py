@@ -65,7 +65,7 @@ def test_a_clip_of_other_frames_and_the_json(capsys: pytest.CaptureFixture[str])
     import json
 
     code, out, err = run_cli(
-        capsys, "torchvision:r2plus1d_18", "--input-shape", "2,3,8,64,64", "--json"
+        capsys, "model", "torchvision:r2plus1d_18", "--input-shape", "2,3,8,64,64", "--json"
     )
     assert code == 0, err
     analysis = json.loads(out)

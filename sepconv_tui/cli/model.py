@@ -10,9 +10,9 @@ from __future__ import annotations
 import argparse
 import shutil
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -51,10 +51,12 @@ if TYPE_CHECKING:
 SWAP_HELP = (
     "saving (default: every candidate whose block has fewer params), all, none, "
     "top:N (the N saving the most MACs), max-error:X (those whose SVD error is ≤ X; needs "
-    "weights), agreement:X (the most layers whose swap, reconstructed, keeps top-1 agreement "
-    "≥ X on --data), speedup:X (the fewest layers whose swap makes the model X times "
-    "faster, timed on --runtime; ranked by agreement per time saved with --data), or layer "
-    "names and globs: 'layer1.*,conv1'"
+    "weights), a budget that chooses each layer's m on the frontier of the sensitivity "
+    "table (model --sensitivity): agreement:X (the most MACs saved whose reconstructed swap keeps "
+    "top-1 agreement ≥ X on --data), macs:X or params:X (X times fewer for the whole model, "
+    "the least loss; without --data by the weights' SVD error), speedup:X (the fewest layers "
+    "whose swap makes the model X times faster, timed on --runtime; ranked by agreement per "
+    "time saved with --data), or layer names and globs: 'layer1.*,conv1'"
 )
 SOURCE_HELP = "torchvision:NAME, timm:NAME, package.module:callable or path/to/file.py:callable"
 INPUT_SHAPE_HELP = (
@@ -79,9 +81,11 @@ class ModelArguments:
     job: ModelJob  # while a budget is pending, its selection is "none"
     budget: Selection | None = None
 
-    def resolved(self, selection: Selection) -> ModelArguments:
-        """The budget resolved: the job swapping ``selection``."""
-        return ModelArguments(self.job.with_plan(selection))
+    def resolved(
+        self, selection: Selection, depth_multiplier: Mapping[str, int] | None = None
+    ) -> ModelArguments:
+        """The budget resolved: the job swapping ``selection`` (at each layer's m, given)."""
+        return ModelArguments(self.job.with_plan(selection, depth_multiplier))
 
     def ready(self) -> ModelJob:
         """The job; SelectionError saying what resolves the budget when one is pending."""
@@ -135,11 +139,14 @@ def workflow(
     from ..model.settings import DEFAULT_CALIBRATION
     from ..model.workflow import Workflow
 
-    agreement = given.budget if given.budget and given.budget.rule == "agreement" else None
+    budget = given.budget if given.budget and given.budget.on_frontier else None
+    out = getattr(arguments, "out", None)
     return Workflow(
         given.job,
         arguments.data,
-        budget=agreement,
+        budget=budget,
+        outputs=(out,) if out is not None else (),
+        max_time=getattr(arguments, "sensitivity_time", None),
         data_options=data_options(arguments),
         calibration=getattr(arguments, "calibration", None) or DEFAULT_CALIBRATION,
         batch_size=arguments.batch_size,
@@ -165,23 +172,74 @@ def _budget_bytes(arguments: argparse.Namespace) -> int | None:
     return budget * 1024 * 1024 if budget is not None else None
 
 
-def resolve_agreement(
-    arguments: argparse.Namespace, given: ModelArguments, progress: OnProgress | None
-) -> ModelArguments:
-    """``--swap agreement:X`` as the layer names it picks (measured on --data); else ``given``."""
-    if given.budget is None or given.budget.rule != "agreement":
-        return given
-    from ..model.distributed import Ranks
+def resolve_budget_arguments(
+    arguments: argparse.Namespace,
+    given: ModelArguments,
+    progress: OnProgress | None,
+    ranks: Ranks | None = None,
+) -> tuple[ModelArguments, Any]:
+    """``--swap agreement:X``, ``macs:X`` or ``params:X`` as the layers and the m each one gets
+    (on the frontier measured on --data; macs:X and params:X without data by the weights
+    alone), with the BudgetChoice (None for other selections, which pass through); the choice
+    and its notes go to stderr."""
+    if given.budget is None or not given.budget.on_frontier:
+        return given, None
+    data = getattr(arguments, "data", None)
+    if data is None:
+        if given.budget.rule == "agreement":
+            raise SelectionError(
+                f"--swap {given.budget} measures each swap on data: it needs --data DATA"
+            )
+        chosen = _resolve_without_data(given)
+    else:
+        from ..model.distributed import Ranks
 
-    if getattr(arguments, "data", None) is None:
-        raise SelectionError(
-            f"--swap {given.budget} measures each swap on data: it needs --data DATA"
-        )
-    ranks = Ranks(resolve_device_argument(arguments))
-    choice = workflow(arguments, given, ranks).choose(progress)
-    for note in choice.notes:
+        on = ranks if ranks is not None else Ranks(resolve_device_argument(arguments))
+        chosen = workflow(arguments, given, on).resolve(progress)
+        if not on.main:
+            return given.resolved(chosen.selection, chosen.multipliers), chosen
+    say_choice(chosen.frontier, chosen.notes)
+    return given.resolved(chosen.selection, chosen.multipliers), chosen
+
+
+def _resolve_without_data(given: ModelArguments) -> Any:
+    """macs:X or params:X chosen on the model's analysis alone (the weights' SVD errors)."""
+    from ..model.frontier import resolve_budget
+    from ..model.trace import analyze_model
+
+    assert given.budget is not None
+    job = given.job
+    analysis = analyze_model(
+        job.source, input_shape=job.input_shape, select="none", weights=job.weights
+    )
+    return resolve_budget(given.budget, analysis)
+
+
+def chosen_workflow(
+    arguments: argparse.Namespace,
+    given: ModelArguments,
+    ranks: Ranks,
+    progress: OnProgress | None,
+    mode: str = "reconstruct",
+) -> Workflow:
+    """The workflow for --data, a frontier budget resolved first and said on stderr (so the
+    work after it reports the choice's validation figure and notes)."""
+    made = workflow(arguments, given, ranks)
+    if made.chooses:
+        chosen = made.resolve(progress, mode=mode)
+        if ranks.main:
+            say_choice(chosen.frontier, ())
+        made = replace(made, chosen=chosen)
+    return made
+
+
+def say_choice(frontier: Any, notes: Sequence[str]) -> None:
+    """A budget's choice and its notes, on stderr (the output stays the command's)."""
+    from ..report.sensitivity import choice_line
+
+    print(f"sepconv-tui: {choice_line(frontier)}", file=sys.stderr)
+    for note in notes:
         print(f"sepconv-tui: note: {note}", file=sys.stderr)
-    return given.resolved(choice.selection)
 
 
 def resolve_speedup_arguments(
@@ -311,6 +369,22 @@ def add_model_parser(subcommands: Any) -> None:
         help="input height and width, 1–65536 (other axes as published)",
     )
     add_data_arguments(model_parser, required=False)
+    group = model_parser.add_argument_group("sensitivity (needs --data)")
+    group.add_argument(
+        "--sensitivity",
+        action="store_true",
+        help="swap each candidate alone at m = 1, 2, 4, … (and the energy rule's m at 0.9 and "
+        "0.99), reconstruct it and measure it on the validation split: the layer × m table "
+        "every budget (agreement:X, macs:X, params:X) chooses from; kept for reuse",
+    )
+    group.add_argument(
+        "--max-time",
+        dest="sensitivity_time",
+        metavar="S",
+        type=argument_type(float_in_range(0, 1e7, low_open=True, unit=" seconds")),
+        help="stop measuring the sensitivity after S seconds; the rungs left are marked "
+        "not measured (default: no limit)",
+    )
     add_format_arguments(model_parser)
 
 
@@ -321,9 +395,22 @@ def run_model(arguments: argparse.Namespace) -> int:
 
     try:
         given = read_model_arguments(arguments)
+        if arguments.data is None:
+            for flag, option in (
+                ("sensitivity", "--sensitivity"),
+                ("sensitivity_time", "--max-time"),
+            ):
+                if getattr(arguments, flag):
+                    return fail("model", f"{option} needs --data DATA")
         with stderr_progress() as progress:
             given = resolve_speedup_arguments(arguments, given, progress, workflow)
-            given = resolve_agreement(arguments, given, progress)
+            given, chosen = resolve_budget_arguments(arguments, given, progress)
+            table = None
+            if arguments.sensitivity:
+                if chosen is not None and chosen.sensitivity is not None:
+                    table = chosen.sensitivity
+                else:
+                    table = workflow(arguments, given).sensitivity(progress)
         job = given.ready()
         input_shape = job.input_shape
         if input_shape is None and arguments.resolution is not None:
@@ -340,27 +427,61 @@ def run_model(arguments: argparse.Namespace) -> int:
         )
     except UserError as error:
         return fail("model", error)
+    _print_model(arguments, analysis, table, chosen.frontier if chosen is not None else None)
+    return EXIT_MATCH
+
+
+def _print_model(arguments: argparse.Namespace, analysis: Any, table: Any, frontier: Any) -> None:
+    """The model's table (with the sensitivity table and the chosen frontier, when made)."""
+    import json
+
+    from rich.console import Group
+
     from ..report import model_export, model_table
+    from ..report import sensitivity as sensitivity_report
+
+    def as_json() -> str:
+        values = analysis.to_dict()
+        if table is not None:
+            values["sensitivity"] = [rung.to_dict() for rung in table.rungs]
+            values["sensitivity_notes"] = list(table.notes)
+        if frontier is not None:
+            values["frontier"] = frontier.to_dict()
+        return json.dumps(values, indent=2)
+
+    def as_markdown() -> str:
+        text = model_export.to_markdown(analysis)
+        if table is not None:
+            text = text.rstrip("\n") + "\n\n" + sensitivity_report.to_markdown(table)
+        return text
+
+    def as_rich() -> Any:
+        parts = [model_table.render(analysis, compact=compact)]
+        if table is not None:
+            parts.append(sensitivity_report.render(table))
+        return Group(*parts)
 
     # Piped, the wide table: a file keeps every column (compact is for a narrow terminal).
     compact = sys.stdout.isatty() and shutil.get_terminal_size().columns < model_table.WIDE_COLUMNS
     emit(
         arguments.format,
-        json=lambda: model_export.to_json(analysis),
-        markdown=lambda: model_export.to_markdown(analysis),
+        json=as_json,
+        markdown=as_markdown,
         csv=lambda: model_export.to_csv(analysis),
-        rich=lambda: model_table.render(analysis, compact=compact),
+        rich=as_rich,
     )
-    return EXIT_MATCH
 
 
 def add_swap_parser(subcommands: Any) -> None:
     """The ``swap`` subcommand: write the swapped model's state_dict and its plan."""
     from ..model.settings import (
+        CHECK_EVERY,
         DEFAULT_CALIBRATION,
         DEFAULT_LR,
         DEFAULT_PATIENCE,
         DEFAULT_STEPS,
+        MIN_PASSES,
+        MIN_STEPS,
         RECOVER_MODES,
     )
 
@@ -420,13 +541,16 @@ def add_swap_parser(subcommands: Any) -> None:
     group.add_argument(
         "--lr",
         type=argument_type(float_in_range(0, 10.0, low_open=True)),
-        help=f"distillation learning rate (Adam; default: {DEFAULT_LR:g})",
+        help=f"distillation's peak learning rate (Adam; default: {DEFAULT_LR:g}), reached "
+        "after a short linear warm-up, then cosine down to 0 at --steps",
     )
     group.add_argument(
         "--patience",
         type=positive,
         help="distillation stops after this many validation checks without improvement "
-        f"(default: {DEFAULT_PATIENCE}); the best weights are kept",
+        f"(default: {DEFAULT_PATIENCE}; a check every {CHECK_EVERY} steps, none counted before "
+        f"{MIN_PASSES} passes over the fit split or {MIN_STEPS} steps); the weights of the "
+        "lowest validation loss are kept",
     )
     group.add_argument(
         "--max-time",
@@ -502,6 +626,7 @@ def run_swap(arguments: argparse.Namespace) -> int:
     from ..report.console import print_report
 
     ranks: Ranks | None = None
+    made_out: Path | None = None  # --out when this run makes it: a failed run removes it
     try:
         given = read_model_arguments(arguments)
         if arguments.data is None:
@@ -526,6 +651,8 @@ def run_swap(arguments: argparse.Namespace) -> int:
         out = Path(arguments.out)
         if out.exists() and not out.is_dir():
             return fail("swap", f"--out {arguments.out!r} is a file, not a folder")
+        # A failed run leaves no folder it made (the sensitivity table is kept there early).
+        made_out = None if out.exists() else out
         from ..model.job import build_pair
         from ..model.settings import (
             DEFAULT_LABEL_WEIGHT,
@@ -539,8 +666,9 @@ def run_swap(arguments: argparse.Namespace) -> int:
             given = resolve_speedup_arguments(arguments, given, progress, _on(ranks))
             recovery = None
             if arguments.data is not None:
-                recovery = workflow(arguments, given, ranks).recover(
-                    arguments.recover or "reconstruct",
+                mode = arguments.recover or "reconstruct"
+                recovery = chosen_workflow(arguments, given, ranks, progress, mode).recover(
+                    mode,
                     steps=arguments.steps or DEFAULT_STEPS,
                     lr=arguments.lr or DEFAULT_LR,
                     patience=arguments.patience or DEFAULT_PATIENCE,
@@ -554,6 +682,7 @@ def run_swap(arguments: argparse.Namespace) -> int:
                 )
                 result = recovery.result
             else:
+                given, _chosen = resolve_budget_arguments(arguments, given, progress, ranks)
                 _original, _swapped, result = build_pair(given.ready())
             if not ranks.main:
                 return EXIT_MATCH  # rank 0 alone writes and prints
@@ -569,9 +698,11 @@ def run_swap(arguments: argparse.Namespace) -> int:
                 exported = export_swap(result, out)
                 written.append(Path(exported.path))
     except UserError as error:
+        if made_out is not None and (ranks is None or ranks.main):
+            shutil.rmtree(made_out, ignore_errors=True)
         return _fail("swap", error, ranks)
     if arguments.format == "json":
-        print(swap_report.to_json(result))
+        print(fidelity_report.swap_json(result, recovery))
         return EXIT_MATCH
     print_report(swap_report.render(result, [str(path) for path in written]))
     if exported is not None:
@@ -634,7 +765,7 @@ def run_fidelity(arguments: argparse.Namespace) -> int:
             return fail("fidelity", "--swap and --swapped DIR exclude each other")
         with started_ranks(arguments) as ranks, _progress(ranks) as progress:
             given = resolve_speedup_arguments(arguments, given, progress, _on(ranks))
-            fidelity = workflow(arguments, given, ranks).fidelity(progress)
+            fidelity = chosen_workflow(arguments, given, ranks, progress).fidelity(progress)
     except UserError as error:
         return _fail("fidelity", error, ranks)
     if ranks.main:

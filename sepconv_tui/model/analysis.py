@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import fnmatch
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -19,10 +19,13 @@ from ..errors import UserError
 
 Shape = tuple[int, ...]
 
+#: The selections the frontier resolves, choosing each layer's m under one whole-model budget.
+FRONTIER_RULES = ("agreement", "macs", "params")
+
 #: What ``--swap`` accepts, for messages.
 SELECTION_FORMS = (
-    "saving, all, none, top:N, max-error:X, agreement:X, speedup:X, or comma-separated layer "
-    "names and globs"
+    "saving, all, none, top:N, max-error:X, agreement:X, macs:X, params:X, speedup:X, or "
+    "comma-separated layer names and globs"
 )
 
 
@@ -41,6 +44,16 @@ def multiplier_for_energy(kept_energy: Sequence[float], energy: float) -> int:
         if kept >= energy - 1e-9:  # so that E = 1 stops at the full rank despite rounding
             return multiplier
     return min(len(kept_energy), high)
+
+
+def describe_multipliers(multipliers: int | Mapping[str, int]) -> str:
+    """ "depth multiplier 2" when every swapped layer shares m, else "per-layer m 9–71"."""
+    if isinstance(multipliers, int):
+        return f"depth multiplier {multipliers}"
+    values = set(multipliers.values())
+    if len(values) <= 1:
+        return f"depth multiplier {values.pop() if values else 1}"
+    return f"per-layer m {min(values)}–{max(values)}"
 
 
 class SelectionError(UserError):
@@ -280,12 +293,18 @@ class ModelLayer:
 class Selection:
     """Which candidates to swap: a rule ("saving", "all", "none", "top") or name patterns."""
 
-    rule: str  # "saving" | "all" | "none" | "top" | "max-error" | "names"
+    rule: str  # "saving" | "all" | "none" | "top" | "max-error" | "names" | a budget
     count: int | None = None  # N of top:N
     patterns: tuple[str, ...] = ()  # layer names or globs, for rule "names"
     max_error: float | None = None  # X of max-error:X
     min_agreement: float | None = None  # X of agreement:X
     min_speedup: float | None = None  # X of speedup:X (measured whole-model speed-up)
+    min_ratio: float | None = None  # X of macs:X or params:X (X× fewer for the whole model)
+
+    @property
+    def on_frontier(self) -> bool:
+        """Whether the frontier resolves it: each layer's m chosen under one whole-model budget."""
+        return self.rule in FRONTIER_RULES
 
     def __str__(self) -> str:
         """The text ``parse_selection`` reads back."""
@@ -297,6 +316,8 @@ class Selection:
             return f"agreement:{self.min_agreement:g}"
         if self.rule == "speedup":
             return f"speedup:{self.min_speedup:g}"
+        if self.rule in ("macs", "params"):
+            return f"{self.rule}:{self.min_ratio:g}"
         if self.rule == "names":
             return ",".join(self.patterns)
         return self.rule
@@ -304,7 +325,7 @@ class Selection:
 
 #: Selection rules that are budgets, measured on data or a runtime before the layers are
 #: known: resolved above a model job (the workflow, speedup, the CLI), never inside it.
-BUDGET_RULES = ("agreement", "speedup")
+BUDGET_RULES = (*FRONTIER_RULES, "speedup")
 
 
 def unresolved_budget(selection: Selection) -> str:
@@ -312,6 +333,11 @@ def unresolved_budget(selection: Selection) -> str:
     if selection.rule == "agreement":
         return (
             f"{selection} measures the model on data: it needs the data (and the model's weights)"
+        )
+    if selection.rule in FRONTIER_RULES:
+        return (
+            f"{selection} chooses each layer's m along the frontier of the measured "
+            "sensitivity, which the swap resolves before it selects"
         )
     return (
         f"{selection} times each layer where it runs before it picks: the model, swap, "
@@ -343,6 +369,9 @@ def parse_selection(text: str) -> Selection:
                 f"speedup:X needs a speed-up X above 1 and at most 1000, got {text!r}"
             )
         return Selection("speedup", min_speedup=speedup)
+    for rule in ("macs", "params"):
+        if cleaned.startswith(f"{rule}:"):
+            return Selection(rule, min_ratio=_parse_ratio(text, cleaned, rule))
     # A "rule:value" form that is not top:N or max-error:X is a typo or a form this version lacks.
     if ":" in cleaned:
         raise SelectionError(f"the layers to swap must be {SELECTION_FORMS}; got {text!r}")
@@ -350,6 +379,20 @@ def parse_selection(text: str) -> Selection:
     if not cleaned or any(not pattern for pattern in patterns):
         raise SelectionError(f"the layers to swap must be {SELECTION_FORMS}; got {text!r}")
     return Selection("names", patterns=patterns)
+
+
+def _parse_ratio(text: str, cleaned: str, rule: str) -> float:
+    """X of "macs:X" or "params:X": X× fewer, above 1 and at most 1000; SelectionError otherwise."""
+    try:
+        value = float(cleaned.removeprefix(f"{rule}:").strip())
+    except ValueError:
+        value = 0.0
+    if not 1 < value <= 1000:  # nan fails too
+        raise SelectionError(
+            f"{rule}:X needs a number X above 1 and at most 1000 (X times fewer {rule} for the "
+            f"whole model), got {text!r}"
+        )
+    return value
 
 
 def _parse_fraction(text: str, cleaned: str, rule: str) -> float:

@@ -193,3 +193,21 @@ class Fidelity:
             world_size=int(values.get("world_size", 1)),
             notes=tuple(values.get("notes", ())),
         )
+
+
+def resolution_note(budget: float, evaluated: int) -> str | None:
+    """A sentence when ``evaluated`` validation samples are too few to tell agreement
+    ``budget`` apart from 100% (even no disagreement leaves the interval reaching below it)."""
+    if budget >= 1:
+        return f"agreement:{budget:g} asks for every sample to agree; no sample count resolves it"
+    from ..core.interval import samples_to_resolve  # arithmetic: the app never calls this
+
+    needed = samples_to_resolve(budget)
+    if evaluated >= needed:
+        return None
+    return (
+        f"the validation split's {evaluated:,} sample{'s' if evaluated != 1 else ''} "
+        f"cannot resolve agreement ≥ "
+        f"{budget:.1%}: even with no disagreement its 95% interval reaches below it; "
+        f"that needs about {needed:,} (give more data or a larger validation split)"
+    )

@@ -18,7 +18,8 @@ from ..progress import OnProgress, Progress, ignore
 from .analysis import ModelAnalysis
 from .distributed import LOCAL, Ranks
 from .fidelity import DEFAULT_BATCH_SIZE, Fidelity, measure_fidelity
-from .recover import DEFAULT_CALIBRATION, reconstruct
+from .reconstruction import reconstruct
+from .settings import DEFAULT_CALIBRATION
 from .split import Split
 from .tradeoff_result import Tradeoff, TradeoffPoint
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .analysis import SelectionError
-from .fidelity_result import Interval, SplitSizes, ValidationFigure
+from .fidelity_result import Interval, SplitSizes, ValidationFigure, resolution_note
 
 
 @dataclass(frozen=True)
@@ -94,21 +94,7 @@ class Tradeoff:
     def resolution_note(self, budget: float) -> str | None:
         """A sentence when the validation split is too small to tell ``budget`` apart from
         100% agreement (even no disagreement at all leaves its interval reaching below it)."""
-        if budget >= 1:
-            return (
-                f"agreement:{budget:g} asks for every sample to agree; no sample count resolves it"
-            )
-        from ..core.interval import samples_to_resolve  # arithmetic: the app never calls this
-
-        needed = samples_to_resolve(budget)
-        if self.evaluated >= needed:
-            return None
-        return (
-            f"the validation split's {self.evaluated:,} sample{'s' if self.evaluated != 1 else ''} "
-            f"cannot resolve agreement ≥ "
-            f"{budget:.1%}: even with no disagreement its 95% interval reaches below it; "
-            f"that needs about {needed:,} (give more data or a larger validation split)"
-        )
+        return resolution_note(budget, self.evaluated)
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON the app and ``--json`` carry."""

@@ -8,7 +8,7 @@ tab's ``f`` cannot drift apart. torch is imported inside the functions (by what 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -19,18 +19,21 @@ from .data import Data, load_data
 from .distributed import LOCAL, Ranks
 from .fidelity import DEFAULT_BATCH_SIZE, Fidelity, measure_fidelity
 from .fidelity_result import SplitSizes, ValidationFigure
+from .frontier import BudgetChoice, resolve_budget
 from .job import ModelJob, build_pair
 from .plan import SwapResult
-from .recover import (
+from .recover import recover, split_for
+from .recovery_memory import fit_batch_size
+from .recovery_result import Recovery
+from .sensitivity import measure_sensitivity
+from .sensitivity_result import Sensitivity, cached_sensitivity, file_stamp, keep_sensitivity
+from .settings import (
     DEFAULT_CALIBRATION,
+    DEFAULT_LABEL_WEIGHT,
     DEFAULT_LR,
+    DEFAULT_PATIENCE,
     DEFAULT_STEPS,
-    Recovery,
-    fit_batch_size,
-    recover,
-    split_for,
 )
-from .settings import DEFAULT_LABEL_WEIGHT, DEFAULT_PATIENCE
 from .source import ModelSource
 from .split import Split
 from .tradeoff import Tradeoff, measure_tradeoff
@@ -38,11 +41,13 @@ from .tradeoff import Tradeoff, measure_tradeoff
 
 @dataclass(frozen=True)
 class Choice:
-    """A selection made now: the layers, the validation figure that chose them, and notes."""
+    """A selection made now: the layers (and each one's m, when a budget chose them), the
+    validation figure that chose them, and notes."""
 
     selection: Selection
     validation: ValidationFigure | None = None
     notes: tuple[str, ...] = ()
+    depth_multiplier: Mapping[str, int] | None = None
 
 
 @dataclass(frozen=True)
@@ -51,8 +56,8 @@ class Workflow:
 
     job: ModelJob
     data: str
-    # agreement:X: the layers are chosen on the validation split first (the job's own
-    # selection is then not read); None: the job's selection as it is.
+    # agreement:X, macs:X or params:X: the layers and each one's m are chosen on the frontier
+    # first (the job's own selection is then not read); None: the job's selection as it is.
     budget: Selection | None = None
     data_options: Mapping[str, Any] = field(default_factory=dict)  # mean, std, limit
     holdout: int | None = None  # the test split's size (its older name)
@@ -64,10 +69,18 @@ class Workflow:
     #: Keeps the built original and the loaded data for the next workflow of the same ones
     #: (the app's child holds one); None builds and loads them afresh.
     cache: BuildCache | None = field(default=None, compare=False)
+    #: Folders the outputs go to: the sensitivity table is kept there too (and in the cache).
+    outputs: tuple[str, ...] = ()
+    #: Seconds the sensitivity may take; the rungs left are marked not measured.
+    max_time: float | None = None
+    #: The budget already resolved (``resolve``), so that the work after it does not again.
+    chosen: BudgetChoice | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
-        if self.budget is not None and self.budget.rule != "agreement":
-            raise SelectionError(f"a workflow resolves agreement:X, not {self.budget}")
+        if self.budget is not None and not self.budget.on_frontier:
+            raise SelectionError(
+                f"a workflow resolves agreement:X, macs:X and params:X, not {self.budget}"
+            )
 
     @property
     def test_size(self) -> int | float | None:
@@ -76,7 +89,7 @@ class Workflow:
 
     @property
     def chooses(self) -> bool:
-        """True when the layers are chosen here (agreement:X), not read from a saved swap."""
+        """True when the layers are chosen here (a budget), not read from a saved swap."""
         return self.budget is not None and self.job.swapped_dir is None
 
     def split(self, data: Data, mode: str = "reconstruct") -> Split:
@@ -90,40 +103,129 @@ class Workflow:
             ranks=self.ranks,
         )
 
-    def _swapped(self, selection: Selection) -> SwapResult:
-        """The job's original (kept in ``cache``) with ``selection`` swapped now."""
+    def _swapped(
+        self, selection: Selection, depth_multiplier: Mapping[str, int] | None = None
+    ) -> SwapResult:
+        """The job's original (kept in ``cache``) with ``selection`` swapped now (at each
+        layer's m, when given)."""
         job = replace(self.job, selection=selection, swapped_dir=None)
+        if depth_multiplier is not None:
+            job = replace(job, depth_multiplier=dict(depth_multiplier))
         _original, _swapped, result = build_pair(job, self.cache)
         return result
 
     def swap(self, progress: OnProgress | None = None, *, mode: str = "reconstruct") -> SwapResult:
         """The swap: read from the job's saved swap, or made now (``agreement:X`` measured
         first)."""
-        return self._swap(self.choose(progress, mode=mode).selection)
+        return self._swap(self.choose(progress, mode=mode))
 
-    def _swap(self, selection: Selection) -> SwapResult:
-        """The swap of ``selection`` (or the saved one the job names)."""
+    def _swap(self, choice: Choice) -> SwapResult:
+        """The swap of ``choice`` (or the saved one the job names)."""
         if self.job.swapped_dir is not None:
             _original, _swapped, result = build_pair(self.job, self.cache)
             return result
-        return self._swapped(selection)
+        return self._swapped(choice.selection, choice.depth_multiplier)
 
     def choose(self, progress: OnProgress | None = None, *, mode: str = "reconstruct") -> Choice:
-        """The selection, ``agreement:X`` resolved on the validation split to the layers it
-        picks (with the validation figure that picked them, and a note when that split is too
-        small to resolve X)."""
+        """The selection, a budget resolved on the frontier to the layers and the m it picks
+        (with the validation figure that picked them, and its notes)."""
         if not self.chooses:
             return Choice(self.job.selection)
-        assert self.budget is not None and self.budget.min_agreement is not None
-        tradeoff, _analysis = self.tradeoff(progress, mode=mode)
-        budget = self.budget.min_agreement
-        names = tradeoff.largest_prefix(budget)
-        note = tradeoff.resolution_note(budget)
-        return Choice(
-            Selection("names", patterns=names) if names else Selection("none"),
-            tradeoff.chosen(budget),
-            (note,) if note else (),
-        )
+        chosen = self.chosen if self.chosen is not None else self.resolve(progress, mode=mode)
+        return Choice(chosen.selection, chosen.validation, chosen.notes, chosen.multipliers)
+
+    def _original(self, mode: str) -> tuple[SwapResult, Split]:
+        """The original (nothing swapped, with its analysis) and the data's split."""
+        result = self._swapped(Selection("none"))
+        if result.original is None or result.analysis is None:
+            raise SelectionError("the sensitivity needs the model's input shape")
+        return result, self.split(self.load(result), mode)
+
+    def sensitivity_key(self, result: SwapResult, split: Split) -> dict[str, Any]:
+        """What a sensitivity table was measured for: the model, its weights, the data and
+        how it is read, the split and the calibration (files by size and time too)."""
+        return {
+            "source": self.job.label,
+            "weights": self.job.weights,
+            "weights_file": file_stamp(self.job.weights),
+            "input_shape": list(result.input_shape or ()),
+            "data": self.data,
+            "data_file": file_stamp(self.data),
+            "data_options": {name: str(value) for name, value in self.data_options.items()},
+            "split": split.sizes.to_dict(),
+            "calibration": self.calibration,
+        }
+
+    def sensitivity(
+        self,
+        progress: OnProgress | None = None,
+        *,
+        mode: str = "reconstruct",
+        cancelled: Callable[[], bool] | None = None,
+    ) -> Sensitivity:
+        """The layer × m table on the validation split, reused when one was kept for the
+        same model and data (and kept when measured now)."""
+        result, split = self._original(mode)
+        key = self.sensitivity_key(result, split)
+        table = cached_sensitivity(key, self.outputs)
+        if table is not None and table.complete:
+            if self.outputs and self.ranks.main:
+                keep_sensitivity(table, self.outputs)  # beside this run's outputs too
+            return table
+        assert result.original is not None and result.analysis is not None
+        original = result.original.to(self.ranks.device)
+        try:
+            batch_size, _lowered = self.batch_size_for(original, split.validation)
+            table = measure_sensitivity(
+                original,
+                result.analysis,
+                split,
+                key=key,
+                calibration=self.calibration,
+                batch_size=batch_size,
+                max_time=self.max_time,
+                previous=table,
+                progress=progress,
+                cancelled=cancelled,
+                ranks=self.ranks,
+                budget_bytes=self.job.budget_bytes,
+            )
+        finally:
+            original.cpu()
+        if self.ranks.main:
+            keep_sensitivity(table, self.outputs)
+        return table
+
+    def resolve(
+        self,
+        progress: OnProgress | None = None,
+        *,
+        mode: str = "reconstruct",
+        cancelled: Callable[[], bool] | None = None,
+    ) -> BudgetChoice:
+        """The budget resolved on the frontier of the sensitivity table (measured or reused),
+        its deciding points measured whole on the validation split."""
+        assert self.budget is not None
+        table = self.sensitivity(progress, mode=mode, cancelled=cancelled)
+        result, split = self._original(mode)
+        assert result.original is not None and result.analysis is not None
+        original = result.original.to(self.ranks.device)
+        try:
+            batch_size, _lowered = self.batch_size_for(original, split.validation)
+            return resolve_budget(
+                self.budget,
+                result.analysis,
+                table=table,
+                original=original,
+                split=split,
+                calibration=self.calibration,
+                batch_size=batch_size,
+                ranks=self.ranks,
+                budget_bytes=self.job.budget_bytes,
+                progress=progress,
+            )
+        finally:
+            original.cpu()
 
     def names(self, progress: OnProgress | None = None) -> Selection:
         """The selection, with ``agreement:X`` resolved to the layers it picks."""
@@ -180,7 +282,7 @@ class Workflow:
         ``held_out_only`` takes the test split ``recover`` measures on instead.
         """
         choice = self.choose(progress)
-        result = self._swap(choice.selection)
+        result = self._swap(choice)
         data = self.load(result)
         if self.chooses or held_out_only or self.test_size is not None:
             split = self.split(data)
@@ -225,7 +327,7 @@ class Workflow:
     ) -> Recovery:
         """The swap, repaired on the fit split, each stage measured on the test split."""
         choice = self.choose(progress, mode=mode)
-        result = self._swap(choice.selection)
+        result = self._swap(choice)
         data = self.load(result)
         assert result.original is not None
         with_device = result.original.to(self.ranks.device)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 from typing import TYPE_CHECKING, Any
 
 from rich import box
@@ -24,9 +25,11 @@ from ..model.fidelity_result import (
     ValidationFigure,
 )
 from .swap import format_error
+from .swap import to_json as plan_json
 
-if TYPE_CHECKING:  # recover is the engine's measuring code: the app must not load it
-    from ..model.recover import Distillation, Recovery
+if TYPE_CHECKING:  # torch-free, but the app's report of a fidelity needs neither
+    from ..model.plan import SwapResult
+    from ..model.recovery_result import Distillation, Recovery
 
 #: What each recovery stage is called in tables.
 STAGE_NAMES = {"svd": "SVD only", "reconstruct": "reconstructed", "distill": "distilled"}
@@ -66,20 +69,22 @@ def validation_text(validation: ValidationFigure) -> str:
 
 
 def distillation_text(distillation: Distillation) -> str:
-    """How distillation went, in one line."""
+    """How distillation went, in one line: steps, why it stopped, and the best check (chosen
+    by the validation loss; its agreement or output error beside it)."""
     why = {
         "patience": "validation stopped improving",
         "steps": "reached the step ceiling",
         "time": "reached the time limit",
     }.get(distillation.stopped, distillation.stopped)
-    best = (
-        f"validation agreement {format_share(distillation.best_agreement)}"
+    figure = (
+        f"agreement {format_share(distillation.best_agreement)}"
         if distillation.best_agreement is not None
-        else f"validation output error {format_error(distillation.best_output_error)}"
+        else f"output error {format_error(distillation.best_output_error)}"
     )
+    loss = f"loss {distillation.best_loss:.4g}, " if not math.isnan(distillation.best_loss) else ""
     return (
         f"Distilled {distillation.steps:,} steps in {distillation.seconds:.1f} s ({why}); "
-        f"kept the best weights (step {distillation.best_step:,}, {best})"
+        f"kept the best weights (step {distillation.best_step:,}, validation {loss}{figure})"
     )
 
 
@@ -329,3 +334,11 @@ def render_recovery(recovery: Recovery) -> Group:
     """The stages table, what chose and stopped it, and the per-layer before/after table."""
     lines = [Text(line) for line in recovery_notes(recovery)]
     return Group(stages_table(recovery), *lines, layers_before_after(recovery))
+
+
+def swap_json(result: SwapResult, recovery: Recovery | None) -> str:
+    """``swap --json``: the plan JSON, and after a recovery what ``fidelity.json`` holds (each
+    stage, how distillation went and its validation curve) under ``"fidelity"``."""
+    if recovery is None:
+        return plan_json(result)
+    return json.dumps({**result.to_dict(), "fidelity": recovery.to_dict()}, indent=2)

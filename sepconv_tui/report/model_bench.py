@@ -12,6 +12,7 @@ from rich.text import Text
 
 from ..core.latency import Timing
 from ..core.memory import format_bytes
+from ..model.analysis import describe_multipliers
 from ..model.bench_result import ModelBenchResult
 from .format import format_ratio, format_shape
 from .latency import timings_markdown, timings_table
@@ -37,7 +38,7 @@ def setup_line(result: ModelBenchResult) -> str:
     """Device, threads, layout, input, the swap and the memory estimate against its budget."""
     layout = "channels-last" if result.channels_last else "NCHW"
     multiplier = result.depth_multiplier
-    shown = f"m = {multiplier}" if isinstance(multiplier, int) else "m per layer"
+    shown = f"m = {multiplier}" if isinstance(multiplier, int) else describe_multipliers(multiplier)
     return (
         f"{result.device}, {result.threads} thread{'s' if result.threads != 1 else ''}, fp32 "
         f"{layout} input {format_shape(result.input_shape)}, torch {result.torch_version}; "
@@ -69,7 +70,7 @@ def latency_table(result: ModelBenchResult) -> Table:
 def runtimes_setup_line(result: ModelBenchResult) -> str:
     """Threads, input and the swap of a run on several runtimes, each in its own process."""
     multiplier = result.depth_multiplier
-    shown = f"m = {multiplier}" if isinstance(multiplier, int) else "m per layer"
+    shown = f"m = {multiplier}" if isinstance(multiplier, int) else describe_multipliers(multiplier)
     threads = f"{result.threads} thread{'s' if result.threads != 1 else ''}"
     where = f"cpu on {result.machine.caption}" if result.machine is not None else f"cpu, {threads}"
     return (

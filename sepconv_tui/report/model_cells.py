@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rich.text import Text
 
-from ..model.analysis import ModelAnalysis, ModelLayer, format_axes
+from ..model.analysis import ModelAnalysis, ModelLayer, describe_multipliers, format_axes
 from .format import format_count, format_ratio, format_shape, format_short
 
 
@@ -87,8 +87,9 @@ def multiplier_range(analysis: ModelAnalysis) -> str:
     shared = analysis.shared_multiplier
     if shared is not None:
         return f"depth multiplier {shared}"
-    values = [layer.depth_multiplier for layer in analysis.candidates if layer.swap]
-    return f"per-layer m {min(values)}–{max(values)}"
+    return describe_multipliers(
+        {layer.name: layer.depth_multiplier for layer in analysis.candidates if layer.swap}
+    )
 
 
 def check_message(analysis: ModelAnalysis) -> str:

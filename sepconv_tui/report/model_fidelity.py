@@ -7,11 +7,13 @@ each share its 95% interval; one recorded before them reads as it always did."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import NamedTuple
 
 from rich.text import Text
 
 from ..model.analysis import ModelAnalysis, ModelLayer
 from ..model.fidelity_result import Fidelity, LayerFidelity
+from ..model.recovery_result import CurvePoint
 from ..model.tradeoff_result import Tradeoff, TradeoffPoint
 from .fidelity import (
     STAGE_NAMES,
@@ -176,3 +178,32 @@ def tradeoff_line(tradeoff: Tradeoff, budget: float) -> str:
         note = tradeoff.resolution_note(budget) if tradeoff.classifier and budget < 1 else None
         tail += f"; {note}" if note else ""
     return f"Trade-off, MACs {what} as layers join: {points}{tail}"
+
+
+class CurvePlot(NamedTuple):
+    """Distillation's validation curve as the Model tab draws it: the steps checked, the
+    loss at each, the agreement in percent (empty for a model that is no classifier), the
+    step whose weights were kept, and the title."""
+
+    steps: list[int]
+    losses: list[float]
+    agreements: list[float]
+    best_step: int
+    title: str
+
+
+def curve_plot(curve: Sequence[CurvePoint]) -> CurvePlot | None:
+    """What the recovery chart plots of ``curve`` (None when distillation did not run)."""
+    if not curve:
+        return None
+    best = min(curve, key=lambda point: point.loss)
+    classifier = all(point.agreement is not None for point in curve)
+    agreements = [100 * (point.agreement or 0.0) for point in curve] if classifier else []
+    what = "loss (cyan), agreement % (green, right)" if classifier else "loss (cyan)"
+    return CurvePlot(
+        [point.step for point in curve],
+        [point.loss for point in curve],
+        agreements,
+        best.step,
+        f"Distillation, validation {what}; kept step {best.step:,}",
+    )

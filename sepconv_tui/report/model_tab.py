@@ -9,13 +9,7 @@ from ..model.bench_result import ModelBenchResult
 from .format import format_ratio, format_shape
 from .latency import format_seconds
 from .model_bench import speed_message
-from .model_cells import both_counts
-
-
-def _multiplier_text(analysis: ModelAnalysis) -> str:
-    """The m the swapped layers share, or "per layer" (``+``/``-`` gave them their own)."""
-    shared = analysis.shared_multiplier
-    return "per layer" if shared is None else str(shared)
+from .model_cells import both_counts, multiplier_range
 
 
 def summary_lines(analysis: ModelAnalysis) -> list[str]:
@@ -30,7 +24,7 @@ def summary_lines(analysis: ModelAnalysis) -> list[str]:
     differing = ", ".join(name for name, ok in analysis.verified.items() if not ok)
     return [
         f"{analysis.source}  {format_shape(analysis.input_shape)} → {output}, "
-        f"depth multiplier {_multiplier_text(analysis)}",
+        f"{multiplier_range(analysis)}",
         f"Params {both_counts(original.params)} → {both_counts(swapped.params)}: "
         f"{format_ratio(analysis.param_ratio)} fewer",
         f"MACs   {both_counts(original.macs)} → {both_counts(swapped.macs)}: "

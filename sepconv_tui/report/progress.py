@@ -15,6 +15,9 @@ STAGES = {
     "time": ("Each layer timed alone", "Timing each layer alone"),
     "confirm": ("Timing the swapped model", "Confirming the speed-up"),
     "bench": ("Timing", "Timing"),
+    "record": ("Recording the original at every candidate", "Recording the original"),
+    "sensitivity": ("Each layer alone at each m", "Sensitivity"),
+    "frontier": ("Measuring frontier points whole", "Measuring the frontier"),
 }
 
 
@@ -34,6 +37,12 @@ def progress_text(progress: Progress) -> str:
         return f"{stage}: step {count} ({progress.label})"
     if progress.stage in ("confirm", "bench"):
         return f"{stage}: {progress.label} ({count})"
+    if progress.stage == "sensitivity":
+        return f"{stage}: {progress.label} ({count} rungs)"
+    if progress.stage == "frontier":
+        return f"{stage}: {progress.label} (point {progress.done})"
+    if progress.stage == "record":
+        return f"{stage}…"
     return f"{stage}: {progress.label} ({count} layers)"
 
 

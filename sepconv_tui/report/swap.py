@@ -10,7 +10,7 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-from ..model.analysis import ModelLayer
+from ..model.analysis import ModelLayer, describe_multipliers
 from ..model.plan import SwapResult
 from .format import format_count, format_ratio, format_short
 from .model_cells import format_kernel, format_saving, format_stride
@@ -114,12 +114,12 @@ def totals_message(result: SwapResult) -> str:
         )
         lines.append(
             f"Swapped {len(result.swapped)} of {len(analysis.candidates)} candidate convs "
-            f"(depth multiplier {result.depth_multiplier}, init {result.init})"
+            f"({describe_multipliers(result.depth_multiplier)}, init {result.init})"
         )
     else:
         lines.append(
             f"Swapped {len(result.swapped)} convs "
-            f"(depth multiplier {result.depth_multiplier}, init {result.init})"
+            f"({describe_multipliers(result.depth_multiplier)}, init {result.init})"
         )
     return "\n".join(lines)
 

@@ -96,6 +96,10 @@ MODEL_VIEW_KEYS = (
     Key("m", "cycle_multiplier", "m", show=False),
     Key("plus,equals_sign", "multiplier(1)", "m+1", show=False),
     Key("minus", "multiplier(-1)", "m-1", show=False),
+    # Only while g's frontier is browsed (the view's check_action): the table keeps them else.
+    Key("left", "frontier_step(-1)", "Less saved", show=False, priority=True),
+    Key("right", "frontier_step(1)", "More saved", show=False, priority=True),
+    Key("enter", "frontier_apply", "Apply", show=False, priority=True),
 )
 
 #: The help screen's own keys.
@@ -103,7 +107,6 @@ HELP_KEYS = (Key("escape,f1,question_mark,q", "dismiss", "Close help"),)
 
 #: Keys the app answers without a binding of its own, and what answers them.
 UNBOUND_KEYS = {
-    "enter": "Input.Submitted in a field, DataTable.RowSelected on the Model table",
     "ctrl+p": "Textual's command palette",
 }
 
@@ -178,10 +181,18 @@ HELP_ROWS = (
     ),
     HelpRow(
         "g (Model table)",
-        "the trade-off curve; swap the most layers keeping ≥ 99% validation agreement",
-        "measure the trade-off (MACs against validation agreement, layers added cheapest "
-        "first), plot it, swap the largest prefix keeping ≥ 99%",
+        "the sensitivity and its frontier: per-layer m under the 99% agreement budget",
+        "measure (or reuse) the sensitivity (each candidate alone at each m, on validation) and "
+        "draw its frontier (per-layer m, the least loss per MAC saved), at the point keeping "
+        "≥ 99% validation agreement; see [budgets](budgets.md)",
         names=("g",),
+    ),
+    HelpRow(
+        "← / → / enter (after g)",
+        "along the frontier: less / more saved; enter applies the point's m to the rows",
+        "along the frontier: less / more saved, the point's per-layer m and figures in the "
+        "status line; enter swaps its layers at its m (escape stops)",
+        names=("left", "right"),
     ),
     HelpRow(
         "l (Model table)",

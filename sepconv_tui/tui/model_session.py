@@ -19,12 +19,14 @@ from ..model.data_spec import parse_data
 from ..model.fidelity_result import Fidelity
 from ..model.job import ModelJob
 from ..model.runtimes import runtime_names
+from ..model.sensitivity_result import FrontierPoint
 from ..model.source import parse_source
 from ..model.tradeoff_result import Tradeoff
 from ..workers.model_messages import (
     BenchLayers,
     BenchModel,
     FidelityMeasured,
+    FrontierMeasured,
     LayersBenched,
     ModelRecovered,
     TradeoffMeasured,
@@ -68,6 +70,10 @@ class ModelSession:
         self.fidelity: Measured[Fidelity] | None = None
         self.recovery: Measured[ModelRecovered] | None = None
         self.tradeoff: Measured[Tradeoff] | None = None
+        #: The sensitivity and its frontier (``g``), and the point ←/→ show (None: not
+        #: browsing it; enter applies that point, escape stops).
+        self.frontier: Measured[FrontierMeasured] | None = None
+        self.frontier_at: int | None = None
         self.bench: Measured[ModelBenchResult] | None = None
         #: Each candidate conv against its block, timed alone (``l``).
         self.layers: Measured[LayerBench] | None = None
@@ -118,6 +124,12 @@ class ModelSession:
             return ()
         return (*self._model_key(), self.data, self.device, self._multipliers())
 
+    def frontier_key(self) -> Key:
+        """What a frontier is of: model, weights, data and device (it chooses every m)."""
+        if self.analysis is None:
+            return ()
+        return (*self._model_key(), self.data, self.device)
+
     def layers_key(self) -> Key:
         """What per-layer timings are of: model, weights, every candidate's m, the runtime and
         the threads (not the selection: every candidate is timed)."""
@@ -145,6 +157,11 @@ class ModelSession:
         return self.tradeoff is not None and self.tradeoff.of != self.candidates_key()
 
     @property
+    def frontier_stale(self) -> bool:
+        """True when the frontier shown is of another model, weights, data or device."""
+        return self.frontier is not None and self.frontier.of != self.frontier_key()
+
+    @property
     def bench_stale(self) -> bool:
         """True when the timings shown are of another selection or m."""
         return self.bench is not None and self.bench.of != self.bench_key()
@@ -158,6 +175,8 @@ class ModelSession:
         """The key a reply of ``reply_type`` is kept with when it is measured now."""
         if reply_type is TradeoffMeasured:
             return self.candidates_key()
+        if reply_type is FrontierMeasured:
+            return self.frontier_key()
         if reply_type is LayersBenched:
             return self.layers_key()
         return self.selection_key()
@@ -173,7 +192,8 @@ class ModelSession:
             analysis.input_shape,
         ):
             self.fidelity = self.recovery = self.tradeoff = None
-            self.layers = None
+            self.layers = self.frontier = None
+            self.frontier_at = None
         self.analysis = analysis
         self.stale = False
         self.bench = None
@@ -189,6 +209,9 @@ class ModelSession:
             self.fidelity = Measured(reply.stages[-1], of)
         elif isinstance(reply, TradeoffMeasured):
             self.tradeoff = Measured(reply.tradeoff, of)
+        elif isinstance(reply, FrontierMeasured):
+            self.frontier = Measured(reply, of)
+            self.frontier_at = reply.frontier.chosen or 0
         elif isinstance(reply, LayersBenched):
             self.layers = Measured(reply.result, of)
 
@@ -292,6 +315,46 @@ class ModelSession:
         no classes to agree on)."""
         assert self.tradeoff is not None
         return self.tradeoff.value.largest_prefix(self.budget)
+
+    # The frontier (g) -------------------------------------------------------------------------
+
+    @property
+    def frontier_point(self) -> FrontierPoint | None:
+        """The frontier point ←/→ are on (None when not browsing)."""
+        if self.frontier is None or self.frontier_at is None:
+            return None
+        return self.frontier.value.frontier.points[self.frontier_at]
+
+    def browse_frontier(self) -> FrontierPoint:
+        """Start browsing the frontier at the budget's point; SessionError without one."""
+        if self.frontier is None or self.frontier_stale:
+            raise SessionError("g measures the frontier first")
+        self.frontier_at = self.frontier.value.frontier.chosen or 0
+        return self.frontier.value.frontier.points[self.frontier_at]
+
+    def move_on_frontier(self, step: int) -> FrontierPoint:
+        """The point ``step`` along the frontier (→: more saved), kept within its ends."""
+        if self.frontier is None or self.frontier_at is None:
+            raise SessionError("g shows the frontier first")
+        points = self.frontier.value.frontier.points
+        self.frontier_at = max(0, min(len(points) - 1, self.frontier_at + step))
+        return points[self.frontier_at]
+
+    def apply_frontier_point(self) -> ModelAnalysis:
+        """The analysis with the browsed point's layers swapped at its m (others unswapped,
+        their m kept); browsing ends."""
+        point = self.frontier_point
+        if point is None or self.analysis is None:
+            raise SessionError("g shows the frontier first")
+        self.frontier_at = None
+        plan = point.plan
+        return self.analysis.with_depth_multipliers(plan).with_swaps(set(plan))
+
+    def stop_browsing(self) -> bool:
+        """Stop browsing the frontier; False when not browsing."""
+        browsing = self.frontier_at is not None
+        self.frontier_at = None
+        return browsing
 
     # Per-layer timings -------------------------------------------------------------------------
 

@@ -2,7 +2,7 @@
 
 Importing this module loads no torch and none of the engine's measuring modules: the results
 travel as plain data classes (model.analysis, model.bench, model.fidelity_result,
-model.tradeoff_result; an ONNX export as its JSON object).
+model.tradeoff_result, model.sensitivity_result; an ONNX export as its JSON object).
 """
 
 from __future__ import annotations
@@ -16,6 +16,8 @@ from ..model.analysis import ModelAnalysis
 from ..model.bench_result import MODEL_MIN_RUN_TIME_S, LayerBench, ModelBenchResult
 from ..model.fidelity_result import Fidelity
 from ..model.job import ModelJob
+from ..model.recovery_result import CurvePoint
+from ..model.sensitivity_result import Frontier, Sensitivity
 from ..model.tradeoff_result import Tradeoff
 
 
@@ -148,6 +150,7 @@ class ModelRecovered(Reply):
     # is measuring code the app does not load): path, relative_error, depthwise_nodes, …
     onnx: dict[str, Any] | None = None
     onnx_error: str | None = None  # why swapped.onnx was not written (no [deploy], an op)
+    curve: tuple[CurvePoint, ...] = nested_tuple(CurvePoint, default=())  # distillation's
 
 
 @dataclass(frozen=True)
@@ -176,3 +179,23 @@ class MeasureTradeoff(ModelWork, Request[TradeoffMeasured]):
 
     kind = "measure_tradeoff"
     reply = TradeoffMeasured
+
+
+@dataclass(frozen=True)
+class FrontierMeasured(Reply):
+    """The sensitivity table (layer × m) and its frontier in MACs, the point that keeps
+    agreement ≥ the budget measured whole (``chosen``)."""
+
+    kind = "frontier_measured"
+    sensitivity: Sensitivity = nested(Sensitivity)
+    frontier: Frontier = nested(Frontier)
+
+
+@dataclass(frozen=True)
+class MeasureFrontier(ModelWork, Request[FrontierMeasured]):
+    """``Workflow.resolve`` of agreement:``budget``: the sensitivity (measured, or reused when
+    kept for this model and data), its frontier, the deciding points measured by bisection."""
+
+    kind = "measure_frontier"
+    reply = FrontierMeasured
+    budget: float = 0.99

@@ -30,9 +30,11 @@ from .model_messages import (
     BenchLayers,
     BenchModel,
     FidelityMeasured,
+    FrontierMeasured,
     LayersBenched,
     ListModels,
     MeasureFidelity,
+    MeasureFrontier,
     MeasureTradeoff,
     ModelAnalysed,
     ModelBenched,
@@ -106,6 +108,7 @@ def recover_model(request: RecoverModel, report: Report) -> ModelRecovered:
         request.out_dir,
         onnx,
         onnx_error,
+        recovery.curve,
     )
 
 
@@ -113,6 +116,18 @@ def measure_tradeoff(request: MeasureTradeoff, report: Report) -> TradeoffMeasur
     """MACs against held-out agreement as the swap grows."""
     tradeoff, _analysis = workflow(request).tradeoff(report)
     return TradeoffMeasured(tradeoff)
+
+
+def measure_frontier(request: MeasureFrontier, report: Report) -> FrontierMeasured:
+    """The sensitivity and its frontier, the point keeping agreement ≥ the budget measured."""
+    from dataclasses import replace
+
+    from ..model.analysis import Selection
+
+    budget = Selection("agreement", min_agreement=request.budget)
+    chosen = replace(workflow(request), budget=budget).resolve(report)
+    assert chosen.sensitivity is not None
+    return FrontierMeasured(chosen.sensitivity, chosen.frontier)
 
 
 def list_models(request: ListModels, report: Report) -> ModelNames:
@@ -167,6 +182,7 @@ HANDLERS: Handlers = {
     MeasureFidelity: measure_fidelity,
     RecoverModel: recover_model,
     MeasureTradeoff: measure_tradeoff,
+    MeasureFrontier: measure_frontier,
 }
 
 

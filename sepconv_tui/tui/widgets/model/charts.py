@@ -1,6 +1,7 @@
 """The Model tab's charts, side by side under the table: MACs per stage (as is and selected),
 and, once measured, the trade-off (MACs, or after ``l`` and ``x`` the measured latency, against
-validation agreement) in its place."""
+validation agreement) or ``g``'s frontier (MACs against the predicted and measured fidelity,
+the browsed point marked) in its place; after ``R``, distillation's validation curve."""
 
 from __future__ import annotations
 
@@ -10,9 +11,10 @@ from textual_plotext import PlotextPlot
 
 from ....model.analysis import ModelAnalysis
 from ....model.runtimes import runtime_label
+from ....model.sensitivity_result import Frontier
 from ....model.tradeoff_result import Tradeoff
 from ....report import model_tab
-from ....report.model_fidelity import point_score
+from ....report.model_fidelity import CurvePlot, point_score
 from ...model_session import ModelSession
 
 
@@ -91,6 +93,55 @@ class TradeoffChart(PlotextPlot):
         self.refresh()
 
 
+def show_frontier(chart: PlotextPlot, frontier: Frontier, at: int | None, budget: float) -> None:
+    """Plot ``frontier`` on ``chart``: 1 − the predicted error along it, the measured
+    agreement where a point was measured whole, the budget, and the point at ``at``."""
+    plt = chart.plt
+    plt.clear_data()
+    plt.clear_figure()
+    points = frontier.points
+    if not points:
+        chart.refresh()
+        return
+    scale, unit = (1e9, "G") if frontier.original.macs >= 1e9 else (1e6, "M")
+    xs = [point.macs / scale for point in points]
+    predicted = [100 * (1 - point.predicted_error) for point in points]
+    plt.plot(xs, predicted, marker="dot", color="cyan")
+    measured = [point for point in points if point.measured and point.agreement is not None]
+    if measured:
+        plt.scatter(
+            [point.macs / scale for point in measured],
+            [100 * (point.agreement or 0.0) for point in measured],
+            marker="●",
+            color="green",
+        )
+        plt.hline(100 * budget, color="orange")
+    if at is not None:
+        plt.vline(points[at].macs / scale, color="green")
+    plt.xlabel(f"{unit}MACs")
+    plt.title("Frontier: 1 − predicted error % (cyan), measured agreement % (●)")
+    chart.refresh()
+
+
+class RecoveryChart(PlotextPlot):
+    """Distillation's validation curve: the loss at each check (and the agreement, on the
+    right axis, for a classifier), with a line at the step whose weights were kept."""
+
+    def show(self, plot: CurvePlot | None) -> None:
+        """Plot ``plot`` (None: an empty chart)."""
+        plt = self.plt
+        plt.clear_data()
+        plt.clear_figure()
+        if plot is not None:
+            plt.plot(plot.steps, plot.losses, marker="dot", color="cyan")
+            if plot.agreements:
+                plt.plot(plot.steps, plot.agreements, marker="dot", color="green", yside="right")
+            plt.vline(plot.best_step, color="orange")
+            plt.xlabel("step")
+            plt.title(plot.title)
+        self.refresh()
+
+
 class ModelCharts(Horizontal):
     """Both charts; the view's ``-tradeoff`` class shows the trade-off in the MACs chart's place."""
 
@@ -98,10 +149,17 @@ class ModelCharts(Horizontal):
         """The MACs chart and the trade-off chart."""
         yield ModelChart(id="model-chart")
         yield TradeoffChart(id="model-tradeoff")
+        yield RecoveryChart(id="model-recovery")
 
     def show_selection(self, analysis: ModelAnalysis) -> None:
         """The MACs chart of ``analysis``'s selection."""
         self.query_one(ModelChart).show(analysis)
+
+    def show_recovery(self, plot: CurvePlot | None, *, stale: bool) -> None:
+        """Distillation's validation curve (dimmed when ``stale``)."""
+        chart = self.query_one(RecoveryChart)
+        chart.show(plot)
+        chart.set_class(stale, "-stale")
 
     def show_tradeoff(self, session: ModelSession, *, draw: bool = True) -> None:
         """The session's trade-off (dimmed when stale), the budget and the selection's MACs
@@ -112,3 +170,12 @@ class ModelCharts(Horizontal):
             latency = session.latency_axis_points()
             chart.show(tradeoff.value, analysis.swapped.macs, session.budget, latency)
         chart.set_class(session.tradeoff_stale, "-stale")
+
+    def show_frontier(self, session: ModelSession, *, draw: bool = True) -> None:
+        """``g``'s frontier (dimmed when stale) with the browsed point, in the trade-off's
+        place (not ``draw``: where the chart has no room)."""
+        chart = self.query_one(TradeoffChart)
+        frontier = session.frontier
+        if draw and frontier is not None:
+            show_frontier(chart, frontier.value.frontier, session.frontier_at, session.budget)
+        chart.set_class(session.frontier_stale, "-stale")

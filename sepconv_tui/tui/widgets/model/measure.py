@@ -1,6 +1,7 @@
 """The Model tab's measuring keys, each in a child process: fidelity (``f``), recovery
-(``r``/``R``), the trade-off and its pick (``g``), whole-model latency (``b``), per-layer
-latency (``l``) with its runtime (``u``), and the trade-off's latency axis (``x``).
+(``r``/``R``), the sensitivity and its frontier (``g``, then ←/→ along it and enter to apply
+a point), whole-model latency (``b``), per-layer latency (``l``) with its runtime (``u``),
+and the trade-off's latency axis (``x``).
 
 MeasureActions is a mix-in of ModelView: the keys' actions, the replies and failures of
 their ChildRunners, and the start, cancel and close of those runners.
@@ -13,22 +14,25 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from textual.widgets import Input
+
 from ....errors import UserError
 from ....ipc.wire import Reply
 from ....model.analysis import ModelAnalysis
 from ....model.bench_result import ModelBenchResult
 from ....model.runtimes import runtime_label
 from ....report import fidelity as fidelity_report
+from ....report import sensitivity as sensitivity_report
 from ....report.progress import bench_text, progress_text
 from ....workers.model_messages import (
+    FrontierMeasured,
     LayersBenched,
     MeasureFidelity,
-    MeasureTradeoff,
+    MeasureFrontier,
     ModelBenched,
     ModelRecovered,
     ModelWork,
     RecoverModel,
-    TradeoffMeasured,
     Warmed,
     WarmUp,
 )
@@ -99,7 +103,6 @@ class MeasureActions(_Base):
         self._work_of: Key = ()  # what the running fidelity, recovery or trade-off is of
         self._bench_of: Key = ()  # what the running benchmark times
         self._warmed = False
-        self._pick_after_tradeoff = False
         self._recovered_root: Path | None = None
         self._recoveries = 0
 
@@ -114,7 +117,6 @@ class MeasureActions(_Base):
         False when none runs."""
         session = self.session
         if self._work.cancel():
-            self._pick_after_tradeoff = False
             self._progress(None)
             kept = session.fidelity is not None or session.recovery is not None
             self._status("Cancelled; the last result is kept." if kept else "Cancelled.")
@@ -191,16 +193,65 @@ class MeasureActions(_Base):
         self._start_work(request, "Reconstructing" if mode == "reconstruct" else "Distilling")
 
     def action_pick(self) -> None:
-        """``g``: swap the largest prefix of the trade-off whose agreement stays ≥ the budget
-        (the trade-off is measured first when there is none of this model, m and data)."""
+        """``g``: the sensitivity and its frontier (measured in the child, or reused), drawn;
+        ←/→ move along it, enter applies a point's per-layer m to the rows. A recorded
+        trade-off (no frontier) keeps its pick: the largest prefix within the budget."""
         self._sync_fields()
-        if self.session.tradeoff is not None and not self.session.tradeoff_stale:
+        session = self.session
+        if session.frontier is not None and not session.frontier_stale:
+            session.browse_frontier()
+            self._show_frontier()
+            return
+        if session.tradeoff is not None and not session.tradeoff_stale:
             self._pick()
             return
         fields = self._work_fields(swapped=False)
         if fields is not None:
-            self._start_work(MeasureTradeoff(**fields), "Trade-off")
-            self._pick_after_tradeoff = True
+            request = MeasureFrontier(**fields, budget=session.budget)
+            self._start_work(request, "Sensitivity and frontier")
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """←/→ and enter act on the frontier only while it is browsed from the table (in a
+        field they keep their own meaning)."""
+        if action in ("frontier_step", "frontier_apply"):
+            in_field = isinstance(self.screen.focused, Input)
+            return self.session.frontier_at is not None and not in_field
+        return True
+
+    def action_frontier_step(self, step: int) -> None:
+        """←/→: the next point along the frontier (less or more saved)."""
+        self.session.move_on_frontier(step)
+        self._show_frontier()
+
+    def action_frontier_apply(self) -> None:
+        """enter: the browsed point's layers swapped at its m (the rows' m follow)."""
+        point = self.session.frontier_point
+        analysis = self.session.apply_frontier_point()
+        self.select(analysis)
+        if point is not None:
+            self.notify(f"g: applied {point.summary}")
+
+    def _stop_browsing(self) -> bool:
+        """escape: stop browsing the frontier (the selection stays); False when not."""
+        if not self.session.stop_browsing():
+            return False
+        self._show_measured()
+        self._status(HINT)
+        return True
+
+    def _show_frontier(self) -> None:
+        """The frontier chart with the browsed point, and that point's plan and figures."""
+        session = self.session
+        point = session.frontier_point
+        self._show_measured()
+        if point is None or session.frontier is None:
+            return
+        frontier = session.frontier.value.frontier
+        self._status(
+            f"{session.frontier_at}/{len(frontier.points) - 1} "
+            f"{sensitivity_report.point_line(frontier, point)}  ←/→ move, enter applies, "
+            "escape stops"
+        )
 
     def _pick(self) -> None:
         """Select the trade-off's largest prefix within the budget."""
@@ -224,7 +275,6 @@ class MeasureActions(_Base):
 
     def _start_work(self, request: ModelWork, label: str) -> None:
         """Send ``request`` to the fidelity process (replacing one that runs)."""
-        self._pick_after_tradeoff = False
         self._work_of = self.session.key_for(request.reply)  # type: ignore[attr-defined]
         self._work.start(request)  # type: ignore[arg-type]  # every ModelWork is a Request
         self._status(f"{label}: starting PyTorch… (escape cancels)", running=True)
@@ -237,23 +287,26 @@ class MeasureActions(_Base):
         self.session.record(reply, of)
         if isinstance(reply, ModelRecovered):
             self.notify("Recovered: e writes the recovered model beside the other exports.")
-        if isinstance(reply, TradeoffMeasured) and self._pick_after_tradeoff:
-            self._pick_after_tradeoff = False
-            self._pick()
         self._fill_table()
-        self._show_measured()
+        if isinstance(reply, FrontierMeasured):
+            self._show_frontier()
+            for note in reply.sensitivity.notes:
+                self.notify(note, severity="information")
+        else:
+            self._show_measured()
 
     def _work_done(self, reply: Reply) -> None:
         """A fidelity, recovery or trade-off arrived: kept as of the state it was asked for."""
         self._progress(None)
         self._status(HINT)
         self.show_work(reply, self._work_of)
+        if isinstance(reply, FrontierMeasured):
+            self._show_frontier()  # over the hint: the point and how to move
         if isinstance(reply, ModelRecovered) and reply.onnx_error:
             self.notify(f"No swapped.onnx: {reply.onnx_error}", severity="warning")
 
     def _work_failed(self, error: UserError) -> None:
         """Said under the field at fault (the data's, unless it names another)."""
-        self._pick_after_tradeoff = False
         self._progress(None)
         self._status(HINT)
         self.form.show_error(error, default="model-data")

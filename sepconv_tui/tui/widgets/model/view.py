@@ -29,6 +29,7 @@ from ....model.job import ModelJob
 from ....model.layer_spec import LayerFitError, layer_spec
 from ....model.source import SOURCE_FORMS, ModelSourceError, parse_input_shape, parse_source
 from ....report.format import format_shape
+from ....report.model_fidelity import curve_plot
 from ....workers.model_messages import AnalyseModel, ListModels, ModelAnalysed, ModelNames
 from ...export import Export
 from ...keys import MODEL_VIEW_KEYS, bindings
@@ -239,7 +240,7 @@ class ModelView(RunsChildren, MeasureActions, TabViewDefaults, Vertical):
     def cancel(self) -> bool:
         """Cancel a running analysis, benchmark, fidelity, recovery or trade-off (escape);
         False when none runs."""
-        if self._cancel_measuring():
+        if self._cancel_measuring() or self._stop_browsing():
             return True
         if not self._analysis.cancel():
             return False
@@ -313,10 +314,17 @@ class ModelView(RunsChildren, MeasureActions, TabViewDefaults, Vertical):
             return
         self._sync_fields()
         short = self.has_class("-short")
-        self.set_class(session.tradeoff is not None, "-tradeoff")
+        charted = session.tradeoff is not None or session.frontier is not None
+        self.set_class(charted, "-tradeoff")
+        curve = curve_plot(session.recovery.value.curve) if session.recovery else None
+        self.set_class(curve is not None and not charted, "-recovery")
         self.query_one(ModelSummary).show_measured(session, tradeoff_in_words=short)
-        if session.tradeoff is not None:
+        if session.frontier is not None:
+            self.query_one(ModelCharts).show_frontier(session, draw=not short)
+        elif session.tradeoff is not None:
             self.query_one(ModelCharts).show_tradeoff(session, draw=not short)
+        elif curve is not None and not short:
+            self.query_one(ModelCharts).show_recovery(curve, stale=session.recovery_stale)
         table = self.query_one(ModelTable)
         if table.built_measured:
             table.show_fidelity(session.analysis, session.fidelity_stale)

@@ -1,0 +1,462 @@
+"""The frontier: per-layer m chosen under one whole-model budget, from the sensitivity table.
+
+From nothing swapped, each step either swaps another layer at one of its rungs or lowers a
+swapped layer's m, whichever adds the least validation output error (the sum of single-layer
+errors, a prediction) per unit saved: whole-model MACs for ``agreement:`` and ``macs:``,
+params for ``params:``, measured seconds for ``speedup:``. The prediction only orders the
+steps: the points a budget's choice depends on are reconstructed whole and measured on the
+validation split, found by bisection along the frontier. The path is arithmetic; measuring a
+point imports torch (inside the functions).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
+
+from ..errors import UserError
+from ..progress import OnProgress, Progress, ignore
+from .analysis import Cost, ModelAnalysis, Selection, SelectionError, parse_selection
+from .distributed import LOCAL, Ranks
+from .fidelity import DEFAULT_BATCH_SIZE
+from .fidelity_result import ValidationFigure, resolution_note
+from .sensitivity_result import Frontier, FrontierPoint, Rung, Sensitivity
+from .settings import DEFAULT_CALIBRATION
+from .split import Split
+
+if TYPE_CHECKING:
+    from torch import nn
+
+#: The unit each budget's steps are counted in.
+UNIT_OF_RULE = {"agreement": "macs", "macs": "macs", "params": "params", "speedup": "seconds"}
+
+
+def _saving(rung: Rung, unit: str) -> float | None:
+    """What ``rung`` saves in ``unit`` (None when it was not timed)."""
+    if unit == "macs":
+        return float(rung.macs_saved)
+    if unit == "params":
+        return float(rung.params_saved)
+    return rung.seconds_saved
+
+
+def measured_loss(rung: Rung) -> float | None:
+    """The rung's validation output error (None when not measured)."""
+    return rung.output_error if rung.measured else None
+
+
+def frontier_path(
+    table: Sensitivity,
+    unit: str = "macs",
+    loss: Callable[[Rung], float | None] = measured_loss,
+) -> tuple[FrontierPoint, ...]:
+    """Every point of the frontier, from nothing swapped to the most saving in ``unit``.
+
+    A step's price is its increase in ``loss`` (summed over the swapped layers) per unit it
+    saves; the cheapest is taken, ties going to the larger saving, then the model's order.
+    Rungs without a loss or a saving in ``unit`` are left out. Arithmetic only.
+    """
+    usable: dict[str, list[tuple[Rung, float, float]]] = {}
+    for rung in table.rungs:
+        saving, cost = _saving(rung, unit), loss(rung)
+        if saving is not None and saving > 0 and cost is not None:
+            usable.setdefault(rung.name, []).append((rung, saving, cost))
+    order = {name: index for index, name in enumerate(table.layers)}
+    state: dict[str, tuple[Rung, float, float]] = {}
+    points = [_point(table, state)]
+    while True:
+        best: tuple[tuple[float, float, int], str, tuple[Rung, float, float]] | None = None
+        for name, options in usable.items():
+            _now, saved_now, loss_now = state.get(name, (None, 0.0, 0.0))
+            for option in options:
+                _rung, saving, cost = option
+                gained = saving - saved_now
+                if gained <= 0:
+                    continue
+                price = ((cost - loss_now) / gained, -gained, order[name])
+                if best is None or price < best[0]:
+                    best = (price, name, option)
+        if best is None:
+            return tuple(points)
+        state[best[1]] = best[2]
+        points.append(_point(table, state))
+
+
+def _point(table: Sensitivity, state: Mapping[str, tuple[Rung, float, float]]) -> FrontierPoint:
+    """The plan ``state`` holds, with its cost and predicted loss (not measured)."""
+    rungs = [state[name][0] for name in table.layers if name in state]
+    seconds = [rung.seconds_saved for rung in rungs]
+    return FrontierPoint(
+        multipliers=tuple((rung.name, rung.depth_multiplier) for rung in rungs),
+        params=table.original.params - sum(rung.params_saved for rung in rungs),
+        macs=table.original.macs - sum(rung.macs_saved for rung in rungs),
+        predicted_error=sum(state[name][2] for name in state),
+        seconds_saved=(
+            sum(s for s in seconds if s is not None)
+            if all(s is not None for s in seconds)
+            else None
+        ),
+    )
+
+
+def weight_error_loss(analysis: ModelAnalysis) -> Callable[[Rung], float | None]:
+    """Without data: a rung's loss is its layer's SVD weight error at that m (from the
+    weights' energies), or 0 when the weights are unknown (the saving alone then decides)."""
+    rows = {layer.name: layer for layer in analysis.candidates}
+
+    def loss(rung: Rung) -> float:
+        row = rows.get(rung.name)
+        error = row.error_at(rung.depth_multiplier) if row is not None else None
+        return error if error is not None else 0.0
+
+    return loss
+
+
+def unmeasured_table(analysis: ModelAnalysis) -> Sensitivity:
+    """The ladder of every candidate with what each rung saves, nothing measured: the
+    frontier's rungs when there is no data."""
+    from .sensitivity import ladder
+
+    rungs = []
+    for layer in analysis.candidates:
+        for m in ladder(layer):
+            at = layer.with_depth_multiplier(m)
+            rungs.append(Rung(layer.name, m, at.mac_saving, at.param_saving))
+    return Sensitivity(rungs=tuple(rungs), original=analysis.with_swaps(set()).swapped)
+
+
+#: Measures one plan whole on validation: the point with its figures filled in.
+MeasurePoint = Callable[[FrontierPoint], FrontierPoint]
+
+
+def plan_measurer(
+    original: nn.Module,
+    split: Split,
+    *,
+    calibration: int = DEFAULT_CALIBRATION,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    ranks: Ranks = LOCAL,
+    budget_bytes: int | None = None,
+    progress: OnProgress | None = None,
+) -> MeasurePoint:
+    """A MeasurePoint for ``original``: the plan's blocks from the SVD, reconstructed together
+    on ``split.fit`` (as the swap will be), then measured on ``split.validation``."""
+    from .fidelity import measure_fidelity
+    from .reconstruction import reconstruct
+    from .swap import svd_blocks, with_blocks
+
+    report = progress if progress is not None else ignore
+    count = [0]
+
+    def measure(point: FrontierPoint) -> FrontierPoint:
+        plan = point.plan
+        names = list(plan)
+        count[0] += 1
+        # How many points bisection measures is not known ahead: each one completes a bar.
+        report(Progress("frontier", count[0], count[0], point.summary))
+        model = with_blocks(original, svd_blocks(original, names, plan))
+        if names:
+            reconstruct(
+                original,
+                model,
+                names,
+                split.fit,
+                calibration=calibration,
+                batch_size=batch_size,
+                ranks=ranks,
+                budget_bytes=budget_bytes,
+            )
+        fidelity = measure_fidelity(
+            original, model, split.validation, layers=names, batch_size=batch_size, ranks=ranks
+        )
+        return replace(
+            point,
+            measured=True,
+            agreement=fidelity.agreement,
+            agreement_interval=fidelity.agreement_interval,
+            output_error=fidelity.output_error,
+            accuracy=fidelity.swapped_accuracy,
+        )
+
+    return measure
+
+
+def _score(point: FrontierPoint) -> float:
+    """Higher is better: the measured agreement, or 1 − the output error for other outputs."""
+    if point.agreement is not None:
+        return point.agreement
+    return 1.0 - (point.output_error or 0.0)
+
+
+def _ratio(before: float, after: float) -> float:
+    """before ÷ after, infinite when after is 0."""
+    return before / after if after > 0 else float("inf")
+
+
+def choose(
+    points: Sequence[FrontierPoint],
+    selection: Selection,
+    original: Cost,
+    *,
+    measure: MeasurePoint | None = None,
+    model_seconds: float | None = None,
+    unit: str = "macs",
+    evaluated: int = 0,
+) -> Frontier:
+    """The point ``selection`` (a budget) picks on ``points``, measuring what it depends on.
+
+    ``agreement:X``: the point with the most MACs saved whose measured agreement is ≥ X, by
+    bisection (nothing swapped when none is). ``macs:X`` / ``params:X``: the first point (the
+    least predicted loss) with X× fewer; ``speedup:X``: the first whose measured seconds make
+    the model (``model_seconds``) X times faster. SelectionError giving the best there is when
+    X is out of reach. Without ``measure``, ratios are chosen by the prediction alone.
+    """
+    points = list(points)
+    notes: list[str] = []
+    budget = str(selection)
+
+    def measured(index: int) -> FrontierPoint:
+        if not points[index].measured and measure is not None:
+            points[index] = measure(points[index])
+        return points[index]
+
+    if selection.rule == "agreement":
+        if measure is None:
+            raise SelectionError(f"{budget} measures each swap on data: it needs the data")
+        target = selection.min_agreement if selection.min_agreement is not None else 1.0
+        low, high = 0, len(points) - 1
+        if high > 0 and _score(measured(high)) >= target:
+            low = high
+        while high - low > 1:
+            middle = (low + high) // 2
+            if _score(measured(middle)) >= target:
+                low = middle
+            else:
+                high = middle
+        chosen = low
+        if chosen == 0:
+            measured(0)
+            notes.append(f"{budget}: no swap keeps the validation agreement ≥ {target:g}")
+    elif selection.rule in ("macs", "params", "speedup"):
+        chosen = _reaching(points, selection, original, model_seconds, unit)
+        if measure is not None:
+            measured(chosen)
+    else:
+        raise SelectionError(f"{budget} is not a budget the frontier resolves")
+    return Frontier(
+        unit=unit,
+        original=original,
+        points=tuple(points),
+        chosen=chosen,
+        budget=budget,
+        notes=tuple(notes),
+        evaluated=evaluated,
+    )
+
+
+def _reaching(
+    points: Sequence[FrontierPoint],
+    selection: Selection,
+    original: Cost,
+    model_seconds: float | None,
+    unit: str,
+) -> int:
+    """The first point reaching ``selection``'s ratio; SelectionError with the best there is."""
+    target = selection.min_ratio if selection.rule != "speedup" else selection.min_speedup
+    assert target is not None
+    if selection.rule == "speedup":
+        if model_seconds is None:
+            raise SelectionError(f"{selection} needs the whole model's measured time")
+
+        def ratio(point: FrontierPoint) -> float:
+            return _ratio(model_seconds, model_seconds - (point.seconds_saved or 0.0))
+
+        what = "faster"
+    elif selection.rule == "macs":
+
+        def ratio(point: FrontierPoint) -> float:
+            return _ratio(original.macs, point.macs)
+
+        what = "fewer MACs"
+    else:
+
+        def ratio(point: FrontierPoint) -> float:
+            return _ratio(original.params, point.params)
+
+        what = "fewer params"
+    for index, point in enumerate(points):
+        if ratio(point) >= target - 1e-12:
+            return index
+    best = max(range(len(points)), key=lambda index: ratio(points[index]))
+    top = points[best]
+    raise SelectionError(
+        f"{selection} is out of reach: the most the frontier gives is {ratio(top):.2f}× {what} "
+        f"({top.summary})"
+    )
+
+
+def _split_of(data: Any, calibration: int) -> Split | None:
+    """``data`` as the split ``sensitivity`` measured on (None stays None)."""
+    if data is None or isinstance(data, Split):
+        return data
+    from .recover import split_for
+
+    return split_for(data, mode="reconstruct", calibration=calibration)
+
+
+def frontier(
+    table: Sensitivity,
+    budget: str | Selection | None = None,
+    *,
+    model: nn.Module | None = None,
+    data: Any = None,
+    unit: str | None = None,
+    model_seconds: float | None = None,
+    calibration: int = DEFAULT_CALIBRATION,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    ranks: Ranks = LOCAL,
+    budget_bytes: int | None = None,
+    progress: OnProgress | None = None,
+) -> Frontier:
+    """The frontier of ``table`` (``sensitivity(...)``), and the point ``budget`` chooses.
+
+    ``budget``: ``"agreement:X"``, ``"macs:X"``, ``"params:X"`` or ``"speedup:X"`` (None: the
+    path alone, in ``unit``, default MACs). With ``model`` (the original, weights loaded) and
+    ``data`` (what the table was measured on: the same ``Data``, split by the same rule, or
+    the ``Split``), the points the choice depends on are reconstructed and measured whole on
+    the validation split.
+    """
+    split = _split_of(data, calibration)
+    selection = parse_selection(budget) if isinstance(budget, str) else budget
+    if selection is not None and selection.rule not in UNIT_OF_RULE:
+        raise SelectionError(
+            f"{selection} is not a budget: agreement:X, macs:X, params:X, speedup:X"
+        )
+    chosen_unit = unit or (UNIT_OF_RULE[selection.rule] if selection is not None else "macs")
+    if chosen_unit not in UNIT_OF_RULE.values():
+        raise UserError(f"the frontier's unit must be macs, params or seconds, got {chosen_unit!r}")
+    points = frontier_path(table, chosen_unit)
+    if selection is None:
+        return Frontier(chosen_unit, table.original, points, evaluated=table.evaluated)
+    measure = None
+    if model is not None and split is not None:
+        measure = plan_measurer(
+            model,
+            split,
+            calibration=calibration,
+            batch_size=batch_size,
+            ranks=ranks,
+            budget_bytes=budget_bytes,
+            progress=progress,
+        )
+    chosen = choose(
+        points,
+        selection,
+        table.original,
+        measure=measure,
+        model_seconds=model_seconds,
+        unit=chosen_unit,
+        evaluated=len(split.validation) if split is not None else table.evaluated,
+    )
+    if measure is None:
+        note = f"{selection} chosen on the predicted loss alone: no point was measured whole"
+        chosen = replace(chosen, notes=(*chosen.notes, note))
+    return chosen
+
+
+@dataclass(frozen=True)
+class BudgetChoice:
+    """A budget resolved: each chosen layer's m, the frontier that chose it, the table it was
+    built from (None without data) and notes for the user."""
+
+    budget: Selection
+    multipliers: dict[str, int]
+    frontier: Frontier
+    sensitivity: Sensitivity | None = None
+    notes: tuple[str, ...] = ()
+
+    @property
+    def selection(self) -> Selection:
+        """The chosen layers by name (or none)."""
+        if not self.multipliers:
+            return Selection("none")
+        return Selection("names", patterns=tuple(self.multipliers))
+
+    @property
+    def validation(self) -> ValidationFigure | None:
+        """The chosen point's measured validation agreement (None when not measured or not a
+        classifier, or when nothing is swapped)."""
+        point = self.frontier.point
+        if point is None or not point.measured or point.agreement is None:
+            return None
+        if not point.multipliers:
+            return None
+        return ValidationFigure(
+            point.agreement,
+            point.agreement_interval,
+            self.frontier.evaluated,
+            self.budget.min_agreement if self.budget.rule == "agreement" else None,
+        )
+
+
+def resolve_budget(
+    selection: Selection,
+    analysis: ModelAnalysis,
+    *,
+    table: Sensitivity | None = None,
+    original: nn.Module | None = None,
+    split: Split | None = None,
+    calibration: int = DEFAULT_CALIBRATION,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    ranks: Ranks = LOCAL,
+    budget_bytes: int | None = None,
+    progress: OnProgress | None = None,
+) -> BudgetChoice:
+    """``selection`` (agreement:X, macs:X or params:X) resolved to each layer's m.
+
+    With the sensitivity ``table``, ``original`` (weights loaded) and the ``split`` the table
+    was measured on: the table's frontier, the points the choice depends on measured whole on
+    validation. Without them, macs:X and params:X follow the frontier of each layer's SVD
+    weight error (the saving alone when the weights are unknown), and say so.
+    """
+    unit = UNIT_OF_RULE.get(selection.rule)
+    if unit is None or unit == "seconds":
+        raise SelectionError(f"{selection} is not a budget the frontier resolves here")
+    if table is None or original is None or split is None:
+        if selection.rule == "agreement":
+            raise SelectionError(f"{selection} measures each swap on data: it needs the data")
+        known = all(layer.kept_energy for layer in analysis.candidates)
+        ladders = unmeasured_table(analysis)
+        points = frontier_path(ladders, unit, weight_error_loss(analysis))
+        chosen = choose(points, selection, ladders.original, unit=unit)
+        how = "each layer's SVD weight error" if known else "the saving alone"
+        note = f"{selection} chosen without data, by {how}: nothing was measured"
+        plan = chosen.point.plan if chosen.point else {}
+        return BudgetChoice(selection, plan, chosen, None, (note,))
+    measure = plan_measurer(
+        original,
+        split,
+        calibration=calibration,
+        batch_size=batch_size,
+        ranks=ranks,
+        budget_bytes=budget_bytes,
+        progress=progress,
+    )
+    chosen = choose(
+        frontier_path(table, unit),
+        selection,
+        table.original,
+        measure=measure,
+        unit=unit,
+        evaluated=len(split.validation),
+    )
+    notes = [*table.notes, *chosen.notes]
+    if table.unmeasured:
+        notes.append(f"the frontier leaves out {table.unmeasured} rungs that time ran out before")
+    if selection.rule == "agreement" and selection.min_agreement is not None:
+        resolution = resolution_note(selection.min_agreement, len(split.validation))
+        if resolution:
+            notes.append(resolution)
+    plan = chosen.point.plan if chosen.point is not None else {}
+    return BudgetChoice(selection, plan, chosen, table, tuple(notes))
