@@ -10,8 +10,9 @@ from typing import Any
 import pytest
 from conftest import run_cli
 
-from sepconv_tui.model.bench_result import MatrixCell, best_deployment
+from sepconv_tui.model.bench_result import MatrixCell, ModelBenchResult, best_deployment
 from sepconv_tui.model.runtimes import RUNTIME_TABLE, RuntimeEntry, matrix_cells, precision_choices
+from sepconv_tui.report import model_bench
 
 TINY = f"{Path(__file__).parent / 'models' / 'tiny_classifier.py'}:build"
 QUICK = ("--threads", "1", "--min-run-time", "0.01")
@@ -131,6 +132,26 @@ def test_the_matrix_times_every_cell_and_names_the_best(matrix: dict[str, Any]) 
     assert machine["peak_flops"]["fp32"] > 0 and machine["bandwidth_bytes_s"] > 0
     assert "onnxruntime" in machine["versions"]
     assert any("random inputs" in note for note in matrix["notes"])
+    text = model_bench.to_markdown(ModelBenchResult.from_dict(matrix))
+    assert "| runtime · precision | original | swapped | the swap buys |" in text
+    assert "best original: " in text and "the original's best" in text
+    assert machine["cpu"] in text  # the caption names the machine
+
+
+@pytest.mark.deploy
+def test_one_layer_at_every_precision_a_runtime_runs(capsys: pytest.CaptureFixture[str]) -> None:
+    """One layer, --precision all on ONNX Runtime: fp32 under its name, int8 under
+    "onnxruntime:" and the precision that ran; the machine recorded."""
+    pytest.importorskip("onnxruntime", reason="the [deploy] extra (make test installs it)")
+    code, stdout, stderr = run_cli(
+        capsys, "bench", "--in-channels", "8", "--runtime", "onnxruntime", "--precision", "all",
+        "--json", *QUICK,
+    )  # fmt: skip
+    assert code == 0, stderr
+    document = json.loads(stdout)
+    first, second = document["runtimes"]
+    assert first == "onnxruntime" and second.startswith("onnxruntime:int8")
+    assert document["machine"]["threads"] == 1
 
 
 @pytest.mark.deploy
