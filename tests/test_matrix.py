@@ -196,6 +196,7 @@ def test_without_openvino_all_lists_its_cells_absent(
         (("--runtime", "onnxruntime", "--precision", "bf16"), "--precision: ONNX Runtime runs"),
         (("--precision", "int8"), "--precision int8 needs --runtime"),
         (("--per-tensor",), "--per-tensor needs --runtime"),
+        (("--runtime", "onnxruntime", "--per-tensor"), "--per-tensor quantizes int8"),
     ],
     ids=[
         "unknown-precision",
@@ -204,6 +205,7 @@ def test_without_openvino_all_lists_its_cells_absent(
         "onnxruntime-bf16",
         "no-runtime",
         "per-tensor",
+        "per-tensor-fp32",
     ],
 )
 def test_bad_precisions_are_one_line(

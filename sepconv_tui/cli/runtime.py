@@ -111,8 +111,14 @@ def selected_runtimes(arguments: argparse.Namespace) -> tuple[str, ...] | None:
 
 
 def selected_precision(arguments: argparse.Namespace) -> Precision | None:
-    """The precision --precision names (None: all)."""
-    return parse_precision(arguments.precision)
+    """The precision --precision names (None: all); UserError for --per-tensor without int8."""
+    precision = parse_precision(arguments.precision)
+    if arguments.per_tensor and precision not in (Precision.INT8, None):
+        raise UserError(
+            f"--per-tensor quantizes int8: use --precision int8 or all, not {precision}",
+            field="per_tensor",
+        )
+    return precision
 
 
 def _budget(arguments: argparse.Namespace) -> int | None:
