@@ -195,3 +195,49 @@ def test_data_samples_are_what_the_check_runs_on(
     assert code == 0, err
     document = json.loads(stdout)
     assert document["files"][0]["samples"] == 5 and "inputs.pt" in document["samples"]
+
+
+def test_swapped_onnx_takes_any_batch(tmp_path: Path) -> None:
+    """swap --onnx's swapped.onnx (traced at batch 2 with a named batch axis) runs in ONNX
+    Runtime at batch 1 and 5 and says so; the check ran at batch 1 and a larger batch."""
+    from sepconv_tui.model.analysis import Selection
+    from sepconv_tui.model.job import ModelJob, build_pair
+    from sepconv_tui.model.source import parse_input_shape, parse_source
+
+    job = ModelJob(
+        parse_source(CUSTOM),
+        input_shape=parse_input_shape(SHAPE),
+        selection=Selection("all"),
+    )
+    _original, swapped, result = build_pair(job)
+    exported = export_module.export_swap(result, tmp_path)
+    assert exported.dynamic_batch and exported.notes == ()
+    assert exported.to_dict()["dynamic_batch"] is True
+    assert export_module.ExportedModel.from_dict(exported.to_dict()) == exported
+    session = onnxruntime.InferenceSession(exported.path, providers=["CPUExecutionProvider"])
+    for batch in (1, 5):
+        x = torch.randn(batch, 3, 16, 16, generator=torch.Generator().manual_seed(batch))
+        with torch.inference_mode():
+            expected = swapped.eval()(x)
+        got = torch.from_numpy(session.run(None, {session.get_inputs()[0].name: x.numpy()})[0])
+        assert got.shape == expected.shape
+        assert torch.linalg.norm(got - expected) / torch.linalg.norm(expected) < 1e-5
+
+
+def test_a_model_fixing_its_batch_is_exported_at_that_batch_with_a_note(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """A forward that hard-codes batch 1 cannot take a named batch axis: the file is exported
+    at batch 1, checked there, and the JSON and the table say so."""
+    source = f"{MODELS / 'fixed_batch.py'}:build"
+    out = tmp_path / "x.onnx"
+    code, stdout, err = run_cli(
+        capsys, "export", source, "--swap", "all", "--input-shape", "1,3,8,8",
+        "--out", str(out), "--json",
+    )  # fmt: skip
+    assert code == 0, err
+    (file,) = json.loads(stdout)["files"]
+    assert file["dynamic_batch"] is False
+    assert file["notes"] == [export_module.fixed_batch_note(1)]
+    assert "exported at a fixed batch of 1" in file["notes"][0]
+    assert export_module.onnx_batch(out) == 1

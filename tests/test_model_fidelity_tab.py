@@ -354,6 +354,10 @@ async def test_g_frontier_left_right_move_along_it_and_enter_applies_a_point() -
         assert view.session.frontier_at is None
         assert view.analysis is not None and view.analysis.swapped_names == set(point.plan)
         assert {name: view.analysis.multipliers[name] for name in point.plan} == point.plan
+        # The rows show each layer's own m, not only the totals.
+        assert {name: cell(app, name, "m") for name in point.plan} == {
+            name: str(m) for name, m in point.plan.items()
+        }
         await pilot.press("g", "escape")  # browse again, then stop: the selection stays
         assert view.session.frontier_at is None
         assert view.analysis.swapped_names == set(point.plan)

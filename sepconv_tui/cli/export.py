@@ -22,6 +22,7 @@ from .model import (
 )
 
 if TYPE_CHECKING:
+    from ..model.data import Data
     from ..model.job import ModelJob
 
 
@@ -35,7 +36,9 @@ def add_export_parser(subcommands: Any) -> None:
         "on the sample inputs (--data when given, else random at the input shape) and compare "
         "with PyTorch: the relative error is printed, and above 1e-4 the file is not written "
         "and the exit code is 1. Each swapped layer is a Conv node with group = C_in and a "
-        "1×1 Conv. Needs the [deploy] extra (onnx, onnxscript, onnxruntime). Exit 2 on bad "
+        "1×1 Conv. The file takes any batch size (a model that fixes its batch is exported at "
+        "it, with a note). --precision int8 writes the static int8 file beside it. "
+        "Needs the [deploy] extra (onnx, onnxscript, onnxruntime). Exit 2 on bad "
         "input or a model the exporter cannot take (the op and the layer are named).",
     )
     add_model_arguments(export_parser, weights_help="the original's state_dict")
@@ -54,26 +57,45 @@ def add_export_parser(subcommands: Any) -> None:
         action="store_true",
         help="also write the original model beside FILE, as NAME.original.onnx",
     )
+    from ..model.deploy_precision import PRECISIONS
+
+    export_parser.add_argument(
+        "--precision",
+        choices=list(PRECISIONS),
+        default="fp32",
+        help="fp32 (default) writes FILE; int8 also writes FILE's static int8 QDQ file beside "
+        "it as NAME-int8.onnx (calibrated on --data's fit split, else on random inputs), "
+        "with its agreement with fp32 measured on --data's test split; bf16 is a runtime "
+        "setting (OpenVINO), not a file",
+    )
+    export_parser.add_argument(
+        "--per-tensor",
+        action="store_true",
+        help="int8 with one scale per weight tensor (default: one per output channel)",
+    )
     add_data_arguments(export_parser, required=False)
     export_parser.add_argument(
         "--json", dest="format", action="store_const", const="json", help="print JSON"
     )
 
 
-def _samples(arguments: argparse.Namespace, job: ModelJob) -> tuple[Any, str]:
-    """The inputs the check runs on: --data's first samples, or (None, "random")."""
+def _data(arguments: argparse.Namespace, job: ModelJob) -> Data | None:
+    """--data loaded for the model's input (None without it): without --input-shape, the
+    channels are the model's first conv's (built on meta, no memory)."""
     if arguments.data is None:
-        return None, "random"
+        return None
     from ..model.data import load_data
+    from ..model.source import build_model
     from .model import data_options
 
-    data = load_data(
+    model = None if job.input_shape is not None else build_model(job.source).module
+    return load_data(
         arguments.data,
         input_shape=job.input_shape,
         source=job.source,
+        model=model,
         **data_options(arguments),
     )
-    return data.inputs, data.description
 
 
 def run_export(arguments: argparse.Namespace) -> int:
@@ -82,21 +104,32 @@ def run_export(arguments: argparse.Namespace) -> int:
         given = read_model_arguments(arguments)
         if arguments.swapped is not None and arguments.swap != "saving":
             return fail("export", "--swap and --swapped DIR exclude each other")
-        from ..model.export import export_source, failure_message, require_deploy
+        from ..model.deploy_precision import check_file_precision
+        from ..model.export import failure_message, require_deploy
+        from ..model.precision_export import export_at_precision
 
+        check_file_precision(arguments.precision)
         require_deploy()
         from .progress import stderr_progress
 
         with stderr_progress() as progress:
             given = resolve_speedup_arguments(arguments, given, progress, workflow)
         job = given.ready()
-        samples, sample_source = _samples(arguments, job)
-        result = export_source(
+        data = _data(arguments, job)
+        split = None
+        if data is not None and arguments.precision != "fp32":
+            split = workflow(arguments, given).split(data)
+        result = export_at_precision(
             job,
             arguments.out,
-            samples=samples,
-            sample_source=sample_source,
+            precision=arguments.precision,
+            samples=None if data is None else data.inputs,
+            sample_source="random" if data is None else data.description,
             original=arguments.original,
+            calibration=None if split is None else split.fit.inputs,
+            comparison=None if split is None else split.test.inputs,
+            comparison_source="" if split is None else split.test.description,
+            per_channel=not arguments.per_tensor,
         )
     except UserError as error:
         return fail("export", error)
@@ -108,7 +141,7 @@ def run_export(arguments: argparse.Namespace) -> int:
         from ..report.console import print_report
 
         print_report(export_report.render(result))
-    message = failure_message(result)
+    message = failure_message(result.export)
     if message is not None:
         print(f"sepconv-tui export: {message}", file=sys.stderr)
         return EXIT_MISMATCH

@@ -153,6 +153,10 @@ def workflow(
         validation=_split_size(arguments, "validation"),
         test=_split_size(arguments, "test"),
         ranks=ranks if ranks is not None else LOCAL,
+        # Commands with --precision hold agreement:X to the swap at it, in --runtime.
+        precision=getattr(arguments, "precision", "fp32"),
+        runtime=arguments.runtime if hasattr(arguments, "precision") else None,
+        per_channel=not getattr(arguments, "per_tensor", False),
     )
 
 
@@ -740,7 +744,9 @@ def add_fidelity_parser(subcommands: Any) -> None:
         "outputs' relative error, top-1 agreement with the original for classifiers, both "
         "accuracies when DATA has labels, and per swapped layer its output error alone "
         "(local) and inside the swapped network, beside its weight error. Measure on data "
-        "the swap was not fitted on. Exit 2 on bad input.",
+        "the swap was not fitted on. --precision int8|bf16 runs both models as deployed at "
+        "that precision and holds them to the fp32 original on the test split. Exit 2 on bad "
+        "input.",
     )
     add_model_arguments(fidelity_parser, weights_help="the original's state_dict")
     add_input_shape_argument(fidelity_parser)
@@ -751,7 +757,39 @@ def add_fidelity_parser(subcommands: Any) -> None:
         "default: swap --swap now, initialised by SVD",
     )
     add_data_arguments(fidelity_parser, required=True)
+    add_precision_arguments(fidelity_parser)
+    # --runtime (from the speedup flags) names where --precision runs; unset, the precision's
+    # own runtime is chosen (and speedup:X times on the first runtime, as elsewhere).
+    fidelity_parser.set_defaults(runtime=None)
     add_format_arguments(fidelity_parser)
+
+
+def add_precision_arguments(parser: argparse.ArgumentParser) -> None:
+    """--precision and --per-tensor: which arithmetic both models are measured at."""
+    from ..model.deploy_precision import DEFAULT_RUNTIME, PRECISIONS
+
+    defaults = ", ".join(
+        f"{precision} in {runtime}" for precision, runtime in DEFAULT_RUNTIME.items()
+    )
+    group = parser.add_argument_group("precision")
+    group.add_argument(
+        "--precision",
+        choices=list(PRECISIONS),
+        default="fp32",
+        help="run both models at this precision and hold them to the fp32 original on the "
+        f"test split: int8 is a static QDQ file calibrated on the fit split; runs {defaults} "
+        "unless --runtime names another (default: fp32, as PyTorch runs it)",
+    )
+    group.add_argument(
+        "--per-tensor",
+        action="store_true",
+        help="int8 with one scale per weight tensor (default: one per output channel)",
+    )
+
+
+def _at_precision(arguments: argparse.Namespace) -> bool:
+    """True when --precision/--runtime ask for more than PyTorch's fp32 (today's fidelity)."""
+    return arguments.precision != "fp32" or arguments.runtime not in (None, "eager")
 
 
 def run_fidelity(arguments: argparse.Namespace) -> int:
@@ -763,13 +801,38 @@ def run_fidelity(arguments: argparse.Namespace) -> int:
         given = read_model_arguments(arguments)
         if arguments.swapped is not None and arguments.swap != "saving":
             return fail("fidelity", "--swap and --swapped DIR exclude each other")
+        runtime = arguments.runtime
+        at_precision = _at_precision(arguments)
+        if at_precision:
+            from ..model.deploy_precision import runtime_for
+            from ..model.precision_fidelity import EAGER_RUNTIMES
+
+            runtime = runtime_for(arguments.precision, runtime)
+            if runtime not in EAGER_RUNTIMES:
+                from ..model.onnx_run import require_runtime
+
+                require_runtime(runtime)
+        arguments.runtime = runtime or "eager"  # where speedup:X times
         with started_ranks(arguments) as ranks, _progress(ranks) as progress:
             given = resolve_speedup_arguments(arguments, given, progress, _on(ranks))
-            fidelity = chosen_workflow(arguments, given, ranks, progress).fidelity(progress)
+            measured = chosen_workflow(arguments, given, ranks, progress)
+            if at_precision:
+                fidelity: Any = measured.fidelity_at(
+                    arguments.precision,
+                    runtime,
+                    per_channel=not arguments.per_tensor,
+                    progress=progress,
+                )
+            else:
+                fidelity = measured.fidelity(progress)
     except UserError as error:
         return _fail("fidelity", error, ranks)
     if ranks.main:
-        emit_report(arguments.format, fidelity_report, fidelity)
+        from ..report import precision_fidelity
+
+        emit_report(
+            arguments.format, precision_fidelity if at_precision else fidelity_report, fidelity
+        )
     return EXIT_MATCH
 
 

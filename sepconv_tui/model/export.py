@@ -3,7 +3,10 @@
 The file is written under a temporary name beside its destination, loaded in ONNX Runtime, run
 on the sample inputs and compared with PyTorch's outputs; only when the relative error is at
 most ``MAX_RELATIVE_ERROR`` is it renamed into place, so a file that exists was checked. A
-swapped model's ONNX holds its blocks as they are: per swapped layer a Conv node with
+file takes any batch size: it is traced at batch 2 with a named batch dimension
+(``torch.export`` fixes a dimension of size 1) and checked at batch 1 and 3; a model whose
+forward fixes its batch is exported at that batch, and a note says so. A swapped model's ONNX
+holds its blocks as they are: per swapped layer a Conv node with
 ``group = C_in`` (the depthwise conv) and a 1×1 Conv, counted here from the graph. A model the
 exporter cannot take raises ExportError naming the op and the layer. torch, onnx and
 onnxruntime are imported inside the functions; they are the ``[deploy]`` extra.
@@ -64,6 +67,8 @@ class ExportedModel:
     depthwise_nodes: int  # Conv nodes whose group equals their input channels (> 1)
     swapped_layers: int  # swapped layers with their own group = C_in Conv node in the graph
     file_bytes: int
+    dynamic_batch: bool = False  # the input's batch axis is free (else fixed at input_shape's)
+    notes: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON object of one file."""
@@ -77,6 +82,8 @@ class ExportedModel:
             "depthwise_nodes": self.depthwise_nodes,
             "swapped_layers": self.swapped_layers,
             "bytes": self.file_bytes,
+            "dynamic_batch": self.dynamic_batch,
+            "notes": list(self.notes),
         }
 
     @classmethod
@@ -92,6 +99,8 @@ class ExportedModel:
             int(values["depthwise_nodes"]),
             int(values["swapped_layers"]),
             int(values["bytes"]),
+            bool(values.get("dynamic_batch", False)),
+            tuple(values.get("notes", ())),
         )
 
 
@@ -233,14 +242,61 @@ def _conversion_message(error: BaseException, program: Any, label: str) -> str:
     return f"cannot export {label} to ONNX: {op} in {_named(layer)} has no ONNX conversion"
 
 
-def export_program(model: nn.Module, sample: torch.Tensor, label: str) -> Any:
-    """``torch.onnx.export(…, dynamo=True)`` of ``model`` at ``sample``'s shape (an
-    ONNXProgram); ExportError naming the op and the layer when it cannot be exported."""
+#: The batch an export with a dynamic batch axis is traced at: torch.export specialises a
+#: dimension of size 1 to the constant 1, so a batch-1 sample would fix the file's batch.
+TRACE_BATCH = 2
+#: The larger batch a file with a dynamic batch axis is checked at, beside batch 1.
+CHECK_BATCH = 3
+
+
+def _trace(model: nn.Module, sample: torch.Tensor, names: dict[int, str], label: str) -> Any:
+    """``torch.export.export`` of ``model`` at ``sample``'s shape; ExportError naming the
+    layer when it cannot be traced."""
+    import torch
+
+    try:
+        return torch.export.export(model, (sample,), strict=False)
+    except Exception as error:
+        raise ExportError(_trace_message(error, names, label)) from None
+
+
+def _convert(program: Any, sample: torch.Tensor, label: str) -> Any:
+    """The ONNXProgram of a traced ``program``; ExportError naming the op and the layer."""
+    import torch
+
+    try:
+        return torch.onnx.export(program, (sample,), dynamo=True, verbose=False)
+    except Exception as error:
+        raise ExportError(_conversion_message(error, program, label)) from None
+
+
+def _dynamic_program(model: nn.Module, sample: torch.Tensor) -> Any | None:
+    """The ONNXProgram of ``model`` with a named batch dimension (traced at ``TRACE_BATCH``
+    when ``sample`` holds one), or None when the model fixes its batch (or will not trace)."""
+    import torch
+
+    traced = torch.cat([sample] * TRACE_BATCH) if sample.shape[0] == 1 else sample
+    batch = torch.export.Dim("batch", min=1)
+    try:
+        program = torch.export.export(model, (traced,), dynamic_shapes=({0: batch},), strict=False)
+        return torch.onnx.export(program, (traced,), dynamo=True, verbose=False)
+    except Exception:  # a model that hard-codes its batch: the caller exports it fixed
+        return None
+
+
+def export_program(
+    model: nn.Module, sample: torch.Tensor, label: str, *, dynamic_batch: bool = False
+) -> Any:
+    """``torch.onnx.export(…, dynamo=True)`` of ``model`` (an ONNXProgram); ExportError naming
+    the op and the layer when it cannot be exported.
+
+    ``dynamic_batch``: the input's batch axis is left free, so the file takes any batch; a
+    model that hard-codes its batch is exported at ``sample``'s (``onnx_batch`` reads which
+    one a file got). Otherwise the file takes ``sample``'s shape only.
+    """
     import contextlib
     import io
     import warnings
-
-    import torch
 
     names = {id(module): name for name, module in model.named_modules()}
     # The exporter reports its steps on stdout and prints the graph it failed on to stderr;
@@ -252,19 +308,23 @@ def export_program(model: nn.Module, sample: torch.Tensor, label: str) -> Any:
         contextlib.redirect_stderr(chatter),
     ):
         warnings.simplefilter("ignore")
-        try:
-            program = torch.export.export(model, (sample,), strict=False)
-        except Exception as error:
-            raise ExportError(_trace_message(error, names, label)) from None
-        try:
-            return torch.onnx.export(program, (sample,), dynamo=True, verbose=False)
-        except Exception as error:
-            raise ExportError(_conversion_message(error, program, label)) from None
+        if dynamic_batch:
+            dynamic = _dynamic_program(model, sample)
+            if dynamic is not None:
+                return dynamic
+        program = _trace(model, sample, names, label)
+        return _convert(program, sample, label)
 
 
-# The old private name, which model/runtime.py imports until the ipc branch renames its call:
-# delete this line then.
-_export_program = export_program
+def onnx_batch(path: str | Path) -> int | None:
+    """The batch an ONNX file's first input takes: None when its batch axis is dynamic."""
+    import onnx
+
+    graph = onnx.load(str(path), load_external_data=False).graph
+    initialisers = {initialiser.name for initialiser in graph.initializer}
+    first = next(value for value in graph.input if value.name not in initialisers)
+    dims = first.type.tensor_type.shape.dim
+    return int(dims[0].dim_value) if dims and dims[0].HasField("dim_value") else None
 
 
 def _onnx_graph_counts(path: Path, swapped: dict[str, int]) -> tuple[int, int, int]:
@@ -309,8 +369,19 @@ def onnx_session(path: str | Path, threads: int | None = None) -> Any:
     return onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
 
-def _relative_error(path: Path, model: nn.Module, samples: torch.Tensor, batch: int) -> float:
-    """‖ONNX Runtime − PyTorch‖ / ‖PyTorch‖ over ``samples``, run ``batch`` at a time."""
+def _chunks(samples: torch.Tensor, fixed_batch: int | None) -> list[torch.Tensor]:
+    """``samples`` as the batches a file is checked at: whole batches of its fixed batch; for
+    a dynamic batch, the first sample alone and the rest ``CHECK_BATCH`` at a time."""
+    if fixed_batch is not None:
+        count = samples.shape[0] // fixed_batch * fixed_batch
+        return list(samples[:count].split(fixed_batch))
+    return [samples[:1], *samples[1:].split(CHECK_BATCH)]
+
+
+def _relative_error(
+    path: Path, model: nn.Module, samples: torch.Tensor, fixed_batch: int | None
+) -> float:
+    """‖ONNX Runtime − PyTorch‖ / ‖PyTorch‖ over ``samples``, in the batches ``_chunks`` cuts."""
     import numpy
     import torch
 
@@ -318,8 +389,8 @@ def _relative_error(path: Path, model: nn.Module, samples: torch.Tensor, batch: 
     name = session.get_inputs()[0].name
     difference = reference = 0.0
     with torch.inference_mode():
-        for start in range(0, samples.shape[0] - batch + 1, batch):
-            chunk = samples[start : start + batch].contiguous()
+        for chunk in _chunks(samples, fixed_batch):
+            chunk = chunk.contiguous()
             expected = model(chunk)
             if not isinstance(expected, torch.Tensor):
                 expected = next(iter(torch.utils._pytree.tree_leaves(expected)))
@@ -398,13 +469,14 @@ def export_checked(
         raise ExportError(f"{str(out)!r}: {error.strerror}", field="out") from None
     shape = tuple(input_shape)
     batch = shape[0]
+    # Enough random samples to check a dynamic batch at 1 and at CHECK_BATCH.
+    random_shape = (max(batch, 1 + CHECK_BATCH), *shape[1:])
     if samples is None or samples.shape[0] < batch:
         generator = torch.Generator().manual_seed(0)
-        samples = torch.randn(shape, generator=generator)
+        samples = torch.randn(random_shape, generator=generator)
     else:
-        count = max(batch, min(CHECK_SAMPLES, samples.shape[0]) // batch * batch)
-        samples = samples[:count].float()
-    program = export_program(model, samples[:batch].contiguous(), label)
+        samples = samples[: max(batch, min(CHECK_SAMPLES, samples.shape[0]))].float()
+    program = export_program(model, samples[:batch].contiguous(), label, dynamic_batch=True)
     modules: dict[str, Any] = dict(model.named_modules())
     swapped_channels = {
         name: int(modules[name].depthwise.in_channels)
@@ -417,7 +489,10 @@ def export_checked(
     try:
         program.save(str(temporary))
         convs, depthwise, found = _onnx_graph_counts(temporary, swapped_channels)
-        relative = _relative_error(temporary, model, samples, batch)
+        fixed_batch = onnx_batch(temporary)
+        if fixed_batch is not None:
+            samples = samples[: max(fixed_batch, samples.shape[0] // fixed_batch * fixed_batch)]
+        relative = _relative_error(temporary, model, samples, fixed_batch)
         file_bytes = temporary.stat().st_size
         if relative <= MAX_RELATIVE_ERROR:
             readable_as_umask_allows(temporary)
@@ -436,6 +511,17 @@ def export_checked(
         depthwise_nodes=depthwise,
         swapped_layers=found,
         file_bytes=file_bytes,
+        dynamic_batch=fixed_batch is None,
+        notes=() if fixed_batch is None else (fixed_batch_note(fixed_batch),),
+    )
+
+
+def fixed_batch_note(batch: int) -> str:
+    """What a file exported at a fixed batch says: it takes that batch only."""
+    return (
+        f"exported at a fixed batch of {batch}: the model's forward does not trace with a free "
+        f"batch size (it hard-codes its batch, or branches on it), so the file takes batches "
+        f"of {batch} only"
     )
 
 

@@ -128,6 +128,8 @@ def unmeasured_table(analysis: ModelAnalysis) -> Sensitivity:
 
 #: Measures one plan whole on validation: the point with its figures filled in.
 MeasurePoint = Callable[[FrontierPoint], FrontierPoint]
+#: Scores a point's reconstructed model again (e.g. at int8): (model, measured point) → point.
+Rescore = Callable[[Any, FrontierPoint], FrontierPoint]
 
 
 def plan_measurer(
@@ -139,9 +141,11 @@ def plan_measurer(
     ranks: Ranks = LOCAL,
     budget_bytes: int | None = None,
     progress: OnProgress | None = None,
+    rescore: Rescore | None = None,
 ) -> MeasurePoint:
     """A MeasurePoint for ``original``: the plan's blocks from the SVD, reconstructed together
-    on ``split.fit`` (as the swap will be), then measured on ``split.validation``."""
+    on ``split.fit`` (as the swap will be), then measured on ``split.validation`` (and
+    ``rescore``d, when given: its figures are the ones the budget is held to)."""
     from .fidelity import measure_fidelity
     from .reconstruction import reconstruct
     from .swap import svd_blocks, with_blocks
@@ -170,7 +174,7 @@ def plan_measurer(
         fidelity = measure_fidelity(
             original, model, split.validation, layers=names, batch_size=batch_size, ranks=ranks
         )
-        return replace(
+        measured = replace(
             point,
             measured=True,
             agreement=fidelity.agreement,
@@ -178,6 +182,7 @@ def plan_measurer(
             output_error=fidelity.output_error,
             accuracy=fidelity.swapped_accuracy,
         )
+        return measured if rescore is None else rescore(model, measured)
 
     return measure
 
@@ -412,8 +417,10 @@ def resolve_budget(
     ranks: Ranks = LOCAL,
     budget_bytes: int | None = None,
     progress: OnProgress | None = None,
+    rescore: Rescore | None = None,
 ) -> BudgetChoice:
-    """``selection`` (agreement:X, macs:X or params:X) resolved to each layer's m.
+    """``selection`` (agreement:X, macs:X or params:X) resolved to each layer's m
+    (``rescore``: what measures each point's reconstructed model again, e.g. at int8).
 
     With the sensitivity ``table``, ``original`` (weights loaded) and the ``split`` the table
     was measured on: the table's frontier, the points the choice depends on measured whole on
@@ -442,6 +449,7 @@ def resolve_budget(
         ranks=ranks,
         budget_bytes=budget_bytes,
         progress=progress,
+        rescore=rescore,
     )
     chosen = choose(
         frontier_path(table, unit),

@@ -188,6 +188,9 @@ def _input_array(compiled: Any, input_shape: Sequence[int] | None) -> Any:
         shape = [int(size) for size in shape_info.to_shape()]
     elif input_shape is not None:
         shape = input_shape
+    elif all(size.is_static for size in list(shape_info)[1:]):
+        # Only the batch is free (an export that takes any batch): time one sample.
+        shape = [1, *(size.get_length() for size in list(shape_info)[1:])]
     else:
         raise OpenVinoError(
             f"the model's input shape {shape_info} is dynamic: give an input shape",

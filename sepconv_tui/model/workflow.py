@@ -16,12 +16,14 @@ from ..progress import OnProgress
 from .analysis import ModelAnalysis, Selection, SelectionError
 from .cache import BuildCache
 from .data import Data, load_data
+from .deploy_precision import PrecisionError
 from .distributed import LOCAL, Ranks
 from .fidelity import DEFAULT_BATCH_SIZE, Fidelity, measure_fidelity
 from .fidelity_result import SplitSizes, ValidationFigure
 from .frontier import BudgetChoice, resolve_budget
 from .job import ModelJob, build_pair
 from .plan import SwapResult
+from .precision_fidelity import PrecisionFidelity, measure_at_precision, precision_rescorer
 from .recover import recover, split_for
 from .recovery_memory import fit_batch_size
 from .recovery_result import Recovery
@@ -75,6 +77,11 @@ class Workflow:
     max_time: float | None = None
     #: The budget already resolved (``resolve``), so that the work after it does not again.
     chosen: BudgetChoice | None = field(default=None, compare=False)
+    #: agreement:X is held to the swapped model deployed at this precision (int8: quantized
+    #: on the fit split), in ``runtime`` (None: the precision's own); fp32: PyTorch's.
+    precision: str = "fp32"
+    runtime: str | None = None
+    per_channel: bool = True
 
     def __post_init__(self) -> None:
         if self.budget is not None and not self.budget.on_frontier:
@@ -212,7 +219,8 @@ class Workflow:
         original = result.original.to(self.ranks.device)
         try:
             batch_size, _lowered = self.batch_size_for(original, split.validation)
-            return resolve_budget(
+            rescore = self._rescorer(original, split, batch_size)
+            chosen = resolve_budget(
                 self.budget,
                 result.analysis,
                 table=table,
@@ -223,9 +231,41 @@ class Workflow:
                 ranks=self.ranks,
                 budget_bytes=self.job.budget_bytes,
                 progress=progress,
+                rescore=rescore,
             )
         finally:
             original.cpu()
+        if rescore is None:
+            return chosen
+        note = (
+            f"{self.budget} held to the swapped model's {self.precision} agreement with the "
+            "fp32 original on the validation split"
+        )
+        return replace(chosen, notes=(*chosen.notes, note))
+
+    def _rescorer(self, original: Any, split: Split, batch_size: int) -> Any:
+        """What holds ``agreement:X`` to the swapped model at ``precision`` (None at fp32
+        in PyTorch, and for the other budgets)."""
+        assert self.budget is not None
+        if self.budget.rule != "agreement" or (
+            self.precision == "fp32" and self.runtime in (None, "eager")
+        ):
+            return None
+        if self.ranks.distributed:
+            raise PrecisionError(
+                f"measuring at {self.precision} runs in one process, not under torchrun"
+            )
+        shape = (1, *(int(size) for size in split.validation.inputs.shape[1:]))
+        return precision_rescorer(
+            original.cpu(),
+            split,
+            precision=self.precision,
+            runtime=self.runtime,
+            input_shape=shape,
+            per_channel=self.per_channel,
+            threads=self.job.threads,
+            batch_size=batch_size,
+        )
 
     def names(self, progress: OnProgress | None = None) -> Selection:
         """The selection, with ``agreement:X`` resolved to the layers it picks."""
@@ -312,6 +352,47 @@ class Workflow:
             swapped.cpu()
         return measured.with_context(
             split=sizes, validation=choice.validation, notes=choice.notes + lowered
+        )
+
+    def fidelity_at(
+        self,
+        precision: str,
+        runtime: str | None = None,
+        *,
+        per_channel: bool = True,
+        progress: OnProgress | None = None,
+    ) -> PrecisionFidelity:
+        """Both models at ``precision`` in ``runtime`` (default: the precision's own) against
+        the fp32 original on the test split; int8 calibrated on the fit split."""
+        if self.ranks.distributed:
+            raise PrecisionError(
+                f"measuring at {precision} runs in one process, not under torchrun"
+            )
+        choice = self.choose(progress)
+        result = self._swap(choice)
+        data = self.load(result)
+        split = self.split(data)
+        assert result.original is not None
+        given = result.input_shape or self.job.input_shape
+        # The data's own sample shape, at the batch the model was given (a model fixing its
+        # batch is exported at it).
+        input_shape = (given[0] if given else 1, *(int(size) for size in data.inputs.shape[1:]))
+        measured = measure_at_precision(
+            result.original.cpu(),
+            result.model.cpu(),
+            split,
+            precision=precision,
+            runtime=runtime,
+            input_shape=input_shape,
+            swapped_layers=tuple(result.swapped),
+            per_channel=per_channel,
+            threads=self.job.threads,
+            batch_size=self.batch_size,
+            progress=progress,
+            label=self.job.label,
+        )
+        return measured.with_context(
+            split=split.sizes, validation=choice.validation, notes=choice.notes
         )
 
     def recover(

@@ -226,8 +226,13 @@ class MeasureActions(_Base):
     def action_frontier_apply(self) -> None:
         """enter: the browsed point's layers swapped at its m (the rows' m follow)."""
         point = self.session.frontier_point
+        previous = self.session.analysis
         analysis = self.session.apply_frontier_point()
-        self.select(analysis)
+        # The rows whose m moved are redrawn (the point sets each layer's own m).
+        before = {layer.name: layer for layer in previous.layers} if previous else {}
+        self.select(
+            analysis, {layer.name for layer in analysis.layers if before.get(layer.name) != layer}
+        )
         if point is not None:
             self.notify(f"g: applied {point.summary}")
 
