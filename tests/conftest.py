@@ -40,6 +40,21 @@ def run_cli_process(*arguments: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.fixture(scope="session", autouse=True)
+def temporary_cache(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """The user's cache directory (where the roofline limits are kept) is a temporary one:
+    measured once per session, never written to the home of whoever runs the tests."""
+    import os
+
+    before = os.environ.get("XDG_CACHE_HOME")
+    os.environ["XDG_CACHE_HOME"] = str(tmp_path_factory.mktemp("cache"))
+    yield
+    if before is None:
+        os.environ.pop("XDG_CACHE_HOME", None)
+    else:
+        os.environ["XDG_CACHE_HOME"] = before
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Every ONNX test (marked ``deploy``) is ``slow`` too, so ``make test-fast`` skips it."""
     for item in items:

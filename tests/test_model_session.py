@@ -155,6 +155,7 @@ def test_layer_timings_are_of_every_candidates_m_and_the_runtime_not_the_selecti
     assert session.cycled_runtime() == "eager_channels_last"
     assert session.layers_stale
     assert session.cycled_runtime() == "onnxruntime"
+    assert session.cycled_runtime() == "openvino"
     assert session.cycled_runtime() == "eager"
     assert not session.layers_stale
     request = session.layers_request(0.01)

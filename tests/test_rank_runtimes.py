@@ -7,6 +7,7 @@ on one thread: what is reported, never how fast anything is.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from pathlib import Path
 
@@ -198,17 +199,21 @@ def test_export_1d_and_3d_models(
     assert kernels and all(len(kernel) == len(shape) - 2 for kernel in kernels)
 
 
+#: OpenVINO where its extra is installed: --runtime all times it too.
+OPENVINO = ["openvino"] if importlib.util.find_spec("openvino") is not None else []
+
+
 @pytest.mark.deploy
 def test_runtime_all_on_1d_and_3d_models(capsys: pytest.CaptureFixture[str]) -> None:
-    """--runtime all: the 3-D model on all three runtimes; the 1-D one on eager NCHW and ONNX
-    Runtime, with the note (table and JSON) saying why channels-last was left out."""
+    """--runtime all: the 3-D model on every runtime; the 1-D one on all but channels-last, with
+    the note (table and JSON) saying why channels-last was left out."""
     pytest.importorskip("onnxruntime", reason="the [deploy] extra")
     code, stdout, stderr = run_cli(
         capsys, "bench", "--model", CLIP, "--swap", "all", "--runtime", "all", "--json", *QUICK
     )
     assert code == 0, stderr
     document = json.loads(stdout)
-    assert list(document["runtimes"]) == ["eager", "eager_channels_last", "onnxruntime"]
+    assert list(document["runtimes"]) == ["eager", "eager_channels_last", "onnxruntime", *OPENVINO]
     assert document["notes"] == []
     code, stdout, stderr = run_cli(
         capsys, "bench", "--model", SEQUENCE, "--swap", "all", "--runtime", "all", "--json",
@@ -216,7 +221,7 @@ def test_runtime_all_on_1d_and_3d_models(capsys: pytest.CaptureFixture[str]) -> 
     )  # fmt: skip
     assert code == 0, stderr
     document = json.loads(stdout)
-    assert list(document["runtimes"]) == ["eager", "onnxruntime"]
+    assert list(document["runtimes"]) == ["eager", "onnxruntime", *OPENVINO]
     (note,) = document["notes"]
     assert note.startswith("eager channels-last not timed") and NOT_1D in note
     assert ModelBenchResult.from_dict(document).to_dict() == document

@@ -55,8 +55,8 @@ def test_the_enums_read_as_their_values() -> None:
     assert f"{Runtime.EAGER}" == str(Runtime.EAGER) == "eager"
     assert json.dumps({Runtime.ONNXRUNTIME: Precision.FP32}) == '{"onnxruntime": "fp32"}'
     assert f"{Stage.TIME}" == "time" and Runtime.EAGER_CHANNELS_LAST == "eager_channels_last"
-    assert list(RUNTIME_TABLE) == ["eager", "eager_channels_last", "onnxruntime"]
-    assert runtime_choices() == ("eager", "onnxruntime", "all")
+    assert list(RUNTIME_TABLE) == ["eager", "eager_channels_last", "onnxruntime", "openvino"]
+    assert runtime_choices() == ("eager", "onnxruntime", "openvino", "all")
 
 
 def test_the_table_decides_layouts_and_ranks() -> None:
@@ -65,7 +65,8 @@ def test_the_table_decides_layouts_and_ranks() -> None:
     assert runtimes_for("eager", channels_last=True) == ("eager_channels_last",)
     assert runtimes_for("onnxruntime", channels_last=True) == ("onnxruntime",)
     kept, notes = runtimes_for_ranks(runtimes_for("all"), {1})
-    assert kept == ("eager", "onnxruntime") and "eager channels-last not timed" in notes[0]
+    assert kept == ("eager", "onnxruntime", "openvino")
+    assert "eager channels-last not timed" in notes[0]
     with pytest.raises(Exception, match="not 1-D") as refused:
         runtimes_for_ranks(("eager_channels_last",), {1})
     assert refused.value.field == "channels_last"  # type: ignore[attr-defined]
@@ -76,7 +77,7 @@ def test_a_fake_runtime_is_in_the_choices_the_help_and_the_labels(
 ) -> None:
     """Registered, it is a --runtime choice of bench (and of speedup:X), named in --help, in
     "all", and labelled in tables."""
-    assert runtime_choices() == ("eager", "onnxruntime", "fake", "all")
+    assert runtime_choices() == ("eager", "onnxruntime", "openvino", "fake", "all")
     assert runtimes_for("all")[-1] == "fake" and runtime_label("fake") == "Fake RT"
     code, stdout, _ = run_cli(capsys, "bench", "--help")
     assert code == 0
@@ -89,8 +90,8 @@ def test_a_fake_runtime_is_in_the_choices_the_help_and_the_labels(
 def test_the_model_tab_u_cycles_to_a_fake_runtime(fake_runtime: RuntimeEntry) -> None:
     """``u`` (ModelSession.cycled_runtime) goes through every entry, the fake one last."""
     session = ModelSession()
-    seen = [session.runtime] + [session.cycled_runtime() for _ in range(4)]
-    assert seen == ["eager", "eager_channels_last", "onnxruntime", "fake", "eager"]
+    seen = [session.runtime] + [session.cycled_runtime() for _ in range(5)]
+    assert seen == ["eager", "eager_channels_last", "onnxruntime", "openvino", "fake", "eager"]
 
 
 def test_a_fake_runtime_is_timed_in_a_child_of_its_own(

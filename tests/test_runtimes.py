@@ -6,6 +6,7 @@ how the figures relate, never how fast anything is.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import sys
 import threading
@@ -30,6 +31,12 @@ CUSTOM = f"{MODELS / 'custom_model.py'}:build"
 QUICK = ("--threads", "1", "--min-run-time", "0.01")
 
 
+#: What --runtime all times here: OpenVINO where its extra is installed.
+ALL_INSTALLED = ["eager", "eager_channels_last", "onnxruntime"] + (
+    ["openvino"] if importlib.util.find_spec("openvino") is not None else []
+)
+
+
 def check_runtime_entry(entry: dict, before: str, after: str, runtime: str) -> None:
     """One runtime's JSON: both sides timed, its ratio, its version, one thread."""
     assert entry["runtime"] == runtime and entry["threads"] == 1
@@ -40,14 +47,15 @@ def check_runtime_entry(entry: dict, before: str, after: str, runtime: str) -> N
     assert entry["speed_ratio"] == pytest.approx(
         entry[before]["median_s"] / entry[after]["median_s"]
     )
-    library = "onnxruntime" if runtime == "onnxruntime" else "torch"
+    library = runtime if runtime in ("onnxruntime", "openvino") else "torch"
     assert entry["version"].startswith(f"{library} ")
 
 
 @pytest.mark.deploy
 def test_bench_model_runtime_all_json(capsys: pytest.CaptureFixture[str]) -> None:
-    """bench --model --runtime all --json: eager NCHW, eager channels-last and ONNX Runtime,
-    each with both models, its speed ratio and version; the top level is eager's; round trip."""
+    """bench --model --runtime all --json: eager NCHW, eager channels-last, ONNX Runtime and
+    OpenVINO (where installed), each with both models, its speed ratio and version; the top
+    level is eager's; round trip."""
     pytest.importorskip("onnxruntime")
     code, stdout, stderr = run_cli(
         capsys, "bench", "--model", CUSTOM, "--input-shape", "1,3,16,16", "--swap", "all",
@@ -56,7 +64,7 @@ def test_bench_model_runtime_all_json(capsys: pytest.CaptureFixture[str]) -> Non
     assert code == 0, stderr
     document = json.loads(stdout)
     runtimes = document["runtimes"]
-    assert list(runtimes) == ["eager", "eager_channels_last", "onnxruntime"]
+    assert list(runtimes) == ALL_INSTALLED
     for name, entry in runtimes.items():
         check_runtime_entry(entry, "original", "swapped", name)
     assert document["original"] == runtimes["eager"]["original"]
@@ -88,7 +96,7 @@ def test_one_layer_bench_runtime_json(capsys: pytest.CaptureFixture[str]) -> Non
     )
     assert code == 0, stderr
     document = json.loads(stdout)
-    assert list(document["runtimes"]) == ["eager", "eager_channels_last", "onnxruntime"]
+    assert list(document["runtimes"]) == ALL_INSTALLED
     for name, entry in document["runtimes"].items():
         check_runtime_entry(entry, "standard", "separable", name)
     assert document["memory"]["allocated_bytes"] > 0

@@ -28,7 +28,7 @@ from .common import (
     fail,
 )
 from .model import add_bench_model_arguments, run_bench_model
-from .runtime import add_runtime_arguments, run_layer_runtimes
+from .runtime import add_runtime_arguments, run_layer_runtimes, selected_runtimes
 
 #: CLI flag → LayerSpec field, in the order they appear in --help.
 LAYER_FLAGS: dict[str, str] = {
@@ -253,7 +253,8 @@ def run_compare(arguments: argparse.Namespace) -> int:
 
 def run_bench(arguments: argparse.Namespace) -> int:
     """Time both sides and print the latency table; return the exit code."""
-    from ..core.latency import MIN_RUN_TIME_S, BenchError, benchmark
+    from ..core.latency import MIN_RUN_TIME_S, benchmark
+    from ..errors import UserError
     from ..report import latency as latency_report
 
     if arguments.model is not None:
@@ -266,6 +267,7 @@ def run_bench(arguments: argparse.Namespace) -> int:
         return run_layer_runtimes(arguments, spec_from_arguments(arguments))
     budget = arguments.memory_budget_mb
     try:
+        selected_runtimes(arguments)  # refuses a precision other than fp32 here
         result = benchmark(
             spec_from_arguments(arguments),
             arguments.device,
@@ -274,7 +276,7 @@ def run_bench(arguments: argparse.Namespace) -> int:
             min_run_time=arguments.min_run_time or MIN_RUN_TIME_S,
             channels_last=arguments.channels_last,
         )
-    except BenchError as error:
+    except UserError as error:
         return fail("bench", error)
     emit_report(arguments.format, latency_report, result)
     return EXIT_MATCH

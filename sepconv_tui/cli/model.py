@@ -878,7 +878,7 @@ def run_bench_model(arguments: argparse.Namespace) -> int:
         input_shape = None
         if arguments.input_shape is not None:
             input_shape = parse_input_shape(arguments.input_shape)
-        from .runtime import bench_job, run_per_layer, selected_runtimes
+        from .runtime import bench_job, run_per_layer, selected_precision, selected_runtimes
 
         if arguments.per_layer:
             return run_per_layer(arguments, selection, source, input_shape)
@@ -888,6 +888,8 @@ def run_bench_model(arguments: argparse.Namespace) -> int:
         result = benchmark_model(
             bench_job(arguments, selection, source, input_shape),
             runtimes=selected_runtimes(arguments),
+            precision=selected_precision(arguments),
+            per_channel=not arguments.per_tensor,
             channels_last=arguments.channels_last,
             min_run_time=arguments.min_run_time or MODEL_MIN_RUN_TIME_S,
         )

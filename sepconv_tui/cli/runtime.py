@@ -15,7 +15,11 @@ from ..errors import UserError
 from ..model.runtimes import (
     ALL,
     RUNTIME_TABLE,
+    Precision,
     entries_for_choice,
+    parse_precision,
+    precision_choices,
+    precision_runtimes,
     runtime_choices,
     runtime_names,
     runtimes_for,
@@ -55,10 +59,34 @@ def runtime_help() -> str:
     )
 
 
+def precision_help() -> str:
+    """--precision's help, from the runtime table: which runtimes run each precision."""
+    runs = [
+        f"{choice} ({_and(list(precision_runtimes(Precision(choice))))})"
+        for choice in precision_choices()
+        if choice != ALL
+    ]
+    return (
+        f"the arithmetic to time at, with --runtime: {', '.join(runs)}, or {ALL} (every cell "
+        "the runtimes run; a cell this machine cannot run is listed absent, with why). int8 is "
+        "static QDQ (uint8 activations, int8 weights, per channel), calibrated on random "
+        "inputs; a cell is labelled with the precision the runtime reports it ran. Default: fp32"
+    )
+
+
 def add_runtime_arguments(bench_parser: argparse.ArgumentParser) -> None:
-    """--runtime and --per-layer."""
+    """--runtime, --precision, --per-tensor and --per-layer."""
     group = bench_parser.add_argument_group("where it runs")
     group.add_argument("--runtime", choices=list(runtime_choices()), help=runtime_help())
+    group.add_argument(
+        "--precision", choices=list(precision_choices()), default="fp32", help=precision_help()
+    )
+    group.add_argument(
+        "--per-tensor",
+        action="store_true",
+        help="int8 with one scale per weight tensor instead of one per output channel (to "
+        "compare: per-tensor int8 can collapse depthwise convs)",
+    )
     group.add_argument(
         "--per-layer",
         action="store_true",
@@ -69,10 +97,28 @@ def add_runtime_arguments(bench_parser: argparse.ArgumentParser) -> None:
 
 
 def selected_runtimes(arguments: argparse.Namespace) -> tuple[str, ...] | None:
-    """The runtimes --runtime names (None without it)."""
+    """The runtimes --runtime names (None without it); UserError when --precision other than
+    fp32, or --per-tensor, comes without it (eager in this process runs fp32 only)."""
     if arguments.runtime is None:
+        if arguments.precision != Precision.FP32 or arguments.per_tensor:
+            flag = "--per-tensor" if arguments.per_tensor else f"--precision {arguments.precision}"
+            raise UserError(
+                f"{flag} needs --runtime (in this process, eager runs fp32 only)",
+                field="precision",
+            )
         return None
     return runtimes_for(arguments.runtime, arguments.channels_last)
+
+
+def selected_precision(arguments: argparse.Namespace) -> Precision | None:
+    """The precision --precision names (None: all); UserError for --per-tensor without int8."""
+    precision = parse_precision(arguments.precision)
+    if arguments.per_tensor and precision not in (Precision.INT8, None):
+        raise UserError(
+            f"--per-tensor quantizes int8: use --precision int8 or all, not {precision}",
+            field="per_tensor",
+        )
+    return precision
 
 
 def _budget(arguments: argparse.Namespace) -> int | None:
@@ -97,6 +143,8 @@ def run_layer_runtimes(arguments: argparse.Namespace, spec: LayerSpec) -> int:
         result = benchmark_layer_runtimes(
             spec,
             runtimes,
+            precision=selected_precision(arguments),
+            per_channel=not arguments.per_tensor,
             threads=arguments.threads,
             budget_bytes=_budget(arguments),
             min_run_time=arguments.min_run_time or MIN_RUN_TIME_S,
@@ -131,14 +179,19 @@ def run_per_layer(arguments: argparse.Namespace, selection: Any, source: Any, sh
     from ..core.latency import MIN_RUN_TIME_S
 
     try:
-        runtimes = selected_runtimes(arguments) or runtimes_for(
-            runtime_names()[0], arguments.channels_last
+        runtimes = (
+            runtimes_for(arguments.runtime, arguments.channels_last)
+            if arguments.runtime is not None
+            else runtimes_for(runtime_names()[0], arguments.channels_last)
         )
         from ..model.bench import benchmark_layers
 
         result = benchmark_layers(
             bench_job(arguments, selection, source, shape),
             runtimes,
+            precision=selected_precision(arguments),
+            per_channel=not arguments.per_tensor,
+            bounds=True,
             min_run_time=arguments.min_run_time or MIN_RUN_TIME_S,
         )
     except UserError as error:

@@ -135,6 +135,8 @@ class BenchResult:
     # the first's); empty when timed here, in this process.
     runtimes: dict[str, RuntimeTiming] = field(default_factory=dict)
     notes: tuple[str, ...] = ()  # e.g. a runtime of --runtime all left out, and why
+    # With runtimes: the machine they ran on (model.machine's record, as its JSON object).
+    machine: dict[str, Any] | None = None
 
     @property
     def speed_ratio(self) -> float:
@@ -162,6 +164,7 @@ class BenchResult:
                 name: timing.to_dict("standard", "separable")
                 for name, timing in self.runtimes.items()
             },
+            **({"machine": self.machine} if self.machine is not None else {}),
             "notes": list(self.notes),
             "conventions": {
                 "median_s": "seconds per forward pass (batch included), median over timed blocks",
@@ -192,6 +195,7 @@ class BenchResult:
                 for name, timing in values.get("runtimes", {}).items()
             },
             tuple(values.get("notes", ())),
+            values.get("machine"),
         )
 
 

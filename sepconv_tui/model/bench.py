@@ -10,7 +10,7 @@ results are plain data (``bench_result``).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
@@ -29,22 +29,42 @@ from ..core.latency import (
     to_channels_last,
 )
 from ..core.spec import LayerSpec
+from ..errors import UserError
 from ..progress import OnProgress, Progress, ignore
-from .analysis import ModelAnalysis, Selection
+from .analysis import ModelAnalysis, ModelLayer, Selection
 from .bench_result import (
     MODEL_MIN_RUN_TIME_S,
     LayerBench,
+    LayerCell,
     LayerRow,
     LayerTiming,
+    MatrixCell,
     ModelBenchResult,
 )
 from .job import ModelJob, build_pair, estimate_pair_bytes
-from .runtimes import Runtime, Stage, check_runtimes, runtimes_for_ranks
+from .machine import this_machine
+from .quantize import RANDOM_CALIBRATION
+from .runtimes import (
+    Cell,
+    Precision,
+    Runtime,
+    Stage,
+    cell_key,
+    cell_label,
+    check_runtimes,
+    matrix_cells,
+    missing_reason,
+    runtime_entry,
+    runtimes_for_ranks,
+)
 from .timing import ToTime, stage_progress, time_both, time_on_runtime
+from .timing_messages import Timed
 
 if TYPE_CHECKING:
     import torch
     from torch import nn
+
+    from .roofline import Limits
 
 
 #: What a whole-model benchmark goes through, in order.
@@ -128,27 +148,38 @@ def benchmark_model(
     job: ModelJob,
     *,
     runtimes: Sequence[str] | None = None,
+    precision: Precision | None = Precision.FP32,
+    per_channel: bool = True,
     channels_last: bool = False,
     min_run_time: float = MODEL_MIN_RUN_TIME_S,
     progress: OnProgress | None = None,
 ) -> ModelBenchResult:
-    """Time real forward passes of ``job``'s model and of its swapped copy (fp32, inference).
+    """Time real forward passes of ``job``'s model and of its swapped copy (inference).
 
-    Here, on the job's device (``channels_last``: NHWC input and weights), or with
-    ``runtimes`` (names in the runtime table) on each, every one in a process of its own with
-    the same threads, on the CPU; the progress stages are then "analysing the model" and
-    "timing on RUNTIME" for each.
+    Here, at fp32 on the job's device (``channels_last``: NHWC input and weights), or with
+    ``runtimes`` (names in the runtime table) in every cell of runtime × ``precision`` (None:
+    every precision each runs; int8 ``per_channel`` or per tensor), every cell in a process of
+    its own with the same threads, on the CPU; the progress stages are then "analysing the
+    model" and "timing on RUNTIME at PRECISION" for each. A cell this machine cannot run (its
+    runtime not installed, among several; a precision its CPU lacks) is kept, absent, with
+    the reason; with several cells the machine record carries its measured limits.
     """
     report = progress or ignore
     check_device(job.device)
-    if runtimes is not None:
-        check_runtimes(runtimes, job.device)
-    stages = len(STAGES) if runtimes is None else 1 + len(runtimes)
-    report(Progress(str(Stage.BENCH), 0, stages, STAGES[0]))
-    analysis = _analyse(job)
+    cells: tuple[Cell, ...] = ()
     notes: tuple[str, ...] = ()
     if runtimes is not None:
-        runtimes, notes = runtimes_for_ranks(runtimes, conv_ranks(analysis))
+        check_runtimes(runtimes, job.device, None, missing_ok=len(runtimes) > 1)
+        cells, notes = matrix_cells(runtimes, precision)
+    elif precision not in (Precision.FP32, None):
+        raise BenchError(f"{precision} runs on a runtime: eager runs fp32 only", field="precision")
+    stages = len(STAGES) if runtimes is None else 1 + len(cells)
+    report(Progress(str(Stage.BENCH), 0, stages, STAGES[0]))
+    analysis = _analyse(job)
+    if runtimes is not None:
+        kept, rank_notes = runtimes_for_ranks(runtimes, conv_ranks(analysis))
+        cells = tuple(cell for cell in cells if cell[0] in kept)
+        notes = (*notes, *rank_notes)
     elif channels_last:
         runtimes_for_ranks((Runtime.EAGER_CHANNELS_LAST,), conv_ranks(analysis))
     if runtimes is None:
@@ -157,6 +188,7 @@ def benchmark_model(
     threads = _threads(job.threads)
     x = _input(analysis.input_shape, job.device if runtimes is None else "cpu")
     timings: dict[str, RuntimeTiming] = {}
+    matrix: tuple[MatrixCell, ...] = ()
     if runtimes is None:
         before, after = _time_here(
             original,
@@ -168,18 +200,41 @@ def benchmark_model(
             report=report,
             stages=STAGES[2:],
         )
+        machine = this_machine(threads)
     else:
-        for index, runtime in enumerate(runtimes, start=1):
-            report(Progress(str(Stage.BENCH), index, stages, f"timing on {runtime}"))
-            timings[runtime] = time_both(
-                runtime,
-                ("the original", original.eval(), x),
-                ("the swap", swapped.eval(), x),
-                threads=threads,
-                min_run_time=min_run_time,
+        matrix = _time_cells(
+            cells,
+            ("the original", original.eval(), x),
+            ("the swap", swapped.eval(), x),
+            threads=threads,
+            min_run_time=min_run_time,
+            per_channel=per_channel,
+            report=lambda index, label: report(Progress(str(Stage.BENCH), index, stages, label)),
+        )
+        timed = [cell for cell in matrix if cell.absent is None]
+        if not timed:
+            raise BenchError(
+                "no runtime could time the model here: "
+                + "; ".join(cell.absent or "" for cell in matrix),
+                field="runtime",
             )
-        first = timings[runtimes[0]]
+        timings = {
+            cell.runtime: _runtime_timing(cell, threads)
+            for cell in timed
+            if cell.asked == Precision.FP32
+        }
+        first = next(iter(timings.values()), None) or _runtime_timing(timed[0], threads)
         before, after, channels_last = first.before, first.after, first.channels_last
+        if any(cell.asked == Precision.INT8 for cell in matrix):
+            notes = (*notes, INT8_NOTE)
+        # The limits (measured once per machine and threads, then cached) come with a matrix;
+        # one cell (speedup:X's confirmation) is not held up by their first measurement.
+        if len(cells) > 1:
+            from .roofline import machine_limits
+
+            machine = machine_limits(threads)
+        else:
+            machine = this_machine(threads)
     import torch
 
     from .source import parameter_bytes
@@ -206,24 +261,101 @@ def benchmark_model(
         torch_version=torch.__version__,
         runtimes=timings,
         notes=notes,
+        matrix=matrix,
+        machine=machine,
     )
+
+
+#: What an int8 cell says about its calibration (the data path is ``fidelity``'s).
+INT8_NOTE = (
+    f"int8: static QDQ (uint8 activations, int8 weights), calibrated on {RANDOM_CALIBRATION} "
+    "random inputs, not data: the timing does not depend on the ranges, the accuracy does"
+)
+
+
+def _runtime_timing(cell: MatrixCell, threads: int) -> RuntimeTiming:
+    """A timed cell as the runtimes table has it (``"runtimes"``, fp32)."""
+    assert cell.original is not None and cell.swapped is not None
+    entry = runtime_entry(cell.runtime)
+    return RuntimeTiming(
+        cell.runtime,
+        cell.original,
+        cell.swapped,
+        cell.version,
+        threads,
+        channels_last=entry.channels_last,
+    )
+
+
+def _ran_label(ran: Sequence[str]) -> str:
+    """One label for both sides of a cell: theirs when they agree, else "a / b"."""
+    return ran[0] if len(set(ran)) == 1 else " / ".join(ran)
+
+
+def _time_cells(
+    cells: Sequence[Cell],
+    before: ToTime,
+    after: ToTime,
+    *,
+    threads: int,
+    min_run_time: float,
+    per_channel: bool,
+    report: Callable[[int, str], None],
+) -> tuple[MatrixCell, ...]:
+    """Both sides timed in every cell, a child process each; a cell whose runtime is missing,
+    or whose precision this CPU cannot run (the timer says so, field "precision"), is absent
+    with the reason."""
+    matrix = []
+    for index, (runtime, precision) in enumerate(cells, start=1):
+        asked = str(precision)
+        missing = missing_reason(runtime)
+        if missing is not None:
+            matrix.append(MatrixCell(runtime, asked, asked, absent=missing))
+            continue
+        report(index, f"timing on {runtime} at {precision}")
+        try:
+            timing, ran = time_both(
+                runtime,
+                before,
+                after,
+                threads=threads,
+                min_run_time=min_run_time,
+                precision=precision,
+                per_channel=per_channel,
+            )
+        except UserError as error:
+            if error.field != "precision" or len(cells) == 1:
+                raise
+            matrix.append(MatrixCell(runtime, asked, asked, absent=error.message))
+            continue
+        matrix.append(
+            MatrixCell(runtime, asked, _ran_label(ran), timing.before, timing.after, timing.version)
+        )
+    return tuple(matrix)
 
 
 def benchmark_layer_runtimes(
     spec: LayerSpec,
     runtimes: Sequence[str],
     *,
+    precision: Precision | None = Precision.FP32,
+    per_channel: bool = True,
     threads: int | None = None,
     budget_bytes: int | None = None,
     min_run_time: float = MIN_RUN_TIME_S,
     progress: OnProgress | None = None,
 ) -> BenchResult:
-    """One layer's standard conv and separable block timed on each of ``runtimes`` (CPU), each
-    runtime in a process of its own with the same threads; the first runtime's timings are
-    the result's ``standard`` and ``separable``, every one's are in ``runtimes``."""
+    """One layer's standard conv and separable block timed in each cell of ``runtimes`` ×
+    ``precision`` (CPU; None: every precision each runs), each in a process of its own with
+    the same threads; the first cell's timings are the result's ``standard`` and
+    ``separable``, every one's are in ``runtimes``, keyed by runtime at fp32 and by
+    "runtime:precision that ran" otherwise. A cell this machine cannot run is a note."""
     report = progress or ignore
-    check_runtimes(runtimes, "cpu")
-    runtimes, notes = runtimes_for_ranks(runtimes, {spec.dims})
+    check_runtimes(runtimes, "cpu", None, missing_ok=len(runtimes) > 1)
+    cells, notes = matrix_cells(runtimes, precision)
+    kept, rank_notes = runtimes_for_ranks(runtimes, {spec.dims})
+    cells = tuple(cell for cell in cells if cell[0] in kept)
+    notes = (*notes, *rank_notes)
     budget = resolve_budget(budget_bytes, "cpu")
     estimate = check_budget(spec, budget)
     mac_ratio = compare(spec, method="analytic").mac_ratio
@@ -243,17 +375,29 @@ def benchmark_layer_runtimes(
     tensors = [*standard.parameters(), *separable.parameters(), x, *outputs]
     allocated = sum(tensor.nbytes for tensor in tensors)
     del outputs
+    matrix = _time_cells(
+        cells,
+        ("the conv", standard, x),
+        ("the block", separable, x),
+        threads=threads,
+        min_run_time=min_run_time,
+        per_channel=per_channel,
+        report=lambda index, label: report(
+            Progress(str(Stage.BENCH), index - 1, len(cells), label)
+        ),
+    )
     timings: dict[str, RuntimeTiming] = {}
-    for index, runtime in enumerate(runtimes):
-        report(Progress(str(Stage.BENCH), index, len(runtimes), f"timing on {runtime}"))
-        timings[runtime] = time_both(
-            runtime,
-            ("the conv", standard, x),
-            ("the block", separable, x),
-            threads=threads,
-            min_run_time=min_run_time,
-        )
-    first = timings[runtimes[0]]
+    for cell in matrix:
+        if cell.absent is not None:
+            notes = (*notes, f"{cell_label(cell.runtime, cell.asked)} absent: {cell.absent}")
+            continue
+        key = cell_key(cell.runtime, cell.precision)
+        timings[key] = replace(_runtime_timing(cell, threads), runtime=key)
+    if any(cell.asked == Precision.INT8 for cell in matrix):
+        notes = (*notes, INT8_NOTE)
+    if not timings:
+        raise BenchError("no runtime could time the layer here: " + "; ".join(notes))
+    first = next(iter(timings.values()))
     return BenchResult(
         spec,
         "cpu",
@@ -268,6 +412,7 @@ def benchmark_layer_runtimes(
         first.channels_last,
         timings,
         notes,
+        this_machine(threads).to_dict(),
     )
 
 
@@ -275,22 +420,29 @@ def benchmark_layers(
     job: ModelJob,
     runtimes: Sequence[str] = (Runtime.EAGER,),
     *,
+    precision: Precision | None = Precision.FP32,
+    per_channel: bool = True,
+    bounds: bool = False,
     min_run_time: float = MIN_RUN_TIME_S,
     progress: OnProgress | None = None,
 ) -> LayerBench:
     """Time every candidate conv of ``job``'s model and its block alone at the input the
-    analysis recorded, and the whole original, on each runtime (a process each, the same
-    threads).
+    analysis recorded, and the whole original, in each cell of runtime × ``precision`` (None:
+    every precision each runs), a process each with the same threads.
 
-    ``progress`` ("time") counts timed layers over every runtime. The job's selection marks
-    the rows it swaps; every candidate is timed.
+    ``progress`` ("time") counts timed layers over every cell. The job's selection marks
+    the rows it swaps; every candidate is timed. ``bounds``: each row also gets its roofline
+    bound per cell, from this machine's measured limits (cached), and the machine carries them.
     """
     from ..core.layers import DepthwiseSeparableConv
 
     check_device(job.device)
-    check_runtimes(runtimes, job.device)
+    check_runtimes(runtimes, job.device, None, missing_ok=len(runtimes) > 1)
+    cells, notes = matrix_cells(runtimes, precision)
     analysis = _analyse(job)
-    runtimes, notes = runtimes_for_ranks(runtimes, conv_ranks(analysis))
+    kept, rank_notes = runtimes_for_ranks(runtimes, conv_ranks(analysis))
+    notes = (*notes, *rank_notes)
+    cells = tuple(cell for cell in cells if cell[0] in kept)
     candidates = [layer for layer in analysis.candidates if layer.input_shape is not None]
     if not candidates:
         raise BenchError(f"{analysis.source} has no swap candidate its forward calls")
@@ -307,15 +459,51 @@ def benchmark_layers(
         to_time += [(layer.name, conv, x), (layer.name, block, x)]
     to_time.append(("the whole model", original, _input(analysis.input_shape)))
     steps = len(to_time)
-    answers: dict[str, tuple[tuple[Timing, ...], str]] = {}
-    for index, runtime in enumerate(runtimes):
-        answers[runtime] = time_on_runtime(
-            runtime,
-            to_time,
-            threads=threads,
-            min_run_time=min_run_time,
-            progress=stage_progress(progress, index * steps, len(runtimes) * steps, f"{runtime}: "),
+    answers: dict[str, Timed] = {}
+    ran_by_key: dict[str, LayerCell] = {}
+    for index, (runtime, asked) in enumerate(cells):
+        key = cell_key(runtime, asked)
+        missing = missing_reason(runtime)
+        if missing is not None:
+            notes = (*notes, f"{cell_label(runtime, asked)} absent: {missing}")
+            continue
+        try:
+            answers[key] = time_on_runtime(
+                runtime,
+                to_time,
+                threads=threads,
+                min_run_time=min_run_time,
+                precision=asked,
+                per_channel=per_channel,
+                counters=True,
+                progress=stage_progress(
+                    progress, index * steps, len(cells) * steps, f"{cell_label(runtime, asked)}: "
+                ),
+            )
+        except UserError as error:
+            if error.field != "precision" or len(cells) == 1:
+                raise
+            notes = (*notes, f"{cell_label(runtime, asked)} absent: {error.message}")
+            continue
+        ran_by_key[key] = LayerCell(runtime, str(asked), _ran_label(answers[key].ran[-1:]))
+    if not answers:
+        raise BenchError("no runtime could time the layers here: " + "; ".join(notes))
+    if any(cell.asked == Precision.INT8 for cell in ran_by_key.values()):
+        notes = (
+            *notes,
+            INT8_NOTE,
+            "int8, each layer alone: its input is quantized and its output dequantized at the "
+            "edges, which the layer pays alone and the whole int8 model pays once between "
+            "fused layers (the alone-timings overstate int8 layers)",
         )
+    limits = None
+    if bounds:
+        from .roofline import limits_of, machine_limits
+
+        machine = machine_limits(threads)
+        limits = limits_of(machine)
+    else:
+        machine = this_machine(threads)
     rows = tuple(
         LayerRow(
             name=layer.name,
@@ -329,12 +517,20 @@ def benchmark_layers(
             ),
             swap=layer.swap,
             timings={
-                runtime: LayerTiming(*answers[runtime][0][2 * position : 2 * position + 2])
-                for runtime in runtimes
+                key: LayerTiming(*answer.timings[2 * position : 2 * position + 2])
+                for key, answer in answers.items()
+            },
+            bounds=_bounds(layer, ran_by_key, limits),
+            in_model={
+                key: answer.module_times[layer.name]
+                for key, answer in answers.items()
+                if layer.name in answer.module_times
             },
         )
         for position, layer in enumerate(candidates)
     )
+    if limits is not None:
+        notes = (*notes, *_bound_notes(ran_by_key, limits))
     import torch
 
     return LayerBench(
@@ -343,8 +539,45 @@ def benchmark_layers(
         selection=str(job.selection),
         threads=threads,
         rows=rows,
-        model={runtime: answers[runtime][0][-1] for runtime in runtimes},
-        versions={runtime: answers[runtime][1] for runtime in runtimes},
+        model={key: answer.timings[-1] for key, answer in answers.items()},
+        versions={key: answer.version for key, answer in answers.items()},
         torch_version=torch.__version__,
         notes=notes,
+        cells=ran_by_key,
+        machine=machine,
     )
+
+
+def _bound_precision(cell: LayerCell) -> str:
+    """The precision a cell's bound is taken at: what ran most (its label's first part)."""
+    return cell.precision.split("+")[0].split(" / ")[0]
+
+
+def _bounds(
+    layer: ModelLayer, cells: Mapping[str, LayerCell], limits: Limits | None
+) -> dict[str, tuple[float, float]]:
+    """(conv bound, block bound) in seconds per cell key, where this machine has a peak at
+    the cell's precision (none without ``limits``)."""
+    if limits is None:
+        return {}
+    from .roofline import RooflineError, layer_bound
+
+    bounds = {}
+    for key, cell in cells.items():
+        try:
+            bound = layer_bound(layer, _bound_precision(cell), limits)
+        except (RooflineError, KeyError):
+            continue
+        bounds[key] = (bound.conv_s, bound.block_s)
+    return bounds
+
+
+def _bound_notes(cells: Mapping[str, LayerCell], limits: Limits) -> list[str]:
+    """A note per cell whose precision has no measured peak (so no bound)."""
+    notes = []
+    for cell in cells.values():
+        precision = _bound_precision(cell)
+        if precision not in limits.peak_flops:
+            why = limits.absent.get(precision, "its peak was not measured")
+            notes.append(f"{cell_label(cell.runtime, cell.asked)}: no bound at {precision}: {why}")
+    return notes

@@ -18,6 +18,7 @@ import logging
 import os
 import re
 import tempfile
+import weakref
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -77,7 +78,7 @@ def require_quantize() -> None:
         raise QuantizeError(
             f"int8 needs the {' and '.join(missing)} package{'s' if len(missing) > 1 else ''}: "
             "pip install 'sepconv-tui[deploy]'",
-            field="runtime",  # int8 runs in ONNX Runtime; "precision" once the CLI has it
+            field="precision",
         )
 
 
@@ -426,3 +427,68 @@ def onnxruntime_ran(path: str | Path, threads: int = 1) -> RanPrecision:
             for node in nodes
             if node.op_type in ONNXRUNTIME_INT8_OPS | ONNXRUNTIME_FLOAT_OPS
         )
+
+
+def onnxruntime_ran_label(path: str, precision: str, threads: int) -> str:
+    """The runtime table's ``ran`` for ONNX Runtime: the label of what it runs ``path`` at."""
+    return onnxruntime_ran(path, threads).label
+
+
+#: Files this process already exported, by module (weakly: gone with it), then by what makes
+#: the file (the module's structure, the input shape, int8 or not, per channel or not). The
+#: matrix hands the same module to several cells, and the export is what takes long.
+_EXPORTED: weakref.WeakKeyDictionary[Any, dict[tuple[Any, ...], bytes]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _exported(module: Any, key: tuple[Any, ...], path: Path, write: Any) -> None:
+    """``path`` written by ``write(path)``, or copied from this process's earlier export of
+    the same ``module`` and ``key``."""
+    try:
+        files = _EXPORTED.setdefault(module, {})
+    except TypeError:  # not weakly referable: exported each time
+        write(path)
+        return
+    key = (repr(module), *key)
+    if key not in files:
+        write(path)
+        files[key] = Path(path).read_bytes()
+    else:
+        Path(path).write_bytes(files[key])
+
+
+def export_onnx_at(
+    module: Any,
+    x: Any,
+    path: Path,
+    label: str,
+    precision: str,
+    *,
+    per_channel: bool = True,
+) -> dict[str, str]:
+    """The runtime table's ONNX exporter: ``module`` exported to ``path`` at fp32 (a float
+    precision is the runtime's to run), or for int8 exported, then quantized to static QDQ
+    (``per_channel`` or per tensor), calibrated on random inputs of ``x``'s shape. A module
+    exported before in this process is copied from then."""
+    from .timers import export_onnx_file
+
+    shape = tuple(x.shape)
+
+    def fp32(target: Path) -> None:
+        _exported(
+            module, (shape,), target, lambda out: export_onnx_file(module, x, out, label, "fp32")
+        )
+
+    if precision != "int8":
+        fp32(path)
+        return {}
+
+    def int8(target: Path) -> None:
+        with tempfile.TemporaryDirectory(dir=Path(target).parent) as scratch:
+            source = Path(scratch) / "fp32.onnx"
+            fp32(source)
+            quantize_onnx(source, target, per_channel=per_channel, label=label)
+
+    _exported(module, (shape, "int8", per_channel), path, int8)
+    return {}

@@ -69,8 +69,7 @@ CACHE_VERSION = 1
 class RooflineError(UserError):
     """A bound that cannot be given: a precision with no measured peak, a layer without shapes."""
 
-    # "precision" once the CLI has that argument; until then no one field is named.
-    default_field = None
+    default_field = "precision"
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,13 @@ loads no torch. Adding a runtime is adding an entry (and, for a new precision, a
 - The timer runs in the timing child, a process per runtime with the same threads:
   ``timer(path, input_shape, threads, min_run_time, precision) -> Timing``; ``version()``
   names the library there. The child is sent both paths, so it needs no entry of its own.
-- ``precision`` is one of the entry's ``precisions``, checked in the parent.
+- ``precision`` is one of the entry's ``precisions``, checked in the parent. int8 is a static
+  QDQ file (``quantize``) that the ONNX exporter writes when asked for it.
+- ``ran`` (optional) runs in the child after the timer: ``ran(path, precision, threads) -> str``,
+  the precision the runtime reports it ran the file at (a cell is labelled with it, never with
+  the one asked for). Without it, what was asked is what ran (eager runs fp32 as told).
+- ``counters`` (optional) runs in the child on the last file (the whole model, per layer):
+  each module's seconds inside it from the runtime's own counters (OpenVINO's PERF_COUNT).
 """
 
 from __future__ import annotations
@@ -32,6 +38,7 @@ class Runtime(str, Enum):
     EAGER = "eager"
     EAGER_CHANNELS_LAST = "eager_channels_last"
     ONNXRUNTIME = "onnxruntime"
+    OPENVINO = "openvino"
 
     def __str__(self) -> str:
         """The value, as JSON and labels have it (3.11 formats a mixed-in Enum by name)."""
@@ -42,6 +49,8 @@ class Precision(str, Enum):
     """The arithmetic a runtime computes in."""
 
     FP32 = "fp32"
+    BF16 = "bf16"
+    INT8 = "int8"
 
     def __str__(self) -> str:
         """The value, as JSON and labels have it."""
@@ -83,6 +92,10 @@ class RuntimeEntry:
     rank_note: str = ""  # why it has none for the other ranks
     precisions: tuple[Precision, ...] = (Precision.FP32,)
     channels_last: bool = False  # the layout a user asks for with channels-last
+    ran: str | None = None  # "module:function" reporting the precision that ran, in the child
+    # "module:function" giving each module's seconds inside the whole model, from the runtime's
+    # own counters: ``counters(path, input_shape, precision, threads) -> {module: seconds}``
+    counters: str | None = None
 
 
 def load_function(dotted: str) -> Callable[..., Any]:
@@ -93,6 +106,8 @@ def load_function(dotted: str) -> Callable[..., Any]:
 
 
 TIMERS = "sepconv_tui.model.timers"
+OPENVINO = "sepconv_tui.model.openvino_timer"
+QUANTIZE = "sepconv_tui.model.quantize"
 
 #: Every runtime, in the order ``all`` times them and ``u`` cycles them.
 RUNTIME_TABLE: dict[str, RuntimeEntry] = {
@@ -130,11 +145,29 @@ RUNTIME_TABLE: dict[str, RuntimeEntry] = {
             family="ONNX Runtime",
             layout="NCHW",
             timer=f"{TIMERS}:time_onnxruntime",
-            exporter=f"{TIMERS}:export_onnx_file",
+            exporter=f"{QUANTIZE}:export_onnx_at",
             version=f"{TIMERS}:onnxruntime_version",
             suffix=".onnx",
             extra="deploy",
             packages=("onnx", "onnxscript", "onnxruntime"),
+            precisions=(Precision.FP32, Precision.INT8),
+            ran=f"{QUANTIZE}:onnxruntime_ran_label",
+        ),
+        RuntimeEntry(
+            name=Runtime.OPENVINO,
+            label="OpenVINO",
+            choice="openvino",
+            family="OpenVINO",
+            layout="NCHW",
+            timer=f"{OPENVINO}:time_openvino_file",
+            exporter=f"{QUANTIZE}:export_onnx_at",
+            version=f"{OPENVINO}:openvino_version",
+            suffix=".onnx",
+            extra="openvino",
+            packages=("onnx", "onnxscript", "onnxruntime", "openvino"),
+            precisions=(Precision.FP32, Precision.BF16, Precision.INT8),
+            ran=f"{OPENVINO}:openvino_ran_label",
+            counters=f"{OPENVINO}:openvino_module_times",
         ),
     )
 }
@@ -156,9 +189,23 @@ def runtime_entry(name: str) -> RuntimeEntry:
 
 
 def runtime_label(name: str) -> str:
-    """How tables and the app name ``name`` (the name itself when the table has no entry)."""
-    entry = RUNTIME_TABLE.get(name)
-    return entry.label if entry is not None else name
+    """How tables and the app name ``name`` (the name itself when the table has no entry); a
+    cell key ("onnxruntime:int8", ``cell_key``) reads "ONNX Runtime int8"."""
+    runtime, _, precision = name.partition(":")
+    entry = RUNTIME_TABLE.get(runtime)
+    label = entry.label if entry is not None else runtime
+    return f"{label} {precision}" if precision else label
+
+
+def cell_key(runtime: str, precision: Precision | str) -> str:
+    """A cell's key where results are kept by runtime: the runtime's name at fp32 (as
+    before precisions), "runtime:precision" otherwise."""
+    return runtime if str(precision) == Precision.FP32 else f"{runtime}:{precision}"
+
+
+def cell_label(runtime: str, precision: Precision | str) -> str:
+    """ "ONNX Runtime int8": a cell in tables and notes."""
+    return f"{runtime_label(runtime)} {precision}"
 
 
 def runtime_choices() -> tuple[str, ...]:
@@ -231,10 +278,15 @@ def require_packages(
 
 
 def check_runtimes(
-    runtimes: Sequence[str], device: str, precision: Precision = Precision.FP32
+    runtimes: Sequence[str],
+    device: str,
+    precision: Precision | None = Precision.FP32,
+    *,
+    missing_ok: bool = False,
 ) -> None:
     """BenchError unless ``runtimes`` are in the table, at least one, timed on the CPU, run
-    ``precision``, and their packages import."""
+    ``precision`` (None: not checked here, ``matrix_cells`` does) and their packages import
+    (``missing_ok``: those that do not are left to ``missing_reason``)."""
     unknown = [name for name in runtimes if name not in RUNTIME_TABLE]
     if unknown or not runtimes:
         raise BenchError(
@@ -250,7 +302,73 @@ def check_runtimes(
         )
     for name in runtimes:
         entry = RUNTIME_TABLE[name]
-        if precision not in entry.precisions:
+        if precision is not None and precision not in entry.precisions:
             runs = ", ".join(str(each) for each in entry.precisions)
-            raise BenchError(f"{entry.label} runs {runs}, not {precision}", field="runtime")
-        require_packages(entry.label, entry.packages, entry.extra, "runtime", BenchError)
+            raise BenchError(f"{entry.label} runs {runs}, not {precision}", field="precision")
+        if not missing_ok:
+            require_packages(entry.label, entry.packages, entry.extra, "runtime", BenchError)
+
+
+#: One cell of the deployment matrix: a runtime and the precision asked of it.
+Cell = tuple[str, Precision]
+
+
+def precision_choices() -> tuple[str, ...]:
+    """The words ``--precision`` takes: each precision some entry runs, then "all"."""
+    runs = {precision for entry in RUNTIME_TABLE.values() for precision in entry.precisions}
+    return (*(str(precision) for precision in Precision if precision in runs), ALL)
+
+
+def precision_runtimes(precision: Precision) -> tuple[str, ...]:
+    """The labels of the entries that run ``precision``, in the table's order."""
+    return tuple(entry.label for entry in RUNTIME_TABLE.values() if precision in entry.precisions)
+
+
+def parse_precision(word: str) -> Precision | None:
+    """``word`` as a Precision (None for "all"); BenchError (field "precision") listing the
+    words otherwise."""
+    if word == ALL:
+        return None
+    try:
+        return Precision(word)
+    except ValueError:
+        raise BenchError(
+            f"precision must be one of {', '.join(precision_choices())}, got {word!r}",
+            field="precision",
+        ) from None
+
+
+def matrix_cells(
+    runtimes: Sequence[str], precision: Precision | None
+) -> tuple[tuple[Cell, ...], tuple[str, ...]]:
+    """The cells ``runtimes`` × ``precision`` (None: every precision each runs), in the
+    table's order, and a note on each runtime left out for not running it; BenchError (field
+    "precision") when a runtime named alone does not run it, or none does."""
+    cells: list[Cell] = []
+    notes: list[str] = []
+    for name in runtimes:
+        entry = runtime_entry(name)
+        if precision is None:
+            cells += [(name, each) for each in entry.precisions]
+        elif precision in entry.precisions:
+            cells.append((name, precision))
+        else:
+            runs = ", ".join(str(each) for each in entry.precisions)
+            if len(runtimes) == 1:
+                raise BenchError(f"{entry.label} runs {runs}, not {precision}", field="precision")
+            notes.append(f"{entry.label} not timed: it runs {runs}, not {precision}")
+    if not cells:
+        raise BenchError(f"none of the runtimes runs {precision}", field="precision")
+    return tuple(cells), tuple(notes)
+
+
+def missing_reason(name: str) -> str | None:
+    """Why runtime ``name`` cannot run here (its packages missing, and the extra that brings
+    them), or None when it can."""
+    entry = runtime_entry(name)
+    missing = missing_packages(entry.packages)
+    if not missing:
+        return None
+    install = f": pip install 'sepconv-tui[{entry.extra}]'" if entry.extra else ""
+    plural = "s" if len(missing) > 1 else ""
+    return f"{entry.label} needs the {', '.join(missing)} package{plural}{install}"

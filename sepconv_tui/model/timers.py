@@ -64,10 +64,17 @@ def file_modules(module: nn.Module) -> dict[str, str]:
 
 
 def save_module(
-    module: nn.Module, x: torch.Tensor, path: Path, label: str, precision: str
+    module: nn.Module,
+    x: torch.Tensor,
+    path: Path,
+    label: str,
+    precision: str,
+    *,
+    per_channel: bool = True,
 ) -> dict[str, str]:
     """Write ``module`` (in eval mode, with its weights, at fp32: the only ``precision`` eager
-    runs) to ``path`` for an eager timing; the files its classes come from (``file_modules``)."""
+    runs, so ``per_channel`` means nothing here) to ``path`` for an eager timing; the files its
+    classes come from (``file_modules``)."""
     import pickle
 
     import torch
@@ -83,10 +90,17 @@ def save_module(
 
 
 def export_onnx_file(
-    module: nn.Module, x: torch.Tensor, path: Path, label: str, precision: str
+    module: nn.Module,
+    x: torch.Tensor,
+    path: Path,
+    label: str,
+    precision: str,
+    *,
+    per_channel: bool = True,
 ) -> dict[str, str]:
-    """Export ``module`` at ``x``'s shape to the ONNX file ``path`` at ``precision`` (fp32 for
-    now; ExportError naming the op and the layer when it cannot be); it needs no classes."""
+    """Export ``module`` at ``x``'s shape to the fp32 ONNX file ``path`` (ExportError naming
+    the op and the layer when it cannot be); it needs no classes. A float ``precision`` other
+    than fp32 is the runtime's to run (OpenVINO's hint); int8 is ``quantize.export_int8_file``."""
     export_program(module.eval(), x.contiguous(), label).save(str(path))
     return {}
 

@@ -15,11 +15,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..core.latency import RuntimeTiming, Timing
+from ..core.latency import RuntimeTiming
 from ..ipc.client import ChildProcess, ChildStopped
 from ..progress import OnProgress, Progress
 from .runtimes import Precision, Stage, load_function, runtime_entry
-from .timing_messages import TimedFile, TimeFiles
+from .timing_messages import Timed, TimedFile, TimeFiles
 
 if TYPE_CHECKING:
     import torch
@@ -39,11 +39,16 @@ def time_on_runtime(
     threads: int,
     min_run_time: float,
     precision: Precision = Precision.FP32,
+    per_channel: bool = True,
+    counters: bool = False,
     progress: OnProgress | None = None,
-) -> tuple[tuple[Timing, ...], str]:
+) -> Timed:
     """Each of ``modules`` timed on ``runtime`` at ``precision`` (one the entry runs) in one
-    child process: their timings, in order, and the runtime's version. ``progress`` gets the
-    child's ("time", one step a module)."""
+    child process: their timings, in order, the runtime's version and the precision each ran
+    at as the runtime reports it. int8 is quantized per channel (``per_channel``) or per
+    tensor. ``counters``: the last module's (the whole model's) own modules timed inside it by
+    the runtime's counters, where its entry has them. ``progress`` gets the child's ("time",
+    one step a module)."""
     entry = runtime_entry(runtime)
     export = load_function(entry.exporter)
     with tempfile.TemporaryDirectory(prefix="sepconv-tui-timing-") as folder:
@@ -51,7 +56,7 @@ def time_on_runtime(
         imports: dict[str, str] = {}
         for index, (label, module, x) in enumerate(modules):
             path = Path(folder) / f"{index}{entry.suffix}"
-            imports.update(export(module, x, path, label, str(precision)))
+            imports.update(export(module, x, path, label, str(precision), per_channel=per_channel))
             files.append(TimedFile(label, str(path), tuple(x.shape)))
         request = TimeFiles(
             runtime,
@@ -61,6 +66,8 @@ def time_on_runtime(
             threads,
             min_run_time,
             precision=str(precision),
+            ran=entry.ran or "",
+            counters=(entry.counters or "") if counters else "",
             imports=imports,
         )
         process = ChildProcess(
@@ -79,7 +86,7 @@ def time_on_runtime(
             process.close()
             if not stopped and process.log is not None:
                 process.log.unlink(missing_ok=True)
-    return reply.timings, reply.version
+    return reply
 
 
 def time_both(
@@ -89,16 +96,32 @@ def time_both(
     *,
     threads: int,
     min_run_time: float,
+    precision: Precision = Precision.FP32,
+    per_channel: bool = True,
     progress: OnProgress | None = None,
-) -> RuntimeTiming:
+) -> tuple[RuntimeTiming, tuple[str, ...]]:
     """``before`` and ``after`` (the original and its swap, a conv and its block) timed on
-    ``runtime`` in one child: both sides, the version and the threads."""
-    (first, second), version = time_on_runtime(
-        runtime, (before, after), threads=threads, min_run_time=min_run_time, progress=progress
+    ``runtime`` at ``precision`` in one child: both sides, the version and the threads, and
+    the precision each side ran at."""
+    reply = time_on_runtime(
+        runtime,
+        (before, after),
+        threads=threads,
+        min_run_time=min_run_time,
+        precision=precision,
+        per_channel=per_channel,
+        progress=progress,
     )
-    return RuntimeTiming(
-        runtime, first, second, version, threads, channels_last=runtime_entry(runtime).channels_last
+    first, second = reply.timings
+    timing = RuntimeTiming(
+        runtime,
+        first,
+        second,
+        reply.version,
+        threads,
+        channels_last=runtime_entry(runtime).channels_last,
     )
+    return timing, reply.ran
 
 
 def stage_progress(

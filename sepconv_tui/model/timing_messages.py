@@ -34,13 +34,22 @@ class TimedFile:
         return cls(values["label"], values["path"], tuple(values["input_shape"]))
 
 
+def words(default: tuple[str, ...] = ()) -> Any:
+    """A field holding a tuple of strings (a list on the wire)."""
+    return field(default=default, metadata={"encode": list, "decode": tuple})
+
+
 @dataclass(frozen=True)
 class Timed(Reply):
-    """Each file's forward-pass time, in the request's order, and the runtime's version."""
+    """Each file's forward-pass time, in the request's order, the runtime's version, and the
+    precision each file ran at as the runtime reports it."""
 
     kind = "timed"
     timings: tuple[Timing, ...] = nested_tuple(Timing)
     version: str = ""
+    ran: tuple[str, ...] = words()
+    # The last file's modules, seconds each inside it, from the runtime's counters (or none).
+    module_times: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -58,4 +67,6 @@ class TimeFiles(Request[Timed]):
     threads: int = 1
     min_run_time: float = 0.2
     precision: str = Precision.FP32.value  # one of the entry's, checked by the parent
+    ran: str = ""  # "module:function" reporting the precision that ran ("": as asked)
+    counters: str = ""  # "module:function" giving the last file's module times ("": none)
     imports: dict[str, str] = field(default_factory=dict)

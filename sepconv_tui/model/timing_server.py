@@ -21,14 +21,27 @@ def time_files(request: TimeFiles, report: Report) -> Timed:
 
         import_files(request.imports)
     timer = load_function(request.timer)
+    ran = load_function(request.ran) if request.ran else None
     timings = []
+    precisions = []
     total = len(request.files)
     for index, timed in enumerate(request.files):
         report(Progress(str(Stage.TIME), index, total, timed.label))
         shape, threads = timed.input_shape, request.threads
         timings.append(timer(timed.path, shape, threads, request.min_run_time, request.precision))
+        precisions.append(
+            str(ran(timed.path, request.precision, threads)) if ran else request.precision
+        )
+    module_times: dict[str, float] = {}
+    if request.counters and total:
+        last = request.files[-1]
+        module_times = load_function(request.counters)(
+            last.path, last.input_shape, request.precision, request.threads
+        )
     report(Progress(str(Stage.TIME), total, total, request.files[-1].label if total else ""))
-    return Timed(tuple(timings), str(load_function(request.version)()))
+    return Timed(
+        tuple(timings), str(load_function(request.version)()), tuple(precisions), module_times
+    )
 
 
 HANDLERS: Handlers = {TimeFiles: time_files}

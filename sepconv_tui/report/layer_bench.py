@@ -30,9 +30,11 @@ def _speed_text(row: LayerRow, runtime: str) -> Text:
 
 
 def setup_line(result: LayerBench) -> str:
-    """Threads, input, the selection and the runtimes' versions."""
+    """The machine, threads, input, the selection and the runtimes' versions."""
+    threads = f"{result.threads} thread{'s' if result.threads != 1 else ''}"
+    where = f"cpu on {result.machine.caption}" if result.machine is not None else f"cpu, {threads}"
     return (
-        f"cpu, {result.threads} thread{'s' if result.threads != 1 else ''}, each runtime in "
+        f"{where}, each runtime in "
         f"its own process; model input {format_shape(result.input_shape)}; each conv and its "
         "block alone at the input the conv gets in the model (medians)"
     )
@@ -56,10 +58,19 @@ def layers_table(result: LayerBench, runtime: str) -> Table:
     )
     table.add_column("Layer", overflow="fold", min_width=21)
     table.add_column("Input", no_wrap=True)
-    for heading in ("MAC ratio", "Conv", "Block", "Speed-up", "Saved"):
+    bounded = any(runtime in row.bounds for row in result.rows)
+    counted = any(runtime in row.in_model for row in result.rows)
+    headings = ["MAC ratio", "Conv", "Block", "Speed-up"]
+    headings += ["Bound", "Efficiency"] if bounded else []
+    headings += ["Conv in model"] if counted else []
+    for heading in (*headings, "Saved"):
         table.add_column(heading, justify="right", no_wrap=True)
     for row in result.rows:
         timing = row.timings[runtime]
+        bound_cells = [_bound_text(row, runtime), _efficiency_text(row, runtime)] if bounded else []
+        if counted:
+            in_model = row.in_model.get(runtime)
+            bound_cells.append("—" if in_model is None else format_seconds(in_model))
         table.add_row(
             row.name + (f" ×{row.calls}" if row.calls > 1 else "") + (" *" if row.swap else ""),
             _input_text(row),
@@ -67,6 +78,7 @@ def layers_table(result: LayerBench, runtime: str) -> Table:
             format_seconds(timing.conv.median_s),
             format_seconds(timing.block.median_s),
             _speed_text(row, runtime),
+            *bound_cells,
             format_seconds(row.saved_s(runtime)),
         )
     table.add_section()
@@ -79,6 +91,19 @@ def layers_table(result: LayerBench, runtime: str) -> Table:
     table.add_row("Other (model − convs)", "", "", format_seconds(other) if other >= 0 else "—")
     table.add_row("Predicted, * swapped", "", "", "", "", format_ratio(predicted), style="bold")
     return table
+
+
+def _bound_text(row: LayerRow, runtime: str) -> str:
+    """The roofline bound on the speed-up ("—" where no peak was measured)."""
+    return format_ratio(row.bound_speed_ratio(runtime))
+
+
+def _efficiency_text(row: LayerRow, runtime: str) -> str:
+    """Bound time ÷ measured time of the conv and of the block, as percentages."""
+    efficiency = row.efficiency(runtime)
+    if efficiency is None:
+        return "—"
+    return f"{efficiency['conv']:.0%} / {efficiency['block']:.0%}"
 
 
 def notes(result: LayerBench) -> str:
@@ -94,6 +119,19 @@ def notes(result: LayerBench) -> str:
         "model − the time the * layers save, scaled to the whole model when the convs alone add "
         "up to more)."
     ]
+    if any(row.in_model for row in result.rows):
+        lines.append(
+            "Conv in model: the conv's time inside the whole original model, from the runtime's "
+            "own counters (PERF_COUNT), apart from the alone-timings: fused with its neighbours "
+            "there, and at int8 without a quantize and dequantize of its own."
+        )
+    if any(row.bounds for row in result.rows):
+        lines.append(
+            "Bound: the most the swap can speed the layer up on this machine (roofline: each "
+            "kernel takes at least max(FLOPs / peak, bytes / bandwidth) at the precision that "
+            "ran; the block is two kernels). Efficiency: bound time ÷ measured, conv / block. "
+            "A depthwise conv is memory-bound, so the bound sits far below the MAC ratio."
+        )
     for runtime, names in marked.items():
         if names:
             lines.append(f"{runtime_label(runtime)}: {', '.join(names)} {MARK}")
@@ -133,10 +171,12 @@ def to_markdown(result: LayerBench) -> str:
         for runtime in result.runtimes:
             timing = row.timings[runtime]
             mark = f"{MARK} " if row.far_below(runtime) else ""
+            bound = row.bound_speed_ratio(runtime)
             cells += [
                 format_seconds(timing.conv.median_s),
                 format_seconds(timing.block.median_s),
-                f"{mark}{format_ratio(timing.speed_ratio)}",
+                f"{mark}{format_ratio(timing.speed_ratio)}"
+                + (f" (bound {format_ratio(bound)})" if bound is not None else ""),
             ]
         lines.append("| " + " | ".join(cells) + " |")
     lines.append("")
@@ -168,11 +208,17 @@ def to_csv(result: LayerBench) -> str:
             "speed_ratio",
             "saved_s",
             "far_below_mac_ratio",
+            "precision",
+            "bound_speed_ratio",
+            "conv_efficiency",
+            "block_efficiency",
+            "in_model_s",
         ]
     )
     for row in result.rows:
         for runtime in result.runtimes:
             timing = row.timings[runtime]
+            efficiency = row.efficiency(runtime) or {}
             writer.writerow(
                 [
                     row.name,
@@ -185,6 +231,11 @@ def to_csv(result: LayerBench) -> str:
                     timing.speed_ratio,
                     row.saved_s(runtime),
                     row.far_below(runtime),
+                    result.cell(runtime).precision,
+                    row.bound_speed_ratio(runtime),
+                    efficiency.get("conv"),
+                    efficiency.get("block"),
+                    row.in_model.get(runtime),
                 ]
             )
     return buffer.getvalue()

@@ -16,6 +16,7 @@ from ..model.analysis import describe_multipliers
 from ..model.bench_result import ModelBenchResult
 from .format import format_ratio, format_shape
 from .latency import timings_markdown, timings_table
+from .model_matrix import answer, matrix_csv, matrix_markdown, matrix_table
 from .runtimes import (
     notes_markdown,
     notes_text,
@@ -70,15 +71,29 @@ def runtimes_setup_line(result: ModelBenchResult) -> str:
     """Threads, input and the swap of a run on several runtimes, each in its own process."""
     multiplier = result.depth_multiplier
     shown = f"m = {multiplier}" if isinstance(multiplier, int) else describe_multipliers(multiplier)
+    threads = f"{result.threads} thread{'s' if result.threads != 1 else ''}"
+    where = f"cpu on {result.machine.caption}" if result.machine is not None else f"cpu, {threads}"
     return (
-        f"cpu, {result.threads} thread{'s' if result.threads != 1 else ''} each, fp32 input "
-        f"{format_shape(result.input_shape)}, each runtime in its own process; --swap "
+        f"{where} each, fp32 input {format_shape(result.input_shape)}, each runtime in its "
+        "own process; --swap "
         f"{result.selection}: {result.swapped_count} of {result.candidates} candidates ({shown})"
     )
 
 
+def shows_matrix(result: ModelBenchResult) -> bool:
+    """True when the matrix view says more than the runtimes table: a cell at another precision
+    than fp32, or one absent."""
+    return any(cell.asked != "fp32" or cell.absent is not None for cell in result.matrix)
+
+
 def render(result: ModelBenchResult) -> Group:
     """Everything ``sepconv-tui bench --model`` prints."""
+    if shows_matrix(result):
+        return Group(
+            matrix_table(result),
+            Text(answer(result.best), style="bold"),
+            *notes_text(result.notes),
+        )
     if result.runtimes:
         table = runtimes_table(
             f"{result.source}: measured latency by runtime (forward pass)",
@@ -99,6 +114,8 @@ def to_json(result: ModelBenchResult) -> str:
 
 def to_markdown(result: ModelBenchResult) -> str:
     """The latency table and the speed sentence as Markdown."""
+    if shows_matrix(result):
+        return matrix_markdown(result) + notes_markdown(result.notes)
     if result.runtimes:
         sentence = speed_sentence("the swapped model", result.runtimes, result.mac_ratio)
         table = runtimes_markdown(MODEL_SIDES, result.runtimes, result.mac_ratio)
@@ -108,7 +125,10 @@ def to_markdown(result: ModelBenchResult) -> str:
 
 
 def to_csv(result: ModelBenchResult) -> str:
-    """One CSV row per model, with the shared setup in every row (per runtime, with runtimes)."""
+    """One CSV row per model, with the shared setup in every row (per runtime, with runtimes;
+    per cell, with the matrix)."""
+    if shows_matrix(result):
+        return matrix_csv(result)
     if result.runtimes:
         return runtimes_csv(MODEL_SIDES, result.runtimes, result.mac_ratio)
     buffer = io.StringIO()

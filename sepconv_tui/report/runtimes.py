@@ -17,6 +17,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ..core.latency import BenchResult, RuntimeTiming
+from ..model.machine import Machine
 from ..model.runtimes import runtime_label
 from .format import format_ratio
 from .latency import format_seconds
@@ -154,10 +155,13 @@ LAYER_SIDES = ("Standard", "Separable")
 def _layer_caption(result: BenchResult) -> str:
     """Threads and input of a one-layer run on several runtimes."""
     shape = "×".join(str(size) for size in result.spec.input_shape)
-    return (
-        f"cpu, {result.threads} thread{'s' if result.threads != 1 else ''} each, fp32 input "
-        f"{shape}; each runtime in its own process"
+    threads = f"{result.threads} thread{'s' if result.threads != 1 else ''}"
+    where = (
+        f"cpu on {Machine.from_dict(result.machine).caption}"
+        if result.machine is not None
+        else f"cpu, {threads}"
     )
+    return f"{where} each, fp32 input {shape}; each runtime in its own process"
 
 
 def render(result: BenchResult) -> Group:
