@@ -8,8 +8,8 @@ them), so a result names its split without loading the data code.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, replace
+from typing import Any, TypeVar
 
 
 @dataclass(frozen=True)
@@ -104,8 +104,35 @@ class ValidationFigure:
         )
 
 
+Measured = TypeVar("Measured", bound="InContext")
+
+
+class InContext:
+    """A result measured on the test split of a split: ``with_context`` adds the split, the
+    validation figure that chose the selection and notes (its data classes hold the fields)."""
+
+    split: SplitSizes | None
+    validation: ValidationFigure | None
+    notes: tuple[str, ...]
+
+    def with_context(
+        self: Measured,
+        *,
+        split: SplitSizes | None = None,
+        validation: ValidationFigure | None = None,
+        notes: tuple[str, ...] = (),
+    ) -> Measured:
+        """This result with the split it was measured on, its validation figure and notes."""
+        return replace(  # type: ignore[type-var]  # every subclass is a data class
+            self,
+            split=split if split is not None else self.split,
+            validation=validation if validation is not None else self.validation,
+            notes=self.notes + tuple(note for note in notes if note not in self.notes),
+        )
+
+
 @dataclass(frozen=True)
-class Fidelity:
+class Fidelity(InContext):
     """The swapped model against the original on ``evaluated`` samples."""
 
     evaluated: int
@@ -124,23 +151,6 @@ class Fidelity:
     validation: ValidationFigure | None = None  # what chose the selection, when one was chosen
     world_size: int = 1  # processes that measured it (torchrun)
     notes: tuple[str, ...] = ()
-
-    def with_context(
-        self,
-        *,
-        split: SplitSizes | None = None,
-        validation: ValidationFigure | None = None,
-        notes: tuple[str, ...] = (),
-    ) -> Fidelity:
-        """This fidelity with the split it was measured on, its validation figure and notes."""
-        from dataclasses import replace
-
-        return replace(
-            self,
-            split=split if split is not None else self.split,
-            validation=validation if validation is not None else self.validation,
-            notes=self.notes + tuple(note for note in notes if note not in self.notes),
-        )
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON of ``sepconv-tui fidelity --json`` (null where a figure does not apply)."""

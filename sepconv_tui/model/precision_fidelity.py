@@ -26,7 +26,7 @@ from .data import check_labels
 from .deploy_precision import FP32, INT8, RUNTIME_LABELS, check_precision, runtime_for
 from .export import CHECK_SAMPLES, export_onnx
 from .fidelity import DEFAULT_BATCH_SIZE
-from .fidelity_result import Interval, SplitSizes, ValidationFigure
+from .fidelity_result import InContext, Interval, SplitSizes, ValidationFigure
 from .onnx_run import require_runtime, run_file
 from .quantize import quantize_onnx
 from .sensitivity_result import FrontierPoint
@@ -72,7 +72,7 @@ class AtPrecision:
 
 
 @dataclass(frozen=True)
-class PrecisionFidelity:
+class PrecisionFidelity(InContext):
     """Both models at one precision in one runtime, and the fp32 original they are held to."""
 
     precision: str  # asked for
@@ -85,21 +85,6 @@ class PrecisionFidelity:
     split: SplitSizes | None = None
     validation: ValidationFigure | None = None
     notes: tuple[str, ...] = ()
-
-    def with_context(
-        self,
-        *,
-        split: SplitSizes | None = None,
-        validation: ValidationFigure | None = None,
-        notes: tuple[str, ...] = (),
-    ) -> PrecisionFidelity:
-        """This result with the split it was measured on, its validation figure and notes."""
-        return replace(
-            self,
-            split=split if split is not None else self.split,
-            validation=validation if validation is not None else self.validation,
-            notes=self.notes + tuple(note for note in notes if note not in self.notes),
-        )
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON of ``sepconv-tui fidelity --precision P --json``."""
