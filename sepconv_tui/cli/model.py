@@ -827,12 +827,12 @@ def run_fidelity(arguments: argparse.Namespace) -> int:
                 fidelity = measured.fidelity(progress)
         budget = given.budget
         if ranks.main and budget is not None and budget.on_frontier and arguments.data:
-            # The frontier measures each point reconstructed; fidelity shows the swap before it.
+            # fidelity alone shows the SVD swap; a budget's choice is measured as it was chosen.
             print(
                 f"sepconv-tui fidelity: note: {budget} was met with each chosen block "
-                "reconstructed (least squares on the fit split); the figures below are the "
-                "swap before reconstruction (SVD only): swap --data DATA --recover reconstruct "
-                "writes and measures the one chosen",
+                "reconstructed (least squares on the fit split), and so is the swap measured "
+                "below; swap --data DATA --swap "
+                f"{budget} --out DIR writes it",
                 file=sys.stderr,
             )
     except UserError as error:

@@ -319,8 +319,12 @@ class Workflow:
 
         ``agreement:X`` is chosen on the validation split first. When nothing is chosen and
         no test size is given, every sample is test (nothing was fitted or chosen on it);
-        ``held_out_only`` takes the test split ``recover`` measures on instead.
+        ``held_out_only`` takes the test split ``recover`` measures on instead. A budget
+        chosen on the frontier measured each point reconstructed, so the chosen swap is
+        measured reconstructed too (its figures are the ones the budget promised).
         """
+        if self.chooses and self.budget is not None and self.budget.on_frontier:
+            return self.recover("reconstruct", progress=progress).final
         choice = self.choose(progress)
         result = self._swap(choice)
         data = self.load(result)
