@@ -23,6 +23,7 @@ loads no torch. Adding a runtime is adding an entry (and, for a new precision, a
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from enum import Enum
@@ -254,10 +255,15 @@ def runtimes_for_ranks(
     return tuple(kept), tuple(notes)
 
 
-def missing_packages(packages: Sequence[str]) -> list[str]:
-    """Those of ``packages`` that do not import here."""
+def missing_packages(packages: Sequence[str], *, find_only: bool = False) -> list[str]:
+    """Those of ``packages`` that do not import here (``find_only``: that are not installed,
+    found without importing them: the app's process asks so, and stays light)."""
     missing = []
     for package in packages:
+        if find_only:
+            if importlib.util.find_spec(package) is None:
+                missing.append(package)
+            continue
         try:
             importlib.import_module(package)
         except ImportError:
@@ -362,11 +368,11 @@ def matrix_cells(
     return tuple(cells), tuple(notes)
 
 
-def missing_reason(name: str) -> str | None:
+def missing_reason(name: str, *, find_only: bool = False) -> str | None:
     """Why runtime ``name`` cannot run here (its packages missing, and the extra that brings
-    them), or None when it can."""
+    them), or None when it can (``find_only``: see ``missing_packages``)."""
     entry = runtime_entry(name)
-    missing = missing_packages(entry.packages)
+    missing = missing_packages(entry.packages, find_only=find_only)
     if not missing:
         return None
     install = f": pip install 'sepconv-tui[{entry.extra}]'" if entry.extra else ""

@@ -67,7 +67,7 @@ def layers_table(result: LayerBench, runtime: str) -> Table:
         table.add_column(heading, justify="right", no_wrap=True)
     for row in result.rows:
         timing = row.timings[runtime]
-        bound_cells = [_bound_text(row, runtime), _efficiency_text(row, runtime)] if bounded else []
+        bound_cells = [bound_text(row, runtime), efficiency_text(row, runtime)] if bounded else []
         if counted:
             in_model = row.in_model.get(runtime)
             bound_cells.append("—" if in_model is None else format_seconds(in_model))
@@ -93,12 +93,12 @@ def layers_table(result: LayerBench, runtime: str) -> Table:
     return table
 
 
-def _bound_text(row: LayerRow, runtime: str) -> str:
+def bound_text(row: LayerRow, runtime: str) -> str:
     """The roofline bound on the speed-up ("—" where no peak was measured)."""
     return format_ratio(row.bound_speed_ratio(runtime))
 
 
-def _efficiency_text(row: LayerRow, runtime: str) -> str:
+def efficiency_text(row: LayerRow, runtime: str) -> str:
     """Bound time ÷ measured time of the conv and of the block, as percentages."""
     efficiency = row.efficiency(runtime)
     if efficiency is None:

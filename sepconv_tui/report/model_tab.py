@@ -1,15 +1,19 @@
-"""The Model tab's own text: the summary above its table, the MACs per stage, the timing."""
+"""The Model tab's own text: the summary above its table, the MACs per stage, ``b``'s matrix."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
+
 from ..model.analysis import ModelAnalysis
 from ..model.bench_result import ModelBenchResult
 from .format import format_ratio, format_shape
 from .latency import format_seconds
-from .model_bench import speed_message
 from .model_cells import both_counts, multiplier_range
+from .model_matrix import answer, buys_text, cell_name
 
 
 def summary_lines(analysis: ModelAnalysis) -> list[str]:
@@ -89,14 +93,54 @@ def stage_macs(analysis: ModelAnalysis) -> list[StageMacs]:
     return [StageMacs(group, original[group], selected[group]) for group in groups]
 
 
-def bench_lines(result: ModelBenchResult) -> list[str]:
-    """Two lines for the Model tab: both models' median (and IQR), then the speed beside MACs."""
-    layout = "channels-last" if result.channels_last else "NCHW"
+def matrix_panel(result: ModelBenchResult) -> Group:
+    """``b``'s matrix, compact for the tab: one line per runtime · precision cell, both sides'
+    medians and what the swap buys there (bench --model's wording), each side's best in bold
+    green; under it, why each absent cell is absent."""
+    table = Table(
+        title="b: every runtime · precision (medians)",
+        title_style="bold",
+        box=None,
+        pad_edge=False,
+        collapse_padding=True,
+    )
+    table.add_column("Runtime · precision", no_wrap=True)
+    table.add_column("Original", justify="right", no_wrap=True)
+    table.add_column("Swapped", justify="right", no_wrap=True)
+    table.add_column("Swap buys", justify="right", no_wrap=True)
+    best = result.best
+    absent: list[Text] = []
+    for cell in result.matrix:
+        if cell.original is None or cell.swapped is None:
+            table.add_row(Text(cell_name(cell), style="dim"), Text("absent", style="dim"))
+            absent.append(Text(f"{cell_name(cell)} absent: {cell.absent}", style="dim"))
+            continue
+        table.add_row(
+            cell_name(cell),
+            Text(
+                format_seconds(cell.original.median_s),
+                style=BEST if best is not None and cell is best.original else "",
+            ),
+            Text(
+                format_seconds(cell.swapped.median_s),
+                style=BEST if best is not None and cell is best.swapped else "",
+            ),
+            buys_text(cell),
+        )
+    return Group(table, *absent)
+
+
+#: The style of each side's best cell in ``b``'s matrix.
+BEST = "bold green"
+
+
+def matrix_lines(result: ModelBenchResult) -> list[str]:
+    """``b``'s answer for the summary: each side's best deployment and what the swap buys
+    against the original's best (bench --model's words), then where it was timed."""
     threads = f"{result.threads} thread{'s' if result.threads != 1 else ''}"
     return [
-        f"Timed ({result.device}, {threads}, fp32 {layout}, {result.swapped_count} of "
-        f"{result.candidates} swapped): original {format_seconds(result.original.median_s)} "
-        f"(IQR {format_seconds(result.original.iqr_s)}), swapped "
-        f"{format_seconds(result.swapped.median_s)} (IQR {format_seconds(result.swapped.iqr_s)})",
-        speed_message(result),
+        answer(result.best),
+        f"Timed in every cell ({result.swapped_count} of {result.candidates} swapped, "
+        f"{threads}, each cell in its own process; a tie: the medians lie within each other's "
+        "IQR)",
     ]

@@ -18,6 +18,7 @@ STAGES = {
     "record": ("Recording the original at every candidate", "Recording the original"),
     "sensitivity": ("Each layer alone at each m", "Sensitivity"),
     "frontier": ("Measuring frontier points whole", "Measuring the frontier"),
+    "limits": ("Measuring this machine's peaks and bandwidth", "Measuring this machine's limits"),
 }
 
 
@@ -43,9 +44,13 @@ def progress_text(progress: Progress) -> str:
         return f"{stage}: {progress.label} (point {progress.done})"
     if progress.stage == "record":
         return f"{stage}…"
+    if progress.stage == "limits":
+        return f"{stage} at {progress.label} (once, then cached)…"
     return f"{stage}: {progress.label} ({count} layers)"
 
 
 def bench_text(progress: Progress) -> str:
     """A whole-model benchmark's Progress in the Model tab's words."""
+    if progress.stage == "limits":
+        return f"{progress_text(progress)} (escape cancels)"
     return f"Timing {progress.done + 1}/{progress.total}: {progress.label}… (escape cancels)"

@@ -89,17 +89,19 @@ MODEL_VIEW_KEYS = (
     Key("f", "fidelity", "Fidelity"),
     Key("r", "recover('reconstruct')", "Recover"),
     Key("R", "recover('distill')", "Distill", show=False),
-    Key("g", "pick", "Pick ≥99%"),
+    Key("g", "pick", "Frontier"),
     Key("l", "layers", "Per layer", show=False),
     Key("u", "cycle_runtime", "Runtime", show=False),
+    Key("p", "cycle_precision", "Precision", show=False),
     Key("x", "latency_axis", "Latency axis", show=False),
     Key("m", "cycle_multiplier", "m", show=False),
     Key("plus,equals_sign", "multiplier(1)", "m+1", show=False),
     Key("minus", "multiplier(-1)", "m-1", show=False),
-    # Only while g's frontier is browsed (the view's check_action): the table keeps them else.
-    Key("left", "frontier_step(-1)", "Less saved", show=False, priority=True),
-    Key("right", "frontier_step(1)", "More saved", show=False, priority=True),
-    Key("enter", "frontier_apply", "Apply", show=False, priority=True),
+    # Only while g's frontier is browsed (the view's check_action hides them else, footer
+    # included): the table keeps them then.
+    Key("left", "frontier_step(-1)", "Less saved", priority=True),
+    Key("right", "frontier_step(1)", "More saved", priority=True),
+    Key("enter", "frontier_apply", "Apply point's m", priority=True),
 )
 
 #: The help screen's own keys.
@@ -173,10 +175,12 @@ HELP_ROWS = (
     ),
     HelpRow(
         "r / R (Model table)",
-        "recover the selection: reconstruct / reconstruct, then distill",
+        "recover the selection: reconstruct / reconstruct, then distill (R draws its "
+        "validation curve)",
         "recover the selection: reconstruct (least squares per block) / reconstruct, then "
         "distill; the summary shows each stage (and, with the `[deploy]` extra, the checked "
-        "`swapped.onnx`)",
+        "`swapped.onnx`); after `R`, distillation's validation curve (loss and agreement at "
+        "each check, the kept step marked) is drawn in the chart's place",
         names=("r", "R"),
     ),
     HelpRow(
@@ -189,25 +193,31 @@ HELP_ROWS = (
     ),
     HelpRow(
         "← / → / enter (after g)",
-        "along the frontier: less / more saved; enter applies the point's m to the rows",
+        "along the frontier: less / more saved; enter applies the point's per-layer m",
         "along the frontier: less / more saved, the point's per-layer m and figures in the "
         "status line; enter swaps its layers at its m (escape stops)",
         names=("left", "right"),
     ),
     HelpRow(
         "l (Model table)",
-        "time each conv against its block on the runtime: Speed-up (▼ ≪ MACs)",
-        "time each candidate conv against its block, alone at its input, on the runtime (a "
-        "child process; escape cancels): a measured `Speed-up` column (▼: far below its MAC "
-        "ratio) and the selection's predicted whole-model speed-up in the summary",
+        "time each conv against its block at the runtime · precision: Speed-up, Bound",
+        "time each candidate conv against its block, alone at its input, on the runtime at "
+        "the precision (a child process; escape cancels): a measured `Speed-up` column (▼: far "
+        "below its MAC ratio), beside it the roofline bound on the speed-up and the efficiency "
+        "(bound time ÷ measured, conv / block, as `bench --per-layer` shows them; this "
+        "machine's limits are measured once, a few seconds, then cached), and the selection's "
+        "predicted whole-model speed-up in the summary",
         names=("l",),
     ),
     HelpRow(
-        "u (Model table)",
-        "the runtime l times on: eager, eager channels-last, ONNX Runtime",
+        "u / p (Model table)",
+        "the runtime / the precision l times at (the status line names both)",
         "the runtime `l` times on: eager → eager channels-last → ONNX Runtime (the `[deploy]` "
-        "extra)",
-        names=("u",),
+        "extra) → OpenVINO (the `[openvino]` extra; a runtime not installed says what it "
+        "needs); the precision `l` times at: those the runtime runs (ONNX Runtime fp32, int8; "
+        "OpenVINO fp32, bf16, int8). `u` keeps the precision where the new runtime runs it, "
+        "else fp32 again, and says so",
+        names=("u", "p"),
     ),
     HelpRow(
         "x (Model table)",
@@ -224,9 +234,11 @@ HELP_ROWS = (
     ),
     HelpRow(
         "b",
-        "time both sides of the current layer (Latency tab)",
+        "time both sides of the current layer (Latency tab); Model tab: every runtime × precision",
         "time both sides of the current layer (Latency tab); on the Model tab, the model and "
-        "its selected swap",
+        "its selected swap in every runtime × precision cell this machine can run (as `bench "
+        "--runtime all --precision all`): the matrix beside the chart (absent cells say why), "
+        "each side's best deployment and what the swap buys against the original's best",
         names=("b",),
     ),
     HelpRow("tab / shift+tab", "next / previous field", names=("tab", "shift+tab")),

@@ -18,7 +18,7 @@ from ..model.bench_result import LayerBench, ModelBenchResult
 from ..model.data_spec import parse_data
 from ..model.fidelity_result import Fidelity
 from ..model.job import ModelJob
-from ..model.runtimes import runtime_names
+from ..model.runtimes import Precision, missing_reason, runtime_entry, runtime_label, runtime_names
 from ..model.sensitivity_result import FrontierPoint
 from ..model.source import parse_source
 from ..model.tradeoff_result import Tradeoff
@@ -81,8 +81,10 @@ class ModelSession:
         self.device = DEFAULT_DEVICE
         #: Bytes recovery may hold (None: the engine's default, a quarter of free memory).
         self.budget_bytes: int | None = None
-        #: The runtime ``l`` times on (``u`` cycles it).
+        #: The runtime ``l`` times on (``u`` cycles it) and the precision (``p`` cycles the
+        #: ones that runtime runs).
         self.runtime = runtime_names()[0]
+        self.precision = str(Precision.FP32)
         #: torch's threads where ``l`` times (None: torch's default).
         self.layer_threads: int | None = None
         #: True when the trade-off chart plots measured latency instead of MACs (``x``).
@@ -131,11 +133,17 @@ class ModelSession:
         return (*self._model_key(), self.data, self.device)
 
     def layers_key(self) -> Key:
-        """What per-layer timings are of: model, weights, every candidate's m, the runtime and
-        the threads (not the selection: every candidate is timed)."""
+        """What per-layer timings are of: model, weights, every candidate's m, the runtime,
+        the precision and the threads (not the selection: every candidate is timed)."""
         if self.analysis is None:
             return ()
-        return (*self._model_key(), self._multipliers(), self.runtime, self.layer_threads)
+        return (
+            *self._model_key(),
+            self._multipliers(),
+            self.runtime,
+            self.precision,
+            self.layer_threads,
+        )
 
     def bench_key(self) -> Key:
         """What a benchmark is of: model, weights and each swapped layer's m (no data)."""
@@ -168,7 +176,8 @@ class ModelSession:
 
     @property
     def layers_stale(self) -> bool:
-        """True when the per-layer timings shown are of other m, runtime, threads or model."""
+        """True when the per-layer timings shown are of other m, runtime, precision, threads or
+        model."""
         return self.layers is not None and self.layers.of != self.layers_key()
 
     def key_for(self, reply_type: type[Reply]) -> Key:
@@ -371,13 +380,43 @@ class ModelSession:
             return None
         return self.layers.value.predicted_speed_ratio(self.analysis.swapped_names, runtime)
 
+    @property
+    def deployment(self) -> str:
+        """Where ``l`` times, as the screen names it: "ONNX Runtime · int8"."""
+        return f"{runtime_label(self.runtime)} · {self.precision}"
+
+    def runtime_missing(self) -> str | None:
+        """Why the session's runtime cannot run here ("OpenVINO needs the openvino package:
+        …"), found without importing it; None when it can."""
+        return missing_reason(self.runtime, find_only=True)
+
     def cycled_runtime(self) -> str:
         """``u``: the next runtime ``l`` times on, in the runtime table's order (kept as the
-        session's; a runtime needing an extra that is missing says so when ``l`` runs)."""
+        session's). The precision stays when the new runtime runs it, else it is fp32 again
+        (``precision`` says which; ``runtime_missing`` says when the runtime is missing)."""
         cycle = runtime_names()
         index = cycle.index(self.runtime) if self.runtime in cycle else -1
         self.runtime = cycle[(index + 1) % len(cycle)]
+        if self.precision not in self.precisions():
+            self.precision = str(Precision.FP32)
         return self.runtime
+
+    def precisions(self) -> tuple[str, ...]:
+        """The precisions the session's runtime runs, in the runtime table's order."""
+        return tuple(str(precision) for precision in runtime_entry(self.runtime).precisions)
+
+    def cycled_precision(self) -> str:
+        """``p``: the next precision the session's runtime runs (fp32 → … → fp32);
+        SessionError when it runs one only."""
+        cycle = self.precisions()
+        if len(cycle) < 2:
+            raise SessionError(
+                f"{runtime_label(self.runtime)} runs {cycle[0]} only: u picks a runtime that "
+                "runs others."
+            )
+        index = cycle.index(self.precision) if self.precision in cycle else -1
+        self.precision = cycle[(index + 1) % len(cycle)]
+        return self.precision
 
     def toggled_latency_axis(self) -> bool:
         """``x``: the trade-off chart between MACs and measured latency; SessionError saying
@@ -418,6 +457,7 @@ class ModelSession:
         return BenchLayers(
             self.job(parse_selection(self.selection_text()), threads=self.layer_threads),
             runtime=self.runtime,
+            precision=self.precision,
             min_run_time=min_run_time,
         )
 
@@ -453,10 +493,13 @@ class ModelSession:
         return {"job": job, "data": self.data}
 
     def bench_request(self, min_run_time: float) -> BenchModel:
-        """The request that times the original and this selection (``b``)."""
+        """The request that times the original and this selection in every runtime ×
+        precision cell this machine can run (``b``; the matrix ``bench --runtime all
+        --precision all`` times)."""
         self.need_analysis("then b times it")
         return BenchModel(
-            self.job(parse_selection(self.selection_text())), min_run_time=min_run_time
+            self.job(parse_selection(self.selection_text()), threads=self.layer_threads),
+            min_run_time=min_run_time,
         )
 
     # Weights and data per source ----------------------------------------------------------

@@ -57,7 +57,8 @@ class AnalyseModel(Request[ModelAnalysed]):
 
 @dataclass(frozen=True)
 class ModelBenched(Reply):
-    """The original and the swapped model's measured forward-pass times."""
+    """The original and the swapped model's measured forward-pass times in every cell (the
+    matrix, its best of each side, the machine)."""
 
     kind = "model_benched"
     result: ModelBenchResult = nested(ModelBenchResult)
@@ -65,7 +66,9 @@ class ModelBenched(Reply):
 
 @dataclass(frozen=True)
 class BenchModel(Request[ModelBenched]):
-    """Time the job's original and its swap (``model.bench.benchmark_model``), with Progress."""
+    """Time the job's original and its swap in every runtime × precision cell this machine
+    can run (``model.bench.benchmark_model``, as ``bench --runtime all --precision all``
+    does), with Progress."""
 
     kind = "bench_model"
     reply = ModelBenched
@@ -84,12 +87,14 @@ class LayersBenched(Reply):
 @dataclass(frozen=True)
 class BenchLayers(Request[LayersBenched]):
     """Time each candidate conv against its block (``model.bench.benchmark_layers``) on
-    ``runtime``, with a Progress per layer."""
+    ``runtime`` at ``precision``, with each layer's roofline bound (this machine's limits
+    measured once, then cached), with a Progress per layer."""
 
     kind = "bench_layers"
     reply = LayersBenched
     job: ModelJob = nested(ModelJob)  # its selection, and each candidate's m
     runtime: str = "eager"  # a name in the runtime table (model.runtimes)
+    precision: str = "fp32"  # one of the precisions that runtime runs
     min_run_time: float = MIN_RUN_TIME_S
 
 

@@ -3,9 +3,11 @@
 ``python -m sepconv_tui.workers.model_server`` answers, one request line at a time
 (workers/model_messages.py), by its handler table: ListModels → ModelNames
 (``model.source.model_names``), AnalyseModel → ModelAnalysed (``model.trace.analyze_model``),
-BenchModel → a Progress per stage, then ModelBenched (``model.bench.benchmark_model``);
-BenchLayers → a Progress per layer, then LayersBenched (``model.bench.benchmark_layers``);
-MeasureFidelity, RecoverModel and MeasureTradeoff → Progress as they go, then
+BenchModel → a Progress per runtime × precision cell, then ModelBenched (the matrix,
+``model.bench.benchmark_model``); BenchLayers → a Progress per layer, then LayersBenched
+(``model.bench.benchmark_layers``, with roofline bounds); both measure this machine's limits
+first when the cache has none (a Progress "limits"); MeasureFidelity, RecoverModel and
+MeasureTradeoff → Progress as they go, then
 FidelityMeasured, ModelRecovered (the model saved by ``model.swap.save``, and as ONNX by
 ``model.export.export_swap`` when the [deploy] extra is installed) and TradeoffMeasured
 (``model.workflow.Workflow`` on the request's device and memory budget); anything that
@@ -152,23 +154,53 @@ def analyse_model(request: AnalyseModel, report: Report) -> ModelAnalysed:
     return ModelAnalysed(analysis)
 
 
-def bench_model(request: BenchModel, report: Report) -> ModelBenched:
-    """The original and the selection timed, with a Progress per stage."""
-    from ..model.bench import benchmark_model
+def measured_limits(threads: int | None, report: Report) -> None:
+    """This machine's roofline limits at ``threads`` (torch's default: None) in the cache,
+    measured now (a few seconds, said by a Progress) when they are not there yet."""
+    import torch
 
-    return ModelBenched(
-        benchmark_model(request.job, min_run_time=request.min_run_time, progress=report)
+    from ..model.roofline import machine_limits, measure_limits
+    from ..progress import Progress
+
+    def measure(count: int) -> Any:
+        report(Progress("limits", 0, 1, f"{count} thread{'s' if count != 1 else ''}"))
+        return measure_limits(count)
+
+    machine_limits(threads if threads is not None else torch.get_num_threads(), measure=measure)
+
+
+def bench_model(request: BenchModel, report: Report) -> ModelBenched:
+    """The original and the selection timed in every runtime × precision cell (as ``bench
+    --runtime all --precision all``; a timing process per cell), with a Progress per cell."""
+    from ..model.bench import benchmark_model
+    from ..model.runtimes import runtimes_for
+
+    measured_limits(request.job.threads, report)
+    result = benchmark_model(
+        request.job,
+        runtimes=runtimes_for("all"),
+        precision=None,
+        min_run_time=request.min_run_time,
+        progress=report,
     )
+    return ModelBenched(result)
 
 
 def bench_layers(request: BenchLayers, report: Report) -> LayersBenched:
-    """Each candidate conv against its block, alone, on the request's runtime (a timing
-    process of this one's, which ends itself when this one is killed to cancel), with a
-    Progress per layer."""
+    """Each candidate conv against its block, alone, on the request's runtime at its
+    precision (a timing process of this one's, which ends itself when this one is killed to
+    cancel), with a Progress per layer, and each layer's roofline bound."""
     from ..model.bench import benchmark_layers
+    from ..model.runtimes import parse_precision
 
+    measured_limits(request.job.threads, report)
     result = benchmark_layers(
-        request.job, (request.runtime,), min_run_time=request.min_run_time, progress=report
+        request.job,
+        (request.runtime,),
+        precision=parse_precision(request.precision),
+        bounds=True,
+        min_run_time=request.min_run_time,
+        progress=report,
     )
     return LayersBenched(result)
 

@@ -1,15 +1,18 @@
 """The Model tab's charts, side by side under the table: MACs per stage (as is and selected),
 and, once measured, the trade-off (MACs, or after ``l`` and ``x`` the measured latency, against
 validation agreement) or ``g``'s frontier (MACs against the predicted and measured fidelity,
-the browsed point marked) in its place; after ``R``, distillation's validation curve."""
+the browsed point marked) in its place; after ``R``, distillation's validation curve; after
+``b``, the runtime × precision matrix beside them."""
 
 from __future__ import annotations
 
 from textual.app import ComposeResult
 from textual.containers import Horizontal
+from textual.widgets import Static
 from textual_plotext import PlotextPlot
 
 from ....model.analysis import ModelAnalysis
+from ....model.bench_result import ModelBenchResult
 from ....model.runtimes import runtime_label
 from ....model.sensitivity_result import Frontier
 from ....model.tradeoff_result import Tradeoff
@@ -142,14 +145,29 @@ class RecoveryChart(PlotextPlot):
         self.refresh()
 
 
+class MatrixPanel(Static):
+    """``b``'s matrix: original and swapped in every runtime · precision cell, beside the
+    chart (the view's ``-benched`` class shows it)."""
+
+    def show(self, result: ModelBenchResult) -> None:
+        """The matrix of ``result``."""
+        self.update(model_tab.matrix_panel(result))
+
+
 class ModelCharts(Horizontal):
-    """Both charts; the view's ``-tradeoff`` class shows the trade-off in the MACs chart's place."""
+    """The charts; the view's ``-tradeoff`` class shows the trade-off in the MACs chart's
+    place, ``-benched`` the matrix beside it."""
 
     def compose(self) -> ComposeResult:
-        """The MACs chart and the trade-off chart."""
+        """The MACs chart, the trade-off chart, the recovery curve and the matrix."""
         yield ModelChart(id="model-chart")
         yield TradeoffChart(id="model-tradeoff")
         yield RecoveryChart(id="model-recovery")
+        yield MatrixPanel(id="model-matrix")
+
+    def show_matrix(self, result: ModelBenchResult) -> None:
+        """``b``'s matrix beside the chart."""
+        self.query_one(MatrixPanel).show(result)
 
     def show_selection(self, analysis: ModelAnalysis) -> None:
         """The MACs chart of ``analysis``'s selection."""

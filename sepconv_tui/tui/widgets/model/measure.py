@@ -1,7 +1,8 @@
 """The Model tab's measuring keys, each in a child process: fidelity (``f``), recovery
 (``r``/``R``), the sensitivity and its frontier (``g``, then ←/→ along it and enter to apply
-a point), whole-model latency (``b``), per-layer latency (``l``) with its runtime (``u``),
-and the trade-off's latency axis (``x``).
+a point), the whole model in every runtime × precision cell (``b``), per-layer latency with
+its roofline bound (``l``) on the runtime (``u``) at the precision (``p``), and the
+trade-off's latency axis (``x``).
 
 MeasureActions is a mix-in of ModelView: the keys' actions, the replies and failures of
 their ChildRunners, and the start, cancel and close of those runners.
@@ -21,6 +22,7 @@ from ....ipc.wire import Reply
 from ....model.analysis import ModelAnalysis
 from ....model.bench_result import ModelBenchResult
 from ....model.runtimes import runtime_label
+from ....progress import Progress
 from ....report import fidelity as fidelity_report
 from ....report import sensitivity as sensitivity_report
 from ....report.progress import bench_text, progress_text
@@ -39,8 +41,8 @@ from ....workers.model_messages import (
 from ...model_process import model_bench_process, model_layers_process, model_work_process
 from ...model_session import Key, Measured, ModelSession, SessionError
 from ...runner import ChildRunner
+from .charts import ModelCharts
 from .form import ModelForm
-from .progress import HINT
 from .summary import ModelSummary
 
 if TYPE_CHECKING:
@@ -71,6 +73,7 @@ class MeasureActions(_Base):
         def _fill_table(self) -> None: ...
         def _show_measured(self) -> None: ...
         def _sync_fields(self) -> None: ...
+        def _show_hint(self) -> None: ...
 
     def _init_measuring(self) -> None:
         """The runners of the fidelity process, the benchmark and the per-layer timing."""
@@ -90,7 +93,7 @@ class MeasureActions(_Base):
             model_bench_process(),
             on_reply=self._benched,
             on_error=self._bench_failed,
-            on_progress=lambda line: self._status(bench_text(line), running=True),
+            on_progress=self._bench_progress,
         )
         self._layers: ChildRunner[LayersBenched] = ChildRunner(
             self,
@@ -122,7 +125,9 @@ class MeasureActions(_Base):
             self._status("Cancelled; the last result is kept." if kept else "Cancelled.")
             return True
         if self._bench.cancel():
-            self._status("Benchmark cancelled.")
+            self._progress(None)
+            said = "; the last matrix is kept" if session.bench is not None else ""
+            self._status(f"Benchmark cancelled{said}.")
             return True
         if self._layers.cancel():
             self._progress(None)
@@ -233,6 +238,7 @@ class MeasureActions(_Base):
         self.select(
             analysis, {layer.name for layer in analysis.layers if before.get(layer.name) != layer}
         )
+        self.refresh_bindings()  # ←/→ and enter leave the footer
         if point is not None:
             self.notify(f"g: applied {point.summary}")
 
@@ -240,8 +246,9 @@ class MeasureActions(_Base):
         """escape: stop browsing the frontier (the selection stays); False when not."""
         if not self.session.stop_browsing():
             return False
+        self.refresh_bindings()  # ←/→ and enter leave the footer
         self._show_measured()
-        self._status(HINT)
+        self._show_hint()
         return True
 
     def _show_frontier(self) -> None:
@@ -249,6 +256,7 @@ class MeasureActions(_Base):
         session = self.session
         point = session.frontier_point
         self._show_measured()
+        self.refresh_bindings()  # the footer shows ←/→ and enter while browsing
         if point is None or session.frontier is None:
             return
         frontier = session.frontier.value.frontier
@@ -303,7 +311,7 @@ class MeasureActions(_Base):
     def _work_done(self, reply: Reply) -> None:
         """A fidelity, recovery or trade-off arrived: kept as of the state it was asked for."""
         self._progress(None)
-        self._status(HINT)
+        self._show_hint()
         self.show_work(reply, self._work_of)
         if isinstance(reply, FrontierMeasured):
             self._show_frontier()  # over the hint: the point and how to move
@@ -313,14 +321,16 @@ class MeasureActions(_Base):
     def _work_failed(self, error: UserError) -> None:
         """Said under the field at fault (the data's, unless it names another)."""
         self._progress(None)
-        self._status(HINT)
+        self._show_hint()
         self.form.show_error(error, default="model-data")
         self._show_measured()
 
-    # Whole-model latency ----------------------------------------------------------------------
+    # The matrix: the whole model in every runtime × precision cell (b) ---------------------
 
     def bench(self) -> bool:
-        """Time the original model and the current selection (``b``) in a child process."""
+        """``b``: time the original model and the current selection in every runtime ×
+        precision cell this machine can run (the model child, then a timing child per cell;
+        escape cancels)."""
         try:
             request = self.session.bench_request(self.bench_min_run_time)
         except SessionError as error:
@@ -331,8 +341,15 @@ class MeasureActions(_Base):
         self.form.show_error(None)
         self._bench_of = self.session.bench_key()
         self._bench.start(request)
-        self._status("Timing: starting PyTorch… (escape cancels)", running=True)
+        label = "Timing every runtime × precision"
+        self._status(f"{label}: starting PyTorch… (escape cancels)", running=True)
+        self._progress(f"{label}: starting PyTorch…")
         return True
+
+    def _bench_progress(self, line: Progress) -> None:
+        """A cell (or the machine's limits) under way: the status line and the bar."""
+        self._status(bench_text(line), running=True)
+        self._progress(progress_text(line), line.done, line.total)
 
     @property
     def bench_result(self) -> ModelBenchResult | None:
@@ -340,17 +357,26 @@ class MeasureActions(_Base):
         return self.session.bench.value if self.session.bench is not None else None
 
     def _benched(self, reply: ModelBenched) -> None:
-        """The timings, as of the selection they were asked for."""
-        self.session.bench = Measured(reply.result, self._bench_of)
-        self.remove_class("-bench-old")
-        self._status(HINT)
+        """The matrix and the answer, as of the selection they were asked for."""
+        self._progress(None)
+        self.show_bench(reply, self._bench_of)
+
+    def show_bench(self, reply: ModelBenched, of: Key | None = None) -> None:
+        """Show ``b``'s matrix (from the child, or recorded) as measured ``of`` that selection
+        (by default: the one now on screen): the answer in the summary, the matrix beside
+        the chart."""
+        self.session.bench = Measured(reply.result, self.session.bench_key() if of is None else of)
+        self.set_class(self.session.bench_stale, "-bench-old")
+        self._show_hint()
         self.query_one(ModelSummary).show_bench(reply.result)
+        self.query_one(ModelCharts).show_matrix(reply.result)
         self.add_class("-benched")
 
     def _bench_failed(self, error: UserError) -> None:
-        """Said above the status line; the last timings stay."""
+        """Said above the status line; the last matrix stays."""
+        self._progress(None)
         self.form.show_error(f"Benchmark: {error.message}")
-        self._status(HINT)
+        self._show_hint()
 
     # Per-layer latency ---------------------------------------------------------------------
 
@@ -367,14 +393,14 @@ class MeasureActions(_Base):
         self.form.show_error(None)
         self._layers_of = self.session.layers_key()
         self._layers.start(request)
-        label = f"Timing each layer on {runtime_label(request.runtime)}"
+        label = f"Timing each layer on {self.session.deployment}"
         self._status(f"{label}: starting PyTorch… (escape cancels)", running=True)
         self._progress(f"{label}: starting PyTorch…")
 
     def _layers_done(self, reply: LayersBenched) -> None:
         """The per-layer timings, as of the model, m and runtime they were asked for."""
         self._progress(None)
-        self._status(HINT)
+        self._show_hint()
         self.show_layers(reply, self._layers_of)
 
     def show_layers(self, reply: LayersBenched, of: Key | None = None) -> None:
@@ -388,16 +414,49 @@ class MeasureActions(_Base):
         """Said above the status line (onnxruntime without the [deploy] extra names it); the
         last timings stay."""
         self._progress(None)
-        self._status(HINT)
+        self._show_hint()
         self.form.show_error(f"Per-layer timing: {error.message}")
 
     def action_cycle_runtime(self) -> None:
-        """``u``: the runtime ``l`` times on, eager → eager channels-last → ONNX Runtime."""
-        if self.session.analysis is None:
+        """``u``: the runtime ``l`` times on, in the runtime table's order (eager → eager
+        channels-last → ONNX Runtime → OpenVINO); the precision stays where the new runtime
+        runs it, else fp32 again, said; a runtime that is not installed says what it needs."""
+        session = self.session
+        if session.analysis is None:
             return
-        runtime = self.session.cycled_runtime()
-        self._show_measured()  # timings of another runtime are stale now
-        self.notify(f"l times on {runtime_label(runtime)}")
+        before = session.precision
+        runtime = session.cycled_runtime()
+        self._deployment_changed()
+        said = f"l times on {session.deployment}"
+        if session.precision != before:
+            runs = ", ".join(session.precisions())
+            said += f" ({runtime_label(runtime)} runs {runs}, not {before})"
+        missing = session.runtime_missing()
+        if missing is not None:
+            self.notify(f"{said}: {missing}", severity="warning")
+        else:
+            self.notify(said)
+
+    def action_cycle_precision(self) -> None:
+        """``p``: the precision ``l`` times at, among those the runtime runs."""
+        session = self.session
+        if session.analysis is None:
+            return
+        try:
+            session.cycled_precision()
+        except SessionError as error:
+            self.notify(error.message, severity="warning")
+            return
+        self._deployment_changed()
+        self.notify(f"l times on {session.deployment}")
+
+    def _deployment_changed(self) -> None:
+        """The runtime or precision changed: timings of another are stale; the status line
+        names the new one (unless it says something else now)."""
+        self._show_measured()
+        busy = self.working or self.benchmarking or self.timing_layers or self.running
+        if not (busy or self.session.stale or self.session.frontier_at is not None):
+            self._show_hint()
 
     def action_latency_axis(self) -> None:
         """``x``: the trade-off chart against measured latency, or MACs again."""

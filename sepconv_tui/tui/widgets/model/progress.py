@@ -6,11 +6,16 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Label, ProgressBar, Static
 
-#: The status line once an analysis is shown (cut at the right edge on narrow terminals).
-HINT = (
-    "space swap · a n s t · +/- m · m 1/2/auto · f fidelity · r/R recover · g pick · "
-    "l per layer · u runtime · x latency axis · enter Layer tab · b time · e export"
-)
+
+def hint(deployment: str) -> str:
+    """The status line once an analysis is shown: where ``l`` times first (``deployment``,
+    "ONNX Runtime · int8", which u and p change), then the keys (cut at the right edge on
+    narrow terminals)."""
+    return (
+        f"l per layer on {deployment} (u runtime, p precision) · b every runtime × precision · "
+        "space swap · a n s t · +/- m · m 1/2/auto · f fidelity · r/R recover · g frontier · "
+        "x latency axis · enter Layer tab · e export"
+    )
 
 
 class ModelProgress(Vertical):

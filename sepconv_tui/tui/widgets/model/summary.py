@@ -22,7 +22,7 @@ LAYERS_STALE_NOTE = "  (stale: l times these layers)"
 
 
 class ModelSummary(Vertical):
-    """Four lines of totals; the fidelity and recovery lines; the benchmark's lines."""
+    """Four lines of totals; the fidelity and recovery lines; ``b``'s answer."""
 
     def compose(self) -> ComposeResult:
         """Totals, measured fidelity, timings."""
@@ -86,5 +86,6 @@ class ModelSummary(Vertical):
         return Text(text + (note if stale else ""), style="dim" if stale else "")
 
     def show_bench(self, result: ModelBenchResult) -> None:
-        """The whole-model benchmark's lines."""
-        self.query_one("#model-bench", Static).update("\n".join(model_tab.bench_lines(result)))
+        """``b``'s answer: each side's best deployment and what the swap buys against the
+        original's best (the matrix itself is drawn beside the chart)."""
+        self.query_one("#model-bench", Static).update("\n".join(model_tab.matrix_lines(result)))

@@ -14,7 +14,7 @@ from ....model.bench_result import LayerBench
 from ....model.fidelity_result import Fidelity, LayerFidelity
 from ....report import model_cells, model_fidelity
 from ....report.format import format_ratio
-from ....report.layer_bench import MARK
+from ....report.layer_bench import MARK, bound_text, efficiency_text
 from ...keys import MODEL_TABLE_KEYS, bindings
 
 #: Row keys of the two rows that are not layers.
@@ -22,15 +22,40 @@ OTHER_ROW, TOTAL_ROW = "__other__", "__total__"
 #: (compact, narrow): which columns the table drops (see model_cells.table_columns).
 TableLayout = tuple[bool, bool]
 #: The columns a row's cells come from besides model_cells.layer_cells.
-OWN_COLUMNS = {"m", "out_err", "net_err", "speedup"}
+OWN_COLUMNS = {"m", "out_err", "net_err", "speedup", "bound"}
 #: The measured speed-up's column (after ``l``), before Swap; dropped at narrow widths.
 SPEEDUP_COLUMN = ("speedup", "Speed-up")
+#: Beside it, the roofline bound on the speed-up and the efficiency (conv / block), as
+#: ``bench --per-layer`` shows them, where ``l`` measured a bound.
+BOUND_COLUMN = ("bound", "Bound · efficiency")
+
+
+def _timed_row(layers: LayerBench | None, name: str) -> Any:
+    """Layer ``name``'s row of ``layers`` (None: not timed)."""
+    return next((row for row in layers.rows if row.name == name), None) if layers else None
+
+
+def bounded(layers: LayerBench | None) -> bool:
+    """True when ``l``'s timings carry a roofline bound for some row."""
+    return layers is not None and any(layers.runtimes[0] in row.bounds for row in layers.rows)
+
+
+def bound_cell(layers: LayerBench | None, name: str, *, stale: bool) -> str | Text:
+    """Layer ``name``'s roofline bound on the speed-up and its efficiency, conv / block
+    ("4.83× · 45% / 60%"; "—" where no peak was measured), dimmed when ``stale``; "" for a row
+    not timed."""
+    row = _timed_row(layers, name)
+    if layers is None or row is None:
+        return ""
+    runtime = layers.runtimes[0]
+    text = f"{bound_text(row, runtime)} · {efficiency_text(row, runtime)}"
+    return Text(text, style="dim" if stale else "", justify="right")
 
 
 def speedup_cell(layers: LayerBench | None, name: str, *, stale: bool) -> str | Text:
     """Layer ``name``'s measured speed-up (conv ÷ block, alone) on the timed runtime, marked
     ▼ and red when far below its MAC ratio, dimmed when ``stale``; "" for a row not timed."""
-    row = next((row for row in layers.rows if row.name == name), None) if layers else None
+    row = _timed_row(layers, name)
     if layers is None or row is None:
         return ""
     runtime = layers.runtimes[0]
@@ -91,6 +116,8 @@ class ModelTable(DataTable[Any]):
         if self.layer_bench is not None and not narrow:
             at = [key for key, _ in columns].index("swap")
             columns.insert(at, SPEEDUP_COLUMN)
+            if bounded(self.layer_bench):
+                columns.insert(at + 1, BOUND_COLUMN)
         return columns
 
     def _measured_layer(self, name: str) -> LayerFidelity | None:
@@ -119,6 +146,7 @@ class ModelTable(DataTable[Any]):
         )
         values.update(model_fidelity.fidelity_cells(measured, stale=stale))
         values["speedup"] = speedup_cell(self.layer_bench, layer.name, stale=self.layers_stale)
+        values["bound"] = bound_cell(self.layer_bench, layer.name, stale=self.layers_stale)
         return [values[key] for key, _ in columns]
 
     def fill(
@@ -187,13 +215,19 @@ class ModelTable(DataTable[Any]):
                 self.show_layer(layer, columns)
 
     def show_layers(self, analysis: ModelAnalysis, stale: bool) -> None:
-        """Restyle the Speed-up cells as fresh or ``stale`` (the rows are built already)."""
+        """Restyle the Speed-up and Bound cells as fresh or ``stale`` (the rows are built
+        already)."""
         if stale == self.layers_stale or self.layer_bench is None:
             return
         self.layers_stale = stale
-        if "speedup" not in {str(key.value) for key in self.columns}:
+        keys = {str(key.value) for key in self.columns}
+        if "speedup" not in keys:
             return  # dropped at this width
         for layer in analysis.layers:
             self.update_cell(
                 layer.name, "speedup", speedup_cell(self.layer_bench, layer.name, stale=stale)
             )
+            if "bound" in keys:
+                self.update_cell(
+                    layer.name, "bound", bound_cell(self.layer_bench, layer.name, stale=stale)
+                )

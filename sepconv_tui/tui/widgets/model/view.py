@@ -42,7 +42,7 @@ from .export import export_stem as export_stem  # the tests' name for it, from t
 from .export import model_export
 from .form import ModelForm
 from .measure import MeasureActions
-from .progress import HINT, ModelProgress
+from .progress import ModelProgress, hint
 from .suggester import ModelNameSuggester
 from .summary import ModelSummary
 from .table import ModelTable
@@ -253,6 +253,10 @@ class ModelView(RunsChildren, MeasureActions, TabViewDefaults, Vertical):
         """The line above the summary: progress, the stale mark, or the keys."""
         self.query_one(ModelProgress).status(text, running=running, stale=self.session.stale)
 
+    def _show_hint(self) -> None:
+        """The status line's keys, led by where ``l`` times (the runtime · precision)."""
+        self._status(hint(self.session.deployment))
+
     def _progress(self, label: str | None, done: int = 0, total: int | None = None) -> None:
         """The progress row: ``label`` and a bar of ``done`` of ``total`` (None hides it)."""
         self.set_class(label is not None, "-working")
@@ -273,7 +277,7 @@ class ModelView(RunsChildren, MeasureActions, TabViewDefaults, Vertical):
                 source_input.value = analysis.source
         shape = ",".join(str(size) for size in analysis.input_shape)
         self.query_one("#model-input-shape", Input).placeholder = shape
-        self._status(HINT)
+        self._show_hint()
         self._fill_table()
         self._show_selection()
 
