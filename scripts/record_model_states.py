@@ -1,10 +1,10 @@
-"""Record the digits CNN's analysis, fidelity, recovery, trade-off, frontier and per-layer
-timings for the Model tab's snapshot tests and screenshots (tests/data/digits_*.json), through
+"""Record the digits CNN's analysis, fidelity, recovery, trade-off, frontier, per-layer
+timings (eager fp32; ONNX Runtime int8 with the roofline bound) and ``b``'s matrix for the Model tab's snapshot tests and screenshots (tests/data/digits_*.json), through
 the child's own handler.
 
 Run: .venv/bin/python scripts/record_model_states.py DIGITS_DIR [NAME ...]   (DIGITS_DIR:
-make.py's output; NAME: analysis, fidelity, recovery, tradeoff, frontier or layers; default:
-all)
+make.py's output; NAME: analysis, fidelity, recovery, tradeoff, frontier, layers,
+layers_int8 or matrix; default: all)
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from sepconv_tui.model.source import parse_source
 from sepconv_tui.workers.model_messages import (
     AnalyseModel,
     BenchLayers,
+    BenchModel,
     FrontierMeasured,
     MeasureFidelity,
     MeasureFrontier,
@@ -54,6 +55,8 @@ def main() -> None:
         "tradeoff",
         "frontier",
         "layers",
+        "layers_int8",
+        "matrix",
     }
     weights, data = str(folder / "digits.pt"), str(folder / "data.pt")
     source = parse_source(SOURCE)
@@ -76,6 +79,11 @@ def main() -> None:
     if "layers" in names:  # eager, one thread: the runtime the tab starts with
         layers = replace(job, selection=Selection("all"), threads=1)
         record("layers", BenchLayers(layers))
+    if "layers_int8" in names:  # after u u p: ONNX Runtime at int8, with the bound
+        layers = replace(job, selection=Selection("all"), threads=1)
+        record("layers_int8", BenchLayers(layers, runtime="onnxruntime", precision="int8"))
+    if "matrix" in names:  # b: every runtime × precision cell, one thread
+        record("matrix", BenchModel(replace(job, threads=1)))
 
 
 if __name__ == "__main__":

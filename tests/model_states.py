@@ -28,7 +28,8 @@ def recorded_analysis() -> ModelAnalysis:
 
 
 def recorded(name: str) -> Reply:
-    """A recorded reply: "fidelity", "recovery", "tradeoff" or "layers"."""
+    """A recorded reply: "fidelity", "recovery", "tradeoff", "frontier", "layers",
+    "layers_int8" or "matrix"."""
     reply = decode((DATA / f"digits_{name}.json").read_text())
     assert isinstance(reply, Reply)
     return reply
@@ -121,6 +122,24 @@ async def _latency_chart(pilot: Pilot) -> None:
     pilot.app.clear_notifications()
 
 
+async def _matrix(pilot: Pilot) -> None:
+    """After b: original and swapped in every runtime × precision cell beside the chart, the
+    best of each side and what the swap buys against the original's best in the summary."""
+    view = await _digits(pilot)
+    view.show_bench(recorded("matrix"))  # type: ignore[arg-type]
+    await pilot.pause()
+
+
+async def _layers_int8(pilot: Pilot) -> None:
+    """After u u p and l: each layer on ONNX Runtime at int8, the roofline bound and the
+    efficiency beside the measured speed-up; the status line names ONNX Runtime · int8."""
+    view = await _digits(pilot)
+    await pilot.press("u", "u", "p")
+    view.show_layers(recorded("layers_int8"))  # type: ignore[arg-type]
+    await pilot.pause()
+    pilot.app.clear_notifications()
+
+
 class ModelState(AppState):
     """An AppState that also waits for every animation (the tab underline, the progress bar)
     before the picture is taken."""
@@ -142,6 +161,8 @@ MODEL_STATES: dict[str, AppState] = {
         ModelState("model_bad_data", _bad_data.__doc__ or "", steps=_bad_data),
         ModelState("model_layers", _layers.__doc__ or "", steps=_layers),
         ModelState("model_latency_chart", _latency_chart.__doc__ or "", steps=_latency_chart),
+        ModelState("model_matrix", _matrix.__doc__ or "", steps=_matrix),
+        ModelState("model_layers_int8", _layers_int8.__doc__ or "", steps=_layers_int8),
         ModelState(
             "model_tradeoff_small",
             "The trade-off at 80×24: the curve in words, narrow columns.",

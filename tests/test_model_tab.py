@@ -282,29 +282,6 @@ def test_export_stem_names_the_source() -> None:
     assert export_stem("models/my_net.py:build") == "sepconv-model-my_net.py-build"
 
 
-async def test_b_times_the_original_and_the_selection_in_a_child() -> None:
-    """b: both models timed in a child process (progress in the status line), then shown."""
-    app = SepConvApp()
-    async with app.run_test(size=(120, 40)) as pilot:
-        view = await model_tab(pilot, recorded().select("top:3"))
-        view.bench_min_run_time = 0.02  # the timings' precision is not under test
-        await pilot.press("b")
-        assert view.benchmarking and "Timing" in text_of(app, "#model-status")
-        await settle(pilot)
-        result = view.bench_result
-        assert result is not None, text_of(app, "#model-error") or text_of(app, "#model-status")
-        assert not view.benchmarking
-        assert (result.source, result.swapped_count, result.candidates) == (
-            "torchvision:resnet18",
-            3,
-            17,
-        )
-        assert result.original.median_s > 0 and result.swapped.median_s > 0
-        assert "Measured: the swapped model runs" in text_of(app, "#model-bench")
-        await pilot.press("a")
-        assert view.has_class("-bench-old")  # the timings were for the top-3 selection
-
-
 async def test_escape_cancels_a_running_benchmark() -> None:
     """Escape during b stops the child; no result arrives later."""
     app = SepConvApp()

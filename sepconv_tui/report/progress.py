@@ -36,7 +36,9 @@ def progress_text(progress: Progress) -> str:
         return f"{stage} {progress.label}: {count} samples"
     if progress.stage == "distill":
         return f"{stage}: step {count} ({progress.label})"
-    if progress.stage in ("confirm", "bench"):
+    if progress.stage == "bench":  # its labels say what is timed ("timing on … at …")
+        return f"{progress.label[:1].upper()}{progress.label[1:]} ({count})"
+    if progress.stage == "confirm":
         return f"{stage}: {progress.label} ({count})"
     if progress.stage == "sensitivity":
         return f"{stage}: {progress.label} ({count} rungs)"
@@ -47,10 +49,3 @@ def progress_text(progress: Progress) -> str:
     if progress.stage == "limits":
         return f"{stage} at {progress.label} (once, then cached)…"
     return f"{stage}: {progress.label} ({count} layers)"
-
-
-def bench_text(progress: Progress) -> str:
-    """A whole-model benchmark's Progress in the Model tab's words."""
-    if progress.stage == "limits":
-        return f"{progress_text(progress)} (escape cancels)"
-    return f"Timing {progress.done + 1}/{progress.total}: {progress.label}… (escape cancels)"

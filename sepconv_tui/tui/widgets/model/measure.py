@@ -25,7 +25,7 @@ from ....model.runtimes import runtime_label
 from ....progress import Progress
 from ....report import fidelity as fidelity_report
 from ....report import sensitivity as sensitivity_report
-from ....report.progress import bench_text, progress_text
+from ....report.progress import progress_text
 from ....workers.model_messages import (
     FrontierMeasured,
     LayersBenched,
@@ -51,6 +51,10 @@ if TYPE_CHECKING:
     _Base = Widget
 else:
     _Base = object
+
+
+#: What ``b`` does, in its status line.
+BENCH_LABEL = "Timing the model and its swap in every runtime × precision"
 
 
 class MeasureActions(_Base):
@@ -341,14 +345,13 @@ class MeasureActions(_Base):
         self.form.show_error(None)
         self._bench_of = self.session.bench_key()
         self._bench.start(request)
-        label = "Timing every runtime × precision"
-        self._status(f"{label}: starting PyTorch… (escape cancels)", running=True)
-        self._progress(f"{label}: starting PyTorch…")
+        self._status(f"{BENCH_LABEL}: starting PyTorch… (escape cancels)", running=True)
+        self._progress(f"{BENCH_LABEL}: starting PyTorch…")
         return True
 
     def _bench_progress(self, line: Progress) -> None:
         """A cell (or the machine's limits) under way: the status line and the bar."""
-        self._status(bench_text(line), running=True)
+        self._status(f"{BENCH_LABEL}… (escape cancels)", running=True)
         self._progress(progress_text(line), line.done, line.total)
 
     @property
