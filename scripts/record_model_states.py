@@ -1,6 +1,7 @@
 """Record the digits CNN's analysis, fidelity, recovery, trade-off, frontier, per-layer
-timings (eager fp32; ONNX Runtime int8 with the roofline bound) and ``b``'s matrix for the Model tab's snapshot tests and screenshots (tests/data/digits_*.json), through
-the child's own handler.
+timings (eager fp32; ONNX Runtime int8 with the roofline bound) and ``b``'s matrix for the
+Model tab's snapshot tests and screenshots (tests/data/digits_*.json), through the child's own
+handler.
 
 Run: .venv/bin/python scripts/record_model_states.py DIGITS_DIR [NAME ...]   (DIGITS_DIR:
 make.py's output; NAME: analysis, fidelity, recovery, tradeoff, frontier, layers,
