@@ -38,6 +38,8 @@ SCREENSHOTS = (
     "model_tradeoff_wide",
     "model_layers",
     "model_latency_chart",
+    "model_matrix",
+    "model_layers_int8",
 )
 
 

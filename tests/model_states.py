@@ -164,6 +164,12 @@ MODEL_STATES: dict[str, AppState] = {
         ModelState("model_matrix", _matrix.__doc__ or "", steps=_matrix),
         ModelState("model_layers_int8", _layers_int8.__doc__ or "", steps=_layers_int8),
         ModelState(
+            "model_layers_int8_wide",
+            "After u u p and l at 160×50: Bound and Efficiency beside the measured speed-up.",
+            size=(160, 50),
+            steps=_layers_int8,
+        ),
+        ModelState(
             "model_tradeoff_small",
             "The trade-off at 80×24: the curve in words, narrow columns.",
             size=(80, 24),

@@ -168,7 +168,8 @@ async def test_a_recorded_matrix_shows_every_cell_and_the_clis_answer() -> None:
 
 
 def test_an_absent_cell_says_why_in_the_matrix() -> None:
-    """A cell this machine cannot run is listed as absent, its reason under the matrix."""
+    """A cell this machine cannot run is listed as absent, its reason under the matrix (once
+    for the cells it keeps out)."""
     result = recorded_matrix()
     why = "OpenVINO needs the openvino package: pip install 'sepconv-tui[openvino]'"
     cells = tuple(
@@ -181,34 +182,51 @@ def test_an_absent_cell_says_why_in_the_matrix() -> None:
     console.print(model_tab.matrix_panel(replace(result, matrix=cells)))
     shown = console.export_text()
     assert "OpenVINO · bf16" in shown and "absent" in shown
-    assert " ".join(f"OpenVINO · bf16 absent: {why}".split()) in " ".join(shown.split())
+    cells_out = "OpenVINO · fp32, OpenVINO · bf16, OpenVINO · int8"
+    assert " ".join(f"{cells_out} absent: {why}".split()) in " ".join(shown.split())
 
 
 # l: the bound beside the measured speed-up -----------------------------------------------------
 
 
 async def test_l_at_int8_shows_the_bound_and_the_efficiency_as_bench_per_layer() -> None:
-    """Recorded l on ONNX Runtime int8: a Bound · efficiency column beside Speed-up, each cell
-    the CLI's Bound and Efficiency figures; p (another precision) dims them."""
+    """Recorded l on ONNX Runtime int8: a Bound column beside Speed-up and Efficiency last
+    (after Swap, which a wide table must not push off the screen), each cell the CLI's
+    figure; p (another precision) dims them."""
+    reply = recorded("layers_int8")
+    assert isinstance(reply, LayersBenched)
+    key = reply.result.runtimes[0]
+    assert key == "onnxruntime:int8"
     app = SepConvApp()
-    async with app.run_test(size=(140, 40)) as pilot:
+    async with app.run_test(size=(160, 45)) as pilot:
         view = await _digits(pilot)
         await pilot.press("u", "u", "p")
-        reply = recorded("layers_int8")
-        assert isinstance(reply, LayersBenched)
         view.show_layers(reply)
         await pilot.pause()
         table = app.query_one(ModelTable)
-        key = reply.result.runtimes[0]
-        assert key == "onnxruntime:int8"
         for row in reply.result.rows:
-            cell = table.get_cell(row.name, "bound")
-            assert isinstance(cell, Text)
-            assert cell.plain == f"{bound_text(row, key)} · {efficiency_text(row, key)}"
-            assert cell.style != "dim"
+            bound, efficiency = (table.get_cell(row.name, key) for key in ("bound", "efficiency"))
+            assert isinstance(bound, Text) and isinstance(efficiency, Text)
+            assert bound.plain == bound_text(row, key)
+            assert efficiency.plain == efficiency_text(row, key)
+            assert bound.style != "dim"
         await pilot.press("p")
         assert view.session.layers_stale
-        assert table.get_cell(reply.result.rows[0].name, "bound").style == "dim"
+        first = reply.result.rows[0].name
+        assert table.get_cell(first, "bound").style == "dim"
+        assert table.get_cell(first, "efficiency").style == "dim"
+    app = SepConvApp()
+    async with app.run_test(size=(120, 40)) as pilot:
+        view = await _digits(pilot)
+        view.show_layers(reply)
+        await pilot.pause()
+        table = app.query_one(ModelTable)
+        columns = [str(column.value) for column in table.columns]
+        assert columns[columns.index("speedup") + 1] == "bound"
+        assert columns[-2:] == ["swap", "efficiency"]
+        # Swap, the last but one, ends within the screen at 120 columns
+        up_to_swap = sum(column.get_render_width(table) for column in table.ordered_columns[:-1])
+        assert up_to_swap <= table.scrollable_content_region.width
 
 
 # Real children: b and l on a tiny model --------------------------------------------------------

@@ -22,6 +22,7 @@ from sepconv_tui.report import model_fidelity
 from sepconv_tui.tui.app import SepConvApp
 from sepconv_tui.tui.widgets.model.table import ModelTable
 from sepconv_tui.tui.widgets.model.view import ModelView
+from sepconv_tui.tui.widgets.quiet_footer import shown_keys
 from sepconv_tui.workers.model_messages import (
     FidelityMeasured,
     MeasureFidelity,
@@ -331,13 +332,21 @@ async def test_weights_and_data_come_back_with_their_source() -> None:
 async def test_g_frontier_left_right_move_along_it_and_enter_applies_a_point() -> None:
     """With g's recorded frontier: the status shows the budget's point; ← and → move along the
     frontier (not the table's columns), enter swaps the point's layers at its m, and escape
-    stops browsing with the selection kept."""
+    stops browsing with the selection kept. The footer names g's frontier, and ←/→ and enter
+    only while it is browsed."""
     app = SepConvApp()
     async with app.run_test(size=(120, 40)) as pilot:
         view = await _digits(pilot)
+
+        def footer() -> set[str]:
+            return {description for _key, description, _action, _on in shown_keys(app.screen)}
+
+        browsing = {"Less saved", "More saved", "Apply point's m"}
+        assert "Frontier" in footer() and not browsing & footer()
         reply = recorded("frontier")
         view.show_work(reply)
         await pilot.pause()
+        assert browsing <= footer()
         frontier = view.session.frontier.value.frontier  # type: ignore[union-attr]
         assert frontier.chosen is not None and view.session.frontier_at == frontier.chosen
         assert app.query_one("#model-tradeoff").display
@@ -352,6 +361,7 @@ async def test_g_frontier_left_right_move_along_it_and_enter_applies_a_point() -
         assert point.summary in text_of(app, "#model-status")
         await pilot.press("enter")
         assert view.session.frontier_at is None
+        await until(pilot, lambda: not browsing & footer(), "the footer without ←/→ and enter")
         assert view.analysis is not None and view.analysis.swapped_names == set(point.plan)
         assert {name: view.analysis.multipliers[name] for name in point.plan} == point.plan
         # The rows show each layer's own m, not only the totals.

@@ -167,7 +167,7 @@ async def test_l_times_each_layer_of_a_tiny_model_in_a_real_child() -> None:
             assert "×" in speedup(app, name).plain
             # the roofline bound beside it: this machine's limits, measured once (cached)
             bound = app.query_one(ModelTable).get_cell(name, "bound")
-            assert "×" in bound.plain and "%" in bound.plain
+            assert "×" in bound.plain
         assert "predicted speed-up" in text_of(app, "#model-fidelity")
 
 

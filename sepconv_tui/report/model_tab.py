@@ -96,24 +96,26 @@ def stage_macs(analysis: ModelAnalysis) -> list[StageMacs]:
 def matrix_panel(result: ModelBenchResult) -> Group:
     """``b``'s matrix, compact for the tab: one line per runtime · precision cell, both sides'
     medians and what the swap buys there (bench --model's wording), each side's best in bold
-    green; under it, why each absent cell is absent."""
+    green; under it, why the absent cells are absent (alike reasons once) and how it was
+    timed."""
+    threads = f"{result.threads} thread{'s' if result.threads != 1 else ''}"
     table = Table(
         title="b: every runtime · precision (medians)",
         title_style="bold",
         box=None,
         pad_edge=False,
-        collapse_padding=True,
+        collapse_padding=False,
     )
     table.add_column("Runtime · precision", no_wrap=True)
     table.add_column("Original", justify="right", no_wrap=True)
     table.add_column("Swapped", justify="right", no_wrap=True)
     table.add_column("Swap buys", justify="right", no_wrap=True)
     best = result.best
-    absent: list[Text] = []
+    absent: dict[str, list[str]] = {}  # reason → the cells it keeps out
     for cell in result.matrix:
         if cell.original is None or cell.swapped is None:
             table.add_row(Text(cell_name(cell), style="dim"), Text("absent", style="dim"))
-            absent.append(Text(f"{cell_name(cell)} absent: {cell.absent}", style="dim"))
+            absent.setdefault(cell.absent or "not timed", []).append(cell_name(cell))
             continue
         table.add_row(
             cell_name(cell),
@@ -127,20 +129,23 @@ def matrix_panel(result: ModelBenchResult) -> Group:
             ),
             buys_text(cell),
         )
-    return Group(table, *absent)
+    reasons = [
+        Text(f"{', '.join(cells)} absent: {reason}", style="dim")
+        for reason, cells in absent.items()
+    ]
+    how = Text(
+        f"{result.swapped_count} of {result.candidates} swapped, {threads}, each cell in its own "
+        "process; a tie: the medians lie within each other's IQR",
+        style="dim",
+    )
+    return Group(table, *reasons, how)
 
 
 #: The style of each side's best cell in ``b``'s matrix.
 BEST = "bold green"
 
 
-def matrix_lines(result: ModelBenchResult) -> list[str]:
+def matrix_answer(result: ModelBenchResult) -> str:
     """``b``'s answer for the summary: each side's best deployment and what the swap buys
-    against the original's best (bench --model's words), then where it was timed."""
-    threads = f"{result.threads} thread{'s' if result.threads != 1 else ''}"
-    return [
-        answer(result.best),
-        f"Timed in every cell ({result.swapped_count} of {result.candidates} swapped, "
-        f"{threads}, each cell in its own process; a tie: the medians lie within each other's "
-        "IQR)",
-    ]
+    against the original's best (bench --model's words)."""
+    return answer(result.best)

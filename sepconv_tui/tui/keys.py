@@ -203,9 +203,10 @@ HELP_ROWS = (
         "time each conv against its block at the runtime · precision: Speed-up, Bound",
         "time each candidate conv against its block, alone at its input, on the runtime at "
         "the precision (a child process; escape cancels): a measured `Speed-up` column (▼: far "
-        "below its MAC ratio), beside it the roofline bound on the speed-up and the efficiency "
-        "(bound time ÷ measured, conv / block, as `bench --per-layer` shows them; this "
-        "machine's limits are measured once, a few seconds, then cached), and the selection's "
+        "below its MAC ratio), beside it the roofline bound on the speed-up (`Bound`) and, "
+        "last, the `Efficiency` (bound time ÷ measured, conv / block), as `bench "
+        "--per-layer` shows them (this "
+        "machine's limits are measured once, a few seconds, then cached); the selection's "
         "predicted whole-model speed-up in the summary",
         names=("l",),
     ),

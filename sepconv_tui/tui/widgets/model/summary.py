@@ -88,4 +88,4 @@ class ModelSummary(Vertical):
     def show_bench(self, result: ModelBenchResult) -> None:
         """``b``'s answer: each side's best deployment and what the swap buys against the
         original's best (the matrix itself is drawn beside the chart)."""
-        self.query_one("#model-bench", Static).update("\n".join(model_tab.matrix_lines(result)))
+        self.query_one("#model-bench", Static).update(Text(model_tab.matrix_answer(result)))

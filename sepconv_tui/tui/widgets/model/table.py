@@ -22,12 +22,14 @@ OTHER_ROW, TOTAL_ROW = "__other__", "__total__"
 #: (compact, narrow): which columns the table drops (see model_cells.table_columns).
 TableLayout = tuple[bool, bool]
 #: The columns a row's cells come from besides model_cells.layer_cells.
-OWN_COLUMNS = {"m", "out_err", "net_err", "speedup", "bound"}
+OWN_COLUMNS = {"m", "out_err", "net_err", "speedup", "bound", "efficiency"}
 #: The measured speed-up's column (after ``l``), before Swap; dropped at narrow widths.
 SPEEDUP_COLUMN = ("speedup", "Speed-up")
-#: Beside it, the roofline bound on the speed-up and the efficiency (conv / block), as
-#: ``bench --per-layer`` shows them, where ``l`` measured a bound.
-BOUND_COLUMN = ("bound", "Bound · efficiency")
+#: Beside it, the roofline bound on the speed-up, where ``l`` measured a bound; the efficiency
+#: (conv / block) goes last, after Swap, so that a table wider than the screen cuts it and
+#: not the selection's marks (bench --per-layer shows both).
+BOUND_COLUMN = ("bound", "Bound")
+EFFICIENCY_COLUMN = ("efficiency", "Efficiency")
 
 
 def _timed_row(layers: LayerBench | None, name: str) -> Any:
@@ -40,16 +42,19 @@ def bounded(layers: LayerBench | None) -> bool:
     return layers is not None and any(layers.runtimes[0] in row.bounds for row in layers.rows)
 
 
-def bound_cell(layers: LayerBench | None, name: str, *, stale: bool) -> str | Text:
-    """Layer ``name``'s roofline bound on the speed-up and its efficiency, conv / block
-    ("4.83× · 45% / 60%"; "—" where no peak was measured), dimmed when ``stale``; "" for a row
-    not timed."""
+def bound_cells(layers: LayerBench | None, name: str, *, stale: bool) -> dict[str, str | Text]:
+    """Layer ``name``'s roofline bound on the speed-up ("4.83×") and its efficiency, conv /
+    block ("45% / 60%"), as bench --per-layer words them ("—" where no peak was measured),
+    dimmed when ``stale``; "" for a row not timed."""
     row = _timed_row(layers, name)
     if layers is None or row is None:
-        return ""
+        return {"bound": "", "efficiency": ""}
     runtime = layers.runtimes[0]
-    text = f"{bound_text(row, runtime)} · {efficiency_text(row, runtime)}"
-    return Text(text, style="dim" if stale else "", justify="right")
+    style = "dim" if stale else ""
+    return {
+        "bound": Text(bound_text(row, runtime), style=style, justify="right"),
+        "efficiency": Text(efficiency_text(row, runtime), style=style, justify="right"),
+    }
 
 
 def speedup_cell(layers: LayerBench | None, name: str, *, stale: bool) -> str | Text:
@@ -118,6 +123,7 @@ class ModelTable(DataTable[Any]):
             columns.insert(at, SPEEDUP_COLUMN)
             if bounded(self.layer_bench):
                 columns.insert(at + 1, BOUND_COLUMN)
+                columns.append(EFFICIENCY_COLUMN)
         return columns
 
     def _measured_layer(self, name: str) -> LayerFidelity | None:
@@ -146,7 +152,7 @@ class ModelTable(DataTable[Any]):
         )
         values.update(model_fidelity.fidelity_cells(measured, stale=stale))
         values["speedup"] = speedup_cell(self.layer_bench, layer.name, stale=self.layers_stale)
-        values["bound"] = bound_cell(self.layer_bench, layer.name, stale=self.layers_stale)
+        values.update(bound_cells(self.layer_bench, layer.name, stale=self.layers_stale))
         return [values[key] for key, _ in columns]
 
     def fill(
@@ -227,7 +233,6 @@ class ModelTable(DataTable[Any]):
             self.update_cell(
                 layer.name, "speedup", speedup_cell(self.layer_bench, layer.name, stale=stale)
             )
-            if "bound" in keys:
-                self.update_cell(
-                    layer.name, "bound", bound_cell(self.layer_bench, layer.name, stale=stale)
-                )
+            cells = bound_cells(self.layer_bench, layer.name, stale=stale)
+            for key in keys & set(cells):
+                self.update_cell(layer.name, key, cells[key])

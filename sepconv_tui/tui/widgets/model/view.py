@@ -49,6 +49,9 @@ from .table import ModelTable
 
 #: Below this many columns the table drops its shape and channel columns, counts go short.
 COMPACT_WIDTH = 150
+#: What ``l``'s columns (Speed-up, Bound, Efficiency) add to that: with them the full columns
+#: need this many more, or Swap would leave the screen.
+LAYERS_WIDTH = 30
 #: Below this many columns it drops the separable params and MACs too (80×24).
 NARROW_WIDTH = 100
 #: Below this many rows the chart gives its room to the table.
@@ -283,8 +286,11 @@ class ModelView(RunsChildren, MeasureActions, TabViewDefaults, Vertical):
 
     @property
     def table_layout(self) -> tuple[bool, bool]:
-        """(compact, narrow): which columns the table drops at the view's width."""
-        return self.size.width < COMPACT_WIDTH, self.size.width < NARROW_WIDTH
+        """(compact, narrow): which columns the table drops at the view's width (and with
+        ``l``'s columns shown)."""
+        width = self.size.width
+        compact = COMPACT_WIDTH + (LAYERS_WIDTH if self.session.layers is not None else 0)
+        return width < compact, width < NARROW_WIDTH
 
     def _fill_table(self) -> None:
         """Build every row (on a new analysis, width or fidelity)."""
