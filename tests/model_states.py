@@ -123,8 +123,9 @@ async def _latency_chart(pilot: Pilot) -> None:
 
 
 async def _matrix(pilot: Pilot) -> None:
-    """After b: original and swapped in every runtime × precision cell beside the chart, the
-    best of each side and what the swap buys against the original's best in the summary."""
+    """After b: original and swapped in every runtime × precision cell in the MACs chart's
+    place, the best of each side and what the swap buys against the original's best in the
+    summary."""
     view = await _digits(pilot)
     view.show_bench(recorded("matrix"))  # type: ignore[arg-type]
     await pilot.pause()

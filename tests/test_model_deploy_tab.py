@@ -143,9 +143,9 @@ async def test_u_reaching_openvino_without_it_says_what_it_needs(
 
 
 async def test_a_recorded_matrix_shows_every_cell_and_the_clis_answer() -> None:
-    """b's matrix beside the chart: a line per cell with both medians and what the swap buys
-    (bench --model's words); the summary says each side's best and the swap against the
-    original's best, worded as the CLI words it; another selection dims it."""
+    """b's matrix in the MACs chart's place: a line per cell with both medians and what the
+    swap buys (bench --model's words); the summary says each side's best and the swap against
+    the original's best, worded as the CLI words it; another selection dims it."""
     app = SepConvApp()
     async with app.run_test(size=(140, 45)) as pilot:
         view = await _digits(pilot)

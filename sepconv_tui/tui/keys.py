@@ -238,7 +238,8 @@ HELP_ROWS = (
         "time both sides of the current layer (Latency tab); Model tab: every runtime × precision",
         "time both sides of the current layer (Latency tab); on the Model tab, the model and "
         "its selected swap in every runtime × precision cell this machine can run (as `bench "
-        "--runtime all --precision all`): the matrix beside the chart (absent cells say why), "
+        "--runtime all --precision all`): the matrix under the table, in the MACs chart's "
+        "place (absent cells say why), "
         "each side's best deployment and what the swap buys against the original's best",
         names=("b",),
     ),

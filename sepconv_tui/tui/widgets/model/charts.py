@@ -2,7 +2,7 @@
 and, once measured, the trade-off (MACs, or after ``l`` and ``x`` the measured latency, against
 validation agreement) or ``g``'s frontier (MACs against the predicted and measured fidelity,
 the browsed point marked) in its place; after ``R``, distillation's validation curve; after
-``b``, the runtime × precision matrix beside them."""
+``b``, the runtime × precision matrix in the MACs chart's place, beside the others."""
 
 from __future__ import annotations
 
@@ -146,8 +146,9 @@ class RecoveryChart(PlotextPlot):
 
 
 class MatrixPanel(Static):
-    """``b``'s matrix: original and swapped in every runtime · precision cell, beside the
-    chart (the view's ``-benched`` class shows it)."""
+    """``b``'s matrix: original and swapped in every runtime · precision cell, in the MACs
+    chart's place, beside the trade-off or the curve (the view's ``-benched`` class shows
+    it)."""
 
     def show(self, result: ModelBenchResult) -> None:
         """The matrix of ``result``."""
@@ -156,7 +157,7 @@ class MatrixPanel(Static):
 
 class ModelCharts(Horizontal):
     """The charts; the view's ``-tradeoff`` class shows the trade-off in the MACs chart's
-    place, ``-benched`` the matrix beside it."""
+    place, ``-benched`` the matrix in its place too (beside the trade-off or the curve)."""
 
     def compose(self) -> ComposeResult:
         """The MACs chart, the trade-off chart, the recovery curve and the matrix."""
@@ -166,7 +167,7 @@ class ModelCharts(Horizontal):
         yield MatrixPanel(id="model-matrix")
 
     def show_matrix(self, result: ModelBenchResult) -> None:
-        """``b``'s matrix beside the chart."""
+        """``b``'s matrix."""
         self.query_one(MatrixPanel).show(result)
 
     def show_selection(self, analysis: ModelAnalysis) -> None:

@@ -87,5 +87,5 @@ class ModelSummary(Vertical):
 
     def show_bench(self, result: ModelBenchResult) -> None:
         """``b``'s answer: each side's best deployment and what the swap buys against the
-        original's best (the matrix itself is drawn beside the chart)."""
+        original's best (the matrix itself is drawn under the table)."""
         self.query_one("#model-bench", Static).update(Text(model_tab.matrix_answer(result)))
