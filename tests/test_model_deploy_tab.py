@@ -6,6 +6,7 @@ real children where the child is."""
 from __future__ import annotations
 
 import io
+import json
 from dataclasses import replace
 from pathlib import Path
 
@@ -142,11 +143,12 @@ async def test_u_reaching_openvino_without_it_says_what_it_needs(
 # b: the matrix and the answer ----------------------------------------------------------------
 
 
-async def test_a_recorded_matrix_shows_every_cell_and_the_clis_answer() -> None:
+async def test_a_recorded_matrix_shows_every_cell_and_the_clis_answer(tmp_path: Path) -> None:
     """b's matrix in the MACs chart's place: a line per cell with both medians and what the
     swap buys (bench --model's words); the summary says each side's best and the swap against
-    the original's best, worded as the CLI words it; another selection dims it."""
-    app = SepConvApp()
+    the original's best, worded as the CLI words it; e writes it as bench --json does; another
+    selection dims it."""
+    app = SepConvApp(export_dir=tmp_path)
     async with app.run_test(size=(140, 45)) as pilot:
         view = await _digits(pilot)
         result = recorded_matrix()
@@ -163,6 +165,10 @@ async def test_a_recorded_matrix_shows_every_cell_and_the_clis_answer() -> None:
         summary = " ".join(text_of(app, "#model-bench").split())
         assert " ".join(answer(best).split()) in summary
         assert not view.has_class("-bench-old")
+        await pilot.press("e")  # the matrix as bench --runtime all --precision all --json
+        await until(pilot, lambda: any(tmp_path.glob("*-bench.json")), "the export")
+        (written,) = tmp_path.glob("*-bench.json")
+        assert json.loads(written.read_text()) == result.to_dict()
         await pilot.press("n")
         assert view.has_class("-bench-old") and view.session.bench_stale
 

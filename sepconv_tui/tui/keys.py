@@ -264,7 +264,9 @@ HELP_ROWS = (
         "export what the tab shows into the working directory (after r: the recovered model too)",
         "export what the tab shows as Markdown and JSON into the working directory; the Model "
         "tab adds the CSV, the plan, the fidelity, after `l` the per-layer timings "
-        "(`-layers.json`, as `bench --per-layer --json` writes them) and, after `r`, the "
+        "(`-layers.json`, as `bench --per-layer --json` writes them), after `b` the matrix "
+        "(`-bench.json`, as `bench --runtime all --precision all --json` writes it) and, after "
+        "`r`, the "
         "recovered model's folder (`swapped.pt`, `swapped.onnx`, `plan.json`, `fidelity.json`: "
         "what `sepconv-tui fidelity --swapped` reads)",
         names=("e",),

@@ -9,6 +9,7 @@ from pathlib import Path
 from ....model.plan import plan_from_analysis
 from ....report import fidelity as fidelity_report
 from ....report import layer_bench as layer_bench_report
+from ....report import model_bench as model_bench_report
 from ....report import model_export as model_report
 from ...export import Export
 from ...model_session import ModelSession
@@ -22,7 +23,7 @@ def export_stem(source: str) -> str:
 
 def model_export(session: ModelSession) -> Export | None:
     """Markdown, JSON and CSV of the analysis as selected, and the selection's plan file;
-    the fidelity measured, the per-layer timings, and the recovered model's folder
+    the fidelity measured, the per-layer timings, ``b``'s matrix, and the recovered model's folder
     (swapped.pt, swapped.onnx, plan.json, fidelity.json: what ``sepconv-tui fidelity
     --swapped`` reads). None before the first analysis."""
     analysis = session.analysis
@@ -34,6 +35,8 @@ def model_export(session: ModelSession) -> Export | None:
         extra.append(("-fidelity.json", fidelity_report.to_json(session.fidelity.value) + "\n"))
     if session.layers is not None:  # l's timings, as ``bench --per-layer --json`` writes them
         extra.append(("-layers.json", layer_bench_report.to_json(session.layers.value) + "\n"))
+    if session.bench is not None:  # b's matrix, as ``bench --runtime all --json`` writes it
+        extra.append(("-bench.json", model_bench_report.to_json(session.bench.value) + "\n"))
     folders = []
     recovery = session.recovery.value if session.recovery is not None else None
     if recovery is not None and recovery.out_dir is not None:
