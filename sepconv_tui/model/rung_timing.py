@@ -12,6 +12,7 @@ from ..core.latency import MIN_RUN_TIME_S
 from ..progress import OnProgress
 from .analysis import ModelAnalysis
 from .machine import cpu_description
+from .runtimes import check_runtimes, runtimes_for_ranks
 from .sensitivity_result import RungTiming, Sensitivity
 from .timing import ToTime, time_on_runtime
 
@@ -31,6 +32,18 @@ def timing_threads(threads: int | None) -> int:
     return threads if threads is not None else torch.get_num_threads()
 
 
+def check_timing_runtime(runtime: str, analysis: ModelAnalysis) -> None:
+    """BenchError unless ``runtime`` is in the table, installed, and has a layout for the
+    model's convs (channels-last has none for 1-D)."""
+    check_runtimes((runtime,), "cpu", None)
+    ranks = {
+        len(layer.kernel_size)
+        for layer in analysis.layers
+        if layer.kind == "conv" and layer.kernel_size is not None
+    }
+    runtimes_for_ranks((runtime,), ranks)
+
+
 def time_rungs(
     original: nn.Module,
     analysis: ModelAnalysis,
@@ -48,6 +61,7 @@ def time_rungs(
 
     from ..core.layers import DepthwiseSeparableConv
 
+    check_timing_runtime(runtime, analysis)
     count = timing_threads(threads)
     shapes = {layer.name: layer.input_shape for layer in analysis.candidates}
     modules = dict(original.named_modules())

@@ -25,7 +25,7 @@ from .bench import benchmark_model
 from .bench_result import MODEL_MIN_RUN_TIME_S
 from .frontier import BudgetChoice, MeasurePoint, resolve_budget, unmeasured_table
 from .job import build_pair
-from .rung_timing import time_rungs
+from .rung_timing import check_timing_runtime, time_rungs
 from .runtimes import Stage, runtime_names
 from .sensitivity_result import FrontierPoint
 
@@ -101,12 +101,6 @@ def resolve_speedup(
             f"the baseline must be one of {', '.join(BASELINES)}, got {baseline!r}",
             field="baseline",
         )
-    time_point = whole_model_timer(
-        job, runtime, baseline=baseline, min_run_time=model_min_run_time, progress=progress
-    )
-    if workflow is not None:
-        timed_workflow = replace(workflow, budget=budget, seconds_on=runtime, chosen=None)
-        return timed_workflow.resolve(progress, time_point=time_point, baseline=baseline)
     from .trace import analyze_model
 
     analysis = analyze_model(
@@ -116,6 +110,13 @@ def resolve_speedup(
         weights=job.weights,
         memory_budget_bytes=job.budget_bytes,
     )
+    check_timing_runtime(runtime, analysis)  # before any measuring
+    time_point = whole_model_timer(
+        job, runtime, baseline=baseline, min_run_time=model_min_run_time, progress=progress
+    )
+    if workflow is not None:
+        timed_workflow = replace(workflow, budget=budget, seconds_on=runtime, chosen=None)
+        return timed_workflow.resolve(progress, time_point=time_point, baseline=baseline)
     # The original alone, without weights (they do not change the time; the blocks are made
     # per rung from the convs' shapes).
     original, _swapped, _result = build_pair(

@@ -122,7 +122,10 @@ def point_line(frontier: Frontier, point: FrontierPoint) -> str:
     if point.seconds_saved is not None:
         saving += f", {_seconds(point.seconds_saved)} saved"
     if point.predicted_speed_ratio is not None and frontier.unit == "seconds":
-        saving += f", predicted {format_ratio(point.predicted_speed_ratio)} faster"
+        saving += (
+            f", predicted {format_ratio(point.predicted_speed_ratio)} faster on "
+            f"{frontier.runtime} (each layer's seconds)"
+        )
         if point.speed_ratio is not None:
             against = (
                 "the original's best cell" if frontier.baseline == "best" else frontier.runtime
