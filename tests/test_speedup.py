@@ -200,7 +200,8 @@ def test_a_sensitivity_written_before_the_seconds_still_loads(tmp_path: Path) ->
 
 
 CHOICE = re.compile(
-    r"speedup:(?P<target>[\d.]+) → .*predicted (?P<predicted>[\d.]+)× faster on \w+ \(each layer.s seconds\), measured "
+    r"speedup:(?P<target>[\d.]+) → .*predicted (?P<predicted>[\d.]+)× faster on \w+ "
+    r"\(each layer.s seconds\), measured "
     r"(?P<measured>[\d.]+)× against (?P<against>[^;]+);"
 )
 
