@@ -254,7 +254,7 @@ def test_swap_speedup_records_each_layers_m_and_both_figures(
 ) -> None:
     """swap --swap speedup:1.3 without data: the frontier of seconds by the saving alone (no
     weights), the note says nothing was measured on data; the measured speed-up reaches X at
-    the chosen point, the plan keeps each layer's m."""
+    the chosen point; the plan keeps each layer's m and, under "budget", both speed-ups."""
     code, stdout, stderr = run_cli(
         capsys, "swap", WIDE, *SHAPE, "--swap", "speedup:1.3", "--out", str(tmp_path), "--json"
     )
@@ -270,6 +270,11 @@ def test_swap_speedup_records_each_layers_m_and_both_figures(
     assert chosen and set(json.loads(stdout)["swapped"]) == set(chosen)
     recorded = plan["depth_multiplier"]
     assert recorded == chosen or {recorded} == set(chosen.values())
+    budget = plan["budget"]
+    assert budget == json.loads(stdout)["budget"] and budget["depth_multiplier"] == chosen
+    assert budget["budget"] == "speedup:1.3" and budget["runtime"] == "eager"
+    assert budget["measured_speed_ratio"] == pytest.approx(float(match["measured"]), abs=0.01)
+    assert budget["predicted_speed_ratio"] > 1
 
 
 def test_speedup_out_of_reach_exits_2_with_the_best(

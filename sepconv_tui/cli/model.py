@@ -682,7 +682,8 @@ def run_swap(arguments: argparse.Namespace) -> int:
         from ..model.swap import save
 
         with started_ranks(arguments) as ranks, _progress(ranks) as progress:
-            given, _speedup = resolve_speedup_arguments(arguments, given, progress, _on(ranks))
+            given, speedup = resolve_speedup_arguments(arguments, given, progress, _on(ranks))
+            budget = speedup.frontier.choice_record() if speedup is not None else None
             recovery = None
             if arguments.data is not None:
                 mode = arguments.recover or "reconstruct"
@@ -709,7 +710,9 @@ def run_swap(arguments: argparse.Namespace) -> int:
                 from ..model.export import require_deploy
 
                 require_deploy()
-            written = save(result, out, fidelity=recovery.to_dict() if recovery else None)
+            written = save(
+                result, out, fidelity=recovery.to_dict() if recovery else None, budget=budget
+            )
             exported = None
             if arguments.onnx:
                 from ..model.export import export_swap
@@ -721,7 +724,7 @@ def run_swap(arguments: argparse.Namespace) -> int:
             shutil.rmtree(made_out, ignore_errors=True)
         return _fail("swap", error, ranks)
     if arguments.format == "json":
-        print(fidelity_report.swap_json(result, recovery))
+        print(fidelity_report.swap_json(result, recovery, budget))
         return EXIT_MATCH
     print_report(swap_report.render(result, [str(path) for path in written]))
     if exported is not None:

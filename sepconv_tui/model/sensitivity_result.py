@@ -333,6 +333,20 @@ class Frontier:
         """Original ÷ ``point``'s params ("× fewer")."""
         return self.original.params / point.params if point.params else None
 
+    def choice_record(self) -> dict[str, Any] | None:
+        """What a plan keeps of the budget that chose it: the budget, where its seconds were
+        timed, and the chosen point (each layer's m, predicted and measured figures)."""
+        point = self.point
+        if point is None:
+            return None
+        return {
+            "budget": self.budget,
+            "unit": self.unit,
+            "runtime": self.runtime,
+            "baseline": self.baseline,
+            **point.to_dict(),
+        }
+
     def to_dict(self) -> dict[str, Any]:
         """The JSON of ``--json``'s "frontier"."""
         return {
