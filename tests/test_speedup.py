@@ -24,7 +24,7 @@ from sepconv_tui.core.latency import RuntimeTiming, Timing
 from sepconv_tui.core.layers import DepthwiseSeparableConv
 from sepconv_tui.model import bench, rung_timing
 from sepconv_tui.model.analysis import Cost, SelectionError, parse_selection
-from sepconv_tui.model.frontier import choose, frontier_path
+from sepconv_tui.model.frontier import choose, frontier, frontier_path
 from sepconv_tui.model.machine import this_machine
 from sepconv_tui.model.sensitivity_result import (
     Frontier,
@@ -162,6 +162,14 @@ def test_speedup_keeps_the_first_point_whose_measured_speed_up_reaches_x() -> No
     assert before is not None and before < 1.4
     assert len(timed) < len(points) - 1 and sorted(timed) == [3, 4]
     assert Frontier.from_dict(json.loads(json.dumps(chosen.to_dict()))) == chosen
+
+
+def test_the_python_frontier_chooses_speedup_by_the_prediction_and_says_so() -> None:
+    """frontier(table, "speedup:X") on a timed table: the first point predicted to reach X,
+    nothing timed whole, a note saying so; the frontier names the runtime."""
+    chosen = frontier(_table(), "speedup:1.4")
+    assert chosen.chosen == 3 and chosen.unit == "seconds" and chosen.runtime == "onnxruntime"
+    assert any("the whole model was not timed" in note for note in chosen.notes)
 
 
 def test_speedup_out_of_reach_says_the_best_measured() -> None:
@@ -310,3 +318,43 @@ def test_baseline_best_needs_a_speedup(capsys: pytest.CaptureFixture[str]) -> No
     """--baseline best with another --swap: exit 2, one line."""
     code, _stdout, stderr = run_cli(capsys, "model", WIDE, *SHAPE, "--baseline", "best")
     assert code == 2 and "--baseline best needs --swap speedup:X" in stderr
+
+
+def test_the_python_sensitivity_times_its_rungs_on_the_runtime_named(
+    calls: dict[str, Any],
+) -> None:
+    """sensitivity(model, data, runtime="eager", threads=1): each rung's seconds saved is its
+    conv's time less its block's, timed in one child; the table says where."""
+    import torch
+
+    from sepconv_tui import load_data, sensitivity
+
+    torch.manual_seed(0)
+    model = nn.Sequential(
+        nn.Conv2d(8, 16, 3, padding=1), nn.ReLU(), nn.Conv2d(16, 16, 3, padding=1),
+        nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(16, 4),
+    ).eval()  # fmt: skip
+    data = load_data("synthetic:40", input_shape=(1, 8, 8, 8))
+    table = sensitivity(model, data, runtime="eager", threads=1)
+    assert calls["rungs"] == 1 and table.timing is not None
+    assert (table.timing.runtime, table.timing.threads) == ("eager", 1)
+    for rung in table.rungs:
+        conv = table.timing.conv_s[rung.name][0]
+        block = table.timing.block_s[rung.name][rung.depth_multiplier][0]
+        assert rung.seconds_saved == pytest.approx(conv - block)
+    assert sensitivity(model, data).timing is None and calls["rungs"] == 1
+
+
+def test_fidelity_after_speedup_with_data_reports_on_the_test_split_alone(
+    capsys: pytest.CaptureFixture[str], calls: dict[str, Any]
+) -> None:
+    """fidelity --data --swap speedup:X chose on validation: its figures are on the test
+    split (not every sample), with the validation figure that chose it."""
+    code, stdout, stderr = run_cli(
+        capsys, "fidelity", WIDE, *SHAPE, "--data", "synthetic:48", "--swap", "speedup:1.2",
+        "--json",
+    )  # fmt: skip
+    assert code == 0, stderr
+    values = json.loads(stdout)
+    assert values["split"]["validation"] > 0 and values["evaluated"] == values["split"]["test"]
+    assert values["evaluated"] < 48

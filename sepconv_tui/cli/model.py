@@ -226,10 +226,15 @@ def chosen_workflow(
     ranks: Ranks,
     progress: OnProgress | None,
     mode: str = "reconstruct",
+    speedup: Any = None,
 ) -> Workflow:
     """The workflow for --data, a frontier budget resolved first and said on stderr (so the
-    work after it reports the choice's validation figure and notes)."""
+    work after it reports the choice's validation figure and notes); ``speedup``: speedup:X
+    resolved already (its BudgetChoice), carried so that the work after it measures on the
+    test split alone and reports the choice's validation figure."""
     made = workflow(arguments, given, ranks)
+    if speedup is not None:
+        return replace(made, budget=speedup.budget, chosen=speedup)
     if made.chooses:
         chosen = made.resolve(progress, mode=mode)
         if ranks.main:
@@ -687,7 +692,8 @@ def run_swap(arguments: argparse.Namespace) -> int:
             recovery = None
             if arguments.data is not None:
                 mode = arguments.recover or "reconstruct"
-                recovery = chosen_workflow(arguments, given, ranks, progress, mode).recover(
+                made = chosen_workflow(arguments, given, ranks, progress, mode, speedup)
+                recovery = made.recover(
                     mode,
                     steps=arguments.steps or DEFAULT_STEPS,
                     lr=arguments.lr or DEFAULT_LR,
@@ -832,8 +838,8 @@ def run_fidelity(arguments: argparse.Namespace) -> int:
                 require_runtime(runtime)
         arguments.runtime = runtime or "eager"  # where speedup:X times
         with started_ranks(arguments) as ranks, _progress(ranks) as progress:
-            given, _speedup = resolve_speedup_arguments(arguments, given, progress, _on(ranks))
-            measured = chosen_workflow(arguments, given, ranks, progress)
+            given, speedup = resolve_speedup_arguments(arguments, given, progress, _on(ranks))
+            measured = chosen_workflow(arguments, given, ranks, progress, speedup=speedup)
             if at_precision:
                 fidelity: Any = measured.fidelity_at(
                     arguments.precision,
