@@ -358,3 +358,18 @@ def test_fidelity_after_speedup_with_data_reports_on_the_test_split_alone(
     values = json.loads(stdout)
     assert values["split"]["validation"] > 0 and values["evaluated"] == values["split"]["test"]
     assert values["evaluated"] < 48
+
+
+def test_max_time_covers_the_timing_too(
+    capsys: pytest.CaptureFixture[str], calls: dict[str, Any]
+) -> None:
+    """model --sensitivity --runtime eager --max-time: time out before the timing, the rungs
+    are not timed and the table says so."""
+    code, stdout, stderr = run_cli(
+        capsys, "model", WIDE, *SHAPE, "--data", "synthetic:48", "--sensitivity", "--runtime",
+        "eager", "--max-time", "0.001", "--json",
+    )  # fmt: skip
+    assert code == 0, stderr
+    values = json.loads(stdout)
+    assert calls["rungs"] == 0 and values["sensitivity_timing"] is None
+    assert "time ran out before the rungs were timed on eager" in values["sensitivity_notes"]

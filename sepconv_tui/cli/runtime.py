@@ -208,7 +208,10 @@ def speedup_runtime_help() -> str:
     for index, entry in enumerate(RUNTIME_TABLE.values()):
         notes = [note for note in ("default" if index == 0 else "", _extra(entry.extra)) if note]
         names.append(f"{entry.name} ({', '.join([entry.label, *notes])})")
-    return f"where speedup:X times each layer and the model: {', '.join(names)}"
+    return (
+        "where speedup:X times each layer at each m and the model (and model --sensitivity "
+        f"its rungs): {', '.join(names)}"
+    )
 
 
 def add_speedup_arguments(parser: argparse.ArgumentParser) -> None:
