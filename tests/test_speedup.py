@@ -364,9 +364,9 @@ def test_max_time_covers_the_timing_too(
     capsys: pytest.CaptureFixture[str], calls: dict[str, Any]
 ) -> None:
     """model --sensitivity --runtime eager --max-time: time out before the timing, the rungs
-    are not timed and the table says so."""
+    are not timed and the table says so (data no other test kept a table for)."""
     code, stdout, stderr = run_cli(
-        capsys, "model", WIDE, *SHAPE, "--data", "synthetic:48", "--sensitivity", "--runtime",
+        capsys, "model", WIDE, *SHAPE, "--data", "synthetic:44", "--sensitivity", "--runtime",
         "eager", "--max-time", "0.001", "--json",
     )  # fmt: skip
     assert code == 0, stderr
