@@ -349,7 +349,8 @@ def test_fidelity_after_speedup_with_data_reports_on_the_test_split_alone(
     capsys: pytest.CaptureFixture[str], calls: dict[str, Any]
 ) -> None:
     """fidelity --data --swap speedup:X chose on validation: its figures are on the test
-    split (not every sample), with the validation figure that chose it."""
+    split (not every sample), with the validation figure that chose it, and of the swap it
+    chose reconstructed (as the choice measured it), which a note says."""
     code, stdout, stderr = run_cli(
         capsys, "fidelity", WIDE, *SHAPE, "--data", "synthetic:48", "--swap", "speedup:1.2",
         "--json",
@@ -358,6 +359,7 @@ def test_fidelity_after_speedup_with_data_reports_on_the_test_split_alone(
     values = json.loads(stdout)
     assert values["split"]["validation"] > 0 and values["evaluated"] == values["split"]["test"]
     assert values["evaluated"] < 48
+    assert values["stage"] == "reconstruct" and "and so is the swap measured below" in stderr
 
 
 def test_max_time_covers_the_timing_too(

@@ -850,7 +850,7 @@ def run_fidelity(arguments: argparse.Namespace) -> int:
             else:
                 fidelity = measured.fidelity(progress)
         budget = given.budget
-        if ranks.main and budget is not None and budget.on_frontier and arguments.data:
+        if ranks.main and measured.reconstructs:
             # fidelity alone shows the SVD swap; a budget's choice is measured as it was chosen.
             print(
                 f"sepconv-tui fidelity: note: {budget} was met with each chosen block "

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ..progress import OnProgress
-from .analysis import ModelAnalysis, Selection, SelectionError
+from .analysis import BUDGET_RULES, ModelAnalysis, Selection, SelectionError
 from .cache import BuildCache
 from .data import Data, load_data
 from .deploy_precision import PrecisionError
@@ -101,6 +101,12 @@ class Workflow:
     def test_size(self) -> int | float | None:
         """``test``, or ``holdout`` when only that was given."""
         return self.test if self.test is not None else self.holdout
+
+    @property
+    def reconstructs(self) -> bool:
+        """True when a budget chooses the swap here: its points were measured with each block
+        reconstructed, so the chosen swap is measured (and reported) reconstructed too."""
+        return self.chooses and self.budget is not None and self.budget.rule in BUDGET_RULES
 
     @property
     def chooses(self) -> bool:
@@ -367,7 +373,7 @@ class Workflow:
         chosen on the frontier measured each point reconstructed, so the chosen swap is
         measured reconstructed too (its figures are the ones the budget promised).
         """
-        if self.chooses and self.budget is not None and self.budget.on_frontier:
+        if self.reconstructs:
             return self.recover("reconstruct", progress=progress).final
         choice = self.choose(progress)
         result = self._swap(choice)
@@ -418,7 +424,7 @@ class Workflow:
                 f"measuring at {precision} runs in one process, not under torchrun"
             )
         choice = self.choose(progress)
-        if self.chooses and self.budget is not None and self.budget.on_frontier:
+        if self.reconstructs:
             result = self.recover("reconstruct", progress=progress).result
         else:
             result = self._swap(choice)
