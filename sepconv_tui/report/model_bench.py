@@ -16,7 +16,7 @@ from ..model.analysis import describe_multipliers
 from ..model.bench_result import ModelBenchResult
 from .format import format_ratio, format_shape
 from .latency import timings_markdown, timings_table
-from .model_matrix import answer, matrix_csv, matrix_markdown, matrix_table
+from .model_matrix import answer_lines, matrix_csv, matrix_markdown, matrix_table
 from .runtimes import (
     notes_markdown,
     notes_text,
@@ -91,7 +91,10 @@ def render(result: ModelBenchResult) -> Group:
     if shows_matrix(result):
         return Group(
             matrix_table(result),
-            Text(answer(result.best), style="bold"),
+            *(
+                Text(line, style="bold" if index == 0 else "")
+                for index, line in enumerate(answer_lines(result))
+            ),
             *notes_text(result.notes),
         )
     if result.runtimes:
