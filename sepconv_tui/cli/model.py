@@ -867,6 +867,12 @@ def add_bench_model_arguments(bench_parser: argparse.ArgumentParser) -> None:
         metavar="STATE_DICT",
         help="load this state_dict (default: random weights, which time the same)",
     )
+    group.add_argument(
+        "--swapped",
+        metavar="DIR",
+        help="time the swap `sepconv-tui swap --out DIR` wrote (a recovered one, say) instead "
+        "of making one with --swap",
+    )
     add_data_arguments(bench_parser, required=False, device=False)
     bench_parser.add_argument(
         "--min-agreement",
@@ -895,6 +901,8 @@ def run_bench_model(arguments: argparse.Namespace) -> int:
             input_shape = parse_input_shape(arguments.input_shape)
         from .runtime import bench_job, run_per_layer, selected_precision, selected_runtimes
 
+        if arguments.swapped is not None and arguments.swap is not None:
+            return fail("bench", "--swap and --swapped DIR exclude each other")
         refused = _data_refusal(arguments)
         if refused is not None:
             return fail("bench", refused)

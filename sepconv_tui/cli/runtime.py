@@ -159,12 +159,13 @@ def run_layer_runtimes(arguments: argparse.Namespace, spec: LayerSpec) -> int:
 
 def bench_job(arguments: argparse.Namespace, selection: Any, source: Any, shape: Any) -> Any:
     """``bench --model``'s ModelJob: SOURCE, --swap, --depth-multiplier, --input-shape,
-    --weights, --device, --threads and --memory-budget-mb."""
+    --weights, --swapped, --device, --threads and --memory-budget-mb."""
     from ..model.job import ModelJob
 
     return ModelJob(
         source,
         weights=arguments.weights,
+        swapped_dir=arguments.swapped,
         input_shape=shape,
         selection=selection,
         depth_multiplier=arguments.depth_multiplier,

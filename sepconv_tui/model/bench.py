@@ -43,7 +43,7 @@ from .bench_result import (
     ModelBenchResult,
 )
 from .fidelity_result import AtPrecision
-from .job import ModelJob, build_pair, estimate_pair_bytes
+from .job import ModelJob, as_planned, build_pair, estimate_pair_bytes
 from .machine import this_machine
 from .plan import SwapResult
 from .quantize import RANDOM_CALIBRATION
@@ -105,8 +105,11 @@ def conv_ranks(analysis: ModelAnalysis) -> frozenset[int]:
 
 
 def _analyse(job: ModelJob) -> ModelAnalysis:
-    """``job``'s model analysed on meta (free): its candidates, shapes and MACs."""
+    """``job``'s model analysed on meta (free): its candidates, shapes and MACs (of the saved
+    swap's layers and m, when the job names one)."""
     from .trace import analyze_model
+
+    job = as_planned(job)
 
     return analyze_model(
         job.source,
@@ -275,7 +278,7 @@ def benchmark_model(
     return ModelBenchResult(
         source=analysis.source,
         input_shape=analysis.input_shape,
-        selection=str(job.selection),
+        selection=str(as_planned(job).selection),
         swapped_count=len(result.swapped),
         candidates=len(analysis.candidates),
         depth_multiplier=analysis.multiplier_json(),

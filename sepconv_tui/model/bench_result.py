@@ -261,7 +261,7 @@ class Lever:
     """One way to make the fp32 original faster, at its fastest measured cell: a lower
     precision alone, the swap alone, or both; what it buys and what it costs."""
 
-    name: str  # "int8 alone", "swap alone", "both"
+    name: str  # "int8 alone", "swap alone", "swap + int8"
     cell: MatrixCell
     side: str  # "original" or "swapped"
     speed_ratio: float  # the fp32 original's fastest cell ÷ this one
@@ -342,7 +342,7 @@ def levers(cells: Sequence[MatrixCell], data: MatrixData) -> Levers | None:
         kinds.append(("swap alone", swap[0], "swapped"))
     both = fastest(lower, "swapped")
     if both is not None:
-        kinds.append((f"both (swap + {both[0].asked})", both[0], "swapped"))
+        kinds.append((f"swap + {both[0].asked}", both[0], "swapped"))
     result = []
     for name, cell, side in kinds:
         timing = cell.timing(side)

@@ -105,7 +105,7 @@ def lever_lines(found: Levers | None, result: ModelBenchResult) -> list[str]:
     for lever in found.levers:
         lines.append(
             f"  {lever.name} ({cell_name(lever.cell)}): {format_ratio(lever.speed_ratio)} at "
-            f"{_points(lever.points)}"
+            f"{_points(lever.points)} points"
         )
     return lines
 
