@@ -17,7 +17,7 @@ from .analysis import ModelAnalysis, Selection, SelectionError
 from .bench import benchmark_model
 from .bench_result import DEFAULT_MIN_AGREEMENT, MODEL_MIN_RUN_TIME_S, ModelBenchResult
 from .cache import BuildCache
-from .data import Data, load_data
+from .data import Data, DataError, load_data
 from .deploy_precision import PrecisionError
 from .distributed import LOCAL, Ranks
 from .fidelity import DEFAULT_BATCH_SIZE, Fidelity, measure_fidelity
@@ -426,7 +426,17 @@ class Workflow:
 
         def measurer(result: SwapResult) -> MatrixFidelity:
             assert result.original is not None
-            split = self.split(self.load(result))
+            data = self.load(result)
+            timed = tuple(int(size) for size in (result.input_shape or ())[1:])
+            sample = tuple(int(size) for size in data.inputs.shape[1:])
+            if timed and sample != timed:
+                # The timed files take the timed shape only: the cell could not run the data.
+                raise DataError(
+                    f"{self.data!r}: its samples are {'×'.join(map(str, sample))}, but the "
+                    f"model is timed at {'×'.join(map(str, timed))} per sample: time it at "
+                    "the data's input shape, or give data of the model's"
+                )
+            split = self.split(data)
             return MatrixFidelity(
                 result.original,
                 split,

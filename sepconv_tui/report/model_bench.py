@@ -82,8 +82,10 @@ def runtimes_setup_line(result: ModelBenchResult) -> str:
 
 def shows_matrix(result: ModelBenchResult) -> bool:
     """True when the matrix view says more than the runtimes table: a cell at another precision
-    than fp32, or one absent."""
-    return any(cell.asked != "fp32" or cell.absent is not None for cell in result.matrix)
+    than fp32, one absent, or fidelity measured on data."""
+    return result.data is not None or any(
+        cell.asked != "fp32" or cell.absent is not None for cell in result.matrix
+    )
 
 
 def render(result: ModelBenchResult) -> Group:

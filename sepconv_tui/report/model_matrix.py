@@ -118,13 +118,12 @@ def best_within_line(result: ModelBenchResult) -> str | None:
     best = result.best_within
     if best is not None:
         return f"Keeping {keeping}: {answer(best)}"
-    missing = [
-        side
-        for side, model in (("original", "original"), ("swapped", "swapped model"))
+    sides = {"original": "the original", "swapped": "the swapped model"}
+    said = " nor ".join(
+        words
+        for side, words in sides.items()
         if fastest(result.matrix, side, result.min_agreement) is None
-    ]
-    sides = {"original": "original", "swapped": "swapped model"}
-    said = " nor ".join(f"the {sides[side]}" for side in missing)
+    )
     return f"Keeping {keeping}: no cell keeps it for {said}, so there is no best within it"
 
 
