@@ -14,7 +14,13 @@ import pytest
 from conftest import run_cli
 
 from sepconv_tui.core.latency import Timing
-from sepconv_tui.model.bench_result import MatrixCell, MatrixData, best_deployment, levers
+from sepconv_tui.model.bench_result import (
+    MatrixCell,
+    MatrixData,
+    ModelBenchResult,
+    best_deployment,
+    levers,
+)
 from sepconv_tui.model.fidelity_result import AtPrecision, SplitSizes
 
 QUICK = ("--threads", "1", "--min-run-time", "0.01")
@@ -123,6 +129,9 @@ def test_bench_data_in_eager_measures_every_cell_and_answers_in_words(
     found = document["levers"]
     assert found["points_of"] == "accuracy"
     assert [lever["lever"] for lever in found["levers"]] == ["swap alone"]
+    # The app's child sends it as JSON: the figures come back whole.
+    again = ModelBenchResult.from_dict(document).to_dict()
+    assert json.loads(json.dumps(again)) == document
     code, stdout, err = run_cli(capsys, "bench", *given, "--markdown", *QUICK)
     assert code == 0, err
     assert "agreement (original · swapped)" in stdout and "accuracy (original · swapped)" in stdout
