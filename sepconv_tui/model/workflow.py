@@ -375,13 +375,17 @@ class Workflow:
         progress: OnProgress | None = None,
     ) -> PrecisionFidelity:
         """Both models at ``precision`` in ``runtime`` (default: the precision's own) against
-        the fp32 original on the test split; int8 calibrated on the fit split."""
+        the fp32 original on the test split; int8 calibrated on the fit split. A budget chosen
+        on the frontier is measured reconstructed, as it was chosen (``fidelity``'s rule)."""
         if self.ranks.distributed:
             raise PrecisionError(
                 f"measuring at {precision} runs in one process, not under torchrun"
             )
         choice = self.choose(progress)
-        result = self._swap(choice)
+        if self.chooses and self.budget is not None and self.budget.on_frontier:
+            result = self.recover("reconstruct", progress=progress).result
+        else:
+            result = self._swap(choice)
         data = self.load(result)
         split = self.split(data)
         assert result.original is not None
