@@ -70,7 +70,8 @@ def precision_help() -> str:
         f"the arithmetic to time at, with --runtime: {', '.join(runs)}, or {ALL} (every cell "
         "the runtimes run; a cell this machine cannot run is listed absent, with why). int8 is "
         "static QDQ (uint8 activations, int8 weights, per channel), calibrated on random "
-        "inputs (on the fit split of --data, with it); a cell is labelled with the precision the runtime reports it ran. Default: fp32"
+        "inputs (on the fit split of --data, with it); a cell is labelled with the precision "
+        "the runtime reports it ran. Default: fp32"
     )
 
 
