@@ -64,6 +64,7 @@ def test_best_within_keeps_each_sides_fastest_cell_meeting_the_agreement() -> No
     assert by_name["int8 alone"].speed_ratio == pytest.approx(2.0)
     assert by_name["swap alone"].speed_ratio == pytest.approx(2.5)
     assert by_name["swap + int8"].points == pytest.approx(100 * (0.89 - 1.0))
+    assert not any(lever.tie for lever in found.levers)  # no IQR: every difference counts
 
 
 def check_cells(document: dict[str, Any]) -> list[dict[str, Any]]:

@@ -266,6 +266,7 @@ class Lever:
     side: str  # "original" or "swapped"
     speed_ratio: float  # the fp32 original's fastest cell ÷ this one
     points: float | None  # percentage points of accuracy (or agreement) against the fp32 original
+    tie: bool = False  # the two medians lie within each other's IQR: no win
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON object of one lever."""
@@ -278,6 +279,7 @@ class Lever:
             "precision": self.cell.precision,
             "median_s": timing.median_s,
             "speed_ratio": self.speed_ratio,
+            "tie": self.tie,
             "points": self.points,
         }
 
@@ -354,6 +356,7 @@ def levers(cells: Sequence[MatrixCell], data: MatrixData) -> Levers | None:
                 side,
                 baseline.original.median_s / timing.median_s,
                 _points(cell.fidelity(side), data),
+                tie(baseline.original, timing),
             )
         )
     return Levers(baseline, "accuracy" if data.labels else "agreement", tuple(result))

@@ -104,8 +104,8 @@ def lever_lines(found: Levers | None, result: ModelBenchResult) -> list[str]:
     ]
     for lever in found.levers:
         lines.append(
-            f"  {lever.name} ({cell_name(lever.cell)}): {format_ratio(lever.speed_ratio)} at "
-            f"{_points(lever.points)} points"
+            f"  {lever.name} ({cell_name(lever.cell)}): {format_ratio(lever.speed_ratio)}"
+            f"{' (a tie, within the IQR)' if lever.tie else ''} at {_points(lever.points)} points"
         )
     return lines
 
