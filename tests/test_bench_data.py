@@ -183,6 +183,10 @@ def test_bench_data_matrix_measures_each_cell_as_it_runs(
         (("--min-agreement", "0.9", "--runtime", "eager"), "--min-agreement needs --data DATA"),
         (("--data", "{digits}"), "--data measures each cell of the matrix: add --runtime"),
         (("--data", "{wide}", "--runtime", "eager"), "its samples are 1×16×16"),
+        (
+            ("--data", "{digits}", "--runtime", "eager", "--swap", "agreement:0.99"),
+            "then --swapped DIR measures it here",
+        ),
     ],
 )
 def test_bad_data_input_is_one_line_and_exit_2(

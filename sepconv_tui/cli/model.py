@@ -904,6 +904,12 @@ def run_bench_model(arguments: argparse.Namespace) -> int:
         if arguments.swapped is not None and arguments.swap is not None:
             return fail("bench", "--swap and --swapped DIR exclude each other")
         refused = _data_refusal(arguments)
+        if refused is None and arguments.data is not None and selection.rule in BUDGET_RULES:
+            refused = (
+                f"--swap {selection}: bench --data times and measures a swap, it does not "
+                f"choose one: swap SOURCE --data DATA --swap {selection} --out DIR writes it, "
+                "then --swapped DIR measures it here"
+            )
         if refused is not None:
             return fail("bench", refused)
         if arguments.per_layer:
