@@ -8,7 +8,9 @@ OpenVINO's precision hint, unless another runtime is named); fp32 in eager runs 
 Each is labelled with the precision its runtime reports it ran. Its top-1 agreement with the
 fp32 original, the relative error of its first output against the fp32 original's, and its
 accuracy when the data has labels come with 95% Wilson intervals over the samples run.
-torch, numpy and the runtimes are imported inside the functions.
+``MatrixFidelity`` does the same for every cell of the deployment matrix (``bench --data``),
+running the very file each cell's timing ran. torch, numpy and the runtimes are imported
+inside the functions.
 """
 
 from __future__ import annotations
