@@ -210,11 +210,15 @@ def speedup_runtime_help() -> str:
     for index, entry in enumerate(RUNTIME_TABLE.values()):
         notes = [note for note in ("default" if index == 0 else "", _extra(entry.extra)) if note]
         names.append(f"{entry.name} ({', '.join([entry.label, *notes])})")
-    return f"where speedup:X times each layer and the model: {', '.join(names)}"
+    return (
+        "where speedup:X times each layer at each m and the model (and model --sensitivity "
+        f"its rungs): {', '.join(names)}"
+    )
 
 
 def add_speedup_arguments(parser: argparse.ArgumentParser) -> None:
-    """--runtime and --threads: where ``--swap speedup:X`` times the layers."""
+    """--runtime, --threads and --baseline: where ``--swap speedup:X`` times the layers, and
+    what its X is measured against."""
     group = parser.add_argument_group("--swap speedup:X (timed where it runs)")
     names = runtime_names()
     group.add_argument(
@@ -225,4 +229,12 @@ def add_speedup_arguments(parser: argparse.ArgumentParser) -> None:
         type=argument_type(parse_threads),
         default=None,
         help="intra-op threads speedup:X times with, 1–1024 (default: torch's)",
+    )
+    group.add_argument(
+        "--baseline",
+        choices=["same", "best"],
+        default="same",
+        help="what speedup:X's X is measured against: same (default), the original on "
+        "--runtime; best, the original's fastest runtime × precision cell against the swapped "
+        "model's fastest, over every cell this machine runs",
     )

@@ -8,6 +8,7 @@ tab's ``f`` cannot drift apart. torch is imported inside the functions (by what 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -22,7 +23,7 @@ from .deploy_precision import PrecisionError
 from .distributed import LOCAL, Ranks
 from .fidelity import DEFAULT_BATCH_SIZE, Fidelity, measure_fidelity
 from .fidelity_result import SplitSizes, ValidationFigure
-from .frontier import BudgetChoice, resolve_budget
+from .frontier import BudgetChoice, MeasurePoint, resolve_budget
 from .job import ModelJob, build_pair
 from .plan import SwapResult
 from .precision_fidelity import (
@@ -34,6 +35,7 @@ from .precision_fidelity import (
 from .recover import recover, split_for
 from .recovery_memory import fit_batch_size
 from .recovery_result import Recovery
+from .rung_timing import this_cpu, timed, timing_threads
 from .runtimes import Precision
 from .sensitivity import measure_sensitivity
 from .sensitivity_result import Sensitivity, cached_sensitivity, file_stamp, keep_sensitivity
@@ -90,11 +92,17 @@ class Workflow:
     precision: str = "fp32"
     runtime: str | None = None
     per_channel: bool = True
+    #: The runtime the sensitivity's rungs are timed on, for their seconds saved (speedup:X
+    #: orders its frontier by them); None: not timed.
+    seconds_on: str | None = None
 
     def __post_init__(self) -> None:
-        if self.budget is not None and not self.budget.on_frontier:
+        if self.budget is not None and not (
+            self.budget.on_frontier or self.budget.rule == "speedup"
+        ):
             raise SelectionError(
-                f"a workflow resolves agreement:X, macs:X and params:X, not {self.budget}"
+                "a workflow resolves agreement:X, macs:X, params:X and speedup:X, not "
+                f"{self.budget}"
             )
 
     @property
@@ -179,14 +187,17 @@ class Workflow:
         cancelled: Callable[[], bool] | None = None,
     ) -> Sensitivity:
         """The layer × m table on the validation split, reused when one was kept for the
-        same model and data (and kept when measured now)."""
+        same model and data (and kept when measured now); its rungs timed on ``seconds_on``
+        (the seconds reused when they were timed there on this machine)."""
+        started = time.monotonic()
         result, split = self._original(mode)
         key = self.sensitivity_key(result, split)
         table = cached_sensitivity(key, self.outputs)
         if table is not None and table.complete:
-            if self.outputs and self.ranks.main:
-                keep_sensitivity(table, self.outputs)  # beside this run's outputs too
-            return table
+            timed = self._timed(table, result, progress, started)
+            if self.ranks.main and (timed is not table or self.outputs):
+                keep_sensitivity(timed, self.outputs)  # beside this run's outputs too
+            return timed
         assert result.original is not None and result.analysis is not None
         original = result.original.to(self.ranks.device)
         try:
@@ -207,9 +218,35 @@ class Workflow:
             )
         finally:
             original.cpu()
+        table = self._timed(table, result, progress, started)
         if self.ranks.main:
             keep_sensitivity(table, self.outputs)
         return table
+
+    def _timed(
+        self, table: Sensitivity, result: SwapResult, progress: OnProgress | None, started: float
+    ) -> Sensitivity:
+        """``table`` with its rungs' seconds on ``seconds_on`` (as it is when None, or when
+        ``max_time`` ran out before the timing, which a note says)."""
+        if self.seconds_on is None:
+            return table
+        timing = table.timing
+        if timing is not None and timing.matches(
+            self.seconds_on, timing_threads(self.job.threads), this_cpu()
+        ):
+            return table
+        if self.max_time is not None and time.monotonic() - started > self.max_time:
+            note = f"time ran out before the rungs were timed on {self.seconds_on}"
+            return replace(table, notes=(*table.notes, note))
+        assert result.original is not None and result.analysis is not None
+        return timed(
+            table,
+            result.original.cpu(),
+            result.analysis,
+            runtime=self.seconds_on,
+            threads=self.job.threads,
+            progress=progress,
+        )
 
     def resolve(
         self,
@@ -217,9 +254,13 @@ class Workflow:
         *,
         mode: str = "reconstruct",
         cancelled: Callable[[], bool] | None = None,
+        time_point: MeasurePoint | None = None,
+        baseline: str = "same",
     ) -> BudgetChoice:
         """The budget resolved on the frontier of the sensitivity table (measured or reused),
-        its deciding points measured whole on the validation split."""
+        its deciding points measured whole on the validation split (speedup:X: its rungs
+        timed on ``seconds_on``, its points' whole models timed by ``time_point`` against
+        ``baseline``)."""
         assert self.budget is not None
         table = self.sensitivity(progress, mode=mode, cancelled=cancelled)
         result, split = self._original(mode)
@@ -234,6 +275,9 @@ class Workflow:
                 table=table,
                 original=original,
                 split=split,
+                seconds=table.timing if self.budget.rule == "speedup" else None,
+                time_point=time_point,
+                baseline=baseline,
                 calibration=self.calibration,
                 batch_size=batch_size,
                 ranks=self.ranks,
