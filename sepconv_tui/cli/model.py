@@ -27,6 +27,7 @@ from ..model.analysis import (
     parse_selection,
     unresolved_budget,
 )
+from ..model.bench_result import DEFAULT_MIN_AGREEMENT
 from ..model.settings import DEVICE_CHOICES
 from ..model.source import parse_input_shape, parse_source
 from ..progress import OnProgress
@@ -289,8 +290,11 @@ def resolve_device_argument(arguments: argparse.Namespace) -> str:
     return resolve_device(getattr(arguments, "device", None) or "cpu")
 
 
-def add_data_arguments(parser: argparse.ArgumentParser, *, required: bool) -> None:
-    """--data and how it is read: --limit, --batch-size, --mean, --std."""
+def add_data_arguments(
+    parser: argparse.ArgumentParser, *, required: bool, device: bool = True
+) -> None:
+    """--data and how it is read: --limit, --batch-size, --mean, --std, the splits, and
+    (``device``: unless the command has its own) --device and --memory-budget-mb."""
     group = parser.add_argument_group("data")
     group.add_argument("--data", metavar="DATA", required=required, help=DATA_HELP)
     group.add_argument(
@@ -324,6 +328,8 @@ def add_data_arguments(parser: argparse.ArgumentParser, *, required: bool) -> No
         help="the last N samples (or a fraction), never fitted nor chosen on: every figure "
         "reported is measured on them (default: a fifth)",
     )
+    if not device:
+        return
     group.add_argument(
         "--device",
         choices=list(DEVICE_CHOICES),
@@ -885,6 +891,21 @@ def add_bench_model_arguments(bench_parser: argparse.ArgumentParser) -> None:
         metavar="STATE_DICT",
         help="load this state_dict (default: random weights, which time the same)",
     )
+    group.add_argument(
+        "--swapped",
+        metavar="DIR",
+        help="time the swap `sepconv-tui swap --out DIR` wrote (a recovered one, say) instead "
+        "of making one with --swap",
+    )
+    add_data_arguments(bench_parser, required=False, device=False)
+    bench_parser.add_argument(
+        "--min-agreement",
+        metavar="X",
+        type=argument_type(float_in_range(0, 1, low_open=True)),
+        default=None,
+        help="with --data: the best deployment is also given among the cells whose top-1 "
+        "agreement with the fp32 original is ≥ X, 0 < X ≤ 1 (default: 0.99)",
+    )
     # Seconds each side is timed for; tests shorten it (not a user-facing knob).
     group.add_argument(
         "--min-run-time",
@@ -904,22 +925,83 @@ def run_bench_model(arguments: argparse.Namespace) -> int:
             input_shape = parse_input_shape(arguments.input_shape)
         from .runtime import bench_job, run_per_layer, selected_precision, selected_runtimes
 
+        if arguments.swapped is not None and arguments.swap is not None:
+            return fail("bench", "--swap and --swapped DIR exclude each other")
+        refused = _data_refusal(arguments)
+        if refused is None and arguments.data is not None and selection.rule in BUDGET_RULES:
+            refused = (
+                f"--swap {selection}: bench --data times and measures a swap, it does not "
+                f"choose one: swap SOURCE --data DATA --swap {selection} --out DIR writes it, "
+                "then --swapped DIR measures it here"
+            )
+        if refused is not None:
+            return fail("bench", refused)
         if arguments.per_layer:
             return run_per_layer(arguments, selection, source, input_shape)
         from ..model.bench import benchmark_model
         from ..model.bench_result import MODEL_MIN_RUN_TIME_S
 
-        result = benchmark_model(
-            bench_job(arguments, selection, source, input_shape),
-            runtimes=selected_runtimes(arguments),
-            precision=selected_precision(arguments),
-            per_channel=not arguments.per_tensor,
-            channels_last=arguments.channels_last,
-            min_run_time=arguments.min_run_time or MODEL_MIN_RUN_TIME_S,
-        )
+        job = bench_job(arguments, selection, source, input_shape)
+        runtimes = selected_runtimes(arguments)
+        precision = selected_precision(arguments)
+        min_run_time = arguments.min_run_time or MODEL_MIN_RUN_TIME_S
+        if arguments.data is not None:
+            assert runtimes is not None  # _data_refusal asked for --runtime
+            result = _bench_workflow(arguments, job).bench(
+                runtimes,
+                precision,
+                per_channel=not arguments.per_tensor,
+                min_run_time=min_run_time,
+                min_agreement=arguments.min_agreement or DEFAULT_MIN_AGREEMENT,
+            )
+        else:
+            result = benchmark_model(
+                job,
+                runtimes=runtimes,
+                precision=precision,
+                per_channel=not arguments.per_tensor,
+                channels_last=arguments.channels_last,
+                min_run_time=min_run_time,
+            )
     except UserError as error:
         return fail("bench", error)
     from ..report import model_bench as model_bench_report
 
     emit_report(arguments.format, model_bench_report, result)
     return EXIT_MATCH
+
+
+#: The data flags whose default is "not given": without --data, each is refused.
+_DATA_ONLY = ("min_agreement", "limit", "mean", "std", "validation", "test")
+
+
+def _data_refusal(arguments: argparse.Namespace) -> str | None:
+    """Why ``bench --model``'s data flags cannot go together as given (None: they can):
+    a data flag without --data; --data without the matrix it measures."""
+    if arguments.data is None:
+        for name in _DATA_ONLY:
+            if getattr(arguments, name) is not None:
+                return f"--{name.replace('_', '-')} needs --data DATA"
+        return None
+    if arguments.per_layer:
+        return "--data measures each cell of the matrix, not --per-layer"
+    if arguments.runtime is None:
+        return (
+            "--data measures each cell of the matrix: add --runtime (e.g. --runtime all "
+            "--precision all)"
+        )
+    return None
+
+
+def _bench_workflow(arguments: argparse.Namespace, job: ModelJob) -> Workflow:
+    """``bench --model … --data``'s workflow: the job and how --data is read and split."""
+    from ..model.workflow import Workflow
+
+    return Workflow(
+        job,
+        arguments.data,
+        data_options=data_options(arguments),
+        batch_size=arguments.batch_size,
+        validation=_split_size(arguments, "validation"),
+        test=_split_size(arguments, "test"),
+    )

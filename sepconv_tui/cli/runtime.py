@@ -70,7 +70,8 @@ def precision_help() -> str:
         f"the arithmetic to time at, with --runtime: {', '.join(runs)}, or {ALL} (every cell "
         "the runtimes run; a cell this machine cannot run is listed absent, with why). int8 is "
         "static QDQ (uint8 activations, int8 weights, per channel), calibrated on random "
-        "inputs; a cell is labelled with the precision the runtime reports it ran. Default: fp32"
+        "inputs (on the fit split of --data, with it); a cell is labelled with the precision "
+        "the runtime reports it ran. Default: fp32"
     )
 
 
@@ -159,12 +160,13 @@ def run_layer_runtimes(arguments: argparse.Namespace, spec: LayerSpec) -> int:
 
 def bench_job(arguments: argparse.Namespace, selection: Any, source: Any, shape: Any) -> Any:
     """``bench --model``'s ModelJob: SOURCE, --swap, --depth-multiplier, --input-shape,
-    --weights, --device, --threads and --memory-budget-mb."""
+    --weights, --swapped, --device, --threads and --memory-budget-mb."""
     from ..model.job import ModelJob
 
     return ModelJob(
         source,
         weights=arguments.weights,
+        swapped_dir=arguments.swapped,
         input_shape=shape,
         selection=selection,
         depth_multiplier=arguments.depth_multiplier,

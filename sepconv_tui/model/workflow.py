@@ -9,14 +9,16 @@ tab's ``f`` cannot drift apart. torch is imported inside the functions (by what 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ..progress import OnProgress
 from .analysis import BUDGET_RULES, ModelAnalysis, Selection, SelectionError
+from .bench import benchmark_model
+from .bench_result import DEFAULT_MIN_AGREEMENT, MODEL_MIN_RUN_TIME_S, ModelBenchResult
 from .cache import BuildCache
-from .data import Data, load_data
+from .data import Data, DataError, load_data
 from .deploy_precision import PrecisionError
 from .distributed import LOCAL, Ranks
 from .fidelity import DEFAULT_BATCH_SIZE, Fidelity, measure_fidelity
@@ -24,11 +26,17 @@ from .fidelity_result import SplitSizes, ValidationFigure
 from .frontier import BudgetChoice, MeasurePoint, resolve_budget
 from .job import ModelJob, build_pair
 from .plan import SwapResult
-from .precision_fidelity import PrecisionFidelity, measure_at_precision, precision_rescorer
+from .precision_fidelity import (
+    MatrixFidelity,
+    PrecisionFidelity,
+    measure_at_precision,
+    precision_rescorer,
+)
 from .recover import recover, split_for
 from .recovery_memory import fit_batch_size
 from .recovery_result import Recovery
 from .rung_timing import this_cpu, timed, timing_threads
+from .runtimes import Precision
 from .sensitivity import measure_sensitivity
 from .sensitivity_result import Sensitivity, cached_sensitivity, file_stamp, keep_sensitivity
 from .settings import (
@@ -451,6 +459,55 @@ class Workflow:
         )
         return measured.with_context(
             split=split.sizes, validation=choice.validation, notes=choice.notes
+        )
+
+    def bench(
+        self,
+        runtimes: Sequence[str],
+        precision: Precision | None = Precision.FP32,
+        *,
+        per_channel: bool = True,
+        min_run_time: float = MODEL_MIN_RUN_TIME_S,
+        min_agreement: float = DEFAULT_MIN_AGREEMENT,
+        progress: OnProgress | None = None,
+    ) -> ModelBenchResult:
+        """The deployment matrix (``runtimes`` × ``precision``, None: every one) with each
+        timed cell's two models measured on the test split against the fp32 original (int8
+        calibrated on the fit split), and "best_within" the cells keeping ``min_agreement``.
+        The job's own selection is timed (a budget is not chosen here)."""
+        if self.ranks.distributed:
+            raise PrecisionError("the matrix is timed in one process, not under torchrun")
+
+        def measurer(result: SwapResult) -> MatrixFidelity:
+            assert result.original is not None
+            data = self.load(result)
+            timed = tuple(int(size) for size in (result.input_shape or ())[1:])
+            sample = tuple(int(size) for size in data.inputs.shape[1:])
+            if timed and sample != timed:
+                # The timed files take the timed shape only: the cell could not run the data.
+                raise DataError(
+                    f"{self.data!r}: its samples are {'×'.join(map(str, sample))}, but the "
+                    f"model is timed at {'×'.join(map(str, timed))} per sample: time it at "
+                    "the data's input shape, or give data of the model's"
+                )
+            split = self.split(data)
+            return MatrixFidelity(
+                result.original,
+                split,
+                data=self.data,
+                threads=self.job.threads,
+                batch_size=self.batch_size,
+            )
+
+        return benchmark_model(
+            self.job,
+            runtimes=runtimes,
+            precision=precision,
+            per_channel=per_channel,
+            min_run_time=min_run_time,
+            fidelity=measurer,
+            min_agreement=min_agreement,
+            progress=progress,
         )
 
     def recover(
