@@ -271,6 +271,7 @@ def test_swap_speedup_records_each_layers_m_and_both_figures(
     assert match is not None, stderr
     assert float(match["measured"]) >= 1.3
     assert "nothing was measured on data" in stderr
+    assert "error" not in match.string.splitlines()[0]  # no loss was known: none is shown
     chosen = dict(
         (name, int(m)) for name, m in re.findall(r"([\w.]+) m=(\d+)", stderr.split("[")[1])
     )

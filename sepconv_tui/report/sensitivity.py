@@ -143,11 +143,15 @@ def point_line(frontier: Frontier, point: FrontierPoint) -> str:
             else ""
         )
         measured = f"; validation {agreement}output error {_error(point.output_error)}"
-    else:
+    elif frontier.evaluated:
         measured = (
             f"; sum of the single-layer errors {_error(point.predicted_error)} (a prediction, "
             "not measured)"
         )
+    elif point.predicted_error:
+        measured = f"; sum of the layers' SVD weight errors {_error(point.predicted_error)}"
+    else:
+        measured = ""  # chosen by the saving alone: no loss was known, none is shown
     return f"{point.summary}: {saving}{measured}"
 
 
