@@ -232,3 +232,23 @@ def test_int8_export_on_data_calibrates_on_fit_and_compares_on_test(
     agreement = int8["agreement_with_fp32"]
     assert agreement["on"].endswith("test 359") and agreement["samples"] == 359
     assert agreement["agreement"] >= 0.97
+
+
+@pytest.mark.deploy
+def test_fidelity_at_int8_with_a_budget_measures_the_swap_it_chose(
+    capsys: pytest.CaptureFixture[str], digits: dict[str, Any]
+) -> None:
+    """fidelity --swap agreement:X --precision int8 chose on reconstructed points held to int8,
+    so the swapped model measured at int8 is that swap reconstructed (the SVD swap alone agrees
+    on about a tenth of the digits)."""
+    pytest.importorskip("onnxruntime", reason="the [deploy] extra")
+    code, stdout, err = run_cli(
+        capsys, "fidelity", digits["source"], "--weights", str(digits["weights"]),
+        "--data", str(digits["data"]), "--swap", "agreement:0.99", "--precision", "int8",
+        "--json",
+    )  # fmt: skip
+    assert code == 0, err
+    assert "and so is the swap measured below" in err
+    document = json.loads(stdout)
+    assert document["precision"] == "int8" and document["validation"]["agreement"] >= 0.99
+    assert document["swapped"]["agreement"] > 0.95

@@ -154,7 +154,7 @@ def test_3d_speedup_on_channels_last_runs_and_says_what_it_reached(
         "--threads", "1",
     )  # fmt: skip
     assert code == 2 and stdout == ""
-    assert "--swap: speedup:1000 cannot be reached on eager_channels_last" in stderr
+    assert "--swap: speedup:1000 is out of reach on eager_channels_last" in stderr
     assert len(stderr.strip().splitlines()) == 1
 
 

@@ -300,8 +300,8 @@ def test_a_timing_child_ends_when_its_parent_dies(tmp_path: Path) -> None:
 
 
 def test_result_and_report_modules_load_neither_torch_nor_onnx() -> None:
-    """The data the app's child sends back (LayerBench, SpeedupChoice, ExportResult) and their
-    reports import no torch, onnx, onnxruntime or Textual."""
+    """The data the app's child sends back (LayerBench, ExportResult), the speedup resolver
+    and their reports import no torch, onnx, onnxruntime or Textual."""
     import subprocess
 
     code = (

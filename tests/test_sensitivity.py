@@ -333,6 +333,7 @@ def test_macs_budget_without_data_chooses_by_the_weights_and_says_so(
     assert code == 0, err
     assert json.loads(out)["mac_ratio"] >= 2
     assert "chosen without data, by each layer's SVD weight error" in err
+    assert "sum of the layers' SVD weight errors" in err and "single-layer" not in err
 
 
 def test_the_frontier_reply_crosses_the_wire_as_it_went(

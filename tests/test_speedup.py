@@ -1,48 +1,100 @@
-"""``--swap speedup:X``: the layers picked by measured time saved, predicted and confirmed.
+"""``--swap speedup:X``: each layer's m on the frontier of seconds saved, confirmed whole.
 
-The choice itself is arithmetic on per-layer times, tested here with injected times (where the
-MAC ratio ranks the layers differently from the clock); the end-to-end tests time a small model
-whose wide convs save time and check what is said and swapped, not how fast anything ran.
+The seconds come from timers stubbed here (``rung_timing.time_on_runtime`` for each conv and
+block alone, ``bench.time_both`` for a whole model): a fake clock that charges each module for
+its parameters, and each block inside a whole model a little more than alone (as a real
+depthwise pass does), so the prediction and the measurement differ. Nothing asserts on how
+fast anything really ran.
 """
 
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import run_cli
+from torch import nn
 
-from sepconv_tui.core.latency import Timing
-from sepconv_tui.model.analysis import SelectionError, parse_selection
-from sepconv_tui.model.bench_result import LayerBench, LayerRow, LayerTiming
-from sepconv_tui.model.speedup import SpeedupChoice, choose_by_speed, rank_by_speed
+from sepconv_tui.core.latency import RuntimeTiming, Timing
+from sepconv_tui.core.layers import DepthwiseSeparableConv
+from sepconv_tui.model import bench, rung_timing
+from sepconv_tui.model.analysis import Cost, SelectionError, parse_selection
+from sepconv_tui.model.frontier import choose, frontier, frontier_path
+from sepconv_tui.model.machine import this_machine
+from sepconv_tui.model.sensitivity_result import (
+    Frontier,
+    FrontierPoint,
+    Rung,
+    RungTiming,
+    Sensitivity,
+    read_sensitivity,
+)
+from sepconv_tui.model.timing_messages import Timed
 
 MODELS = Path(__file__).parent / "models"
 WIDE = f"{MODELS / 'wide.py'}:build"
+SHAPE = ("--input-shape", "1,3,32,32", "--threads", "1")
+
+#: The fake clock: a fixed cost per pass, per parameter, and per block inside a whole model.
+BASE_S, PER_PARAM_S, PER_BLOCK_S = 1e-4, 1e-8, 5e-5
 
 
-def row(name: str, mac_ratio: float, conv_s: float, block_s: float, calls: int = 1) -> LayerRow:
-    """A candidate with injected conv and block medians on "onnxruntime"."""
-    timings = {"onnxruntime": LayerTiming(Timing(conv_s, 0.0, 5, 1), Timing(block_s, 0.0, 5, 1))}
-    return LayerRow(name, (1, 64, 56, 56), calls, 1, mac_ratio, False, timings)
+def fake_seconds(module: nn.Module, *, whole: bool) -> float:
+    """What the fake clock says ``module`` takes (a whole model pays each block's extra pass)."""
+    params = sum(parameter.numel() for parameter in module.parameters())
+    blocks = sum(isinstance(each, DepthwiseSeparableConv) for each in module.modules())
+    return BASE_S + params * PER_PARAM_S + (blocks * PER_BLOCK_S if whole else 0.0)
 
 
-def layers(whole_s: float = 20.0) -> LayerBench:
-    """A model of ``whole_s`` whose stem has the best MAC ratio and saves the least time, as
-    resnet18's 7×7 stem does on ONNX Runtime; layer4 is slower swapped."""
-    rows = (
-        row("stem", 27.75, 2.0, 1.0),  # saves 1
-        row("layer1", 8.0, 4.0, 1.0),  # saves 3
-        row("layer2", 8.0, 3.0, 1.0, calls=2),  # saves 4 (two calls)
-        row("layer3", 7.0, 2.5, 0.5),  # saves 2
-        row("layer4", 8.0, 1.0, 1.5),  # slower swapped: never picked
-    )
-    return LayerBench(
-        "m", (1, 3, 224, 224), "none", 2, rows, {"onnxruntime": Timing(whole_s, 0, 5, 1)},
-        {"onnxruntime": "onnxruntime 1"}, "torch",
-    )  # fmt: skip
+def timing(seconds: float) -> Timing:
+    """A Timing of ``seconds`` (median) with a small IQR."""
+    return Timing(seconds, seconds / 100, 5, 1)
+
+
+@pytest.fixture
+def calls(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
+    """Both timers stubbed: counts of rung timings and whole-model timings, by cell."""
+    counted: dict[str, Any] = {"rungs": 0, "modules": 0, "whole": []}
+
+    def time_on_runtime(runtime: str, modules: Any, **_options: Any) -> Timed:
+        counted["rungs"] += 1
+        counted["modules"] += len(modules)
+        timings = [
+            timing(fake_seconds(module, whole=index == len(modules) - 1))
+            for index, (_label, module, _x) in enumerate(modules)
+        ]
+        return Timed(timings=tuple(timings), version="fake 1", ran=("fp32",) * len(timings))
+
+    def time_both(runtime: str, before: Any, after: Any, **options: Any) -> Any:
+        precision = str(options["precision"])
+        counted["whole"].append((runtime, precision))
+        original = fake_seconds(before[1], whole=True) * CELL_FACTOR[0].get(
+            (runtime, precision), 1.0
+        )
+        swapped = fake_seconds(after[1], whole=True) * CELL_FACTOR[1].get((runtime, precision), 1.0)
+        result = RuntimeTiming(runtime, timing(original), timing(swapped), "fake 1", 1)
+        return result, (precision, precision)
+
+    monkeypatch.setattr(rung_timing, "time_on_runtime", time_on_runtime)
+    monkeypatch.setattr(bench, "time_both", time_both)
+    # A matrix measures the machine's limits once (seconds): not what these tests are about.
+    from sepconv_tui.model import roofline
+
+    monkeypatch.setattr(roofline, "machine_limits", this_machine)
+    yield counted
+
+
+#: (original, swapped) time factors per (runtime, precision) cell: int8 speeds the original up
+#: more than the swap (its dense convs gain, the depthwise ones do not), as issue 28 measured.
+CELL_FACTOR: tuple[dict[tuple[str, str], float], dict[tuple[str, str], float]] = (
+    {("onnxruntime", "fp32"): 0.8, ("onnxruntime", "int8"): 0.3},
+    {("onnxruntime", "fp32"): 0.4, ("onnxruntime", "int8"): 0.5},
+)
 
 
 def test_parse_speedup() -> None:
@@ -53,95 +105,274 @@ def test_parse_speedup() -> None:
             parse_selection(text)
 
 
-def test_without_data_the_fewest_layers_by_time_saved_reach_x() -> None:
-    """Largest time saved first (not MAC ratio: the stem comes last), the shortest prefix
-    whose predicted T ÷ (T − saved) reaches X; a slower block is never taken."""
-    bench = layers()
-    assert rank_by_speed(bench, "onnxruntime") == ("layer2", "layer1", "layer3", "stem")
-    choice = choose_by_speed(bench, 1.5, "onnxruntime")
-    # 20 / (20 − 4) = 1.25 < 1.5; 20 / (20 − 7) = 1.54 ≥ 1.5.
-    assert choice.chosen == ("layer2", "layer1")
-    assert choice.predicted == pytest.approx(20 / 13)
-    assert choice.best == pytest.approx(20 / 10) and choice.ranking == "time saved"
-    assert SpeedupChoice.from_dict(choice.to_dict()) == choice
+def _table() -> Sensitivity:
+    """Four layers of one rung each, timed: the whole model 20 s, the layers saving 1–4 s at
+    losses that order them c, a, d, b by loss per second."""
+    saved = {"a": 3.0, "b": 4.0, "c": 1.0, "d": 2.0}
+    loss = {"a": 0.03, "b": 0.2, "c": 0.001, "d": 0.05}
+    rungs = tuple(
+        Rung(name, 1, 10, 10, agreement=1.0, output_error=loss[name], measured=True)
+        for name in saved
+    )
+    seconds = RungTiming(
+        "onnxruntime",
+        1,
+        "cpu",
+        20.0,
+        0.1,
+        conv_s={name: (saved[name] + 1.0, 0.0) for name in saved},
+        block_s={name: {1: (1.0, 0.0)} for name in saved},
+    )
+    return Sensitivity(rungs, Cost(100, 1000)).with_timing(seconds)
 
 
-def test_with_data_the_ranking_is_agreement_lost_per_time_saved() -> None:
-    """With each layer's agreement alone, the order is (1 − agreement) / time saved: a layer
-    that costs little fidelity comes first even when it saves less time."""
-    alone = {"stem": 0.999, "layer1": 0.90, "layer2": 0.80, "layer3": 0.99, "layer4": 1.0}
-    bench = layers()
-    # lost per second: stem 0.001, layer1 0.0333, layer2 0.05, layer3 0.005.
-    assert rank_by_speed(bench, "onnxruntime", alone) == ("stem", "layer3", "layer1", "layer2")
-    choice = choose_by_speed(bench, 1.5, "onnxruntime", alone)
-    # stem + layer3 save 3 (1.18×), + layer1 saves 6: 20 / 14 = 1.43×, + layer2: 20 / 10 = 2×.
-    assert choice.chosen == ("stem", "layer3", "layer1", "layer2")
-    assert choice.ranking == "agreement lost per time saved" and choice.alone == alone
+def test_the_seconds_frontier_orders_by_loss_per_second_and_predicts_the_speed_up() -> None:
+    """Each step the least output error per second saved (c, a, d, then b), each point's
+    predicted speed-up 20 ÷ (20 − the seconds its layers save)."""
+    points = frontier_path(_table(), "seconds")
+    assert [tuple(point.plan) for point in points] == [
+        (),
+        ("c",),
+        ("a", "c"),
+        ("a", "c", "d"),
+        ("a", "b", "c", "d"),
+    ]
+    assert [point.predicted_speed_ratio for point in points[1:]] == pytest.approx(
+        [20 / 19, 20 / 16, 20 / 14, 20 / 10]
+    )
 
 
-def test_out_of_reach_says_the_best_speedup_there_is() -> None:
-    """X above what every time-saving layer gives: SelectionError with the best speed-up; a
-    runtime where no block is faster says so."""
-    with pytest.raises(SelectionError, match=r"the best is 2\.00×, swapping the 4 candidates"):
-        choose_by_speed(layers(), 3.0, "onnxruntime")
-    slow = LayerBench(
-        "m", (1, 3, 8, 8), "none", 1, (row("a", 8.0, 1.0, 2.0),),
-        {"onnxruntime": Timing(5, 0, 5, 1)}, {"onnxruntime": "o"}, "t",
-    )  # fmt: skip
-    with pytest.raises(SelectionError, match="no candidate's block runs faster than its conv"):
-        choose_by_speed(slow, 1.1, "onnxruntime")
+def test_speedup_keeps_the_first_point_whose_measured_speed_up_reaches_x() -> None:
+    """Bisection on the timed points: the prediction (1.43× at point 3) overstates, the
+    measurement (each point 0.9 of its prediction) needs point 4; points before the chosen
+    one measure below X, and fewer points are timed than the frontier has."""
+    timed: list[int] = []
+    points = frontier_path(_table(), "seconds")
+
+    def time_point(point: FrontierPoint) -> FrontierPoint:
+        timed.append(len(point.multipliers))
+        assert point.predicted_speed_ratio is not None
+        return replace(point, speed_ratio=point.predicted_speed_ratio * 0.9)
+
+    chosen = choose(points, parse_selection("speedup:1.4"), Cost(100, 1000), time_point=time_point,
+                    unit="seconds")  # fmt: skip
+    assert chosen.chosen == 4 and chosen.point is not None
+    assert chosen.point.speed_ratio is not None and chosen.point.speed_ratio >= 1.4
+    before = chosen.points[3].speed_ratio
+    assert before is not None and before < 1.4
+    assert len(timed) < len(points) - 1 and sorted(timed) == [3, 4]
+    assert Frontier.from_dict(json.loads(json.dumps(chosen.to_dict()))) == chosen
 
 
-SUMMARY = re.compile(
-    r"--swap speedup:(?P<target>[\d.]+) on eager: (?P<count>\d+) of 4 candidates by "
-    r"(?P<ranking>[a-z ]+), predicted (?P<predicted>[\d.]+)× \(from each layer's time\), "
-    r"measured (?P<measured>[\d.]+)× \(the whole model timed\)"
+def test_the_python_frontier_chooses_speedup_by_the_prediction_and_says_so() -> None:
+    """frontier(table, "speedup:X") on a timed table: the first point predicted to reach X,
+    nothing timed whole, a note saying so; the frontier names the runtime."""
+    chosen = frontier(_table(), "speedup:1.4")
+    assert chosen.chosen == 3 and chosen.unit == "seconds" and chosen.runtime == "onnxruntime"
+    assert any("the whole model was not timed" in note for note in chosen.notes)
+
+
+def test_speedup_out_of_reach_says_the_best_measured() -> None:
+    """X above the last point's measured speed-up: SelectionError with the best timed."""
+
+    def time_point(point: FrontierPoint) -> FrontierPoint:
+        return replace(point, speed_ratio=1.5)
+
+    with pytest.raises(SelectionError, match=r"out of reach on ort: the best is 1\.50× measured"):
+        choose(frontier_path(_table(), "seconds"), parse_selection("speedup:3"), Cost(100, 1000),
+               time_point=time_point, unit="seconds", timed_on="on ort")  # fmt: skip
+
+
+def test_a_sensitivity_written_before_the_seconds_still_loads(tmp_path: Path) -> None:
+    """A version-1 sensitivity.json without "timing" nor "seconds_saved" loads untimed; a
+    timed table reads back with its runtime and seconds."""
+    key = {"source": "m"}
+    old = {
+        "version": 1,
+        "key": key,
+        "original": Cost(100, 1000).to_dict(),
+        "sensitivity": [
+            {"name": "a", "depth_multiplier": 1, "agreement": 1.0, "output_error": 0.01,
+             "macs_saved": 10, "params_saved": 10},
+        ],
+    }  # fmt: skip
+    (tmp_path / "sensitivity.json").write_text(json.dumps(old))
+    table = read_sensitivity(tmp_path, key)
+    assert table is not None and table.timing is None
+    assert table.rungs[0].seconds_saved is None and table.rungs[0].measured
+    timed = Sensitivity(table.rungs, table.original, key=key).with_timing(_table().timing)  # type: ignore[arg-type]
+    assert timed.rungs[0].seconds_saved == pytest.approx(3.0)
+    timed.save(tmp_path)
+    again = read_sensitivity(tmp_path, key)
+    assert again == timed and again.timing is not None and again.timing.runtime == "onnxruntime"
+
+
+CHOICE = re.compile(
+    r"speedup:(?P<target>[\d.]+) → .*predicted (?P<predicted>[\d.]+)× faster on \w+ "
+    r"\(each layer.s seconds\), measured "
+    r"(?P<measured>[\d.]+)× against (?P<against>[^;]+);"
 )
 
 
-def test_model_speedup_picks_the_prefix_and_confirms_it(
-    capsys: pytest.CaptureFixture[str],
+def test_sensitivity_times_every_rung_once_and_a_budget_reuses_it(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, calls: dict[str, Any]
 ) -> None:
-    """model --swap speedup:1.2 on one thread: the wide convs save time, so X is reached; the
-    table swaps exactly the layers the sentence counts, with both figures said."""
+    """model --sensitivity --runtime eager times each conv and its block at every rung in one
+    child (seconds_saved = conv − block, per rung); asked again, and for speedup:X on the
+    same data, the seconds are reused: no rung is timed again, only the whole models."""
+    data = ("--data", "synthetic:48", "--out", str(tmp_path))
     code, stdout, stderr = run_cli(
-        capsys, "model", WIDE, "--input-shape", "1,3,32,32", "--swap", "speedup:1.2",
-        "--threads", "1", "--json",
-    )  # fmt: skip
+        capsys, "model", WIDE, *SHAPE, *data[:2], "--sensitivity", "--runtime", "eager", "--json"
+    )
     assert code == 0, stderr
-    match = SUMMARY.search(stderr)
+    values = json.loads(stdout)
+    rungs = values["sensitivity"]
+    timing = values["sensitivity_timing"]
+    assert calls["rungs"] == 1 and timing["runtime"] == "eager" and timing["threads"] == 1
+    assert calls["modules"] == 4 + len(rungs) + 1  # each conv, each rung's block, the model
+    for rung in rungs:
+        conv = timing["conv_s"][rung["name"]][0]
+        block = timing["block_s"][rung["name"]][str(rung["depth_multiplier"])][0]
+        assert rung["seconds_saved"] == pytest.approx(conv - block)
+    code, stdout, stderr = run_cli(
+        capsys, "model", WIDE, *SHAPE, *data[:2], "--sensitivity", "--runtime", "eager", "--json"
+    )
+    assert code == 0 and calls["rungs"] == 1, stderr
+    code, stdout, stderr = run_cli(
+        capsys, "model", WIDE, *SHAPE, *data[:2], "--swap", "speedup:1.3", "--json"
+    )
+    assert code == 0, stderr
+    assert calls["rungs"] == 1 and calls["whole"], stderr
+    match = CHOICE.search(stderr)
     assert match is not None, stderr
-    assert float(match["predicted"]) >= 1.2 and float(match["measured"]) > 0
-    assert match["ranking"] == "time saved"
-    swapped = [layer["name"] for layer in json.loads(stdout)["layers"] if layer["swap"]]
-    assert len(swapped) == int(match["count"]) >= 1
-    assert set(swapped) <= {"body.0", "body.2", "body.4", "stem"}
+    assert float(match["measured"]) >= 1.3 and match["against"] == "eager"
+    # Untimed, the table says so; on another runtime it is timed again there.
+    code, stdout, stderr = run_cli(capsys, "model", WIDE, *SHAPE, *data[:2], "--sensitivity")
+    assert code == 0 and "Time saved: each conv and its block timed alone on eager" in stdout
+    code, stdout, stderr = run_cli(
+        capsys, "model", WIDE, *SHAPE, *data[:2], "--sensitivity", "--runtime",
+        "eager_channels_last", "--json",
+    )  # fmt: skip
+    assert code == 0 and calls["rungs"] == 2
+    assert json.loads(stdout)["sensitivity_timing"]["runtime"] == "eager_channels_last"
 
 
-def test_model_speedup_out_of_reach_exits_2_with_the_best(
-    capsys: pytest.CaptureFixture[str],
+def test_swap_speedup_records_each_layers_m_and_both_figures(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, calls: dict[str, Any]
+) -> None:
+    """swap --swap speedup:1.3 without data: the frontier of seconds by the saving alone (no
+    weights), the note says nothing was measured on data; the measured speed-up reaches X at
+    the chosen point; the plan keeps each layer's m and, under "budget", both speed-ups."""
+    code, stdout, stderr = run_cli(
+        capsys, "swap", WIDE, *SHAPE, "--swap", "speedup:1.3", "--out", str(tmp_path), "--json"
+    )
+    assert code == 0, stderr
+    match = CHOICE.search(stderr)
+    assert match is not None, stderr
+    assert float(match["measured"]) >= 1.3
+    assert "nothing was measured on data" in stderr
+    assert "error" not in match.string.splitlines()[0]  # no loss was known: none is shown
+    chosen = dict(
+        (name, int(m)) for name, m in re.findall(r"([\w.]+) m=(\d+)", stderr.split("[")[1])
+    )
+    plan = json.loads((tmp_path / "plan.json").read_text())
+    assert chosen and set(json.loads(stdout)["swapped"]) == set(chosen)
+    recorded = plan["depth_multiplier"]
+    assert recorded == chosen or {recorded} == set(chosen.values())
+    budget = plan["budget"]
+    assert budget == json.loads(stdout)["budget"] and budget["depth_multiplier"] == chosen
+    assert budget["budget"] == "speedup:1.3" and budget["runtime"] == "eager"
+    assert budget["measured_speed_ratio"] == pytest.approx(float(match["measured"]), abs=0.01)
+    assert budget["predicted_speed_ratio"] > 1
+
+
+def test_speedup_out_of_reach_exits_2_with_the_best(
+    capsys: pytest.CaptureFixture[str], calls: dict[str, Any]
 ) -> None:
     """speedup:1000: exit 2, one line naming the runtime and the best speed-up measured."""
-    code, stdout, stderr = run_cli(
-        capsys, "model", WIDE, "--input-shape", "1,3,32,32", "--swap", "speedup:1000",
-        "--threads", "1",
-    )  # fmt: skip
+    code, stdout, stderr = run_cli(capsys, "model", WIDE, *SHAPE, "--swap", "speedup:1000")
     assert code == 2 and stdout == ""
-    assert "--swap: speedup:1000 cannot be reached on eager: the best is" in stderr
-    assert len(stderr.strip().splitlines()) == 1
+    assert "--swap: speedup:1000 is out of reach on eager: the best is" in stderr
+    assert "measured (predicted" in stderr and len(stderr.strip().splitlines()) == 1
 
 
-def test_swap_speedup_with_data_ranks_by_agreement(
-    capsys: pytest.CaptureFixture[str], tmp_path: Path
+def test_baseline_best_measures_x_against_the_originals_best_cell(
+    capsys: pytest.CaptureFixture[str], calls: dict[str, Any]
 ) -> None:
-    """swap --swap speedup:1.2 --data: ranked by agreement per time saved; the plan swaps
-    the layers the sentence counts."""
+    """--baseline best: each deciding point timed in every cell; X is the swap's best cell
+    against the original's best (ONNX Runtime int8 for the original, fp32 for the swap
+    here), which the choice names; fewer than same-runtime X, so the swap grows."""
+    pytest.importorskip("onnxruntime")
+    code, _stdout, stderr = run_cli(
+        capsys, "model", WIDE, *SHAPE, "--swap", "speedup:1.2", "--baseline", "best"
+    )
+    assert code == 0, stderr
+    match = CHOICE.search(stderr)
+    assert match is not None, stderr
+    assert match["against"] == "the original's best cell" and float(match["measured"]) >= 1.2
+    assert "best cells: the original onnxruntime int8" in stderr
+    assert "the swap onnxruntime fp32" in stderr
+    assert ("onnxruntime", "int8") in calls["whole"] and ("eager", "fp32") in calls["whole"]
+
+
+def test_baseline_best_needs_a_speedup(capsys: pytest.CaptureFixture[str]) -> None:
+    """--baseline best with another --swap: exit 2, one line."""
+    code, _stdout, stderr = run_cli(capsys, "model", WIDE, *SHAPE, "--baseline", "best")
+    assert code == 2 and "--baseline best needs --swap speedup:X" in stderr
+
+
+def test_the_python_sensitivity_times_its_rungs_on_the_runtime_named(
+    calls: dict[str, Any],
+) -> None:
+    """sensitivity(model, data, runtime="eager", threads=1): each rung's seconds saved is its
+    conv's time less its block's, timed in one child; the table says where."""
+    import torch
+
+    from sepconv_tui import load_data, sensitivity
+
+    torch.manual_seed(0)
+    model = nn.Sequential(
+        nn.Conv2d(8, 16, 3, padding=1), nn.ReLU(), nn.Conv2d(16, 16, 3, padding=1),
+        nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(16, 4),
+    ).eval()  # fmt: skip
+    data = load_data("synthetic:40", input_shape=(1, 8, 8, 8))
+    table = sensitivity(model, data, runtime="eager", threads=1)
+    assert calls["rungs"] == 1 and table.timing is not None
+    assert (table.timing.runtime, table.timing.threads) == ("eager", 1)
+    for rung in table.rungs:
+        conv = table.timing.conv_s[rung.name][0]
+        block = table.timing.block_s[rung.name][rung.depth_multiplier][0]
+        assert rung.seconds_saved == pytest.approx(conv - block)
+    assert sensitivity(model, data).timing is None and calls["rungs"] == 1
+
+
+def test_fidelity_after_speedup_with_data_reports_on_the_test_split_alone(
+    capsys: pytest.CaptureFixture[str], calls: dict[str, Any]
+) -> None:
+    """fidelity --data --swap speedup:X chose on validation: its figures are on the test
+    split (not every sample), with the validation figure that chose it, and of the swap it
+    chose reconstructed (as the choice measured it), which a note says."""
     code, stdout, stderr = run_cli(
-        capsys, "swap", WIDE, "--input-shape", "1,3,32,32", "--swap", "speedup:1.2",
-        "--threads", "1", "--data", "synthetic:48", "--out", str(tmp_path), "--json",
+        capsys, "fidelity", WIDE, *SHAPE, "--data", "synthetic:48", "--swap", "speedup:1.2",
+        "--json",
     )  # fmt: skip
     assert code == 0, stderr
-    match = SUMMARY.search(stderr)
-    assert match is not None, stderr
-    assert match["ranking"] == "agreement lost per time saved"
-    assert len(json.loads(stdout)["swapped"]) == int(match["count"])
+    values = json.loads(stdout)
+    assert values["split"]["validation"] > 0 and values["evaluated"] == values["split"]["test"]
+    assert values["evaluated"] < 48
+    assert values["stage"] == "reconstruct" and "and so is the swap measured below" in stderr
+
+
+def test_max_time_covers_the_timing_too(
+    capsys: pytest.CaptureFixture[str], calls: dict[str, Any]
+) -> None:
+    """model --sensitivity --runtime eager --max-time: time out before the timing, the rungs
+    are not timed and the table says so (data no other test kept a table for)."""
+    code, stdout, stderr = run_cli(
+        capsys, "model", WIDE, *SHAPE, "--data", "synthetic:44", "--sensitivity", "--runtime",
+        "eager", "--max-time", "0.001", "--json",
+    )  # fmt: skip
+    assert code == 0, stderr
+    values = json.loads(stdout)
+    assert calls["rungs"] == 0 and values["sensitivity_timing"] is None
+    assert "time ran out before the rungs were timed on eager" in values["sensitivity_notes"]

@@ -113,7 +113,7 @@ def run_export(arguments: argparse.Namespace) -> int:
         from .progress import stderr_progress
 
         with stderr_progress() as progress:
-            given = resolve_speedup_arguments(arguments, given, progress, workflow)
+            given, _chosen = resolve_speedup_arguments(arguments, given, progress, workflow)
         job = given.ready()
         data = _data(arguments, job)
         split = None

@@ -259,7 +259,7 @@ def run_bench(arguments: argparse.Namespace) -> int:
 
     if arguments.model is not None:
         return run_bench_model(arguments)
-    for flag in ("swap", "input_shape", "weights"):
+    for flag in ("swap", "input_shape", "weights", "swapped", "data"):
         if getattr(arguments, flag) is not None:
             option = "--" + flag.replace("_", "-")
             return fail("bench", f"{option} needs --model SOURCE")

@@ -27,6 +27,7 @@ from ..model.analysis import (
     parse_selection,
     unresolved_budget,
 )
+from ..model.bench_result import DEFAULT_MIN_AGREEMENT
 from ..model.settings import DEVICE_CHOICES
 from ..model.source import parse_input_shape, parse_source
 from ..progress import OnProgress
@@ -54,9 +55,10 @@ SWAP_HELP = (
     "weights), a budget that chooses each layer's m on the frontier of the sensitivity "
     "table (model --sensitivity): agreement:X (the most MACs saved whose reconstructed swap keeps "
     "top-1 agreement ≥ X on --data), macs:X or params:X (X times fewer for the whole model, "
-    "the least loss; without --data by the weights' SVD error), speedup:X (the fewest layers "
-    "whose swap makes the model X times faster, timed on --runtime; ranked by agreement per "
-    "time saved with --data), or layer names and globs: 'layer1.*,conv1'"
+    "the least loss; without --data by the weights' SVD error), speedup:X (the model X times "
+    "faster with the least loss: the frontier of seconds each layer's block saves, timed on "
+    "--runtime, its deciding points timed whole against --baseline), or layer names and "
+    "globs: 'layer1.*,conv1'"
 )
 SOURCE_HELP = "torchvision:NAME, timm:NAME, package.module:callable or path/to/file.py:callable"
 INPUT_SHAPE_HELP = (
@@ -225,10 +227,15 @@ def chosen_workflow(
     ranks: Ranks,
     progress: OnProgress | None,
     mode: str = "reconstruct",
+    speedup: Any = None,
 ) -> Workflow:
     """The workflow for --data, a frontier budget resolved first and said on stderr (so the
-    work after it reports the choice's validation figure and notes)."""
+    work after it reports the choice's validation figure and notes); ``speedup``: speedup:X
+    resolved already (its BudgetChoice), carried so that the work after it measures on the
+    test split alone and reports the choice's validation figure."""
     made = workflow(arguments, given, ranks)
+    if speedup is not None:
+        return replace(made, budget=speedup.budget, chosen=speedup)
     if made.chooses:
         chosen = made.resolve(progress, mode=mode)
         if ranks.main:
@@ -251,24 +258,29 @@ def resolve_speedup_arguments(
     given: ModelArguments,
     progress: OnProgress | None,
     make_workflow: Callable[[argparse.Namespace, ModelArguments], Workflow],
-) -> ModelArguments:
-    """``given`` with ``--swap speedup:X`` resolved to the layers it picks, timed on --runtime
-    with --threads (ranked by agreement on --data when given); both the predicted and the
-    measured speed-up go to stderr. Other selections pass through."""
+) -> tuple[ModelArguments, Any]:
+    """``given`` with ``--swap speedup:X`` resolved to each layer's m on the frontier of
+    seconds saved on --runtime (with --threads), its deciding points timed whole against
+    --baseline, with the BudgetChoice (None for other selections, which pass through); the
+    choice, its predicted and measured speed-up and its notes go to stderr."""
+    baseline = getattr(arguments, "baseline", "same")
     if given.budget is None or given.budget.rule != "speedup":
-        return given
+        if baseline != "same":
+            raise SelectionError(f"--baseline {baseline} needs --swap speedup:X", field="baseline")
+        return given, None
     from ..model.speedup import resolve_speedup
 
     data = getattr(arguments, "data", None)
-    choice = resolve_speedup(
+    chosen = resolve_speedup(
         given.job,
         given.budget,
-        runtime=arguments.runtime,
+        runtime=arguments.runtime or "eager",
+        baseline=baseline,
         workflow=make_workflow(arguments, given) if data is not None else None,
         progress=progress,
     )
-    print(f"--swap {choice.summary()}", file=sys.stderr)  # the engine's words name no flag
-    return given.resolved(choice.selection)
+    say_choice(chosen.frontier, chosen.notes)
+    return given.resolved(chosen.selection, chosen.multipliers), chosen
 
 
 def resolve_device_argument(arguments: argparse.Namespace) -> str:
@@ -278,8 +290,11 @@ def resolve_device_argument(arguments: argparse.Namespace) -> str:
     return resolve_device(getattr(arguments, "device", None) or "cpu")
 
 
-def add_data_arguments(parser: argparse.ArgumentParser, *, required: bool) -> None:
-    """--data and how it is read: --limit, --batch-size, --mean, --std."""
+def add_data_arguments(
+    parser: argparse.ArgumentParser, *, required: bool, device: bool = True
+) -> None:
+    """--data and how it is read: --limit, --batch-size, --mean, --std, the splits, and
+    (``device``: unless the command has its own) --device and --memory-budget-mb."""
     group = parser.add_argument_group("data")
     group.add_argument("--data", metavar="DATA", required=required, help=DATA_HELP)
     group.add_argument(
@@ -313,6 +328,8 @@ def add_data_arguments(parser: argparse.ArgumentParser, *, required: bool) -> No
         help="the last N samples (or a fraction), never fitted nor chosen on: every figure "
         "reported is measured on them (default: a fifth)",
     )
+    if not device:
+        return
     group.add_argument(
         "--device",
         choices=list(DEVICE_CHOICES),
@@ -379,7 +396,9 @@ def add_model_parser(subcommands: Any) -> None:
         action="store_true",
         help="swap each candidate alone at m = 1, 2, 4, … (and the energy rule's m at 0.9 and "
         "0.99), reconstruct it and measure it on the validation split: the layer × m table "
-        "every budget (agreement:X, macs:X, params:X) chooses from; kept for reuse",
+        "every budget (agreement:X, macs:X, params:X, speedup:X) chooses from; kept for reuse. "
+        "With --runtime R, each conv and its block at every m are also timed alone on R "
+        "(fp32): the seconds each rung saves",
     )
     group.add_argument(
         "--max-time",
@@ -389,6 +408,8 @@ def add_model_parser(subcommands: Any) -> None:
         help="stop measuring the sensitivity after S seconds; the rungs left are marked "
         "not measured (default: no limit)",
     )
+    # --runtime unset: the sensitivity is not timed (and speedup:X times on the first runtime).
+    model_parser.set_defaults(runtime=None)
     add_format_arguments(model_parser)
 
 
@@ -407,14 +428,17 @@ def run_model(arguments: argparse.Namespace) -> int:
                 if getattr(arguments, flag):
                     return fail("model", f"{option} needs --data DATA")
         with stderr_progress() as progress:
-            given = resolve_speedup_arguments(arguments, given, progress, workflow)
-            given, chosen = resolve_budget_arguments(arguments, given, progress)
+            given, chosen = resolve_speedup_arguments(arguments, given, progress, workflow)
+            if chosen is None:
+                given, chosen = resolve_budget_arguments(arguments, given, progress)
             table = None
             if arguments.sensitivity:
-                if chosen is not None and chosen.sensitivity is not None:
-                    table = chosen.sensitivity
-                else:
-                    table = workflow(arguments, given).sensitivity(progress)
+                table = chosen.sensitivity if chosen is not None else None
+                if table is None or arguments.runtime is not None:
+                    # --runtime named: each rung's conv and block timed there (seconds saved;
+                    # the table and its seconds reused when kept for the same).
+                    made = replace(workflow(arguments, given), seconds_on=arguments.runtime)
+                    table = made.sensitivity(progress)
         job = given.ready()
         input_shape = job.input_shape
         if input_shape is None and arguments.resolution is not None:
@@ -449,6 +473,8 @@ def _print_model(arguments: argparse.Namespace, analysis: Any, table: Any, front
         if table is not None:
             values["sensitivity"] = [rung.to_dict() for rung in table.rungs]
             values["sensitivity_notes"] = list(table.notes)
+            timing = table.timing
+            values["sensitivity_timing"] = timing.to_dict() if timing is not None else None
         if frontier is not None:
             values["frontier"] = frontier.to_dict()
         return json.dumps(values, indent=2)
@@ -667,11 +693,13 @@ def run_swap(arguments: argparse.Namespace) -> int:
         from ..model.swap import save
 
         with started_ranks(arguments) as ranks, _progress(ranks) as progress:
-            given = resolve_speedup_arguments(arguments, given, progress, _on(ranks))
+            given, speedup = resolve_speedup_arguments(arguments, given, progress, _on(ranks))
+            budget = speedup.frontier.choice_record() if speedup is not None else None
             recovery = None
             if arguments.data is not None:
                 mode = arguments.recover or "reconstruct"
-                recovery = chosen_workflow(arguments, given, ranks, progress, mode).recover(
+                made = chosen_workflow(arguments, given, ranks, progress, mode, speedup)
+                recovery = made.recover(
                     mode,
                     steps=arguments.steps or DEFAULT_STEPS,
                     lr=arguments.lr or DEFAULT_LR,
@@ -694,7 +722,9 @@ def run_swap(arguments: argparse.Namespace) -> int:
                 from ..model.export import require_deploy
 
                 require_deploy()
-            written = save(result, out, fidelity=recovery.to_dict() if recovery else None)
+            written = save(
+                result, out, fidelity=recovery.to_dict() if recovery else None, budget=budget
+            )
             exported = None
             if arguments.onnx:
                 from ..model.export import export_swap
@@ -706,7 +736,7 @@ def run_swap(arguments: argparse.Namespace) -> int:
             shutil.rmtree(made_out, ignore_errors=True)
         return _fail("swap", error, ranks)
     if arguments.format == "json":
-        print(fidelity_report.swap_json(result, recovery))
+        print(fidelity_report.swap_json(result, recovery, budget))
         return EXIT_MATCH
     print_report(swap_report.render(result, [str(path) for path in written]))
     if exported is not None:
@@ -814,8 +844,8 @@ def run_fidelity(arguments: argparse.Namespace) -> int:
                 require_runtime(runtime)
         arguments.runtime = runtime or "eager"  # where speedup:X times
         with started_ranks(arguments) as ranks, _progress(ranks) as progress:
-            given = resolve_speedup_arguments(arguments, given, progress, _on(ranks))
-            measured = chosen_workflow(arguments, given, ranks, progress)
+            given, speedup = resolve_speedup_arguments(arguments, given, progress, _on(ranks))
+            measured = chosen_workflow(arguments, given, ranks, progress, speedup=speedup)
             if at_precision:
                 fidelity: Any = measured.fidelity_at(
                     arguments.precision,
@@ -826,7 +856,7 @@ def run_fidelity(arguments: argparse.Namespace) -> int:
             else:
                 fidelity = measured.fidelity(progress)
         budget = given.budget
-        if ranks.main and budget is not None and budget.on_frontier and arguments.data:
+        if ranks.main and measured.reconstructs:
             # fidelity alone shows the SVD swap; a budget's choice is measured as it was chosen.
             print(
                 f"sepconv-tui fidelity: note: {budget} was met with each chosen block "
@@ -861,6 +891,21 @@ def add_bench_model_arguments(bench_parser: argparse.ArgumentParser) -> None:
         metavar="STATE_DICT",
         help="load this state_dict (default: random weights, which time the same)",
     )
+    group.add_argument(
+        "--swapped",
+        metavar="DIR",
+        help="time the swap `sepconv-tui swap --out DIR` wrote (a recovered one, say) instead "
+        "of making one with --swap",
+    )
+    add_data_arguments(bench_parser, required=False, device=False)
+    bench_parser.add_argument(
+        "--min-agreement",
+        metavar="X",
+        type=argument_type(float_in_range(0, 1, low_open=True)),
+        default=None,
+        help="with --data: the best deployment is also given among the cells whose top-1 "
+        "agreement with the fp32 original is ≥ X, 0 < X ≤ 1 (default: 0.99)",
+    )
     # Seconds each side is timed for; tests shorten it (not a user-facing knob).
     group.add_argument(
         "--min-run-time",
@@ -880,22 +925,83 @@ def run_bench_model(arguments: argparse.Namespace) -> int:
             input_shape = parse_input_shape(arguments.input_shape)
         from .runtime import bench_job, run_per_layer, selected_precision, selected_runtimes
 
+        if arguments.swapped is not None and arguments.swap is not None:
+            return fail("bench", "--swap and --swapped DIR exclude each other")
+        refused = _data_refusal(arguments)
+        if refused is None and arguments.data is not None and selection.rule in BUDGET_RULES:
+            refused = (
+                f"--swap {selection}: bench --data times and measures a swap, it does not "
+                f"choose one: swap SOURCE --data DATA --swap {selection} --out DIR writes it, "
+                "then --swapped DIR measures it here"
+            )
+        if refused is not None:
+            return fail("bench", refused)
         if arguments.per_layer:
             return run_per_layer(arguments, selection, source, input_shape)
         from ..model.bench import benchmark_model
         from ..model.bench_result import MODEL_MIN_RUN_TIME_S
 
-        result = benchmark_model(
-            bench_job(arguments, selection, source, input_shape),
-            runtimes=selected_runtimes(arguments),
-            precision=selected_precision(arguments),
-            per_channel=not arguments.per_tensor,
-            channels_last=arguments.channels_last,
-            min_run_time=arguments.min_run_time or MODEL_MIN_RUN_TIME_S,
-        )
+        job = bench_job(arguments, selection, source, input_shape)
+        runtimes = selected_runtimes(arguments)
+        precision = selected_precision(arguments)
+        min_run_time = arguments.min_run_time or MODEL_MIN_RUN_TIME_S
+        if arguments.data is not None:
+            assert runtimes is not None  # _data_refusal asked for --runtime
+            result = _bench_workflow(arguments, job).bench(
+                runtimes,
+                precision,
+                per_channel=not arguments.per_tensor,
+                min_run_time=min_run_time,
+                min_agreement=arguments.min_agreement or DEFAULT_MIN_AGREEMENT,
+            )
+        else:
+            result = benchmark_model(
+                job,
+                runtimes=runtimes,
+                precision=precision,
+                per_channel=not arguments.per_tensor,
+                channels_last=arguments.channels_last,
+                min_run_time=min_run_time,
+            )
     except UserError as error:
         return fail("bench", error)
     from ..report import model_bench as model_bench_report
 
     emit_report(arguments.format, model_bench_report, result)
     return EXIT_MATCH
+
+
+#: The data flags whose default is "not given": without --data, each is refused.
+_DATA_ONLY = ("min_agreement", "limit", "mean", "std", "validation", "test")
+
+
+def _data_refusal(arguments: argparse.Namespace) -> str | None:
+    """Why ``bench --model``'s data flags cannot go together as given (None: they can):
+    a data flag without --data; --data without the matrix it measures."""
+    if arguments.data is None:
+        for name in _DATA_ONLY:
+            if getattr(arguments, name) is not None:
+                return f"--{name.replace('_', '-')} needs --data DATA"
+        return None
+    if arguments.per_layer:
+        return "--data measures each cell of the matrix, not --per-layer"
+    if arguments.runtime is None:
+        return (
+            "--data measures each cell of the matrix: add --runtime (e.g. --runtime all "
+            "--precision all)"
+        )
+    return None
+
+
+def _bench_workflow(arguments: argparse.Namespace, job: ModelJob) -> Workflow:
+    """``bench --model … --data``'s workflow: the job and how --data is read and split."""
+    from ..model.workflow import Workflow
+
+    return Workflow(
+        job,
+        arguments.data,
+        data_options=data_options(arguments),
+        batch_size=arguments.batch_size,
+        validation=_split_size(arguments, "validation"),
+        test=_split_size(arguments, "test"),
+    )

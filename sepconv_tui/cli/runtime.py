@@ -70,7 +70,8 @@ def precision_help() -> str:
         f"the arithmetic to time at, with --runtime: {', '.join(runs)}, or {ALL} (every cell "
         "the runtimes run; a cell this machine cannot run is listed absent, with why). int8 is "
         "static QDQ (uint8 activations, int8 weights, per channel), calibrated on random "
-        "inputs; a cell is labelled with the precision the runtime reports it ran. Default: fp32"
+        "inputs (on the fit split of --data, with it); a cell is labelled with the precision "
+        "the runtime reports it ran. Default: fp32"
     )
 
 
@@ -159,12 +160,13 @@ def run_layer_runtimes(arguments: argparse.Namespace, spec: LayerSpec) -> int:
 
 def bench_job(arguments: argparse.Namespace, selection: Any, source: Any, shape: Any) -> Any:
     """``bench --model``'s ModelJob: SOURCE, --swap, --depth-multiplier, --input-shape,
-    --weights, --device, --threads and --memory-budget-mb."""
+    --weights, --swapped, --device, --threads and --memory-budget-mb."""
     from ..model.job import ModelJob
 
     return ModelJob(
         source,
         weights=arguments.weights,
+        swapped_dir=arguments.swapped,
         input_shape=shape,
         selection=selection,
         depth_multiplier=arguments.depth_multiplier,
@@ -208,11 +210,15 @@ def speedup_runtime_help() -> str:
     for index, entry in enumerate(RUNTIME_TABLE.values()):
         notes = [note for note in ("default" if index == 0 else "", _extra(entry.extra)) if note]
         names.append(f"{entry.name} ({', '.join([entry.label, *notes])})")
-    return f"where speedup:X times each layer and the model: {', '.join(names)}"
+    return (
+        "where speedup:X times each layer at each m and the model (and model --sensitivity "
+        f"its rungs): {', '.join(names)}"
+    )
 
 
 def add_speedup_arguments(parser: argparse.ArgumentParser) -> None:
-    """--runtime and --threads: where ``--swap speedup:X`` times the layers."""
+    """--runtime, --threads and --baseline: where ``--swap speedup:X`` times the layers, and
+    what its X is measured against."""
     group = parser.add_argument_group("--swap speedup:X (timed where it runs)")
     names = runtime_names()
     group.add_argument(
@@ -223,4 +229,12 @@ def add_speedup_arguments(parser: argparse.ArgumentParser) -> None:
         type=argument_type(parse_threads),
         default=None,
         help="intra-op threads speedup:X times with, 1–1024 (default: torch's)",
+    )
+    group.add_argument(
+        "--baseline",
+        choices=["same", "best"],
+        default="same",
+        help="what speedup:X's X is measured against: same (default), the original on "
+        "--runtime; best, the original's fastest runtime × precision cell against the swapped "
+        "model's fastest, over every cell this machine runs",
     )

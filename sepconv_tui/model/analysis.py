@@ -340,8 +340,9 @@ def unresolved_budget(selection: Selection) -> str:
             "sensitivity, which the swap resolves before it selects"
         )
     return (
-        f"{selection} times each layer where it runs before it picks: the model, swap, "
-        "fidelity and export commands resolve it (model.speedup)"
+        f"{selection} times each layer at each m where it runs, then the whole model at the "
+        "points it depends on: the model, swap, fidelity and export commands resolve it "
+        "(model.speedup)"
     )
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ..core.budget import resolve_budget
 from ..core.compare import compare
@@ -39,10 +39,13 @@ from .bench_result import (
     LayerRow,
     LayerTiming,
     MatrixCell,
+    MatrixData,
     ModelBenchResult,
 )
-from .job import ModelJob, build_pair, estimate_pair_bytes
+from .fidelity_result import AtPrecision
+from .job import ModelJob, as_planned, build_pair, estimate_pair_bytes
 from .machine import this_machine
+from .plan import SwapResult
 from .quantize import RANDOM_CALIBRATION
 from .runtimes import (
     Cell,
@@ -76,6 +79,22 @@ STAGES = (
 )
 
 
+class CellFidelity(Protocol):
+    """What measures each model in each timed cell of the matrix on data
+    (``precision_fidelity.MatrixFidelity``): the samples int8 is calibrated on, what they
+    are, and a model's figures on the test split as the cell runs it."""
+
+    calibration: Any  # the fit split's inputs
+    data: MatrixData
+
+    def measure(
+        self, runtime: str, precision: str, to_time: ToTime, *, per_channel: bool
+    ) -> AtPrecision:
+        """``to_time``'s module run as ``runtime`` at ``precision`` runs it (the file the timing
+        ran), against the fp32 original on the test split."""
+        ...
+
+
 def conv_ranks(analysis: ModelAnalysis) -> frozenset[int]:
     """The spatial ranks of the model's convs (1, 2, 3): what channels-last can mean for it."""
     return frozenset(
@@ -86,8 +105,11 @@ def conv_ranks(analysis: ModelAnalysis) -> frozenset[int]:
 
 
 def _analyse(job: ModelJob) -> ModelAnalysis:
-    """``job``'s model analysed on meta (free): its candidates, shapes and MACs."""
+    """``job``'s model analysed on meta (free): its candidates, shapes and MACs (of the saved
+    swap's layers and m, when the job names one)."""
     from .trace import analyze_model
+
+    job = as_planned(job)
 
     return analyze_model(
         job.source,
@@ -152,6 +174,8 @@ def benchmark_model(
     per_channel: bool = True,
     channels_last: bool = False,
     min_run_time: float = MODEL_MIN_RUN_TIME_S,
+    fidelity: Callable[[SwapResult], CellFidelity] | None = None,
+    min_agreement: float | None = None,
     progress: OnProgress | None = None,
 ) -> ModelBenchResult:
     """Time real forward passes of ``job``'s model and of its swapped copy (inference).
@@ -163,11 +187,19 @@ def benchmark_model(
     model" and "timing on RUNTIME at PRECISION" for each. A cell this machine cannot run (its
     runtime not installed, among several; a precision its CPU lacks) is kept, absent, with
     the reason; with several cells the machine record carries its measured limits.
+
+    ``fidelity`` (with ``runtimes``): what measures each model in each timed cell on data,
+    made from the built pair before any timing (it reads the data). Both models are then
+    built with their weights (the swap by SVD, as ``fidelity`` measures it), int8 is
+    calibrated on its samples, and "best_within" keeps the cells whose agreement is at least
+    ``min_agreement``.
     """
     report = progress or ignore
     check_device(job.device)
     cells: tuple[Cell, ...] = ()
     notes: tuple[str, ...] = ()
+    if fidelity is not None and runtimes is None:
+        raise BenchError("fidelity on data is measured in each cell of runtimes", field="data")
     if runtimes is not None:
         check_runtimes(runtimes, job.device, None, missing_ok=len(runtimes) > 1)
         cells, notes = matrix_cells(runtimes, precision)
@@ -184,7 +216,9 @@ def benchmark_model(
         runtimes_for_ranks((Runtime.EAGER_CHANNELS_LAST,), conv_ranks(analysis))
     if runtimes is None:
         report(Progress(str(Stage.BENCH), 1, stages, STAGES[1]))
-    original, swapped, result = build_pair(_for_timing(job))
+    # With data the swap's values matter: it is built as fidelity measures it.
+    original, swapped, result = build_pair(job if fidelity is not None else _for_timing(job))
+    measurer = fidelity(result) if fidelity is not None else None
     threads = _threads(job.threads)
     x = _input(analysis.input_shape, job.device if runtimes is None else "cpu")
     timings: dict[str, RuntimeTiming] = {}
@@ -210,6 +244,7 @@ def benchmark_model(
             min_run_time=min_run_time,
             per_channel=per_channel,
             report=lambda index, label: report(Progress(str(Stage.BENCH), index, stages, label)),
+            fidelity=measurer,
         )
         timed = [cell for cell in matrix if cell.absent is None]
         if not timed:
@@ -226,7 +261,7 @@ def benchmark_model(
         first = next(iter(timings.values()), None) or _runtime_timing(timed[0], threads)
         before, after, channels_last = first.before, first.after, first.channels_last
         if any(cell.asked == Precision.INT8 for cell in matrix):
-            notes = (*notes, INT8_NOTE)
+            notes = (*notes, INT8_NOTE if measurer is None else _int8_data_note(measurer.data))
         # The limits (measured once per machine and threads, then cached) come with a matrix;
         # one cell (speedup:X's confirmation) is not held up by their first measurement.
         if len(cells) > 1:
@@ -243,7 +278,7 @@ def benchmark_model(
     return ModelBenchResult(
         source=analysis.source,
         input_shape=analysis.input_shape,
-        selection=str(job.selection),
+        selection=str(as_planned(job).selection),
         swapped_count=len(result.swapped),
         candidates=len(analysis.candidates),
         depth_multiplier=analysis.multiplier_json(),
@@ -263,6 +298,8 @@ def benchmark_model(
         notes=notes,
         matrix=matrix,
         machine=machine,
+        data=measurer.data if measurer is not None else None,
+        min_agreement=min_agreement if measurer is not None else None,
     )
 
 
@@ -271,6 +308,14 @@ INT8_NOTE = (
     f"int8: static QDQ (uint8 activations, int8 weights), calibrated on {RANDOM_CALIBRATION} "
     "random inputs, not data: the timing does not depend on the ranges, the accuracy does"
 )
+
+
+def _int8_data_note(data: MatrixData) -> str:
+    """What an int8 cell says about its calibration on data."""
+    return (
+        f"int8: static QDQ (uint8 activations, int8 weights), calibrated on "
+        f"{data.calibration}; each cell's fidelity runs the file its timing ran"
+    )
 
 
 def _runtime_timing(cell: MatrixCell, threads: int) -> RuntimeTiming:
@@ -301,10 +346,12 @@ def _time_cells(
     min_run_time: float,
     per_channel: bool,
     report: Callable[[int, str], None],
+    fidelity: CellFidelity | None = None,
 ) -> tuple[MatrixCell, ...]:
     """Both sides timed in every cell, a child process each; a cell whose runtime is missing,
     or whose precision this CPU cannot run (the timer says so, field "precision"), is absent
-    with the reason."""
+    with the reason. With ``fidelity``, int8 is calibrated on its samples and each timed
+    cell's two models are then measured on its test split."""
     matrix = []
     for index, (runtime, precision) in enumerate(cells, start=1):
         asked = str(precision)
@@ -322,15 +369,24 @@ def _time_cells(
                 min_run_time=min_run_time,
                 precision=precision,
                 per_channel=per_channel,
+                calibration=fidelity.calibration if fidelity is not None else None,
             )
         except UserError as error:
             if error.field != "precision" or len(cells) == 1:
                 raise
             matrix.append(MatrixCell(runtime, asked, asked, absent=error.message))
             continue
-        matrix.append(
-            MatrixCell(runtime, asked, _ran_label(ran), timing.before, timing.after, timing.version)
+        cell = MatrixCell(
+            runtime, asked, _ran_label(ran), timing.before, timing.after, timing.version
         )
+        if fidelity is not None:
+            report(index, f"measuring on {runtime} at {precision} on the test split")
+            cell = replace(
+                cell,
+                original_fidelity=fidelity.measure(runtime, asked, before, per_channel=per_channel),
+                swapped_fidelity=fidelity.measure(runtime, asked, after, per_channel=per_channel),
+            )
+        matrix.append(cell)
     return tuple(matrix)
 
 

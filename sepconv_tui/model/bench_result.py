@@ -13,10 +13,14 @@ from typing import Any
 
 from ..core.latency import RuntimeTiming, Timing
 from .analysis import Shape
+from .fidelity_result import AtPrecision, SplitSizes
 from .machine import Machine
 
 #: Seconds each model is timed for at least: a whole model's passes are long and noisy.
 MODEL_MIN_RUN_TIME_S = 1.0
+#: With data, "best_within" keeps the cells whose top-1 agreement with the fp32 original is
+#: at least this.
+DEFAULT_MIN_AGREEMENT = 0.99
 
 
 def tie(first: Timing, second: Timing) -> bool:
@@ -25,9 +29,18 @@ def tie(first: Timing, second: Timing) -> bool:
     return abs(first.median_s - second.median_s) <= (first.iqr_s + second.iqr_s) / 2
 
 
-def _timing_dict(timing: Timing) -> dict[str, float]:
-    """A side of a cell: its median and IQR."""
-    return {"median_s": timing.median_s, "iqr_s": timing.iqr_s}
+def _timing_dict(timing: Timing, figures: AtPrecision | None = None) -> dict[str, Any]:
+    """A side of a cell: its median and IQR, and with data its fidelity on the test split."""
+    return {
+        "median_s": timing.median_s,
+        "iqr_s": timing.iqr_s,
+        **(figures.to_dict() if figures is not None else {}),
+    }
+
+
+def _figures(side: Mapping[str, Any]) -> AtPrecision | None:
+    """A side's fidelity, where it was measured."""
+    return AtPrecision.from_dict(side) if "evaluated" in side else None
 
 
 @dataclass(frozen=True)
@@ -41,6 +54,26 @@ class MatrixCell:
     swapped: Timing | None = None
     version: str = ""
     absent: str | None = None  # why this machine cannot run the cell
+    # With data: each side run in this cell on the test split, against the fp32 original
+    original_fidelity: AtPrecision | None = None
+    swapped_fidelity: AtPrecision | None = None
+
+    def fidelity(self, side: str) -> AtPrecision | None:
+        """The fidelity of ``side`` ("original" or "swapped") in this cell, where measured."""
+        return self.original_fidelity if side == "original" else self.swapped_fidelity
+
+    def timing(self, side: str) -> Timing | None:
+        """The timing of ``side`` ("original" or "swapped") in this cell (None when absent)."""
+        return self.original if side == "original" else self.swapped
+
+    def keeps(self, side: str, min_agreement: float) -> bool:
+        """True when ``side`` was measured here with top-1 agreement ≥ ``min_agreement``."""
+        figures = self.fidelity(side)
+        return (
+            figures is not None
+            and figures.agreement is not None
+            and figures.agreement >= min_agreement
+        )
 
     @property
     def speed_ratio(self) -> float | None:
@@ -70,8 +103,8 @@ class MatrixCell:
             "runtime": self.runtime,
             "precision": self.precision,
             "asked": self.asked,
-            "original": _timing_dict(self.original),
-            "swapped": _timing_dict(self.swapped),
+            "original": _timing_dict(self.original, self.original_fidelity),
+            "swapped": _timing_dict(self.swapped, self.swapped_fidelity),
             "speed_ratio": self.speed_ratio,
             "tie": self.tie,
             "version": self.version,
@@ -91,6 +124,8 @@ class MatrixCell:
             Timing(values["original"]["median_s"], values["original"]["iqr_s"], 0, 0),
             Timing(values["swapped"]["median_s"], values["swapped"]["iqr_s"], 0, 0),
             values.get("version", ""),
+            original_fidelity=_figures(values["original"]),
+            swapped_fidelity=_figures(values["swapped"]),
         )
 
 
@@ -145,29 +180,186 @@ class BestDeployment:
         }
 
 
-def best_deployment(cells: Sequence[MatrixCell]) -> BestDeployment | None:
-    """Each side's fastest cell among those timed, and the cells that tie it (None when no
-    cell was timed)."""
-    timed = [cell for cell in cells if cell.original is not None and cell.swapped is not None]
+def fastest(
+    cells: Sequence[MatrixCell], side: str, min_agreement: float | None = None
+) -> tuple[MatrixCell, tuple[MatrixCell, ...]] | None:
+    """``side``'s fastest cell among those timed (and, given ``min_agreement``, whose top-1
+    agreement with the fp32 original is at least that), with the others of them that tie it;
+    None when no cell qualifies."""
+    timed = [
+        cell
+        for cell in cells
+        if cell.original is not None
+        and cell.swapped is not None
+        and (min_agreement is None or cell.keeps(side, min_agreement))
+    ]
     if not timed:
         return None
-    original = min(timed, key=lambda cell: cell.original.median_s)  # type: ignore[union-attr]
-    swapped = min(timed, key=lambda cell: cell.swapped.median_s)  # type: ignore[union-attr]
-    assert original.original is not None and swapped.swapped is not None
-    return BestDeployment(
-        original,
-        swapped,
-        tuple(
-            cell
-            for cell in timed
-            if cell is not original and tie(cell.original, original.original)  # type: ignore[arg-type]
-        ),
-        tuple(
-            cell
-            for cell in timed
-            if cell is not swapped and tie(cell.swapped, swapped.swapped)  # type: ignore[arg-type]
-        ),
+    best = min(timed, key=lambda cell: cell.timing(side).median_s)  # type: ignore[union-attr]
+    best_timing = best.timing(side)
+    assert best_timing is not None
+    ties = tuple(
+        cell
+        for cell in timed
+        if cell is not best and tie(cell.timing(side), best_timing)  # type: ignore[arg-type]
     )
+    return best, ties
+
+
+def best_deployment(
+    cells: Sequence[MatrixCell], min_agreement: float | None = None
+) -> BestDeployment | None:
+    """Each side's fastest cell among those timed (given ``min_agreement``, among those where
+    that side keeps top-1 agreement ≥ it), and the cells that tie it (None when a side has
+    no such cell)."""
+    original = fastest(cells, "original", min_agreement)
+    swapped = fastest(cells, "swapped", min_agreement)
+    if original is None or swapped is None:
+        return None
+    return BestDeployment(original[0], swapped[0], original[1], swapped[1])
+
+
+@dataclass(frozen=True)
+class MatrixData:
+    """What the matrix's fidelity was measured on: the data, its split, how int8 was
+    calibrated."""
+
+    data: str
+    split: SplitSizes
+    calibration: str  # "256 samples of the fit split"
+    fp32_original: AtPrecision  # PyTorch eager fp32 on the test split: what cells are held to
+
+    @property
+    def labels(self) -> bool:
+        """True when the data has labels (accuracy is measured, not only agreement)."""
+        return self.fp32_original.accuracy is not None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON object ``"data"``."""
+        return {
+            "data": self.data,
+            "split": self.split.to_dict(),
+            "evaluated": self.split.test,
+            "labels": self.labels,
+            "int8_calibration": self.calibration,
+            "fp32_original": {**self.fp32_original.to_dict(), "runtime": "eager"},
+        }
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any]) -> MatrixData:
+        """The inverse of ``to_dict``."""
+        return cls(
+            values["data"],
+            SplitSizes.from_dict(values["split"]),
+            values["int8_calibration"],
+            AtPrecision.from_dict(values["fp32_original"]),
+        )
+
+
+@dataclass(frozen=True)
+class Lever:
+    """One way to make the fp32 original faster, at its fastest measured cell: a lower
+    precision alone, the swap alone, or both; what it buys and what it costs."""
+
+    name: str  # "int8 alone", "swap alone", "swap + int8"
+    cell: MatrixCell
+    side: str  # "original" or "swapped"
+    speed_ratio: float  # the fp32 original's fastest cell ÷ this one
+    points: float | None  # percentage points of accuracy (or agreement) against the fp32 original
+    tie: bool = False  # the two medians lie within each other's IQR: no win
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON object of one lever."""
+        timing = self.cell.timing(self.side)
+        assert timing is not None
+        return {
+            "lever": self.name,
+            "model": self.side,
+            "runtime": self.cell.runtime,
+            "precision": self.cell.precision,
+            "median_s": timing.median_s,
+            "speed_ratio": self.speed_ratio,
+            "tie": self.tie,
+            "points": self.points,
+        }
+
+
+@dataclass(frozen=True)
+class Levers:
+    """The answer in words: each lever against the fp32 original at its fastest fp32 cell."""
+
+    baseline: MatrixCell  # the original's fastest fp32 cell
+    points_of: str  # "accuracy" (the data has labels) or "agreement"
+    levers: tuple[Lever, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON object ``"levers"``."""
+        assert self.baseline.original is not None
+        return {
+            "baseline": {
+                "runtime": self.baseline.runtime,
+                "precision": self.baseline.precision,
+                "median_s": self.baseline.original.median_s,
+            },
+            "points_of": self.points_of,
+            "levers": [lever.to_dict() for lever in self.levers],
+        }
+
+
+def _points(figures: AtPrecision | None, data: MatrixData) -> float | None:
+    """``figures`` against the fp32 original in percentage points: of accuracy with labels,
+    else of agreement (the fp32 original agrees with itself: 100%)."""
+    if figures is None:
+        return None
+    if data.labels:
+        if figures.accuracy is None or data.fp32_original.accuracy is None:
+            return None
+        return 100 * (figures.accuracy - data.fp32_original.accuracy)
+    return None if figures.agreement is None else 100 * (figures.agreement - 1)
+
+
+def levers(cells: Sequence[MatrixCell], data: MatrixData) -> Levers | None:
+    """Each lever at the fastest cell of its kind (measured on data): a precision other than
+    fp32 alone (the original), the swap alone (the swapped model at fp32), both (the swapped
+    model at another precision), each against the original's fastest fp32 cell; None without
+    a timed fp32 cell."""
+    measured = [
+        cell
+        for cell in cells
+        if cell.original_fidelity is not None and cell.swapped_fidelity is not None
+    ]
+    fp32 = [cell for cell in measured if cell.asked == "fp32"]
+    lower = [cell for cell in measured if cell.asked != "fp32"]
+    found = fastest(fp32, "original")
+    if found is None:
+        return None
+    baseline = found[0]
+    assert baseline.original is not None
+    kinds = []
+    quantized = fastest(lower, "original")
+    if quantized is not None:
+        kinds.append((f"{quantized[0].asked} alone", quantized[0], "original"))
+    swap = fastest(fp32, "swapped")
+    if swap is not None:
+        kinds.append(("swap alone", swap[0], "swapped"))
+    both = fastest(lower, "swapped")
+    if both is not None:
+        kinds.append((f"swap + {both[0].asked}", both[0], "swapped"))
+    result = []
+    for name, cell, side in kinds:
+        timing = cell.timing(side)
+        assert timing is not None
+        result.append(
+            Lever(
+                name,
+                cell,
+                side,
+                baseline.original.median_s / timing.median_s,
+                _points(cell.fidelity(side), data),
+                tie(baseline.original, timing),
+            )
+        )
+    return Levers(baseline, "accuracy" if data.labels else "agreement", tuple(result))
 
 
 @dataclass(frozen=True)
@@ -197,6 +389,10 @@ class ModelBenchResult:
     # With runtimes: every runtime × precision cell asked for (fp32 ones also in runtimes).
     matrix: tuple[MatrixCell, ...] = ()
     machine: Machine | None = None
+    # With data: what each cell's fidelity was measured on, and the agreement "best_within"
+    # keeps
+    data: MatrixData | None = None
+    min_agreement: float | None = None
 
     @property
     def speed_ratio(self) -> float:
@@ -207,6 +403,43 @@ class ModelBenchResult:
     def best(self) -> BestDeployment | None:
         """The fastest cell of each side of the matrix (None without one)."""
         return best_deployment(self.matrix)
+
+    @property
+    def levers(self) -> Levers | None:
+        """Each lever against the fp32 original (None without data)."""
+        return None if self.data is None else levers(self.matrix, self.data)
+
+    @property
+    def best_within(self) -> BestDeployment | None:
+        """The fastest cell of each side among those keeping top-1 agreement with the fp32
+        original ≥ ``min_agreement`` (None without data, or when a side has no such cell)."""
+        if self.min_agreement is None:
+            return None
+        return best_deployment(self.matrix, self.min_agreement)
+
+    def _best_within_dict(self) -> dict[str, Any]:
+        """The JSON object ``"best_within"``: as ``"best"``, among the cells keeping the
+        agreement; a side without one is null, and so is the ratio."""
+        assert self.min_agreement is not None
+        best = self.best_within
+        if best is not None:
+            return {"min_agreement": self.min_agreement, **best.to_dict()}
+        sides: dict[str, Any] = {}
+        for side in ("original", "swapped"):
+            found = fastest(self.matrix, side, self.min_agreement)
+            if found is None:
+                sides[side] = None
+                continue
+            cell, ties = found
+            timing = cell.timing(side)
+            assert timing is not None
+            sides[side] = {
+                "runtime": cell.runtime,
+                "precision": cell.precision,
+                "median_s": timing.median_s,
+                "ties": [{"runtime": each.runtime, "precision": each.precision} for each in ties],
+            }
+        return {"min_agreement": self.min_agreement, **sides, "speed_ratio": None, "tie": None}
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON document of ``sepconv-tui bench --model --json``."""
@@ -240,6 +473,16 @@ class ModelBenchResult:
                 "dtype": "float32, inference mode, eval(); a matrix cell at its precision",
                 "tie": "the medians lie within each other's IQR (median ± IQR/2 overlap)",
                 "best": "each side's fastest cell; speed_ratio: original's best ÷ swapped's best",
+                **(
+                    {
+                        "agreement": "share of test samples whose top-1 class is the fp32 "
+                        "original's (PyTorch eager), each side run in the cell",
+                        "best_within": "as best, among the cells where that side's agreement "
+                        "≥ min_agreement",
+                    }
+                    if self.data is not None
+                    else {}
+                ),
             },
         }
 
@@ -250,6 +493,12 @@ class ModelBenchResult:
             values["matrix"] = [cell.to_dict() for cell in self.matrix]
             best = self.best
             values["best"] = best.to_dict() if best is not None else None
+        if self.data is not None:
+            values["data"] = self.data.to_dict()
+            found = self.levers
+            values["levers"] = found.to_dict() if found is not None else None
+        if self.min_agreement is not None:
+            values["best_within"] = self._best_within_dict()
         if self.machine is not None:
             values["machine"] = self.machine.to_dict()
         return values
@@ -281,6 +530,8 @@ class ModelBenchResult:
             notes=tuple(values.get("notes", ())),
             matrix=tuple(MatrixCell.from_dict(cell) for cell in values.get("matrix", ())),
             machine=Machine.from_dict(values["machine"]) if "machine" in values else None,
+            data=MatrixData.from_dict(values["data"]) if "data" in values else None,
+            min_agreement=values.get("best_within", {}).get("min_agreement"),
         )
 
 

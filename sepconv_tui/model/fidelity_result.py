@@ -104,6 +104,48 @@ class ValidationFigure:
         )
 
 
+@dataclass(frozen=True)
+class AtPrecision:
+    """One model run at a precision, against the fp32 original on the test split."""
+
+    ran: str  # the precision its runtime reports it ran: "int8", "int8+fp32", "bf16", …
+    evaluated: int
+    output_error: float  # ‖y − y_fp32 original‖ / ‖y_fp32 original‖ (first output)
+    agreement: float | None  # share of samples whose top-1 class is the fp32 original's
+    agreement_interval: Interval | None
+    accuracy: float | None  # when the data has labels
+    accuracy_interval: Interval | None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON object of one model at the precision."""
+        return {
+            "precision": self.ran,
+            "evaluated": self.evaluated,
+            "accuracy": self.accuracy,
+            "accuracy_interval": None
+            if self.accuracy_interval is None
+            else list(self.accuracy_interval),
+            "agreement": self.agreement,
+            "agreement_interval": None
+            if self.agreement_interval is None
+            else list(self.agreement_interval),
+            "output_error": self.output_error,
+        }
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any]) -> AtPrecision:
+        """The inverse of ``to_dict``."""
+        return cls(
+            str(values["precision"]),
+            int(values["evaluated"]),
+            float(values["output_error"]),
+            values.get("agreement"),
+            _interval(values.get("agreement_interval")),
+            values.get("accuracy"),
+            _interval(values.get("accuracy_interval")),
+        )
+
+
 Measured = TypeVar("Measured", bound="InContext")
 
 

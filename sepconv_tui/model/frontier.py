@@ -21,7 +21,7 @@ from .analysis import Cost, ModelAnalysis, Selection, SelectionError, parse_sele
 from .distributed import LOCAL, Ranks
 from .fidelity import DEFAULT_BATCH_SIZE
 from .fidelity_result import ValidationFigure, resolution_note
-from .sensitivity_result import Frontier, FrontierPoint, Rung, Sensitivity
+from .sensitivity_result import Frontier, FrontierPoint, Rung, RungTiming, Sensitivity
 from .settings import DEFAULT_CALIBRATION
 from .split import Split
 
@@ -87,15 +87,18 @@ def _point(table: Sensitivity, state: Mapping[str, tuple[Rung, float, float]]) -
     """The plan ``state`` holds, with its cost and predicted loss (not measured)."""
     rungs = [state[name][0] for name in table.layers if name in state]
     seconds = [rung.seconds_saved for rung in rungs]
+    saved = (
+        sum(s for s in seconds if s is not None) if all(s is not None for s in seconds) else None
+    )
+    model_s = table.timing.model_s if table.timing is not None else None
     return FrontierPoint(
         multipliers=tuple((rung.name, rung.depth_multiplier) for rung in rungs),
         params=table.original.params - sum(rung.params_saved for rung in rungs),
         macs=table.original.macs - sum(rung.macs_saved for rung in rungs),
         predicted_error=sum(state[name][2] for name in state),
-        seconds_saved=(
-            sum(s for s in seconds if s is not None)
-            if all(s is not None for s in seconds)
-            else None
+        seconds_saved=saved,
+        predicted_speed_ratio=(
+            _ratio(model_s, model_s - saved) if model_s is not None and saved is not None else None
         ),
     )
 
@@ -205,17 +208,20 @@ def choose(
     original: Cost,
     *,
     measure: MeasurePoint | None = None,
-    model_seconds: float | None = None,
+    time_point: MeasurePoint | None = None,
     unit: str = "macs",
     evaluated: int = 0,
+    timed_on: str = "",
 ) -> Frontier:
     """The point ``selection`` (a budget) picks on ``points``, measuring what it depends on.
 
     ``agreement:X``: the point with the most MACs saved whose measured agreement is ≥ X, by
     bisection (nothing swapped when none is). ``macs:X`` / ``params:X``: the first point (the
-    least predicted loss) with X× fewer; ``speedup:X``: the first whose measured seconds make
-    the model (``model_seconds``) X times faster. SelectionError giving the best there is when
-    X is out of reach. Without ``measure``, ratios are chosen by the prediction alone.
+    least predicted loss) with X× fewer. ``speedup:X``: the first point whose whole swapped
+    model, timed (``time_point``), is X times faster, by bisection (without ``time_point``, by
+    the predicted speed-up). SelectionError giving the best there is when X is out of reach.
+    Without ``measure``, the chosen point's loss is the prediction alone. ``timed_on`` says
+    where the seconds were timed, for the message when X is out of reach.
     """
     points = list(points)
     notes: list[str] = []
@@ -243,8 +249,12 @@ def choose(
         if chosen == 0:
             measured(0)
             notes.append(f"{budget}: no swap keeps the validation agreement ≥ {target:g}")
-    elif selection.rule in ("macs", "params", "speedup"):
-        chosen = _reaching(points, selection, original, model_seconds, unit)
+    elif selection.rule == "speedup":
+        chosen = _fastest_enough(points, selection, time_point, timed_on)
+        if measure is not None:
+            measured(chosen)
+    elif selection.rule in ("macs", "params"):
+        chosen = _reaching(points, selection, original)
         if measure is not None:
             measured(chosen)
     else:
@@ -260,25 +270,11 @@ def choose(
     )
 
 
-def _reaching(
-    points: Sequence[FrontierPoint],
-    selection: Selection,
-    original: Cost,
-    model_seconds: float | None,
-    unit: str,
-) -> int:
+def _reaching(points: Sequence[FrontierPoint], selection: Selection, original: Cost) -> int:
     """The first point reaching ``selection``'s ratio; SelectionError with the best there is."""
-    target = selection.min_ratio if selection.rule != "speedup" else selection.min_speedup
+    target = selection.min_ratio
     assert target is not None
-    if selection.rule == "speedup":
-        if model_seconds is None:
-            raise SelectionError(f"{selection} needs the whole model's measured time")
-
-        def ratio(point: FrontierPoint) -> float:
-            return _ratio(model_seconds, model_seconds - (point.seconds_saved or 0.0))
-
-        what = "faster"
-    elif selection.rule == "macs":
+    if selection.rule == "macs":
 
         def ratio(point: FrontierPoint) -> float:
             return _ratio(original.macs, point.macs)
@@ -301,6 +297,78 @@ def _reaching(
     )
 
 
+def _fastest_enough(
+    points: list[FrontierPoint],
+    selection: Selection,
+    time_point: MeasurePoint | None,
+    timed_on: str = "",
+) -> int:
+    """speedup:X: the first point whose whole model runs X times faster, timed by
+    ``time_point`` where the bisection needs it (each timed point kept in ``points``), or by
+    the prediction without it. The points' speed-ups are taken to grow along the frontier;
+    the prediction's first point reaching X is timed first. SelectionError with the best."""
+    target = selection.min_speedup
+    assert target is not None
+    if any(point.predicted_speed_ratio is None for point in points[1:]):
+        raise SelectionError(f"{selection} needs each layer's seconds saved: time the rungs first")
+
+    def ratio(index: int) -> float:
+        if index == 0:
+            return 1.0  # nothing swapped
+        if time_point is None:
+            return points[index].predicted_speed_ratio or 1.0
+        if points[index].speed_ratio is None:
+            points[index] = time_point(points[index])
+        return points[index].speed_ratio or 1.0
+
+    last = len(points) - 1
+    predicted = next(
+        (
+            index
+            for index, point in enumerate(points)
+            if index and (point.predicted_speed_ratio or 0.0) >= target
+        ),
+        last,
+    )
+    low, high = 0, last
+    probe = predicted
+    if last == 0 or ratio(probe) < target:
+        low = probe
+        if probe != last and ratio(last) >= target:
+            high = last
+        else:
+            raise _out_of_reach(points, selection, time_point is not None, timed_on)
+    else:
+        high = probe
+    while high - low > 1:
+        middle = (low + high) // 2
+        if ratio(middle) >= target:
+            high = middle
+        else:
+            low = middle
+    return high
+
+
+def _out_of_reach(
+    points: Sequence[FrontierPoint], selection: Selection, timed: bool, timed_on: str = ""
+) -> SelectionError:
+    """speedup:X out of reach: the fastest point timed (or predicted), and what it is."""
+    where = f" {timed_on}" if timed_on else ""
+    if len(points) < 2:
+        return SelectionError(
+            f"{selection} is out of reach{where}: no candidate's block runs faster than its "
+            "conv there (the model stays at 1.00×)"
+        )
+    if timed:
+        known = [point for point in points if point.speed_ratio is not None]
+        top = max(known, key=lambda point: point.speed_ratio or 0.0)
+        how = f"{top.speed_ratio:.2f}× measured (predicted {top.predicted_speed_ratio:.2f}×)"
+    else:
+        top = max(points[1:], key=lambda point: point.predicted_speed_ratio or 0.0)
+        how = f"{top.predicted_speed_ratio:.2f}× predicted"
+    return SelectionError(f"{selection} is out of reach{where}: the best is {how}, {top.summary}")
+
+
 def _split_of(data: Any, calibration: int) -> Split | None:
     """``data`` as the split ``sensitivity`` measured on (None stays None)."""
     if data is None or isinstance(data, Split):
@@ -317,7 +385,6 @@ def frontier(
     model: nn.Module | None = None,
     data: Any = None,
     unit: str | None = None,
-    model_seconds: float | None = None,
     calibration: int = DEFAULT_CALIBRATION,
     batch_size: int = DEFAULT_BATCH_SIZE,
     ranks: Ranks = LOCAL,
@@ -330,7 +397,9 @@ def frontier(
     path alone, in ``unit``, default MACs). With ``model`` (the original, weights loaded) and
     ``data`` (what the table was measured on: the same ``Data``, split by the same rule, or
     the ``Split``), the points the choice depends on are reconstructed and measured whole on
-    the validation split.
+    the validation split. ``speedup:X`` needs the table timed (``sensitivity(...,
+    runtime=...)``); here it is chosen on the predicted speed-up (``speedup:X`` from the CLI
+    times the whole model at the points it depends on).
     """
     split = _split_of(data, calibration)
     selection = parse_selection(budget) if isinstance(budget, str) else budget
@@ -342,8 +411,12 @@ def frontier(
     if chosen_unit not in UNIT_OF_RULE.values():
         raise UserError(f"the frontier's unit must be macs, params or seconds, got {chosen_unit!r}")
     points = frontier_path(table, chosen_unit)
+    timing = table.timing if chosen_unit == "seconds" else None
+    runtime = timing.runtime if timing is not None else None
     if selection is None:
-        return Frontier(chosen_unit, table.original, points, evaluated=table.evaluated)
+        return Frontier(
+            chosen_unit, table.original, points, evaluated=table.evaluated, runtime=runtime
+        )
     measure = None
     if model is not None and split is not None:
         measure = plan_measurer(
@@ -360,14 +433,16 @@ def frontier(
         selection,
         table.original,
         measure=measure,
-        model_seconds=model_seconds,
         unit=chosen_unit,
         evaluated=len(split.validation) if split is not None else table.evaluated,
     )
     if measure is None:
         note = f"{selection} chosen on the predicted loss alone: no point was measured whole"
         chosen = replace(chosen, notes=(*chosen.notes, note))
-    return chosen
+    if selection.rule == "speedup":
+        note = f"{selection} chosen on the predicted speed-up: the whole model was not timed"
+        chosen = replace(chosen, notes=(*chosen.notes, note))
+    return replace(chosen, runtime=runtime, baseline="same" if runtime is not None else None)
 
 
 @dataclass(frozen=True)
@@ -412,6 +487,9 @@ def resolve_budget(
     table: Sensitivity | None = None,
     original: nn.Module | None = None,
     split: Split | None = None,
+    seconds: RungTiming | None = None,
+    time_point: MeasurePoint | None = None,
+    baseline: str = "same",
     calibration: int = DEFAULT_CALIBRATION,
     batch_size: int = DEFAULT_BATCH_SIZE,
     ranks: Ranks = LOCAL,
@@ -419,28 +497,53 @@ def resolve_budget(
     progress: OnProgress | None = None,
     rescore: Rescore | None = None,
 ) -> BudgetChoice:
-    """``selection`` (agreement:X, macs:X or params:X) resolved to each layer's m
+    """``selection`` (agreement:X, macs:X, params:X or speedup:X) resolved to each layer's m
     (``rescore``: what measures each point's reconstructed model again, e.g. at int8).
 
     With the sensitivity ``table``, ``original`` (weights loaded) and the ``split`` the table
     was measured on: the table's frontier, the points the choice depends on measured whole on
-    validation. Without them, macs:X and params:X follow the frontier of each layer's SVD
-    weight error (the saving alone when the weights are unknown), and say so.
+    validation. Without them, macs:X, params:X and speedup:X follow the frontier of each
+    layer's SVD weight error (the saving alone when the weights are unknown), and say so.
+    speedup:X needs ``seconds`` (each rung timed on one runtime) and ``time_point`` (the whole
+    model timed at a point, against the ``baseline`` it names: "same" runtime or "best" cell).
     """
     unit = UNIT_OF_RULE.get(selection.rule)
-    if unit is None or unit == "seconds":
+    if unit is None:
         raise SelectionError(f"{selection} is not a budget the frontier resolves here")
+    if unit == "seconds" and seconds is None:
+        raise SelectionError(f"{selection} needs each layer's seconds saved: time the rungs first")
+    runtime = seconds.runtime if seconds is not None and unit == "seconds" else None
+    speed_baseline = baseline if runtime is not None else None
+    timed_on = ""
+    if runtime is not None:
+        timed_on = (
+            f"on {runtime}"
+            if baseline == "same"
+            else f"against the original's best runtime × precision (layers timed on {runtime})"
+        )
     if table is None or original is None or split is None:
         if selection.rule == "agreement":
             raise SelectionError(f"{selection} measures each swap on data: it needs the data")
         known = all(layer.kept_energy for layer in analysis.candidates)
         ladders = unmeasured_table(analysis)
+        if seconds is not None:
+            ladders = ladders.with_timing(seconds)
         points = frontier_path(ladders, unit, weight_error_loss(analysis))
-        chosen = choose(points, selection, ladders.original, unit=unit)
+        chosen = choose(
+            points,
+            selection,
+            ladders.original,
+            time_point=time_point,
+            unit=unit,
+            timed_on=timed_on,
+        )
         how = "each layer's SVD weight error" if known else "the saving alone"
-        note = f"{selection} chosen without data, by {how}: nothing was measured"
+        note = f"{selection} chosen without data, by {how}: nothing was measured on data"
         plan = chosen.point.plan if chosen.point else {}
+        chosen = replace(chosen, runtime=runtime, baseline=speed_baseline)
         return BudgetChoice(selection, plan, chosen, None, (note,))
+    if seconds is not None:
+        table = table.with_timing(seconds)
     measure = plan_measurer(
         original,
         split,
@@ -456,8 +559,10 @@ def resolve_budget(
         selection,
         table.original,
         measure=measure,
+        time_point=time_point,
         unit=unit,
         evaluated=len(split.validation),
+        timed_on=timed_on,
     )
     notes = [*table.notes, *chosen.notes]
     if table.unmeasured:
@@ -467,4 +572,5 @@ def resolve_budget(
         if resolution:
             notes.append(resolution)
     plan = chosen.point.plan if chosen.point is not None else {}
+    chosen = replace(chosen, runtime=runtime, baseline=speed_baseline)
     return BudgetChoice(selection, plan, chosen, table, tuple(notes))

@@ -228,6 +228,20 @@ def _plan_of(job: ModelJob) -> tuple[Selection, Any, Any]:
     return names, plan.depth_multiplier, plan
 
 
+def as_planned(job: ModelJob) -> ModelJob:
+    """``job`` swapping what its saved swap swaps (the plan's layers, m and input), so that
+    an analysis of it describes that swap; ``job`` itself without ``swapped_dir``."""
+    if job.swapped_dir is None:
+        return job
+    selection, multipliers, plan = _plan_of(job)
+    return replace(
+        job,
+        selection=selection,
+        depth_multiplier=multipliers,
+        input_shape=job.input_shape or plan.input_shape,
+    )
+
+
 def _needs_weights(selection: Selection, depth_multiplier: Any) -> bool:
     """True when choosing the layers or their m reads the weights (max-error:X, auto:E)."""
     return selection.rule == "max-error" or isinstance(depth_multiplier, AutoDepth)

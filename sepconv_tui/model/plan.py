@@ -104,6 +104,12 @@ class SwapPlan:
         )
 
 
+def with_budget(plan: dict[str, Any], budget: dict[str, Any] | None) -> dict[str, Any]:
+    """The plan JSON with the budget's choice under "budget" (as it is without one; a reader
+    keeps the key as an extra)."""
+    return plan if budget is None else {**plan, "budget": budget}
+
+
 def compact_multipliers(
     swapped: tuple[str, ...] | list[str], multipliers: int | dict[str, int]
 ) -> int | dict[str, int]:

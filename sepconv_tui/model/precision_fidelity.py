@@ -8,7 +8,9 @@ OpenVINO's precision hint, unless another runtime is named); fp32 in eager runs 
 Each is labelled with the precision its runtime reports it ran. Its top-1 agreement with the
 fp32 original, the relative error of its first output against the fp32 original's, and its
 accuracy when the data has labels come with 95% Wilson intervals over the samples run.
-torch, numpy and the runtimes are imported inside the functions.
+``MatrixFidelity`` does the same for every cell of the deployment matrix (``bench --data``),
+running the very file each cell's timing ran. torch, numpy and the runtimes are imported
+inside the functions.
 """
 
 from __future__ import annotations
@@ -21,14 +23,16 @@ from typing import TYPE_CHECKING, Any
 
 from ..core.interval import wilson_interval
 from ..progress import OnProgress, Progress
+from .bench_result import MatrixData
 from .candidates import eval_mode
 from .data import check_labels
 from .deploy_precision import FP32, INT8, RUNTIME_LABELS, check_precision, runtime_for
 from .export import CHECK_SAMPLES, export_onnx
 from .fidelity import DEFAULT_BATCH_SIZE
-from .fidelity_result import InContext, Interval, SplitSizes, ValidationFigure
+from .fidelity_result import AtPrecision, InContext, SplitSizes, ValidationFigure
 from .onnx_run import require_runtime, run_file
-from .quantize import quantize_onnx
+from .quantize import MAX_CALIBRATION, quantize_onnx
+from .runtimes import load_function, runtime_entry
 from .sensitivity_result import FrontierPoint
 from .source import Shape
 from .split import Split
@@ -37,38 +41,10 @@ if TYPE_CHECKING:
     import torch
     from torch import nn
 
+    from .timing import ToTime
+
 #: The runtimes that run PyTorch itself (fp32 only).
 EAGER_RUNTIMES = ("eager", "eager_channels_last")
-
-
-def _listed(interval: Interval | None) -> list[float] | None:
-    """An interval as JSON (None stays None)."""
-    return None if interval is None else list(interval)
-
-
-@dataclass(frozen=True)
-class AtPrecision:
-    """One model run at a precision, against the fp32 original on the test split."""
-
-    ran: str  # the precision its runtime reports it ran: "int8", "int8+fp32", "bf16", …
-    evaluated: int
-    output_error: float  # ‖y − y_fp32 original‖ / ‖y_fp32 original‖ (first output)
-    agreement: float | None  # share of samples whose top-1 class is the fp32 original's
-    agreement_interval: Interval | None
-    accuracy: float | None  # when the data has labels
-    accuracy_interval: Interval | None
-
-    def to_dict(self) -> dict[str, Any]:
-        """The JSON object of one model at the precision."""
-        return {
-            "precision": self.ran,
-            "evaluated": self.evaluated,
-            "accuracy": self.accuracy,
-            "accuracy_interval": _listed(self.accuracy_interval),
-            "agreement": self.agreement,
-            "agreement_interval": _listed(self.agreement_interval),
-            "output_error": self.output_error,
-        }
 
 
 @dataclass(frozen=True)
@@ -119,7 +95,7 @@ def _first_output(output: Any) -> torch.Tensor:
     return leaves[0]
 
 
-def _eager_outputs(
+def eager_outputs(
     model: nn.Module, inputs: torch.Tensor, batch_size: int, channels_last: bool = False
 ) -> Any:
     """``model``'s first output on ``inputs`` in PyTorch (float32 numpy)."""
@@ -136,7 +112,7 @@ def _eager_outputs(
     return torch.cat(rows).numpy()
 
 
-def _figures(outputs: Any, reference: Any, labels: Any, ran: str) -> AtPrecision:
+def figures_against(outputs: Any, reference: Any, labels: Any, ran: str) -> AtPrecision:
     """``outputs`` (the first rows of ``reference``'s samples) against ``reference``."""
     import numpy
 
@@ -195,7 +171,7 @@ def _deployed_outputs(
 
     if runtime in EAGER_RUNTIMES:
         channels_last = runtime == "eager_channels_last"
-        return _Deployed(_eager_outputs(model, inputs, batch_size, channels_last), FP32)
+        return _Deployed(eager_outputs(model, inputs, batch_size, channels_last), FP32)
     notes: list[str] = []
     calibration = None
     with tempfile.TemporaryDirectory(prefix="sepconv-precision-") as folder:
@@ -250,7 +226,7 @@ def precision_rescorer(
 
     def rescore(model: Any, point: FrontierPoint) -> FrontierPoint:
         if not reference:
-            reference.append(_eager_outputs(original, inputs, batch_size))
+            reference.append(eager_outputs(original, inputs, batch_size))
         deployed = _deployed_outputs(
             model,
             inputs,
@@ -263,7 +239,7 @@ def precision_rescorer(
             threads=threads,
             batch_size=batch_size,
         )
-        figures = _figures(deployed.outputs, reference[0], labels, deployed.ran)
+        figures = figures_against(deployed.outputs, reference[0], labels, deployed.ran)
         return replace(
             point,
             agreement=figures.agreement,
@@ -304,10 +280,10 @@ def measure_at_precision(
     steps = 3
     if progress is not None:
         progress(Progress("measure", 0, steps, "fp32 original (PyTorch)"))
-    reference = _eager_outputs(original, inputs, batch_size)
+    reference = eager_outputs(original, inputs, batch_size)
     if reference.ndim == 2 and reference.shape[1] >= 2:
         check_labels(test, int(reference.shape[1]))
-    fp32 = _figures(reference, reference, labels, FP32)
+    fp32 = figures_against(reference, reference, labels, FP32)
     results: dict[str, AtPrecision] = {}
     calibration: str | None = None
     notes: list[str] = []
@@ -328,7 +304,7 @@ def measure_at_precision(
             kind=kind,
             label=label if kind == "original" else f"the swapped {label}",
         )
-        results[kind] = _figures(deployed.outputs, reference, labels, deployed.ran)
+        results[kind] = figures_against(deployed.outputs, reference, labels, deployed.ran)
         calibration = deployed.calibration or calibration
         notes.extend(note for note in deployed.notes if note not in notes)
     if progress is not None:
@@ -343,3 +319,66 @@ def measure_at_precision(
         per_channel=per_channel if precision == INT8 else None,
         notes=tuple(notes),
     )
+
+
+class MatrixFidelity:
+    """Each model in each cell of the deployment matrix, on a split's test part, against the
+    fp32 original there (PyTorch eager, NCHW): PyTorch itself for the eager cells, else the
+    file the cell's timing ran (the runtime table's exporter, which hands back this process's
+    earlier export of the module; int8 calibrated on the fit part) run in the cell's runtime
+    at its precision. The benchmark's ``CellFidelity``."""
+
+    def __init__(
+        self,
+        original: nn.Module,
+        split: Split,
+        *,
+        data: str,
+        threads: int | None = None,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+    ) -> None:
+        test = split.test
+        self._inputs = test.inputs.float()
+        self._labels = None if test.labels is None else test.labels.numpy()
+        self._threads = threads
+        self._batch_size = batch_size
+        self._reference = eager_outputs(original, self._inputs, batch_size)
+        if self._reference.ndim == 2 and self._reference.shape[1] >= 2:
+            check_labels(test, int(self._reference.shape[1]))
+        self.calibration = split.fit.inputs
+        self.data = MatrixData(
+            data,
+            split.sizes,
+            f"{min(len(split.fit), MAX_CALIBRATION)} samples of the fit split",
+            figures_against(self._reference, self._reference, self._labels, FP32),
+        )
+
+    def measure(
+        self, runtime: str, precision: str, to_time: ToTime, *, per_channel: bool
+    ) -> AtPrecision:
+        """``to_time``'s module as ``runtime`` runs it at ``precision`` on the test split."""
+        label, module, x = to_time
+        if runtime in EAGER_RUNTIMES:
+            channels_last = runtime == "eager_channels_last"
+            outputs = eager_outputs(module, self._inputs, self._batch_size, channels_last)
+            return figures_against(outputs, self._reference, self._labels, FP32)
+        import numpy
+
+        entry = runtime_entry(runtime)
+        export = load_function(entry.exporter)
+        with tempfile.TemporaryDirectory(prefix="sepconv-matrix-") as folder:
+            path = Path(folder) / f"model{entry.suffix}"
+            export(
+                module,
+                x,
+                path,
+                label,
+                str(precision),
+                per_channel=per_channel,
+                calibration=self.calibration,
+            )
+            array = numpy.ascontiguousarray(self._inputs.numpy(), dtype=numpy.float32)
+            ran = run_file(
+                path, array, runtime=runtime, precision=str(precision), threads=self._threads
+            )
+        return figures_against(ran.outputs, self._reference, self._labels, ran.ran)

@@ -458,6 +458,16 @@ def _exported(module: Any, key: tuple[Any, ...], path: Path, write: Any) -> None
         Path(path).write_bytes(files[key])
 
 
+def _fingerprint(samples: Any) -> str | None:
+    """What identifies calibration ``samples`` (the ones used: the first MAX_CALIBRATION),
+    None for random inputs."""
+    if samples is None:
+        return None
+    import hashlib
+
+    return hashlib.sha1(_as_array(samples)[:MAX_CALIBRATION].tobytes()).hexdigest()
+
+
 def export_onnx_at(
     module: Any,
     x: Any,
@@ -466,11 +476,14 @@ def export_onnx_at(
     precision: str,
     *,
     per_channel: bool = True,
+    calibration: Any = None,
 ) -> dict[str, str]:
     """The runtime table's ONNX exporter: ``module`` exported to ``path`` at fp32 (a float
     precision is the runtime's to run), or for int8 exported, then quantized to static QDQ
-    (``per_channel`` or per tensor), calibrated on random inputs of ``x``'s shape. A module
-    exported before in this process is copied from then."""
+    (``per_channel`` or per tensor), calibrated on ``calibration`` (samples: the fit split)
+    or, without them, on random inputs of ``x``'s shape. A module exported before in this
+    process with the same calibration is copied from then (so the fidelity of a matrix cell
+    runs the very file its timing ran)."""
     from .timers import export_onnx_file
 
     shape = tuple(x.shape)
@@ -488,7 +501,7 @@ def export_onnx_at(
         with tempfile.TemporaryDirectory(dir=Path(target).parent) as scratch:
             source = Path(scratch) / "fp32.onnx"
             fp32(source)
-            quantize_onnx(source, target, per_channel=per_channel, label=label)
+            quantize_onnx(source, target, samples=calibration, per_channel=per_channel, label=label)
 
-    _exported(module, (shape, "int8", per_channel), path, int8)
+    _exported(module, (shape, "int8", per_channel, _fingerprint(calibration)), path, int8)
     return {}

@@ -5,9 +5,10 @@ and on screen, the dependency checks, and the Model tab's ``u``. An entry's time
 are dotted paths (``module:function``), imported only when a timing runs, so reading the table
 loads no torch. Adding a runtime is adding an entry (and, for a new precision, a Precision).
 
-- The exporter runs in the parent: ``exporter(module, x, path, label, precision)`` writes what
-  the timing child times (a saved module, an ONNX file) to ``path`` and returns the files
-  defining the classes a saved module needs (name → file).
+- The exporter runs in the parent: ``exporter(module, x, path, label, precision, *,
+  per_channel, calibration)`` writes what the timing child times (a saved module, an ONNX
+  file; int8 calibrated on ``calibration`` samples, or random inputs when None) to ``path``
+  and returns the files defining the classes a saved module needs (name → file).
 - The timer runs in the timing child, a process per runtime with the same threads:
   ``timer(path, input_shape, threads, min_run_time, precision) -> Timing``; ``version()``
   names the library there. The child is sent both paths, so it needs no entry of its own.

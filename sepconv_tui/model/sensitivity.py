@@ -23,6 +23,7 @@ from .distributed import LOCAL, Ranks
 from .fidelity import DEFAULT_BATCH_SIZE
 from .least_squares import normal_equations, solve
 from .reconstruction import record_activations
+from .rung_timing import timed
 from .sensitivity_result import Rung, Sensitivity
 from .settings import DEFAULT_CALIBRATION
 from .split import Split
@@ -292,11 +293,15 @@ def sensitivity(
     test: int | float | None = None,
     batch_size: int = DEFAULT_BATCH_SIZE,
     max_time: float | None = None,
+    runtime: str | None = None,
+    threads: int | None = None,
     progress: OnProgress | None = None,
 ) -> Sensitivity:
     """The layer × m table of ``model`` (its weights loaded) on ``data`` (a ``Data`` from
     ``load_data``, or a ``Split``): each candidate swapped alone at every rung, fitted by
-    least squares on the fit split and measured on the validation split."""
+    least squares on the fit split and measured on the validation split. ``runtime`` (a
+    name in the runtime table, e.g. "eager"): each conv and its block at every rung are also
+    timed alone there (fp32, ``threads``), for the seconds each rung saves."""
     from .data import Data
     from .recover import split_for
     from .trace import analyze_model
@@ -311,7 +316,8 @@ def sensitivity(
         raise SensitivityError("the data must be a Data (load_data) or a Split")
     shape = input_shape or (1, *tuple(split.fit.inputs.shape[1:]))
     analysis = analyze_model(model, input_shape=shape, select="none")
-    return measure_sensitivity(
+    started = time.monotonic()
+    table = measure_sensitivity(
         model,
         analysis,
         split,
@@ -320,3 +326,9 @@ def sensitivity(
         max_time=max_time,
         progress=progress,
     )
+    if runtime is None:
+        return table
+    if max_time is not None and time.monotonic() - started > max_time:
+        note = f"time ran out before the rungs were timed on {runtime}"
+        return replace(table, notes=(*table.notes, note))
+    return timed(table, model, analysis, runtime=runtime, threads=threads, progress=progress)

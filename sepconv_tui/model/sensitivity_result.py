@@ -8,7 +8,7 @@ import hashlib
 import json
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -75,6 +75,67 @@ def _optional_float(value: Any) -> float | None:
 
 
 @dataclass(frozen=True)
+class RungTiming:
+    """Each candidate's conv and its block at every rung timed alone on one runtime (fp32, in
+    a child process of its own), and the whole original: where, on what, with how many threads.
+    A table timed on one runtime is not reused for another (``matches``)."""
+
+    runtime: str
+    threads: int
+    cpu: str  # the machine's CPU model: a timing elsewhere is not this one
+    model_s: float  # the whole original's median
+    model_iqr_s: float
+    conv_s: Mapping[str, tuple[float, float]]  # layer → (median, IQR) of the conv alone
+    block_s: Mapping[str, Mapping[int, tuple[float, float]]]  # layer → m → the block's
+
+    def matches(self, runtime: str, threads: int, cpu: str) -> bool:
+        """Whether these seconds were measured on ``runtime`` with ``threads`` on ``cpu``."""
+        return (self.runtime, self.threads, self.cpu) == (runtime, threads, cpu)
+
+    def saved(self, name: str, m: int) -> float | None:
+        """Seconds ``name``'s block at ``m`` saves per pass against its conv (None: not timed)."""
+        conv = self.conv_s.get(name)
+        block = self.block_s.get(name, {}).get(m)
+        return None if conv is None or block is None else conv[0] - block[0]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON object ``"timing"`` of ``sensitivity.json``."""
+        return {
+            "runtime": self.runtime,
+            "threads": self.threads,
+            "cpu": self.cpu,
+            "model_s": self.model_s,
+            "model_iqr_s": self.model_iqr_s,
+            "conv_s": {name: list(pair) for name, pair in self.conv_s.items()},
+            "block_s": {
+                name: {str(m): list(pair) for m, pair in rungs.items()}
+                for name, rungs in self.block_s.items()
+            },
+        }
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any]) -> RungTiming:
+        """The inverse of ``to_dict``."""
+        return cls(
+            runtime=str(values["runtime"]),
+            threads=int(values["threads"]),
+            cpu=str(values["cpu"]),
+            model_s=float(values["model_s"]),
+            model_iqr_s=float(values["model_iqr_s"]),
+            conv_s={str(name): _pair(pair) for name, pair in values["conv_s"].items()},
+            block_s={
+                str(name): {int(m): _pair(pair) for m, pair in rungs.items()}
+                for name, rungs in values["block_s"].items()
+            },
+        )
+
+
+def _pair(values: Sequence[Any]) -> tuple[float, float]:
+    """(median, IQR) from its JSON list."""
+    return float(values[0]), float(values[1])
+
+
+@dataclass(frozen=True)
 class Sensitivity:
     """The layer × m table: every candidate alone at every rung of its ladder."""
 
@@ -85,6 +146,15 @@ class Sensitivity:
     calibration: int = 0  # fit samples each rung was reconstructed on
     classifier: bool = True  # whether agreement applies (top-1 of a class output)
     notes: tuple[str, ...] = ()
+    timing: RungTiming | None = None  # the seconds saved, where they were measured
+
+    def with_timing(self, timing: RungTiming) -> Sensitivity:
+        """This table with every rung's seconds saved from ``timing`` (one runtime's)."""
+        rungs = tuple(
+            replace(rung, seconds_saved=timing.saved(rung.name, rung.depth_multiplier))
+            for rung in self.rungs
+        )
+        return replace(self, rungs=rungs, timing=timing)
 
     @property
     def layers(self) -> tuple[str, ...]:
@@ -116,6 +186,7 @@ class Sensitivity:
             "classifier": self.classifier,
             "sensitivity": [rung.to_dict() for rung in self.rungs],
             "notes": list(self.notes),
+            "timing": self.timing.to_dict() if self.timing is not None else None,
         }
 
     @classmethod
@@ -129,6 +200,8 @@ class Sensitivity:
             calibration=int(values.get("calibration", 0)),
             classifier=bool(values.get("classifier", True)),
             notes=tuple(values.get("notes", ())),
+            # Tables written before the seconds were timed have none: they load untimed.
+            timing=RungTiming.from_dict(timing) if (timing := values.get("timing")) else None,
         )
 
     def save(self, folder: str | Path) -> Path:
@@ -173,6 +246,10 @@ class FrontierPoint:
     agreement_interval: tuple[float, float] | None = None
     output_error: float | None = None
     accuracy: float | None = None
+    # speedup:X: the model's time ÷ (its time − the seconds saved), from each layer's timing
+    predicted_speed_ratio: float | None = None
+    speed_ratio: float | None = None  # the whole swapped model timed against the baseline
+    best: Mapping[str, Any] | None = None  # the best cells timed (``--baseline best``)
 
     @property
     def plan(self) -> dict[str, int]:
@@ -202,6 +279,9 @@ class FrontierPoint:
             ),
             "output_error": self.output_error,
             "accuracy": self.accuracy,
+            "predicted_speed_ratio": self.predicted_speed_ratio,
+            "measured_speed_ratio": self.speed_ratio,
+            "best": dict(self.best) if self.best is not None else None,
         }
 
     @classmethod
@@ -219,6 +299,9 @@ class FrontierPoint:
             agreement_interval=(float(interval[0]), float(interval[1])) if interval else None,
             output_error=_optional_float(values.get("output_error")),
             accuracy=_optional_float(values.get("accuracy")),
+            predicted_speed_ratio=_optional_float(values.get("predicted_speed_ratio")),
+            speed_ratio=_optional_float(values.get("measured_speed_ratio")),
+            best=values.get("best"),
         )
 
 
@@ -234,6 +317,8 @@ class Frontier:
     budget: str | None = None  # the budget's text, e.g. "agreement:0.99"
     notes: tuple[str, ...] = ()
     evaluated: int = 0  # validation samples each measured point ran on
+    runtime: str | None = None  # seconds: where the layers and the points were timed
+    baseline: str | None = None  # seconds: "same" (that runtime) or "best" (every cell's best)
 
     @property
     def point(self) -> FrontierPoint | None:
@@ -248,6 +333,20 @@ class Frontier:
         """Original ÷ ``point``'s params ("× fewer")."""
         return self.original.params / point.params if point.params else None
 
+    def choice_record(self) -> dict[str, Any] | None:
+        """What a plan keeps of the budget that chose it: the budget, where its seconds were
+        timed, and the chosen point (each layer's m, predicted and measured figures)."""
+        point = self.point
+        if point is None:
+            return None
+        return {
+            "budget": self.budget,
+            "unit": self.unit,
+            "runtime": self.runtime,
+            "baseline": self.baseline,
+            **point.to_dict(),
+        }
+
     def to_dict(self) -> dict[str, Any]:
         """The JSON of ``--json``'s "frontier"."""
         return {
@@ -258,6 +357,8 @@ class Frontier:
             "evaluated": self.evaluated,
             "points": [point.to_dict() for point in self.points],
             "notes": list(self.notes),
+            "runtime": self.runtime,
+            "baseline": self.baseline,
         }
 
     @classmethod
@@ -271,6 +372,8 @@ class Frontier:
             budget=values.get("budget"),
             notes=tuple(values.get("notes", ())),
             evaluated=int(values.get("evaluated", 0)),
+            runtime=values.get("runtime"),
+            baseline=values.get("baseline"),
         )
 
 

@@ -1,148 +1,77 @@
-"""``--swap speedup:X``: the swap that makes the model X times faster where it runs, measured.
+"""``--swap speedup:X``: each layer's m on the frontier of measured seconds, confirmed by timing
+the whole swapped model.
 
-Every candidate conv and its block are timed alone on the runtime (``bench.benchmark_layers``),
-so what a swap saves is a measurement, not a MAC count. Without data, the layers saving the most
-time come first and the fewest that reach X are taken. With data, the candidates are ranked as
-``agreement:X`` ranks them (each swapped alone, reconstructed, measured on held-out data) but by
-fidelity lost per second saved, and the shortest prefix of that order reaching X is taken. The
-prediction (the whole model's time less what the chosen layers save) is then confirmed by timing
-the whole swapped model on the same runtime; both figures are kept. torch is imported inside
-what this calls.
+Every candidate's conv and its block at every rung's m are timed alone on the runtime
+(``rung_timing``: one child, fp32; with data, kept in the sensitivity table and reused), so the
+frontier steps by the least increase in validation output error per second saved (without
+data, by each layer's SVD weight error, and a note says nothing was measured on data). The sum
+of seconds only predicts: the points the choice depends on are timed whole, by bisection along
+the frontier, against the ``baseline``: the original on the same runtime, or (``"best"``) the
+original's best cell against the swap's best over every runtime × precision this machine runs.
+The weights do not change the time, so the timed models are built without them. torch is
+imported inside what this calls.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any
+from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from ..core.latency import MIN_RUN_TIME_S
+from ..errors import UserError
 from ..progress import OnProgress, Progress, ignore
 from .analysis import Selection, SelectionError
-from .bench import benchmark_layers, benchmark_model
-from .bench_result import MODEL_MIN_RUN_TIME_S, LayerBench
-from .runtimes import Stage
+from .bench import benchmark_model
+from .bench_result import MODEL_MIN_RUN_TIME_S
+from .frontier import BudgetChoice, MeasurePoint, resolve_budget, unmeasured_table
+from .job import build_pair
+from .rung_timing import check_timing_runtime, time_rungs
+from .runtimes import Stage, runtime_names
+from .sensitivity_result import FrontierPoint
 
 if TYPE_CHECKING:
     from .job import ModelJob
     from .workflow import Workflow
 
-
-@dataclass(frozen=True)
-class SpeedupChoice:
-    """The layers ``speedup:X`` picked on a runtime, the predicted and the measured speed-up."""
-
-    target: float
-    runtime: str
-    ranking: str  # "time saved" (no data) or "agreement per time saved" (with data)
-    order: tuple[str, ...]  # candidates that save time, best first
-    chosen: tuple[str, ...]  # the shortest prefix of ``order`` predicted to reach ``target``
-    predicted: float  # whole model ÷ (whole model − what ``chosen`` saves), per-layer times
-    measured: float | None  # the whole swapped model timed against the original
-    best: float  # the predicted speed-up of every layer that saves time
-    saved_s: dict[str, float]  # per candidate: seconds its swap saves per pass
-    alone: dict[str, float] | None  # with data: each layer's agreement swapped alone
-
-    @property
-    def selection(self) -> Selection:
-        """The chosen layers as a selection by name."""
-        return Selection("names", patterns=self.chosen) if self.chosen else Selection("none")
-
-    def to_dict(self) -> dict[str, Any]:
-        """The JSON object of the choice."""
-        return {
-            "target": self.target,
-            "runtime": self.runtime,
-            "ranking": self.ranking,
-            "order": list(self.order),
-            "chosen": list(self.chosen),
-            "predicted_speed_ratio": self.predicted,
-            "measured_speed_ratio": self.measured,
-            "best_predicted_speed_ratio": self.best,
-            "saved_s": dict(self.saved_s),
-            "alone": dict(self.alone) if self.alone is not None else None,
-        }
-
-    @classmethod
-    def from_dict(cls, values: Mapping[str, Any]) -> SpeedupChoice:
-        """The inverse of ``to_dict``."""
-        alone = values.get("alone")
-        return cls(
-            float(values["target"]),
-            values["runtime"],
-            values["ranking"],
-            tuple(values["order"]),
-            tuple(values["chosen"]),
-            float(values["predicted_speed_ratio"]),
-            values.get("measured_speed_ratio"),
-            float(values["best_predicted_speed_ratio"]),
-            {str(name): float(value) for name, value in values["saved_s"].items()},
-            {str(name): float(value) for name, value in alone.items()} if alone else None,
-        )
-
-    def summary(self) -> str:
-        """One sentence with both figures."""
-        measured = (
-            f", measured {self.measured:.2f}× (the whole model timed)"
-            if self.measured is not None
-            else ""
-        )
-        short = (
-            f"; the measurement falls short of {self.target:g}× (timed alone, the layers save "
-            "more than inside the model): ask for more"
-            if self.measured is not None and self.measured < self.target
-            else ""
-        )
-        return (
-            f"speedup:{self.target:g} on {self.runtime}: {len(self.chosen)} of "
-            f"{len(self.saved_s)} candidates by {self.ranking}, predicted {self.predicted:.2f}× "
-            f"(from each layer's time){measured}{short}"
-        )
+#: What speedup:X's X is measured against: the original on the same runtime, or the
+#: original's fastest runtime × precision cell against the swapped model's fastest.
+BASELINES = ("same", "best")
 
 
-def rank_by_speed(
-    layers: LayerBench, runtime: str, alone: Mapping[str, float] | None = None
-) -> tuple[str, ...]:
-    """Candidates that save time on ``runtime``, best first: most time saved, or (``alone``
-    given) least agreement lost per second saved; ties keep the model's order."""
-    saving = [row for row in layers.rows if row.saved_s(runtime) > 0]
-    if alone is None:
-        ordered = sorted(saving, key=lambda row: -row.saved_s(runtime))
-    else:
-        known = [row for row in saving if row.name in alone]
-        ordered = sorted(known, key=lambda row: (1.0 - alone[row.name]) / row.saved_s(runtime))
-    return tuple(row.name for row in ordered)
-
-
-def choose_by_speed(
-    layers: LayerBench,
-    target: float,
+def whole_model_timer(
+    job: ModelJob,
     runtime: str,
-    alone: Mapping[str, float] | None = None,
-) -> SpeedupChoice:
-    """The shortest prefix of ``rank_by_speed`` whose predicted speed-up reaches ``target``;
-    SelectionError saying the best speed-up there is when none does. Arithmetic only."""
-    order = rank_by_speed(layers, runtime, alone)
-    saved = {row.name: row.saved_s(runtime) for row in layers.rows}
-    best = layers.predicted_speed_ratio(order, runtime)
-    ranking = "time saved" if alone is None else "agreement lost per time saved"
-    for count in range(1, len(order) + 1):
-        predicted = layers.predicted_speed_ratio(order[:count], runtime)
-        if predicted >= target:
-            return SpeedupChoice(
-                target, runtime, ranking, order, order[:count], predicted, None, best, saved,
-                dict(alone) if alone is not None else None,
-            )  # fmt: skip
-    if not order:
-        raise SelectionError(
-            f"speedup:{target:g} cannot be reached on {runtime}: no candidate's block "
-            "runs faster than its conv there (the model stays at 1.00×)"
-        )
-    raise SelectionError(
-        f"speedup:{target:g} cannot be reached on {runtime}: the best is {best:.2f}×, "
-        f"swapping the {len(order)} candidate{'s' if len(order) != 1 else ''} whose block runs "
-        "faster than its conv"
-    )
+    *,
+    baseline: str = "same",
+    min_run_time: float = MODEL_MIN_RUN_TIME_S,
+    progress: OnProgress | None = None,
+) -> MeasurePoint:
+    """What times a frontier point: ``job``'s model swapped at the point's m (no weights: the
+    time does not depend on them) against the original, on ``runtime`` at fp32, or with
+    ``baseline="best"`` in every runtime × precision cell (the best cells kept in the point)."""
+    report = progress if progress is not None else ignore
+    timing_job = replace(job, weights=None, swapped_dir=None, init="random")
+    count = [0]
+
+    def time_point(point: FrontierPoint) -> FrontierPoint:
+        plan = point.plan
+        count[0] += 1
+        # How many points the bisection times is not known ahead: each one completes a bar.
+        report(Progress(str(Stage.CONFIRM), count[0], count[0], point.summary))
+        selection = Selection("names", patterns=tuple(plan)) if plan else Selection("none")
+        planned = timing_job.with_plan(selection, dict(plan))
+        if baseline == "best":
+            result = benchmark_model(
+                planned, runtimes=runtime_names(), precision=None, min_run_time=min_run_time
+            )
+            best = result.best
+            if best is None:
+                raise SelectionError("no runtime × precision cell could time the model here")
+            return replace(point, speed_ratio=best.speed_ratio, best=best.to_dict())
+        result = benchmark_model(planned, runtimes=(runtime,), min_run_time=min_run_time)
+        return replace(point, speed_ratio=result.runtimes[runtime].speed_ratio)
+
+    return time_point
 
 
 def resolve_speedup(
@@ -150,34 +79,58 @@ def resolve_speedup(
     budget: Selection,
     *,
     runtime: str = "eager",
+    baseline: str = "same",
     workflow: Workflow | None = None,
     min_run_time: float = MIN_RUN_TIME_S,
     model_min_run_time: float = MODEL_MIN_RUN_TIME_S,
     progress: OnProgress | None = None,
-) -> SpeedupChoice:
-    """``speedup:X`` (``budget``) on ``job``'s model: time each candidate on ``runtime`` with
-    the job's threads, rank (by agreement per time saved when ``workflow`` brings data), pick
-    the shortest prefix predicted to reach X, then time the whole swapped model to confirm.
-    SelectionError when X is out of reach. The job's own selection is not read.
+) -> BudgetChoice:
+    """``speedup:X`` (``budget``) on ``job``'s model: each layer's m on the frontier of seconds
+    saved on ``runtime`` (the job's threads), the deciding points timed whole against
+    ``baseline`` ("same" or "best"); the point with the least loss whose measured speed-up is
+    ≥ X. With ``workflow`` (data): the sensitivity table's frontier (its rungs timed once and
+    kept), the chosen point measured reconstructed on validation. SelectionError when X is out
+    of reach (saying the best there is). The job's own selection is not read.
 
-    ``progress`` gets "time" per layer timed, then "rank"/"curve" from the trade-off (with
-    data), then "confirm"."""
+    ``progress`` gets the sensitivity's stages (with data), "time" per module timed alone,
+    then "confirm" per point timed whole."""
     if budget.rule != "speedup" or budget.min_speedup is None:
         raise SelectionError(f"resolve_speedup needs a speedup:X selection, got {budget}")
-    report = progress or ignore
-    layers = benchmark_layers(
-        job.with_plan(Selection("none")), (runtime,), min_run_time=min_run_time, progress=report
+    if baseline not in BASELINES:
+        raise UserError(
+            f"the baseline must be one of {', '.join(BASELINES)}, got {baseline!r}",
+            field="baseline",
+        )
+    from .trace import analyze_model
+
+    analysis = analyze_model(
+        job.source,
+        input_shape=job.input_shape,
+        select="none",
+        weights=job.weights,
+        memory_budget_bytes=job.budget_bytes,
     )
-    alone = None
+    check_timing_runtime(runtime, analysis)  # before any measuring
+    time_point = whole_model_timer(
+        job, runtime, baseline=baseline, min_run_time=model_min_run_time, progress=progress
+    )
     if workflow is not None:
-        tradeoff, _analysis = workflow.tradeoff(progress)
-        alone = tradeoff.alone
-    choice = choose_by_speed(layers, budget.min_speedup, runtime, alone)
-    report(Progress(str(Stage.CONFIRM), 0, 1, "the whole swapped model"))
-    confirmed = benchmark_model(
-        replace(job.with_plan(choice.selection), threads=layers.threads),
-        runtimes=(runtime,),
-        min_run_time=model_min_run_time,
+        timed_workflow = replace(workflow, budget=budget, seconds_on=runtime, chosen=None)
+        return timed_workflow.resolve(progress, time_point=time_point, baseline=baseline)
+    # The original alone, without weights (they do not change the time; the blocks are made
+    # per rung from the convs' shapes).
+    original, _swapped, _result = build_pair(
+        replace(job, weights=None, swapped_dir=None, init="random").with_plan(Selection("none"))
     )
-    report(Progress(str(Stage.CONFIRM), 1, 1, "the whole swapped model"))
-    return replace(choice, measured=confirmed.runtimes[runtime].speed_ratio)
+    seconds = time_rungs(
+        original,
+        analysis,
+        unmeasured_table(analysis),
+        runtime=runtime,
+        threads=job.threads,
+        min_run_time=min_run_time,
+        progress=progress,
+    )
+    return resolve_budget(
+        budget, analysis, seconds=seconds, time_point=time_point, baseline=baseline
+    )

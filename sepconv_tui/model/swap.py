@@ -26,7 +26,7 @@ from .factorise import (
     svd_factors,
     weight_errors,
 )
-from .plan import INITS, SwapError, SwapPlan, SwapResult, compact_multipliers
+from .plan import INITS, SwapError, SwapPlan, SwapResult, compact_multipliers, with_budget
 from .source import Shape
 from .weights import load_weights  # noqa: F401  # bench.py's import, until the ipc branch's build_pair
 
@@ -202,9 +202,14 @@ SWAPPED_FILE, PLAN_FILE, FIDELITY_FILE = "swapped.pt", "plan.json", "fidelity.js
 
 
 def save(
-    result: SwapResult, out_dir: str | Path, *, fidelity: dict[str, Any] | None = None
+    result: SwapResult,
+    out_dir: str | Path,
+    *,
+    fidelity: dict[str, Any] | None = None,
+    budget: dict[str, Any] | None = None,
 ) -> list[Path]:
-    """Write DIR/swapped.pt (the state_dict), DIR/plan.json and, given, DIR/fidelity.json.
+    """Write DIR/swapped.pt (the state_dict), DIR/plan.json (with ``budget``, the choice that
+    picked its layers and their m, under "budget" when given) and, given, DIR/fidelity.json.
 
     Each file is written under a temporary name and renamed into place once whole, so an
     interrupted save (ctrl-c, a full disk) leaves no half-written file behind. Returns the paths.
@@ -224,7 +229,7 @@ def save(
         raise SwapError(f"{str(out_dir)!r}: {error.strerror}", field="out") from None
     contents: list[tuple[str, Any]] = [
         (SWAPPED_FILE, result.model.state_dict()),
-        (PLAN_FILE, json.dumps(result.to_dict(), indent=2) + "\n"),
+        (PLAN_FILE, json.dumps(with_budget(result.to_dict(), budget), indent=2) + "\n"),
     ]
     if fidelity is not None:
         contents.append((FIDELITY_FILE, json.dumps(fidelity, indent=2) + "\n"))

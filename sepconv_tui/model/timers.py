@@ -71,10 +71,11 @@ def save_module(
     precision: str,
     *,
     per_channel: bool = True,
+    calibration: Any = None,
 ) -> dict[str, str]:
     """Write ``module`` (in eval mode, with its weights, at fp32: the only ``precision`` eager
-    runs, so ``per_channel`` means nothing here) to ``path`` for an eager timing; the files its
-    classes come from (``file_modules``)."""
+    runs, so ``per_channel`` and ``calibration`` mean nothing here) to ``path`` for an eager
+    timing; the files its classes come from (``file_modules``)."""
     import pickle
 
     import torch
@@ -97,10 +98,11 @@ def export_onnx_file(
     precision: str,
     *,
     per_channel: bool = True,
+    calibration: Any = None,
 ) -> dict[str, str]:
     """Export ``module`` at ``x``'s shape to the fp32 ONNX file ``path`` (ExportError naming
     the op and the layer when it cannot be); it needs no classes. A float ``precision`` other
-    than fp32 is the runtime's to run (OpenVINO's hint); int8 is ``quantize.export_int8_file``."""
+    than fp32 is the runtime's to run (OpenVINO's hint); int8 is ``quantize.export_onnx_at``."""
     export_program(module.eval(), x.contiguous(), label).save(str(path))
     return {}
 

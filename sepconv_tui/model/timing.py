@@ -13,7 +13,7 @@ from __future__ import annotations
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..core.latency import RuntimeTiming
 from ..ipc.client import ChildProcess, ChildStopped
@@ -40,14 +40,16 @@ def time_on_runtime(
     min_run_time: float,
     precision: Precision = Precision.FP32,
     per_channel: bool = True,
+    calibration: Any = None,
     counters: bool = False,
     progress: OnProgress | None = None,
 ) -> Timed:
     """Each of ``modules`` timed on ``runtime`` at ``precision`` (one the entry runs) in one
     child process: their timings, in order, the runtime's version and the precision each ran
     at as the runtime reports it. int8 is quantized per channel (``per_channel``) or per
-    tensor. ``counters``: the last module's (the whole model's) own modules timed inside it by
-    the runtime's counters, where its entry has them. ``progress`` gets the child's ("time",
+    tensor, calibrated on ``calibration`` (samples) or random inputs. ``counters``: the last
+    module's (the whole model's) own modules timed inside it by the runtime's counters, where
+    its entry has them. ``progress`` gets the child's ("time",
     one step a module)."""
     entry = runtime_entry(runtime)
     export = load_function(entry.exporter)
@@ -56,7 +58,17 @@ def time_on_runtime(
         imports: dict[str, str] = {}
         for index, (label, module, x) in enumerate(modules):
             path = Path(folder) / f"{index}{entry.suffix}"
-            imports.update(export(module, x, path, label, str(precision), per_channel=per_channel))
+            imports.update(
+                export(
+                    module,
+                    x,
+                    path,
+                    label,
+                    str(precision),
+                    per_channel=per_channel,
+                    calibration=calibration,
+                )
+            )
             files.append(TimedFile(label, str(path), tuple(x.shape)))
         request = TimeFiles(
             runtime,
@@ -98,6 +110,7 @@ def time_both(
     min_run_time: float,
     precision: Precision = Precision.FP32,
     per_channel: bool = True,
+    calibration: Any = None,
     progress: OnProgress | None = None,
 ) -> tuple[RuntimeTiming, tuple[str, ...]]:
     """``before`` and ``after`` (the original and its swap, a conv and its block) timed on
@@ -110,6 +123,7 @@ def time_both(
         min_run_time=min_run_time,
         precision=precision,
         per_channel=per_channel,
+        calibration=calibration,
         progress=progress,
     )
     first, second = reply.timings

@@ -8,25 +8,35 @@ tab's ``f`` cannot drift apart. torch is imported inside the functions (by what 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ..progress import OnProgress
-from .analysis import ModelAnalysis, Selection, SelectionError
+from .analysis import BUDGET_RULES, ModelAnalysis, Selection, SelectionError
+from .bench import benchmark_model
+from .bench_result import DEFAULT_MIN_AGREEMENT, MODEL_MIN_RUN_TIME_S, ModelBenchResult
 from .cache import BuildCache
-from .data import Data, load_data
+from .data import Data, DataError, load_data
 from .deploy_precision import PrecisionError
 from .distributed import LOCAL, Ranks
 from .fidelity import DEFAULT_BATCH_SIZE, Fidelity, measure_fidelity
 from .fidelity_result import SplitSizes, ValidationFigure
-from .frontier import BudgetChoice, resolve_budget
+from .frontier import BudgetChoice, MeasurePoint, resolve_budget
 from .job import ModelJob, build_pair
 from .plan import SwapResult
-from .precision_fidelity import PrecisionFidelity, measure_at_precision, precision_rescorer
+from .precision_fidelity import (
+    MatrixFidelity,
+    PrecisionFidelity,
+    measure_at_precision,
+    precision_rescorer,
+)
 from .recover import recover, split_for
 from .recovery_memory import fit_batch_size
 from .recovery_result import Recovery
+from .rung_timing import this_cpu, timed, timing_threads
+from .runtimes import Precision
 from .sensitivity import measure_sensitivity
 from .sensitivity_result import Sensitivity, cached_sensitivity, file_stamp, keep_sensitivity
 from .settings import (
@@ -82,17 +92,29 @@ class Workflow:
     precision: str = "fp32"
     runtime: str | None = None
     per_channel: bool = True
+    #: The runtime the sensitivity's rungs are timed on, for their seconds saved (speedup:X
+    #: orders its frontier by them); None: not timed.
+    seconds_on: str | None = None
 
     def __post_init__(self) -> None:
-        if self.budget is not None and not self.budget.on_frontier:
+        if self.budget is not None and not (
+            self.budget.on_frontier or self.budget.rule == "speedup"
+        ):
             raise SelectionError(
-                f"a workflow resolves agreement:X, macs:X and params:X, not {self.budget}"
+                "a workflow resolves agreement:X, macs:X, params:X and speedup:X, not "
+                f"{self.budget}"
             )
 
     @property
     def test_size(self) -> int | float | None:
         """``test``, or ``holdout`` when only that was given."""
         return self.test if self.test is not None else self.holdout
+
+    @property
+    def reconstructs(self) -> bool:
+        """True when a budget chooses the swap here: its points were measured with each block
+        reconstructed, so the chosen swap is measured (and reported) reconstructed too."""
+        return self.chooses and self.budget is not None and self.budget.rule in BUDGET_RULES
 
     @property
     def chooses(self) -> bool:
@@ -171,14 +193,17 @@ class Workflow:
         cancelled: Callable[[], bool] | None = None,
     ) -> Sensitivity:
         """The layer × m table on the validation split, reused when one was kept for the
-        same model and data (and kept when measured now)."""
+        same model and data (and kept when measured now); its rungs timed on ``seconds_on``
+        (the seconds reused when they were timed there on this machine)."""
+        started = time.monotonic()
         result, split = self._original(mode)
         key = self.sensitivity_key(result, split)
         table = cached_sensitivity(key, self.outputs)
         if table is not None and table.complete:
-            if self.outputs and self.ranks.main:
-                keep_sensitivity(table, self.outputs)  # beside this run's outputs too
-            return table
+            timed = self._timed(table, result, progress, started)
+            if self.ranks.main and (timed is not table or self.outputs):
+                keep_sensitivity(timed, self.outputs)  # beside this run's outputs too
+            return timed
         assert result.original is not None and result.analysis is not None
         original = result.original.to(self.ranks.device)
         try:
@@ -199,9 +224,35 @@ class Workflow:
             )
         finally:
             original.cpu()
+        table = self._timed(table, result, progress, started)
         if self.ranks.main:
             keep_sensitivity(table, self.outputs)
         return table
+
+    def _timed(
+        self, table: Sensitivity, result: SwapResult, progress: OnProgress | None, started: float
+    ) -> Sensitivity:
+        """``table`` with its rungs' seconds on ``seconds_on`` (as it is when None, or when
+        ``max_time`` ran out before the timing, which a note says)."""
+        if self.seconds_on is None:
+            return table
+        timing = table.timing
+        if timing is not None and timing.matches(
+            self.seconds_on, timing_threads(self.job.threads), this_cpu()
+        ):
+            return table
+        if self.max_time is not None and time.monotonic() - started > self.max_time:
+            note = f"time ran out before the rungs were timed on {self.seconds_on}"
+            return replace(table, notes=(*table.notes, note))
+        assert result.original is not None and result.analysis is not None
+        return timed(
+            table,
+            result.original.cpu(),
+            result.analysis,
+            runtime=self.seconds_on,
+            threads=self.job.threads,
+            progress=progress,
+        )
 
     def resolve(
         self,
@@ -209,9 +260,13 @@ class Workflow:
         *,
         mode: str = "reconstruct",
         cancelled: Callable[[], bool] | None = None,
+        time_point: MeasurePoint | None = None,
+        baseline: str = "same",
     ) -> BudgetChoice:
         """The budget resolved on the frontier of the sensitivity table (measured or reused),
-        its deciding points measured whole on the validation split."""
+        its deciding points measured whole on the validation split (speedup:X: its rungs
+        timed on ``seconds_on``, its points' whole models timed by ``time_point`` against
+        ``baseline``)."""
         assert self.budget is not None
         table = self.sensitivity(progress, mode=mode, cancelled=cancelled)
         result, split = self._original(mode)
@@ -226,6 +281,9 @@ class Workflow:
                 table=table,
                 original=original,
                 split=split,
+                seconds=table.timing if self.budget.rule == "speedup" else None,
+                time_point=time_point,
+                baseline=baseline,
                 calibration=self.calibration,
                 batch_size=batch_size,
                 ranks=self.ranks,
@@ -323,7 +381,7 @@ class Workflow:
         chosen on the frontier measured each point reconstructed, so the chosen swap is
         measured reconstructed too (its figures are the ones the budget promised).
         """
-        if self.chooses and self.budget is not None and self.budget.on_frontier:
+        if self.reconstructs:
             return self.recover("reconstruct", progress=progress).final
         choice = self.choose(progress)
         result = self._swap(choice)
@@ -367,13 +425,17 @@ class Workflow:
         progress: OnProgress | None = None,
     ) -> PrecisionFidelity:
         """Both models at ``precision`` in ``runtime`` (default: the precision's own) against
-        the fp32 original on the test split; int8 calibrated on the fit split."""
+        the fp32 original on the test split; int8 calibrated on the fit split. A budget chosen
+        on the frontier is measured reconstructed, as it was chosen (``fidelity``'s rule)."""
         if self.ranks.distributed:
             raise PrecisionError(
                 f"measuring at {precision} runs in one process, not under torchrun"
             )
         choice = self.choose(progress)
-        result = self._swap(choice)
+        if self.reconstructs:
+            result = self.recover("reconstruct", progress=progress).result
+        else:
+            result = self._swap(choice)
         data = self.load(result)
         split = self.split(data)
         assert result.original is not None
@@ -397,6 +459,55 @@ class Workflow:
         )
         return measured.with_context(
             split=split.sizes, validation=choice.validation, notes=choice.notes
+        )
+
+    def bench(
+        self,
+        runtimes: Sequence[str],
+        precision: Precision | None = Precision.FP32,
+        *,
+        per_channel: bool = True,
+        min_run_time: float = MODEL_MIN_RUN_TIME_S,
+        min_agreement: float = DEFAULT_MIN_AGREEMENT,
+        progress: OnProgress | None = None,
+    ) -> ModelBenchResult:
+        """The deployment matrix (``runtimes`` × ``precision``, None: every one) with each
+        timed cell's two models measured on the test split against the fp32 original (int8
+        calibrated on the fit split), and "best_within" the cells keeping ``min_agreement``.
+        The job's own selection is timed (a budget is not chosen here)."""
+        if self.ranks.distributed:
+            raise PrecisionError("the matrix is timed in one process, not under torchrun")
+
+        def measurer(result: SwapResult) -> MatrixFidelity:
+            assert result.original is not None
+            data = self.load(result)
+            timed = tuple(int(size) for size in (result.input_shape or ())[1:])
+            sample = tuple(int(size) for size in data.inputs.shape[1:])
+            if timed and sample != timed:
+                # The timed files take the timed shape only: the cell could not run the data.
+                raise DataError(
+                    f"{self.data!r}: its samples are {'×'.join(map(str, sample))}, but the "
+                    f"model is timed at {'×'.join(map(str, timed))} per sample: time it at "
+                    "the data's input shape, or give data of the model's"
+                )
+            split = self.split(data)
+            return MatrixFidelity(
+                result.original,
+                split,
+                data=self.data,
+                threads=self.job.threads,
+                batch_size=self.batch_size,
+            )
+
+        return benchmark_model(
+            self.job,
+            runtimes=runtimes,
+            precision=precision,
+            per_channel=per_channel,
+            min_run_time=min_run_time,
+            fidelity=measurer,
+            min_agreement=min_agreement,
+            progress=progress,
         )
 
     def recover(

@@ -24,6 +24,7 @@ from ..model.fidelity_result import (
     SplitSizes,
     ValidationFigure,
 )
+from ..model.plan import with_budget
 from .swap import format_error
 from .swap import to_json as plan_json
 
@@ -336,9 +337,15 @@ def render_recovery(recovery: Recovery) -> Group:
     return Group(stages_table(recovery), *lines, layers_before_after(recovery))
 
 
-def swap_json(result: SwapResult, recovery: Recovery | None) -> str:
-    """``swap --json``: the plan JSON, and after a recovery what ``fidelity.json`` holds (each
-    stage, how distillation went and its validation curve) under ``"fidelity"``."""
-    if recovery is None:
+def swap_json(
+    result: SwapResult, recovery: Recovery | None, budget: dict[str, Any] | None = None
+) -> str:
+    """``swap --json``: the plan JSON (with the ``budget`` choice, as plan.json has it), and
+    after a recovery what ``fidelity.json`` holds (each stage, how distillation went and its
+    validation curve) under ``"fidelity"``."""
+    if recovery is None and budget is None:
         return plan_json(result)
-    return json.dumps({**result.to_dict(), "fidelity": recovery.to_dict()}, indent=2)
+    values = with_budget(result.to_dict(), budget)
+    if recovery is not None:
+        values["fidelity"] = recovery.to_dict()
+    return json.dumps(values, indent=2)

@@ -16,7 +16,7 @@ from ..model.analysis import describe_multipliers
 from ..model.bench_result import ModelBenchResult
 from .format import format_ratio, format_shape
 from .latency import timings_markdown, timings_table
-from .model_matrix import answer, matrix_csv, matrix_markdown, matrix_table
+from .model_matrix import answer_lines, matrix_csv, matrix_markdown, matrix_table
 from .runtimes import (
     notes_markdown,
     notes_text,
@@ -82,8 +82,10 @@ def runtimes_setup_line(result: ModelBenchResult) -> str:
 
 def shows_matrix(result: ModelBenchResult) -> bool:
     """True when the matrix view says more than the runtimes table: a cell at another precision
-    than fp32, or one absent."""
-    return any(cell.asked != "fp32" or cell.absent is not None for cell in result.matrix)
+    than fp32, one absent, or fidelity measured on data."""
+    return result.data is not None or any(
+        cell.asked != "fp32" or cell.absent is not None for cell in result.matrix
+    )
 
 
 def render(result: ModelBenchResult) -> Group:
@@ -91,7 +93,10 @@ def render(result: ModelBenchResult) -> Group:
     if shows_matrix(result):
         return Group(
             matrix_table(result),
-            Text(answer(result.best), style="bold"),
+            *(
+                Text(line, style="bold" if index == 0 else "")
+                for index, line in enumerate(answer_lines(result))
+            ),
             *notes_text(result.notes),
         )
     if result.runtimes:

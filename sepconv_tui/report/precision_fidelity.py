@@ -14,7 +14,8 @@ from rich.table import Table
 from rich.text import Text
 
 from ..model.deploy_precision import RUNTIME_LABELS
-from ..model.precision_fidelity import AtPrecision, PrecisionFidelity
+from ..model.fidelity_result import AtPrecision
+from ..model.precision_fidelity import PrecisionFidelity
 from .fidelity import format_share_interval, validation_text
 from .swap import format_error
 

@@ -79,9 +79,21 @@ def sensitivity_table(table: Sensitivity) -> Table:
     return rich_table
 
 
+def timing_line(table: Sensitivity) -> str:
+    """Where the seconds saved were timed, or that they were not."""
+    timing = table.timing
+    if timing is None:
+        return "Time saved: not timed (the rungs are timed on a runtime when one is named)"
+    threads = f"{timing.threads} thread{'s' if timing.threads != 1 else ''}"
+    return (
+        f"Time saved: each conv and its block timed alone on {timing.runtime} at fp32, "
+        f"{threads}, {timing.cpu} (the whole original: {_seconds(timing.model_s)})"
+    )
+
+
 def render(table: Sensitivity) -> Group:
     """The table and its notes."""
-    parts: list[Any] = [sensitivity_table(table)]
+    parts: list[Any] = [sensitivity_table(table), Text(timing_line(table), style="dim")]
     parts += [Text("Note: " + note, style="dim") for note in table.notes]
     if not table.classifier:
         parts.append(Text("Agreement: — (the outputs are not a classifier's)", style="dim"))
@@ -97,7 +109,7 @@ def to_markdown(table: Sensitivity) -> str:
         "|---|" + "---:|" * (len(HEADERS) - 1),
     ]
     lines += ["| " + " | ".join(rung_cells(rung)) + " |" for rung in table.rungs]
-    lines += ["", *(f"Note: {note}" for note in table.notes)]
+    lines += ["", timing_line(table), "", *(f"Note: {note}" for note in table.notes)]
     return "\n".join(lines).rstrip() + "\n"
 
 
@@ -109,6 +121,16 @@ def point_line(frontier: Frontier, point: FrontierPoint) -> str:
     )
     if point.seconds_saved is not None:
         saving += f", {_seconds(point.seconds_saved)} saved"
+    if point.predicted_speed_ratio is not None and frontier.unit == "seconds":
+        saving += (
+            f", predicted {format_ratio(point.predicted_speed_ratio)} faster on "
+            f"{frontier.runtime} (each layer's seconds)"
+        )
+        if point.speed_ratio is not None:
+            against = (
+                "the original's best cell" if frontier.baseline == "best" else frontier.runtime
+            )
+            saving += f", measured {format_ratio(point.speed_ratio)} against {against}"
     if point.measured:
         interval = (
             f" (95% {point.agreement_interval[0]:.2%}–{point.agreement_interval[1]:.2%})"
@@ -121,11 +143,15 @@ def point_line(frontier: Frontier, point: FrontierPoint) -> str:
             else ""
         )
         measured = f"; validation {agreement}output error {_error(point.output_error)}"
-    else:
+    elif frontier.evaluated:
         measured = (
             f"; sum of the single-layer errors {_error(point.predicted_error)} (a prediction, "
             "not measured)"
         )
+    elif point.predicted_error:
+        measured = f"; sum of the layers' SVD weight errors {_error(point.predicted_error)}"
+    else:
+        measured = ""  # chosen by the saving alone: no loss was known, none is shown
     return f"{point.summary}: {saving}{measured}"
 
 
@@ -136,11 +162,27 @@ def choice_line(frontier: Frontier) -> str:
         return f"{frontier.budget}: nothing chosen"
     layers = ", ".join(f"{name} m={m}" for name, m in point.multipliers)
     measured = sum(p.measured for p in frontier.points)
+    timed = sum(p.speed_ratio is not None for p in frontier.points)
     return (
         f"{frontier.budget} → {point_line(frontier, point)}"
         + (f" [{layers}]" if layers else "")
         + f"; {measured} of {len(frontier.points)} frontier points measured whole"
+        + (f", {timed} timed whole" if frontier.unit == "seconds" else "")
+        + best_cells(point)
     )
+
+
+def best_cells(point: FrontierPoint) -> str:
+    """``--baseline best``: which cell was each side's best ("" otherwise)."""
+    best = point.best
+    if not best:
+        return ""
+
+    def cell(side: str) -> str:
+        values = best[side]
+        return f"{values['runtime']} {values['precision']} {_seconds(values['median_s'])}"
+
+    return f"; best cells: the original {cell('original')}, the swap {cell('swapped')}"
 
 
 def frontier_table(frontier: Frontier) -> Table:
