@@ -13,7 +13,7 @@ from ..model.bench_result import ModelBenchResult
 from .format import format_ratio, format_shape
 from .latency import format_seconds
 from .model_cells import both_counts, multiplier_range
-from .model_matrix import answer, buys_text, cell_name
+from .model_matrix import answer_lines, buys_text, cell_name
 
 
 def summary_lines(analysis: ModelAnalysis) -> list[str]:
@@ -147,5 +147,6 @@ BEST = "bold green"
 
 def matrix_answer(result: ModelBenchResult) -> str:
     """``b``'s answer for the summary: each side's best deployment and what the swap buys
-    against the original's best (bench --model's words)."""
-    return answer(result.best)
+    against the original's best, as bench --model words it (and, were it measured on data,
+    lever by lever)."""
+    return "\n".join(answer_lines(result))
