@@ -54,15 +54,15 @@ CALIBRATION = 16
 def child_tool(task: dict[str, Any]) -> dict[str, Any]:
     """The cell timed with sepconv-tui's modules."""
     if task["runtime"] == "openvino":
-        from sepconv_tui.model.openvino_timer import time_openvino
+        from sepconv_tui.model.deploy.openvino_timer import time_openvino
 
         timed = time_openvino(task["path"], task["precision"], task["threads"], task["seconds"])
         return {"median_s": timed.timing.median_s, "ran": timed.ran.label}
     import numpy
 
-    from sepconv_tui.model.export import onnx_session
-    from sepconv_tui.model.quantize import onnxruntime_ran
-    from sepconv_tui.model.timers import blocked_autorange
+    from sepconv_tui.model.deploy.export import onnx_session
+    from sepconv_tui.model.deploy.quantize import onnxruntime_ran
+    from sepconv_tui.model.deploy.timers import blocked_autorange
 
     session = onnx_session(task["path"], task["threads"])
     x = numpy.random.default_rng(0).standard_normal(INPUT_SHAPE).astype(numpy.float32)
@@ -181,8 +181,8 @@ def plain_files(model: Any, x: Any, folder: Path, stem: str) -> None:
 
 def tool_files(model: Any, folder: Path, stem: str, swapped: tuple[str, ...]) -> None:
     """``stem``.onnx and its int8 files, written with sepconv-tui's export and quantize."""
-    from sepconv_tui.model.export import export_onnx
-    from sepconv_tui.model.quantize import quantize_onnx
+    from sepconv_tui.model.deploy.export import export_onnx
+    from sepconv_tui.model.deploy.quantize import quantize_onnx
 
     path = folder / f"{stem}.onnx"
     export_onnx(model, path, input_shape=INPUT_SHAPE, swapped=swapped, label=stem)
@@ -192,8 +192,8 @@ def tool_files(model: Any, folder: Path, stem: str, swapped: tuple[str, ...]) ->
 
 def bounds_table(name: str, machine: Any) -> None:
     """Each candidate's MAC ratio beside its roofline bound at every measured precision."""
-    from sepconv_tui.model.roofline import limits_of, model_bounds
-    from sepconv_tui.model.trace import analyze_model
+    from sepconv_tui.model.describe.trace import analyze_model
+    from sepconv_tui.model.latency.roofline import limits_of, model_bounds
 
     analysis = analyze_model(f"torchvision:{name}", input_shape=INPUT_SHAPE, select="all")
     limits = limits_of(machine)
@@ -221,8 +221,8 @@ def model_table(name: str, threads: int, seconds: float, repeats: int) -> dict[s
 
     import torch
 
-    from sepconv_tui.model.source import build_model
-    from sepconv_tui.model.swap import swap_convs
+    from sepconv_tui.model.build.swap import swap_convs
+    from sepconv_tui.model.describe.source import build_model
 
     logging.getLogger().setLevel(logging.ERROR)  # the quantizer's advice on the root logger
     torch.manual_seed(0)
@@ -335,7 +335,7 @@ def main() -> int:
         result = child_tool(task) if task["tool"] == "tool" else child_plain(task)
         print(json.dumps(result))
         return 0
-    from sepconv_tui.model.roofline import machine_limits
+    from sepconv_tui.model.latency.roofline import machine_limits
 
     machine = machine_limits(options.threads)
     print(f"Machine: {machine.caption}")

@@ -4,7 +4,7 @@ and resnet18 layer by layer (issue 22).
 For each model and thread count, every candidate conv is swapped at m = 1 (random weights: the
 values do not change the time) and the original and the swapped model are timed on each
 runtime, each runtime in a fresh process of its own with the same threads
-(``sepconv_tui.model.bench.benchmark_model(runtimes=…)``). The table gives the MAC ratio and
+(``sepconv_tui.model.latency.bench.benchmark_model(runtimes=…)``). The table gives the MAC ratio and
 each runtime's measured speed ratio (original median ÷ swapped median). Then resnet18's
 candidate convs, each against its block alone at its input in the network
 (``benchmark_layers``), on eager and ONNX Runtime.
@@ -39,11 +39,11 @@ def cpu_name() -> str:
 
 def model_rows(models: list[str], threads: list[int], runtimes: list[str], seconds: float) -> None:
     """One Markdown row per model and thread count: MAC ratio and each runtime's speed ratio."""
-    from sepconv_tui.model.analysis import Selection
-    from sepconv_tui.model.bench import benchmark_model
-    from sepconv_tui.model.job import ModelJob
-    from sepconv_tui.model.runtimes import runtime_label
-    from sepconv_tui.model.source import parse_source
+    from sepconv_tui.model.build.job import ModelJob
+    from sepconv_tui.model.describe.source import parse_source
+    from sepconv_tui.model.latency.bench import benchmark_model
+    from sepconv_tui.model.vocabulary.analysis import Selection
+    from sepconv_tui.model.vocabulary.runtimes import runtime_label
 
     print("| model | MAC ratio | " + " | ".join(runtime_label(name) for name in runtimes) + " |")
     print("|---|---:|" + "---:|" * len(runtimes))
@@ -80,10 +80,10 @@ def model_rows(models: list[str], threads: list[int], runtimes: list[str], secon
 def per_layer_rows(name: str, runtimes: list[str], seconds: float) -> None:
     """One Markdown row per candidate conv of ``name``: its MAC ratio and, per runtime, the
     conv's and the block's median and the measured speed-up; then the whole model's split."""
-    from sepconv_tui.model.analysis import Selection
-    from sepconv_tui.model.bench import benchmark_layers
-    from sepconv_tui.model.job import ModelJob
-    from sepconv_tui.model.source import parse_source
+    from sepconv_tui.model.build.job import ModelJob
+    from sepconv_tui.model.describe.source import parse_source
+    from sepconv_tui.model.latency.bench import benchmark_layers
+    from sepconv_tui.model.vocabulary.analysis import Selection
 
     job = ModelJob(parse_source(f"torchvision:{name}"), selection=Selection("all"), threads=1)
     result = benchmark_layers(job, tuple(runtimes), min_run_time=seconds)
@@ -121,7 +121,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", default=",".join(MODELS), help="torchvision names")
     parser.add_argument("--threads", default="1,2", help="thread counts, comma-separated")
-    from sepconv_tui.model.runtimes import runtime_names
+    from sepconv_tui.model.vocabulary.runtimes import runtime_names
 
     names = ",".join(runtime_names())
     parser.add_argument("--runtimes", default=names, help=f"of {names}")
@@ -147,7 +147,7 @@ def main() -> None:
     if models:
         model_rows(models, threads, runtimes, arguments.min_run_time)
     if arguments.per_layer:
-        from sepconv_tui.model.runtimes import runtime_entry
+        from sepconv_tui.model.vocabulary.runtimes import runtime_entry
 
         layer_runtimes = [name for name in runtimes if not runtime_entry(name).channels_last]
         print(f"\n{arguments.per_layer}, 1 thread, each candidate conv against its block alone:\n")

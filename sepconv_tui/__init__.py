@@ -19,16 +19,16 @@ __version__ = "0.1.0"
 #: Public names loaded on first use (their modules import torch), and where they live.
 _LAZY = {
     "DepthwiseSeparableConv": "sepconv_tui.core.layers",
-    "swap_convs": "sepconv_tui.model.swap",
-    "apply_plan": "sepconv_tui.model.swap",
-    "save": "sepconv_tui.model.swap",
-    "ModelJob": "sepconv_tui.model.job",
-    "build_pair": "sepconv_tui.model.job",
-    "measure_fidelity": "sepconv_tui.model.fidelity",
-    "recover": "sepconv_tui.model.recover",
-    "load_data": "sepconv_tui.model.data",
-    "sensitivity": "sepconv_tui.model.sensitivity",
-    "frontier": "sepconv_tui.model.frontier",
+    "swap_convs": "sepconv_tui.model.build.swap",
+    "apply_plan": "sepconv_tui.model.build.swap",
+    "save": "sepconv_tui.model.build.swap",
+    "ModelJob": "sepconv_tui.model.build.job",
+    "build_pair": "sepconv_tui.model.build.job",
+    "measure_fidelity": "sepconv_tui.model.measure.fidelity",
+    "recover": "sepconv_tui.model.recovery.recover",
+    "load_data": "sepconv_tui.model.measure.data",
+    "sensitivity": "sepconv_tui.model.budget.sensitivity",
+    "frontier": "sepconv_tui.model.budget.frontier",
 }
 
 __all__ = [
@@ -53,12 +53,12 @@ __all__ = [
 
 
 def analyze_model(source: Any, **options: Any) -> Any:
-    """A whole model's convs, swap candidates and totals (``model.trace.analyze_model``).
+    """A whole model's convs, swap candidates and totals (``model.describe.trace.analyze_model``).
 
     A thin wrapper, so that ``import sepconv_tui`` does not import torch; it also loads the
     report layer, so that ``rich.print(analysis)`` draws the CLI's table in a notebook.
     """
-    from .model.trace import analyze_model as analyze
+    from .model.describe.trace import analyze_model as analyze
     from .report import model_table as _registers_the_renderer  # noqa: F401
 
     return analyze(source, **options)

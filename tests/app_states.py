@@ -195,7 +195,7 @@ RESNET18_ANALYSIS = Path(__file__).with_name("data") / "resnet18_analysis.json"
 
 async def _model(pilot: Pilot) -> None:
     """The Model tab showing the recorded resnet18 analysis, its table focused."""
-    from sepconv_tui.model.analysis import ModelAnalysis
+    from sepconv_tui.model.vocabulary.analysis import ModelAnalysis
     from sepconv_tui.tui.widgets.model.view import ModelView
 
     await pilot.press("f6")

@@ -11,7 +11,7 @@ from textual.pilot import Pilot
 from textual.widgets import Input
 
 from sepconv_tui.ipc.wire import Reply, decode
-from sepconv_tui.model.analysis import ModelAnalysis
+from sepconv_tui.model.vocabulary.analysis import ModelAnalysis
 from sepconv_tui.tui.widgets.model.view import ModelView
 from sepconv_tui.workers import model_messages  # noqa: F401  # registers the replies
 

@@ -349,8 +349,8 @@ def test_a_1d_or_3d_model_conv_opens_in_its_rank() -> None:
     """A model's Conv1d or Conv3d becomes the Layer tab's LayerSpec of that rank."""
     from dataclasses import replace
 
-    from sepconv_tui.model.analysis import ModelAnalysis
-    from sepconv_tui.model.layer_spec import layer_spec
+    from sepconv_tui.model.describe.layer_spec import layer_spec
+    from sepconv_tui.model.vocabulary.analysis import ModelAnalysis
 
     recorded = Path(__file__).with_name("data") / "resnet18_analysis.json"
     analysis = ModelAnalysis.from_dict(json.loads(recorded.read_text()))

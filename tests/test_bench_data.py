@@ -14,14 +14,14 @@ import pytest
 from conftest import run_cli
 
 from sepconv_tui.core.latency import Timing
-from sepconv_tui.model.bench_result import (
+from sepconv_tui.model.results.bench_result import (
     MatrixCell,
     MatrixData,
     ModelBenchResult,
     best_deployment,
     levers,
 )
-from sepconv_tui.model.fidelity_result import AtPrecision, SplitSizes
+from sepconv_tui.model.results.fidelity_result import AtPrecision, SplitSizes
 
 QUICK = ("--threads", "1", "--min-run-time", "0.01")
 

@@ -169,7 +169,7 @@ def test_the_cli_leads_an_engine_message_with_the_argument_it_names() -> None:
     before it; a message naming a flag already, SOURCE's and a field-less one stay as they are."""
     from sepconv_tui.cli.common import cli_wording
     from sepconv_tui.errors import UserError
-    from sepconv_tui.model.data_spec import DataError, parse_data
+    from sepconv_tui.model.measure.data_spec import DataError, parse_data
 
     with pytest.raises(DataError) as raised:
         parse_data("synthetic:0")

@@ -9,7 +9,7 @@ import torch
 
 from sepconv_tui.cli.common import cli_wording
 from sepconv_tui.errors import UserError
-from sepconv_tui.model.data import (
+from sepconv_tui.model.measure.data import (
     IMAGENET_MEAN,
     IMAGENET_STD,
     Data,
@@ -316,12 +316,12 @@ def test_images_need_one_or_three_channels(image_folder: Path) -> None:
 
 
 def test_module_imports_without_torch() -> None:
-    """sepconv_tui.model.data leaves torch to its functions."""
+    """sepconv_tui.model.measure.data leaves torch to its functions."""
     import subprocess
     import sys
 
     code = (
-        "import sys, sepconv_tui.model.data as d; d.parse_data('synthetic:3');"
+        "import sys, sepconv_tui.model.measure.data as d; d.parse_data('synthetic:3');"
         "print('torch' in sys.modules)"
     )
     result = subprocess.run(

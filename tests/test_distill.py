@@ -14,17 +14,17 @@ import torch
 from torch import nn
 
 from sepconv_tui.model import distill as distill_module
-from sepconv_tui.model.data import Data
-from sepconv_tui.model.distill import (
+from sepconv_tui.model.build.swap import swap_convs
+from sepconv_tui.model.measure.data import Data
+from sepconv_tui.model.recovery.distill import (
     CHECK_EVERY,
     distill,
     minimum_budget,
     schedule_factor,
     warmup_steps,
 )
-from sepconv_tui.model.reconstruction import reconstruct
-from sepconv_tui.model.recover import recover
-from sepconv_tui.model.swap import swap_convs
+from sepconv_tui.model.recovery.reconstruction import reconstruct
+from sepconv_tui.model.recovery.recover import recover
 
 LENGTH, CLASSES, WIDTH = 48, 8, 12
 

@@ -29,7 +29,7 @@ def loaded_modules(code: str, *, full: bool = False) -> set[str]:
         "import sepconv_tui.report.layer, sepconv_tui.report.network, sepconv_tui.report.latency",
         "import sepconv_tui.report.model_table, sepconv_tui.report.model_export",
         "import sepconv_tui.report.model_cells, sepconv_tui.report.model_tab",
-        "import sepconv_tui.model.layer_spec",
+        "import sepconv_tui.model.describe.layer_spec",
         "import sepconv_tui.workers.model_server",
         "import sepconv_tui.model.workflow, sepconv_tui.report.fidelity",
         "import sepconv_tui.ipc.wire, sepconv_tui.workers.layer_messages",
@@ -56,8 +56,9 @@ def test_help_loads_no_torch_and_no_textual() -> None:
 
 #: The engine's measuring modules: the app receives their results as plain data classes.
 MEASURING = (
-    *("recover", "tradeoff", "data", "fidelity", "swap", "trace", "workflow"),
-    *("split", "distributed", "speedup", "bench", "timing", "timers", "export"),
+    *("recovery.recover", "budget.tradeoff", "measure.data", "measure.fidelity", "build.swap"),
+    *("describe.trace", "workflow", "measure.split", "measure.distributed", "speedup"),
+    *("latency.bench", "latency.timing", "deploy.timers", "deploy.export"),
 )
 
 

@@ -10,8 +10,13 @@ from typing import Any
 import pytest
 from conftest import run_cli
 
-from sepconv_tui.model.bench_result import MatrixCell, ModelBenchResult, best_deployment
-from sepconv_tui.model.runtimes import RUNTIME_TABLE, RuntimeEntry, matrix_cells, precision_choices
+from sepconv_tui.model.results.bench_result import MatrixCell, ModelBenchResult, best_deployment
+from sepconv_tui.model.vocabulary.runtimes import (
+    RUNTIME_TABLE,
+    RuntimeEntry,
+    matrix_cells,
+    precision_choices,
+)
 from sepconv_tui.report import model_bench
 
 TINY = f"{Path(__file__).parent / 'models' / 'tiny_classifier.py'}:build"

@@ -8,13 +8,13 @@ from pathlib import Path
 import pytest
 from conftest import run_cli
 
-from sepconv_tui.model.analysis import (
+from sepconv_tui.model.describe.source import ModelSourceError, parse_input_shape, parse_source
+from sepconv_tui.model.vocabulary.analysis import (
     ModelAnalysis,
     Selection,
     SelectionError,
     parse_selection,
 )
-from sepconv_tui.model.source import ModelSourceError, parse_input_shape, parse_source
 
 MODELS = Path(__file__).parent / "models"
 CUSTOM = f"{MODELS / 'custom_model.py'}:build"
@@ -384,8 +384,8 @@ def test_model_modules_load_no_torch() -> None:
     import sys
 
     code = (
-        "import sepconv_tui.model.analysis, sepconv_tui.model.source, "
-        "sepconv_tui.model.trace, sepconv_tui.report.model_table, sepconv_tui\n"
+        "import sepconv_tui.model.vocabulary.analysis, sepconv_tui.model.describe.source, "
+        "sepconv_tui.model.describe.trace, sepconv_tui.report.model_table, sepconv_tui\n"
         "import sys; print('torch' in sys.modules, 'textual' in sys.modules)"
     )
     result = subprocess.run(

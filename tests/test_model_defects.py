@@ -10,8 +10,8 @@ import pytest
 import torch
 from torch import nn
 
-from sepconv_tui.model.source import ModelSourceError
-from sepconv_tui.model.weights import read_state_dict
+from sepconv_tui.model.describe.source import ModelSourceError
+from sepconv_tui.model.describe.weights import read_state_dict
 
 
 class _Whole(nn.Module):
@@ -86,7 +86,7 @@ def test_a_separable_block_pads_like_conv2dsame(kernel: int, stride: int, dilati
     from timm.layers import Conv2dSame
 
     from sepconv_tui.core.layers import DepthwiseSeparableConv, SamePadConv2d
-    from sepconv_tui.model.factorise import svd_factors
+    from sepconv_tui.model.describe.factorise import svd_factors
 
     torch.manual_seed(0)
     conv = Conv2dSame(3, 5, kernel, stride=stride, dilation=dilation)
@@ -132,7 +132,7 @@ class _OwnForward(nn.Conv2d):
 def test_timm_conv_subclasses_agree_by_both_methods() -> None:
     """Conv2dSame's run-time padding is in the closed form; ScaledStdConv2d's gain is counted as
     PyTorch counts it; the total is PyTorch's numel sum; every check passes."""
-    from sepconv_tui.model.trace import analyze_model
+    from sepconv_tui.model.describe.trace import analyze_model
 
     model = _TimmConvs()
     analysis = analyze_model(model, input_shape=(1, 3, 15, 15), select="all")
@@ -159,8 +159,8 @@ def test_the_svd_factorises_the_kernel_a_standardised_conv_uses() -> None:
     from timm.layers import ScaledStdConv2d, StdConv2d
 
     from sepconv_tui.core.layers import DepthwiseSeparableConv
-    from sepconv_tui.model.candidates import effective_weight
-    from sepconv_tui.model.factorise import layer_errors, svd_error, svd_factors
+    from sepconv_tui.model.describe.candidates import effective_weight
+    from sepconv_tui.model.describe.factorise import layer_errors, svd_error, svd_factors
 
     torch.manual_seed(0)
     model = nn.Sequential(StdConv2d(3, 4, 3, padding=1), ScaledStdConv2d(4, 6, 3))
@@ -190,7 +190,7 @@ def test_the_svd_factorises_the_kernel_a_standardised_conv_uses() -> None:
 def test_timm_models_the_issue_names_verify(name: str, numel: int) -> None:
     """nfnet_l0 (ScaledStdConv2d) totals PyTorch's 35.07M, tf_efficientnet_b0 (Conv2dSame) has
     its 112×112 stem; closed form and PyTorch agree on both."""
-    from sepconv_tui.model.trace import analyze_model
+    from sepconv_tui.model.describe.trace import analyze_model
 
     analysis = analyze_model(f"timm:{name}", select="all")
     assert analysis.verified == {"params": True, "macs": True, "shapes": True}, analysis.notes
@@ -202,8 +202,8 @@ def test_a_tf_same_conv_opens_in_the_layer_tab_only_when_it_pads_evenly() -> Non
     padding cannot say that; at stride 1 it pads 1 each side, which it can."""
     from timm.layers import Conv2dSame
 
-    from sepconv_tui.model.layer_spec import LayerFitError, layer_spec
-    from sepconv_tui.model.trace import analyze_model
+    from sepconv_tui.model.describe.layer_spec import LayerFitError, layer_spec
+    from sepconv_tui.model.describe.trace import analyze_model
 
     model = nn.Sequential(Conv2dSame(3, 8, 3, stride=2), Conv2dSame(8, 8, 3))
     rows = analyze_model(model, input_shape=(1, 3, 224, 224)).layers
@@ -220,7 +220,7 @@ OWN = str(Path(__file__).parent / "models" / "own_weights.py")
 @pytest.mark.parametrize("factory", ["OwnWeights", "build"])
 def test_a_model_that_loads_its_own_weights_shows_their_errors(factory: str) -> None:
     """Without --weights, the errors are the loaded (separable, so ≈ 0) kernels', not missing."""
-    from sepconv_tui.model.trace import analyze_model
+    from sepconv_tui.model.describe.trace import analyze_model
 
     analysis = analyze_model(f"{OWN}:{factory}", input_shape=(1, 3, 16, 16))
     errors = [layer.weight_error for layer in analysis.candidates]
@@ -230,7 +230,7 @@ def test_a_model_that_loads_its_own_weights_shows_their_errors(factory: str) -> 
 
 def test_a_model_that_loads_nothing_has_no_errors_without_weights() -> None:
     """Random weights are not analysed as if trained: no error column, no note."""
-    from sepconv_tui.model.trace import analyze_model
+    from sepconv_tui.model.describe.trace import analyze_model
 
     analysis = analyze_model(f"{OWN}:RandomWeights", input_shape=(1, 3, 16, 16))
     assert all(layer.weight_error is None for layer in analysis.layers)
@@ -239,7 +239,7 @@ def test_a_model_that_loads_nothing_has_no_errors_without_weights() -> None:
 
 def test_own_weights_over_the_memory_budget_say_why_there_are_no_errors() -> None:
     """Building for real must fit the budget; over it the analysis still comes, with a note."""
-    from sepconv_tui.model.trace import analyze_model
+    from sepconv_tui.model.describe.trace import analyze_model
 
     analysis = analyze_model(
         f"{OWN}:OwnWeights", input_shape=(1, 3, 16, 16), memory_budget_bytes=100
@@ -250,9 +250,9 @@ def test_own_weights_over_the_memory_budget_say_why_there_are_no_errors() -> Non
 
 def test_swapping_a_model_with_its_own_weights_starts_from_them() -> None:
     """The swap builds for real, so the constructor's weights are the ones factorised."""
-    from sepconv_tui.model.analysis import Selection
-    from sepconv_tui.model.job import ModelJob, build_pair
-    from sepconv_tui.model.source import parse_source
+    from sepconv_tui.model.build.job import ModelJob, build_pair
+    from sepconv_tui.model.describe.source import parse_source
+    from sepconv_tui.model.vocabulary.analysis import Selection
 
     job = ModelJob(
         parse_source(f"{OWN}:OwnWeights"), selection=Selection("all"), input_shape=(1, 3, 16, 16)
@@ -264,7 +264,7 @@ def test_swapping_a_model_with_its_own_weights_starts_from_them() -> None:
 def test_a_swap_of_standardised_convs_reproduces_the_network() -> None:
     """swap_convs factorises the kernel a (Scaled)StdConv2d uses, and its errors measure that:
     at full rank the swapped network computes what the original does and the errors are 0."""
-    from sepconv_tui.model.swap import swap_convs
+    from sepconv_tui.model.build.swap import swap_convs
 
     torch.manual_seed(0)
     model = _TimmConvs().eval()

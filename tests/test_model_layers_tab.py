@@ -12,7 +12,7 @@ from model_states import _digits, _tradeoff, recorded
 from rich.text import Text
 from textual.widgets import Input, Static
 
-from sepconv_tui.model.runtimes import runtime_label
+from sepconv_tui.model.vocabulary.runtimes import runtime_label
 from sepconv_tui.report.format import format_ratio
 from sepconv_tui.tui.app import SepConvApp
 from sepconv_tui.tui.widgets.model.table import ModelTable

@@ -9,7 +9,7 @@ from app_states import RESNET18_ANALYSIS
 from model_states import DIGITS_WEIGHTS, recorded, recorded_analysis
 
 from sepconv_tui.errors import UserError
-from sepconv_tui.model.analysis import ModelAnalysis, Selection
+from sepconv_tui.model.vocabulary.analysis import ModelAnalysis, Selection
 from sepconv_tui.tui.model_session import ModelSession, SessionError
 from sepconv_tui.workers.model_messages import BenchModel, FidelityMeasured, LayersBenched
 

@@ -21,11 +21,11 @@ from sepconv_tui.core.spec import LayerSpec
 from sepconv_tui.errors import UserError
 from sepconv_tui.ipc.serve import Report, answer
 from sepconv_tui.ipc.wire import Failed, Message, Reply, decode, encode
-from sepconv_tui.model.analysis import ModelAnalysis, parse_selection
-from sepconv_tui.model.job import ModelJob
-from sepconv_tui.model.layer_spec import LayerFitError, layer_spec
-from sepconv_tui.model.plan import SwapPlan
-from sepconv_tui.model.source import ModelSourceError, parse_source
+from sepconv_tui.model.build.job import ModelJob
+from sepconv_tui.model.describe.layer_spec import LayerFitError, layer_spec
+from sepconv_tui.model.describe.source import ModelSourceError, parse_source
+from sepconv_tui.model.vocabulary.analysis import ModelAnalysis, parse_selection
+from sepconv_tui.model.vocabulary.plan import SwapPlan
 from sepconv_tui.progress import Progress
 from sepconv_tui.report import model_cells
 from sepconv_tui.report import model_tab as tab_report
@@ -300,7 +300,7 @@ async def test_a_model_file_with_weights_shows_each_layers_error(tmp_path: Path)
     """A file.py:callable source and a state_dict: the table gains the SVD error column."""
     import torch
 
-    from sepconv_tui.model.source import build_model
+    from sepconv_tui.model.describe.source import build_model
 
     torch.manual_seed(0)
     source = "tests/models/custom_model.py:build"

@@ -13,17 +13,17 @@ from conftest import run_cli
 pytest.importorskip("onnxruntime", reason="the [deploy] extra (make test installs it)")
 pytest.importorskip("openvino", reason="the [openvino] extra (make test installs it)")
 
-from sepconv_tui.model.export import export_onnx  # noqa: E402
-from sepconv_tui.model.machine import this_machine  # noqa: E402
-from sepconv_tui.model.onnx_names import module_names  # noqa: E402
-from sepconv_tui.model.openvino_timer import (  # noqa: E402
+from sepconv_tui.model.deploy.export import export_onnx  # noqa: E402
+from sepconv_tui.model.deploy.onnx_names import module_names  # noqa: E402
+from sepconv_tui.model.deploy.openvino_timer import (  # noqa: E402
     OpenVinoError,
     time_openvino,
     time_openvino_file,
 )
-from sepconv_tui.model.precision import RanPrecision  # noqa: E402
-from sepconv_tui.model.quantize import quantize_onnx  # noqa: E402
-from sepconv_tui.model.runtimes import RUNTIME_TABLE  # noqa: E402
+from sepconv_tui.model.deploy.precision import RanPrecision  # noqa: E402
+from sepconv_tui.model.deploy.quantize import quantize_onnx  # noqa: E402
+from sepconv_tui.model.vocabulary.machine import this_machine  # noqa: E402
+from sepconv_tui.model.vocabulary.runtimes import RUNTIME_TABLE  # noqa: E402
 
 pytestmark = [pytest.mark.deploy, pytest.mark.openvino]
 

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from conftest import run_cli
 
-from sepconv_tui.model.deploy_precision import (
+from sepconv_tui.model.deploy.deploy_precision import (
     PrecisionError,
     check_file_precision,
     precision_path,
@@ -156,7 +156,7 @@ def test_fidelity_at_bf16_runs_openvino_and_labels_what_ran(
     """fidelity --precision bf16: both models in OpenVINO with the bf16 hint, each labelled
     with the precision OpenVINO reports it ran (bf16 only where this CPU has bf16 kernels)."""
     pytest.importorskip("openvino", reason="the [openvino] extra")
-    from sepconv_tui.model.machine import this_machine
+    from sepconv_tui.model.vocabulary.machine import this_machine
 
     code, stdout, err = run_cli(
         capsys, "fidelity", digits["source"], "--weights", str(digits["weights"]),
@@ -183,14 +183,14 @@ def test_agreement_budgets_at_int8_are_held_to_the_int8_swapped_model(
     pytest.importorskip("onnxruntime", reason="the [deploy] extra")
     import torch
 
-    from sepconv_tui.model.analysis import parse_selection
-    from sepconv_tui.model.data import Data
-    from sepconv_tui.model.job import ModelJob
-    from sepconv_tui.model.precision_fidelity import precision_rescorer
-    from sepconv_tui.model.sensitivity_result import FrontierPoint
-    from sepconv_tui.model.source import build_model, parse_source
-    from sepconv_tui.model.split import Split
-    from sepconv_tui.model.weights import load_weights
+    from sepconv_tui.model.build.job import ModelJob
+    from sepconv_tui.model.describe.source import build_model, parse_source
+    from sepconv_tui.model.describe.weights import load_weights
+    from sepconv_tui.model.measure.data import Data
+    from sepconv_tui.model.measure.precision_fidelity import precision_rescorer
+    from sepconv_tui.model.measure.split import Split
+    from sepconv_tui.model.results.sensitivity_result import FrontierPoint
+    from sepconv_tui.model.vocabulary.analysis import parse_selection
     from sepconv_tui.model.workflow import Workflow
 
     model = build_model(digits["source"], real=True).module

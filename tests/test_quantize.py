@@ -11,8 +11,8 @@ import pytest
 onnx = pytest.importorskip("onnx", reason="the [deploy] extra (make test installs it)")
 pytest.importorskip("onnxruntime", reason="the [deploy] extra")
 
-from sepconv_tui.model.export import export_onnx  # noqa: E402
-from sepconv_tui.model.quantize import (  # noqa: E402
+from sepconv_tui.model.deploy.export import export_onnx  # noqa: E402
+from sepconv_tui.model.deploy.quantize import (  # noqa: E402
     QuantizeError,
     compare_onnx,
     onnxruntime_ran,
@@ -98,8 +98,8 @@ def test_the_digits_cnn_keeps_its_answers_at_int8(digits: dict[str, Any], tmp_pa
     (the issue measured 99.72% accuracy at both precisions)."""
     import torch
 
-    from sepconv_tui.model.source import build_model
-    from sepconv_tui.model.weights import load_weights
+    from sepconv_tui.model.describe.source import build_model
+    from sepconv_tui.model.describe.weights import load_weights
 
     model = build_model(digits["source"], real=True).module
     load_weights(model, digits["weights"])

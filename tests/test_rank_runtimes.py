@@ -17,7 +17,7 @@ from conftest import run_cli
 from torch import nn
 
 from sepconv_tui.core.latency import channels_last_input, to_channels_last
-from sepconv_tui.model.bench_result import LayerBench, ModelBenchResult
+from sepconv_tui.model.results.bench_result import LayerBench, ModelBenchResult
 
 RANKS = Path(__file__).parent / "models" / "ranks.py"
 SEQUENCE = f"{RANKS}:sequence"  # Conv1d, input N×8×8
@@ -53,7 +53,7 @@ def test_channels_last_puts_each_tensor_in_its_own_ranks_layout() -> None:
 def test_3d_model_in_channels_last_computes_what_it_does_in_ncdhw() -> None:
     """The clip net's logits are the same in NDHWC as in NCDHW: the layout changes the memory
     order, not the arithmetic."""
-    from sepconv_tui.model.source import build_model
+    from sepconv_tui.model.describe.source import build_model
 
     torch.manual_seed(0)
     model = build_model(CLIP, real=True).module.eval()

@@ -15,15 +15,15 @@ import torch
 from conftest import run_cli
 
 from sepconv_tui.core.interval import wilson_interval
-from sepconv_tui.model.analysis import parse_selection
-from sepconv_tui.model.data import load_data
-from sepconv_tui.model.distill import ValidationScore, distill
-from sepconv_tui.model.distributed import LOCAL
-from sepconv_tui.model.frontier import frontier_path
-from sepconv_tui.model.job import ModelJob
-from sepconv_tui.model.reconstruction import reconstruct
-from sepconv_tui.model.source import build_model, parse_source
-from sepconv_tui.model.swap import swap_convs
+from sepconv_tui.model.budget.frontier import frontier_path
+from sepconv_tui.model.build.job import ModelJob
+from sepconv_tui.model.build.swap import swap_convs
+from sepconv_tui.model.describe.source import build_model, parse_source
+from sepconv_tui.model.measure.data import load_data
+from sepconv_tui.model.measure.distributed import LOCAL
+from sepconv_tui.model.recovery.distill import ValidationScore, distill
+from sepconv_tui.model.recovery.reconstruction import reconstruct
+from sepconv_tui.model.vocabulary.analysis import parse_selection
 from sepconv_tui.model.workflow import Workflow
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -372,7 +372,7 @@ _UNEQUAL_BUDGETS = """
 import sys
 import torch
 from sepconv_tui.model import recovery_memory
-from sepconv_tui.model.distributed import Ranks
+from sepconv_tui.model.measure.distributed import Ranks
 
 ranks = Ranks.start("cpu")
 # Each rank sees its own free memory; here rank 1 sees far less than rank 0.
@@ -413,7 +413,7 @@ def test_tables_and_the_tab_lines_show_intervals_and_the_split(
 ) -> None:
     """The CLI table: `share [lo–hi]` and n, the split in the title; the Model tab's line the
     same figures; a fidelity recorded before the splits reads as it always did."""
-    from sepconv_tui.model.fidelity import Fidelity
+    from sepconv_tui.model.measure.fidelity import Fidelity
     from sepconv_tui.report import model_fidelity
 
     code, printed, err = run_cli(

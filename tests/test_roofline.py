@@ -15,19 +15,19 @@ from hypothesis import strategies as st
 from sepconv_tui.core.analytic import figures
 from sepconv_tui.core.spec import LayerSpec
 from sepconv_tui.model import roofline
-from sepconv_tui.model.machine import (
-    Machine,
-    kernel_flags,
-    parse_cpuinfo,
-    this_machine,
-)
-from sepconv_tui.model.roofline import (
+from sepconv_tui.model.latency.roofline import (
     Limits,
     RooflineError,
     layer_bound,
     machine_limits,
     model_bounds,
     spec_bound,
+)
+from sepconv_tui.model.vocabulary.machine import (
+    Machine,
+    kernel_flags,
+    parse_cpuinfo,
+    this_machine,
 )
 
 X86_CPUINFO = """processor\t: 0
@@ -91,7 +91,8 @@ def test_the_machine_record_has_the_design_keys_and_round_trips() -> None:
 def test_the_machine_record_loads_no_torch() -> None:
     """Versions come from package metadata: describing the machine imports nothing heavy."""
     code = (
-        "import sys; from sepconv_tui.model.machine import this_machine; this_machine(1); "
+        "import sys; from sepconv_tui.model.vocabulary.machine import this_machine; "
+        "this_machine(1); "
         "print(sorted({'torch', 'onnxruntime', 'openvino'} & set(sys.modules)))"
     )
     out = subprocess.run(
@@ -206,7 +207,7 @@ def test_a_models_layer_is_bounded_as_the_layer_alone() -> None:
     """A traced candidate's bound equals the one-layer bound of the same geometry."""
     from torch import nn
 
-    from sepconv_tui.model.trace import analyze_model
+    from sepconv_tui.model.describe.trace import analyze_model
 
     model = nn.Sequential(nn.Conv2d(8, 32, 3, padding=1, stride=2), nn.ReLU())
     analysis = analyze_model(model, input_shape=(2, 8, 20, 20), select="all")

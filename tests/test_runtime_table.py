@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from conftest import run_cli
 
-from sepconv_tui.model.runtimes import (
+from sepconv_tui.model.vocabulary.runtimes import (
     RUNTIME_TABLE,
     Precision,
     Runtime,
@@ -31,7 +31,7 @@ FAKE = RuntimeEntry(
     family="Fake Runtime",
     layout="NCHW",
     timer="fake_runtime:time_fake",
-    exporter="sepconv_tui.model.timers:save_module",
+    exporter="sepconv_tui.model.deploy.timers:save_module",
     version="fake_runtime:fake_version",
     suffix=".pt",
     extra="fake",

@@ -19,10 +19,15 @@ from rich.console import Console
 
 from sepconv_tui.core.latency import BenchResult, Timing
 from sepconv_tui.ipc.client import ChildProcess
-from sepconv_tui.model.bench_result import LayerBench, LayerRow, LayerTiming, ModelBenchResult
-from sepconv_tui.model.runtimes import RUNTIME_TABLE
-from sepconv_tui.model.timing import TIMING_SERVER
-from sepconv_tui.model.timing_messages import TimedFile, TimeFiles
+from sepconv_tui.model.latency.timing import TIMING_SERVER
+from sepconv_tui.model.latency.timing_messages import TimedFile, TimeFiles
+from sepconv_tui.model.results.bench_result import (
+    LayerBench,
+    LayerRow,
+    LayerTiming,
+    ModelBenchResult,
+)
+from sepconv_tui.model.vocabulary.runtimes import RUNTIME_TABLE
 from sepconv_tui.progress import Progress
 from sepconv_tui.report import layer_bench as layer_bench_report
 
@@ -202,7 +207,7 @@ def saved_conv(folder: Path) -> TimedFile:
     import torch
     from torch import nn
 
-    from sepconv_tui.model.timers import save_module
+    from sepconv_tui.model.deploy.timers import save_module
 
     path = folder / "conv.pt"
     conv = nn.Conv2d(8, 8, 3, padding=1)
@@ -257,10 +262,10 @@ def test_cancelling_a_timing_kills_its_child(tmp_path: Path) -> None:
 PARENT = """
 import sys
 from sepconv_tui.ipc.client import ChildProcess
-from sepconv_tui.model.runtimes import RUNTIME_TABLE
-from sepconv_tui.model.runtimes import RUNTIME_TABLE
-from sepconv_tui.model.timing_messages import TimedFile, TimeFiles
-process = ChildProcess("sepconv_tui.model.timing_server")
+from sepconv_tui.model.vocabulary.runtimes import RUNTIME_TABLE
+from sepconv_tui.model.vocabulary.runtimes import RUNTIME_TABLE
+from sepconv_tui.model.latency.timing_messages import TimedFile, TimeFiles
+process = ChildProcess("sepconv_tui.model.latency.timing_server")
 timed = TimedFile("conv", sys.argv[1], (1, 8, 16, 16))
 def started(progress):
     print(process.popen.pid, flush=True)
@@ -305,9 +310,10 @@ def test_result_and_report_modules_load_neither_torch_nor_onnx() -> None:
     import subprocess
 
     code = (
-        "import sepconv_tui.model.bench, sepconv_tui.model.speedup, sepconv_tui.model.export, "
-        "sepconv_tui.model.timers, sepconv_tui.model.timing, sepconv_tui.model.timing_server, "
-        "sepconv_tui.model.runtimes, sepconv_tui.report.layer_bench, "
+        "import sepconv_tui.model.latency.bench, sepconv_tui.model.speedup, "
+        "sepconv_tui.model.deploy.export, sepconv_tui.model.deploy.timers, "
+        "sepconv_tui.model.latency.timing, sepconv_tui.model.latency.timing_server, "
+        "sepconv_tui.model.vocabulary.runtimes, sepconv_tui.report.layer_bench, "
         "sepconv_tui.report.runtimes, sepconv_tui.report.export, sepconv_tui.cli\n"
         "import sys; print(*(name in sys.modules for name in "
         "('torch', 'onnx', 'onnxruntime', 'textual')))"
@@ -342,7 +348,7 @@ def test_a_module_that_does_not_pickle_is_refused_in_words(tmp_path: Path) -> No
     from torch import nn
 
     from sepconv_tui.core.latency import BenchError
-    from sepconv_tui.model.timers import save_module
+    from sepconv_tui.model.deploy.timers import save_module
 
     class Local(nn.Module):
         """Defined here, so pickle cannot name it."""

@@ -16,14 +16,18 @@ from conftest import run_cli
 from torch import nn
 
 from sepconv_tui import frontier, sensitivity
-from sepconv_tui.model.data import Data
-from sepconv_tui.model.fidelity import measure_fidelity
-from sepconv_tui.model.fidelity_result import SplitSizes
-from sepconv_tui.model.frontier import frontier_path, plan_measurer
-from sepconv_tui.model.reconstruction import reconstruct
-from sepconv_tui.model.sensitivity_result import FrontierPoint, Sensitivity, describe_multipliers
-from sepconv_tui.model.split import Split, apply_split
-from sepconv_tui.model.swap import swap_convs
+from sepconv_tui.model.budget.frontier import frontier_path, plan_measurer
+from sepconv_tui.model.build.swap import swap_convs
+from sepconv_tui.model.measure.data import Data
+from sepconv_tui.model.measure.fidelity import measure_fidelity
+from sepconv_tui.model.measure.split import Split, apply_split
+from sepconv_tui.model.recovery.reconstruction import reconstruct
+from sepconv_tui.model.results.fidelity_result import SplitSizes
+from sepconv_tui.model.results.sensitivity_result import (
+    FrontierPoint,
+    Sensitivity,
+    describe_multipliers,
+)
 
 
 def _ranked(generator: torch.Generator, rank: int, c_out: int, taps: int) -> torch.Tensor:
@@ -129,7 +133,7 @@ def test_macs_and_params_budgets_reach_their_ratio_with_the_least_loss(
         assert getattr(chosen, ratio)(point) >= 1.5
         earlier = chosen.points[: chosen.chosen]
         assert all(getattr(chosen, ratio)(p) < 1.5 for p in earlier)
-    from sepconv_tui.model.analysis import SelectionError
+    from sepconv_tui.model.vocabulary.analysis import SelectionError
 
     with pytest.raises(SelectionError, match=r"out of reach: the most the frontier gives is"):
         frontier(table, "macs:50", model=model, data=split)
@@ -153,8 +157,8 @@ def test_max_time_leaves_rungs_marked_not_measured(
     """A time limit that runs out marks the rungs left, says so, and the next call measures
     only those."""
     model, split, _table = two_convs
-    from sepconv_tui.model.sensitivity import measure_sensitivity
-    from sepconv_tui.model.trace import analyze_model
+    from sepconv_tui.model.budget.sensitivity import measure_sensitivity
+    from sepconv_tui.model.describe.trace import analyze_model
 
     analysis = analyze_model(model, input_shape=(1, 16, 8, 8), select="none")
     partial = measure_sensitivity(model, analysis, split, max_time=1e-9)

@@ -23,10 +23,9 @@ from torch import nn
 from sepconv_tui.core.latency import RuntimeTiming, Timing
 from sepconv_tui.core.layers import DepthwiseSeparableConv
 from sepconv_tui.model import bench, rung_timing
-from sepconv_tui.model.analysis import Cost, SelectionError, parse_selection
-from sepconv_tui.model.frontier import choose, frontier, frontier_path
-from sepconv_tui.model.machine import this_machine
-from sepconv_tui.model.sensitivity_result import (
+from sepconv_tui.model.budget.frontier import choose, frontier, frontier_path
+from sepconv_tui.model.latency.timing_messages import Timed
+from sepconv_tui.model.results.sensitivity_result import (
     Frontier,
     FrontierPoint,
     Rung,
@@ -34,7 +33,8 @@ from sepconv_tui.model.sensitivity_result import (
     Sensitivity,
     read_sensitivity,
 )
-from sepconv_tui.model.timing_messages import Timed
+from sepconv_tui.model.vocabulary.analysis import Cost, SelectionError, parse_selection
+from sepconv_tui.model.vocabulary.machine import this_machine
 
 MODELS = Path(__file__).parent / "models"
 WIDE = f"{MODELS / 'wide.py'}:build"

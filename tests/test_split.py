@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from sepconv_tui.core.interval import samples_to_resolve, wilson_interval
-from sepconv_tui.model.data import Data, DataError
-from sepconv_tui.model.split import SplitSizes, apply_split, parse_split_size, plan_split
+from sepconv_tui.model.measure.data import Data, DataError
+from sepconv_tui.model.measure.split import SplitSizes, apply_split, parse_split_size, plan_split
 
 
 def numbered(count: int) -> Data:

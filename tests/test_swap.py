@@ -12,12 +12,12 @@ from conftest import run_cli
 from torch import nn
 
 from sepconv_tui.core.layers import DepthwiseSeparableConv
-from sepconv_tui.model.analysis import SelectionError, parse_selection
-from sepconv_tui.model.bench_result import ModelBenchResult
-from sepconv_tui.model.factorise import effective_kernel
-from sepconv_tui.model.plan import SwapError, SwapPlan, plan_from_analysis
-from sepconv_tui.model.swap import apply_plan, layer_errors, swap_convs
-from sepconv_tui.model.trace import analyze_model
+from sepconv_tui.model.build.swap import apply_plan, layer_errors, swap_convs
+from sepconv_tui.model.describe.factorise import effective_kernel
+from sepconv_tui.model.describe.trace import analyze_model
+from sepconv_tui.model.results.bench_result import ModelBenchResult
+from sepconv_tui.model.vocabulary.analysis import SelectionError, parse_selection
+from sepconv_tui.model.vocabulary.plan import SwapError, SwapPlan, plan_from_analysis
 
 MODELS = Path(__file__).parent / "models"
 CUSTOM = f"{MODELS / 'custom_model.py'}:build"
@@ -26,7 +26,7 @@ SHAPE = (1, 3, 16, 16)
 
 def custom_model() -> nn.Module:
     """tests/models/custom_model.py's CustomNet with seeded random weights."""
-    from sepconv_tui.model.source import build_model
+    from sepconv_tui.model.describe.source import build_model
 
     torch.manual_seed(0)
     return build_model(CUSTOM, real=True).module
@@ -143,7 +143,7 @@ def test_random_init_and_meta_weights() -> None:
     model = custom_model()
     result = swap_convs(model, "all", init="random")
     assert all(error > 0.5 for error in result.weight_error.values())
-    from sepconv_tui.model.source import build_model
+    from sepconv_tui.model.describe.source import build_model
 
     empty = build_model(CUSTOM).module
     with pytest.raises(SwapError, match="meta device"):
@@ -336,8 +336,8 @@ def test_plan_and_report_modules_load_no_torch() -> None:
     import sys
 
     code = (
-        "import sepconv_tui.model.plan, sepconv_tui.model.bench, "
-        "sepconv_tui.model.swap, sepconv_tui.report.swap, sepconv_tui.report.model_bench\n"
+        "import sepconv_tui.model.vocabulary.plan, sepconv_tui.model.latency.bench, "
+        "sepconv_tui.model.build.swap, sepconv_tui.report.swap, sepconv_tui.report.model_bench\n"
         "import sys; print('torch' in sys.modules, 'textual' in sys.modules)"
     )
     result = subprocess.run(
@@ -349,7 +349,7 @@ def test_plan_and_report_modules_load_no_torch() -> None:
 def test_a_plan_written_before_with_relative_error_still_loads() -> None:
     """Plans name the weight error ``weight_error``; one written before, ``relative_error``,
     reads the same and is written back under the new name."""
-    from sepconv_tui.model.plan import SwapPlan
+    from sepconv_tui.model.vocabulary.plan import SwapPlan
 
     old = {"format": "sepconv-tui swap plan", "version": 2, "swapped": ["conv1"],
            "depth_multiplier": 1, "relative_error": {"conv1": 0.41}}  # fmt: skip
@@ -364,7 +364,7 @@ def test_saved_files_get_the_mode_any_other_output_gets(tmp_path: Path) -> None:
     it leaves are as readable as the umask allows, not private."""
     import os
 
-    from sepconv_tui.model.swap import save
+    from sepconv_tui.model.build.swap import save
 
     result = swap_convs(custom_model(), "all", input_shape=(1, 3, 16, 16))
     umask = os.umask(0o022)

@@ -16,11 +16,11 @@ from sepconv_tui.cli.common import ARGUMENT_NAMES, cli_wording
 from sepconv_tui.core.latency import check_device
 from sepconv_tui.core.spec import parse_int_in_range
 from sepconv_tui.errors import UserError
-from sepconv_tui.model.analysis import parse_depth_multiplier, parse_selection
-from sepconv_tui.model.distributed import resolve_device
-from sepconv_tui.model.runtimes import runtimes_for
-from sepconv_tui.model.source import parse_input_shape, with_resolution
-from sepconv_tui.model.split import parse_split_size, plan_split
+from sepconv_tui.model.describe.source import parse_input_shape, with_resolution
+from sepconv_tui.model.measure.distributed import resolve_device
+from sepconv_tui.model.measure.split import parse_split_size, plan_split
+from sepconv_tui.model.vocabulary.analysis import parse_depth_multiplier, parse_selection
+from sepconv_tui.model.vocabulary.runtimes import runtimes_for
 
 PACKAGE = Path(sepconv_tui.__file__).resolve().parent
 FLAG = re.compile(r"(?<![\w-])--[a-z][a-z0-9-]*")

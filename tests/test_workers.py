@@ -7,11 +7,11 @@ from typing import Any
 
 from sepconv_tui.ipc.serve import answer
 from sepconv_tui.ipc.wire import Failed, Message, Request, decode, encode
-from sepconv_tui.model.analysis import Selection
-from sepconv_tui.model.cache import BuildCache
-from sepconv_tui.model.job import ModelJob
-from sepconv_tui.model.source import parse_source
-from sepconv_tui.model.timing_server import HANDLERS as TIMING_HANDLERS
+from sepconv_tui.model.build.cache import BuildCache
+from sepconv_tui.model.build.job import ModelJob
+from sepconv_tui.model.describe.source import parse_source
+from sepconv_tui.model.latency.timing_server import HANDLERS as TIMING_HANDLERS
+from sepconv_tui.model.vocabulary.analysis import Selection
 from sepconv_tui.progress import Progress
 from sepconv_tui.workers import model_server
 from sepconv_tui.workers.measure_server import HANDLERS as MEASURE_HANDLERS

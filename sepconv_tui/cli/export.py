@@ -22,8 +22,8 @@ from .model import (
 )
 
 if TYPE_CHECKING:
-    from ..model.data import Data
-    from ..model.job import ModelJob
+    from ..model.build.job import ModelJob
+    from ..model.measure.data import Data
 
 
 def add_export_parser(subcommands: Any) -> None:
@@ -57,7 +57,7 @@ def add_export_parser(subcommands: Any) -> None:
         action="store_true",
         help="also write the original model beside FILE, as NAME.original.onnx",
     )
-    from ..model.deploy_precision import PRECISIONS
+    from ..model.deploy.deploy_precision import PRECISIONS
 
     export_parser.add_argument(
         "--precision",
@@ -84,8 +84,8 @@ def _data(arguments: argparse.Namespace, job: ModelJob) -> Data | None:
     channels are the model's first conv's (built on meta, no memory)."""
     if arguments.data is None:
         return None
-    from ..model.data import load_data
-    from ..model.source import build_model
+    from ..model.describe.source import build_model
+    from ..model.measure.data import load_data
     from .model import data_options
 
     model = None if job.input_shape is not None else build_model(job.source).module
@@ -104,9 +104,9 @@ def run_export(arguments: argparse.Namespace) -> int:
         given = read_model_arguments(arguments)
         if arguments.swapped is not None and arguments.swap != "saving":
             return fail("export", "--swap and --swapped DIR exclude each other")
-        from ..model.deploy_precision import check_file_precision
-        from ..model.export import failure_message, require_deploy
-        from ..model.precision_export import export_at_precision
+        from ..model.deploy.deploy_precision import check_file_precision
+        from ..model.deploy.export import failure_message, require_deploy
+        from ..model.deploy.precision_export import export_at_precision
 
         check_file_precision(arguments.precision)
         require_deploy()

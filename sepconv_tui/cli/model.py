@@ -18,7 +18,10 @@ from typing import TYPE_CHECKING, Any
 
 from ..core.spec import parse_int_in_range
 from ..errors import UserError
-from ..model.analysis import (
+from ..model.describe.source import parse_input_shape, parse_source
+from ..model.recovery.settings import DEVICE_CHOICES
+from ..model.results.bench_result import DEFAULT_MIN_AGREEMENT
+from ..model.vocabulary.analysis import (
     BUDGET_RULES,
     DEPTH_MULTIPLIER_FORMS,
     Selection,
@@ -27,9 +30,6 @@ from ..model.analysis import (
     parse_selection,
     unresolved_budget,
 )
-from ..model.bench_result import DEFAULT_MIN_AGREEMENT
-from ..model.settings import DEVICE_CHOICES
-from ..model.source import parse_input_shape, parse_source
 from ..progress import OnProgress
 from .common import (
     EXIT_BAD_ARGUMENTS,
@@ -44,8 +44,8 @@ from .common import (
 from .runtime import add_speedup_arguments
 
 if TYPE_CHECKING:
-    from ..model.distributed import Ranks
-    from ..model.job import ModelJob
+    from ..model.build.job import ModelJob
+    from ..model.measure.distributed import Ranks
     from ..model.workflow import Workflow
 
 #: --swap's help, shared by ``model``, ``swap``, ``fidelity`` and ``bench --model``.
@@ -112,7 +112,7 @@ def add_input_shape_argument(parser: Any) -> None:
 
 def read_model_arguments(arguments: argparse.Namespace) -> ModelArguments:
     """SOURCE and its flags as one checked job: the SOURCE text parsed here, once."""
-    from ..model.job import ModelJob
+    from ..model.build.job import ModelJob
 
     input_shape = getattr(arguments, "input_shape", None)
     selection = parse_selection(arguments.swap)
@@ -137,8 +137,8 @@ def workflow(
 ) -> Workflow:
     """The engine's workflow for SOURCE, its flags and --data, on ``ranks`` (default: one
     process on --device)."""
-    from ..model.distributed import LOCAL
-    from ..model.settings import DEFAULT_CALIBRATION
+    from ..model.measure.distributed import LOCAL
+    from ..model.recovery.settings import DEFAULT_CALIBRATION
     from ..model.workflow import Workflow
 
     budget = given.budget if given.budget and given.budget.on_frontier else None
@@ -167,7 +167,7 @@ def _split_size(arguments: argparse.Namespace, name: str) -> int | float | None:
     text = getattr(arguments, name, None)
     if text is None:
         return None
-    from ..model.split import parse_split_size
+    from ..model.measure.split import parse_split_size
 
     return parse_split_size(text, name)
 
@@ -198,7 +198,7 @@ def resolve_budget_arguments(
             )
         chosen = _resolve_without_data(given)
     else:
-        from ..model.distributed import Ranks
+        from ..model.measure.distributed import Ranks
 
         on = ranks if ranks is not None else Ranks(resolve_device_argument(arguments))
         chosen = workflow(arguments, given, on).resolve(progress)
@@ -210,8 +210,8 @@ def resolve_budget_arguments(
 
 def _resolve_without_data(given: ModelArguments) -> Any:
     """macs:X or params:X chosen on the model's analysis alone (the weights' SVD errors)."""
-    from ..model.frontier import resolve_budget
-    from ..model.trace import analyze_model
+    from ..model.budget.frontier import resolve_budget
+    from ..model.describe.trace import analyze_model
 
     assert given.budget is not None
     job = given.job
@@ -285,7 +285,7 @@ def resolve_speedup_arguments(
 
 def resolve_device_argument(arguments: argparse.Namespace) -> str:
     """--device as cpu or cuda; DeviceError (one line) when CUDA is asked for and absent."""
-    from ..model.distributed import resolve_device
+    from ..model.measure.distributed import resolve_device
 
     return resolve_device(getattr(arguments, "device", None) or "cpu")
 
@@ -357,7 +357,7 @@ def data_options(arguments: argparse.Namespace) -> dict[str, Any]:
 
 def _floats(text: str | None, flag: str) -> tuple[float, ...] | None:
     """Comma-separated numbers, or None; DataError naming ``flag`` otherwise."""
-    from ..model.data import DataError
+    from ..model.measure.data import DataError
 
     if text is None:
         return None
@@ -415,7 +415,7 @@ def add_model_parser(subcommands: Any) -> None:
 
 def run_model(arguments: argparse.Namespace) -> int:
     """Analyse a whole model and print its table and totals; return the exit code."""
-    from ..model.source import build_model, with_resolution
+    from ..model.describe.source import build_model, with_resolution
     from .progress import stderr_progress
 
     try:
@@ -444,7 +444,7 @@ def run_model(arguments: argparse.Namespace) -> int:
         if input_shape is None and arguments.resolution is not None:
             default_shape = build_model(job.source).default_input_shape
             input_shape = with_resolution(default_shape, arguments.resolution)
-        from ..model.trace import analyze_model
+        from ..model.describe.trace import analyze_model
 
         analysis = analyze_model(
             job.source,
@@ -504,7 +504,7 @@ def _print_model(arguments: argparse.Namespace, analysis: Any, table: Any, front
 
 def add_swap_parser(subcommands: Any) -> None:
     """The ``swap`` subcommand: write the swapped model's state_dict and its plan."""
-    from ..model.settings import (
+    from ..model.recovery.settings import (
         CHECK_EVERY,
         DEFAULT_CALIBRATION,
         DEFAULT_LR,
@@ -619,7 +619,7 @@ DISTILL_FLAGS = ("steps", "lr", "patience", "max_time", "label_weight")
 def started_ranks(arguments: argparse.Namespace) -> Iterator[Ranks]:
     """The ranks on --device: this process alone, or under torchrun joined to its peers
     (left when the block ends). DeviceError when the device cannot run here."""
-    from ..model.distributed import Ranks
+    from ..model.measure.distributed import Ranks
 
     ranks = Ranks.start(getattr(arguments, "device", None) or "cpu")
     try:
@@ -683,14 +683,14 @@ def run_swap(arguments: argparse.Namespace) -> int:
             return fail("swap", f"--out {arguments.out!r} is a file, not a folder")
         # A failed run leaves no folder it made (the sensitivity table is kept there early).
         made_out = None if out.exists() else out
-        from ..model.job import build_pair
-        from ..model.settings import (
+        from ..model.build.job import build_pair
+        from ..model.build.swap import save
+        from ..model.recovery.settings import (
             DEFAULT_LABEL_WEIGHT,
             DEFAULT_LR,
             DEFAULT_PATIENCE,
             DEFAULT_STEPS,
         )
-        from ..model.swap import save
 
         with started_ranks(arguments) as ranks, _progress(ranks) as progress:
             given, speedup = resolve_speedup_arguments(arguments, given, progress, _on(ranks))
@@ -719,7 +719,7 @@ def run_swap(arguments: argparse.Namespace) -> int:
             if not ranks.main:
                 return EXIT_MATCH  # rank 0 alone writes and prints
             if arguments.onnx:
-                from ..model.export import require_deploy
+                from ..model.deploy.export import require_deploy
 
                 require_deploy()
             written = save(
@@ -727,7 +727,7 @@ def run_swap(arguments: argparse.Namespace) -> int:
             )
             exported = None
             if arguments.onnx:
-                from ..model.export import export_swap
+                from ..model.deploy.export import export_swap
 
                 exported = export_swap(result, out)
                 written.append(Path(exported.path))
@@ -759,7 +759,7 @@ def run_swap(arguments: argparse.Namespace) -> int:
 
 def _from_a_zoo(job: ModelJob) -> bool:
     """True when the job's model comes from torchvision or timm (not the user's own code)."""
-    from ..model.source import ModelSource
+    from ..model.describe.source import ModelSource
 
     return isinstance(job.source, ModelSource) and job.source.kind.zoo
 
@@ -796,7 +796,7 @@ def add_fidelity_parser(subcommands: Any) -> None:
 
 def add_precision_arguments(parser: argparse.ArgumentParser) -> None:
     """--precision and --per-tensor: which arithmetic both models are measured at."""
-    from ..model.deploy_precision import DEFAULT_RUNTIME, PRECISIONS
+    from ..model.deploy.deploy_precision import DEFAULT_RUNTIME, PRECISIONS
 
     defaults = ", ".join(
         f"{precision} in {runtime}" for precision, runtime in DEFAULT_RUNTIME.items()
@@ -834,12 +834,12 @@ def run_fidelity(arguments: argparse.Namespace) -> int:
         runtime = arguments.runtime
         at_precision = _at_precision(arguments)
         if at_precision:
-            from ..model.deploy_precision import runtime_for
-            from ..model.precision_fidelity import EAGER_RUNTIMES
+            from ..model.deploy.deploy_precision import runtime_for
+            from ..model.measure.precision_fidelity import EAGER_RUNTIMES
 
             runtime = runtime_for(arguments.precision, runtime)
             if runtime not in EAGER_RUNTIMES:
-                from ..model.onnx_run import require_runtime
+                from ..model.deploy.onnx_run import require_runtime
 
                 require_runtime(runtime)
         arguments.runtime = runtime or "eager"  # where speedup:X times
@@ -938,8 +938,8 @@ def run_bench_model(arguments: argparse.Namespace) -> int:
             return fail("bench", refused)
         if arguments.per_layer:
             return run_per_layer(arguments, selection, source, input_shape)
-        from ..model.bench import benchmark_model
-        from ..model.bench_result import MODEL_MIN_RUN_TIME_S
+        from ..model.latency.bench import benchmark_model
+        from ..model.results.bench_result import MODEL_MIN_RUN_TIME_S
 
         job = bench_job(arguments, selection, source, input_shape)
         runtimes = selected_runtimes(arguments)

@@ -1,7 +1,7 @@
 """``bench --runtime`` and ``bench --model … --per-layer``: timings where the model will run.
 
-Each runtime is timed in a process of its own with the same threads (``model.timing``). The
-choices, the help and the labels read the runtime table (``model.runtimes``).
+Each runtime is timed in a process of its own with the same threads (``model.latency.timing``).
+The choices, the help and the labels read the runtime table (``model.vocabulary.runtimes``).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import Any
 from ..core.latency import parse_threads
 from ..core.spec import LayerSpec
 from ..errors import UserError
-from ..model.runtimes import (
+from ..model.vocabulary.runtimes import (
     ALL,
     RUNTIME_TABLE,
     Precision,
@@ -139,7 +139,7 @@ def run_layer_runtimes(arguments: argparse.Namespace, spec: LayerSpec) -> int:
         assert runtimes is not None
         if arguments.device != "cpu":
             return fail("bench", "--runtime times on the CPU: use --device cpu")
-        from ..model.bench import benchmark_layer_runtimes
+        from ..model.latency.bench import benchmark_layer_runtimes
 
         result = benchmark_layer_runtimes(
             spec,
@@ -161,7 +161,7 @@ def run_layer_runtimes(arguments: argparse.Namespace, spec: LayerSpec) -> int:
 def bench_job(arguments: argparse.Namespace, selection: Any, source: Any, shape: Any) -> Any:
     """``bench --model``'s ModelJob: SOURCE, --swap, --depth-multiplier, --input-shape,
     --weights, --swapped, --device, --threads and --memory-budget-mb."""
-    from ..model.job import ModelJob
+    from ..model.build.job import ModelJob
 
     return ModelJob(
         source,
@@ -186,7 +186,7 @@ def run_per_layer(arguments: argparse.Namespace, selection: Any, source: Any, sh
             if arguments.runtime is not None
             else runtimes_for(runtime_names()[0], arguments.channels_last)
         )
-        from ..model.bench import benchmark_layers
+        from ..model.latency.bench import benchmark_layers
 
         result = benchmark_layers(
             bench_job(arguments, selection, source, shape),

@@ -79,7 +79,7 @@ CHANNELS_LAST_1D = (
 class RuntimeTiming:
     """Both sides timed on one runtime, in a process of their own, and that runtime's version."""
 
-    runtime: str  # a name in the runtime table (model/runtimes.py)
+    runtime: str  # a name in the runtime table (model/vocabulary/runtimes.py)
     before: Timing  # the standard conv, or the original model
     after: Timing  # the separable block, or the swapped model
     version: str  # e.g. "torch 2.14.1", "onnxruntime 1.32.0"
@@ -135,7 +135,8 @@ class BenchResult:
     # the first's); empty when timed here, in this process.
     runtimes: dict[str, RuntimeTiming] = field(default_factory=dict)
     notes: tuple[str, ...] = ()  # e.g. a runtime of --runtime all left out, and why
-    # With runtimes: the machine they ran on (model.machine's record, as its JSON object).
+    # With runtimes: the machine they ran on (model.vocabulary.machine's record, as its JSON
+    # object).
     machine: dict[str, Any] | None = None
 
     @property

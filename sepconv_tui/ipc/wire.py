@@ -4,8 +4,9 @@ Each line is ``{"kind": …, …fields}``. The app writes one Request; the child
 number of Progress lines, then the request's reply, or Failed. Every message class registers
 itself by its ``kind`` when its module is imported, so a side decodes what it has imported:
 the app's servers' own messages live in workers/ (layer_messages.py, model_messages.py), the
-engine's timing messages in model/timing_messages.py. A new request is one dataclass there and
-one row in its server's handler table; the client, the loop and this codec stay as they are.
+engine's timing messages in model/latency/timing_messages.py. A new request is one dataclass
+there and one row in its server's handler table; the client, the loop and this codec stay as
+they are.
 Importing this module loads no torch and none of the engine.
 """
 

@@ -20,17 +20,17 @@ from typing import TYPE_CHECKING
 from ..core.latency import MIN_RUN_TIME_S
 from ..errors import UserError
 from ..progress import OnProgress, Progress, ignore
-from .analysis import Selection, SelectionError
-from .bench import benchmark_model
-from .bench_result import MODEL_MIN_RUN_TIME_S
-from .frontier import BudgetChoice, MeasurePoint, resolve_budget, unmeasured_table
-from .job import build_pair
-from .rung_timing import check_timing_runtime, time_rungs
-from .runtimes import Stage, runtime_names
-from .sensitivity_result import FrontierPoint
+from .budget.frontier import BudgetChoice, MeasurePoint, resolve_budget, unmeasured_table
+from .build.job import build_pair
+from .latency.bench import benchmark_model
+from .latency.rung_timing import check_timing_runtime, time_rungs
+from .results.bench_result import MODEL_MIN_RUN_TIME_S
+from .results.sensitivity_result import FrontierPoint
+from .vocabulary.analysis import Selection, SelectionError
+from .vocabulary.runtimes import Stage, runtime_names
 
 if TYPE_CHECKING:
-    from .job import ModelJob
+    from .build.job import ModelJob
     from .workflow import Workflow
 
 #: What speedup:X's X is measured against: the original on the same runtime, or the
@@ -101,7 +101,7 @@ def resolve_speedup(
             f"the baseline must be one of {', '.join(BASELINES)}, got {baseline!r}",
             field="baseline",
         )
-    from .trace import analyze_model
+    from .describe.trace import analyze_model
 
     analysis = analyze_model(
         job.source,

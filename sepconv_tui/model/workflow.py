@@ -14,41 +14,46 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ..progress import OnProgress
-from .analysis import BUDGET_RULES, ModelAnalysis, Selection, SelectionError
-from .bench import benchmark_model
-from .bench_result import DEFAULT_MIN_AGREEMENT, MODEL_MIN_RUN_TIME_S, ModelBenchResult
-from .cache import BuildCache
-from .data import Data, DataError, load_data
-from .deploy_precision import PrecisionError
-from .distributed import LOCAL, Ranks
-from .fidelity import DEFAULT_BATCH_SIZE, Fidelity, measure_fidelity
-from .fidelity_result import SplitSizes, ValidationFigure
-from .frontier import BudgetChoice, MeasurePoint, resolve_budget
-from .job import ModelJob, build_pair
-from .plan import SwapResult
-from .precision_fidelity import (
+from .budget.frontier import BudgetChoice, MeasurePoint, resolve_budget
+from .budget.sensitivity import measure_sensitivity
+from .budget.tradeoff import Tradeoff, measure_tradeoff
+from .build.cache import BuildCache
+from .build.job import ModelJob, build_pair
+from .deploy.deploy_precision import PrecisionError
+from .describe.source import ModelSource
+from .latency.bench import benchmark_model
+from .latency.rung_timing import this_cpu, timed, timing_threads
+from .measure.data import Data, DataError, load_data
+from .measure.distributed import LOCAL, Ranks
+from .measure.fidelity import DEFAULT_BATCH_SIZE, Fidelity, measure_fidelity
+from .measure.precision_fidelity import (
     MatrixFidelity,
     PrecisionFidelity,
     measure_at_precision,
     precision_rescorer,
 )
-from .recover import recover, split_for
-from .recovery_memory import fit_batch_size
-from .recovery_result import Recovery
-from .rung_timing import this_cpu, timed, timing_threads
-from .runtimes import Precision
-from .sensitivity import measure_sensitivity
-from .sensitivity_result import Sensitivity, cached_sensitivity, file_stamp, keep_sensitivity
-from .settings import (
+from .measure.split import Split
+from .recovery.recover import recover, split_for
+from .recovery.recovery_memory import fit_batch_size
+from .recovery.settings import (
     DEFAULT_CALIBRATION,
     DEFAULT_LABEL_WEIGHT,
     DEFAULT_LR,
     DEFAULT_PATIENCE,
     DEFAULT_STEPS,
 )
-from .source import ModelSource
-from .split import Split
-from .tradeoff import Tradeoff, measure_tradeoff
+from .results.bench_result import DEFAULT_MIN_AGREEMENT, MODEL_MIN_RUN_TIME_S, ModelBenchResult
+from .results.fidelity_result import SplitSizes, ValidationFigure
+from .results.recovery_result import Recovery
+from .results.sensitivity_result import (
+    Sensitivity,
+    cached_sensitivity,
+    file_stamp,
+    keep_sensitivity,
+)
+from .vocabulary.analysis import BUDGET_RULES, ModelAnalysis, Selection, SelectionError
+from .vocabulary.plan import SwapResult
+from .vocabulary.runtimes import Precision
 
 
 @dataclass(frozen=True)

@@ -12,8 +12,8 @@ from rich.table import Table
 from rich.text import Text
 
 from ..core.memory import format_bytes
-from ..model.export import ExportedModel, ExportResult
-from ..model.precision_export import PrecisionExport
+from ..model.deploy.export import ExportedModel, ExportResult
+from ..model.deploy.precision_export import PrecisionExport
 from .format import format_shape
 
 

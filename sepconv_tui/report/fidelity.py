@@ -17,20 +17,20 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-from ..model.fidelity_result import (
+from ..model.results.fidelity_result import (
     Fidelity,
     Interval,
     LayerFidelity,
     SplitSizes,
     ValidationFigure,
 )
-from ..model.plan import with_budget
+from ..model.vocabulary.plan import with_budget
 from .swap import format_error
 from .swap import to_json as plan_json
 
 if TYPE_CHECKING:  # torch-free, but the app's report of a fidelity needs neither
-    from ..model.plan import SwapResult
-    from ..model.recovery_result import Distillation, Recovery
+    from ..model.results.recovery_result import Distillation, Recovery
+    from ..model.vocabulary.plan import SwapResult
 
 #: What each recovery stage is called in tables.
 STAGE_NAMES = {"svd": "SVD only", "reconstruct": "reconstructed", "distill": "distilled"}

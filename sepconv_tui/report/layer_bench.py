@@ -11,8 +11,8 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-from ..model.bench_result import FAR_BELOW, LayerBench, LayerRow
-from ..model.runtimes import runtime_label
+from ..model.results.bench_result import FAR_BELOW, LayerBench, LayerRow
+from ..model.vocabulary.runtimes import runtime_label
 from .format import format_ratio, format_shape
 from .latency import format_seconds
 from .runtimes import notes_markdown

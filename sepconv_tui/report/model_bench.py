@@ -12,8 +12,8 @@ from rich.text import Text
 
 from ..core.latency import Timing
 from ..core.memory import format_bytes
-from ..model.analysis import describe_multipliers
-from ..model.bench_result import ModelBenchResult
+from ..model.results.bench_result import ModelBenchResult
+from ..model.vocabulary.analysis import describe_multipliers
 from .format import format_ratio, format_shape
 from .latency import timings_markdown, timings_table
 from .model_matrix import answer_lines, matrix_csv, matrix_markdown, matrix_table

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rich.text import Text
 
-from ..model.analysis import ModelAnalysis, ModelLayer, describe_multipliers, format_axes
+from ..model.vocabulary.analysis import ModelAnalysis, ModelLayer, describe_multipliers, format_axes
 from .format import format_count, format_ratio, format_shape, format_short
 
 

@@ -7,7 +7,7 @@ import io
 import json
 from typing import Any
 
-from ..model.analysis import ModelAnalysis
+from ..model.vocabulary.analysis import ModelAnalysis
 from .format import format_count, format_ratio, format_shape
 from .model_cells import (
     check_message,

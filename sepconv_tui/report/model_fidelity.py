@@ -11,10 +11,10 @@ from typing import NamedTuple
 
 from rich.text import Text
 
-from ..model.analysis import ModelAnalysis, ModelLayer
-from ..model.fidelity_result import Fidelity, LayerFidelity
-from ..model.recovery_result import CurvePoint
-from ..model.tradeoff_result import Tradeoff, TradeoffPoint
+from ..model.results.fidelity_result import Fidelity, LayerFidelity
+from ..model.results.recovery_result import CurvePoint
+from ..model.results.tradeoff_result import Tradeoff, TradeoffPoint
+from ..model.vocabulary.analysis import ModelAnalysis, ModelLayer
 from .fidelity import (
     STAGE_NAMES,
     format_interval,

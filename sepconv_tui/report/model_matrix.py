@@ -18,9 +18,15 @@ from rich import box
 from rich.table import Table
 from rich.text import Text
 
-from ..model.bench_result import BestDeployment, Levers, MatrixCell, ModelBenchResult, fastest
-from ..model.fidelity_result import AtPrecision
-from ..model.runtimes import runtime_label
+from ..model.results.bench_result import (
+    BestDeployment,
+    Levers,
+    MatrixCell,
+    ModelBenchResult,
+    fastest,
+)
+from ..model.results.fidelity_result import AtPrecision
+from ..model.vocabulary.runtimes import runtime_label
 from .fidelity import format_share, format_share_interval, split_text
 from .format import format_ratio
 from .latency import format_seconds

@@ -8,8 +8,8 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-from ..model.analysis import ModelAnalysis
-from ..model.bench_result import ModelBenchResult
+from ..model.results.bench_result import ModelBenchResult
+from ..model.vocabulary.analysis import ModelAnalysis
 from .format import format_ratio, format_shape
 from .latency import format_seconds
 from .model_cells import both_counts, multiplier_range

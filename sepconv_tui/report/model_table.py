@@ -9,7 +9,7 @@ from rich.console import Group, JustifyMethod
 from rich.table import Table
 from rich.text import Text
 
-from ..model.analysis import RICH_RENDERERS, ModelAnalysis
+from ..model.vocabulary.analysis import RICH_RENDERERS, ModelAnalysis
 from .format import format_shape
 from .model_cells import (
     check_message,

@@ -13,9 +13,9 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-from ..model.deploy_precision import RUNTIME_LABELS
-from ..model.fidelity_result import AtPrecision
-from ..model.precision_fidelity import PrecisionFidelity
+from ..model.deploy.deploy_precision import RUNTIME_LABELS
+from ..model.measure.precision_fidelity import PrecisionFidelity
+from ..model.results.fidelity_result import AtPrecision
 from .fidelity import format_share_interval, validation_text
 from .swap import format_error
 

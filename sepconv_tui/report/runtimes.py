@@ -17,8 +17,8 @@ from rich.table import Table
 from rich.text import Text
 
 from ..core.latency import BenchResult, RuntimeTiming
-from ..model.machine import Machine
-from ..model.runtimes import runtime_label
+from ..model.vocabulary.machine import Machine
+from ..model.vocabulary.runtimes import runtime_label
 from .format import format_ratio
 from .latency import format_seconds
 

@@ -1,6 +1,6 @@
 """The sensitivity table (layer × m) and the frontier: Rich tables, lines, Markdown and JSON.
 
-Plain data in (``model.sensitivity_result``), nothing measured here.
+Plain data in (``model.results.sensitivity_result``), nothing measured here.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-from ..model.sensitivity_result import Frontier, FrontierPoint, Rung, Sensitivity
+from ..model.results.sensitivity_result import Frontier, FrontierPoint, Rung, Sensitivity
 from .format import format_count, format_ratio
 
 NOT_MEASURED = "not measured"

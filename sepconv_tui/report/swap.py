@@ -10,8 +10,8 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-from ..model.analysis import ModelLayer, describe_multipliers
-from ..model.plan import SwapResult
+from ..model.vocabulary.analysis import ModelLayer, describe_multipliers
+from ..model.vocabulary.plan import SwapResult
 from .format import format_count, format_ratio, format_short
 from .model_cells import format_kernel, format_saving, format_stride
 

@@ -13,15 +13,21 @@ from typing import Any, Generic, TypeVar
 
 from ..errors import UserError
 from ..ipc.wire import Reply
-from ..model.analysis import ModelAnalysis, ModelLayer, Selection, parse_selection
-from ..model.bench_result import LayerBench, ModelBenchResult
-from ..model.data_spec import parse_data
-from ..model.fidelity_result import Fidelity
-from ..model.job import ModelJob
-from ..model.runtimes import Precision, missing_reason, runtime_entry, runtime_label, runtime_names
-from ..model.sensitivity_result import FrontierPoint
-from ..model.source import parse_source
-from ..model.tradeoff_result import Tradeoff
+from ..model.build.job import ModelJob
+from ..model.describe.source import parse_source
+from ..model.measure.data_spec import parse_data
+from ..model.results.bench_result import LayerBench, ModelBenchResult
+from ..model.results.fidelity_result import Fidelity
+from ..model.results.sensitivity_result import FrontierPoint
+from ..model.results.tradeoff_result import Tradeoff
+from ..model.vocabulary.analysis import ModelAnalysis, ModelLayer, Selection, parse_selection
+from ..model.vocabulary.runtimes import (
+    Precision,
+    missing_reason,
+    runtime_entry,
+    runtime_label,
+    runtime_names,
+)
 from ..workers.model_messages import (
     BenchLayers,
     BenchModel,

@@ -12,13 +12,13 @@ from typing import Any
 
 from ..core.latency import MIN_RUN_TIME_S
 from ..ipc.wire import Reply, Request, nested, nested_tuple
-from ..model.analysis import ModelAnalysis
-from ..model.bench_result import MODEL_MIN_RUN_TIME_S, LayerBench, ModelBenchResult
-from ..model.fidelity_result import Fidelity
-from ..model.job import ModelJob
-from ..model.recovery_result import CurvePoint
-from ..model.sensitivity_result import Frontier, Sensitivity
-from ..model.tradeoff_result import Tradeoff
+from ..model.build.job import ModelJob
+from ..model.results.bench_result import MODEL_MIN_RUN_TIME_S, LayerBench, ModelBenchResult
+from ..model.results.fidelity_result import Fidelity
+from ..model.results.recovery_result import CurvePoint
+from ..model.results.sensitivity_result import Frontier, Sensitivity
+from ..model.results.tradeoff_result import Tradeoff
+from ..model.vocabulary.analysis import ModelAnalysis
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ..ipc.serve import Handlers, Report, serve
-from ..model.cache import BuildCache
+from ..model.build.cache import BuildCache
 from .model_messages import (
     AnalyseModel,
     BenchLayers,
@@ -61,7 +61,7 @@ def workflow(request: ModelWork) -> Workflow:
     """The engine's Workflow for ``request``: its job (the swap by name, each candidate's own
     m) on the job's device (DeviceError, field "device", when that cannot run here), threads
     and memory budget."""
-    from ..model.distributed import Ranks, resolve_device
+    from ..model.measure.distributed import Ranks, resolve_device
     from ..model.workflow import Workflow
 
     job = request.job
@@ -92,8 +92,8 @@ def recover_model(request: RecoverModel, report: Report) -> ModelRecovered:
     onnx: dict[str, Any] | None = None
     onnx_error: str | None = None
     if request.out_dir is not None:
-        from ..model.export import ExportError, export_swap, require_deploy
-        from ..model.swap import save
+        from ..model.build.swap import save
+        from ..model.deploy.export import ExportError, export_swap, require_deploy
 
         save(recovery.result, request.out_dir, fidelity=recovery.to_dict())
         try:
@@ -124,7 +124,7 @@ def measure_frontier(request: MeasureFrontier, report: Report) -> FrontierMeasur
     """The sensitivity and its frontier, the point keeping agreement ≥ the budget measured."""
     from dataclasses import replace
 
-    from ..model.analysis import Selection
+    from ..model.vocabulary.analysis import Selection
 
     budget = Selection("agreement", min_agreement=request.budget)
     chosen = replace(workflow(request), budget=budget).resolve(report)
@@ -134,14 +134,14 @@ def measure_frontier(request: MeasureFrontier, report: Report) -> FrontierMeasur
 
 def list_models(request: ListModels, report: Report) -> ModelNames:
     """Every model name the installed packages can build."""
-    from ..model.source import model_names
+    from ..model.describe.source import model_names
 
     return ModelNames(model_names())
 
 
 def analyse_model(request: AnalyseModel, report: Report) -> ModelAnalysed:
     """The model analysed as ``sepconv-tui model`` analyses it."""
-    from ..model.trace import analyze_model
+    from ..model.describe.trace import analyze_model
 
     job = request.job
     analysis = analyze_model(
@@ -159,7 +159,7 @@ def measured_limits(threads: int | None, report: Report) -> None:
     measured now (a few seconds, said by a Progress) when they are not there yet."""
     import torch
 
-    from ..model.roofline import machine_limits, measure_limits
+    from ..model.latency.roofline import machine_limits, measure_limits
     from ..progress import Progress
 
     def measure(count: int) -> Any:
@@ -172,8 +172,8 @@ def measured_limits(threads: int | None, report: Report) -> None:
 def bench_model(request: BenchModel, report: Report) -> ModelBenched:
     """The original and the selection timed in every runtime × precision cell (as ``bench
     --runtime all --precision all``; a timing process per cell), with a Progress per cell."""
-    from ..model.bench import benchmark_model
-    from ..model.runtimes import runtimes_for
+    from ..model.latency.bench import benchmark_model
+    from ..model.vocabulary.runtimes import runtimes_for
 
     measured_limits(request.job.threads, report)
     result = benchmark_model(
@@ -190,8 +190,8 @@ def bench_layers(request: BenchLayers, report: Report) -> LayersBenched:
     """Each candidate conv against its block, alone, on the request's runtime at its
     precision (a timing process of this one's, which ends itself when this one is killed to
     cancel), with a Progress per layer, and each layer's roofline bound."""
-    from ..model.bench import benchmark_layers
-    from ..model.runtimes import parse_precision
+    from ..model.latency.bench import benchmark_layers
+    from ..model.vocabulary.runtimes import parse_precision
 
     measured_limits(request.job.threads, report)
     result = benchmark_layers(

@@ -11,11 +11,11 @@ from textual.containers import Horizontal
 from textual.widgets import Static
 from textual_plotext import PlotextPlot
 
-from ....model.analysis import ModelAnalysis
-from ....model.bench_result import ModelBenchResult
-from ....model.runtimes import runtime_label
-from ....model.sensitivity_result import Frontier
-from ....model.tradeoff_result import Tradeoff
+from ....model.results.bench_result import ModelBenchResult
+from ....model.results.sensitivity_result import Frontier
+from ....model.results.tradeoff_result import Tradeoff
+from ....model.vocabulary.analysis import ModelAnalysis
+from ....model.vocabulary.runtimes import runtime_label
 from ....report import model_tab
 from ....report.model_fidelity import CurvePlot, point_score
 from ...model_session import ModelSession

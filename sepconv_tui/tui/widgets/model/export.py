@@ -6,7 +6,7 @@ import json
 import re
 from pathlib import Path
 
-from ....model.plan import plan_from_analysis
+from ....model.vocabulary.plan import plan_from_analysis
 from ....report import fidelity as fidelity_report
 from ....report import layer_bench as layer_bench_report
 from ....report import model_bench as model_bench_report

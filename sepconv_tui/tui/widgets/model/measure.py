@@ -19,9 +19,9 @@ from textual.widgets import Input
 
 from ....errors import UserError
 from ....ipc.wire import Reply
-from ....model.analysis import ModelAnalysis
-from ....model.bench_result import ModelBenchResult
-from ....model.runtimes import runtime_label
+from ....model.results.bench_result import ModelBenchResult
+from ....model.vocabulary.analysis import ModelAnalysis
+from ....model.vocabulary.runtimes import runtime_label
 from ....progress import Progress
 from ....report import fidelity as fidelity_report
 from ....report import sensitivity as sensitivity_report

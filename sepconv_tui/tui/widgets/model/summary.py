@@ -7,9 +7,9 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Static
 
-from ....model.analysis import ModelAnalysis
-from ....model.bench_result import ModelBenchResult
-from ....model.runtimes import runtime_label
+from ....model.results.bench_result import ModelBenchResult
+from ....model.vocabulary.analysis import ModelAnalysis
+from ....model.vocabulary.runtimes import runtime_label
 from ....report import model_fidelity, model_tab
 from ....report.format import format_ratio
 from ....workers.model_messages import ModelRecovered

@@ -9,9 +9,9 @@ from rich.text import Text
 from textual.message import Message
 from textual.widgets import DataTable
 
-from ....model.analysis import ModelAnalysis, ModelLayer
-from ....model.bench_result import LayerBench
-from ....model.fidelity_result import Fidelity, LayerFidelity
+from ....model.results.bench_result import LayerBench
+from ....model.results.fidelity_result import Fidelity, LayerFidelity
+from ....model.vocabulary.analysis import ModelAnalysis, ModelLayer
 from ....report import model_cells, model_fidelity
 from ....report.format import format_ratio
 from ....report.layer_bench import MARK, bound_text, efficiency_text

@@ -23,11 +23,16 @@ from textual.widgets import DataTable, Input
 
 from ....core.latency import MIN_RUN_TIME_S
 from ....errors import UserError
-from ....model.analysis import ModelAnalysis
-from ....model.bench_result import MODEL_MIN_RUN_TIME_S
-from ....model.job import ModelJob
-from ....model.layer_spec import LayerFitError, layer_spec
-from ....model.source import SOURCE_FORMS, ModelSourceError, parse_input_shape, parse_source
+from ....model.build.job import ModelJob
+from ....model.describe.layer_spec import LayerFitError, layer_spec
+from ....model.describe.source import (
+    SOURCE_FORMS,
+    ModelSourceError,
+    parse_input_shape,
+    parse_source,
+)
+from ....model.results.bench_result import MODEL_MIN_RUN_TIME_S
+from ....model.vocabulary.analysis import ModelAnalysis
 from ....report.format import format_shape
 from ....report.model_fidelity import curve_plot
 from ....workers.model_messages import AnalyseModel, ListModels, ModelAnalysed, ModelNames
