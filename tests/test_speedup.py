@@ -210,7 +210,7 @@ def test_a_sensitivity_written_before_the_seconds_still_loads(tmp_path: Path) ->
 CHOICE = re.compile(
     r"speedup:(?P<target>[\d.]+) → .*predicted (?P<predicted>[\d.]+)× faster on \w+ "
     r"\(each layer.s seconds\), measured "
-    r"(?P<measured>[\d.]+)× against (?P<against>[^;]+);"
+    r"(?P<measured>[\d.]+)× against (?P<against>[^;\[]+?) ?[;\[]"
 )
 
 
