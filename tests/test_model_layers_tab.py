@@ -221,3 +221,36 @@ async def test_escape_cancels_l_and_kills_its_child() -> None:
         await until(pilot, lambda: child.poll() is not None, "the child to end")
         await until(pilot, lambda: all(ended(pid) for pid in timing), "the timing process to end")
         assert view.session.layers is None
+
+
+async def test_l_after_g_times_each_rung_of_the_frontier_on_the_runtime(
+    monkeypatch: Any,
+) -> None:
+    """With g's frontier on hand, l's timings arriving start the frontier again with each rung
+    timed on the session's runtime (the fidelity process keeps the table); a frontier whose
+    rungs are timed on that runtime asks nothing more, and none is asked without a frontier."""
+    from dataclasses import replace
+
+    from sepconv_tui.model.sensitivity_result import RungTiming
+    from sepconv_tui.workers.model_messages import FrontierMeasured, MeasureFrontier
+
+    app = SepConvApp()
+    async with app.run_test(size=(120, 40)) as pilot:
+        view = await _digits(pilot)
+        started: list[Any] = []
+        monkeypatch.setattr(view._work, "start", started.append)
+        view._layers_done(recorded_layers())  # no frontier yet: nothing more
+        assert started == []
+        frontier = recorded("frontier")
+        assert isinstance(frontier, FrontierMeasured)
+        view.show_work(frontier)
+        view._layers_done(recorded_layers())
+        (request,) = started
+        assert isinstance(request, MeasureFrontier)
+        assert request.seconds_on == view.session.runtime and request.data == view.session.data
+        assert "Timing each rung of the frontier" in text_of(app, "#model-status")
+        timing = RungTiming(view.session.runtime, 1, "cpu", 1e-3, 1e-5, {}, {})
+        timed = replace(frontier, sensitivity=replace(frontier.sensitivity, timing=timing))
+        view._work_done(timed)
+        view._layers_done(recorded_layers())
+        assert len(started) == 1

@@ -210,7 +210,7 @@ def test_a_sensitivity_written_before_the_seconds_still_loads(tmp_path: Path) ->
 CHOICE = re.compile(
     r"speedup:(?P<target>[\d.]+) → .*predicted (?P<predicted>[\d.]+)× faster on \w+ "
     r"\(each layer.s seconds\), measured "
-    r"(?P<measured>[\d.]+)× against (?P<against>[^;]+);"
+    r"(?P<measured>[\d.]+)× against (?P<against>[^;\[]+?) ?[;\[]"
 )
 
 
@@ -376,3 +376,29 @@ def test_max_time_covers_the_timing_too(
     values = json.loads(stdout)
     assert calls["rungs"] == 0 and values["sensitivity_timing"] is None
     assert "time ran out before the rungs were timed on eager" in values["sensitivity_notes"]
+
+
+def test_the_apps_frontier_request_times_each_rung_on_the_runtime_named(
+    calls: dict[str, Any],
+) -> None:
+    """The Model tab's l after g: the child's frontier, its rungs timed on the session's
+    runtime (once: asked again, they are reused), each point with the seconds it saves and the
+    speed-up they predict, which the point's line says."""
+    from sepconv_tui.model.job import ModelJob
+    from sepconv_tui.model.source import parse_source
+    from sepconv_tui.report.sensitivity import point_line
+    from sepconv_tui.workers.model_messages import MeasureFrontier
+    from sepconv_tui.workers.model_server import measure_frontier
+
+    job = ModelJob(parse_source(WIDE), input_shape=(1, 3, 32, 32), threads=1)
+    untimed = measure_frontier(MeasureFrontier(job=job, data="synthetic:40"), lambda _: None)
+    assert untimed.sensitivity.timing is None and calls["rungs"] == 0
+    request = MeasureFrontier(job=job, data="synthetic:40", seconds_on="eager")
+    timed = measure_frontier(request, lambda _: None)
+    assert timed.sensitivity.timing is not None and timed.sensitivity.timing.runtime == "eager"
+    assert calls["rungs"] == 1
+    last = timed.frontier.points[-1]
+    assert last.seconds_saved is not None and last.predicted_speed_ratio is not None
+    assert "saved, predicted" in point_line(timed.frontier, last)
+    again = measure_frontier(request, lambda _: None)
+    assert calls["rungs"] == 1 and again.sensitivity.timing == timed.sensitivity.timing

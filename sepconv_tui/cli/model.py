@@ -277,6 +277,8 @@ def resolve_speedup_arguments(
         runtime=arguments.runtime or "eager",
         baseline=baseline,
         workflow=make_workflow(arguments, given) if data is not None else None,
+        # chosen on the validation split the recovery after it keeps (swap --recover distill)
+        mode=getattr(arguments, "recover", None) or "reconstruct",
         progress=progress,
     )
     say_choice(chosen.frontier, chosen.notes)

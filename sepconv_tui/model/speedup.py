@@ -81,6 +81,7 @@ def resolve_speedup(
     runtime: str = "eager",
     baseline: str = "same",
     workflow: Workflow | None = None,
+    mode: str = "reconstruct",
     min_run_time: float = MIN_RUN_TIME_S,
     model_min_run_time: float = MODEL_MIN_RUN_TIME_S,
     progress: OnProgress | None = None,
@@ -89,7 +90,8 @@ def resolve_speedup(
     saved on ``runtime`` (the job's threads), the deciding points timed whole against
     ``baseline`` ("same" or "best"); the point with the least loss whose measured speed-up is
     ≥ X. With ``workflow`` (data): the sensitivity table's frontier (its rungs timed once and
-    kept), the chosen point measured reconstructed on validation. SelectionError when X is out
+    kept), the chosen point measured reconstructed on the validation split of ``mode``
+    (recover's rule: distillation keeps a larger one). SelectionError when X is out
     of reach (saying the best there is). The job's own selection is not read.
 
     ``progress`` gets the sensitivity's stages (with data), "time" per module timed alone,
@@ -116,7 +118,7 @@ def resolve_speedup(
     )
     if workflow is not None:
         timed_workflow = replace(workflow, budget=budget, seconds_on=runtime, chosen=None)
-        return timed_workflow.resolve(progress, time_point=time_point, baseline=baseline)
+        return timed_workflow.resolve(progress, mode=mode, time_point=time_point, baseline=baseline)
     # The original alone, without weights (they do not change the time; the blocks are made
     # per rung from the convs' shapes).
     original, _swapped, _result = build_pair(

@@ -131,6 +131,8 @@ def point_line(frontier: Frontier, point: FrontierPoint) -> str:
                 "the original's best cell" if frontier.baseline == "best" else frontier.runtime
             )
             saving += f", measured {format_ratio(point.speed_ratio)} against {against}"
+    elif point.predicted_speed_ratio is not None:  # the rungs timed (l after g in the app)
+        saving += f", predicted {format_ratio(point.predicted_speed_ratio)} faster"
     if point.measured:
         interval = (
             f" (95% {point.agreement_interval[0]:.2%}–{point.agreement_interval[1]:.2%})"

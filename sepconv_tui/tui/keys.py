@@ -207,7 +207,8 @@ HELP_ROWS = (
         "last, the `Efficiency` (bound time ÷ measured, conv / block), as `bench "
         "--per-layer` shows them (this "
         "machine's limits are measured once, a few seconds, then cached); the selection's "
-        "predicted whole-model speed-up in the summary",
+        "predicted whole-model speed-up in the summary; after g, each rung of the frontier "
+        "is timed too (fp32), so every point says the seconds it saves",
         names=("l",),
     ),
     HelpRow(

@@ -371,6 +371,15 @@ class ModelSession:
         self.frontier_at = None
         return browsing
 
+    @property
+    def rungs_untimed(self) -> bool:
+        """True when a current frontier is on hand whose rungs are not timed on the session's
+        runtime (``l`` then times them too, so each point says the seconds it saves)."""
+        if self.frontier is None or self.frontier_stale:
+            return False
+        timing = self.frontier.value.sensitivity.timing
+        return timing is None or timing.runtime != self.runtime
+
     # Per-layer timings -------------------------------------------------------------------------
 
     @property

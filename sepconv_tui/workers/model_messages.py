@@ -199,8 +199,10 @@ class FrontierMeasured(Reply):
 @dataclass(frozen=True)
 class MeasureFrontier(ModelWork, Request[FrontierMeasured]):
     """``Workflow.resolve`` of agreement:``budget``: the sensitivity (measured, or reused when
-    kept for this model and data), its frontier, the deciding points measured by bisection."""
+    kept for this model and data), its frontier, the deciding points measured by bisection;
+    with ``seconds_on``, each rung also timed on that runtime (or its timings reused)."""
 
     kind = "measure_frontier"
     reply = FrontierMeasured
     budget: float = 0.99
+    seconds_on: str | None = None  # a name in the runtime table: ``l`` after ``g``

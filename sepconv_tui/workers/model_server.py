@@ -121,13 +121,15 @@ def measure_tradeoff(request: MeasureTradeoff, report: Report) -> TradeoffMeasur
 
 
 def measure_frontier(request: MeasureFrontier, report: Report) -> FrontierMeasured:
-    """The sensitivity and its frontier, the point keeping agreement ≥ the budget measured."""
+    """The sensitivity and its frontier, the point keeping agreement ≥ the budget measured
+    (each rung timed on ``seconds_on`` when given, so each point says the seconds it saves)."""
     from dataclasses import replace
 
     from ..model.vocabulary.analysis import Selection
 
     budget = Selection("agreement", min_agreement=request.budget)
-    chosen = replace(workflow(request), budget=budget).resolve(report)
+    made = replace(workflow(request), budget=budget, seconds_on=request.seconds_on)
+    chosen = made.resolve(report)
     assert chosen.sensitivity is not None
     return FrontierMeasured(chosen.sensitivity, chosen.frontier)
 

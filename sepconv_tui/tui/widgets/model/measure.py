@@ -405,6 +405,19 @@ class MeasureActions(_Base):
         self._progress(None)
         self._show_hint()
         self.show_layers(reply, self._layers_of)
+        if self.session.rungs_untimed and not self.working:
+            self._time_rungs()
+
+    def _time_rungs(self) -> None:
+        """After ``l``, with a frontier on hand: every rung of its sensitivity timed on the
+        session's runtime at fp32 (in the fidelity process, which keeps the table), so each
+        frontier point says the seconds it saves and the speed-up they predict."""
+        fields = self._work_fields(swapped=False)
+        if fields is None:
+            return
+        runtime = self.session.runtime
+        request = MeasureFrontier(**fields, budget=self.session.budget, seconds_on=runtime)
+        self._start_work(request, f"Timing each rung of the frontier on {runtime_label(runtime)}")
 
     def show_layers(self, reply: LayersBenched, of: Key | None = None) -> None:
         """Show per-layer timings (from the child, or recorded) as measured ``of`` that state
