@@ -13,9 +13,9 @@ import pytest
 import torch
 from torch import nn
 
-from sepconv_tui.model import distill as distill_module
 from sepconv_tui.model.build.swap import swap_convs
 from sepconv_tui.model.measure.data import Data
+from sepconv_tui.model.recovery import distill as distill_module
 from sepconv_tui.model.recovery.distill import (
     CHECK_EVERY,
     distill,

@@ -10,7 +10,7 @@ import pytest
 import torch
 from conftest import run_cli
 
-from sepconv_tui.model import export as export_module
+from sepconv_tui.model.deploy import export as export_module
 
 onnx = pytest.importorskip("onnx", reason="the [deploy] extra (make test installs it)")
 onnxruntime = pytest.importorskip("onnxruntime", reason="the [deploy] extra")

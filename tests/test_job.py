@@ -128,7 +128,7 @@ def test_one_export_parses_the_source_once(tmp_path: Path, monkeypatch: pytest.M
     pytest.importorskip("onnxruntime")
     pytest.importorskip("onnxscript")
     from sepconv_tui.cli import main
-    from sepconv_tui.model import source
+    from sepconv_tui.model.describe import source
 
     calls: list[str] = []
     parse = source.parse_source

@@ -17,8 +17,8 @@ from rich.console import Console
 from rich.text import Text
 from textual.widgets import Static
 
-from sepconv_tui.model import runtimes
 from sepconv_tui.model.results.bench_result import MatrixCell, ModelBenchResult
+from sepconv_tui.model.vocabulary import runtimes
 from sepconv_tui.model.vocabulary.runtimes import runtime_names
 from sepconv_tui.report import model_tab
 from sepconv_tui.report.layer_bench import bound_text, efficiency_text

@@ -231,7 +231,7 @@ async def test_l_after_g_times_each_rung_of_the_frontier_on_the_runtime(
     rungs are timed on that runtime asks nothing more, and none is asked without a frontier."""
     from dataclasses import replace
 
-    from sepconv_tui.model.sensitivity_result import RungTiming
+    from sepconv_tui.model.results.sensitivity_result import RungTiming
     from sepconv_tui.workers.model_messages import FrontierMeasured, MeasureFrontier
 
     app = SepConvApp()

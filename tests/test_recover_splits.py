@@ -371,7 +371,7 @@ def test_two_torchrun_processes_give_one_process_model_and_fidelity(
 _UNEQUAL_BUDGETS = """
 import sys
 import torch
-from sepconv_tui.model import recovery_memory
+from sepconv_tui.model.recovery import recovery_memory
 from sepconv_tui.model.measure.distributed import Ranks
 
 ranks = Ranks.start("cpu")

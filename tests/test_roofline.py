@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from sepconv_tui.core.analytic import figures
 from sepconv_tui.core.spec import LayerSpec
-from sepconv_tui.model import roofline
+from sepconv_tui.model.latency import roofline
 from sepconv_tui.model.latency.roofline import (
     Limits,
     RooflineError,
@@ -250,7 +250,7 @@ def test_bf16_is_absent_where_openvino_runs_it_at_f32(monkeypatch: pytest.Monkey
     """A CPU without bf16 kernels: OpenVINO compiles the bf16 matmul at f32, so bf16 has no
     peak, and the reason says what ran (the peak is never scaled from fp32)."""
     pytest.importorskip("openvino")
-    from sepconv_tui.model import openvino_timer
+    from sepconv_tui.model.deploy import openvino_timer
 
     monkeypatch.setattr(
         openvino_timer, "node_precisions", lambda compiled: [("FullyConnected", "fp32")]

@@ -22,8 +22,8 @@ from torch import nn
 
 from sepconv_tui.core.latency import RuntimeTiming, Timing
 from sepconv_tui.core.layers import DepthwiseSeparableConv
-from sepconv_tui.model import bench, rung_timing
 from sepconv_tui.model.budget.frontier import choose, frontier, frontier_path
+from sepconv_tui.model.latency import bench, rung_timing
 from sepconv_tui.model.latency.timing_messages import Timed
 from sepconv_tui.model.results.sensitivity_result import (
     Frontier,
@@ -83,7 +83,7 @@ def calls(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
     monkeypatch.setattr(rung_timing, "time_on_runtime", time_on_runtime)
     monkeypatch.setattr(bench, "time_both", time_both)
     # A matrix measures the machine's limits once (seconds): not what these tests are about.
-    from sepconv_tui.model import roofline
+    from sepconv_tui.model.latency import roofline
 
     monkeypatch.setattr(roofline, "machine_limits", this_machine)
     yield counted
@@ -384,8 +384,8 @@ def test_the_apps_frontier_request_times_each_rung_on_the_runtime_named(
     """The Model tab's l after g: the child's frontier, its rungs timed on the session's
     runtime (once: asked again, they are reused), each point with the seconds it saves and the
     speed-up they predict, which the point's line says."""
-    from sepconv_tui.model.job import ModelJob
-    from sepconv_tui.model.source import parse_source
+    from sepconv_tui.model.build.job import ModelJob
+    from sepconv_tui.model.describe.source import parse_source
     from sepconv_tui.report.sensitivity import point_line
     from sepconv_tui.workers.model_messages import MeasureFrontier
     from sepconv_tui.workers.model_server import measure_frontier

@@ -71,7 +71,7 @@ def test_the_tradeoff_factorises_each_candidate_once(
     digits: dict[str, Any], monkeypatch: Any
 ) -> None:
     """Every candidate ranked alone and every prefix measured: one SVD of each candidate."""
-    from sepconv_tui.model import swap
+    from sepconv_tui.model.build import swap
 
     factorised: list[int] = []
     real = swap.svd_factors

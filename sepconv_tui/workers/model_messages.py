@@ -1,8 +1,9 @@
 """What the Model tab asks workers/model_server.py, and its replies.
 
 Importing this module loads no torch and none of the engine's measuring modules: the results
-travel as plain data classes (model.analysis, model.bench, model.fidelity_result,
-model.tradeoff_result, model.sensitivity_result; an ONNX export as its JSON object).
+travel as plain data classes (model.vocabulary.analysis, model.latency.bench,
+model.results.fidelity_result, model.results.tradeoff_result, model.results.sensitivity_result;
+an ONNX export as its JSON object).
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ class ModelNames(Reply):
 
 @dataclass(frozen=True)
 class ListModels(Request[ModelNames]):
-    """Ask for ModelNames (``model.source.model_names``)."""
+    """Ask for ModelNames (``model.describe.source.model_names``)."""
 
     kind = "list_models"
     reply = ModelNames
@@ -47,8 +48,8 @@ class ModelAnalysed(Reply):
 
 @dataclass(frozen=True)
 class AnalyseModel(Request[ModelAnalysed]):
-    """Analyse the job's model as ``sepconv-tui model`` does (``model.trace.analyze_model``):
-    its source, input, weights and selection."""
+    """Analyse the job's model as ``sepconv-tui model`` does
+    (``model.describe.trace.analyze_model``): its source, input, weights and selection."""
 
     kind = "analyse_model"
     reply = ModelAnalysed
@@ -67,7 +68,7 @@ class ModelBenched(Reply):
 @dataclass(frozen=True)
 class BenchModel(Request[ModelBenched]):
     """Time the job's original and its swap in every runtime × precision cell this machine
-    can run (``model.bench.benchmark_model``, as ``bench --runtime all --precision all``
+    can run (``model.latency.bench.benchmark_model``, as ``bench --runtime all --precision all``
     does), with Progress."""
 
     kind = "bench_model"
@@ -86,14 +87,14 @@ class LayersBenched(Reply):
 
 @dataclass(frozen=True)
 class BenchLayers(Request[LayersBenched]):
-    """Time each candidate conv against its block (``model.bench.benchmark_layers``) on
+    """Time each candidate conv against its block (``model.latency.bench.benchmark_layers``) on
     ``runtime`` at ``precision``, with each layer's roofline bound (this machine's limits
     measured once, then cached), with a Progress per layer."""
 
     kind = "bench_layers"
     reply = LayersBenched
     job: ModelJob = nested(ModelJob)  # its selection, and each candidate's m
-    runtime: str = "eager"  # a name in the runtime table (model.runtimes)
+    runtime: str = "eager"  # a name in the runtime table (model.vocabulary.runtimes)
     precision: str = "fp32"  # one of the precisions that runtime runs
     min_run_time: float = MIN_RUN_TIME_S
 
@@ -151,8 +152,9 @@ class ModelRecovered(Reply):
     holdout: int = 0
     steps: int = 0
     out_dir: str | None = None
-    # out_dir/swapped.onnx as ``model.export.ExportedModel.to_dict`` gives it (model.export
-    # is measuring code the app does not load): path, relative_error, depthwise_nodes, …
+    # out_dir/swapped.onnx as ``model.deploy.export.ExportedModel.to_dict`` gives it
+    # (model.deploy.export is measuring code the app does not load): path, relative_error,
+    # depthwise_nodes, …
     onnx: dict[str, Any] | None = None
     onnx_error: str | None = None  # why swapped.onnx was not written (no [deploy], an op)
     curve: tuple[CurvePoint, ...] = nested_tuple(CurvePoint, default=())  # distillation's
@@ -160,8 +162,8 @@ class ModelRecovered(Reply):
 
 @dataclass(frozen=True)
 class RecoverModel(ModelWork, Request[ModelRecovered]):
-    """``Workflow.recover`` (``mode`` "reconstruct" or "distill"), then ``model.swap.save``
-    into ``out_dir`` (when given) and ``model.export.export_swap`` beside it (when the
+    """``Workflow.recover`` (``mode`` "reconstruct" or "distill"), then ``model.build.swap.save``
+    into ``out_dir`` (when given) and ``model.deploy.export.export_swap`` beside it (when the
     [deploy] extra is installed), with a Progress per layer, step and batch."""
 
     kind = "recover_model"

@@ -2,14 +2,14 @@
 
 ``python -m sepconv_tui.workers.model_server`` answers, one request line at a time
 (workers/model_messages.py), by its handler table: ListModels → ModelNames
-(``model.source.model_names``), AnalyseModel → ModelAnalysed (``model.trace.analyze_model``),
-BenchModel → a Progress per runtime × precision cell, then ModelBenched (the matrix,
-``model.bench.benchmark_model``); BenchLayers → a Progress per layer, then LayersBenched
-(``model.bench.benchmark_layers``, with roofline bounds); both measure this machine's limits
-first when the cache has none (a Progress "limits"); MeasureFidelity, RecoverModel and
-MeasureTradeoff → Progress as they go, then
-FidelityMeasured, ModelRecovered (the model saved by ``model.swap.save``, and as ONNX by
-``model.export.export_swap`` when the [deploy] extra is installed) and TradeoffMeasured
+(``model.describe.source.model_names``), AnalyseModel → ModelAnalysed
+(``model.describe.trace.analyze_model``), BenchModel → a Progress per runtime × precision cell,
+then ModelBenched (the matrix, ``model.latency.bench.benchmark_model``); BenchLayers → a
+Progress per layer, then LayersBenched (``model.latency.bench.benchmark_layers``, with roofline
+bounds); both measure this machine's limits first when the cache has none (a Progress
+"limits"); MeasureFidelity, RecoverModel and MeasureTradeoff → Progress as they go, then
+FidelityMeasured, ModelRecovered (the model saved by ``model.build.swap.save``, and as ONNX by
+``model.deploy.export.export_swap`` when the [deploy] extra is installed) and TradeoffMeasured
 (``model.workflow.Workflow`` on the request's device and memory budget); anything that
 fails → Failed, with the field of a UserError. It ends at end of input. What a request
 built (the model with its weights, the loaded data) stays in CACHE for the next request made
