@@ -392,3 +392,37 @@ def test_model_modules_load_no_torch() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
     )
     assert result.stdout.split() == ["False", "False"]
+
+
+def test_a_model_file_loaded_again_keeps_its_classes_until_it_changes(tmp_path: Path) -> None:
+    """A long-lived child builds from the same file many times: its classes stay the ones the
+    models built before hold, so those still pickle for a timing child (the Model tab's l
+    after g said "Can't pickle <class DigitsNet>: it's not the same object"); an edited file
+    is imported afresh."""
+    import io
+    import os
+
+    import torch
+
+    from sepconv_tui.model.source import build_model
+
+    text = (
+        "from torch import nn\n"
+        "class Net(nn.Module):\n"
+        "    def __init__(self):\n"
+        "        super().__init__()\n"
+        "        self.conv = nn.Conv2d(3, 4, 3)\n"
+        "    def forward(self, x):\n"
+        "        return self.conv(x)\n"
+        "def build():\n"
+        "    return Net()\n"
+    )
+    source = write(tmp_path, text) + ":build"
+    first = build_model(source, real=True).module
+    second = build_model(source, real=True).module
+    assert type(first) is type(second)
+    torch.save(first, io.BytesIO())  # the first model still pickles
+    path = Path(source.rsplit(":", 1)[0])
+    path.write_text(text + "# edited\n")
+    os.utime(path, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns + 1_000_000))
+    assert type(build_model(source, real=True).module) is not type(first)

@@ -265,10 +265,18 @@ def _load_file(path_text: str) -> Any:
     if not path.is_file():
         raise ModelSourceError(f"SOURCE file {path_text!r} does not exist")
     module_name = "_sepconv_model_" + "".join(c if c.isalnum() else "_" for c in path.stem)
+    status = path.stat()
+    stamp = (str(path.resolve()), status.st_mtime_ns, status.st_size)
+    loaded = sys.modules.get(module_name)
+    if loaded is not None and getattr(loaded, "__sepconv_stamp__", None) == stamp:
+        # The same file, unchanged: its classes stay the ones the models built from it hold,
+        # so those models still pickle (a timing child loads them by these classes' names).
+        return loaded
     spec = importlib.util.spec_from_file_location(module_name, path)
     if spec is None or spec.loader is None:
         raise ModelSourceError(f"SOURCE file {path_text!r} is not a Python file")
     module = importlib.util.module_from_spec(spec)
+    module.__sepconv_stamp__ = stamp  # type: ignore[attr-defined]
     folder = str(path.resolve().parent)
     sys.path.insert(0, folder)
     sys.modules[module_name] = module
