@@ -404,7 +404,7 @@ def test_a_model_file_loaded_again_keeps_its_classes_until_it_changes(tmp_path: 
 
     import torch
 
-    from sepconv_tui.model.source import build_model
+    from sepconv_tui.model.describe.source import build_model
 
     text = (
         "from torch import nn\n"
