@@ -221,8 +221,8 @@ def model_table(name: str, threads: int, seconds: float, repeats: int) -> dict[s
 
     import torch
 
-    from sepconv_tui.model.build.swap import swap_convs
     from sepconv_tui.model.describe.source import build_model
+    from sepconv_tui.model.swapping.swap import swap_convs
 
     logging.getLogger().setLevel(logging.ERROR)  # the quantizer's advice on the root logger
     torch.manual_seed(0)

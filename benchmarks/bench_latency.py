@@ -15,10 +15,10 @@ import torch
 
 from sepconv_tui.core.latency import benchmark
 from sepconv_tui.core.presets import PRESETS
-from sepconv_tui.model.build.job import ModelJob
 from sepconv_tui.model.describe.source import parse_source
 from sepconv_tui.model.latency.bench import benchmark_model
 from sepconv_tui.model.results.bench_result import MODEL_MIN_RUN_TIME_S
+from sepconv_tui.model.swapping.job import ModelJob
 from sepconv_tui.model.vocabulary.analysis import Selection
 from sepconv_tui.report.format import format_ratio
 from sepconv_tui.report.latency import format_seconds

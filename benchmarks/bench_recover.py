@@ -33,13 +33,13 @@ from pathlib import Path
 
 import torch
 
-from sepconv_tui.model.build.job import ModelJob
-from sepconv_tui.model.build.swap import swap_convs
 from sepconv_tui.model.describe.source import build_model, parse_source
 from sepconv_tui.model.describe.trace import analyze_model
 from sepconv_tui.model.measure.data import load_data
 from sepconv_tui.model.recovery.reconstruction import reconstruct
 from sepconv_tui.model.recovery.recovery_memory import check_reconstruction_budget
+from sepconv_tui.model.swapping.job import ModelJob
+from sepconv_tui.model.swapping.swap import swap_convs
 from sepconv_tui.model.vocabulary.analysis import Selection, parse_selection
 from sepconv_tui.model.workflow import Workflow
 from sepconv_tui.report.fidelity import format_share_interval

@@ -39,9 +39,9 @@ def cpu_name() -> str:
 
 def model_rows(models: list[str], threads: list[int], runtimes: list[str], seconds: float) -> None:
     """One Markdown row per model and thread count: MAC ratio and each runtime's speed ratio."""
-    from sepconv_tui.model.build.job import ModelJob
     from sepconv_tui.model.describe.source import parse_source
     from sepconv_tui.model.latency.bench import benchmark_model
+    from sepconv_tui.model.swapping.job import ModelJob
     from sepconv_tui.model.vocabulary.analysis import Selection
     from sepconv_tui.model.vocabulary.runtimes import runtime_label
 
@@ -80,9 +80,9 @@ def model_rows(models: list[str], threads: list[int], runtimes: list[str], secon
 def per_layer_rows(name: str, runtimes: list[str], seconds: float) -> None:
     """One Markdown row per candidate conv of ``name``: its MAC ratio and, per runtime, the
     conv's and the block's median and the measured speed-up; then the whole model's split."""
-    from sepconv_tui.model.build.job import ModelJob
     from sepconv_tui.model.describe.source import parse_source
     from sepconv_tui.model.latency.bench import benchmark_layers
+    from sepconv_tui.model.swapping.job import ModelJob
     from sepconv_tui.model.vocabulary.analysis import Selection
 
     job = ModelJob(parse_source(f"torchvision:{name}"), selection=Selection("all"), threads=1)

@@ -15,8 +15,8 @@ from dataclasses import replace
 from pathlib import Path
 
 from sepconv_tui.ipc.wire import Request, encode
-from sepconv_tui.model.build.job import ModelJob
 from sepconv_tui.model.describe.source import parse_source
+from sepconv_tui.model.swapping.job import ModelJob
 from sepconv_tui.model.vocabulary.analysis import Selection
 from sepconv_tui.workers.model_messages import (
     AnalyseModel,

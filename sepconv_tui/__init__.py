@@ -19,11 +19,11 @@ __version__ = "0.1.0"
 #: Public names loaded on first use (their modules import torch), and where they live.
 _LAZY = {
     "DepthwiseSeparableConv": "sepconv_tui.core.layers",
-    "swap_convs": "sepconv_tui.model.build.swap",
-    "apply_plan": "sepconv_tui.model.build.swap",
-    "save": "sepconv_tui.model.build.swap",
-    "ModelJob": "sepconv_tui.model.build.job",
-    "build_pair": "sepconv_tui.model.build.job",
+    "swap_convs": "sepconv_tui.model.swapping.swap",
+    "apply_plan": "sepconv_tui.model.swapping.swap",
+    "save": "sepconv_tui.model.swapping.swap",
+    "ModelJob": "sepconv_tui.model.swapping.job",
+    "build_pair": "sepconv_tui.model.swapping.job",
     "measure_fidelity": "sepconv_tui.model.measure.fidelity",
     "recover": "sepconv_tui.model.recovery.recover",
     "load_data": "sepconv_tui.model.measure.data",

@@ -13,7 +13,6 @@ import pytest
 import torch
 from torch import nn
 
-from sepconv_tui.model.build.swap import swap_convs
 from sepconv_tui.model.measure.data import Data
 from sepconv_tui.model.recovery import distill as distill_module
 from sepconv_tui.model.recovery.distill import (
@@ -25,6 +24,7 @@ from sepconv_tui.model.recovery.distill import (
 )
 from sepconv_tui.model.recovery.reconstruction import reconstruct
 from sepconv_tui.model.recovery.recover import recover
+from sepconv_tui.model.swapping.swap import swap_convs
 
 LENGTH, CLASSES, WIDTH = 48, 8, 12
 

@@ -64,8 +64,8 @@ def test_exported_swapped_model_runs_in_onnx_runtime_as_pytorch_does(
     (file,) = document["files"]
     assert file["relative_error"] <= 1e-4 and file["input_shape"] == [1, 3, 16, 16]
 
-    from sepconv_tui.model.build.job import ModelJob, build_pair
     from sepconv_tui.model.describe.source import parse_source
+    from sepconv_tui.model.swapping.job import ModelJob, build_pair
 
     _original, swapped, _result = build_pair(
         ModelJob(parse_source(CUSTOM), swapped_dir=str(swap_dir))
@@ -200,8 +200,8 @@ def test_data_samples_are_what_the_check_runs_on(
 def test_swapped_onnx_takes_any_batch(tmp_path: Path) -> None:
     """swap --onnx's swapped.onnx (traced at batch 2 with a named batch axis) runs in ONNX
     Runtime at batch 1 and 5 and says so; the check ran at batch 1 and a larger batch."""
-    from sepconv_tui.model.build.job import ModelJob, build_pair
     from sepconv_tui.model.describe.source import parse_input_shape, parse_source
+    from sepconv_tui.model.swapping.job import ModelJob, build_pair
     from sepconv_tui.model.vocabulary.analysis import Selection
 
     job = ModelJob(

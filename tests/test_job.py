@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from sepconv_tui.model.build.cache import BuildCache
-from sepconv_tui.model.build.job import MemoryBudgetError, ModelJob, build_pair
-from sepconv_tui.model.build.swap import save
 from sepconv_tui.model.describe.source import ModelSourceError, SourceKind, parse_source
+from sepconv_tui.model.swapping.cache import BuildCache
+from sepconv_tui.model.swapping.job import MemoryBudgetError, ModelJob, build_pair
+from sepconv_tui.model.swapping.swap import save
 from sepconv_tui.model.vocabulary.analysis import (
     AutoDepth,
     Selection,
@@ -142,7 +142,7 @@ def test_one_export_parses_the_source_once(tmp_path: Path, monkeypatch: pytest.M
         "sepconv_tui.cli.model",
         "sepconv_tui.model.describe.trace",
         "sepconv_tui.model.measure.data",
-        "sepconv_tui.model.build.job",
+        "sepconv_tui.model.swapping.job",
     ):
         imported = __import__(module, fromlist=["parse_source"])
         if hasattr(imported, "parse_source"):
@@ -153,7 +153,7 @@ def test_one_export_parses_the_source_once(tmp_path: Path, monkeypatch: pytest.M
 
 
 # The build path: the only module that builds a real model, loads weights into one, or swaps.
-BUILD_PATH = {"model/build/job.py"}
+BUILD_PATH = {"model/swapping/job.py"}
 # Modules that do so for now, each with why. Nothing else may.
 ALLOWED = {
     # The analysis, not a pair: a forward the meta device cannot run is traced on real CPU
@@ -195,7 +195,7 @@ def test_only_the_build_path_builds_a_real_model_or_swaps() -> None:
             offenders[where] = found
     assert offenders == {}
     # The scan sees what it looks for: the build path itself is found by it.
-    assert _builds(ast.parse((PACKAGE / "model" / "build" / "job.py").read_text(encoding="utf-8")))
+    assert _builds(ast.parse((PACKAGE / "model" / "swapping" / "job.py").read_text(encoding="utf-8")))
 
 
 def test_the_cli_names_the_memory_budget_flag(capsys: pytest.CaptureFixture[str]) -> None:

@@ -250,8 +250,8 @@ def test_own_weights_over_the_memory_budget_say_why_there_are_no_errors() -> Non
 
 def test_swapping_a_model_with_its_own_weights_starts_from_them() -> None:
     """The swap builds for real, so the constructor's weights are the ones factorised."""
-    from sepconv_tui.model.build.job import ModelJob, build_pair
     from sepconv_tui.model.describe.source import parse_source
+    from sepconv_tui.model.swapping.job import ModelJob, build_pair
     from sepconv_tui.model.vocabulary.analysis import Selection
 
     job = ModelJob(
@@ -264,7 +264,7 @@ def test_swapping_a_model_with_its_own_weights_starts_from_them() -> None:
 def test_a_swap_of_standardised_convs_reproduces_the_network() -> None:
     """swap_convs factorises the kernel a (Scaled)StdConv2d uses, and its errors measure that:
     at full rank the swapped network computes what the original does and the errors are 0."""
-    from sepconv_tui.model.build.swap import swap_convs
+    from sepconv_tui.model.swapping.swap import swap_convs
 
     torch.manual_seed(0)
     model = _TimmConvs().eval()

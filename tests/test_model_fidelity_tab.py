@@ -14,9 +14,9 @@ from textual.pilot import Pilot
 from textual.widgets import Input, Static
 
 from sepconv_tui.ipc.wire import decode, encode
-from sepconv_tui.model.build.job import ModelJob
 from sepconv_tui.model.describe.source import parse_source
 from sepconv_tui.model.results.fidelity_result import Fidelity, LayerFidelity
+from sepconv_tui.model.swapping.job import ModelJob
 from sepconv_tui.model.vocabulary.analysis import ModelAnalysis, Selection
 from sepconv_tui.report import model_fidelity
 from sepconv_tui.tui.app import SepConvApp

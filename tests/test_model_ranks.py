@@ -16,14 +16,14 @@ import torch
 from conftest import run_cli
 from torch import nn
 
-from sepconv_tui.model.build.job import ModelJob, build_pair
-from sepconv_tui.model.build.swap import apply_plan, save, swap_convs
 from sepconv_tui.model.describe.factorise import effective_kernel, svd_factors
 from sepconv_tui.model.describe.source import build_model, parse_source
 from sepconv_tui.model.describe.trace import analyze_model
 from sepconv_tui.model.measure.data import load_data
 from sepconv_tui.model.measure.fidelity import measure_fidelity
 from sepconv_tui.model.recovery.reconstruction import reconstruct
+from sepconv_tui.model.swapping.job import ModelJob, build_pair
+from sepconv_tui.model.swapping.swap import apply_plan, save, swap_convs
 from sepconv_tui.model.vocabulary.plan import SwapPlan
 from sepconv_tui.report.model_cells import format_kernel, short_reason
 

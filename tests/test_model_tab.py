@@ -21,9 +21,9 @@ from sepconv_tui.core.spec import LayerSpec
 from sepconv_tui.errors import UserError
 from sepconv_tui.ipc.serve import Report, answer
 from sepconv_tui.ipc.wire import Failed, Message, Reply, decode, encode
-from sepconv_tui.model.build.job import ModelJob
 from sepconv_tui.model.describe.layer_spec import LayerFitError, layer_spec
 from sepconv_tui.model.describe.source import ModelSourceError, parse_source
+from sepconv_tui.model.swapping.job import ModelJob
 from sepconv_tui.model.vocabulary.analysis import ModelAnalysis, parse_selection
 from sepconv_tui.model.vocabulary.plan import SwapPlan
 from sepconv_tui.progress import Progress

@@ -183,13 +183,13 @@ def test_agreement_budgets_at_int8_are_held_to_the_int8_swapped_model(
     pytest.importorskip("onnxruntime", reason="the [deploy] extra")
     import torch
 
-    from sepconv_tui.model.build.job import ModelJob
     from sepconv_tui.model.describe.source import build_model, parse_source
     from sepconv_tui.model.describe.weights import load_weights
     from sepconv_tui.model.measure.data import Data
     from sepconv_tui.model.measure.precision_fidelity import precision_rescorer
     from sepconv_tui.model.measure.split import Split
     from sepconv_tui.model.results.sensitivity_result import FrontierPoint
+    from sepconv_tui.model.swapping.job import ModelJob
     from sepconv_tui.model.vocabulary.analysis import parse_selection
     from sepconv_tui.model.workflow import Workflow
 

@@ -13,13 +13,13 @@ from conftest import run_cli
 from torch import nn
 
 from sepconv_tui.cli.common import cli_wording
-from sepconv_tui.model.build.swap import apply_plan, swap_convs
 from sepconv_tui.model.describe.factorise import auto_multiplier, kept_energy
 from sepconv_tui.model.describe.source import build_model
 from sepconv_tui.model.describe.trace import analyze_model
 from sepconv_tui.model.measure.data import load_data
 from sepconv_tui.model.measure.fidelity import measure_fidelity
 from sepconv_tui.model.recovery.recover import recover
+from sepconv_tui.model.swapping.swap import apply_plan, swap_convs
 from sepconv_tui.model.vocabulary.analysis import AutoDepth, SwapError, parse_depth_multiplier
 from sepconv_tui.model.vocabulary.plan import SwapPlan
 

@@ -16,13 +16,13 @@ from conftest import run_cli
 
 from sepconv_tui.core.interval import wilson_interval
 from sepconv_tui.model.budget.frontier import frontier_path
-from sepconv_tui.model.build.job import ModelJob
-from sepconv_tui.model.build.swap import swap_convs
 from sepconv_tui.model.describe.source import build_model, parse_source
 from sepconv_tui.model.measure.data import load_data
 from sepconv_tui.model.measure.distributed import LOCAL
 from sepconv_tui.model.recovery.distill import ValidationScore, distill
 from sepconv_tui.model.recovery.reconstruction import reconstruct
+from sepconv_tui.model.swapping.job import ModelJob
+from sepconv_tui.model.swapping.swap import swap_convs
 from sepconv_tui.model.vocabulary.analysis import parse_selection
 from sepconv_tui.model.workflow import Workflow
 

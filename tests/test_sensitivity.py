@@ -17,7 +17,6 @@ from torch import nn
 
 from sepconv_tui import frontier, sensitivity
 from sepconv_tui.model.budget.frontier import frontier_path, plan_measurer
-from sepconv_tui.model.build.swap import swap_convs
 from sepconv_tui.model.measure.data import Data
 from sepconv_tui.model.measure.fidelity import measure_fidelity
 from sepconv_tui.model.measure.split import Split, apply_split
@@ -28,6 +27,7 @@ from sepconv_tui.model.results.sensitivity_result import (
     Sensitivity,
     describe_multipliers,
 )
+from sepconv_tui.model.swapping.swap import swap_convs
 
 
 def _ranked(generator: torch.Generator, rank: int, c_out: int, taps: int) -> torch.Tensor:

@@ -384,8 +384,8 @@ def test_the_apps_frontier_request_times_each_rung_on_the_runtime_named(
     """The Model tab's l after g: the child's frontier, its rungs timed on the session's
     runtime (once: asked again, they are reused), each point with the seconds it saves and the
     speed-up they predict, which the point's line says."""
-    from sepconv_tui.model.build.job import ModelJob
     from sepconv_tui.model.describe.source import parse_source
+    from sepconv_tui.model.swapping.job import ModelJob
     from sepconv_tui.report.sensitivity import point_line
     from sepconv_tui.workers.model_messages import MeasureFrontier
     from sepconv_tui.workers.model_server import measure_frontier

@@ -12,10 +12,10 @@ from conftest import run_cli
 from torch import nn
 
 from sepconv_tui.core.layers import DepthwiseSeparableConv
-from sepconv_tui.model.build.swap import apply_plan, layer_errors, swap_convs
 from sepconv_tui.model.describe.factorise import effective_kernel
 from sepconv_tui.model.describe.trace import analyze_model
 from sepconv_tui.model.results.bench_result import ModelBenchResult
+from sepconv_tui.model.swapping.swap import apply_plan, layer_errors, swap_convs
 from sepconv_tui.model.vocabulary.analysis import SelectionError, parse_selection
 from sepconv_tui.model.vocabulary.plan import SwapError, SwapPlan, plan_from_analysis
 
@@ -337,7 +337,7 @@ def test_plan_and_report_modules_load_no_torch() -> None:
 
     code = (
         "import sepconv_tui.model.vocabulary.plan, sepconv_tui.model.latency.bench, "
-        "sepconv_tui.model.build.swap, sepconv_tui.report.swap, sepconv_tui.report.model_bench\n"
+        "sepconv_tui.model.swapping.swap, sepconv_tui.report.swap, sepconv_tui.report.model_bench\n"
         "import sys; print('torch' in sys.modules, 'textual' in sys.modules)"
     )
     result = subprocess.run(
@@ -364,7 +364,7 @@ def test_saved_files_get_the_mode_any_other_output_gets(tmp_path: Path) -> None:
     it leaves are as readable as the umask allows, not private."""
     import os
 
-    from sepconv_tui.model.build.swap import save
+    from sepconv_tui.model.swapping.swap import save
 
     result = swap_convs(custom_model(), "all", input_shape=(1, 3, 16, 16))
     umask = os.umask(0o022)

@@ -7,10 +7,10 @@ from typing import Any
 
 from sepconv_tui.ipc.serve import answer
 from sepconv_tui.ipc.wire import Failed, Message, Request, decode, encode
-from sepconv_tui.model.build.cache import BuildCache
-from sepconv_tui.model.build.job import ModelJob
 from sepconv_tui.model.describe.source import parse_source
 from sepconv_tui.model.latency.timing_server import HANDLERS as TIMING_HANDLERS
+from sepconv_tui.model.swapping.cache import BuildCache
+from sepconv_tui.model.swapping.job import ModelJob
 from sepconv_tui.model.vocabulary.analysis import Selection
 from sepconv_tui.progress import Progress
 from sepconv_tui.workers import model_server
@@ -71,7 +71,7 @@ def test_the_tradeoff_factorises_each_candidate_once(
     digits: dict[str, Any], monkeypatch: Any
 ) -> None:
     """Every candidate ranked alone and every prefix measured: one SVD of each candidate."""
-    from sepconv_tui.model.build import swap
+    from sepconv_tui.model.swapping import swap
 
     factorised: list[int] = []
     real = swap.svd_factors

@@ -75,6 +75,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{parser.prog}: error: {error}", file=sys.stderr)
         return EXIT_BAD_ARGUMENTS
     except KeyboardInterrupt:
-        # Files are written whole or not at all (model.build.swap.save), so stopping is safe.
+        # Files are written whole or not at all (model.swapping.swap.save), so stopping is safe.
         print(f"{parser.prog}: stopped", file=sys.stderr)
         return 130

@@ -22,8 +22,8 @@ from .model import (
 )
 
 if TYPE_CHECKING:
-    from ..model.build.job import ModelJob
     from ..model.measure.data import Data
+    from ..model.swapping.job import ModelJob
 
 
 def add_export_parser(subcommands: Any) -> None:

@@ -44,8 +44,8 @@ from .common import (
 from .runtime import add_speedup_arguments
 
 if TYPE_CHECKING:
-    from ..model.build.job import ModelJob
     from ..model.measure.distributed import Ranks
+    from ..model.swapping.job import ModelJob
     from ..model.workflow import Workflow
 
 #: --swap's help, shared by ``model``, ``swap``, ``fidelity`` and ``bench --model``.
@@ -112,7 +112,7 @@ def add_input_shape_argument(parser: Any) -> None:
 
 def read_model_arguments(arguments: argparse.Namespace) -> ModelArguments:
     """SOURCE and its flags as one checked job: the SOURCE text parsed here, once."""
-    from ..model.build.job import ModelJob
+    from ..model.swapping.job import ModelJob
 
     input_shape = getattr(arguments, "input_shape", None)
     selection = parse_selection(arguments.swap)
@@ -685,14 +685,14 @@ def run_swap(arguments: argparse.Namespace) -> int:
             return fail("swap", f"--out {arguments.out!r} is a file, not a folder")
         # A failed run leaves no folder it made (the sensitivity table is kept there early).
         made_out = None if out.exists() else out
-        from ..model.build.job import build_pair
-        from ..model.build.swap import save
         from ..model.recovery.settings import (
             DEFAULT_LABEL_WEIGHT,
             DEFAULT_LR,
             DEFAULT_PATIENCE,
             DEFAULT_STEPS,
         )
+        from ..model.swapping.job import build_pair
+        from ..model.swapping.swap import save
 
         with started_ranks(arguments) as ranks, _progress(ranks) as progress:
             given, speedup = resolve_speedup_arguments(arguments, given, progress, _on(ranks))

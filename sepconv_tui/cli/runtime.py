@@ -161,7 +161,7 @@ def run_layer_runtimes(arguments: argparse.Namespace, spec: LayerSpec) -> int:
 def bench_job(arguments: argparse.Namespace, selection: Any, source: Any, shape: Any) -> Any:
     """``bench --model``'s ModelJob: SOURCE, --swap, --depth-multiplier, --input-shape,
     --weights, --swapped, --device, --threads and --memory-budget-mb."""
-    from ..model.build.job import ModelJob
+    from ..model.swapping.job import ModelJob
 
     return ModelJob(
         source,

@@ -21,16 +21,16 @@ from ..core.latency import MIN_RUN_TIME_S
 from ..errors import UserError
 from ..progress import OnProgress, Progress, ignore
 from .budget.frontier import BudgetChoice, MeasurePoint, resolve_budget, unmeasured_table
-from .build.job import build_pair
 from .latency.bench import benchmark_model
 from .latency.rung_timing import check_timing_runtime, time_rungs
 from .results.bench_result import MODEL_MIN_RUN_TIME_S
 from .results.sensitivity_result import FrontierPoint
+from .swapping.job import build_pair
 from .vocabulary.analysis import Selection, SelectionError
 from .vocabulary.runtimes import Stage, runtime_names
 
 if TYPE_CHECKING:
-    from .build.job import ModelJob
+    from .swapping.job import ModelJob
     from .workflow import Workflow
 
 #: What speedup:X's X is measured against: the original on the same runtime, or the

@@ -17,8 +17,6 @@ from ..progress import OnProgress
 from .budget.frontier import BudgetChoice, MeasurePoint, resolve_budget
 from .budget.sensitivity import measure_sensitivity
 from .budget.tradeoff import Tradeoff, measure_tradeoff
-from .build.cache import BuildCache
-from .build.job import ModelJob, build_pair
 from .deploy.deploy_precision import PrecisionError
 from .describe.source import ModelSource
 from .latency.bench import benchmark_model
@@ -51,6 +49,8 @@ from .results.sensitivity_result import (
     file_stamp,
     keep_sensitivity,
 )
+from .swapping.cache import BuildCache
+from .swapping.job import ModelJob, build_pair
 from .vocabulary.analysis import BUDGET_RULES, ModelAnalysis, Selection, SelectionError
 from .vocabulary.plan import SwapResult
 from .vocabulary.runtimes import Precision

@@ -13,13 +13,13 @@ from typing import Any, Generic, TypeVar
 
 from ..errors import UserError
 from ..ipc.wire import Reply
-from ..model.build.job import ModelJob
 from ..model.describe.source import parse_source
 from ..model.measure.data_spec import parse_data
 from ..model.results.bench_result import LayerBench, ModelBenchResult
 from ..model.results.fidelity_result import Fidelity
 from ..model.results.sensitivity_result import FrontierPoint
 from ..model.results.tradeoff_result import Tradeoff
+from ..model.swapping.job import ModelJob
 from ..model.vocabulary.analysis import ModelAnalysis, ModelLayer, Selection, parse_selection
 from ..model.vocabulary.runtimes import (
     Precision,

@@ -13,12 +13,12 @@ from typing import Any
 
 from ..core.latency import MIN_RUN_TIME_S
 from ..ipc.wire import Reply, Request, nested, nested_tuple
-from ..model.build.job import ModelJob
 from ..model.results.bench_result import MODEL_MIN_RUN_TIME_S, LayerBench, ModelBenchResult
 from ..model.results.fidelity_result import Fidelity
 from ..model.results.recovery_result import CurvePoint
 from ..model.results.sensitivity_result import Frontier, Sensitivity
 from ..model.results.tradeoff_result import Tradeoff
+from ..model.swapping.job import ModelJob
 from ..model.vocabulary.analysis import ModelAnalysis
 
 
@@ -162,7 +162,7 @@ class ModelRecovered(Reply):
 
 @dataclass(frozen=True)
 class RecoverModel(ModelWork, Request[ModelRecovered]):
-    """``Workflow.recover`` (``mode`` "reconstruct" or "distill"), then ``model.build.swap.save``
+    """``Workflow.recover`` (``mode`` "reconstruct" or "distill"), then ``model.swapping.swap.save``
     into ``out_dir`` (when given) and ``model.deploy.export.export_swap`` beside it (when the
     [deploy] extra is installed), with a Progress per layer, step and batch."""
 

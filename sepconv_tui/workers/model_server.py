@@ -8,7 +8,7 @@ then ModelBenched (the matrix, ``model.latency.bench.benchmark_model``); BenchLa
 Progress per layer, then LayersBenched (``model.latency.bench.benchmark_layers``, with roofline
 bounds); both measure this machine's limits first when the cache has none (a Progress
 "limits"); MeasureFidelity, RecoverModel and MeasureTradeoff → Progress as they go, then
-FidelityMeasured, ModelRecovered (the model saved by ``model.build.swap.save``, and as ONNX by
+FidelityMeasured, ModelRecovered (the model saved by ``model.swapping.swap.save``, and as ONNX by
 ``model.deploy.export.export_swap`` when the [deploy] extra is installed) and TradeoffMeasured
 (``model.workflow.Workflow`` on the request's device and memory budget); anything that
 fails → Failed, with the field of a UserError. It ends at end of input. What a request
@@ -26,7 +26,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ..ipc.serve import Handlers, Report, serve
-from ..model.build.cache import BuildCache
+from ..model.swapping.cache import BuildCache
 from .model_messages import (
     AnalyseModel,
     BenchLayers,
@@ -92,8 +92,8 @@ def recover_model(request: RecoverModel, report: Report) -> ModelRecovered:
     onnx: dict[str, Any] | None = None
     onnx_error: str | None = None
     if request.out_dir is not None:
-        from ..model.build.swap import save
         from ..model.deploy.export import ExportError, export_swap, require_deploy
+        from ..model.swapping.swap import save
 
         save(recovery.result, request.out_dir, fidelity=recovery.to_dict())
         try:

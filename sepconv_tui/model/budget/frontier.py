@@ -149,9 +149,9 @@ def plan_measurer(
     """A MeasurePoint for ``original``: the plan's blocks from the SVD, reconstructed together
     on ``split.fit`` (as the swap will be), then measured on ``split.validation`` (and
     ``rescore``d, when given: its figures are the ones the budget is held to)."""
-    from ..build.swap import svd_blocks, with_blocks
     from ..measure.fidelity import measure_fidelity
     from ..recovery.reconstruction import reconstruct
+    from ..swapping.swap import svd_blocks, with_blocks
 
     report = progress if progress is not None else ignore
     count = [0]

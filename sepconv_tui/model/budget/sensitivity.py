@@ -179,8 +179,8 @@ def measure_sensitivity(
     """
     import torch
 
-    from ..build.swap import svd_blocks, with_blocks
     from ..describe.factorise import has_real_weights, layer_energies
+    from ..swapping.swap import svd_blocks, with_blocks
 
     report = progress if ranks.main and progress is not None else ignore
     started = time.monotonic()

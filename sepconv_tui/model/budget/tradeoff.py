@@ -54,7 +54,7 @@ def measure_tradeoff(
     m every swap here uses); each swap is reconstructed on ``split.fit`` and measured on
     ``split.validation`` (``split.test`` is not touched), on ``ranks``'s device and ranks.
     """
-    from ..build.swap import svd_blocks, with_blocks
+    from ..swapping.swap import svd_blocks, with_blocks
 
     progress = progress if ranks.main and progress is not None else ignore
     fitting, held_out = split.fit, split.validation

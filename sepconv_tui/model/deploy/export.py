@@ -23,9 +23,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ...errors import UserError, first_line
-from ..build.job import ModelJob, build_pair
-from ..build.swap import readable_as_umask_allows
 from ..describe.source import Shape
+from ..swapping.job import ModelJob, build_pair
+from ..swapping.swap import readable_as_umask_allows
 from ..vocabulary.plan import SwapResult
 from ..vocabulary.runtimes import RUNTIME_TABLE, Runtime, require_packages
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..build.job import ModelJob
+from ..swapping.job import ModelJob
 from .deploy_precision import FP32, check_file_precision, precision_path
 from .export import ExportResult, export_source
 from .quantize import OutputAgreement, QuantizedModel, compare_onnx, quantize_onnx

@@ -31,7 +31,6 @@ from ...core.latency import (
 from ...core.spec import LayerSpec
 from ...errors import UserError
 from ...progress import OnProgress, Progress, ignore
-from ..build.job import ModelJob, as_planned, build_pair, estimate_pair_bytes
 from ..deploy.quantize import RANDOM_CALIBRATION
 from ..results.bench_result import (
     MODEL_MIN_RUN_TIME_S,
@@ -44,6 +43,7 @@ from ..results.bench_result import (
     ModelBenchResult,
 )
 from ..results.fidelity_result import AtPrecision
+from ..swapping.job import ModelJob, as_planned, build_pair, estimate_pair_bytes
 from ..vocabulary.analysis import ModelAnalysis, ModelLayer, Selection
 from ..vocabulary.machine import this_machine
 from ..vocabulary.plan import SwapResult

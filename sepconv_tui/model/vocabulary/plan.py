@@ -1,6 +1,6 @@
 """The swap plan: which convs of a model become separable blocks, as JSON anyone can rebuild from.
 
-Plain data, no torch: ``model.build.swap`` writes a plan when it swaps
+Plain data, no torch: ``model.swapping.swap`` writes a plan when it swaps
 (``SwapResult.to_dict()``) and reads one back (``apply_plan``); the app writes one from its
 selection alone (``plan_from_analysis``), without weights. The JSON::
 

@@ -23,7 +23,6 @@ from textual.widgets import DataTable, Input
 
 from ....core.latency import MIN_RUN_TIME_S
 from ....errors import UserError
-from ....model.build.job import ModelJob
 from ....model.describe.layer_spec import LayerFitError, layer_spec
 from ....model.describe.source import (
     SOURCE_FORMS,
@@ -32,6 +31,7 @@ from ....model.describe.source import (
     parse_source,
 )
 from ....model.results.bench_result import MODEL_MIN_RUN_TIME_S
+from ....model.swapping.job import ModelJob
 from ....model.vocabulary.analysis import ModelAnalysis
 from ....report.format import format_shape
 from ....report.model_fidelity import curve_plot

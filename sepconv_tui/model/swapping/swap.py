@@ -17,8 +17,12 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..vocabulary.analysis import AutoDepth, Selection, parse_depth_multiplier, parse_selection
-from ..describe.candidates import candidate_reason, effective_weight, separable_block, static_analysis
+from ..describe.candidates import (
+    candidate_reason,
+    effective_weight,
+    separable_block,
+    static_analysis,
+)
 from ..describe.factorise import (
     has_real_weights,
     layer_errors,
@@ -26,9 +30,17 @@ from ..describe.factorise import (
     svd_factors,
     weight_errors,
 )
-from ..vocabulary.plan import INITS, SwapError, SwapPlan, SwapResult, compact_multipliers, with_budget
 from ..describe.source import Shape
 from ..describe.weights import load_weights  # noqa: F401  # bench.py's import, until the ipc branch's build_pair
+from ..vocabulary.analysis import AutoDepth, Selection, parse_depth_multiplier, parse_selection
+from ..vocabulary.plan import (
+    INITS,
+    SwapError,
+    SwapPlan,
+    SwapResult,
+    compact_multipliers,
+    with_budget,
+)
 
 if TYPE_CHECKING:
     from torch import nn

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ...errors import UserError, first_line
+from ..describe.source import ModelSource, ModelSourceError, Shape, parse_source
 from ..vocabulary.analysis import (
     BUDGET_RULES,
     AutoDepth,
@@ -35,9 +36,8 @@ from ..vocabulary.analysis import (
     parse_selection,
     unresolved_budget,
 )
-from .cache import BuildCache
 from ..vocabulary.plan import INITS, SwapError, SwapResult
-from ..describe.source import ModelSource, ModelSourceError, Shape, parse_source
+from .cache import BuildCache
 
 if TYPE_CHECKING:
     from torch import nn
@@ -318,8 +318,8 @@ def _load_saved(
 ) -> tuple[nn.Module, nn.Module, SwapResult]:
     """The saved swap in ``job.swapped_dir`` on a copy of ``original``."""
     from ..describe.factorise import weight_errors
-    from .swap import SWAPPED_FILE, apply_plan, count_params
     from ..describe.weights import read_state_dict
+    from .swap import SWAPPED_FILE, apply_plan, count_params
 
     assert job.swapped_dir is not None
     where = repr(str(job.swapped_dir))
