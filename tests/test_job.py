@@ -195,7 +195,8 @@ def test_only_the_build_path_builds_a_real_model_or_swaps() -> None:
             offenders[where] = found
     assert offenders == {}
     # The scan sees what it looks for: the build path itself is found by it.
-    assert _builds(ast.parse((PACKAGE / "model" / "swapping" / "job.py").read_text(encoding="utf-8")))
+    job = PACKAGE / "model" / "swapping" / "job.py"
+    assert _builds(ast.parse(job.read_text(encoding="utf-8")))
 
 
 def test_the_cli_names_the_memory_budget_flag(capsys: pytest.CaptureFixture[str]) -> None:
