@@ -214,3 +214,42 @@ def test_bad_data_input_is_one_line_and_exit_2(
     assert stdout == "" and len(err.strip().splitlines()) == 1
     assert expected in err and "Traceback" not in err
     assert sorted(path.name for path in tmp_path.iterdir()) == ["wide.pt"]
+
+
+def test_the_apps_b_with_data_measures_each_cell_and_says_the_levers(
+    digits: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The Model tab's b with its data field filled: the model child's matrix measures each
+    timed cell's two models on the test split (as bench --data), and the tab's panel and answer
+    show each side's agreement and the levers (eager only here: the other cells are the
+    CLI tests')."""
+    from sepconv_tui.model.describe.source import parse_source
+    from sepconv_tui.model.swapping.job import ModelJob
+    from sepconv_tui.model.vocabulary import runtimes
+    from sepconv_tui.model.vocabulary.analysis import Selection
+    from sepconv_tui.report.model_tab import matrix_answer, matrix_panel
+    from sepconv_tui.workers.model_messages import BenchModel
+    from sepconv_tui.workers.model_server import bench_model
+
+    monkeypatch.setattr(runtimes, "runtimes_for", lambda _text: ("eager",))
+    job = ModelJob(
+        parse_source(digits["source"]),
+        weights=str(digits["weights"]),
+        selection=Selection("names", patterns=("features.0",)),
+        threads=1,
+    )
+    request = BenchModel(job, min_run_time=0.01, data=str(digits["data"]))
+    result = bench_model(request, lambda _line: None).result
+    assert result.data is not None and result.data.data == str(digits["data"])
+    (timed,) = [each for each in result.matrix if each.original is not None]
+    assert timed.original_fidelity is not None and timed.original_fidelity.agreement == 1.0
+    assert timed.swapped_fidelity is not None
+    from rich.console import Console
+
+    console = Console(width=120, record=True)
+    console.print(matrix_panel(result))
+    shown = console.export_text()
+    assert "Agreement" in shown and "100.0% · " in shown
+    assert "swap alone (eager NCHW · fp32)" in matrix_answer(result)
+    plain = bench_model(BenchModel(job, min_run_time=0.01), lambda _line: None).result
+    assert plain.data is None and "swap alone" not in matrix_answer(plain)

@@ -202,3 +202,20 @@ def test_the_latency_axis_needs_a_trade_off_and_layer_timings() -> None:
     ]
     assert session.analysis is not None
     assert selected == reply.result.predicted_latency_s(session.analysis.swapped_names, "eager")
+
+
+def test_b_carries_the_data_its_cells_are_measured_on() -> None:
+    """b sends the data field (each cell's fidelity is measured on it), and a matrix is of
+    that data: another data text makes it stale; no data sends none; data that is not one is
+    refused on its field before any work."""
+    session = digits_session()
+    assert session.bench_request(0.1).data == "digits/data.pt"
+    key = session.bench_key()
+    session.data = "synthetic:8"
+    assert session.bench_key() != key and session.bench_request(0.1).data == "synthetic:8"
+    session.data = "  "
+    assert session.bench_request(0.1).data is None
+    session.data = "synthetic:zero"
+    with pytest.raises(UserError) as raised:
+        session.bench_request(0.1)
+    assert raised.value.field == "data"

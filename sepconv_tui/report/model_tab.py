@@ -13,7 +13,7 @@ from ..model.vocabulary.analysis import ModelAnalysis
 from .format import format_ratio, format_shape
 from .latency import format_seconds
 from .model_cells import both_counts, multiplier_range
-from .model_matrix import answer_lines, buys_text, cell_name
+from .model_matrix import answer_lines, buys_text, cell_name, sides_text
 
 
 def summary_lines(analysis: ModelAnalysis) -> list[str]:
@@ -110,6 +110,8 @@ def matrix_panel(result: ModelBenchResult) -> Group:
     table.add_column("Original", justify="right", no_wrap=True)
     table.add_column("Swapped", justify="right", no_wrap=True)
     table.add_column("Swap buys", justify="right", no_wrap=True)
+    if result.data is not None:  # b with data: each side's agreement with the fp32 original
+        table.add_column("Agreement", justify="right", no_wrap=True)
     best = result.best
     absent: dict[str, list[str]] = {}  # reason → the cells it keeps out
     for cell in result.matrix:
@@ -128,6 +130,7 @@ def matrix_panel(result: ModelBenchResult) -> Group:
                 style=BEST if best is not None and cell is best.swapped else "",
             ),
             buys_text(cell),
+            *([sides_text(cell, "agreement")] if result.data is not None else []),
         )
     reasons = [
         Text(f"{', '.join(cells)} absent: {reason}", style="dim")

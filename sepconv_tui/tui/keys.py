@@ -241,7 +241,9 @@ HELP_ROWS = (
         "its selected swap in every runtime × precision cell this machine can run (as `bench "
         "--runtime all --precision all`): the matrix under the table, in the MACs chart's "
         "place (absent cells say why), "
-        "each side's best deployment and what the swap buys against the original's best",
+        "each side's best deployment and what the swap buys against the original's best; "
+        "with data, each cell's two models measured on its test split (an Agreement column) "
+        "and the levers said in words, as `bench --data`",
         names=("b",),
     ),
     HelpRow("tab / shift+tab", "next / previous field", names=("tab", "shift+tab")),

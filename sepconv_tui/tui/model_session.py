@@ -152,8 +152,11 @@ class ModelSession:
         )
 
     def bench_key(self) -> Key:
-        """What a benchmark is of: model, weights and each swapped layer's m (no data)."""
-        return () if self.analysis is None else (*self._model_key(), self._swapped())
+        """What a benchmark is of: model, weights, each swapped layer's m and the data (each
+        cell's fidelity is measured on it)."""
+        if self.analysis is None:
+            return ()
+        return (*self._model_key(), self._swapped(), self.data.strip())
 
     @property
     def fidelity_stale(self) -> bool:
@@ -512,9 +515,13 @@ class ModelSession:
         precision cell this machine can run (``b``; the matrix ``bench --runtime all
         --precision all`` times)."""
         self.need_analysis("then b times it")
+        data = self.data.strip()
+        if data:
+            parse_data(data)  # a UserError (field "data") before any work
         return BenchModel(
             self.job(parse_selection(self.selection_text()), threads=self.layer_threads),
             min_run_time=min_run_time,
+            data=data or None,
         )
 
     # Weights and data per source ----------------------------------------------------------

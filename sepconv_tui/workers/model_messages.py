@@ -69,12 +69,14 @@ class ModelBenched(Reply):
 class BenchModel(Request[ModelBenched]):
     """Time the job's original and its swap in every runtime × precision cell this machine
     can run (``model.latency.bench.benchmark_model``, as ``bench --runtime all --precision all``
-    does), with Progress."""
+    does), with Progress; with ``data``, each timed cell's two models also measured on its
+    test split (as ``bench --data``)."""
 
     kind = "bench_model"
     reply = ModelBenched
     job: ModelJob = nested(ModelJob)
     min_run_time: float = MODEL_MIN_RUN_TIME_S
+    data: str | None = None
 
 
 @dataclass(frozen=True)

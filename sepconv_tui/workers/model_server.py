@@ -178,6 +178,13 @@ def bench_model(request: BenchModel, report: Report) -> ModelBenched:
     from ..model.vocabulary.runtimes import runtimes_for
 
     measured_limits(request.job.threads, report)
+    if request.data is not None:  # the levers, measured on the data's test split
+        from ..model.workflow import Workflow
+
+        measured = Workflow(request.job, request.data, cache=CACHE).bench(
+            runtimes_for("all"), None, min_run_time=request.min_run_time, progress=report
+        )
+        return ModelBenched(measured)
     result = benchmark_model(
         request.job,
         runtimes=runtimes_for("all"),

@@ -334,11 +334,15 @@ class MeasureActions(_Base):
     def bench(self) -> bool:
         """``b``: time the original model and the current selection in every runtime ×
         precision cell this machine can run (the model child, then a timing child per cell;
-        escape cancels)."""
+        escape cancels); with data, each cell's two models measured on its test split too."""
+        self._sync_fields()
         try:
             request = self.session.bench_request(self.bench_min_run_time)
         except SessionError as error:
             self.notify(error.message)
+            return True
+        except UserError as error:  # data that is not one: said under its field
+            self.form.show_error(error, default="model-data")
             return True
         if self.benchmarking or self.running:
             return True
