@@ -270,3 +270,37 @@ async def test_b_times_every_cell_of_a_tiny_model_in_real_children() -> None:
         assert "absent" in text_of(app, "#model-matrix") or all(
             cell.absent is None for cell in result.matrix
         )
+
+
+async def test_a_matrix_measured_on_data_shows_each_cells_agreement_in_full() -> None:
+    """b with data: the panel grows an Agreement column (original · swapped) and widens to keep
+    every cell whole; the summary says the levers. Without data it keeps its width."""
+    from sepconv_tui.model.results.bench_result import MatrixData
+    from sepconv_tui.model.results.fidelity_result import AtPrecision, SplitSizes
+
+    def figures(agreement: float) -> AtPrecision:
+        return AtPrecision("fp32", 359, 0.0, agreement, (agreement - 0.01, 1.0), None, None)
+
+    plain = recorded_matrix()
+    cells = tuple(
+        replace(cell, original_fidelity=figures(1.0), swapped_fidelity=figures(0.103))
+        if cell.original is not None
+        else cell
+        for cell in plain.matrix
+    )
+    data = MatrixData("digits/data.pt", SplitSizes(256, 1182, 359), "256 samples", figures(1.0))
+    measured = replace(plain, matrix=cells, data=data)
+    app = SepConvApp()
+    async with app.run_test(size=(150, 50)) as pilot:
+        view = await _digits(pilot)
+        view.show_bench(ModelBenched(plain))
+        await pilot.pause()
+        panel = app.query_one("#model-matrix", Static)
+        narrow = panel.region.width
+        assert not panel.has_class("-with-data")
+        view.show_bench(ModelBenched(measured))
+        await until(pilot, lambda: panel.region.width > narrow, "the wider panel")
+        shown = text_of(app, "#model-matrix")
+        assert "Agreement" in shown and "…" not in shown
+        assert shown.count("100.0% · 10.3%") == sum(cell.original is not None for cell in cells)
+        assert "swap alone" in " ".join(text_of(app, "#model-bench").split())

@@ -151,7 +151,8 @@ class MatrixPanel(Static):
     it)."""
 
     def show(self, result: ModelBenchResult) -> None:
-        """The matrix of ``result``."""
+        """The matrix of ``result`` (wider with data: its Agreement column)."""
+        self.set_class(result.data is not None, "-with-data")
         self.update(model_tab.matrix_panel(result))
 
 
